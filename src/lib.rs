@@ -1,0 +1,8 @@
+//! mposd: a MobilePay PoS V10 payment terminal daemon for checkout hardware.
+//!
+//! The crate is both the daemon's library and the home of its tools: the MobilePay simulator
+//! used for demos and tests, and the virtual cash register.
+
+pub mod mobilepay;
+pub mod money;
+pub mod sim;

@@ -1,0 +1,29 @@
+use clap::{Parser, Subcommand};
+
+/// mposd turns a small Linux box at a checkout into a MobilePay payment terminal.
+#[derive(Parser)]
+#[command(name = "mposd", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a MobilePay PoS V10 backend simulator (for demos, tests and integration work).
+    Sim(mposd::sim::cli::SimArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(args) => mposd::sim::cli::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mposd: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

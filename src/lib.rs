@@ -6,3 +6,4 @@
 pub mod mobilepay;
 pub mod money;
 pub mod sim;
+pub mod store;

@@ -1,0 +1,6 @@
+//! The on-disk store: one sled database per daemon, with durability points that really reach
+//! the disk.
+
+mod durable;
+
+pub use durable::Db;

@@ -34,7 +34,8 @@ impl Clock {
 /// ISO-8601 with offset and seven fractional digits, as MobilePay writes `paymentExpiresAt`.
 pub fn format_mobilepay(ms: Millis) -> String {
     let at = datetime(ms);
-    format!("{}+00:00", at.format("%Y-%m-%dT%H:%M:%S%.7f"))
+    let ticks = at.timestamp_subsec_nanos() / 100;
+    format!("{}.{ticks:07}+00:00", at.format("%Y-%m-%dT%H:%M:%S"))
 }
 
 /// RFC 3339 for the control API.

@@ -181,7 +181,11 @@ async fn a_get_that_times_out_is_retried_within_half_a_second_timeouts() {
         .into_iter()
         .filter(|e| e["fault"] != "delay")
         .collect();
-    assert_eq!(statuses(&answered), vec![Some(200), Some(200)]);
+    assert!(answered.len() >= 2, "{answered:?}");
+    assert!(
+        statuses(&answered).iter().all(|s| *s == Some(200)),
+        "{answered:?}"
+    );
 }
 
 #[tokio::test]

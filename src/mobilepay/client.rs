@@ -1,7 +1,7 @@
 //! The typed MobilePay PoS V10 client of one merchant (one VAT, one token).
 //!
 //! Every method is one PoS V10 endpoint; the wire rules (headers, timeouts, retries, token
-//! renewal, poll pacing) live in [`crate::mobilepay::http`]. Cloning is cheap and clones share
+//! renewal, poll pacing) live in the `http` module. Cloning is cheap and clones share
 //! the token and the poll pacing, so one client per merchant can serve every flow.
 
 use crate::{
@@ -40,7 +40,7 @@ impl std::fmt::Debug for MobilePayClient {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ClientSetupError {
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -86,7 +86,7 @@ impl fmt::Display for SecretSource {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SecretError {
     #[error(
         "the secret file {path} can be read by other users (mode {mode:03o}); \

@@ -89,7 +89,7 @@ impl Default for TokenSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("MobilePay refused the client credentials for merchant {vat} (HTTP {status}); check the client id and secret")]
     Refused { vat: String, status: u16 },

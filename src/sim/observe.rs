@@ -216,7 +216,9 @@ pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: N
                 shared.observer.record(entry);
                 response
             });
-            return held.await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            return held
+                .await
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
         Some(FaultMode::ServerError) => {
             let code = fault

@@ -239,7 +239,6 @@ async fn reset_drops_everything_but_the_fixtures() {
 }
 
 #[tokio::test]
-#[ignore = "simulator: tokens issued before /_sim/reset stay valid"]
 async fn reset_drops_tokens() {
     let sim = start().await;
     let api = sim.api().await;

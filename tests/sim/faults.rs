@@ -110,7 +110,6 @@ async fn commit_then_drop_on_capture_captures() {
 }
 
 #[tokio::test]
-#[ignore = "simulator: a delayed call is dropped when the client gives up, nothing commits"]
 async fn delay_outlasts_the_client_timeout_but_the_change_happens() {
     let sim = start().await;
     let api = sim.api().await;

@@ -51,6 +51,30 @@ async fn row_initiated_becomes_reserved_after_the_reserve_delay() {
 }
 
 #[tokio::test]
+async fn row_initiated_failed_by_mobilepay_is_cancelled_by_mobilepay_and_frees_the_amount() {
+    let sim = start().await;
+    let api = sim.api().await;
+    let payment = captured(&sim, &api).await;
+    let refund_id = str_field(api.refund(&payment, 10.0).await.ok(), "refundId");
+    let failed = sim
+        .post_json(&format!("/_sim/refunds/{refund_id}/fail"), json!({}))
+        .await;
+    failed.ok();
+    assert_eq!(api.refund_status(&refund_id).await, "CancelledByMobilePay");
+    let truth = sim.ground_payment(&payment).await;
+    assert_eq!(truth["refundedMinor"], json!(0), "{truth}");
+    // A refund that is no longer Initiated cannot be failed, and cancelling it is refused.
+    let again = sim
+        .post_json(&format!("/_sim/refunds/{refund_id}/fail"), json!({}))
+        .await;
+    assert_eq!(again.status, 400, "{}", again.text);
+    assert!(again.text.contains("not Initiated"), "{}", again.text);
+    api.post_empty(&format!("/refunds/{refund_id}/cancel"))
+        .await
+        .refund_err(409, "1352");
+}
+
+#[tokio::test]
 async fn row_initiated_cancel_is_cancelled_by_client() {
     let sim = start().await;
     let api = sim.api().await;

@@ -240,3 +240,39 @@ async fn invalid_fixtures_file_is_a_clear_error() {
     assert!(!ok, "must fail");
     assert!(stderr.contains("missing.json"), "{stderr}");
 }
+
+#[tokio::test]
+async fn https_certificate_covers_extra_tls_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_path = dir.path().join("sim-ca.pem");
+    let ca_arg = ca_path.to_str().expect("utf-8 path");
+    let (mut child, url) = spawn_sim(&["--tls", "--tls-name", "sim.test", "--ca-out", ca_arg]).await;
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port in the URL");
+    let pem = std::fs::read(&ca_path).expect("the CA file was written");
+    let client = |name_resolves: bool| {
+        let mut builder = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+            .timeout(Duration::from_secs(30));
+        if name_resolves {
+            builder = builder.resolve("sim.test", ([127, 0, 0, 1], port).into());
+            builder = builder.resolve("other.test", ([127, 0, 0, 1], port).into());
+        }
+        builder.build().expect("client")
+    };
+    let fixtures = client(true)
+        .get(format!("https://sim.test:{port}/_sim/fixtures"))
+        .send()
+        .await
+        .expect("the extra name is in the certificate");
+    assert_eq!(fixtures.status().as_u16(), 200);
+    let refused = client(true)
+        .get(format!("https://other.test:{port}/_sim/fixtures"))
+        .send()
+        .await;
+    assert!(refused.is_err(), "a name that was not asked for must not verify");
+    child.kill().await.expect("stop the simulator");
+}

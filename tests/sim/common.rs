@@ -158,7 +158,7 @@ pub async fn start_with_fixtures(settings: Settings, fixtures: Fixtures) -> Sim 
         listen: "127.0.0.1:0".parse().expect("address"),
         settings,
         fixtures,
-        tls: false,
+        ..SimConfig::default()
     })
     .await
     .expect("simulator starts");

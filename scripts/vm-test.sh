@@ -21,6 +21,7 @@
 #
 # Needs root (image build, binfmt) and apt for missing tools. Timings are printed at the end.
 # Environment: VM_TEST_CUTS (cuts), VM_TEST_DEB (use this .deb instead of building),
+# VM_TEST_MPOSD (the host's mposd binary instead of building it),
 # CROSS_TARGET_DIR (cross build folder, default target/cross), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,8 +72,12 @@ timing "arm64 package (cross build + cargo-deb)" "$(vm_since "$t")"
 vm_log "package: $deb"
 
 t=$(vm_now)
-cargo build --locked --bin mposd >&2
-host_mposd=${CARGO_TARGET_DIR:-target}/debug/mposd
+if [ -n "${VM_TEST_MPOSD:-}" ]; then
+  host_mposd=$VM_TEST_MPOSD
+else
+  cargo build --locked --bin mposd >&2
+  host_mposd=${CARGO_TARGET_DIR:-target}/debug/mposd
+fi
 timing "host mposd (simulator, virtual ECR)" "$(vm_since "$t")"
 
 t=$(vm_now)
@@ -206,21 +211,22 @@ serial = { device = "/dev/ttyS0", baud = 115200 }
 [lane.display]
 board = "headless-png"
 language = "da"
+header = "VM till 1"
 EOF
 
-# Waits until the daemon reports READY to systemd (recovery done, lanes serving).
+# Waits until the daemon reports READY to systemd (recovery done, lanes serving); fails
+# early when systemd keeps restarting it.
 wait_daemon_active() {
-  local state
-  for _ in $(seq 1 120); do
-    state=$(vm_run --timeout 30 'systemctl is-active mposd.service' || true)
-    case "$state" in
-      active) return 0 ;;
-      failed) break ;;
-    esac
+  local state restarts
+  for _ in $(seq 1 150); do
+    read -r state restarts < <(vm_run --timeout 30 \
+      'echo $(systemctl show -p ActiveState --value mposd.service) $(systemctl show -p NRestarts --value mposd.service)' || true)
+    [ "$state" = active ] && return 0
+    [ "$state" = failed ] || [ "${restarts:-0}" -ge 3 ] && break
     sleep 1
   done
-  vm_run 'systemctl status --no-pager mposd.service; journalctl -b --no-pager -u mposd.service | tail -n 40' >&2 || true
-  fail "mposd.service is not active (last state: $state)"
+  vm_run 'systemctl status --no-pager mposd.service; journalctl -b --no-pager -u mposd.service | tail -n 30' >&2 || true
+  fail "mposd.service is not active (state $state, $restarts restarts)"
 }
 
 t=$(vm_now)
@@ -230,6 +236,7 @@ set -e
 umask 077
 printf %s sim-secret-demo-integrator > /etc/mposd/credentials/client-secret
 install -m 0644 /mnt/host/sim-ca.pem /etc/mposd/sim-ca.pem
+mposd check-config /mnt/host/mposd.toml
 install -m 0644 /mnt/host/mposd.toml /etc/mposd/mposd.toml.new
 mv /etc/mposd/mposd.toml.new /etc/mposd/mposd.toml
 sync
@@ -250,7 +257,7 @@ sim_payments_for() {
 
 # The final message for command id $2 in the JSON-lines transcript $1.
 final_message() {
-  jq -c --arg id "$2" 'select((.type == "outcome" and .id == $id and .outcome.result != "unknown") or (.type == "query_result" and .id == $id))' "$1" 2>/dev/null | tail -n1
+  jq -c --arg id "$2" 'select((.type == "outcome" and .id == $id and .result != "unknown") or (.type == "query_result" and .id == $id))' "$1" 2>/dev/null | tail -n1
 }
 
 cut_log=$VM_RUN/cuts.txt
@@ -305,10 +312,12 @@ for k in $(seq 1 "$cuts"); do
 
   # The outcome, the query and MobilePay's ground truth must agree: one payment for the
   # order, captured once, for the amount asked.
-  [ "$(jq -r .outcome.result <<<"$outcome")" = captured ] || fail "cut $k: outcome $outcome"
-  payment_id=$(jq -r .outcome.payment_id <<<"$outcome")
+  [ "$(jq -r .result <<<"$outcome")" = captured ] || fail "cut $k: outcome $outcome"
+  [ "$(jq -r .amount <<<"$outcome")" = "$minor" ] || fail "cut $k: outcome $outcome for an amount of $minor"
+  payment_id=$(jq -r .payment_id <<<"$outcome")
   [ "$(jq -r .state <<<"$query2")" = finished ] || fail "cut $k: query after the outcome: $query2"
-  [ "$(jq -c .outcome <<<"$query2")" = "$(jq -c .outcome <<<"$outcome")" ] || fail "cut $k: query says $query2, the ECR was told $outcome"
+  [ "$(jq -cS .outcome <<<"$query2")" = "$(jq -cS 'del(.type, .id)' <<<"$outcome")" ] \
+    || fail "cut $k: query says $query2, the ECR was told $outcome"
   truth=$(sim_payments_for "$order")
   [ "$(grep -c . <<<"$truth")" = 1 ] || fail "cut $k: MobilePay has $(grep -c . <<<"$truth") payments for order $order: $truth"
   [ "$(jq -r .paymentId <<<"$truth")" = "$payment_id" ] || fail "cut $k: the ECR was told payment $payment_id, MobilePay has $truth"
@@ -321,6 +330,7 @@ for k in $(seq 1 "$cuts"); do
   [ "$captured_total" = "$expected_captured" ] || fail "cut $k: MobilePay captured $captured_total in total, expected $expected_captured"
   open=$(jq -r '[.payments[] | select(.status == "Initiated" or .status == "IssuedToUser" or .status == "Reserved" or .status == "Paired")] | length' <<<"$all")
   [ "$open" = 0 ] || fail "cut $k: $open payments left open at MobilePay"
+  vm_run "journalctl -b -u mposd.service --no-pager > /mnt/host/journal-$k.txt" || true
   printf 'cut %d: after %ss (MobilePay: %s); reboot %ss, READY +%ss, query then: %s; outcome %s in %ss\n' \
     "$k" "$cut_after" "${at_cut:-none}" "$reboot_s" "$(awk -v a="$ready_s" -v b="$reboot_s" 'BEGIN { printf "%.1f", a - b }')" \
     "$state1" captured "$done_s" | tee -a "$cut_log" >&2

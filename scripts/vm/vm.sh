@@ -10,7 +10,6 @@
 # VM_BOOTS (boot counter), VM_CONSOLE (this boot's console log).
 
 VM_BOOTS=0
-VM_CMDS=0
 
 vm_log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
@@ -28,6 +27,7 @@ vm_start() {
   VM_CONSOLE=$VM_RUN/console-$VM_BOOTS.log
   local err=$VM_RUN/qemu-$VM_BOOTS.err
   rm -f "$VM_RUN/share/cmd/ready"
+  : > "$err"
   VM_BOOT_STARTED=$(vm_now)
   qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
     -nodefaults -display none -no-reboot \
@@ -88,8 +88,8 @@ vm_run() {
     timeout=$2
     shift 2
   fi
-  VM_CMDS=$((VM_CMDS + 1))
-  local base=$VM_RUN/share/cmd/c$VM_CMDS started
+  # Unique name without a counter: vm_run often runs in a command substitution (a subshell).
+  local base=$VM_RUN/share/cmd/c$(date +%s%N)-$RANDOM started
   printf '%s\n' "$1" > "$base.tmp"
   mv "$base.tmp" "$base.sh"
   started=$(vm_now)
@@ -120,8 +120,7 @@ vm_cut() {
 # Clean shutdown; a power cut if the guest does not stop within 60 s.
 vm_poweroff() {
   [ -n "${VM_PID:-}" ] || return 0
-  VM_CMDS=$((VM_CMDS + 1))
-  printf 'systemctl poweroff\n' > "$VM_RUN/share/cmd/c$VM_CMDS.sh"
+  printf 'systemctl poweroff\n' > "$VM_RUN/share/cmd/poweroff.sh"
   local i
   for i in $(seq 1 600); do
     kill -0 "$VM_PID" 2>/dev/null || break

@@ -244,6 +244,10 @@ sync
 wait_daemon_active
 timing "config written -> daemon READY" "$(vm_since "$t")"
 vm_log "creating the config started mposd.service"
+# The headless-png board puts the customer screen in the unit's runtime directory.
+vm_run 'for i in $(seq 1 60); do [ -s /run/mposd/display.png ] && exit 0; sleep 0.5; done
+journalctl -b --no-pager -u mposd.service | grep -i display; exit 1' >&2 \
+  || fail "the daemon did not draw the customer display to /run/mposd/display.png"
 
 ecr() { timeout 900 "$host_mposd" ecr --port "$VM_PTY" --json "$@"; }
 t=$(vm_now)

@@ -2,5 +2,8 @@
 //! reconciler. Front ends talk to it only through [`api`].
 
 pub mod api;
+pub mod backend;
+pub mod flow;
+pub mod record;
 
 pub use api::*;

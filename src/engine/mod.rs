@@ -4,6 +4,7 @@
 pub mod api;
 pub mod backend;
 pub mod flow;
+pub mod journal;
 pub mod record;
 
 pub use api::*;

@@ -4,7 +4,9 @@
 //! used for demos and tests, and the virtual cash register.
 
 pub mod engine;
+pub mod logging;
 pub mod mobilepay;
 pub mod money;
+pub mod service;
 pub mod sim;
 pub mod store;

@@ -9,3 +9,4 @@
 
 pub mod frame;
 pub mod link;
+pub mod message;

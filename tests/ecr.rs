@@ -1,0 +1,5 @@
+//! Black-box tests of the cash-register protocol: the documented examples, the link layer
+//! over real pseudo-terminals, and the protocol's session against the payment engine.
+
+#[path = "ecr/doc_examples.rs"]
+mod doc_examples;

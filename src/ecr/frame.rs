@@ -373,15 +373,6 @@ impl Encoder<Frame> for FrameCodec {
     }
 }
 
-impl Encoder<&Frame> for FrameCodec {
-    type Error = std::io::Error;
-
-    fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), std::io::Error> {
-        frame.encode(dst);
-        Ok(())
-    }
-}
-
 /// Decodes everything in `bytes` (a helper for tests, tools and the documentation checks).
 pub fn decode_all(bytes: &[u8]) -> Vec<Decoded> {
     let mut codec = FrameCodec::new();

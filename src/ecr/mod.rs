@@ -11,11 +11,13 @@
 //!
 //! The protocol is specified for ECR vendors in docs/ecr-protocol.md.
 
+pub mod cli;
 pub mod driver;
 pub mod frame;
 pub mod lane;
 pub mod link;
 pub mod message;
+pub mod register;
 pub mod serial;
 pub mod session;
 pub mod tcp;

@@ -3,3 +3,5 @@
 
 #[path = "ecr/doc_examples.rs"]
 mod doc_examples;
+#[path = "ecr/noisy_line.rs"]
+mod noisy_line;

@@ -3,5 +3,7 @@
 
 #[path = "ecr/doc_examples.rs"]
 mod doc_examples;
+#[path = "ecr/fuzz_props.rs"]
+mod fuzz_props;
 #[path = "ecr/noisy_line.rs"]
 mod noisy_line;

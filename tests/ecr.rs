@@ -7,3 +7,7 @@ mod doc_examples;
 mod fuzz_props;
 #[path = "ecr/noisy_line.rs"]
 mod noisy_line;
+#[path = "ecr/session.rs"]
+mod session;
+#[path = "ecr/support.rs"]
+mod support;

@@ -11,3 +11,5 @@ mod noisy_line;
 mod session;
 #[path = "ecr/support.rs"]
 mod support;
+#[path = "ecr/transports.rs"]
+mod transports;

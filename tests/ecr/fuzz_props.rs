@@ -79,8 +79,16 @@ fn decode_chunked(input: &[u8], chunks: &[usize]) -> Vec<Decoded> {
     out
 }
 
+/// Cases per property: 512 in a normal test run; set `ECR_FUZZ_CASES` for a long run.
+fn cases() -> u32 {
+    std::env::var("ECR_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn arbitrary_bytes_never_panic_and_frames_come_from_the_input(

@@ -12,6 +12,7 @@
 //! The protocol is specified for ECR vendors in docs/ecr-protocol.md.
 
 pub mod cli;
+pub mod config;
 pub mod driver;
 pub mod frame;
 pub mod lane;

@@ -210,6 +210,10 @@ pub enum DeclineReason {
     /// Another payment is active on this point of sale and it is not one of ours that could be
     /// cleaned up (409 `1301` after one cleanup attempt).
     PointOfSaleBusy,
+    /// MobilePay was unreachable, so the command was answered [`Outcome::Unknown`]; once
+    /// MobilePay answered again the engine cancelled the payment, because a cashier told
+    /// "unknown" does not hand over the goods and the customer must not be charged.
+    Abandoned,
 }
 
 /// Why a refund ended without money being paid out.
@@ -222,6 +226,9 @@ pub enum RefundCancelReason {
     CancelledByMobilePay,
     /// Cancelled at MobilePay without our asking (`CancelledByClient`).
     CancelledElsewhere,
+    /// MobilePay was unreachable, the refund was answered [`Outcome::Unknown`], and the engine
+    /// then cancelled it (a cashier told "unknown" settles the refund another way).
+    Abandoned,
 }
 
 /// Stable codes for commands refused before anything happened at MobilePay, or refused by
@@ -548,6 +555,9 @@ pub enum Request {
         id: CommandId,
         reply: oneshot::Sender<Result<Option<CommandView>, EngineError>>,
     },
+    Alarms {
+        reply: oneshot::Sender<Result<Vec<String>, EngineError>>,
+    },
 }
 
 /// A cheap, cloneable handle to a running engine (one lane = one point of sale).
@@ -604,6 +614,17 @@ impl EngineHandle {
                 id: id.clone(),
                 reply,
             })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// What a person must look at (unreadable journal records, a journal set aside at start,
+    /// reservations found at MobilePay that no command owns), oldest first.
+    pub async fn alarms(&self) -> Result<Vec<String>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Alarms { reply })
             .await
             .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?

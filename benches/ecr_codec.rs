@@ -84,11 +84,17 @@ fn codec() {
     bench_decode("decode: line noise (contains no frames)", &noise, 0, 50);
 }
 
-/// A lane whose engine is never asked anything: `status` is answered by the session itself,
-/// so this measures the protocol stack alone.
+/// An engine stand-in that answers `status`'s one engine request (the alarm list) at once, so
+/// the figure is the protocol stack's own latency: pty, link, session and the engine channel.
 fn idle_engine() -> EngineHandle {
     let (requests, mut incoming) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(async move { while incoming.recv().await.is_some() {} });
+    tokio::spawn(async move {
+        while let Some(request) = incoming.recv().await {
+            if let mposd::engine::Request::Alarms { reply } = request {
+                let _ = reply.send(Ok(Vec::new()));
+            }
+        }
+    });
     let (events, _) = tokio::sync::broadcast::channel(16);
     EngineHandle::new(requests, events, "bench-lane".into())
 }

@@ -343,9 +343,10 @@ pub fn describe(message: &DaemonMessage) -> String {
             lane,
             backend,
             running,
+            alarms,
             ..
         } => format!(
-            "✓ lane {lane}: MobilePay {}; running: {}",
+            "✓ lane {lane}: MobilePay {}; running: {}{}",
             match backend {
                 super::message::Backend::Online => "reachable",
                 super::message::Backend::Offline => "NOT reachable",
@@ -354,7 +355,11 @@ pub fn describe(message: &DaemonMessage) -> String {
                 "nothing".to_string()
             } else {
                 running.join(", ")
-            }
+            },
+            alarms
+                .iter()
+                .map(|a| format!("\n  ! needs a person: {a}"))
+                .collect::<String>()
         ),
         DaemonMessage::Accepted { id } => format!("✓ accepted {id}"),
         DaemonMessage::Event { id, event } => {

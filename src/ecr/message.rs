@@ -136,6 +136,9 @@ pub enum DaemonMessage {
         backend: Backend,
         /// Commands of this lane still running, as far as the daemon has reported on them.
         running: Vec<String>,
+        /// Things a person must look at (e.g. a reservation no command owns), oldest first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alarms: Vec<String>,
     },
     /// A financial command is stored in the daemon's journal (or recognised as a repeat);
     /// progress events and exactly one `outcome` follow.

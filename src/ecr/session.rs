@@ -277,20 +277,40 @@ impl Session {
         );
     }
 
-    fn status(&self, id: String) {
-        let shared = lock(&self.shared);
-        let message = DaemonMessage::Status {
-            id,
-            lane: self.engine.lane().to_string(),
-            backend: if shared.backend_offline {
-                Backend::Offline
-            } else {
-                Backend::Online
-            },
-            running: shared.running.iter().cloned().collect(),
-        };
-        drop(shared);
-        send(&self.outbox, &message);
+    fn status(&mut self, id: String) {
+        let engine = self.engine.clone();
+        let outbox = self.outbox.clone();
+        let shared = self.shared.clone();
+        self.tasks.spawn(async move {
+            let alarms = match engine.alarms().await {
+                Ok(alarms) => alarms,
+                Err(err) => {
+                    return send(
+                        &outbox,
+                        &DaemonMessage::Error {
+                            id: Some(id),
+                            code: ErrorCode::EngineUnavailable,
+                            message: err.to_string(),
+                        },
+                    )
+                }
+            };
+            let message = {
+                let shared = lock(&shared);
+                DaemonMessage::Status {
+                    id,
+                    lane: engine.lane().to_string(),
+                    backend: if shared.backend_offline {
+                        Backend::Offline
+                    } else {
+                        Backend::Online
+                    },
+                    running: shared.running.iter().cloned().collect(),
+                    alarms,
+                }
+            };
+            send(&outbox, &message);
+        });
     }
 
     fn query(&mut self, id: String, target: CommandId) {

@@ -100,6 +100,7 @@ async fn hello_status_and_refusals() {
             lane: LANE.into(),
             backend: Backend::Online,
             running: vec![],
+            alarms: vec![],
         }
     );
 

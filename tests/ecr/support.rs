@@ -186,6 +186,9 @@ impl ScriptedEngine {
                         });
                         let _ = reply.send(Ok(view));
                     }
+                    Request::Alarms { reply } => {
+                        let _ = reply.send(Ok(Vec::new()));
+                    }
                 }
             }
         });

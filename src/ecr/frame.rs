@@ -270,9 +270,7 @@ enum HeaderParse {
 fn parse_header(bytes: &[u8]) -> HeaderParse {
     if bytes.len() < HEADER_LEN {
         // Reject early what can already be seen to be wrong.
-        let plausible = bytes
-            .first()
-            .map_or(true, |&b| FrameKind::from_letter(b).is_some())
+        let plausible = bytes.first().is_none_or(|&b| FrameKind::from_letter(b).is_some())
             && bytes.iter().skip(1).all(|&b| hex_value(b).is_some());
         return if plausible {
             HeaderParse::Incomplete

@@ -3,6 +3,11 @@
 
 #[path = "ecr/doc_examples.rs"]
 mod doc_examples;
+#[path = "ecr/end_to_end.rs"]
+mod end_to_end;
+#[allow(dead_code)]
+#[path = "engine/support.rs"]
+mod engine_support;
 #[path = "ecr/fuzz_props.rs"]
 mod fuzz_props;
 #[path = "ecr/noisy_line.rs"]

@@ -60,6 +60,24 @@ async fn run_cli(args: &[&str]) -> tokio::process::Child {
         .expect("mposd runs")
 }
 
+/// The command the register's run started in the engine; fails with the register's own words
+/// if it exits first.
+async fn started_or_exited(
+    engine: &mut ScriptedEngine,
+    child: &mut tokio::process::Child,
+) -> (mposd::engine::CommandId, mposd::engine::Command) {
+    tokio::select! {
+        started = engine.next_started() => started,
+        status = child.wait() => {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut stderr).await;
+            }
+            panic!("the virtual register exited early ({status:?}): {stderr}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_virtual_register_pays_over_a_serial_line() {
     let mut engine = ScriptedEngine::start();
@@ -137,8 +155,8 @@ async fn the_virtual_register_reports_declines_and_answers_over_tcp() {
     let (address, _daemon) = tcp_lane(&engine).await;
     let address = address.to_string();
 
-    let child = run_cli(&["--tcp", &address, "pay", "10", "--order", "R2", "--id", "sale-d"]).await;
-    engine.next_started().await;
+    let mut child = run_cli(&["--tcp", &address, "pay", "10", "--order", "R2", "--id", "sale-d"]).await;
+    started_or_exited(&mut engine, &mut child).await;
     engine.emit(
         "sale-d",
         EventKind::Finished {

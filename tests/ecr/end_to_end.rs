@@ -3,7 +3,10 @@
 //! over loopback HTTP. Every command and event, the prepared flow, reservations, refunds, and
 //! an ECR that restarts mid-payment.
 
-use super::engine_support::{lane as engine_lane, Lane, CREDIT_USER, LOYALTY_USER, PARTIAL_USER};
+use super::engine_support::{
+    client_for, lane as engine_lane, lane_without_engine, start_engine, Lane, CREDIT_USER, LOYALTY_USER,
+    PARTIAL_USER,
+};
 use super::support::{ask, expect, PtyLine};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, QueryState, WireOutcome};
@@ -503,4 +506,82 @@ async fn an_ecr_that_restarts_mid_payment_gets_the_same_payment_back() {
     let payments = s.lane.payments().await;
     assert_eq!(payments.len(), 1, "{payments:?}");
     assert_eq!(payment_id(&outcome), payments[0]["paymentId"].as_str().unwrap());
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One life of the daemon (engine + lane on the serial device) in its own runtime; shutting
+/// the runtime down kills every task at once, like a power cut kills the process.
+fn daemon_life(
+    main: &tokio::runtime::Runtime,
+    lane: &Lane,
+    line: &PtyLine,
+    n: u32,
+) -> tokio::runtime::Runtime {
+    let life = runtime();
+    let client = main.block_on(client_for(&lane.sim, &lane.dir, &format!("tokens-{n}")));
+    let engine = life.block_on(start_engine(&client, &lane.dir, &lane.pos_id, &lane.beacon_id));
+    life.spawn(serve_serial(
+        SerialSettings::new(&line.path),
+        engine,
+        LaneConfig::default(),
+        CancellationToken::new(),
+    ));
+    life
+}
+
+#[test]
+fn after_the_daemon_loses_power_mid_payment_the_ecr_gets_the_same_payment() {
+    let main = runtime();
+    let lane = main.block_on(lane_without_engine());
+    let line = main.block_on(async { PtyLine::new() });
+    let first = daemon_life(&main, &lane, &line, 1);
+
+    let mut ecr = main.block_on(async {
+        lane.customer(CREDIT_USER, "accept", 1000).await;
+        let mut ecr = line.register();
+        let accepted = ask(&mut ecr, pay("sale-40", 3300, "R1-0040", false)).await;
+        assert_eq!(accepted, DaemonMessage::Accepted { id: "sale-40".into() });
+        expect(&mut ecr, "waiting for the customer", |m| {
+            matches!(m, DaemonMessage::Event { id: Some(i), event: Event::WaitingForCustomer { .. } } if i == "sale-40").then_some(())
+        })
+        .await;
+        ecr
+    });
+
+    // Power cut while the customer is paying.
+    first.shutdown_timeout(Duration::from_secs(10));
+    main.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !lane.payments().await.iter().any(|p| p["status"] == "Reserved") {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the customer never approved"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    line.release_exclusive();
+    let _second = daemon_life(&main, &lane, &line, 2);
+
+    // The cash register, which kept running, asks again with the same id (it could not know
+    // whether the daemon had finished): the payment that was made, captured, and no other.
+    main.block_on(async {
+        let (_, approved, outcome) = run(&mut ecr, pay("sale-40", 3300, "R1-0040", false)).await;
+        assert!(approved, "{outcome:?}");
+        let payments = lane.payments().await;
+        assert_eq!(payments.len(), 1, "{payments:?}");
+        assert_eq!(payment_id(&outcome), payments[0]["paymentId"].as_str().unwrap());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while lane.payment(&payment_id(&outcome)).await["status"] != "Captured" {
+            assert!(tokio::time::Instant::now() < deadline, "never captured");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
 }

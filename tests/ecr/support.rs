@@ -54,6 +54,15 @@ impl PtyLine {
         }
     }
 
+    /// Clears the exclusive-use flag a daemon's open set on the slave. A real device is
+    /// released when its last user dies; this pseudo-terminal is not, because the test holds
+    /// the slave open, so a daemon restarted without root rights would be refused.
+    pub fn release_exclusive(&self) {
+        // SAFETY: TIOCNXCL takes no argument and only clears a flag of the open terminal.
+        let rc = unsafe { nix::libc::ioctl(self._slave.as_raw_fd(), nix::libc::TIOCNXCL) };
+        assert_eq!(rc, 0, "TIOCNXCL");
+    }
+
     /// A new cash register on this line: a fresh process opening the line (its link starts
     /// at sequence number 00, it remembers nothing).
     pub fn register(&self) -> Register {

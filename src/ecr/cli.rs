@@ -14,8 +14,8 @@ use std::time::Duration;
 /// A virtual cash register: send one command to a terminal and show what happens.
 ///
 /// Amounts are given in major units (49.95). Events are shown live; the command ends with its
-/// outcome. Exit status 0 means the command succeeded (paid, captured, cancelled, refunded,
-/// paired); anything else exits non-zero.
+/// outcome (an "unknown" outcome waits for its resolution). Exit status 0 means the command
+/// succeeded (paid, captured, cancelled, refunded, paired); anything else exits non-zero.
 #[derive(Args, Debug)]
 pub struct EcrArgs {
     /// Serial device of the terminal's ECR line.

@@ -51,10 +51,6 @@ impl Lane {
         })
         .await
     }
-
-    pub fn link_stats(&self) -> super::link::LinkStats {
-        self.link.stats()
-    }
 }
 
 /// Pauses between attempts to reopen a device: growing while attempts fail, so a missing

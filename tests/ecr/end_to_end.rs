@@ -11,6 +11,7 @@ use super::support::{ask, expect, PtyLine};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, QueryState, WireOutcome};
 use mposd::ecr::register::Register;
+
 use mposd::ecr::serial::{serve_serial, SerialSettings};
 use mposd::engine::{DeclineReason, RejectCode};
 use mposd::money::{Currency, Minor};
@@ -584,4 +585,67 @@ fn after_the_daemon_loses_power_mid_payment_the_ecr_gets_the_same_payment() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_line_noise_every_payment_is_made_once_and_exactly_as_asked() {
+    use super::noisy_line::{noisy_copy, Noise};
+    use mposd::ecr::link::LinkConfig;
+
+    let lane = engine_lane().await;
+    lane.customer(CREDIT_USER, "accept", 0).await;
+    // ECR on pty 1's master; the noise source between pty 1's slave and pty 2's master; the
+    // daemon opens pty 2's slave by path.
+    let (ecr_end, proxy_a) = tokio_serial::SerialStream::pair().unwrap();
+    let (proxy_b, daemon_slave) = tokio_serial::SerialStream::pair().unwrap();
+    let daemon_path = tokio_serial::SerialPort::name(&daemon_slave).unwrap();
+    let noise = || Noise {
+        flip: 400,
+        drop: 400,
+        duplicate: 400,
+        insert: 400,
+        burst: 200,
+    };
+    let (a_read, a_write) = tokio::io::split(proxy_a);
+    let (b_read, b_write) = tokio::io::split(proxy_b);
+    tokio::spawn(noisy_copy(a_read, b_write, noise(), 0x5EED_0001));
+    tokio::spawn(noisy_copy(b_read, a_write, noise(), 0x5EED_0002));
+    let link = LinkConfig {
+        ack_timeout: Duration::from_millis(300),
+        max_retransmissions: 12,
+        ..LinkConfig::default()
+    };
+    let token = CancellationToken::new();
+    let _daemon = token.clone().drop_guard();
+    tokio::spawn(serve_serial(
+        SerialSettings::new(&daemon_path),
+        lane.engine().clone(),
+        LaneConfig {
+            link: link.clone(),
+            ..LaneConfig::default()
+        },
+        token,
+    ));
+    // Held open so pty 2's master never reads as hung up before the daemon opens the slave.
+    let _daemon_slave = daemon_slave;
+    let mut ecr = Register::over(ecr_end, link);
+
+    let amounts = [4995, 1, 12345, 700, 99999];
+    let mut outcomes = Vec::new();
+    for (i, amount) in amounts.iter().enumerate() {
+        let message = pay(&format!("noisy-{i}"), *amount, &format!("N-{i}"), false);
+        let (_, approved, outcome) = run(&mut ecr, message.clone()).await;
+        assert!(approved, "{outcome:?}");
+        // And once more: the same answer, no second payment.
+        let (_, _, again) = run(&mut ecr, message).await;
+        assert_eq!(again, outcome);
+        outcomes.push(outcome);
+    }
+    let payments = lane.payments().await;
+    assert_eq!(payments.len(), amounts.len(), "{payments:#?}");
+    for (outcome, amount) in outcomes.iter().zip(amounts) {
+        let truth = lane.payment(&payment_id(outcome)).await;
+        assert_eq!(truth["status"], "Captured");
+        assert_eq!(truth["capturedMinor"], amount);
+    }
 }

@@ -12,12 +12,12 @@ use tokio::sync::mpsc;
 use tokio_serial::SerialStream;
 
 /// Per-byte probabilities of the noise source, in parts per million.
-struct Noise {
-    flip: u32,
-    drop: u32,
-    duplicate: u32,
-    insert: u32,
-    burst: u32,
+pub struct Noise {
+    pub flip: u32,
+    pub drop: u32,
+    pub duplicate: u32,
+    pub insert: u32,
+    pub burst: u32,
 }
 
 impl Noise {
@@ -54,7 +54,7 @@ impl Noise {
 }
 
 /// Copies `from` to `to` through the noise source.
-async fn noisy_copy(
+pub async fn noisy_copy(
     mut from: tokio::io::ReadHalf<SerialStream>,
     mut to: tokio::io::WriteHalf<SerialStream>,
     noise: Noise,

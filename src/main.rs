@@ -12,12 +12,15 @@ struct Cli {
 enum Command {
     /// Run a MobilePay PoS V10 backend simulator (for demos, tests and integration work).
     Sim(mposd::sim::cli::SimArgs),
+    /// A virtual cash register: drive a terminal over a serial line or TCP.
+    Ecr(mposd::ecr::cli::EcrArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(args) => mposd::sim::cli::run(args),
+        Command::Ecr(args) => mposd::ecr::cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 //! The crate is both the daemon's library and the home of its tools: the MobilePay simulator
 //! used for demos and tests, and the virtual cash register.
 
+pub mod display;
 pub mod mobilepay;
 pub mod money;
 pub mod sim;

@@ -4,6 +4,7 @@
 //! used for demos and tests, and the virtual cash register.
 
 pub mod display;
+pub mod engine;
 pub mod mobilepay;
 pub mod money;
 pub mod sim;

@@ -4,14 +4,21 @@
 //! Its behaviour follows the API reference; where the reference leaves a choice, the choice is
 //! written down in `docs/simulator.md`.
 
+mod api;
 pub mod cli;
+pub mod clock;
+mod control;
+mod error;
 pub mod fixtures;
+mod observe;
 pub mod server;
 pub mod settings;
-
+mod shared;
+pub mod state;
+mod tokens;
 use anyhow::Context;
-use axum::{routing::get, Json, Router};
-use std::{net::SocketAddr, sync::Arc};
+use axum::{http::StatusCode, Router};
+use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
 
 pub use fixtures::Fixtures;
@@ -84,14 +91,16 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
     } else {
         (None, None)
     };
-    let fixtures = Arc::new(config.fixtures.clone());
-    let app = Router::new().route(
-        "/_sim/fixtures",
-        get(move || {
-            let fixtures = fixtures.clone();
-            async move { Json((*fixtures).clone()) }
-        }),
-    );
+    let shared = shared::Shared::new(state::State::new(config.fixtures, config.settings));
+    let app = Router::new()
+        .merge(api::routes())
+        .merge(control::routes())
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            observe::middleware,
+        ))
+        .with_state(shared);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(server::serve(listener, acceptor, app, shutdown.clone()));
     Ok(Simulator {

@@ -1,0 +1,224 @@
+//! The control API under `/_sim/`: fixtures, the virtual clock, fault injection, automatic
+//! customers, ground truth and the request log. It is documented in docs/simulator.md.
+
+use super::clock::{format_rfc3339, Millis};
+use super::observe::{is_endpoint, FaultSpec};
+use super::shared::Shared;
+use super::state::{Behaviour, State};
+use axum::{
+    extract::State as AxumState,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+type Sim = AxumState<Arc<Shared>>;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_sim/fixtures", get(fixtures))
+        .route("/_sim/clock", get(clock))
+        .route("/_sim/clock/advance", post(advance))
+        .route(
+            "/_sim/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route(
+            "/_sim/behaviour",
+            post(add_behaviour).get(list_behaviour).delete(clear_behaviour),
+        )
+        .route("/_sim/payments", get(payments))
+        .route("/_sim/refunds", get(refunds))
+        .route("/_sim/pointofsales", get(pointofsales))
+        .route("/_sim/requests", get(requests))
+        .route("/_sim/reset", post(reset))
+}
+
+fn bad(message: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Parses a control body, answering 400 with the reason instead of axum's plain-text error.
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(bytes).map_err(|e| Box::new(bad(format!("invalid body: {e}"))))
+}
+
+async fn fixtures(AxumState(sim): Sim) -> Response {
+    Json(sim.with_state(|st, _| st.fixtures.clone())).into_response()
+}
+
+fn clock_json(sim: &Shared) -> Value {
+    json!({ "now": format_rfc3339(sim.clock.now()), "offsetMs": sim.clock.offset_ms() })
+}
+
+async fn clock(AxumState(sim): Sim) -> Response {
+    Json(clock_json(&sim)).into_response()
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    ms: i64,
+}
+
+async fn advance(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Response {
+    let req: Advance = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if req.ms < 0 {
+        return bad("the clock only moves forward");
+    }
+    sim.clock.advance(req.ms);
+    // Run what fell due now rather than at the next request.
+    sim.with_state(|_, _| ());
+    Json(clock_json(&sim)).into_response()
+}
+
+async fn add_fault(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Response {
+    let spec: FaultSpec = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if !is_endpoint(&spec.endpoint) {
+        return bad(format!("unknown endpoint {:?}", spec.endpoint));
+    }
+    if let Some(code) = &spec.code {
+        let valid = code.len() == 4 && code.starts_with('2') && code.bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            return bad("code must be a server error code from 2000 to 2999");
+        }
+    }
+    sim.observer.add_fault(spec);
+    Json(json!({})).into_response()
+}
+
+async fn list_faults(AxumState(sim): Sim) -> Response {
+    Json(json!({ "faults": sim.observer.faults() })).into_response()
+}
+
+async fn clear_faults(AxumState(sim): Sim) -> Response {
+    sim.observer.clear_faults();
+    Json(json!({})).into_response()
+}
+
+async fn add_behaviour(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Response {
+    let behaviour: Behaviour = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    let known = sim.with_state(|st, _| st.fixtures.user(&behaviour.phone_number).is_some());
+    if !known {
+        return bad(format!("unknown test user {:?}", behaviour.phone_number));
+    }
+    sim.with_state(|st, _| st.behaviours.push(behaviour));
+    Json(json!({})).into_response()
+}
+
+async fn list_behaviour(AxumState(sim): Sim) -> Response {
+    Json(json!({ "behaviours": sim.with_state(|st, _| st.behaviours.clone()) })).into_response()
+}
+
+async fn clear_behaviour(AxumState(sim): Sim) -> Response {
+    sim.with_state(|st, _| st.behaviours.clear());
+    Json(json!({})).into_response()
+}
+
+fn history<S: std::fmt::Display>(h: &[(S, Millis)]) -> Vec<Value> {
+    h.iter()
+        .map(|(s, at)| json!({ "status": s.to_string(), "at": format_rfc3339(*at) }))
+        .collect()
+}
+
+async fn payments(AxumState(sim): Sim) -> Response {
+    let list: Vec<Value> = sim.with_state(|st, _| {
+        let mut list: Vec<_> = st.payments.values().collect();
+        list.sort_by_key(|p| (p.history.first().map(|h| h.1), p.payment_id.clone()));
+        list.iter()
+            .map(|p| {
+                json!({
+                    "paymentId": p.payment_id,
+                    "posId": p.pos_id,
+                    "orderId": p.order_id,
+                    "merchantVat": p.vat,
+                    "clientId": p.client_id,
+                    "status": p.status.to_string(),
+                    "currencyCode": p.terms.as_ref().map(|t| t.currency),
+                    "amountMinor": p.terms.as_ref().map(|t| t.amount.0),
+                    "reservedMinor": p.reserved.0,
+                    "capturedMinor": p.captured.0,
+                    "refundedMinor": p.refunded.0,
+                    "partialCapturePossible": p.partial_capture_possible,
+                    "user": p.user,
+                    "idempotencyKey": p.idempotency_key,
+                    "history": history(&p.history),
+                })
+            })
+            .collect()
+    });
+    Json(json!({ "payments": list })).into_response()
+}
+
+async fn refunds(AxumState(sim): Sim) -> Response {
+    let list: Vec<Value> = sim.with_state(|st, _| {
+        let mut list: Vec<_> = st.refunds.values().collect();
+        list.sort_by_key(|r| (r.history.first().map(|h| h.1), r.refund_id.clone()));
+        list.iter()
+            .map(|r| {
+                json!({
+                    "refundId": r.refund_id,
+                    "paymentId": r.payment_id,
+                    "refundOrderId": r.refund_order_id,
+                    "status": r.status.to_string(),
+                    "amountMinor": r.amount.0,
+                    "currencyCode": r.currency,
+                    "idempotencyKey": r.idempotency_key,
+                    "history": history(&r.history),
+                })
+            })
+            .collect()
+    });
+    Json(json!({ "refunds": list })).into_response()
+}
+
+async fn pointofsales(AxumState(sim): Sim) -> Response {
+    let list: Vec<Value> = sim.with_state(|st: &mut State, _| {
+        let mut list: Vec<_> = st.poses.values().collect();
+        list.sort_by(|a, b| a.pos_id.cmp(&b.pos_id));
+        list.iter()
+            .map(|p| {
+                json!({
+                    "posId": p.pos_id,
+                    "merchantPosId": p.merchant_pos_id,
+                    "merchantVat": p.vat,
+                    "clientId": p.client_id,
+                    "storeId": p.store_id,
+                    "name": p.name,
+                    "beaconId": p.beacon_id,
+                    "supportedBeaconTypes": p.supported_beacon_types,
+                    "requirePaymentBeforeCheckin": p.require_payment_before_checkin,
+                    "deleted": p.deleted,
+                    "checkedInUser": p.checkin.as_ref().map(|c| c.phone.clone()),
+                    "storeBalanceMinor": st.store_balance(&p.store_id),
+                })
+            })
+            .collect()
+    });
+    Json(json!({ "pointOfSales": list })).into_response()
+}
+
+async fn requests(AxumState(sim): Sim) -> Response {
+    Json(json!({ "counts": sim.observer.counts(), "log": sim.observer.log() })).into_response()
+}
+
+async fn reset(AxumState(sim): Sim) -> Response {
+    sim.with_state(|st, _| {
+        *st = State::new(st.fixtures.clone(), st.settings.clone());
+    });
+    sim.clock.reset();
+    sim.observer.clear();
+    Json(json!({})).into_response()
+}

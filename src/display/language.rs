@@ -105,21 +105,21 @@ impl Phrase {
     }
 }
 
-pub const REASONS: [Reason; 6] = [
+pub const REASONS: [Reason; 5] = [
     Reason::RejectedByCustomer,
     Reason::TimedOut,
     Reason::CancelledByStaff,
-    Reason::CancelledByCustomer,
     Reason::RefusedByMobilePay,
     Reason::Other,
 ];
 
-pub const HINTS: [StaffHint; 5] = [
+pub const HINTS: [StaffHint; 6] = [
     StaffHint::CheckNetwork,
     StaffHint::MobilePayUnavailable,
     StaffHint::CheckConfiguration,
     StaffHint::CheckCashRegister,
     StaffHint::Recovering,
+    StaffHint::NeedsAttention,
 ];
 
 /// The wording of `phrase` in `language`.
@@ -183,11 +183,6 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
             "Peruttu kassalla",
             "Cancelled at the till",
         ],
-        Because(Reason::CancelledByCustomer) => [
-            "Annulleret i MobilePay-appen",
-            "Peruttu MobilePay-sovelluksessa",
-            "Cancelled in the MobilePay app",
-        ],
         Because(Reason::RefusedByMobilePay) => [
             "Afvist af MobilePay. Betal på anden måde",
             "MobilePay hylkäsi maksun. Maksa toisella tavalla",
@@ -217,6 +212,11 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
             "Personale: tjek forbindelsen til kassen",
             "Henkilökunta: tarkista kassan yhteys",
             "Staff: check the cash register connection",
+        ],
+        Staff(StaffHint::NeedsAttention) => [
+            "Personale: se terminalens log",
+            "Henkilökunta: katso päätteen loki",
+            "Staff: see the terminal's log",
         ],
         Staff(StaffHint::Recovering) => [
             "Personale: terminalen genopretter betalinger",

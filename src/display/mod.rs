@@ -7,11 +7,13 @@
 //! - [`backend`] sends frames to PNG files, a terminal, a Linux framebuffer, SPI panels or a
 //!   small status OLED;
 //! - [`board`] reads the board profiles that say which panel is wired how;
-//! - [`renderer`] runs all of it beside the payment engine without ever slowing it down.
+//! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
+//! - [`follow`] turns the engine's lane events into screens.
 
 pub mod backend;
 pub mod board;
 pub mod content;
+pub mod follow;
 pub mod frame;
 pub mod language;
 pub mod layout;

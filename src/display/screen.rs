@@ -49,8 +49,6 @@ pub enum Reason {
     TimedOut,
     /// The cashier cancelled the payment at the till.
     CancelledByStaff,
-    /// The customer cancelled in the app or walked away from the check-in.
-    CancelledByCustomer,
     /// MobilePay refused the payment (limits, card problems, blocked user...).
     RefusedByMobilePay,
     /// Anything else; the customer is asked to try again or pay another way.
@@ -70,6 +68,8 @@ pub enum StaffHint {
     CheckCashRegister,
     /// The daemon is recovering unfinished payments after a restart.
     Recovering,
+    /// A payment needs a person to look at it; the details are in the terminal's log.
+    NeedsAttention,
 }
 
 impl Screen {

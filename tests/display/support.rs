@@ -66,7 +66,6 @@ pub fn all_screens() -> Vec<Screen> {
         Reason::RejectedByCustomer,
         Reason::TimedOut,
         Reason::CancelledByStaff,
-        Reason::CancelledByCustomer,
         Reason::RefusedByMobilePay,
         Reason::Other,
     ] {
@@ -79,6 +78,7 @@ pub fn all_screens() -> Vec<Screen> {
         StaffHint::CheckConfiguration,
         StaffHint::CheckCashRegister,
         StaffHint::Recovering,
+        StaffHint::NeedsAttention,
     ] {
         screens.push(Screen::Offline { hint });
     }

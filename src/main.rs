@@ -12,12 +12,15 @@ struct Cli {
 enum Command {
     /// Run a MobilePay PoS V10 backend simulator (for demos, tests and integration work).
     Sim(mposd::sim::cli::SimArgs),
+    /// Customer display tools: list board profiles, render screens, run a display demo.
+    Display(mposd::display::cli::DisplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(args) => mposd::sim::cli::run(args),
+        Command::Display(args) => mposd::display::cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

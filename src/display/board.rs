@@ -210,12 +210,8 @@ pub enum ProfileError {
         source_path: String,
         message: String,
     },
-    #[error("cannot read board profiles in {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read board profiles in {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
 }
 
 impl BoardProfile {
@@ -234,7 +230,7 @@ impl BoardProfile {
             match std::fs::read_to_string(&path) {
                 Ok(text) => return BoardProfile::parse(name, &path.display().to_string(), &text),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(ProfileError::Io { path, source }),
+                Err(error) => return Err(ProfileError::Io { path, error }),
             }
         }
         match BUILT_IN.iter().find(|(n, _)| *n == name) {
@@ -250,9 +246,9 @@ impl BoardProfile {
     pub fn names(dir: Option<&Path>) -> Result<Vec<String>, ProfileError> {
         let mut names: Vec<String> = BUILT_IN.iter().map(|(n, _)| n.to_string()).collect();
         if let Some(dir) = dir {
-            let entries = std::fs::read_dir(dir).map_err(|source| ProfileError::Io {
+            let entries = std::fs::read_dir(dir).map_err(|error| ProfileError::Io {
                 path: dir.to_path_buf(),
-                source,
+                error,
             })?;
             for entry in entries.flatten() {
                 let path = entry.path();

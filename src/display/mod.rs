@@ -8,10 +8,12 @@
 //!   small status OLED;
 //! - [`board`] reads the board profiles that say which panel is wired how;
 //! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
-//! - [`follow`] turns the engine's lane events into screens.
+//! - [`follow`] turns the engine's lane events into screens, and [`start::start`] is what
+//!   the daemon calls to bring the display up.
 
 pub mod backend;
 pub mod board;
+pub mod cli;
 pub mod content;
 pub mod follow;
 pub mod frame;
@@ -21,9 +23,11 @@ pub mod qr;
 pub mod render;
 pub mod renderer;
 pub mod screen;
+pub mod start;
 pub mod text;
 
 pub use frame::Frame;
 pub use language::Language;
 pub use render::{render, render_frame, Look, RenderReport};
 pub use screen::{Reason, Screen, StaffHint};
+pub use start::start;

@@ -131,7 +131,9 @@ async fn run(
                 }
                 failing = false;
                 retry = RETRY_FIRST;
+                let described = backend.describe();
                 status.send_modify(|s| {
+                    s.backend = described;
                     s.healthy = true;
                     s.frames += 1;
                     s.showing = Some(screen.kind());

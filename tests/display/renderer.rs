@@ -187,3 +187,31 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
     drop(handle);
     tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_display_that_appears_later_is_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("later");
+    let text = format!(
+        "name = \"late\"\ndescription = \"x\"\n[display]\nkind = \"png\"\npath = \"{}/display.png\"\nwidth = 240\nheight = 320\n",
+        target.display()
+    );
+    std::fs::write(dir.path().join("late.toml"), text).unwrap();
+    let profile = mposd::display::board::BoardProfile::load("late", Some(dir.path())).unwrap();
+    let (handle, task) = mposd::display::start(profile, look(Language::En), Some(GUID), scan());
+    let status = wait_for(&handle, "the missing directory reported", |s| s.failures >= 1).await;
+    assert!(status.last_error.unwrap().contains("does not exist"));
+
+    std::fs::create_dir(&target).unwrap();
+    let status = wait_for(&handle, "recovery", |s| s.healthy).await;
+    assert_eq!(status.frames, 1);
+    assert!(
+        status.backend.contains("png") && status.backend.contains("late"),
+        "{}",
+        status.backend
+    );
+    let frame = Frame::read_png(std::fs::File::open(target.join("display.png")).unwrap()).unwrap();
+    assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
+    drop(handle);
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
+}

@@ -147,9 +147,9 @@ impl FrameSink for FramebufferSink {
         }
         self.file
             .write_all_at(&self.buffer, 0)
-            .map_err(|source| DisplayError::Io {
+            .map_err(|error| DisplayError::Io {
                 path: self.path.clone(),
-                source,
+                error,
             })
     }
 }

@@ -19,12 +19,8 @@ use std::path::PathBuf;
 pub enum DisplayError {
     #[error("display device {path} does not exist: {hint}")]
     DeviceMissing { path: PathBuf, hint: String },
-    #[error("cannot use display device {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot use display device {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("display device {device}: {message}")]
     Device { device: String, message: String },
     #[error("cannot draw the screen: {0}")]
@@ -33,15 +29,15 @@ pub enum DisplayError {
 
 impl DisplayError {
     /// Maps an error from opening `path` to a clear message, with `hint` when it is absent.
-    pub fn opening(path: impl Into<PathBuf>, source: std::io::Error, hint: &str) -> DisplayError {
+    pub fn opening(path: impl Into<PathBuf>, error: std::io::Error, hint: &str) -> DisplayError {
         let path = path.into();
-        if source.kind() == std::io::ErrorKind::NotFound {
+        if error.kind() == std::io::ErrorKind::NotFound {
             DisplayError::DeviceMissing {
                 path,
                 hint: hint.to_string(),
             }
         } else {
-            DisplayError::Io { path, source }
+            DisplayError::Io { path, error }
         }
     }
 }

@@ -46,9 +46,9 @@ impl FrameSink for PngSink {
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let io = |source| DisplayError::Io {
+        let io = |error| DisplayError::Io {
             path: self.path.clone(),
-            source,
+            error,
         };
         let file = fs::File::create(&tmp).map_err(io)?;
         frame

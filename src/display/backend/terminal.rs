@@ -89,9 +89,9 @@ impl<W: Write + Send> FrameSink for TerminalSink<W> {
 
     fn push(&mut self, frame: &Frame) -> Result<(), DisplayError> {
         let text = self.encode(frame);
-        let io = |source| DisplayError::Io {
+        let io = |error| DisplayError::Io {
             path: "terminal".into(),
-            source,
+            error,
         };
         self.out.write_all(text.as_bytes()).map_err(io)?;
         self.out.flush().map_err(io)

@@ -102,7 +102,7 @@ async fn run(
             // Retry the newest screen after the back-off, or sooner when a new one arrives.
             tokio::select! {
                 changed = screens.changed() => if changed.is_err() { return },
-                _ = tokio::time::sleep(retry) => {}
+                _ = tokio::time::sleep(retry) => retry = (retry * 2).min(RETRY_MAX),
             }
         } else if screens.changed().await.is_err() {
             return;
@@ -146,7 +146,6 @@ async fn run(
                     tracing::debug!(error = %message, "customer display still failing");
                 }
                 failing = true;
-                retry = (retry * 2).min(RETRY_MAX);
                 status.send_modify(|s| {
                     s.healthy = false;
                     s.failures += 1;

@@ -9,7 +9,8 @@
 //! - [`board`] reads the board profiles that say which panel is wired how;
 //! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
 //! - [`follow`] turns the engine's lane events into screens, and [`start::start`] is what
-//!   the daemon calls to bring the display up.
+//!   brings a board's display up; [`settings`] reads a lane's display configuration and
+//!   starts the display following the lane's engine.
 
 pub mod backend;
 pub mod board;
@@ -23,6 +24,7 @@ pub mod qr;
 pub mod render;
 pub mod renderer;
 pub mod screen;
+pub mod settings;
 pub mod start;
 pub mod text;
 

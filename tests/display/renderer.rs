@@ -6,14 +6,13 @@ use crate::backends::parse_terminal;
 use crate::support::{look, GUID};
 use embedded_graphics::prelude::*;
 use mposd::display::backend::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
-use mposd::display::backend::png::PngSink;
 use mposd::display::backend::terminal::TerminalSink;
 use mposd::display::backend::Graphic;
 use mposd::display::board::Rotation;
-use mposd::display::follow::{follow, FollowSettings, ScreenFollower};
 use mposd::display::renderer::{spawn, DisplayHandle, DisplayStatus};
+use mposd::display::settings::DisplaySettings;
 use mposd::display::{Frame, Language, Reason, Screen};
-use mposd::engine::{CommandId, EventKind, LaneEvent, Outcome};
+use mposd::engine::{CommandId, EngineHandle, EventKind, LaneEvent, Outcome};
 use mposd::mobilepay::formats::qr_payload;
 use mposd::money::{Currency, Minor};
 use std::io::Read;
@@ -140,16 +139,29 @@ fn event(command: &str, kind: EventKind) -> LaneEvent {
 async fn lane_events_drive_the_display_and_results_return_to_idle() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("display.png");
-    let sink = PngSink::new(&path, Size::new(320, 240)).unwrap();
-    let idle = Screen::Idle { beacon_id: None };
-    let (handle, task) = spawn(Box::new(Graphic::new(sink)), look(Language::Fi), idle.clone());
-    let (events, receiver) = tokio::sync::broadcast::channel(16);
-    let follower = ScreenFollower::new(FollowSettings {
-        idle: idle.clone(),
-        currency: Currency::EUR,
-        result_hold: Duration::from_millis(200),
-    });
-    let following = tokio::spawn(follow(receiver, handle.clone(), follower));
+    std::fs::write(
+        dir.path().join("bench.toml"),
+        format!(
+            "name = \"bench\"\ndescription = \"x\"\n[display]\nkind = \"png\"\npath = \"{}\"\nwidth = 320\nheight = 240\n",
+            path.display()
+        ),
+    )
+    .unwrap();
+    let settings: DisplaySettings = toml::from_str(&format!(
+        "board = \"bench\"\nboards_dir = \"{}\"\nlanguage = \"fi\"\nheader = \"Kahvila Äänekoski\"\nidle_qr = true\nresult_hold_ms = 500\n",
+        dir.path().display()
+    ))
+    .unwrap();
+    // The engine's own handle type; its driver is replaced by the channels' other ends.
+    let (requests, _driver) = tokio::sync::mpsc::channel(4);
+    let (events, _) = tokio::sync::broadcast::channel(16);
+    let engine = EngineHandle::new(requests, events.clone(), "pos-1".into());
+    let running = settings.start(&engine, GUID, Currency::EUR).unwrap();
+    let handle = running.handle.clone();
+    let idle = Screen::Idle {
+        beacon_id: Some(GUID.into()),
+    };
+    assert_eq!(handle.current(), idle);
 
     events
         .send(event(
@@ -179,13 +191,31 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
         ))
         .unwrap();
     wait_for(&handle, "approved", |s| s.showing == Some("approved")).await;
+    assert!(Frame::read_png(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .decode_qr_codes()
+        .is_empty());
     wait_for(&handle, "back to idle", |s| s.showing == Some("idle")).await;
     assert_eq!(handle.current(), idle);
+    let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(
+        frame.decode_qr_codes(),
+        vec![qr_payload(GUID)],
+        "the idle screen invites check-in"
+    );
 
     drop(events);
-    tokio::time::timeout(DEADLINE, following).await.unwrap().unwrap();
+    drop(engine);
+    tokio::time::timeout(DEADLINE, running.follower)
+        .await
+        .unwrap()
+        .unwrap();
     drop(handle);
-    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
+    drop(running.handle);
+    tokio::time::timeout(DEADLINE, running.renderer)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -79,3 +79,35 @@ fn qr_modules_grow_with_the_panel() {
     assert!(px(800, 480) > px(480, 320));
     assert!(px(480, 320) > px(240, 240));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Any panel size, even absurd ones: drawing either works with every text inside its box
+    /// and a decodable QR code, or reports that the code does not fit. It never panics.
+    #[test]
+    fn any_panel_size_renders_or_says_why_not(w in 1u32..1000, h in 1u32..1000, pick in 0usize..40, lang in 0usize..3) {
+        let screens = all_screens();
+        let screen = &screens[pick % screens.len()];
+        let language = Language::ALL[lang];
+        match render_frame(Size::new(w, h), screen, &look(language)) {
+            Ok((frame, report)) => {
+                for text in &report.texts {
+                    if let Some(drawn) = text.drawn {
+                        proptest::prop_assert!(text.area.contains(drawn.top_left));
+                        proptest::prop_assert!(text.area.contains(drawn.bottom_right().unwrap()));
+                    }
+                }
+                if let (Some(beacon), Some(qr)) = (screen.beacon_id(), report.qr) {
+                    if qr.module_px >= 2 {
+                        proptest::prop_assert_eq!(frame.decode_qr_codes(), vec![qr_payload(beacon)]);
+                    }
+                }
+            }
+            Err(mposd::display::render::RenderError::QrDoesNotFit { .. }) => {
+                proptest::prop_assert!(screen.beacon_id().is_some());
+            }
+            Err(other) => proptest::prop_assert!(false, "{other}"),
+        }
+    }
+}

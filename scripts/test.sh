@@ -11,3 +11,13 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --all-targets --locked
+
+echo "== systemd unit hardening"
+if command -v systemd-analyze >/dev/null; then
+  scripts/check-unit.sh
+elif [ "${CI:-}" = "true" ]; then
+  echo "systemd-analyze is missing (apt-get install systemd)" >&2
+  exit 1
+else
+  echo "skipped: systemd-analyze is not installed"
+fi

@@ -5,7 +5,9 @@
 
 pub mod display;
 pub mod engine;
+pub mod logging;
 pub mod mobilepay;
 pub mod money;
+pub mod service;
 pub mod sim;
 pub mod store;

@@ -555,6 +555,9 @@ pub enum Request {
         id: CommandId,
         reply: oneshot::Sender<Result<Option<CommandView>, EngineError>>,
     },
+    Alarms {
+        reply: oneshot::Sender<Result<Vec<String>, EngineError>>,
+    },
 }
 
 /// A cheap, cloneable handle to a running engine (one lane = one point of sale).
@@ -611,6 +614,17 @@ impl EngineHandle {
                 id: id.clone(),
                 reply,
             })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// What a person must look at (unreadable journal records, a journal set aside at start,
+    /// reservations found at MobilePay that no command owns), oldest first.
+    pub async fn alarms(&self) -> Result<Vec<String>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Alarms { reply })
             .await
             .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?

@@ -141,7 +141,7 @@ pub enum Action {
 pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
     let amount_ok = |a: Minor| a.is_positive() && a.0 <= MAX_MINOR;
     let text_ok = |s: &str| formats::is_valid_text(s, formats::MAX_TEXT);
-    let label_ok = |l: &Option<String>| l.as_deref().map_or(true, text_ok);
+    let label_ok = |l: &Option<String>| l.as_deref().is_none_or(text_ok);
     let bad = |code: RejectCode, what: &str| Err((code, what.to_string()));
     match command {
         Command::Pay {

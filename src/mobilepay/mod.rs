@@ -10,6 +10,7 @@ pub mod formats;
 pub mod http;
 pub mod idempotency;
 pub mod model;
+pub mod onboarding;
 pub mod polling;
 pub mod secrets;
 pub mod tokens;

@@ -238,7 +238,7 @@ impl TokenManager {
             let usable = state.current.clone().filter(|t| self.is_usable(t, now));
             let due = usable.as_ref().is_some_and(|t| now >= t.renew_at)
                 && !state.renewing
-                && state.next_attempt.map_or(true, |at| now >= at);
+                && state.next_attempt.is_none_or(|at| now >= at);
             if due {
                 state.renewing = true;
             }
@@ -330,7 +330,7 @@ impl TokenManager {
             Some(token) => now >= token.renew_at,
             None => false,
         };
-        due && !state.renewing && state.next_attempt.map_or(true, |at| now >= at)
+        due && !state.renewing && state.next_attempt.is_none_or(|at| now >= at)
     }
 
     fn is_usable(&self, token: &Token, now: SystemTime) -> bool {
@@ -347,10 +347,10 @@ impl TokenManager {
         {
             let mut state = self.state();
             if let Some(current) = state.current.clone() {
-                let fresh = self.is_usable(&current, now)
-                    && now < current.renew_at
-                    && rejected != Some(&current.access_token);
-                if fresh {
+                let usable = self.is_usable(&current, now) && rejected != Some(&current.access_token);
+                let fresh = now < current.renew_at;
+                let backing_off = state.next_attempt.is_some_and(|at| now < at);
+                if usable && (fresh || backing_off) {
                     state.renewing = false;
                     return Ok(current);
                 }

@@ -20,7 +20,11 @@ use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-async fn wait_for(handle: &DisplayHandle, what: &str, ok: impl Fn(&DisplayStatus) -> bool) -> DisplayStatus {
+pub async fn wait_for(
+    handle: &DisplayHandle,
+    what: &str,
+    ok: impl Fn(&DisplayStatus) -> bool,
+) -> DisplayStatus {
     let mut status = handle.watch_status();
     let result = tokio::time::timeout(DEADLINE, status.wait_for(|s| ok(s))).await;
     match result {

@@ -21,21 +21,30 @@ use mipidsi::{Builder, Display, NoResetPin};
 /// fail, so pixel data goes out in chunks of this size.
 const CHUNK: usize = 4096;
 
-/// The mipidsi command/pixel interface on a spidev device plus a data/command line.
-pub struct SpidevInterface {
-    spi: SpidevDevice,
-    dc: Pin,
+/// The mipidsi command/pixel interface on an SPI device plus a data/command line (spidev and
+/// a GPIO line in the daemon).
+pub struct SpidevInterface<SPI, DC> {
+    spi: SPI,
+    dc: DC,
     buffer: Vec<u8>,
 }
 
 #[derive(Debug)]
-pub enum LinkError {
-    Spi(linux_embedded_hal::SPIError),
-    Dc(gpio::PinError),
+pub enum LinkError<S, P> {
+    Spi(S),
+    Dc(P),
 }
 
-impl SpidevInterface {
-    fn flush(&mut self) -> Result<(), LinkError> {
+impl<SPI: SpiDevice, DC: OutputPin> SpidevInterface<SPI, DC> {
+    pub fn new(spi: SPI, dc: DC) -> Self {
+        SpidevInterface {
+            spi,
+            dc,
+            buffer: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), LinkError<SPI::Error, DC::Error>> {
         if !self.buffer.is_empty() {
             self.spi.write(&self.buffer).map_err(LinkError::Spi)?;
             self.buffer.clear();
@@ -44,11 +53,11 @@ impl SpidevInterface {
     }
 }
 
-impl Interface for SpidevInterface {
+impl<SPI: SpiDevice, DC: OutputPin> Interface for SpidevInterface<SPI, DC> {
     type Word = u8;
-    type Error = LinkError;
+    type Error = LinkError<SPI::Error, DC::Error>;
 
-    fn send_command(&mut self, command: u8, args: &[u8]) -> Result<(), LinkError> {
+    fn send_command(&mut self, command: u8, args: &[u8]) -> Result<(), Self::Error> {
         self.dc.set_low().map_err(LinkError::Dc)?;
         self.spi.write(&[command]).map_err(LinkError::Spi)?;
         self.dc.set_high().map_err(LinkError::Dc)?;
@@ -61,7 +70,7 @@ impl Interface for SpidevInterface {
     fn send_pixels<const N: usize>(
         &mut self,
         pixels: impl IntoIterator<Item = [u8; N]>,
-    ) -> Result<(), LinkError> {
+    ) -> Result<(), Self::Error> {
         for pixel in pixels {
             if self.buffer.len() + N > CHUNK {
                 self.flush()?;
@@ -71,26 +80,28 @@ impl Interface for SpidevInterface {
         self.flush()
     }
 
-    fn send_repeated_pixel<const N: usize>(&mut self, pixel: [u8; N], count: u32) -> Result<(), LinkError> {
+    fn send_repeated_pixel<const N: usize>(&mut self, pixel: [u8; N], count: u32) -> Result<(), Self::Error> {
         self.send_pixels((0..count).map(|_| pixel))
     }
 }
 
 /// A panel initialised and ready for whole frames.
-pub struct SpiPanel<M, RST>
+pub struct SpiPanel<DI, M, RST>
 where
+    DI: Interface<Word = u8>,
     M: Model,
     M::ColorFormat: InterfacePixelFormat<u8>,
     RST: OutputPin,
 {
-    display: Display<SpidevInterface, M, RST>,
+    display: Display<DI, M, RST>,
     size: Size,
     description: String,
     _backlight: Option<Pin>,
 }
 
-impl<M, RST> FrameSink for SpiPanel<M, RST>
+impl<DI, M, RST> FrameSink for SpiPanel<DI, M, RST>
 where
+    DI: Interface<Word = u8> + Send,
     M: Model + Send,
     RST: OutputPin + Send,
     M::ColorFormat: From<Rgb888> + InterfacePixelFormat<u8>,
@@ -103,6 +114,8 @@ where
         self.size
     }
 
+    /// One address window for the whole panel and one stream of pixels: the fewest
+    /// commands, and the transfer goes out in 4 KiB chunks.
     fn push(&mut self, frame: &Frame) -> Result<(), DisplayError> {
         let (w, h) = (self.size.width as u16, self.size.height as u16);
         self.display
@@ -174,11 +187,7 @@ where
         .reset_pin
         .map(|line| gpio::output(cfg.gpio, &cfg.gpio_chip, line, true))
         .transpose()?;
-    let interface = SpidevInterface {
-        spi,
-        dc,
-        buffer: Vec::with_capacity(CHUNK),
-    };
+    let interface = SpidevInterface::new(spi, dc);
     let rotation = match cfg.rotation.degrees() {
         90 => PanelRotation::Deg90,
         180 => PanelRotation::Deg180,
@@ -230,5 +239,126 @@ where
                 _backlight: backlight,
             })))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::display::render::{palette, render};
+    use crate::display::{Language, Look, Screen};
+    use embedded_graphics::pixelcolor::raw::ToBytes;
+    use embedded_graphics::pixelcolor::Rgb565;
+    use embedded_hal::spi::{ErrorType, Operation};
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+
+    /// What went over the wire: (data/command line high, bytes of one SPI write).
+    type Wire = Arc<Mutex<Vec<(bool, Vec<u8>)>>>;
+
+    struct RecordingSpi {
+        wire: Wire,
+        dc: Arc<Mutex<bool>>,
+    }
+
+    struct RecordingPin(Arc<Mutex<bool>>);
+
+    impl ErrorType for RecordingSpi {
+        type Error = Infallible;
+    }
+
+    impl SpiDevice for RecordingSpi {
+        fn transaction(&mut self, operations: &mut [Operation<'_, u8>]) -> Result<(), Infallible> {
+            for op in operations {
+                if let Operation::Write(bytes) = op {
+                    let dc = *self.dc.lock().unwrap();
+                    self.wire.lock().unwrap().push((dc, bytes.to_vec()));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl embedded_hal::digital::ErrorType for RecordingPin {
+        type Error = Infallible;
+    }
+
+    impl OutputPin for RecordingPin {
+        fn set_low(&mut self) -> Result<(), Infallible> {
+            *self.0.lock().unwrap() = false;
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Infallible> {
+            *self.0.lock().unwrap() = true;
+            Ok(())
+        }
+    }
+
+    struct NoDelay;
+    impl embedded_hal::delay::DelayNs for NoDelay {
+        fn delay_ns(&mut self, _: u32) {}
+    }
+
+    #[test]
+    fn a_rotated_ili9341_frame_is_one_window_and_one_chunked_pixel_stream() {
+        let wire: Wire = Arc::default();
+        let dc = Arc::new(Mutex::new(false));
+        let interface = SpidevInterface::new(
+            RecordingSpi {
+                wire: wire.clone(),
+                dc: dc.clone(),
+            },
+            RecordingPin(dc),
+        );
+        let display = Builder::new(ILI9341Rgb565, interface)
+            .display_size(240, 320)
+            .orientation(Orientation::new().rotate(PanelRotation::Deg90))
+            .init(&mut NoDelay)
+            .unwrap();
+        let mut panel = SpiPanel {
+            display,
+            size: Size::new(320, 240),
+            description: "ili9341 test".into(),
+            _backlight: None,
+        };
+        let mut frame = Frame::new(panel.size());
+        let look = Look {
+            language: Language::Da,
+            header: "Kasse 1".into(),
+        };
+        render(&mut frame, &Screen::Closed, &look).unwrap();
+        wire.lock().unwrap().clear();
+        panel.push(&frame).unwrap();
+
+        let wire = wire.lock().unwrap();
+        let commands: Vec<(u8, Vec<u8>)> = wire
+            .iter()
+            .enumerate()
+            .filter(|(_, (dc, bytes))| !dc && bytes.len() == 1)
+            .map(|(i, (_, bytes))| {
+                (
+                    bytes[0],
+                    wire.get(i + 1).map(|(_, a)| a.clone()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        // Column and page address windows in the rotated (customer) coordinates, then
+        // memory write.
+        assert_eq!(commands[0], (0x2A, vec![0, 0, 0x01, 0x3F]));
+        assert_eq!(commands[1], (0x2B, vec![0, 0, 0, 0xEF]));
+        assert_eq!(commands[2].0, 0x2C);
+        let start = wire.iter().position(|(dc, b)| !dc && b == &[0x2C]).unwrap() + 1;
+        let data = &wire[start..];
+        assert!(
+            data.iter().all(|(dc, b)| *dc && b.len() <= CHUNK),
+            "pixel data in <= 4 KiB writes"
+        );
+        let bytes: Vec<u8> = data.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+        assert_eq!(bytes.len(), 320 * 240 * 2);
+        let first = Rgb565::from(palette::ACCENT).to_be_bytes();
+        assert_eq!(&bytes[..2], &first[..], "the header colour comes first");
+        let centre = ((120 * 320 + 160) * 2) as usize;
+        let expected = Rgb565::from(frame.pixel(160, 120)).to_be_bytes();
+        assert_eq!(&bytes[centre..centre + 2], &expected[..]);
     }
 }

@@ -101,10 +101,6 @@ impl FramebufferSink {
             buffer: vec![0; (geometry.stride * geometry.height) as usize],
         })
     }
-
-    pub fn geometry(&self) -> FbGeometry {
-        self.geometry
-    }
 }
 
 impl FrameSink for FramebufferSink {

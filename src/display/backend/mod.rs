@@ -75,10 +75,6 @@ impl<S: FrameSink> Graphic<S> {
     pub fn frame(&self) -> &Frame {
         &self.frame
     }
-
-    pub fn sink(&self) -> &S {
-        &self.sink
-    }
 }
 
 impl<S: FrameSink> Backend for Graphic<S> {

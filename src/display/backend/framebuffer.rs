@@ -4,7 +4,7 @@
 //! The geometry is read from the device with `FBIOGET_VSCREENINFO`/`FBIOGET_FSCREENINFO`,
 //! or given explicitly (then any file works, which is how the tests run). Frames are
 //! converted to the device's pixel format (RGB565 or XRGB8888), rotated in software when the
-//! board profile says so, and written with one `pwrite` at offset 0.
+//! board profile says so, and written with one `pwrite` to the visible page.
 
 use super::{DisplayError, FrameSink};
 use crate::display::board::Rotation;
@@ -65,6 +65,8 @@ pub struct FramebufferSink {
     path: PathBuf,
     geometry: FbGeometry,
     rotation: Rotation,
+    /// Byte offset of the visible page (`yoffset`/`xoffset` of a panned framebuffer).
+    origin: u64,
     buffer: Vec<u8>,
 }
 
@@ -82,8 +84,8 @@ impl FramebufferSink {
                 "no framebuffer: connect the screen, enable its overlay (e.g. dtoverlay=vc4-kms-v3d) and reboot",
             )
         })?;
-        let geometry = match geometry {
-            Some(g) => g,
+        let (geometry, origin) = match geometry {
+            Some(g) => (g, 0),
             None => query::geometry(&file).map_err(|message| DisplayError::Device {
                 device: path.display().to_string(),
                 message,
@@ -98,6 +100,7 @@ impl FramebufferSink {
             path: path.to_path_buf(),
             geometry,
             rotation,
+            origin,
             buffer: vec![0; (geometry.stride * geometry.height) as usize],
         })
     }
@@ -142,7 +145,7 @@ impl FrameSink for FramebufferSink {
             }
         }
         self.file
-            .write_all_at(&self.buffer, 0)
+            .write_all_at(&self.buffer, self.origin)
             .map_err(|error| DisplayError::Io {
                 path: self.path.clone(),
                 error,
@@ -228,10 +231,20 @@ mod query {
         reserved: [u16; 2],
     }
 
+    #[cfg(test)]
+    #[test]
+    fn structures_have_the_kernel_sizes() {
+        // The kernel writes this many bytes into them; smaller structures would be overrun.
+        assert_eq!(std::mem::size_of::<VarScreenInfo>(), 160);
+        let fix = if cfg!(target_pointer_width = "64") { 80 } else { 68 };
+        assert_eq!(std::mem::size_of::<FixScreenInfo>(), fix);
+    }
+
     nix::ioctl_read_bad!(get_var, 0x4600, VarScreenInfo);
     nix::ioctl_read_bad!(get_fix, 0x4602, FixScreenInfo);
 
-    pub fn geometry(file: &File) -> Result<FbGeometry, String> {
+    /// The device's geometry and the byte offset of its visible page.
+    pub fn geometry(file: &File) -> Result<(FbGeometry, u64), String> {
         let mut var = VarScreenInfo::default();
         let mut fix = FixScreenInfo::default();
         // SAFETY: both structures match the kernel's layout and outlive the calls.
@@ -249,11 +262,21 @@ mod query {
                 ))
             }
         };
-        Ok(FbGeometry {
+        let geometry = FbGeometry {
             width: var.xres,
             height: var.yres,
             stride: fix.line_length,
             format,
-        })
+        };
+        let origin = u64::from(var.yoffset) * u64::from(fix.line_length)
+            + u64::from(var.xoffset) * u64::from(format.bytes_per_pixel());
+        let end = origin + u64::from(fix.line_length) * u64::from(var.yres);
+        if end > u64::from(fix.smem_len) {
+            return Err(format!(
+                "visible page ends at byte {end} but the framebuffer memory has {} bytes",
+                fix.smem_len
+            ));
+        }
+        Ok((geometry, origin))
     }
 }

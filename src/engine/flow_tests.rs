@@ -1229,3 +1229,64 @@ fn every_crash_point_of_a_payment_ends_in_exactly_one_capture() {
         );
     }
 }
+
+#[test]
+fn refund_cancel_too_late_and_invalid_refund_order_id() {
+    // 1352: the refund could not be cancelled any more; its real state decides.
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    h.ok(Reply::Refund(refund_info(RefundStatus::Initiated)));
+    h.input(Input::CancelRequested);
+    assert_eq!(
+        call(&h.err(conflict("1352"))),
+        ApiCall::GetRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+    assert!(matches!(
+        answered(&h.ok(Reply::Refund(refund_info(RefundStatus::Captured)))),
+        Outcome::Refunded { .. }
+    ));
+    // 1114: MobilePay refuses the refund order id.
+    let mut h = Harness::new(refund_record());
+    h.start();
+    let bad = BackendError::BadRequest {
+        code: "1114".into(),
+        message: String::new(),
+    };
+    assert!(matches!(
+        answered(&h.err(bad)),
+        Outcome::Rejected {
+            code: RejectCode::InvalidRefundOrderId,
+            ..
+        }
+    ));
+    // A refund that vanished needs a person.
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    assert!(matches!(
+        answered(&h.err(BackendError::NotFound)),
+        Outcome::NeedsHuman { .. }
+    ));
+}
+
+#[test]
+fn a_reserved_refund_whose_capture_keeps_failing_is_answered_refunded() {
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    h.ok(Reply::Refund(refund_info(RefundStatus::Reserved)));
+    h.err(BackendError::NoAnswer);
+    h.now += 11_000;
+    h.input(Input::Timer);
+    sleeps(&h.err(BackendError::NoAnswer));
+    assert!(matches!(h.answers.as_slice(), [Outcome::Refunded { .. }]));
+    assert_eq!(
+        call(&h.input(Input::Timer)),
+        ApiCall::CaptureRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+}

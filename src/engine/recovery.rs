@@ -65,10 +65,6 @@ pub(crate) async fn recover<B: Backend>(
     }
     shared.durable().await.map_err(anyhow::Error::from)?;
 
-    if set_aside.is_some() {
-        reconciler::sweep(shared, true).await;
-    }
-
     let unfinished: Vec<_> = shared
         .lock()
         .records
@@ -83,6 +79,9 @@ pub(crate) async fn recover<B: Backend>(
     for (id, target) in pending_cancels {
         follow_cancel_target(shared, &id, &target);
     }
+    // Best practice at start: payments left active on the point of sale that no resumed flow
+    // drives are cancelled; after a lost journal, reservations are rebuilt (never captured).
+    reconciler::sweep(shared, set_aside.is_some()).await;
     Ok(())
 }
 

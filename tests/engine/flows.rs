@@ -449,3 +449,45 @@ async fn bad_input_is_refused_before_anything_happens() {
     assert!(lane.payments().await.is_empty());
     assert_eq!(lane.engine().query(&id("sale-1")).await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_payment_can_be_cancelled_before_ready() {
+    let lane = lane().await;
+    lane.customer(LOYALTY_USER, "checkin", 20).await;
+    let paired = lane
+        .run(
+            "prep-1",
+            Command::Prepare {
+                order_id: "order-1".into(),
+            },
+        )
+        .await;
+    let payment_id = payment_id_of(&paired);
+    assert_eq!(
+        lane.run("cancel-1", Command::Cancel { target: id("prep-1") })
+            .await,
+        Outcome::Cancelled { target: id("prep-1") }
+    );
+    assert_eq!(lane.payment(&payment_id).await["status"], "CancelledByClient");
+    // The prepared payment no longer blocks the lane; it cannot be readied any more.
+    let ready = Command::Ready {
+        target: id("prep-1"),
+        amount: Minor(100),
+        currency: Currency::DKK,
+        keep_reservation: false,
+        restrictions: None,
+        label: None,
+    };
+    assert!(matches!(
+        lane.run("ready-1", ready).await,
+        Outcome::Rejected {
+            code: RejectCode::WrongState,
+            ..
+        }
+    ));
+    lane.customer(CREDIT_USER, "accept", 20).await;
+    assert!(matches!(
+        lane.run("sale-2", pay(100, "order-2", false)).await,
+        Outcome::Captured { .. }
+    ));
+}

@@ -246,3 +246,28 @@ async fn an_outage_is_answered_unknown_and_the_payment_cancelled_when_mobilepay_
     }
     assert!(saw_resolved);
 }
+
+#[test]
+fn a_payment_left_active_on_the_point_of_sale_is_cancelled_at_start() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    let stale = main
+        .block_on(lane.client.initiate_payment(
+            &Flow::new("payment"),
+            &IdempotencyKey::generate(),
+            &InitiatePaymentRequest {
+                pos_id: lane.pos_id.clone(),
+                order_id: "left-over".into(),
+                amount: MajorAmount::from_minor(Minor(300)),
+                currency_code: Currency::DKK,
+                restrictions: None,
+                merchant_payment_label: None,
+                planned_capture_delay: PlannedCaptureDelay::None,
+            },
+        ))
+        .unwrap()
+        .payment_id;
+    let engine = life(&main, &lane, 1);
+    assert_eq!(main.block_on(lane.payment(&stale))["status"], "CancelledByClient");
+    engine.kill();
+}

@@ -29,7 +29,7 @@ pub const LOYALTY_USER: &str = "+4520031804";
 pub const PARTIAL_USER: &str = "+4520031805";
 
 pub struct Lane {
-    pub sim: Simulator,
+    pub sim: Arc<Simulator>,
     engine: Option<EngineHandle>,
     pub client: MobilePayClient,
     pub pos_id: String,
@@ -77,6 +77,18 @@ pub async fn lane_without_engine() -> Lane {
     config.settings.refund_poll_delay_ms = 100;
     config.settings.refund_reserve_delay = Duration::from_millis(200);
     let sim = mposd::sim::start(config).await.unwrap();
+    register_lane(Arc::new(sim)).await
+}
+
+/// Another lane (point of sale and engine) on the simulator of `lane`.
+pub async fn extra_lane(lane: &Lane, n: usize) -> Lane {
+    let mut extra = register_lane(lane.sim.clone()).await;
+    let client = client_for(&extra.sim, &extra.dir, &format!("tokens-{n}")).await;
+    extra.engine = Some(start_engine(&client, &extra.dir, &extra.pos_id, &extra.beacon_id).await);
+    extra
+}
+
+async fn register_lane(sim: Arc<Simulator>) -> Lane {
     let dir = tempfile::tempdir().unwrap();
     let client = client_for(&sim, &dir, "onboarding-tokens").await;
     let beacon_id = format!("{:015}", rand_digits());
@@ -162,6 +174,16 @@ impl Lane {
             .unwrap();
         assert!(response.status().is_success(), "{path}: {}", response.status());
         response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// An automatic customer on every point of sale.
+    pub async fn customer_everywhere(&self, phone: &str, action: &str, delay_ms: u64) {
+        self.control(
+            reqwest::Method::POST,
+            "/_sim/behaviour",
+            json!({"beaconId": "*", "phoneNumber": phone, "action": action, "delayMs": delay_ms}),
+        )
+        .await;
     }
 
     /// An automatic customer on this lane's beacon.

@@ -2,15 +2,15 @@
 //! embedded-graphics onto whatever panel the board has.
 //!
 //! - [`screen`] is the model the payment side sets (which screen is current);
-//! - [`content`], [`layout`], [`text`], [`qr`] and [`render`] turn it into pixels for any
-//!   panel size, in Danish, Finnish or English;
+//! - [`content`], [`layout`], [`text`], [`qr`] and [`render`](mod@render) turn it into
+//!   pixels for any panel size, in Danish, Finnish or English;
 //! - [`backend`] sends frames to PNG files, a terminal, a Linux framebuffer, SPI panels or a
 //!   small status OLED;
 //! - [`board`] reads the board profiles that say which panel is wired how;
 //! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
-//! - [`follow`] turns the engine's lane events into screens, and [`start::start`] is what
-//!   brings a board's display up; [`settings`] reads a lane's display configuration and
-//!   starts the display following the lane's engine.
+//! - [`follow`] turns the engine's lane events into screens; [`start::start`] brings a
+//!   board's display up; [`settings`] reads a lane's display configuration and starts the
+//!   display following the lane's engine.
 
 pub mod backend;
 pub mod board;

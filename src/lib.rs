@@ -4,6 +4,7 @@
 //! used for demos and tests, and the virtual cash register.
 
 pub mod ecr;
+pub mod display;
 pub mod engine;
 pub mod logging;
 pub mod mobilepay;

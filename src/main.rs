@@ -14,6 +14,8 @@ enum Command {
     Sim(mposd::sim::cli::SimArgs),
     /// A virtual cash register: drive a terminal over a serial line or TCP.
     Ecr(mposd::ecr::cli::EcrArgs),
+    /// Customer display tools: list board profiles, render screens, run a display demo.
+    Display(mposd::display::cli::DisplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -21,6 +23,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Sim(args) => mposd::sim::cli::run(args),
         Command::Ecr(args) => mposd::ecr::cli::run(args),
+        Command::Display(args) => mposd::display::cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

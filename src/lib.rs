@@ -3,8 +3,9 @@
 //! The crate is both the daemon's library and the home of its tools: the MobilePay simulator
 //! used for demos and tests, and the virtual cash register.
 
-pub mod ecr;
+pub mod daemon;
 pub mod display;
+pub mod ecr;
 pub mod engine;
 pub mod logging;
 pub mod mobilepay;

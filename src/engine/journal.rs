@@ -73,6 +73,13 @@ impl Journal {
         Ok(Journal { db, tree })
     }
 
+    /// The journal of one lane of a daemon serving several: each lane keeps its records in a
+    /// table of its own in the shared store, so lanes recover independently.
+    pub fn for_lane(db: Arc<Db>, lane: &str) -> anyhow::Result<Journal> {
+        let tree = db.tree(&format!("{TREE}/{lane}"))?;
+        Ok(Journal { db, tree })
+    }
+
     /// Opens the store in `dir`. If sled refuses it (corruption), the directory is moved aside
     /// as `<dir>.corrupt-<unix seconds>` and an empty store is started; the returned path says
     /// where the old one went, so the caller can raise the alarm and rebuild from the backend.

@@ -4,6 +4,7 @@
 //! used for demos and tests, and the virtual cash register.
 
 pub mod daemon;
+pub mod demo;
 pub mod display;
 pub mod ecr;
 pub mod engine;

@@ -10,6 +10,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A narrated demo day: simulator, daemon, virtual cash register and customer display.
+    Demo(mposd::demo::DemoArgs),
     /// Run the payment terminal daemon (normally started by systemd).
     Run(mposd::daemon::RunArgs),
     /// Check a configuration file; prints every problem with its line.
@@ -25,6 +27,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => mposd::demo::run(args),
         Command::Run(args) => mposd::daemon::run_command(args),
         Command::CheckConfig(args) => mposd::daemon::check_command(args),
         Command::Sim(args) => mposd::sim::cli::run(args),

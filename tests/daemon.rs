@@ -4,6 +4,8 @@
 
 #[path = "daemon/check_config.rs"]
 mod check_config;
+#[path = "daemon/demo.rs"]
+mod demo;
 #[path = "daemon/run.rs"]
 mod run;
 #[path = "daemon/support.rs"]

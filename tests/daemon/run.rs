@@ -80,12 +80,6 @@ async fn a_killed_daemon_recovers_and_answers_the_same_command_with_the_same_pay
     let _ = pay.await;
 
     // The customer approves while the terminal is down.
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 0}),
-        )
-        .await;
     let beacon = {
         let url = format!("{}/_sim/pointofsales", setup.sim.base_url());
         let v: serde_json::Value = reqwest::get(url).await.expect("pos").json().await.expect("json");

@@ -122,12 +122,8 @@ async fn a_payment_from_the_cash_register_is_captured_once() {
         ),
         "{events:?}"
     );
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::CustomerCheckedIn { .. })),
-        "{events:?}"
-    );
+    // (customer_checked_in is reported only if the engine's polling sees the payment in the
+    // customer's app; a customer this quick may approve between two polls.)
     assert!(
         events.iter().any(|e| matches!(
             e,

@@ -5,6 +5,7 @@ mod client {
     pub mod support;
 
     mod canary;
+    mod endpoints;
     mod onboarding;
     mod polling;
     mod retries;

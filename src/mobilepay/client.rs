@@ -1,7 +1,7 @@
 //! The typed MobilePay PoS V10 client of one merchant (one VAT, one token).
 //!
 //! Every method is one PoS V10 endpoint; the wire rules (headers, timeouts, retries, token
-//! renewal, poll pacing) live in [`crate::mobilepay::http`]. Cloning is cheap and clones share
+//! renewal, poll pacing) live in the `http` module. Cloning is cheap and clones share
 //! the token and the poll pacing, so one client per merchant can serve every flow.
 
 use crate::{
@@ -40,7 +40,7 @@ impl std::fmt::Debug for MobilePayClient {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ClientSetupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -181,7 +181,8 @@ impl MobilePayClient {
         .await
     }
 
-    /// `GET /pointofsales/{posId}/checkin`, paced by its `pollDelayInMs`.
+    /// `GET /pointofsales/{posId}/checkin`, paced by its `pollDelayInMs` (safe to call in a
+    /// loop; poll only while the QR code is shown).
     pub async fn get_checkin(&self, flow: &Flow, pos_id: &str) -> Result<GetCheckInResponse, ApiError> {
         let mut call = Call::get("getCheckin", format!("/pointofsales/{}/checkin", seg(pos_id)));
         call.poll = Some((PollEndpoint::Checkin, pos_id));
@@ -233,7 +234,8 @@ impl MobilePayClient {
         self.empty(flow, call).await
     }
 
-    /// `GET /payments/{paymentId}`, paced by its `pollDelayInMs`.
+    /// `GET /payments/{paymentId}`, paced by its `pollDelayInMs`: calling it in a loop is safe,
+    /// each call waits as long as MobilePay asked.
     pub async fn get_payment(&self, flow: &Flow, payment_id: &str) -> Result<QueryPaymentResponse, ApiError> {
         let mut call = Call::get("getPayment", format!("/payments/{}", seg(payment_id)));
         call.poll = Some((PollEndpoint::Payment, payment_id));
@@ -309,7 +311,7 @@ impl MobilePayClient {
         self.json(flow, call).await
     }
 
-    /// `GET /refunds/{refundId}`, paced by its `pollDelayInMs`.
+    /// `GET /refunds/{refundId}`, paced by its `pollDelayInMs` (safe to call in a loop).
     pub async fn get_refund(&self, flow: &Flow, refund_id: &str) -> Result<GetRefundResponse, ApiError> {
         let mut call = Call::get("getRefund", format!("/refunds/{}", seg(refund_id)));
         call.poll = Some((PollEndpoint::Refund, refund_id));

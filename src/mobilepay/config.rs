@@ -18,7 +18,7 @@ pub struct Endpoints {
     pub pos_base: String,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{what} {url:?} is not a URL: {reason}")]
     BadUrl {

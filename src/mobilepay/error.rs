@@ -67,7 +67,7 @@ impl fmt::Display for MobilePayError {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request is wrong (a configuration or programming error); do not retry.
     #[error("MobilePay rejected {endpoint} as invalid (HTTP 400, {error})")]

@@ -131,15 +131,21 @@ impl Transport {
                 Attempt::Unauthorized if !renewed_token => {
                     tracing::warn!("access token refused (401); renewing it and trying once more");
                     renewed_token = true;
-                    token = self.tokens.renew_rejected(flow, &token.access_token).await?;
+                    token = match self.tokens.renew_rejected(flow, &token.access_token).await {
+                        Ok(token) => token,
+                        Err(err) => {
+                            return Err(unknown_if_lost(call.endpoint, any_lost, attempts, err.into()))
+                        }
+                    };
                     // The repeat after a 401 is not one of the §7.2 retries.
                     attempts -= 1;
                     continue;
                 }
                 Attempt::Unauthorized => {
-                    return Err(ApiError::Unauthorized {
+                    let err = ApiError::Unauthorized {
                         endpoint: call.endpoint,
-                    })
+                    };
+                    return Err(unknown_if_lost(call.endpoint, any_lost, attempts, err));
                 }
                 Attempt::Server(status, error) => {
                     if attempts > retries {
@@ -181,7 +187,10 @@ impl Transport {
             );
             tokio::time::sleep(backoff).await;
             // A retry uses the newest token (the background refresher may have renewed it).
-            token = self.tokens.token(flow).await?;
+            token = match self.tokens.token(flow).await {
+                Ok(token) => token,
+                Err(err) => return Err(unknown_if_lost(call.endpoint, any_lost, attempts, err.into())),
+            };
         }
     }
 
@@ -235,6 +244,20 @@ impl Transport {
         } else {
             self.config.timeouts.write
         }
+    }
+}
+
+/// An attempt whose answer was lost may have taken effect; a later failure that prevents
+/// further attempts (no token, 401) must not hide that.
+fn unknown_if_lost(endpoint: &'static str, any_lost: bool, attempts: u32, err: ApiError) -> ApiError {
+    if any_lost {
+        ApiError::NoAnswer {
+            endpoint,
+            attempts,
+            reason: format!("then: {err}"),
+        }
+    } else {
+        err
     }
 }
 

@@ -7,7 +7,7 @@ pub mod config;
 pub mod error;
 pub mod flow;
 pub mod formats;
-pub mod http;
+mod http;
 pub mod idempotency;
 pub mod model;
 pub mod onboarding;

@@ -199,7 +199,7 @@ pub enum SyncOutcome {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum OnboardingError {
     #[error("invalid settings: {0}")]
     Settings(String),

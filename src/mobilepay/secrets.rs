@@ -86,7 +86,7 @@ impl fmt::Display for SecretSource {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SecretError {
     #[error(
         "the secret file {path} can be read by other users (mode {mode:03o}); \
@@ -112,6 +112,14 @@ pub enum SecretError {
 /// credentials are exempt from that check: systemd places them on a private, non-swappable
 /// file system readable only by the service, and the operator could not change their mode.
 pub fn load_secret(source: &SecretSource) -> Result<Secret, SecretError> {
+    load_secret_from(source, std::env::var_os("CREDENTIALS_DIRECTORY").as_deref())
+}
+
+/// [`load_secret`] with the credentials directory given (systemd passes it in the environment).
+pub fn load_secret_from(
+    source: &SecretSource,
+    credentials_directory: Option<&std::ffi::OsStr>,
+) -> Result<Secret, SecretError> {
     match source {
         SecretSource::File(path) => {
             check_private(path)?;
@@ -121,9 +129,9 @@ pub fn load_secret(source: &SecretSource) -> Result<Secret, SecretError> {
             if name.is_empty() || name.contains('/') || name == "." || name == ".." {
                 return Err(SecretError::BadCredentialName { name: name.clone() });
             }
-            let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+            let dir = credentials_directory
                 .ok_or_else(|| SecretError::NoCredentialsDirectory { name: name.clone() })?;
-            read_secret_file(&Path::new(&dir).join(name))
+            read_secret_file(&Path::new(dir).join(name))
         }
     }
 }
@@ -220,10 +228,27 @@ mod tests {
     }
 
     #[test]
+    fn systemd_credentials_are_read_from_their_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        // systemd makes credentials 0400 or 0440; they are not subject to the mode check.
+        write(dir.path(), "mobilepay-secret", "from-systemd\n", 0o440);
+        let source = SecretSource::Credential("mobilepay-secret".into());
+        let secret = load_secret_from(&source, Some(dir.path().as_os_str())).unwrap();
+        assert_eq!(secret.expose(), "from-systemd");
+        let err = load_secret_from(&source, None).unwrap_err();
+        assert!(
+            err.to_string().contains("LoadCredential=mobilepay-secret"),
+            "{err}"
+        );
+        let missing = SecretSource::Credential("other".into());
+        assert!(load_secret_from(&missing, Some(dir.path().as_os_str())).is_err());
+    }
+
+    #[test]
     fn credential_names_cannot_escape_the_directory() {
         for name in ["", "../etc/passwd", "a/b", ".."] {
             assert!(matches!(
-                load_secret(&SecretSource::Credential(name.into())),
+                load_secret_from(&SecretSource::Credential(name.into()), Some("/".as_ref())),
                 Err(SecretError::BadCredentialName { .. })
             ));
         }

@@ -89,7 +89,7 @@ impl Default for TokenSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("MobilePay refused the client credentials for merchant {vat} (HTTP {status}); check the client id and secret")]
     Refused { vat: String, status: u16 },
@@ -492,11 +492,21 @@ impl TokenManager {
         let lifetime = Duration::from_secs(answer.expires_in);
         // Counted from when we asked, so network time only makes us renew a little early.
         let expires_at = requested_at + lifetime;
-        tracing::info!(expires_in_s = answer.expires_in, "new access token");
+        // We asked for a merchant-locked token. If the JWT says otherwise (no `merchant_vat`
+        // claim), calls carry the VAT header instead; an opaque token is taken as asked for.
+        let merchant_locked = match jwt_claims(&answer.access_token) {
+            Some(claims) => claims.merchant_vat.is_some(),
+            None => true,
+        };
+        tracing::info!(
+            expires_in_s = answer.expires_in,
+            merchant_locked,
+            "new access token"
+        );
         Ok(Token {
             access_token: AccessToken::new(answer.access_token),
             expires_at,
-            merchant_locked: true,
+            merchant_locked,
             renew_at: self.renew_time(requested_at, expires_at),
         })
     }

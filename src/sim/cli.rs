@@ -18,6 +18,10 @@ pub struct SimArgs {
     /// Serve HTTPS with a self-signed certificate generated at start.
     #[arg(long)]
     pub tls: bool,
+    /// With --tls: another host name or IP address the certificate is valid for (repeatable),
+    /// e.g. the address under which a virtual machine reaches this host.
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    pub tls_names: Vec<String>,
     /// With --tls: write the certificate (PEM) that clients must trust to this file.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca_out: Option<PathBuf>,
@@ -69,6 +73,7 @@ impl SimArgs {
         Ok(SimConfig {
             listen: self.listen,
             tls: self.tls,
+            tls_names: self.tls_names.clone(),
             fixtures,
             settings,
         })

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         .route("/_sim/payments", get(payments))
         .route("/_sim/refunds", get(refunds))
+        .route("/_sim/refunds/{refund_id}/fail", post(fail_refund))
         .route("/_sim/pointofsales", get(pointofsales))
         .route("/_sim/requests", get(requests))
         .route("/_sim/reset", post(reset))
@@ -184,6 +185,17 @@ async fn refunds(AxumState(sim): Sim) -> Response {
     Json(json!({ "refunds": list })).into_response()
 }
 
+/// MobilePay fails to carry out a refund that is still `Initiated` (→ `CancelledByMobilePay`).
+async fn fail_refund(
+    AxumState(sim): Sim,
+    axum::extract::Path(refund_id): axum::extract::Path<String>,
+) -> Response {
+    match sim.with_state(|st, now| st.fail_refund(&refund_id, now)) {
+        Ok(()) => Json(json!({})).into_response(),
+        Err(message) => bad(message),
+    }
+}
+
 async fn pointofsales(AxumState(sim): Sim) -> Response {
     let list: Vec<Value> = sim.with_state(|st: &mut State, _| {
         let mut list: Vec<_> = st.poses.values().collect();
@@ -219,6 +231,7 @@ async fn reset(AxumState(sim): Sim) -> Response {
         *st = State::new(st.fixtures.clone(), st.settings.clone());
     });
     sim.clock.reset();
+    sim.tokens.rotate();
     sim.observer.clear();
     Json(json!({})).into_response()
 }

@@ -29,6 +29,9 @@ pub use settings::Settings;
 pub struct SimConfig {
     pub listen: SocketAddr,
     pub tls: bool,
+    /// Extra host names or addresses the TLS certificate is valid for, besides `localhost`,
+    /// `127.0.0.1` and `::1` (e.g. the host's address as a virtual machine sees it).
+    pub tls_names: Vec<String>,
     pub fixtures: Fixtures,
     pub settings: Settings,
 }
@@ -38,6 +41,7 @@ impl Default for SimConfig {
         SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: false,
+            tls_names: Vec::new(),
             fixtures: Fixtures::default(),
             settings: Settings::default(),
         }
@@ -86,7 +90,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = server::local_addr(&listener)?;
     let (acceptor, ca_pem) = if config.tls {
-        let identity = server::make_tls_identity()?;
+        let identity = server::make_tls_identity(&config.tls_names)?;
         (Some(identity.acceptor), Some(identity.cert_pem))
     } else {
         (None, None)

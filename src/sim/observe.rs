@@ -205,9 +205,20 @@ pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: N
     let response = match fault.as_ref().map(|f| f.mode) {
         None => next.run(req).await,
         Some(FaultMode::Delay) => {
+            // The client usually gives up and closes the connection meanwhile, which drops this
+            // future. The held call must still take effect and be logged, as it would at
+            // MobilePay, so it runs on its own task.
             let delay = fault.as_ref().and_then(|f| f.delay_ms).unwrap_or(3000);
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-            next.run(req).await
+            let held = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                let response = next.run(req).await;
+                entry.status = Some(response.status().as_u16());
+                shared.observer.record(entry);
+                response
+            });
+            return held
+                .await
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
         Some(FaultMode::ServerError) => {
             let code = fault

@@ -24,18 +24,20 @@ impl ConnectionKill {
     }
 }
 
-/// A self-signed certificate for `localhost`, `127.0.0.1` and `::1`, and its PEM.
+/// A self-signed certificate for `localhost`, `127.0.0.1`, `::1` and any extra names, and its
+/// PEM.
 pub struct TlsIdentity {
     pub acceptor: TlsAcceptor,
     pub cert_pem: String,
 }
 
-pub fn make_tls_identity() -> anyhow::Result<TlsIdentity> {
-    let names = vec![
+pub fn make_tls_identity(extra_names: &[String]) -> anyhow::Result<TlsIdentity> {
+    let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
+    names.extend(extra_names.iter().cloned());
     let certified = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
     let cert_pem = certified.cert.pem();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());

@@ -1160,11 +1160,7 @@ impl State {
             RefundStatus::Initiated | RefundStatus::Reserved => {
                 let (payment_id, amount) = (r.payment_id.clone(), r.amount);
                 self.set_refund_status(&id, RefundStatus::CancelledByClient, now);
-                if let Some(p) = self.payments.get_mut(&payment_id) {
-                    p.refunded.0 -= amount.0;
-                    let store = p.store_id.clone();
-                    *self.store_balance.entry(store).or_default() += amount.0;
-                }
+                self.release_refund(&payment_id, amount);
                 Ok(())
             }
             RefundStatus::CancelledByClient => Ok(()),
@@ -1172,6 +1168,30 @@ impl State {
                 "1352",
                 "The refund cannot be cancelled in the current state",
             )),
+        }
+    }
+
+    /// MobilePay could not reserve the refund: `Initiated` → `CancelledByMobilePay`, and its
+    /// amount no longer counts against the payment.
+    pub fn fail_refund(&mut self, id: &str, now: Millis) -> Result<(), String> {
+        let r = self
+            .refunds
+            .get(&id.to_lowercase())
+            .ok_or_else(|| format!("unknown refund {id:?}"))?;
+        if r.status != RefundStatus::Initiated {
+            return Err(format!("the refund is {}, not Initiated", r.status));
+        }
+        let (id, payment_id, amount) = (r.refund_id.clone(), r.payment_id.clone(), r.amount);
+        self.set_refund_status(&id, RefundStatus::CancelledByMobilePay, now);
+        self.release_refund(&payment_id, amount);
+        Ok(())
+    }
+
+    fn release_refund(&mut self, payment_id: &str, amount: Minor) {
+        if let Some(p) = self.payments.get_mut(payment_id) {
+            p.refunded.0 -= amount.0;
+            let store = p.store_id.clone();
+            *self.store_balance.entry(store).or_default() += amount.0;
         }
     }
 

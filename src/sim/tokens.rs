@@ -7,6 +7,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::sync::RwLock;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
@@ -19,24 +20,36 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// Signs and checks tokens. The key can be replaced ([`TokenIssuer::rotate`]), which makes
+/// every token issued so far invalid: that is how `/_sim/reset` forgets tokens.
 pub struct TokenIssuer {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: RwLock<(EncodingKey, DecodingKey)>,
+}
+
+fn fresh_keys() -> (EncodingKey, DecodingKey) {
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    (
+        EncodingKey::from_secret(&secret),
+        DecodingKey::from_secret(&secret),
+    )
 }
 
 impl TokenIssuer {
     pub fn new() -> Self {
-        let mut secret = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut secret);
         TokenIssuer {
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
+            keys: RwLock::new(fresh_keys()),
         }
     }
 
+    pub fn rotate(&self) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = fresh_keys();
+    }
+
     pub fn issue(&self, claims: &Claims) -> String {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         // Encoding an in-memory struct with an HMAC key cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).unwrap_or_default()
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &keys.0).unwrap_or_default()
     }
 
     /// The claims of a token we issued, if its signature is ours and it has not expired on the
@@ -45,7 +58,8 @@ impl TokenIssuer {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let data = jsonwebtoken::decode::<Claims>(token, &keys.1, &validation).ok()?;
         (data.claims.exp > now_secs).then_some(data.claims)
     }
 }
@@ -70,5 +84,7 @@ mod tests {
         assert_eq!(issuer.verify(&token, 2000), None);
         assert_eq!(TokenIssuer::new().verify(&token, 1000), None);
         assert_eq!(issuer.verify("not.a.jwt", 1000), None);
+        issuer.rotate();
+        assert_eq!(issuer.verify(&token, 1000), None);
     }
 }

@@ -86,7 +86,6 @@ async fn certification_create_pos_timeout_then_500_then_success() {
 /// The same case, checked only through the simulator: its request log must show the held
 /// first attempt with the same key as the others.
 #[tokio::test]
-#[ignore = "needs simulator: a delayed request whose client gave up is dropped unlogged"]
 async fn certification_create_pos_held_attempt_is_in_the_request_log() {
     let h = Harness::start().await;
     let db = h.open_db();

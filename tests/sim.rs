@@ -1,0 +1,34 @@
+//! Black-box tests of `mposd sim`, the MobilePay PoS V10 simulator: every request goes over
+//! loopback HTTP(S) to a running simulator and every answer is checked as raw JSON, so exact
+//! field names, camelCase, missing-versus-null and error codes are part of what is tested.
+
+#[path = "sim/auth.rs"]
+mod auth;
+#[path = "sim/binary.rs"]
+mod binary;
+#[path = "sim/common.rs"]
+mod common;
+#[path = "sim/control.rs"]
+mod control;
+#[path = "sim/faults.rs"]
+mod faults;
+#[path = "sim/headers.rs"]
+mod headers;
+#[path = "sim/idempotency.rs"]
+mod idempotency;
+#[path = "sim/ownership.rs"]
+mod ownership;
+#[path = "sim/payments.rs"]
+mod payments;
+#[path = "sim/pointofsales.rs"]
+mod pointofsales;
+#[path = "sim/refunds.rs"]
+mod refunds;
+#[path = "sim/robustness.rs"]
+mod robustness;
+#[path = "sim/stores.rs"]
+mod stores;
+#[path = "sim/timers.rs"]
+mod timers;
+#[path = "sim/users.rs"]
+mod users;

@@ -10,7 +10,7 @@
 
 use mposd::engine::api::{Command, CommandId, Outcome};
 use mposd::engine::backend::{
-    Backend, BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
+    Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
 };
 use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
@@ -36,47 +36,74 @@ struct Timed {
 }
 
 impl Backend for Timed {
-    async fn initiate_payment(&self, key: &str, p: &NewPayment) -> Result<String, BackendError> {
+    async fn initiate_payment(
+        &self,
+        flow: CorrelationId,
+        key: &str,
+        p: &NewPayment,
+    ) -> Result<String, BackendError> {
         self.creates.lock().unwrap().push(Instant::now());
-        self.inner.initiate_payment(key, p).await
+        self.inner.initiate_payment(flow, key, p).await
     }
-    async fn prepare_payment(&self, key: &str, pos: &str, order: &str) -> Result<String, BackendError> {
-        self.inner.prepare_payment(key, pos, order).await
+    async fn prepare_payment(
+        &self,
+        flow: CorrelationId,
+        key: &str,
+        pos: &str,
+        order: &str,
+    ) -> Result<String, BackendError> {
+        self.inner.prepare_payment(flow, key, pos, order).await
     }
-    async fn ready_payment(&self, id: &str, r: &ReadyPayment) -> Result<(), BackendError> {
-        self.inner.ready_payment(id, r).await
+    async fn ready_payment(
+        &self,
+        flow: CorrelationId,
+        id: &str,
+        r: &ReadyPayment,
+    ) -> Result<(), BackendError> {
+        self.inner.ready_payment(flow, id, r).await
     }
-    async fn get_payment(&self, id: &str) -> Result<PaymentInfo, BackendError> {
-        self.inner.get_payment(id).await
+    async fn get_payment(&self, flow: CorrelationId, id: &str) -> Result<PaymentInfo, BackendError> {
+        self.inner.get_payment(flow, id).await
     }
     async fn find_payments(
         &self,
+        flow: CorrelationId,
         pos: Option<&str>,
         order: Option<&str>,
         captured: bool,
     ) -> Result<Vec<String>, BackendError> {
-        self.inner.find_payments(pos, order, captured).await
+        self.inner.find_payments(flow, pos, order, captured).await
     }
-    async fn capture_payment(&self, id: &str, amount: Minor) -> Result<(), BackendError> {
-        self.inner.capture_payment(id, amount).await
+    async fn capture_payment(
+        &self,
+        flow: CorrelationId,
+        id: &str,
+        amount: Minor,
+    ) -> Result<(), BackendError> {
+        self.inner.capture_payment(flow, id, amount).await
     }
-    async fn cancel_payment(&self, id: &str) -> Result<(), BackendError> {
-        self.inner.cancel_payment(id).await
+    async fn cancel_payment(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.cancel_payment(flow, id).await
     }
-    async fn create_refund(&self, key: &str, r: &NewRefund) -> Result<String, BackendError> {
-        self.inner.create_refund(key, r).await
+    async fn create_refund(
+        &self,
+        flow: CorrelationId,
+        key: &str,
+        r: &NewRefund,
+    ) -> Result<String, BackendError> {
+        self.inner.create_refund(flow, key, r).await
     }
-    async fn get_refund(&self, id: &str) -> Result<RefundInfo, BackendError> {
-        self.inner.get_refund(id).await
+    async fn get_refund(&self, flow: CorrelationId, id: &str) -> Result<RefundInfo, BackendError> {
+        self.inner.get_refund(flow, id).await
     }
-    async fn find_refunds(&self, payment: &str) -> Result<Vec<String>, BackendError> {
-        self.inner.find_refunds(payment).await
+    async fn find_refunds(&self, flow: CorrelationId, payment: &str) -> Result<Vec<String>, BackendError> {
+        self.inner.find_refunds(flow, payment).await
     }
-    async fn capture_refund(&self, id: &str) -> Result<(), BackendError> {
-        self.inner.capture_refund(id).await
+    async fn capture_refund(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.capture_refund(flow, id).await
     }
-    async fn cancel_refund(&self, id: &str) -> Result<(), BackendError> {
-        self.inner.cancel_refund(id).await
+    async fn cancel_refund(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.cancel_refund(flow, id).await
     }
 }
 

@@ -4,6 +4,7 @@
 //! errors), so the PoS V10 client plugs in through a thin adapter and another backend (e.g.
 //! the Vipps MobilePay ePayment API) could be added without touching the flows.
 
+pub use crate::mobilepay::flow::CorrelationId;
 use crate::mobilepay::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus, Restrictions};
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
@@ -121,12 +122,17 @@ pub struct RefundInfo {
 
 /// A payment backend (MobilePay PoS V10 through our client, or the simulator behind it).
 ///
+/// Every call names the business flow it belongs to (`flow`, MobilePay's `CorrelationId`): all
+/// requests of one command carry the same id, so MobilePay support and our logs can follow a
+/// payment across retries and restarts.
+///
 /// Creating calls take the idempotency key the engine made durable before the call; retries
 /// pass the same key. Every other call is naturally idempotent at MobilePay.
 pub trait Backend: Send + Sync + 'static {
     /// `POST /payments`; returns the payment id.
     fn initiate_payment(
         &self,
+        flow: CorrelationId,
         idempotency_key: &str,
         payment: &NewPayment,
     ) -> impl Future<Output = Result<String, BackendError>> + Send;
@@ -134,6 +140,7 @@ pub trait Backend: Send + Sync + 'static {
     /// `POST /payments/prepare`; returns the payment id.
     fn prepare_payment(
         &self,
+        flow: CorrelationId,
         idempotency_key: &str,
         pos_id: &str,
         order_id: &str,
@@ -142,18 +149,23 @@ pub trait Backend: Send + Sync + 'static {
     /// `POST /payments/{id}/ready`.
     fn ready_payment(
         &self,
+        flow: CorrelationId,
         payment_id: &str,
         ready: &ReadyPayment,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// `GET /payments/{id}`.
-    fn get_payment(&self, payment_id: &str)
-        -> impl Future<Output = Result<PaymentInfo, BackendError>> + Send;
+    fn get_payment(
+        &self,
+        flow: CorrelationId,
+        payment_id: &str,
+    ) -> impl Future<Output = Result<PaymentInfo, BackendError>> + Send;
 
     /// `GET /payments?posId&orderId[&state=Captured]`: active and reserved payments, or only
     /// captured ones.
     fn find_payments(
         &self,
+        flow: CorrelationId,
         pos_id: Option<&str>,
         order_id: Option<&str>,
         captured_only: bool,
@@ -162,32 +174,51 @@ pub trait Backend: Send + Sync + 'static {
     /// `POST /payments/{id}/capture`.
     fn capture_payment(
         &self,
+        flow: CorrelationId,
         payment_id: &str,
         amount: Minor,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// `POST /payments/{id}/cancel`.
-    fn cancel_payment(&self, payment_id: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn cancel_payment(
+        &self,
+        flow: CorrelationId,
+        payment_id: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// `POST /refunds`; returns the refund id.
     fn create_refund(
         &self,
+        flow: CorrelationId,
         idempotency_key: &str,
         refund: &NewRefund,
     ) -> impl Future<Output = Result<String, BackendError>> + Send;
 
     /// `GET /refunds/{id}`.
-    fn get_refund(&self, refund_id: &str) -> impl Future<Output = Result<RefundInfo, BackendError>> + Send;
+    fn get_refund(
+        &self,
+        flow: CorrelationId,
+        refund_id: &str,
+    ) -> impl Future<Output = Result<RefundInfo, BackendError>> + Send;
 
     /// `GET /refunds?paymentId`.
     fn find_refunds(
         &self,
+        flow: CorrelationId,
         payment_id: &str,
     ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
 
     /// `POST /refunds/{id}/capture`.
-    fn capture_refund(&self, refund_id: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn capture_refund(
+        &self,
+        flow: CorrelationId,
+        refund_id: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// `POST /refunds/{id}/cancel`.
-    fn cancel_refund(&self, refund_id: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn cancel_refund(
+        &self,
+        flow: CorrelationId,
+        refund_id: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
 }

@@ -6,7 +6,7 @@ use super::api::{
     Command, CommandId, CommandKind, EngineError, EngineHandle, EventKind, LaneEvent, Outcome,
     PaymentSelector, RejectCode, Request, Submission,
 };
-use super::backend::{Backend, BackendError};
+use super::backend::{Backend, BackendError, CorrelationId};
 use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
 use super::journal::{Committer, Journal};
 use super::reconciler;
@@ -531,7 +531,7 @@ async fn run_flow<B: Backend>(
                 Action::Emit(kind) => shared.emit(Some(&record.id), kind),
                 Action::Answer(outcome) => answer(shared, &record.id, outcome),
                 Action::Call(call) => {
-                    let reply = execute(shared.backend.as_ref(), call).await;
+                    let reply = execute(shared.backend.as_ref(), record.correlation_id, call).await;
                     shared.backend_answered(!matches!(&reply, Err(e) if e.is_transient()));
                     next = Some(Input::Reply(reply));
                 }
@@ -580,42 +580,58 @@ fn answer<B: Backend>(shared: &Shared<B>, id: &CommandId, outcome: Outcome) {
 }
 
 /// Makes one backend request.
-pub(crate) async fn execute<B: Backend>(backend: &B, call: ApiCall) -> Result<Reply, BackendError> {
+pub(crate) async fn execute<B: Backend>(
+    backend: &B,
+    flow: CorrelationId,
+    call: ApiCall,
+) -> Result<Reply, BackendError> {
     match call {
-        ApiCall::Initiate { key, payment } => backend.initiate_payment(&key, &payment).await.map(Reply::Id),
+        ApiCall::Initiate { key, payment } => backend
+            .initiate_payment(flow, &key, &payment)
+            .await
+            .map(Reply::Id),
         ApiCall::Prepare {
             key,
             pos_id,
             order_id,
         } => backend
-            .prepare_payment(&key, &pos_id, &order_id)
+            .prepare_payment(flow, &key, &pos_id, &order_id)
             .await
             .map(Reply::Id),
         ApiCall::Ready { payment_id, ready } => backend
-            .ready_payment(&payment_id, &ready)
+            .ready_payment(flow, &payment_id, &ready)
             .await
             .map(|()| Reply::Done),
-        ApiCall::GetPayment { payment_id } => backend.get_payment(&payment_id).await.map(Reply::Payment),
+        ApiCall::GetPayment { payment_id } => {
+            backend.get_payment(flow, &payment_id).await.map(Reply::Payment)
+        }
         ApiCall::FindPayments {
             pos_id,
             order_id,
             captured_only,
         } => backend
-            .find_payments(pos_id.as_deref(), order_id.as_deref(), captured_only)
+            .find_payments(flow, pos_id.as_deref(), order_id.as_deref(), captured_only)
             .await
             .map(Reply::Ids),
         ApiCall::Capture { payment_id, amount } => backend
-            .capture_payment(&payment_id, amount)
+            .capture_payment(flow, &payment_id, amount)
             .await
             .map(|()| Reply::Done),
-        ApiCall::CancelPayment { payment_id } => {
-            backend.cancel_payment(&payment_id).await.map(|()| Reply::Done)
+        ApiCall::CancelPayment { payment_id } => backend
+            .cancel_payment(flow, &payment_id)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::CreateRefund { key, refund } => {
+            backend.create_refund(flow, &key, &refund).await.map(Reply::Id)
         }
-        ApiCall::CreateRefund { key, refund } => backend.create_refund(&key, &refund).await.map(Reply::Id),
-        ApiCall::GetRefund { refund_id } => backend.get_refund(&refund_id).await.map(Reply::Refund),
-        ApiCall::CaptureRefund { refund_id } => {
-            backend.capture_refund(&refund_id).await.map(|()| Reply::Done)
-        }
-        ApiCall::CancelRefund { refund_id } => backend.cancel_refund(&refund_id).await.map(|()| Reply::Done),
+        ApiCall::GetRefund { refund_id } => backend.get_refund(flow, &refund_id).await.map(Reply::Refund),
+        ApiCall::CaptureRefund { refund_id } => backend
+            .capture_refund(flow, &refund_id)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::CancelRefund { refund_id } => backend
+            .cancel_refund(flow, &refund_id)
+            .await
+            .map(|()| Reply::Done),
     }
 }

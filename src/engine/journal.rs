@@ -216,14 +216,17 @@ mod tests {
     use crate::engine::api::Command;
 
     fn sample(id: &str) -> Record {
-        Record::new(
+        let mut record = Record::new(
             CommandId::new(id).unwrap(),
             Command::Prepare {
                 order_id: "o-1".into(),
             },
             "pos".into(),
             1_000,
-        )
+        );
+        record.correlation_id =
+            crate::engine::backend::CorrelationId::parse("3974eae6-e36f-4148-b5ee-22689e528c75").unwrap();
+        record
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The engine's [`Backend`] over the MobilePay PoS V10 client: a thin translation between
 //! engine terms (minor units, typed errors) and the wire types.
 
-use super::backend::{Backend, BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo};
+use super::backend::{
+    Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
+};
 use crate::mobilepay::client::MobilePayClient;
 use crate::mobilepay::error::{ApiError, MobilePayError};
 use crate::mobilepay::flow::Flow;
@@ -72,7 +74,12 @@ fn minor(amount: &Option<MajorAmount>) -> Option<Minor> {
 }
 
 impl Backend for PosV10Backend {
-    async fn initiate_payment(&self, idempotency_key: &str, p: &NewPayment) -> Result<String, BackendError> {
+    async fn initiate_payment(
+        &self,
+        flow: CorrelationId,
+        idempotency_key: &str,
+        p: &NewPayment,
+    ) -> Result<String, BackendError> {
         let request = InitiatePaymentRequest {
             pos_id: p.pos_id.clone(),
             order_id: p.order_id.clone(),
@@ -83,7 +90,7 @@ impl Backend for PosV10Backend {
             planned_capture_delay: p.planned_capture_delay,
         };
         self.client
-            .initiate_payment(&Flow::new("payment"), &key(idempotency_key)?, &request)
+            .initiate_payment(&Flow::resume("payment", flow), &key(idempotency_key)?, &request)
             .await
             .map(|r| r.payment_id)
             .map_err(translate)
@@ -91,6 +98,7 @@ impl Backend for PosV10Backend {
 
     async fn prepare_payment(
         &self,
+        flow: CorrelationId,
         idempotency_key: &str,
         pos_id: &str,
         order_id: &str,
@@ -100,13 +108,18 @@ impl Backend for PosV10Backend {
             order_id: order_id.to_string(),
         };
         self.client
-            .prepare_payment(&Flow::new("payment"), &key(idempotency_key)?, &request)
+            .prepare_payment(&Flow::resume("payment", flow), &key(idempotency_key)?, &request)
             .await
             .map(|r| r.payment_id)
             .map_err(translate)
     }
 
-    async fn ready_payment(&self, payment_id: &str, ready: &ReadyPayment) -> Result<(), BackendError> {
+    async fn ready_payment(
+        &self,
+        flow: CorrelationId,
+        payment_id: &str,
+        ready: &ReadyPayment,
+    ) -> Result<(), BackendError> {
         let request = PaymentReadyRequest {
             amount: MajorAmount::from_minor(ready.amount),
             currency_code: ready.currency,
@@ -115,15 +128,15 @@ impl Backend for PosV10Backend {
             merchant_payment_label: ready.label.clone(),
         };
         self.client
-            .ready_payment(&Flow::new("payment"), payment_id, &request)
+            .ready_payment(&Flow::resume("payment", flow), payment_id, &request)
             .await
             .map_err(translate)
     }
 
-    async fn get_payment(&self, payment_id: &str) -> Result<PaymentInfo, BackendError> {
+    async fn get_payment(&self, flow: CorrelationId, payment_id: &str) -> Result<PaymentInfo, BackendError> {
         let p = self
             .client
-            .get_payment(&Flow::new("payment"), payment_id)
+            .get_payment(&Flow::resume("payment", flow), payment_id)
             .await
             .map_err(translate)?;
         Ok(PaymentInfo {
@@ -143,31 +156,42 @@ impl Backend for PosV10Backend {
 
     async fn find_payments(
         &self,
+        flow: CorrelationId,
         pos_id: Option<&str>,
         order_id: Option<&str>,
         captured_only: bool,
     ) -> Result<Vec<String>, BackendError> {
         self.client
-            .find_payments(&Flow::new("lookup"), pos_id, order_id, captured_only)
+            .find_payments(&Flow::resume("lookup", flow), pos_id, order_id, captured_only)
             .await
             .map_err(translate)
     }
 
-    async fn capture_payment(&self, payment_id: &str, amount: Minor) -> Result<(), BackendError> {
+    async fn capture_payment(
+        &self,
+        flow: CorrelationId,
+        payment_id: &str,
+        amount: Minor,
+    ) -> Result<(), BackendError> {
         self.client
-            .capture_payment(&Flow::new("payment"), payment_id, amount)
+            .capture_payment(&Flow::resume("payment", flow), payment_id, amount)
             .await
             .map_err(translate)
     }
 
-    async fn cancel_payment(&self, payment_id: &str) -> Result<(), BackendError> {
+    async fn cancel_payment(&self, flow: CorrelationId, payment_id: &str) -> Result<(), BackendError> {
         self.client
-            .cancel_payment(&Flow::new("payment"), payment_id)
+            .cancel_payment(&Flow::resume("payment", flow), payment_id)
             .await
             .map_err(translate)
     }
 
-    async fn create_refund(&self, idempotency_key: &str, r: &NewRefund) -> Result<String, BackendError> {
+    async fn create_refund(
+        &self,
+        flow: CorrelationId,
+        idempotency_key: &str,
+        r: &NewRefund,
+    ) -> Result<String, BackendError> {
         let request = CreateRefundRequest {
             payment_id: r.payment_id.clone(),
             refund_order_id: r.refund_order_id.clone(),
@@ -175,16 +199,16 @@ impl Backend for PosV10Backend {
             currency_code: r.currency,
         };
         self.client
-            .create_refund(&Flow::new("refund"), &key(idempotency_key)?, &request)
+            .create_refund(&Flow::resume("refund", flow), &key(idempotency_key)?, &request)
             .await
             .map(|r| r.refund_id)
             .map_err(translate)
     }
 
-    async fn get_refund(&self, refund_id: &str) -> Result<RefundInfo, BackendError> {
+    async fn get_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<RefundInfo, BackendError> {
         let r = self
             .client
-            .get_refund(&Flow::new("refund"), refund_id)
+            .get_refund(&Flow::resume("refund", flow), refund_id)
             .await
             .map_err(translate)?;
         Ok(RefundInfo {
@@ -198,23 +222,23 @@ impl Backend for PosV10Backend {
         })
     }
 
-    async fn find_refunds(&self, payment_id: &str) -> Result<Vec<String>, BackendError> {
+    async fn find_refunds(&self, flow: CorrelationId, payment_id: &str) -> Result<Vec<String>, BackendError> {
         self.client
-            .find_refunds(&Flow::new("refund"), payment_id)
+            .find_refunds(&Flow::resume("refund", flow), payment_id)
             .await
             .map_err(translate)
     }
 
-    async fn capture_refund(&self, refund_id: &str) -> Result<(), BackendError> {
+    async fn capture_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
         self.client
-            .capture_refund(&Flow::new("refund"), refund_id)
+            .capture_refund(&Flow::resume("refund", flow), refund_id)
             .await
             .map_err(translate)
     }
 
-    async fn cancel_refund(&self, refund_id: &str) -> Result<(), BackendError> {
+    async fn cancel_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
         self.client
-            .cancel_refund(&Flow::new("refund"), refund_id)
+            .cancel_refund(&Flow::resume("refund", flow), refund_id)
             .await
             .map_err(translate)
     }

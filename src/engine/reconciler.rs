@@ -29,8 +29,13 @@ pub(crate) fn spawn<B: Backend>(shared: Arc<Shared<B>>) {
 /// recovered record so a person can capture or cancel them by command id.
 pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
     prune(shared);
+    let flow = super::backend::CorrelationId::new();
     let pos_id = shared.config.pos_id.clone();
-    let ids = match shared.backend.find_payments(Some(&pos_id), None, false).await {
+    let ids = match shared
+        .backend
+        .find_payments(flow, Some(&pos_id), None, false)
+        .await
+    {
         Ok(ids) => ids,
         Err(error) => {
             tracing::warn!(%error, "reconciler: cannot list the point of sale's payments");
@@ -65,7 +70,7 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
         if known {
             continue;
         }
-        let info = match shared.backend.get_payment(&payment_id).await {
+        let info = match shared.backend.get_payment(flow, &payment_id).await {
             Ok(info) => info,
             Err(error) => {
                 tracing::warn!(%error, payment = %payment_id, "reconciler: cannot read a payment");
@@ -76,7 +81,7 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
         if (info.status.is_active() && (!lane_held || rebuild))
             || (info.status == PaymentStatus::Reserved && decided_cancel)
         {
-            match shared.backend.cancel_payment(&payment_id).await {
+            match shared.backend.cancel_payment(flow, &payment_id).await {
                 Ok(()) => tracing::warn!(payment = %payment_id, status = %info.status,
                     "reconciler: cancelled a payment no command drives"),
                 Err(error) => tracing::warn!(%error, payment = %payment_id, "reconciler: cancel failed"),

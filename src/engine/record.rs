@@ -104,6 +104,9 @@ pub struct Record {
     pub announced: Announced,
     pub accepted_at_ms: u64,
     pub updated_at_ms: u64,
+    /// MobilePay `CorrelationId` of every request made for this command.
+    #[serde(default)]
+    pub correlation_id: super::backend::CorrelationId,
 }
 
 impl Record {
@@ -148,6 +151,7 @@ impl Record {
             announced: Announced::default(),
             accepted_at_ms: now_ms,
             updated_at_ms: now_ms,
+            correlation_id: super::backend::CorrelationId::new(),
         }
     }
 

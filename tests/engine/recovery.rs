@@ -155,7 +155,9 @@ fn an_unreadable_journal_is_set_aside_and_open_work_rebuilt_without_capturing() 
         .unwrap();
     let reserved_id = payment_id_of(&reserved);
     first.kill();
-    // A payment left active on the point of sale, then the journal's files are destroyed.
+    // A payment left active on the point of sale (nobody comes to pay it), then the journal's
+    // files are destroyed.
+    main.block_on(lane.no_customers());
     let stale = main
         .block_on(lane.client.initiate_payment(
             &Flow::new("payment"),

@@ -186,6 +186,12 @@ impl Lane {
         .await;
     }
 
+    /// Removes every automatic customer.
+    pub async fn no_customers(&self) {
+        self.control(reqwest::Method::DELETE, "/_sim/behaviour", json!({}))
+            .await;
+    }
+
     /// An automatic customer on this lane's beacon.
     pub async fn customer(&self, phone: &str, action: &str, delay_ms: u64) {
         self.control(

@@ -3,6 +3,11 @@
 //! The crate is both the daemon's library and the home of its tools: the MobilePay simulator
 //! used for demos and tests, and the virtual cash register.
 
+pub mod daemon;
+pub mod demo;
+pub mod display;
+pub mod ecr;
+pub mod engine;
 pub mod logging;
 pub mod mobilepay;
 pub mod money;

@@ -5,6 +5,7 @@
 //! reach a log line because the types holding them redact themselves in `Debug`/`Display`.
 
 use clap::ValueEnum;
+use std::io::IsTerminal;
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -40,7 +41,11 @@ pub fn init(format: LogFormat) {
         LogFormat::Journald => match tracing_journald::layer() {
             Ok(layer) => registry.with(layer).try_init(),
             Err(_) => registry
-                .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(std::io::stderr),
+                )
                 .try_init(),
         },
         LogFormat::Json => registry
@@ -51,7 +56,11 @@ pub fn init(format: LogFormat) {
             )
             .try_init(),
         LogFormat::Human | LogFormat::Auto => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     // A subscriber installed earlier (e.g. by a test harness) stays in place.

@@ -10,14 +10,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A narrated demo day: simulator, daemon, virtual cash register and customer display.
+    Demo(mposd::demo::DemoArgs),
+    /// Run the payment terminal daemon (normally started by systemd).
+    Run(mposd::daemon::RunArgs),
+    /// Check a configuration file; prints every problem with its line.
+    CheckConfig(mposd::daemon::CheckConfigArgs),
     /// Run a MobilePay PoS V10 backend simulator (for demos, tests and integration work).
     Sim(mposd::sim::cli::SimArgs),
+    /// A virtual cash register: drive a terminal over a serial line or TCP.
+    Ecr(mposd::ecr::cli::EcrArgs),
+    /// Customer display tools: list board profiles, render screens, run a display demo.
+    Display(mposd::display::cli::DisplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => mposd::demo::run(args),
+        Command::Run(args) => mposd::daemon::run_command(args),
+        Command::CheckConfig(args) => mposd::daemon::check_command(args),
         Command::Sim(args) => mposd::sim::cli::run(args),
+        Command::Ecr(args) => mposd::ecr::cli::run(args),
+        Command::Display(args) => mposd::display::cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

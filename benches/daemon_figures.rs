@@ -1,0 +1,283 @@
+//! Figures of the daemon as a whole: binary size, memory when idle and while taking payments,
+//! and the time from start to READY with an empty store and with a large journal.
+//!
+//! `cargo bench --bench daemon_figures` measures the host build; with `MPOSD_AARCH64_BIN` set
+//! to an aarch64 build of mposd (scripts/figures.sh does this) the same is measured for ARM64
+//! under qemu-user. `MPOSD_FIGURES_RECORDS` sets the journal size (default 100,000). Under
+//! `cargo test` a small round checks that the measurement itself works.
+
+use mposd::engine::journal::Journal;
+use mposd::engine::record::{Phase, Record};
+use mposd::engine::{Command, CommandId, Outcome};
+use mposd::money::{Currency, Minor};
+use mposd::sim::{fixtures, SimConfig};
+use mposd::store::Db;
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command as Process};
+
+const HOST_EXE: &str = env!("CARGO_BIN_EXE_mposd");
+
+struct Figures {
+    label: String,
+    ready_empty: Duration,
+    rss_idle_kib: u64,
+    rss_paying_kib: u64,
+    payments: usize,
+    ready_full: Duration,
+    records: usize,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn write_config(dir: &Path, base: &str, ecr: &str) -> PathBuf {
+    let secret = dir.join("secret");
+    std::fs::write(&secret, fixtures::DEMO_CLIENT_SECRET).expect("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let config = dir.join("mposd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[state]
+dir = "{state}"
+[mobilepay]
+environment = "custom"
+auth_url = "{base}/integrator-authentication"
+api_url = "{base}/pos/v10"
+client_id = "{client}"
+client_secret = {{ file = "{secret}" }}
+[[lane]]
+name = "till-1"
+[lane.pos]
+vat = "{vat}"
+store = {{ id = "{store}" }}
+merchant_pos_id = "figures-till"
+name = "Kasse 1"
+beacon = "generated"
+supported_beacon_types = ["QR"]
+[lane.ecr]
+tcp = {{ listen = "{ecr}" }}
+"#,
+            state = dir.join("state").display(),
+            client = fixtures::DEMO_CLIENT_ID,
+            secret = secret.display(),
+            vat = fixtures::DK_VAT,
+            store = fixtures::DK_STORE,
+        ),
+    )
+    .expect("config");
+    config
+}
+
+/// Starts the daemon with `runner` (empty for the host binary) and returns it once READY,
+/// with the time that took.
+async fn start(runner: &[String], config: &Path) -> (Child, Duration) {
+    let (program, args) = match runner.split_first() {
+        Some((program, rest)) => (program.clone(), rest.to_vec()),
+        None => (HOST_EXE.to_string(), Vec::new()),
+    };
+    let started = Instant::now();
+    let mut child = Process::new(program)
+        .args(args)
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the daemon");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(600), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("mposd is ready") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "the daemon did not become ready");
+    let took = started.elapsed();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, took)
+}
+
+async fn stop(mut child: Child) {
+    if let Some(pid) = child.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
+}
+
+/// Fills the lane's journal with `n` finished payments, as months of trading leave it.
+fn fill_journal(state: &Path, n: usize) {
+    let db = Arc::new(Db::open(&state.join("store"), 8 << 20).expect("store"));
+    let journal = Journal::for_lane(db.clone(), "till-1").expect("journal");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    for i in 0..n {
+        let id = CommandId::new(format!("old-sale-{i}")).expect("id");
+        let command = Command::Pay {
+            amount: Minor(1000 + i as i64 % 5000),
+            currency: Currency::DKK,
+            order_id: format!("OLD-{i}"),
+            keep_reservation: false,
+            restrictions: None,
+            label: None,
+        };
+        let mut record = Record::new(id, command, "figures-pos".into(), now);
+        record.phase = Phase::Done;
+        record.payment_id = Some(format!("00000000-0000-4000-8000-{i:012}"));
+        record.outcome = Some(Outcome::Captured {
+            payment_id: format!("00000000-0000-4000-8000-{i:012}"),
+            amount: Minor(1000),
+            currency: Currency::DKK,
+        });
+        record.answered = true;
+        journal.put(&record).expect("put");
+    }
+    db.durable().expect("durable");
+}
+
+async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usize) -> Figures {
+    let settings = mposd::sim::Settings {
+        payment_poll_delay_ms: 50,
+        ..Default::default()
+    };
+    let sim = mposd::sim::start(SimConfig {
+        settings,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let ecr = format!("127.0.0.1:{port}");
+    let config = write_config(dir.path(), &sim.base_url(), &ecr);
+
+    let (daemon, ready_empty) = start(&runner, &config).await;
+    let pid = daemon.id().expect("pid");
+    let rss_idle_kib = rss_kib(pid);
+    let http = reqwest::Client::new();
+    http.post(format!("{}/_sim/behaviour", sim.base_url()))
+        .json(&json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 0}))
+        .send()
+        .await
+        .expect("behaviour");
+    let sampling = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let peak = sampling.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    for i in 0..payments {
+        let out = Process::new(HOST_EXE)
+            .args([
+                "ecr",
+                "--tcp",
+                &ecr,
+                "--timeout",
+                "120",
+                "pay",
+                "12.50",
+                "--order",
+            ])
+            .arg(format!("FIG-{i}"))
+            .output()
+            .await
+            .expect("mposd ecr");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    sampler.abort();
+    let rss_paying_kib = sampling.load(std::sync::atomic::Ordering::Relaxed);
+    stop(daemon).await;
+
+    fill_journal(&dir.path().join("state"), records);
+    let (daemon, ready_full) = start(&runner, &config).await;
+    stop(daemon).await;
+    sim.shutdown().await;
+    Figures {
+        label: label.to_string(),
+        ready_empty,
+        rss_idle_kib,
+        rss_paying_kib,
+        payments,
+        ready_full,
+        records,
+    }
+}
+
+fn main() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let records = match std::env::var("MPOSD_FIGURES_RECORDS") {
+        Ok(v) => v.parse().expect("MPOSD_FIGURES_RECORDS is a number"),
+        Err(_) if benching => 100_000,
+        Err(_) => 500,
+    };
+    let payments = if benching { 20 } else { 2 };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut rows = vec![runtime.block_on(measure("host (x86_64)", Vec::new(), payments, records))];
+    let mut sizes = vec![(
+        "host (x86_64)".to_string(),
+        std::fs::metadata(HOST_EXE).map(|m| m.len()).unwrap_or(0),
+    )];
+    if let Ok(arm) = std::env::var("MPOSD_AARCH64_BIN") {
+        sizes.push((
+            "aarch64".into(),
+            std::fs::metadata(&arm)
+                .map(|m| m.len())
+                .expect("the aarch64 binary exists"),
+        ));
+        let runner = vec!["qemu-aarch64-static".to_string(), arm];
+        rows.push(runtime.block_on(measure("aarch64 under qemu-user", runner, payments, records)));
+    }
+    println!(
+        "daemon figures ({}):",
+        if benching { "bench" } else { "quick check" }
+    );
+    for (label, bytes) in sizes {
+        println!(
+            "  binary size, {label}: {:.1} MiB",
+            bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    for f in rows {
+        println!(
+            "  {}: READY after {:.2} s with an empty store, {:.2} s with {} journal records; RSS {:.1} MiB idle, {:.1} MiB peak over {} payments",
+            f.label,
+            f.ready_empty.as_secs_f64(),
+            f.ready_full.as_secs_f64(),
+            f.records,
+            f.rss_idle_kib as f64 / 1024.0,
+            f.rss_paying_kib as f64 / 1024.0,
+            f.payments
+        );
+    }
+}

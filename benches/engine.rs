@@ -1,0 +1,230 @@
+//! Engine figures against the in-process simulator, journal on disk:
+//! - overhead from a command to its first HTTP request (p50/p99), which includes the durability
+//!   point (flush + fsync) that makes the intent and its idempotency key survive a power cut;
+//! - HTTP calls per sale compared with the minimum (initiate, one status poll, capture);
+//! - sales per second through one point of sale.
+//!
+//! `cargo bench --bench engine` (`MPOSD_BENCH_SALES` sets the number of sales, default 200).
+//! The simulator answers status polls with `pollDelayInMs` = 20 and the customer approves at
+//! once, so the figures show the engine, not a customer.
+
+use mposd::engine::api::{Command, CommandId, Outcome};
+use mposd::engine::backend::{
+    Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
+};
+use mposd::engine::flow::Policy;
+use mposd::engine::journal::Journal;
+use mposd::engine::pos_v10::PosV10Backend;
+use mposd::engine::{start, EngineConfig};
+use mposd::mobilepay::client::MobilePayClient;
+use mposd::mobilepay::config::{ClientConfig, Endpoints};
+use mposd::mobilepay::flow::Flow;
+use mposd::mobilepay::idempotency::IdempotencyKey;
+use mposd::mobilepay::model::{BeaconType, CreatePosRequest};
+use mposd::mobilepay::secrets::Secret;
+use mposd::mobilepay::tokens::Credentials;
+use mposd::money::{Currency, Minor};
+use mposd::store::Db;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The real PoS V10 backend, with the moment of each create request noted.
+struct Timed {
+    inner: PosV10Backend,
+    creates: Mutex<Vec<Instant>>,
+}
+
+impl Backend for Timed {
+    async fn initiate_payment(
+        &self,
+        flow: CorrelationId,
+        key: &str,
+        p: &NewPayment,
+    ) -> Result<String, BackendError> {
+        self.creates.lock().unwrap().push(Instant::now());
+        self.inner.initiate_payment(flow, key, p).await
+    }
+    async fn prepare_payment(
+        &self,
+        flow: CorrelationId,
+        key: &str,
+        pos: &str,
+        order: &str,
+    ) -> Result<String, BackendError> {
+        self.inner.prepare_payment(flow, key, pos, order).await
+    }
+    async fn ready_payment(
+        &self,
+        flow: CorrelationId,
+        id: &str,
+        r: &ReadyPayment,
+    ) -> Result<(), BackendError> {
+        self.inner.ready_payment(flow, id, r).await
+    }
+    async fn get_payment(&self, flow: CorrelationId, id: &str) -> Result<PaymentInfo, BackendError> {
+        self.inner.get_payment(flow, id).await
+    }
+    async fn find_payments(
+        &self,
+        flow: CorrelationId,
+        pos: Option<&str>,
+        order: Option<&str>,
+        captured: bool,
+    ) -> Result<Vec<String>, BackendError> {
+        self.inner.find_payments(flow, pos, order, captured).await
+    }
+    async fn capture_payment(
+        &self,
+        flow: CorrelationId,
+        id: &str,
+        amount: Minor,
+    ) -> Result<(), BackendError> {
+        self.inner.capture_payment(flow, id, amount).await
+    }
+    async fn cancel_payment(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.cancel_payment(flow, id).await
+    }
+    async fn create_refund(
+        &self,
+        flow: CorrelationId,
+        key: &str,
+        r: &NewRefund,
+    ) -> Result<String, BackendError> {
+        self.inner.create_refund(flow, key, r).await
+    }
+    async fn get_refund(&self, flow: CorrelationId, id: &str) -> Result<RefundInfo, BackendError> {
+        self.inner.get_refund(flow, id).await
+    }
+    async fn find_refunds(&self, flow: CorrelationId, payment: &str) -> Result<Vec<String>, BackendError> {
+        self.inner.find_refunds(flow, payment).await
+    }
+    async fn capture_refund(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.capture_refund(flow, id).await
+    }
+    async fn cancel_refund(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.cancel_refund(flow, id).await
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let sales: usize = std::env::var("MPOSD_BENCH_SALES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let mut config = mposd::sim::SimConfig::default();
+    config.settings.payment_poll_delay_ms = 20;
+    let sim = mposd::sim::start(config).await.unwrap();
+    let base = sim.base_url();
+    // On disk (the working directory), not tmpfs: the fsync must be real.
+    let dir = tempfile::tempdir_in(".").unwrap();
+    let client = MobilePayClient::open(
+        ClientConfig::new(
+            Endpoints::single_host(&base).unwrap(),
+            "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60",
+        ),
+        "DK12345678",
+        Credentials::ClientSecret(Secret::new("sim-secret-demo-integrator")),
+        Arc::new(Db::open(&dir.path().join("tokens"), 1 << 20).unwrap()),
+    )
+    .unwrap();
+    let beacon = "424242424242424".to_string();
+    let pos = client
+        .create_pos(
+            &Flow::new("onboarding"),
+            &IdempotencyKey::generate(),
+            &CreatePosRequest {
+                merchant_pos_id: "bench".into(),
+                store_id: "401b5617-ae5e-4f1a-9a59-5a446dbb3caa".into(),
+                name: "Bench".into(),
+                beacon_id: Some(beacon.clone()),
+                callback_alias: None,
+                supported_beacon_types: vec![BeaconType::QR],
+                require_payment_before_checkin: None,
+            },
+        )
+        .await
+        .unwrap()
+        .pos_id;
+    let http = reqwest::Client::new();
+    http.post(format!("{base}/_sim/behaviour"))
+        .json(&json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 0}))
+        .send()
+        .await
+        .unwrap();
+    let backend = Arc::new(Timed {
+        inner: PosV10Backend::new(client),
+        creates: Mutex::new(Vec::new()),
+    });
+    let (journal, _) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
+    let mut engine_config = EngineConfig::new(&pos, &beacon);
+    engine_config.policy = Policy {
+        beacon_id: beacon.clone(),
+        ..Policy::default()
+    };
+    let engine = start(backend.clone(), journal, engine_config, None)
+        .await
+        .unwrap();
+    let before: Value = http
+        .get(format!("{base}/_sim/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let mut overheads = Vec::new();
+    let started = Instant::now();
+    for n in 0..sales {
+        let id = CommandId::new(format!("bench-{n}")).unwrap();
+        let command = Command::Pay {
+            amount: Minor(1000 + n as i64),
+            currency: Currency::DKK,
+            order_id: format!("bench-{n}"),
+            keep_reservation: false,
+            restrictions: None,
+            label: None,
+        };
+        let sent = Instant::now();
+        let outcome = engine.run(id, command).await.unwrap();
+        assert!(matches!(outcome, Outcome::Captured { .. }), "{outcome:?}");
+        let first_request = *backend.creates.lock().unwrap().last().unwrap();
+        overheads.push(first_request - sent);
+    }
+    let elapsed = started.elapsed();
+    let after: Value = http
+        .get(format!("{base}/_sim/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = |v: &Value, e: &str| v["counts"][e].as_u64().unwrap_or(0);
+    let calls: u64 = ["initiatePayment", "getPayment", "capturePayment", "token"]
+        .iter()
+        .map(|e| count(&after, e) - count(&before, e))
+        .sum();
+    overheads.sort();
+    println!("engine benchmark, {sales} sales through one point of sale, journal on disk");
+    println!(
+        "  command -> first HTTP request: p50 {:.2} ms, p99 {:.2} ms (includes the fsync of the intent)",
+        percentile(&overheads, 0.5).as_secs_f64() * 1e3,
+        percentile(&overheads, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  HTTP calls per sale: {:.2} (minimum 3: initiate, one status poll, capture)",
+        calls as f64 / sales as f64
+    );
+    println!(
+        "  throughput: {:.1} sales/s (status poll delay 20 ms, customer approves at once)",
+        sales as f64 / elapsed.as_secs_f64()
+    );
+}

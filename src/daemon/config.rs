@@ -1,0 +1,467 @@
+//! The daemon's configuration file (`/etc/mposd/mposd.toml`): one TOML file with the state
+//! directory, the MobilePay connection and one `[[lane]]` per checkout.
+//!
+//! Loading never stops at the first mistake: every problem found is reported with the line it
+//! is on, so an integrator fixes a file in one round (`mposd check-config`). The sections of a
+//! lane reuse the settings types of the parts they configure (PoS onboarding, cash-register
+//! link, display), so a setting is defined exactly once.
+
+use crate::display::settings::DisplaySettings;
+use crate::ecr::config::EcrSettings;
+use crate::mobilepay::config::{ClientConfig, Endpoints};
+use crate::mobilepay::onboarding::PosSettings;
+use crate::mobilepay::secrets::{self, SecretSource};
+use crate::mobilepay::tokens::Credentials;
+use crate::money::Currency;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub state: StateSettings,
+    pub mobilepay: MobilePaySettings,
+    #[serde(rename = "lane", default)]
+    pub lanes: Vec<LaneSettings>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// Where the payment journal and the token cache live. Default: systemd's
+    /// `$STATE_DIRECTORY`, else `/var/lib/mposd`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Page cache of the store in MiB; a few MiB suit a Raspberry Pi.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u64,
+    /// Finished payments are kept this many days, then pruned.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings {
+            dir: None,
+            cache_mib: default_cache_mib(),
+            retention_days: default_retention_days(),
+        }
+    }
+}
+
+fn default_cache_mib() -> u64 {
+    8
+}
+
+fn default_retention_days() -> u64 {
+    400
+}
+
+impl StateSettings {
+    pub fn dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .or_else(|| {
+                std::env::var_os("STATE_DIRECTORY")
+                    .map(|d| PathBuf::from(d.to_string_lossy().split(':').next().unwrap_or_default()))
+            })
+            .unwrap_or_else(|| PathBuf::from("/var/lib/mposd"))
+    }
+
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(self.retention_days.saturating_mul(24 * 3600))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Environment {
+    Production,
+    Sandbox,
+    SelfCertification,
+    Custom,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobilePaySettings {
+    pub environment: Environment,
+    /// With `environment = "custom"`: the integrator authentication base URL.
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    /// With `environment = "custom"`: the PoS API base URL (ending in `/pos/v10`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// The integrator's client id (also sent as `x-ibm-client-id`).
+    pub client_id: String,
+    /// The client secret: `{ file = "..." }` (mode 600) or `{ credential = "NAME" }` (systemd
+    /// `LoadCredential=`). Leave out when tokens are provisioned.
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
+    /// A directory with one long-lived merchant-locked token per VAT (`DK12345678.jwt`,
+    /// mode 600), for devices that must not hold the client secret.
+    #[serde(default)]
+    pub provisioned_tokens: Option<PathBuf>,
+    /// Extra certificates to trust (PEM), e.g. a corporate proxy.
+    #[serde(default)]
+    pub extra_ca: Option<PathBuf>,
+    /// Retries after a failed request (MobilePay: 2 suggested, at most 5).
+    #[serde(default)]
+    pub retries: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaneSettings {
+    /// A short name for logs and status lines, unique in the file.
+    pub name: String,
+    #[serde(default = "default_currency")]
+    pub currency: Currency,
+    pub pos: PosSettings,
+    pub ecr: EcrSettings,
+    #[serde(default)]
+    pub display: Option<DisplaySettings>,
+}
+
+fn default_currency() -> Currency {
+    Currency::DKK
+}
+
+/// A problem in the configuration, located by the TOML key path it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.key, self.message),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug)]
+pub struct Problems {
+    pub file: PathBuf,
+    pub list: Vec<Problem>,
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.list.len();
+        writeln!(
+            f,
+            "{}: {n} problem{}",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.list {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl Config {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, Problems> {
+        let text = std::fs::read_to_string(path).map_err(|e| Problems {
+            file: path.to_path_buf(),
+            list: vec![Problem {
+                line: None,
+                key: "file".into(),
+                message: format!("cannot read it: {e}"),
+            }],
+        })?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Problems> {
+        let config: Config = toml::from_str(text).map_err(|e| Problems {
+            file: path.to_path_buf(),
+            list: vec![Problem {
+                line: e.span().map(|s| line_of(text, s.start)),
+                key: "syntax".into(),
+                message: e.message().to_string(),
+            }],
+        })?;
+        let list = with_lines(text, config.problems());
+        if list.is_empty() {
+            Ok(config)
+        } else {
+            Err(Problems {
+                file: path.to_path_buf(),
+                list,
+            })
+        }
+    }
+
+    /// Things that do not stop the daemon but deserve a look (a serial adapter not plugged in
+    /// right now: mposd waits for it).
+    pub fn warnings(&self, text: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some(serial) = &lane.ecr.serial {
+                if !serial.device.exists() {
+                    out.push(Problem {
+                        line: None,
+                        key: format!("lane[{i}].ecr.serial.device"),
+                        message: format!(
+                            "{} does not exist now; mposd waits for it (check the cable or adapter)",
+                            serial.device.display()
+                        ),
+                    });
+                }
+            }
+        }
+        with_lines(text, out)
+    }
+
+    fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut add = |key: String, message: String| {
+            out.push(Problem {
+                line: None,
+                key,
+                message,
+            })
+        };
+        if self.state.cache_mib == 0 || self.state.cache_mib > 1024 {
+            add("state.cache_mib".into(), "must be between 1 and 1024".into());
+        }
+        if self.state.retention_days < 30 {
+            add(
+                "state.retention_days".into(),
+                "must be at least 30 days (payments must stay queryable and refundable)".into(),
+            );
+        }
+        if let Some(dir) = &self.state.dir {
+            if !dir.is_absolute() {
+                add(
+                    "state.dir".into(),
+                    format!("{} is not an absolute path", dir.display()),
+                );
+            }
+        }
+        let m = &self.mobilepay;
+        if let Err(e) = self.endpoints() {
+            add("mobilepay.environment".into(), e);
+        }
+        if m.client_id.trim().is_empty() {
+            add("mobilepay.client_id".into(), "is empty".into());
+        }
+        match (&m.client_secret, &m.provisioned_tokens) {
+            (None, None) => add(
+                "mobilepay".into(),
+                "needs either client_secret or provisioned_tokens".into(),
+            ),
+            (Some(_), Some(_)) => add(
+                "mobilepay".into(),
+                "client_secret and provisioned_tokens exclude each other: choose one".into(),
+            ),
+            (Some(source), None) => {
+                let checkable = !matches!(source, SecretSource::Credential(_))
+                    || std::env::var_os("CREDENTIALS_DIRECTORY").is_some();
+                if checkable {
+                    if let Err(e) = secrets::load_secret(source) {
+                        add("mobilepay.client_secret".into(), e.to_string());
+                    }
+                }
+            }
+            (None, Some(dir)) => {
+                for lane in &self.lanes {
+                    let file = dir.join(format!("{}.jwt", lane.pos.vat));
+                    if let Err(e) = secrets::check_private(&file) {
+                        add("mobilepay.provisioned_tokens".into(), e.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(ca) = &m.extra_ca {
+            if let Err(e) = read_pem(ca) {
+                add("mobilepay.extra_ca".into(), e);
+            }
+        }
+        if m.retries
+            .is_some_and(|r| r > crate::mobilepay::config::MAX_RETRIES)
+        {
+            add(
+                "mobilepay.retries".into(),
+                format!(
+                    "MobilePay allows at most {} retries",
+                    crate::mobilepay::config::MAX_RETRIES
+                ),
+            );
+        }
+        if self.lanes.is_empty() {
+            add("lane".into(), "at least one [[lane]] is needed".into());
+        }
+        let mut names = HashSet::new();
+        let mut pos_ids = HashSet::new();
+        let mut ports = HashSet::new();
+        for (i, lane) in self.lanes.iter().enumerate() {
+            let key = |k: &str| format!("lane[{i}].{k}");
+            if lane.name.is_empty()
+                || lane.name.len() > 32
+                || !lane
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                add(
+                    key("name"),
+                    "must be 1-32 letters, digits, '-', '_' or '.'".into(),
+                );
+            }
+            if !names.insert(lane.name.clone()) {
+                add(key("name"), format!("{:?} is used by another lane", lane.name));
+            }
+            if let Err(e) = lane.pos.validate() {
+                add(key("pos"), e.to_string());
+            }
+            if !pos_ids.insert((lane.pos.vat.clone(), lane.pos.merchant_pos_id.clone())) {
+                add(
+                    key("pos.merchant_pos_id"),
+                    "is used by another lane of the same merchant".into(),
+                );
+            }
+            if let Err(e) = lane.ecr.validate() {
+                add(key("ecr"), e);
+            }
+            let port = match (&lane.ecr.serial, &lane.ecr.tcp) {
+                (Some(s), _) => Some(s.device.display().to_string()),
+                (None, Some(t)) => Some(t.listen.to_string()),
+                (None, None) => None,
+            };
+            if let Some(port) = port {
+                if !ports.insert(port.clone()) {
+                    add(key("ecr"), format!("{port} is used by another lane"));
+                }
+            }
+            if let Some(display) = &lane.display {
+                if let Err(e) = display.validate() {
+                    add(key("display"), e.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The MobilePay base URLs this configuration selects.
+    pub fn endpoints(&self) -> Result<Endpoints, String> {
+        let m = &self.mobilepay;
+        let endpoints = match m.environment {
+            Environment::Production => Endpoints::production(),
+            Environment::Sandbox => Endpoints::sandbox(),
+            Environment::SelfCertification => Endpoints::self_certification(),
+            Environment::Custom => match (&m.auth_url, &m.api_url) {
+                (Some(auth), Some(api)) => Endpoints::custom(auth, api).map_err(|e| e.to_string())?,
+                _ => return Err("\"custom\" needs both auth_url and api_url".into()),
+            },
+        };
+        if m.environment != Environment::Custom && (m.auth_url.is_some() || m.api_url.is_some()) {
+            return Err("auth_url and api_url are only used with environment = \"custom\"".into());
+        }
+        Ok(endpoints)
+    }
+
+    /// The client settings shared by every merchant.
+    pub fn client_config(&self) -> Result<ClientConfig, String> {
+        let mut config = ClientConfig::new(self.endpoints()?, self.mobilepay.client_id.clone());
+        config.extra_ca_file = self.mobilepay.extra_ca.clone();
+        if let Some(retries) = self.mobilepay.retries {
+            config.retry.retries = retries;
+        }
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    /// How merchant `vat` gets its tokens.
+    pub fn credentials(&self, vat: &str) -> Result<Credentials, String> {
+        match (&self.mobilepay.client_secret, &self.mobilepay.provisioned_tokens) {
+            (Some(source), _) => secrets::load_secret(source)
+                .map(Credentials::ClientSecret)
+                .map_err(|e| e.to_string()),
+            (None, Some(dir)) => Ok(Credentials::ProvisionedToken(dir.join(format!("{vat}.jwt")))),
+            (None, None) => Err("no client secret and no provisioned tokens are configured".into()),
+        }
+    }
+}
+
+fn read_pem(path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut reader = &bytes[..];
+    let certs: Vec<_> = rustls_pemfile::certs(&mut reader).collect();
+    if certs.is_empty() || certs.iter().any(Result::is_err) {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(())
+}
+
+/// Fills in the line of each problem from its key path.
+fn with_lines(text: &str, mut list: Vec<Problem>) -> Vec<Problem> {
+    if list.is_empty() {
+        return list;
+    }
+    let doc = text.parse::<toml_edit::ImDocument<String>>().ok();
+    for p in &mut list {
+        p.line = doc
+            .as_ref()
+            .and_then(|d| locate(d, &p.key))
+            .map(|offset| line_of(text, offset));
+    }
+    list
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+/// The byte offset of the key path `a.b[2].c` in the parsed document, as far as it exists
+/// (a missing key is reported at its nearest existing parent).
+fn locate(doc: &toml_edit::ImDocument<String>, key: &str) -> Option<usize> {
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut best = None;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some((k, v)) = item.as_table_like().and_then(|t| t.get_key_value(name)) else {
+            break;
+        };
+        best = k.span().or_else(|| span_of(v)).or(best);
+        item = v;
+        if let Some(i) = index {
+            let Some(element) = item.get(i) else { break };
+            best = span_of(element).or(best);
+            item = element;
+        }
+    }
+    best.map(|s| s.start)
+}
+
+fn span_of(item: &toml_edit::Item) -> Option<std::ops::Range<usize>> {
+    match item {
+        toml_edit::Item::Value(v) => v.span(),
+        toml_edit::Item::Table(t) => t.span(),
+        toml_edit::Item::ArrayOfTables(a) => a.span(),
+        toml_edit::Item::None => None,
+    }
+}

@@ -1,0 +1,171 @@
+//! One checkout lane at run time: its point of sale at MobilePay, its engine, its cash
+//! register link and its customer display. Lanes share the store and the per-merchant
+//! MobilePay client but nothing else, so a stuck display or cash register on one lane never
+//! blocks another.
+
+use super::config::LaneSettings;
+use crate::display::settings::RunningDisplay;
+use crate::engine::{self, journal::Journal, pos_v10::PosV10Backend, EngineConfig, EngineHandle};
+use crate::mobilepay::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
+use crate::mobilepay::{Flow, MobilePayClient};
+use crate::store::Db;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The point of sale a lane used last time, so that after a restart its unfinished payments
+/// are recovered before MobilePay is asked anything else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownPos {
+    pub pos_id: String,
+    pub beacon_id: String,
+}
+
+const LANES_TREE: &str = "lanes";
+
+pub fn known_pos(db: &Db, lane: &str) -> anyhow::Result<Option<KnownPos>> {
+    let tree = db.tree(LANES_TREE)?;
+    Ok(tree.get(lane)?.and_then(|v| serde_json::from_slice(&v).ok()))
+}
+
+fn remember_pos(db: &Db, lane: &str, pos: &KnownPos) -> anyhow::Result<()> {
+    let tree = db.tree(LANES_TREE)?;
+    tree.insert(lane, serde_json::to_vec(pos)?)?;
+    db.durable()
+}
+
+/// Everything a lane needs from the daemon.
+pub struct LaneContext {
+    pub db: Arc<Db>,
+    pub client: MobilePayClient,
+    pub pending: PendingCreations,
+    pub set_aside: Option<PathBuf>,
+    pub retention: Duration,
+    pub shutdown: CancellationToken,
+}
+
+pub struct RunningLane {
+    pub name: String,
+    pub engine: EngineHandle,
+    pub pos: KnownPos,
+    pub ecr: JoinHandle<()>,
+    pub display: Option<RunningDisplay>,
+}
+
+/// Starts the lane's engine on the point of sale `pos` (recovering its unfinished work first).
+async fn start_engine(
+    ctx: &LaneContext,
+    settings: &LaneSettings,
+    pos: &KnownPos,
+) -> anyhow::Result<EngineHandle> {
+    let journal = Journal::for_lane(ctx.db.clone(), &settings.name)?;
+    let mut config = EngineConfig::new(pos.pos_id.clone(), pos.beacon_id.clone());
+    config.retention = ctx.retention;
+    let backend = Arc::new(PosV10Backend::new(ctx.client.clone()));
+    engine::start(backend, journal, config, ctx.set_aside.clone())
+        .await
+        .with_context(|| format!("lane {}: cannot start its payment engine", settings.name))
+}
+
+/// Onboards the lane's point of sale, retrying while MobilePay cannot be reached.
+async fn onboard_until_done(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<OnboardedPos> {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let flow = Flow::new("onboarding");
+        match onboarding::onboard(&ctx.client, &ctx.pending, &flow, &settings.pos).await {
+            Ok(pos) => return Ok(pos),
+            Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {
+                tracing::warn!(lane = %settings.name, error = %err, retry_in_ms = pause.as_millis() as u64,
+                    "cannot register the point of sale at MobilePay yet");
+            }
+            Err(err) => {
+                return Err(anyhow::anyhow!(
+                    "lane {}: point of sale cannot be registered: {err}",
+                    settings.name
+                ))
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = ctx.shutdown.cancelled() => anyhow::bail!("stopped while registering lane {}", settings.name),
+        }
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+fn report(settings: &LaneSettings, pos: &OnboardedPos) {
+    match &pos.outcome {
+        SyncOutcome::Unchanged => {}
+        SyncOutcome::Created => {
+            tracing::info!(lane = %settings.name, pos_id = %pos.pos_id, "point of sale created")
+        }
+        SyncOutcome::Recreated { differences } => tracing::info!(lane = %settings.name, pos_id = %pos.pos_id,
+            differences = ?differences, "point of sale re-created to match the configuration"),
+        SyncOutcome::OutOfSync {
+            differences,
+            active_payments,
+        } => tracing::warn!(lane = %settings.name,
+            pos_id = %pos.pos_id, differences = ?differences, active_payments = ?active_payments,
+            "point of sale differs from the configuration but has active payments; it is kept until they end"),
+    }
+}
+
+/// Starts a lane: store → recovery (when the lane ran before) → onboarding → engine → cash
+/// register and display.
+pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<RunningLane> {
+    let known = known_pos(&ctx.db, &settings.name)?;
+    let recovered = match &known {
+        Some(pos) => Some(start_engine(ctx, settings, pos).await?),
+        None => None,
+    };
+    let onboarded = onboard_until_done(ctx, settings).await?;
+    report(settings, &onboarded);
+    let pos = KnownPos {
+        pos_id: onboarded.pos_id.clone(),
+        beacon_id: onboarded.beacon_id.clone(),
+    };
+    if known.as_ref().is_some_and(|k| k.pos_id != pos.pos_id) {
+        // The point of sale was re-created (its settings changed). Record it; the next start
+        // serves it, after this engine has finished the old one's work.
+        remember_pos(&ctx.db, &settings.name, &pos)?;
+        anyhow::bail!(
+            "lane {}: the point of sale was re-created at MobilePay; restart mposd to serve it",
+            settings.name
+        );
+    }
+    remember_pos(&ctx.db, &settings.name, &pos)?;
+    let engine = match recovered {
+        Some(engine) => engine,
+        None => start_engine(ctx, settings, &pos).await?,
+    };
+    let ecr_settings = settings.ecr.clone();
+    let ecr_engine = engine.clone();
+    let currency = settings.currency;
+    let shutdown = ctx.shutdown.clone();
+    let lane_name = settings.name.clone();
+    let ecr = tokio::spawn(async move {
+        if let Err(err) = crate::ecr::config::serve_lane(ecr_settings, ecr_engine, currency, shutdown).await {
+            tracing::error!(lane = %lane_name, error = %format!("{err:#}"), "the cash register link stopped");
+        }
+    });
+    let display = match &settings.display {
+        Some(display) => Some(
+            display
+                .start(&engine, &pos.beacon_id, settings.currency)
+                .with_context(|| format!("lane {}: display", settings.name))?,
+        ),
+        None => None,
+    };
+    tracing::info!(lane = %settings.name, pos_id = %pos.pos_id, beacon_id = %pos.beacon_id, "lane ready");
+    Ok(RunningLane {
+        name: settings.name.clone(),
+        engine,
+        pos,
+        ecr,
+        display,
+    })
+}

@@ -1,0 +1,177 @@
+//! The daemon's life: start-up in the order that keeps payments safe, the watchdog loop, and
+//! an orderly stop.
+//!
+//! Start-up: open the store → recover each lane's unfinished work → onboard the points of
+//! sale → serve the cash registers → tell systemd READY. A lane that cannot start yet (its
+//! point of sale cannot be registered because MobilePay is unreachable) keeps retrying without
+//! holding up the others; READY is sent once every lane serves.
+
+use super::config::Config;
+use super::lane::{self, LaneContext, RunningLane};
+use crate::engine::{journal::Journal, CommandId};
+use crate::mobilepay::onboarding::PendingCreations;
+use crate::mobilepay::MobilePayClient;
+use crate::service::{self, Notifier};
+use anyhow::Context;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+/// How long running work gets to reach its durability points after a stop is requested.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let notifier = Notifier::from_env();
+    let shutdown = CancellationToken::new();
+    notifier.status("opening the store");
+    let dir = config.state.dir();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    let now_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (journal, set_aside) =
+        Journal::open_or_set_aside(&dir.join("store"), config.state.cache_mib << 20, now_s)?;
+    if let Some(path) = &set_aside {
+        tracing::error!(moved_to = %path.display(),
+            "ALARM: the store could not be opened and was moved aside; open work is rebuilt from MobilePay");
+    }
+    let db = journal.db().clone();
+    let client_config = config.client_config().map_err(anyhow::Error::msg)?;
+    let pending = PendingCreations::open(db.clone())?;
+
+    // One client (and so one token manager) per merchant.
+    let mut clients: HashMap<String, MobilePayClient> = HashMap::new();
+    for lane in &config.lanes {
+        if clients.contains_key(&lane.pos.vat) {
+            continue;
+        }
+        let credentials = config.credentials(&lane.pos.vat).map_err(anyhow::Error::msg)?;
+        let client = MobilePayClient::open(client_config.clone(), &lane.pos.vat, credentials, db.clone())
+            .with_context(|| format!("MobilePay client for merchant {}", lane.pos.vat))?;
+        client.tokens().spawn_refresher(shutdown.clone());
+        clients.insert(lane.pos.vat.clone(), client);
+    }
+
+    notifier.status("recovering unfinished payments and registering points of sale");
+    let mut starting = tokio::task::JoinSet::new();
+    for settings in config.lanes.clone() {
+        let ctx = LaneContext {
+            db: db.clone(),
+            client: clients[&settings.pos.vat].clone(),
+            pending: pending.clone(),
+            set_aside: set_aside.clone(),
+            retention: config.state.retention(),
+            shutdown: shutdown.clone(),
+        };
+        starting.spawn(async move { lane::start(&ctx, &settings).await });
+    }
+    let mut lanes: Vec<RunningLane> = Vec::new();
+    let stop = service::stop_requested();
+    tokio::pin!(stop);
+    while !starting.is_empty() {
+        tokio::select! {
+            joined = starting.join_next() => match joined {
+                Some(Ok(Ok(lane))) => {
+                    lanes.push(lane);
+                    notifier.status(&format!("{} of {} lanes serving", lanes.len(), config.lanes.len()));
+                }
+                Some(Ok(Err(err))) => {
+                    shutdown.cancel();
+                    return Err(err);
+                }
+                Some(Err(join)) => {
+                    shutdown.cancel();
+                    anyhow::bail!("a lane failed to start: {join}");
+                }
+                None => {}
+            },
+            signal = &mut stop => {
+                tracing::info!(%signal, "stop requested during start-up");
+                shutdown.cancel();
+                return Ok(());
+            }
+        }
+    }
+    let names: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
+    notifier.ready(&format!("serving {} lane(s): {}", lanes.len(), names.join(", ")));
+    tracing::info!(lanes = ?names, "mposd is ready");
+
+    let signal = watchdog_loop(&notifier, &lanes, &mut stop).await;
+    tracing::info!(%signal, "stopping");
+    notifier.stopping("stopping: no new commands; finishing durable writes");
+    shutdown.cancel();
+    let ecr_tasks = lanes.iter_mut().map(|l| &mut l.ecr);
+    let _ = tokio::time::timeout(STOP_GRACE, futures::future::join_all(ecr_tasks)).await;
+    journal
+        .durable_now()
+        .context("final durable write of the store")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Pings the systemd watchdog while every lane's engine answers; returns when a stop is
+/// requested. A hung engine stops the pings, and systemd restarts the daemon.
+async fn watchdog_loop(
+    notifier: &Notifier,
+    lanes: &[RunningLane],
+    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
+) -> &'static str {
+    let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
+    let probe = CommandId::new("mposd-watchdog-probe").expect("a valid command id");
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            signal = stop.as_mut() => return signal,
+            _ = tick.tick() => {
+                let mut healthy = true;
+                for lane in lanes {
+                    let answered = tokio::time::timeout(interval / 2, lane.engine.query(&probe)).await;
+                    if !matches!(answered, Ok(Ok(_))) {
+                        healthy = false;
+                        tracing::error!(lane = %lane.name, "the lane's engine does not answer");
+                    }
+                }
+                if healthy {
+                    notifier.alive();
+                }
+            }
+        }
+    }
+}
+
+/// `mposd check-config`: prints every problem with its line; the exit code tells CI.
+pub fn check(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let text = std::fs::read_to_string(config_path).unwrap_or_default();
+    println!(
+        "{}: OK ({} lane{}, state in {})",
+        config_path.display(),
+        config.lanes.len(),
+        if config.lanes.len() == 1 { "" } else { "s" },
+        config.state.dir().display()
+    );
+    for warning in config.warnings(&text) {
+        println!("  warning: {warning}");
+    }
+    for lane in &config.lanes {
+        if let Some(display) = &lane.display {
+            if let Ok(profile) = display.validate() {
+                // A generated beacon id is a GUID: the longest payload, the smallest modules.
+                let worst_case = "00000000-0000-4000-8000-000000000000";
+                if let Some(warning) = profile.qr_size_warning(worst_case, &display.look()) {
+                    println!("  lane {}: warning: {warning}", lane.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}

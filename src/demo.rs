@@ -1,0 +1,586 @@
+//! `mposd demo`: a narrated day at a checkout, run with the real parts.
+//!
+//! It starts the simulator and the daemon as child processes with a fresh state directory,
+//! connects a virtual cash register over a pseudo-terminal (the daemon opens it like a serial
+//! port), lets simulated customers act by themselves, and shows the customer display in the
+//! terminal while saving every screen as a PNG. Everything it starts is stopped before it
+//! exits, also on Ctrl-C.
+
+use crate::display::backend::terminal::TerminalSink;
+use crate::display::frame::Frame;
+use crate::ecr::link::LinkConfig;
+use crate::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, WireOutcome};
+use crate::ecr::register::{Heard, Register};
+use crate::money::Minor;
+use crate::sim::fixtures;
+use anyhow::{bail, Context};
+use clap::Args;
+use embedded_graphics::prelude::Size;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Run a narrated demo day: simulator, daemon, virtual cash register and customer display.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where logs and display PNGs go (default: a new folder under the system's temp dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Keep the simulator and daemon running for `mposd ecr --tcp 127.0.0.1:7410 ...` by hand
+    /// (customers accept automatically); stop with Ctrl-C.
+    #[arg(long)]
+    pub interactive: bool,
+    /// Do not draw the display in the terminal (the PNGs are still written).
+    #[arg(long)]
+    pub no_screens: bool,
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        tokio::select! {
+            result = demo(&args) => result,
+            _ = tokio::signal::ctrl_c() => {
+                println!("\nInterrupted; everything the demo started is stopped.");
+                Ok(())
+            }
+        }
+    })
+}
+
+/// How long a customer takes in the demo (real time).
+const CUSTOMER_MS: u64 = 1500;
+const ECR_TCP: &str = "127.0.0.1:7410";
+const PANEL: u32 = 240;
+
+struct Stage {
+    out: PathBuf,
+    sim_url: String,
+    screens: usize,
+    draw: bool,
+    http: reqwest::Client,
+    /// The display's picture when it was last saved, so each saved screen is a new one.
+    last_png: Option<Vec<u8>>,
+}
+
+async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the mposd executable")?;
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("mposd-demo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(out.join("screens"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    println!(
+        "mposd demo: a day at the bakery's checkout. Logs and screens go to {}",
+        out.display()
+    );
+
+    let (mut sim, sim_url) = start_simulator(&exe, &out).await?;
+    println!("  MobilePay simulator: {sim_url}");
+    let (master, slave) = tokio_serial::SerialStream::pair().context("cannot create a pseudo-terminal")?;
+    let tty = tokio_serial::SerialPort::name(&slave).context("the pseudo-terminal has no path")?;
+    let config = write_config(&out, &sim_url, if args.interactive { None } else { Some(&tty) })?;
+    let mut daemon = start_daemon(&exe, &config, &out).await?;
+    println!(
+        "  mposd daemon: ready (cash register line {})",
+        if args.interactive { ECR_TCP } else { &tty }
+    );
+
+    let mut stage = Stage {
+        out: out.clone(),
+        sim_url,
+        screens: 0,
+        draw: !args.no_screens,
+        http: reqwest::Client::new(),
+        last_png: None,
+    };
+    stage.idle_screen().await;
+    let result = if args.interactive {
+        interactive(&mut stage).await
+    } else {
+        let mut register = Register::over(master, LinkConfig::default());
+        let day = scripted_day(&mut stage, &mut register).await;
+        drop(slave);
+        day
+    };
+    stop(&mut daemon, "daemon").await;
+    stop(&mut sim, "simulator").await;
+    result?;
+    println!();
+    println!("Done. Everything the demo started has stopped.");
+    println!("  display screens: {}", out.join("screens").display());
+    println!(
+        "  logs:            {} and {}",
+        out.join("mposd.log").display(),
+        out.join("sim.log").display()
+    );
+    Ok(())
+}
+
+async fn start_simulator(exe: &Path, out: &Path) -> anyhow::Result<(Child, String)> {
+    let log = std::fs::File::create(out.join("sim.log"))?;
+    let mut child = Command::new(exe)
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--poll-delay-ms",
+            "300",
+            "--refund-reserve-delay-ms",
+            "300",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the simulator")?;
+    let stdout = child.stdout.take().context("simulator output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.strip_prefix("mposd sim listening on ") {
+                return Some(url.trim().to_string());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .context("the simulator did not start (see sim.log)")?;
+    Ok((child, url))
+}
+
+fn write_config(out: &Path, sim_url: &str, tty: Option<&str>) -> anyhow::Result<PathBuf> {
+    let secret = out.join("client-secret");
+    std::fs::write(&secret, fixtures::DEMO_CLIENT_SECRET)?;
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let boards = out.join("boards");
+    std::fs::create_dir_all(&boards)?;
+    std::fs::write(
+        boards.join("demo-panel.toml"),
+        format!(
+            "name = \"demo-panel\"\ndescription = \"The demo's customer display, as a PNG file\"\n\
+             [display]\nkind = \"png\"\npath = \"{}\"\nwidth = {PANEL}\nheight = {PANEL}\n",
+            out.join("display.png").display()
+        ),
+    )?;
+    let ecr = match tty {
+        Some(path) => format!("serial = {{ device = \"{path}\" }}"),
+        None => format!("tcp = {{ listen = \"{ECR_TCP}\" }}"),
+    };
+    let config = out.join("mposd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"# Written by mposd demo.
+[state]
+dir = "{state}"
+
+[mobilepay]
+environment = "custom"
+auth_url = "{sim_url}/integrator-authentication"
+api_url = "{sim_url}/pos/v10"
+client_id = "{client_id}"
+client_secret = {{ file = "{secret}" }}
+
+[[lane]]
+name = "till-1"
+currency = "DKK"
+[lane.pos]
+vat = "{vat}"
+store = {{ id = "{store}" }}
+merchant_pos_id = "demo-till-1"
+name = "Kasse 1"
+beacon = "generated"
+supported_beacon_types = ["QR"]
+[lane.ecr]
+{ecr}
+[lane.display]
+board = "demo-panel"
+boards_dir = "{boards}"
+language = "da"
+header = "Bageriet - Kasse 1"
+result_hold_ms = 60000
+"#,
+            state = out.join("state").display(),
+            client_id = fixtures::DEMO_CLIENT_ID,
+            secret = secret.display(),
+            vat = fixtures::DK_VAT,
+            store = fixtures::DK_STORE,
+            boards = boards.display(),
+        ),
+    )?;
+    Ok(config)
+}
+
+async fn start_daemon(exe: &Path, config: &Path, out: &Path) -> anyhow::Result<Child> {
+    let mut log = tokio::fs::File::create(out.join("mposd.log")).await?;
+    let mut child = Command::new(exe)
+        .args(["run", "--log-format", "human", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the daemon")?;
+    let stderr = child.stderr.take().context("daemon output")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = log.write_all(format!("{line}\n").as_bytes()).await;
+            if line.contains("mposd is ready") {
+                if let Some(tx) = ready.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    });
+    match tokio::time::timeout(Duration::from_secs(60), ready_rx).await {
+        Ok(Ok(())) => Ok(child),
+        _ => bail!(
+            "the daemon did not become ready (see {})",
+            out.join("mposd.log").display()
+        ),
+    }
+}
+
+/// SIGTERM, then SIGKILL if it does not stop in time.
+async fn stop(child: &mut Child, what: &str) {
+    if let Some(pid) = child.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    if tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(what, "did not stop on SIGTERM; killing it");
+        let _ = child.kill().await;
+    }
+}
+
+impl Stage {
+    /// Tells the simulator how the next customer behaves.
+    async fn customer(&self, phone: &str, action: &str) -> anyhow::Result<()> {
+        self.http
+            .delete(format!("{}/_sim/behaviour", self.sim_url))
+            .send()
+            .await?;
+        let body = json!({"beaconId": "*", "phoneNumber": phone, "action": action, "delayMs": CUSTOMER_MS});
+        let r = self
+            .http
+            .post(format!("{}/_sim/behaviour", self.sim_url))
+            .json(&body)
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("the simulator refused the customer: {}", r.status());
+        }
+        Ok(())
+    }
+
+    /// Remembers the display's first (idle) picture, so that the first saved screen is the
+    /// first one a payment brings.
+    async fn idle_screen(&mut self) {
+        let png = self.out.join("display.png");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(bytes) = std::fs::read(&png) {
+                if Frame::read_png(&bytes[..]).is_ok() {
+                    self.last_png = Some(bytes);
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the display shows a screen other than the one saved last, saves it and
+    /// shows it. The display renders beside the engine, so its picture follows the events a
+    /// moment later.
+    async fn screen(&mut self, name: &str) -> anyhow::Result<()> {
+        let png = self.out.join("display.png");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let picture = loop {
+            if let Ok(bytes) = std::fs::read(&png) {
+                if self.last_png.as_ref() != Some(&bytes) && Frame::read_png(&bytes[..]).is_ok() {
+                    break bytes;
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.last_png = Some(picture.clone());
+        self.screens += 1;
+        let target = self
+            .out
+            .join("screens")
+            .join(format!("{:02}-{name}.png", self.screens));
+        std::fs::copy(&png, &target)?;
+        if self.draw {
+            let frame = Frame::read_png(std::fs::File::open(&target)?)?;
+            let sink = TerminalSink::new(Vec::new(), Size::new(PANEL, PANEL), 3);
+            let text = sink.encode(&frame);
+            println!("{}\x1b[0m", text.trim_start_matches("\x1b[H"));
+        }
+        println!("      (screen saved as {})", target.display());
+        Ok(())
+    }
+}
+
+/// Sends one command and narrates its events until its outcome; returns the outcome.
+async fn command(
+    stage: &mut Stage,
+    register: &mut Register,
+    message: EcrMessage,
+) -> anyhow::Result<WireOutcome> {
+    let text = serde_json::to_string(&message)?;
+    println!("  cash register → {text}");
+    register.send(&message);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let heard = tokio::time::timeout_at(deadline, register.next())
+            .await
+            .context("no answer from the terminal within 60 s")?;
+        match heard {
+            Some(Heard::Message(message)) => {
+                println!("  terminal: {}", crate::ecr::cli::describe(&message));
+                match message {
+                    DaemonMessage::Event {
+                        event: Event::WaitingForCustomer { .. },
+                        ..
+                    } => stage.screen("scan-to-pay").await?,
+                    DaemonMessage::Event {
+                        event: Event::CustomerCheckedIn { .. },
+                        ..
+                    } => stage.screen("checked-in").await?,
+                    DaemonMessage::Outcome { outcome, .. } => return Ok(outcome),
+                    _ => {}
+                }
+            }
+            Some(Heard::Unreadable(text)) => println!("  terminal sent something unreadable: {text}"),
+            Some(Heard::GaveUp(text)) => bail!("the terminal did not acknowledge {text}"),
+            Some(Heard::Closed) | None => bail!("the line to the terminal closed"),
+        }
+    }
+}
+
+fn scene(title: &str, story: &str) {
+    println!();
+    println!("━━ {title} ━━");
+    println!("  {story}");
+}
+
+async fn scripted_day(stage: &mut Stage, register: &mut Register) -> anyhow::Result<()> {
+    let plain = PaymentOptions::default();
+
+    scene(
+        "1. A payment",
+        "A customer buys bread for 49.95 kr. and pays with MobilePay (credit card).",
+    );
+    stage.customer("+4520031801", "accept").await?;
+    let sale = command(
+        stage,
+        register,
+        EcrMessage::Pay {
+            id: "sale-1".into(),
+            amount: Minor(4995),
+            currency: None,
+            order: "R1-0001".into(),
+            reserve: false,
+            options: plain.clone(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(sale, WireOutcome::Captured { .. }),
+        "the payment is captured",
+    )?;
+    stage.screen("approved").await?;
+
+    scene(
+        "2. A prepared payment with loyalty",
+        "A loyalty member checks in before the total is known; the register gives 10% off and asks for the rest.",
+    );
+    stage.customer("+4520031804", "accept").await?;
+    let prepared = command(
+        stage,
+        register,
+        EcrMessage::Prepare {
+            id: "sale-2-prepare".into(),
+            order: "R1-0002".into(),
+        },
+    )
+    .await?;
+    let WireOutcome::Paired { customer, .. } = prepared else {
+        bail!("the prepared payment was not paired: {prepared:?}")
+    };
+    println!(
+        "  cash register: loyalty ids {:?} → 10% off 80.00 kr.",
+        customer.loyalty_ids
+    );
+    let ready = command(
+        stage,
+        register,
+        EcrMessage::Ready {
+            id: "sale-2".into(),
+            prepared: "sale-2-prepare".into(),
+            amount: Minor(7200),
+            currency: None,
+            reserve: false,
+            options: plain.clone(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(ready, WireOutcome::Captured { .. }),
+        "the prepared payment is captured",
+    )?;
+    stage.screen("approved").await?;
+
+    scene(
+        "3. A reservation with partial capture",
+        "A cake order of 120.00 kr. is reserved; one item is sold out, so only 95.50 kr. is captured.",
+    );
+    stage.customer("+4520031805", "accept").await?;
+    let reserved = command(
+        stage,
+        register,
+        EcrMessage::Pay {
+            id: "sale-3".into(),
+            amount: Minor(12000),
+            currency: None,
+            order: "R1-0003".into(),
+            reserve: true,
+            options: plain.clone(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(
+            reserved,
+            WireOutcome::Reserved {
+                partial_capture_possible: true,
+                ..
+            }
+        ),
+        "the amount is reserved",
+    )?;
+    stage.screen("reserved").await?;
+    let captured = command(
+        stage,
+        register,
+        EcrMessage::Capture {
+            id: "sale-3-capture".into(),
+            payment: "sale-3".into(),
+            amount: Some(Minor(9550)),
+        },
+    )
+    .await?;
+    expect(
+        matches!(
+            captured,
+            WireOutcome::Captured {
+                amount: Minor(9550),
+                ..
+            }
+        ),
+        "95.50 is captured",
+    )?;
+
+    scene(
+        "4. A customer who declines",
+        "A customer changes their mind and declines in the MobilePay app.",
+    );
+    stage.customer("+4520031802", "cancel").await?;
+    let declined = command(
+        stage,
+        register,
+        EcrMessage::Pay {
+            id: "sale-4".into(),
+            amount: Minor(1500),
+            currency: None,
+            order: "R1-0004".into(),
+            reserve: false,
+            options: plain.clone(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(declined, WireOutcome::Declined { .. }),
+        "the payment is declined",
+    )?;
+    stage.screen("declined").await?;
+
+    scene(
+        "5. A refund",
+        "The first customer returns a loaf: 10.00 kr. goes back to their MobilePay.",
+    );
+    let refund = command(
+        stage,
+        register,
+        EcrMessage::Refund {
+            id: "refund-1".into(),
+            payment: Some("sale-1".into()),
+            order: None,
+            amount: Minor(1000),
+            currency: None,
+            refund_order: "RF-0001".into(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(refund, WireOutcome::Refunded { .. }),
+        "the refund is paid out",
+    )?;
+    stage.screen("refunded").await?;
+
+    scene(
+        "6. Asking again",
+        "After a power cut the register asks what became of sale-1: the stored answer comes back.",
+    );
+    register.send(&EcrMessage::Query {
+        id: "query-1".into(),
+        command: "sale-1".into(),
+    });
+    match tokio::time::timeout(Duration::from_secs(30), register.next()).await {
+        Ok(Some(Heard::Message(message))) => println!("  terminal: {}", crate::ecr::cli::describe(&message)),
+        other => bail!("no answer to the query: {other:?}"),
+    }
+    Ok(())
+}
+
+fn expect(ok: bool, what: &str) -> anyhow::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        bail!("the demo expected that {what}, but it did not happen")
+    }
+}
+
+async fn interactive(stage: &mut Stage) -> anyhow::Result<()> {
+    stage.customer("+4520031801", "accept").await?;
+    println!();
+    println!("The terminal is running. In another terminal, try:");
+    println!("  mposd ecr --tcp {ECR_TCP} pay 49.95 --order R1-0001");
+    println!("  mposd ecr --tcp {ECR_TCP} status");
+    println!(
+        "Customers accept automatically after {:.1} s. The display is {}.",
+        CUSTOMER_MS as f64 / 1000.0,
+        stage.out.join("display.png").display()
+    );
+    println!("Stop with Ctrl-C.");
+    std::future::pending::<()>().await;
+    Ok(())
+}

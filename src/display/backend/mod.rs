@@ -1,0 +1,89 @@
+//! Where frames go. Every backend takes a [`Screen`] and shows it; graphic backends render it
+//! into a [`Frame`] first and then push the whole frame, the status OLED shows text only.
+
+pub mod framebuffer;
+pub mod gpio;
+pub mod png;
+pub mod spi;
+pub mod ssd1306;
+pub mod terminal;
+
+use super::frame::Frame;
+use super::render::{render, Look};
+use super::screen::Screen;
+use embedded_graphics::prelude::*;
+use std::path::PathBuf;
+
+/// Why a display could not be opened or updated. Payments never depend on it.
+#[derive(Debug, thiserror::Error)]
+pub enum DisplayError {
+    #[error("display device {path} does not exist: {hint}")]
+    DeviceMissing { path: PathBuf, hint: String },
+    #[error("cannot use display device {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("display device {device}: {message}")]
+    Device { device: String, message: String },
+    #[error("cannot draw the screen: {0}")]
+    Render(String),
+}
+
+impl DisplayError {
+    /// Maps an error from opening `path` to a clear message, with `hint` when it is absent.
+    pub fn opening(path: impl Into<PathBuf>, error: std::io::Error, hint: &str) -> DisplayError {
+        let path = path.into();
+        if error.kind() == std::io::ErrorKind::NotFound {
+            DisplayError::DeviceMissing {
+                path,
+                hint: hint.to_string(),
+            }
+        } else {
+            DisplayError::Io { path, error }
+        }
+    }
+}
+
+/// A customer display the renderer can drive. `show` may block (SPI transfers do); the
+/// renderer calls it off the async runtime.
+pub trait Backend: Send {
+    /// A short description for logs and the status API, e.g. `ili9341 on /dev/spidev0.0`.
+    fn describe(&self) -> String;
+    /// Shows `screen`, replacing whatever was shown before.
+    fn show(&mut self, screen: &Screen, look: &Look) -> Result<(), DisplayError>;
+}
+
+/// A device that takes whole frames of a fixed logical size.
+pub trait FrameSink: Send {
+    fn describe(&self) -> String;
+    /// Logical size (after rotation) that frames must have.
+    fn size(&self) -> Size;
+    fn push(&mut self, frame: &Frame) -> Result<(), DisplayError>;
+}
+
+/// Renders screens into a frame and pushes it to a [`FrameSink`].
+pub struct Graphic<S> {
+    sink: S,
+    frame: Frame,
+}
+
+impl<S: FrameSink> Graphic<S> {
+    pub fn new(sink: S) -> Graphic<S> {
+        let frame = Frame::new(sink.size());
+        Graphic { sink, frame }
+    }
+
+    /// The last frame rendered (what the panel should be showing).
+    pub fn frame(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+impl<S: FrameSink> Backend for Graphic<S> {
+    fn describe(&self) -> String {
+        self.sink.describe()
+    }
+
+    fn show(&mut self, screen: &Screen, look: &Look) -> Result<(), DisplayError> {
+        render(&mut self.frame, screen, look).map_err(|e| DisplayError::Render(e.to_string()))?;
+        self.sink.push(&self.frame)
+    }
+}

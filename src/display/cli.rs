@@ -1,0 +1,210 @@
+//! `mposd display`: list board profiles, render a screen to a PNG, or show every screen on a
+//! board's display in turn (a wiring check for installers and the terminal demo).
+
+use super::board::BoardProfile;
+use super::content::Content;
+use super::language::Language;
+use super::render::{render_frame, Look};
+use super::screen::{Reason, Screen, StaffHint};
+use crate::money::{Currency, Minor};
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use embedded_graphics::prelude::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Work with the customer display without running the daemon.
+#[derive(Args, Debug)]
+pub struct DisplayArgs {
+    #[command(subcommand)]
+    pub command: DisplayCommand,
+    /// Extra board profiles (`NAME.toml`), searched before the built-in ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub boards_dir: Option<PathBuf>,
+    /// Language of the customer texts: da, fi or en.
+    #[arg(long, global = true, default_value = "da")]
+    pub language: Language,
+    /// Text in the header bar (shop or till name).
+    #[arg(long, global = true, default_value = "MobilePay")]
+    pub header: String,
+    /// Beacon id encoded in the QR code.
+    #[arg(long, global = true, default_value = "123456789012345")]
+    pub beacon: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DisplayCommand {
+    /// List the board profiles.
+    Boards,
+    /// Render one screen to a PNG file.
+    Render {
+        /// Panel size, e.g. 320x240.
+        #[arg(long, default_value = "320x240", value_parser = parse_size)]
+        size: Size,
+        /// closed, idle, scan-to-pay, checked-in, approved, declined, cancelled, refund,
+        /// refund-done or offline.
+        #[arg(long, default_value = "scan-to-pay")]
+        screen: String,
+        /// Amount in major units, e.g. 149.95.
+        #[arg(long, default_value = "149.95")]
+        amount: String,
+        #[arg(long, default_value = "DKK")]
+        currency: Currency,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Show every screen on a board's display, one after the other.
+    Demo {
+        /// Board profile name (see `mposd display boards`).
+        #[arg(long, default_value = "terminal")]
+        board: String,
+        /// Seconds per screen.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
+}
+
+fn parse_size(text: &str) -> Result<Size, String> {
+    let (w, h) = text
+        .split_once('x')
+        .ok_or("expected WIDTHxHEIGHT, e.g. 320x240")?;
+    let w: u32 = w.parse().map_err(|_| "width is not a number")?;
+    let h: u32 = h.parse().map_err(|_| "height is not a number")?;
+    if !(64..=4096).contains(&w) || !(64..=4096).contains(&h) {
+        return Err("width and height must be 64..=4096".into());
+    }
+    Ok(Size::new(w, h))
+}
+
+fn screen_named(name: &str, amount: Minor, currency: Currency, beacon: &str) -> anyhow::Result<Screen> {
+    Ok(match name {
+        "closed" => Screen::Closed,
+        "idle" => Screen::Idle {
+            beacon_id: Some(beacon.to_string()),
+        },
+        "scan-to-pay" => Screen::ScanToPay {
+            amount,
+            currency,
+            beacon_id: beacon.to_string(),
+        },
+        "checked-in" => Screen::CheckedIn {
+            amount: Some((amount, currency)),
+        },
+        "approved" => Screen::Approved { amount, currency },
+        "declined" => Screen::Declined {
+            reason: Reason::RejectedByCustomer,
+        },
+        "cancelled" => Screen::Cancelled {
+            reason: Reason::CancelledByStaff,
+        },
+        "refund" => Screen::Refund {
+            amount,
+            currency,
+            done: false,
+        },
+        "refund-done" => Screen::Refund {
+            amount,
+            currency,
+            done: true,
+        },
+        "offline" => Screen::Offline {
+            hint: StaffHint::CheckNetwork,
+        },
+        other => bail!("unknown screen {other:?}"),
+    })
+}
+
+const DEMO_SCREENS: [&str; 10] = [
+    "closed",
+    "idle",
+    "scan-to-pay",
+    "checked-in",
+    "approved",
+    "declined",
+    "cancelled",
+    "refund",
+    "refund-done",
+    "offline",
+];
+
+pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
+    if !crate::mobilepay::formats::is_valid_beacon_id(&args.beacon) {
+        bail!("--beacon must be 15 digits or a GUID");
+    }
+    let look = Look {
+        language: args.language,
+        header: args.header.clone(),
+    };
+    let dir = args.boards_dir.as_deref();
+    match args.command {
+        DisplayCommand::Boards => {
+            for name in BoardProfile::names(dir)? {
+                let profile = BoardProfile::load(&name, dir)?;
+                println!("{name:<24} {}", profile.description);
+            }
+            Ok(())
+        }
+        DisplayCommand::Render {
+            size,
+            screen,
+            amount,
+            currency,
+            out,
+        } => {
+            let amount = Minor::parse_major(&amount).context("--amount")?;
+            let screen = screen_named(&screen, amount, currency, &args.beacon)?;
+            let (frame, report) = render_frame(size, &screen, &look)?;
+            let file =
+                std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            frame.write_png(std::io::BufWriter::new(file))?;
+            if let Some(qr) = report.qr {
+                println!(
+                    "QR code: {} modules at {} px per module",
+                    qr.modules, qr.module_px
+                );
+            }
+            Ok(())
+        }
+        DisplayCommand::Demo { board, seconds } => {
+            let profile = BoardProfile::load(&board, dir)?;
+            if let Some(warning) = profile.qr_size_warning(&args.beacon, &look) {
+                eprintln!("warning: {warning}");
+            }
+            let mut backend = profile.open()?;
+            if matches!(profile.display, super::board::DisplayConfig::Terminal { .. }) {
+                print!("\x1b[2J");
+            }
+            for name in DEMO_SCREENS {
+                let screen = screen_named(name, Minor(14_995), Currency::DKK, &args.beacon)?;
+                backend.show(&screen, &look)?;
+                if !matches!(profile.display, super::board::DisplayConfig::Terminal { .. }) {
+                    let text: Vec<String> = Content::of(&screen, args.language)
+                        .lines
+                        .into_iter()
+                        .map(|l| l.text)
+                        .collect();
+                    println!("{name}: {}", text.join(" / "));
+                }
+                std::thread::sleep(Duration::from_secs(seconds));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_screen_names_parse() {
+        assert_eq!(parse_size("320x240"), Ok(Size::new(320, 240)));
+        assert!(parse_size("320").is_err());
+        assert!(parse_size("10x10").is_err());
+        for name in DEMO_SCREENS {
+            let screen = screen_named(name, Minor(100), Currency::DKK, "123456789012345").unwrap();
+            assert!(screen.kind().starts_with(name), "{name} -> {}", screen.kind());
+        }
+        assert!(screen_named("nope", Minor(1), Currency::DKK, "1").is_err());
+    }
+}

@@ -1,0 +1,322 @@
+//! The customer-facing wording in Danish, Finnish and English, and amount formatting as
+//! customers in each country expect to read it.
+//!
+//! Every string here must be drawable with the ISO 8859-15 fonts of embedded-graphics (which
+//! hold æ ø å ä ö and €); a unit test checks that no character falls back to a replacement
+//! glyph.
+
+use super::screen::{Reason, StaffHint};
+use crate::money::{Currency, Minor};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Display language, chosen in the configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Da,
+    Fi,
+    En,
+}
+
+impl Language {
+    pub const ALL: [Language; 3] = [Language::Da, Language::Fi, Language::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Da => "da",
+            Language::Fi => "fi",
+            Language::En => "en",
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Language {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "da" => Ok(Language::Da),
+            "fi" => Ok(Language::Fi),
+            "en" => Ok(Language::En),
+            other => Err(format!(
+                "unknown display language {other:?} (expected da, fi or en)"
+            )),
+        }
+    }
+}
+
+/// A fixed phrase shown on a screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phrase {
+    Closed,
+    TillClosed,
+    Welcome,
+    PayWithMobilePay,
+    ScanWithMobilePay,
+    ToPay,
+    CheckedIn,
+    ApproveInApp,
+    PleaseWait,
+    Approved,
+    ThankYou,
+    Declined,
+    Cancelled,
+    RefundInProgress,
+    RefundDone,
+    RefundGoesToApp,
+    PayAnotherWay,
+    Because(Reason),
+    Staff(StaffHint),
+}
+
+impl Phrase {
+    /// Every phrase, for tests that must cover all wording.
+    pub fn all() -> Vec<Phrase> {
+        let mut all = vec![
+            Phrase::Closed,
+            Phrase::TillClosed,
+            Phrase::Welcome,
+            Phrase::PayWithMobilePay,
+            Phrase::ScanWithMobilePay,
+            Phrase::ToPay,
+            Phrase::CheckedIn,
+            Phrase::ApproveInApp,
+            Phrase::PleaseWait,
+            Phrase::Approved,
+            Phrase::ThankYou,
+            Phrase::Declined,
+            Phrase::Cancelled,
+            Phrase::RefundInProgress,
+            Phrase::RefundDone,
+            Phrase::RefundGoesToApp,
+            Phrase::PayAnotherWay,
+        ];
+        all.extend(REASONS.iter().map(|r| Phrase::Because(*r)));
+        all.extend(HINTS.iter().map(|h| Phrase::Staff(*h)));
+        all
+    }
+}
+
+pub const REASONS: [Reason; 5] = [
+    Reason::RejectedByCustomer,
+    Reason::TimedOut,
+    Reason::CancelledByStaff,
+    Reason::RefusedByMobilePay,
+    Reason::Other,
+];
+
+pub const HINTS: [StaffHint; 6] = [
+    StaffHint::CheckNetwork,
+    StaffHint::MobilePayUnavailable,
+    StaffHint::CheckConfiguration,
+    StaffHint::CheckCashRegister,
+    StaffHint::Recovering,
+    StaffHint::NeedsAttention,
+];
+
+/// The wording of `phrase` in `language`.
+pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
+    use Language::*;
+    use Phrase::*;
+    let [da, fi, en] = match phrase {
+        Closed => ["Lukket", "Suljettu", "Closed"],
+        TillClosed => ["Kassen er lukket", "Kassa on suljettu", "This till is closed"],
+        Welcome => ["Velkommen", "Tervetuloa", "Welcome"],
+        PayWithMobilePay => ["Betal med MobilePay", "Maksa MobilePaylla", "Pay with MobilePay"],
+        ScanWithMobilePay => [
+            "Scan koden med MobilePay",
+            "Skannaa koodi MobilePaylla",
+            "Scan the code with MobilePay",
+        ],
+        ToPay => ["At betale", "Maksettavaa", "To pay"],
+        CheckedIn => [
+            "Du er tjekket ind",
+            "Olet kirjautunut sisään",
+            "You are checked in",
+        ],
+        ApproveInApp => [
+            "Godkend betalingen i MobilePay",
+            "Hyväksy maksu MobilePayssa",
+            "Approve the payment in MobilePay",
+        ],
+        PleaseWait => ["Vent et øjeblik", "Odota hetki", "Please wait a moment"],
+        Approved => ["Betaling godkendt", "Maksu hyväksytty", "Payment approved"],
+        ThankYou => ["Tak for handlen!", "Kiitos käynnistä!", "Thank you!"],
+        Declined => ["Betaling afvist", "Maksu hylätty", "Payment declined"],
+        Cancelled => ["Betaling annulleret", "Maksu peruttu", "Payment cancelled"],
+        RefundInProgress => [
+            "Refundering i gang",
+            "Palautus käsittelyssä",
+            "Refund in progress",
+        ],
+        RefundDone => ["Beløbet er refunderet", "Rahat on palautettu", "Refund completed"],
+        RefundGoesToApp => [
+            "Pengene går tilbage til din MobilePay",
+            "Rahat palautetaan MobilePayhin",
+            "The money goes back to your MobilePay",
+        ],
+        PayAnotherWay => [
+            "Betal venligst på anden måde",
+            "Maksa toisella tavalla",
+            "Please pay another way",
+        ],
+        Because(Reason::RejectedByCustomer) => [
+            "Afvist i MobilePay-appen",
+            "Hylätty MobilePay-sovelluksessa",
+            "Rejected in the MobilePay app",
+        ],
+        Because(Reason::TimedOut) => [
+            "Tiden løb ud. Prøv igen",
+            "Aika loppui. Yritä uudelleen",
+            "Time ran out. Please try again",
+        ],
+        Because(Reason::CancelledByStaff) => [
+            "Annulleret ved kassen",
+            "Peruttu kassalla",
+            "Cancelled at the till",
+        ],
+        Because(Reason::RefusedByMobilePay) => [
+            "Afvist af MobilePay. Betal på anden måde",
+            "MobilePay hylkäsi maksun. Maksa toisella tavalla",
+            "Refused by MobilePay. Please pay another way",
+        ],
+        Because(Reason::Other) => [
+            "Prøv igen eller betal på anden måde",
+            "Yritä uudelleen tai maksa toisella tavalla",
+            "Try again or pay another way",
+        ],
+        Staff(StaffHint::CheckNetwork) => [
+            "Personale: tjek netværksforbindelsen",
+            "Henkilökunta: tarkista verkkoyhteys",
+            "Staff: check the network connection",
+        ],
+        Staff(StaffHint::MobilePayUnavailable) => [
+            "Personale: MobilePay svarer ikke",
+            "Henkilökunta: MobilePay ei vastaa",
+            "Staff: MobilePay is not responding",
+        ],
+        Staff(StaffHint::CheckConfiguration) => [
+            "Personale: tjek opsætningen af terminalen",
+            "Henkilökunta: tarkista päätteen asetukset",
+            "Staff: check the terminal configuration",
+        ],
+        Staff(StaffHint::CheckCashRegister) => [
+            "Personale: tjek forbindelsen til kassen",
+            "Henkilökunta: tarkista kassan yhteys",
+            "Staff: check the cash register connection",
+        ],
+        Staff(StaffHint::NeedsAttention) => [
+            "Personale: se terminalens log",
+            "Henkilökunta: katso päätteen loki",
+            "Staff: see the terminal's log",
+        ],
+        Staff(StaffHint::Recovering) => [
+            "Personale: terminalen genopretter betalinger",
+            "Henkilökunta: pääte palauttaa maksuja",
+            "Staff: the terminal is recovering payments",
+        ],
+    };
+    match language {
+        Da => da,
+        Fi => fi,
+        En => en,
+    }
+}
+
+/// Formats an amount the way a customer in `language`'s country reads prices:
+/// `1.234,50 kr.` (Danish), `1 234,50 €` (Finnish), `DKK 1,234.50` (English).
+pub fn format_amount(amount: Minor, currency: Currency, language: Language) -> String {
+    let (group, decimal) = match language {
+        Language::Da => ('.', ','),
+        Language::Fi => (' ', ','),
+        Language::En => (',', '.'),
+    };
+    let sign = if amount.0 < 0 { "-" } else { "" };
+    let abs = amount.0.unsigned_abs();
+    let whole = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(digit);
+    }
+    let number = format!("{sign}{grouped}{decimal}{:02}", abs % 100);
+    match (language, currency) {
+        (Language::Da, Currency::DKK) => format!("{number} kr."),
+        (Language::En, Currency::DKK) => format!("DKK {number}"),
+        (Language::En, Currency::EUR) => format!("€{number}"),
+        (_, Currency::EUR) => format!("{number} €"),
+        (Language::Fi, Currency::DKK) => format!("{number} DKK"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_graphics::mono_font::iso_8859_15::FONT_6X10;
+
+    #[test]
+    fn amounts_read_as_customers_expect() {
+        let m = |v| Minor(v);
+        assert_eq!(
+            format_amount(m(123_450), Currency::DKK, Language::Da),
+            "1.234,50 kr."
+        );
+        assert_eq!(format_amount(m(5), Currency::DKK, Language::Da), "0,05 kr.");
+        assert_eq!(
+            format_amount(m(123_450), Currency::EUR, Language::Fi),
+            "1 234,50 €"
+        );
+        assert_eq!(
+            format_amount(m(100_000_000), Currency::DKK, Language::En),
+            "DKK 1,000,000.00"
+        );
+        assert_eq!(format_amount(m(4995), Currency::EUR, Language::En), "€49.95");
+        assert_eq!(
+            format_amount(m(99_999), Currency::DKK, Language::Fi),
+            "999,99 DKK"
+        );
+    }
+
+    #[test]
+    fn every_phrase_is_drawable_with_the_fonts() {
+        let replacement = FONT_6X10.glyph_mapping.index('?');
+        for language in Language::ALL {
+            for p in Phrase::all() {
+                let text = phrase(language, p);
+                for c in text.chars() {
+                    assert!(
+                        c == '?' || FONT_6X10.glyph_mapping.index(c) != replacement,
+                        "{c:?} in {text:?} has no glyph"
+                    );
+                }
+            }
+        }
+        for c in "æøåÆØÅäöÄÖ€".chars() {
+            assert_ne!(FONT_6X10.glyph_mapping.index(c), replacement, "{c}");
+        }
+    }
+
+    #[test]
+    fn danish_and_finnish_use_their_letters() {
+        assert!(phrase(Language::Da, Phrase::PayAnotherWay).contains('å'));
+        assert!(phrase(Language::Da, Phrase::PleaseWait).contains('ø'));
+        assert!(phrase(Language::Fi, Phrase::Approved).contains('ä'));
+        assert!(phrase(Language::Fi, Phrase::Staff(StaffHint::CheckNetwork)).contains('ö'));
+    }
+
+    #[test]
+    fn languages_parse_from_config_text() {
+        assert_eq!("DA".parse::<Language>(), Ok(Language::Da));
+        assert!("sv".parse::<Language>().is_err());
+    }
+}

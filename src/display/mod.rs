@@ -1,0 +1,35 @@
+//! The customer display: the screens a customer sees at the till, drawn with
+//! embedded-graphics onto whatever panel the board has.
+//!
+//! - [`screen`] is the model the payment side sets (which screen is current);
+//! - [`content`], [`layout`], [`text`], [`qr`] and [`render`](mod@render) turn it into
+//!   pixels for any panel size, in Danish, Finnish or English;
+//! - [`backend`] sends frames to PNG files, a terminal, a Linux framebuffer, SPI panels or a
+//!   small status OLED;
+//! - [`board`] reads the board profiles that say which panel is wired how;
+//! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
+//! - [`follow`] turns the engine's lane events into screens; [`start::start`] brings a
+//!   board's display up; [`settings`] reads a lane's display configuration and starts the
+//!   display following the lane's engine.
+
+pub mod backend;
+pub mod board;
+pub mod cli;
+pub mod content;
+pub mod follow;
+pub mod frame;
+pub mod language;
+pub mod layout;
+pub mod qr;
+pub mod render;
+pub mod renderer;
+pub mod screen;
+pub mod settings;
+pub mod start;
+pub mod text;
+
+pub use frame::Frame;
+pub use language::Language;
+pub use render::{render, render_frame, Look, RenderReport};
+pub use screen::{Reason, Screen, StaffHint};
+pub use start::start;

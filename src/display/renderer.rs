@@ -1,0 +1,157 @@
+//! Runs the display beside the payment engine.
+//!
+//! The engine side only calls [`DisplayHandle::show`], which stores the screen in a
+//! `tokio::sync::watch` channel and returns at once: it never waits for a panel. The
+//! renderer task takes the latest screen whenever it is free (screens set while a slow panel
+//! is busy are coalesced: only the newest is drawn), runs the blocking backend on the
+//! blocking thread pool, and records failures in a [`DisplayStatus`] the daemon can read.
+//! A failing or panicking backend is retried with back-off and never stops payments.
+
+use super::backend::Backend;
+use super::render::Look;
+use super::screen::Screen;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How the display is doing, for the status command and health checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DisplayStatus {
+    /// Description of the backend, e.g. `ili9341 on /dev/spidev0.0`.
+    pub backend: String,
+    /// The last update reached the panel.
+    pub healthy: bool,
+    /// Screens drawn successfully since start.
+    pub frames: u64,
+    /// Failed attempts since start.
+    pub failures: u64,
+    /// The most recent error, kept after recovery for diagnosis.
+    pub last_error: Option<String>,
+    /// Kind of the screen the panel shows (see [`Screen::kind`]).
+    pub showing: Option<&'static str>,
+}
+
+/// The engine's side of the display. Cheap to clone.
+#[derive(Clone)]
+pub struct DisplayHandle {
+    screen: std::sync::Arc<watch::Sender<Screen>>,
+    status: watch::Receiver<DisplayStatus>,
+}
+
+impl DisplayHandle {
+    /// Makes `screen` current. Never blocks and never fails: with no renderer running the
+    /// screen is simply kept.
+    pub fn show(&self, screen: Screen) {
+        self.screen.send_if_modified(|current| {
+            if *current == screen {
+                false
+            } else {
+                *current = screen;
+                true
+            }
+        });
+    }
+
+    pub fn current(&self) -> Screen {
+        self.screen.borrow().clone()
+    }
+
+    pub fn status(&self) -> DisplayStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that changes whenever the status does.
+    pub fn watch_status(&self) -> watch::Receiver<DisplayStatus> {
+        self.status.clone()
+    }
+}
+
+/// Back-off between retries of a failing display.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Starts the renderer on the current tokio runtime. It ends when every handle is dropped.
+pub fn spawn(backend: Box<dyn Backend>, look: Look, initial: Screen) -> (DisplayHandle, JoinHandle<()>) {
+    let (screen_tx, screen_rx) = watch::channel(initial);
+    let (status_tx, status_rx) = watch::channel(DisplayStatus {
+        backend: backend.describe(),
+        ..DisplayStatus::default()
+    });
+    let task = tokio::spawn(run(backend, look, screen_rx, status_tx));
+    (
+        DisplayHandle {
+            screen: std::sync::Arc::new(screen_tx),
+            status: status_rx,
+        },
+        task,
+    )
+}
+
+async fn run(
+    mut backend: Box<dyn Backend>,
+    look: Look,
+    mut screens: watch::Receiver<Screen>,
+    status: watch::Sender<DisplayStatus>,
+) {
+    screens.mark_changed();
+    let mut retry = RETRY_FIRST;
+    let mut failing = false;
+    loop {
+        if failing {
+            // Retry the newest screen after the back-off, or sooner when a new one arrives.
+            tokio::select! {
+                changed = screens.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(retry) => retry = (retry * 2).min(RETRY_MAX),
+            }
+        } else if screens.changed().await.is_err() {
+            return;
+        }
+        let screen = screens.borrow_and_update().clone();
+        let look_now = look.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| backend.show(&screen, &look_now)));
+            (backend, screen, result)
+        })
+        .await;
+        let Ok((returned, screen, result)) = joined else {
+            // The blocking pool is shutting down: the runtime is going away.
+            return;
+        };
+        backend = returned;
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("the display driver panicked".to_string()),
+        };
+        match error {
+            None => {
+                if failing {
+                    tracing::info!(backend = %backend.describe(), "customer display recovered");
+                }
+                failing = false;
+                retry = RETRY_FIRST;
+                let described = backend.describe();
+                status.send_modify(|s| {
+                    s.backend = described;
+                    s.healthy = true;
+                    s.frames += 1;
+                    s.showing = Some(screen.kind());
+                });
+            }
+            Some(message) => {
+                if !failing {
+                    tracing::warn!(backend = %backend.describe(), error = %message, "customer display failed; payments continue");
+                } else {
+                    tracing::debug!(error = %message, "customer display still failing");
+                }
+                failing = true;
+                status.send_modify(|s| {
+                    s.healthy = false;
+                    s.failures += 1;
+                    s.last_error = Some(message);
+                });
+            }
+        }
+    }
+}

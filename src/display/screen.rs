@@ -1,0 +1,100 @@
+//! What the customer display shows, independent of how it is drawn.
+//!
+//! The engine (or the daemon glue) only ever says *which* screen is current; wording,
+//! language, layout and pixels are the display's business. Keeping this model free of
+//! text means a screen can be compared, logged and coalesced cheaply.
+
+use crate::money::{Currency, Minor};
+
+/// One state of the customer display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// The till is closed or the daemon is starting; no payment can be taken.
+    Closed,
+    /// Open and waiting for the next sale. With a beacon id the QR code is shown so customers
+    /// can check in before the total is known (MobilePay's recommended practice).
+    Idle { beacon_id: Option<String> },
+    /// A payment is waiting for the customer: amount plus the QR code to scan.
+    ScanToPay {
+        amount: Minor,
+        currency: Currency,
+        beacon_id: String,
+    },
+    /// The customer has checked in; with an amount, the payment is waiting for their approval
+    /// in the app.
+    CheckedIn { amount: Option<(Minor, Currency)> },
+    /// The payment is reserved or captured: the customer may leave with the goods.
+    Approved { amount: Minor, currency: Currency },
+    /// The payment did not go through for a reason the customer should know.
+    Declined { reason: Reason },
+    /// The payment was stopped before completion.
+    Cancelled { reason: Reason },
+    /// Money is being returned to the customer (`done == false`) or has been returned.
+    Refund {
+        amount: Minor,
+        currency: Currency,
+        done: bool,
+    },
+    /// Payments are impossible right now; the customer is asked to pay another way and the
+    /// staff get a hint about what to check.
+    Offline { hint: StaffHint },
+}
+
+/// Why a payment was declined or cancelled, in terms a customer understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The customer rejected the payment in the app.
+    RejectedByCustomer,
+    /// The customer did not approve in time, or the payment expired.
+    TimedOut,
+    /// The cashier cancelled the payment at the till.
+    CancelledByStaff,
+    /// MobilePay refused the payment (limits, card problems, blocked user...).
+    RefusedByMobilePay,
+    /// Anything else; the customer is asked to try again or pay another way.
+    Other,
+}
+
+/// What the staff should look at when the terminal cannot take payments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StaffHint {
+    /// No connection to MobilePay (network down, DNS, TLS).
+    CheckNetwork,
+    /// MobilePay answers with errors or not at all.
+    MobilePayUnavailable,
+    /// Credentials or PoS settings were refused; the configuration needs attention.
+    CheckConfiguration,
+    /// The cash register is not connected.
+    CheckCashRegister,
+    /// The daemon is recovering unfinished payments after a restart.
+    Recovering,
+    /// A payment needs a person to look at it; the details are in the terminal's log.
+    NeedsAttention,
+}
+
+impl Screen {
+    /// The beacon id whose QR code this screen shows, if any.
+    pub fn beacon_id(&self) -> Option<&str> {
+        match self {
+            Screen::Idle { beacon_id } => beacon_id.as_deref(),
+            Screen::ScanToPay { beacon_id, .. } => Some(beacon_id),
+            _ => None,
+        }
+    }
+
+    /// A short stable name for logs and the status API.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Screen::Closed => "closed",
+            Screen::Idle { .. } => "idle",
+            Screen::ScanToPay { .. } => "scan-to-pay",
+            Screen::CheckedIn { .. } => "checked-in",
+            Screen::Approved { .. } => "approved",
+            Screen::Declined { .. } => "declined",
+            Screen::Cancelled { .. } => "cancelled",
+            Screen::Refund { done: false, .. } => "refund-in-progress",
+            Screen::Refund { done: true, .. } => "refund-done",
+            Screen::Offline { .. } => "offline",
+        }
+    }
+}

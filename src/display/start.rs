@@ -1,0 +1,60 @@
+//! The daemon's entry point to the display: open the board's panel, warn when its QR code
+//! would be too small, and start the renderer. A missing or broken panel never prevents the
+//! daemon from taking payments: opening is retried by the renderer until it works.
+
+use super::backend::{Backend, DisplayError};
+use super::board::BoardProfile;
+use super::render::Look;
+use super::renderer::{self, DisplayHandle};
+use super::screen::Screen;
+use tokio::task::JoinHandle;
+
+/// A board's display, (re)opened on demand: after a failure the device is closed and opened
+/// again on the next attempt, so an unplugged or reset panel recovers by itself.
+pub struct ProfileBackend {
+    profile: BoardProfile,
+    open: Option<Box<dyn Backend>>,
+}
+
+impl ProfileBackend {
+    pub fn new(profile: BoardProfile) -> ProfileBackend {
+        ProfileBackend { profile, open: None }
+    }
+}
+
+impl Backend for ProfileBackend {
+    fn describe(&self) -> String {
+        match &self.open {
+            Some(backend) => format!("{} ({})", backend.describe(), self.profile.name),
+            None => format!("board profile {}", self.profile.name),
+        }
+    }
+
+    fn show(&mut self, screen: &Screen, look: &Look) -> Result<(), DisplayError> {
+        let backend = match &mut self.open {
+            Some(backend) => backend,
+            None => self.open.insert(self.profile.open()?),
+        };
+        let result = backend.show(screen, look);
+        if result.is_err() {
+            self.open = None;
+        }
+        result
+    }
+}
+
+/// Starts the customer display for `profile`. `beacon_id` (when known) sizes the start-up
+/// check of the QR code against the panel's physical size; the warning goes to the log.
+pub fn start(
+    profile: BoardProfile,
+    look: Look,
+    beacon_id: Option<&str>,
+    initial: Screen,
+) -> (DisplayHandle, JoinHandle<()>) {
+    // Without a known beacon id, check the worst case: a GUID needs the most modules.
+    let sample = beacon_id.unwrap_or("00000000-0000-0000-0000-000000000000");
+    if let Some(warning) = profile.qr_size_warning(sample, &look) {
+        tracing::warn!("{warning}");
+    }
+    renderer::spawn(Box::new(ProfileBackend::new(profile)), look, initial)
+}

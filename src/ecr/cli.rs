@@ -1,0 +1,510 @@
+//! `mposd ecr`: a virtual cash register that speaks the native protocol over a serial device
+//! or TCP, for trying out a terminal, for scripts and for demos.
+
+use super::link::LinkConfig;
+use super::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, QueryState, WireOutcome};
+use super::register::{Heard, Register};
+use super::serial::{Parity, SerialSettings};
+use crate::money::{Currency, Minor};
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A virtual cash register: send one command to a terminal and show what happens.
+///
+/// Amounts are given in major units (49.95). Events are shown live; the command ends with its
+/// outcome (an "unknown" outcome waits for its resolution). Exit status 0 means the command
+/// succeeded (paid, captured, cancelled, refunded, paired); anything else exits non-zero.
+#[derive(Args, Debug)]
+pub struct EcrArgs {
+    /// Serial device of the terminal's ECR line.
+    #[arg(
+        long,
+        value_name = "DEVICE",
+        conflicts_with = "tcp",
+        required_unless_present = "tcp"
+    )]
+    pub port: Option<PathBuf>,
+    /// TCP address of the terminal's ECR listener, e.g. 127.0.0.1:7410.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub tcp: Option<String>,
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    /// none, even or odd.
+    #[arg(long, default_value = "none")]
+    pub parity: Parity,
+    #[arg(long, default_value_t = 1)]
+    pub stop_bits: u8,
+    /// Print every message from the terminal as one JSON line, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command id; repeat a command by giving its id again. Default: a new unique id.
+    #[arg(long, global = true, value_name = "ID")]
+    pub id: Option<String>,
+    /// Currency (DKK or EUR); default: the terminal's.
+    #[arg(long, global = true)]
+    pub currency: Option<Currency>,
+    /// Give up waiting for the final answer after this many seconds.
+    #[arg(long, global = true, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Action {
+    /// Introduce the register and show the terminal's version and lane.
+    Hello,
+    /// Show whether the terminal is ready and what is running.
+    Status,
+    /// Take a payment.
+    Pay {
+        /// Amount in major units, e.g. 49.95.
+        amount: String,
+        #[arg(long)]
+        order: String,
+        /// Keep the payment reserved; finish it later with capture or cancel.
+        #[arg(long)]
+        reserve: bool,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Start a payment before the total is known (the customer can check in first).
+    Prepare {
+        #[arg(long)]
+        order: String,
+    },
+    /// Give the amount to a prepared payment.
+    Ready {
+        /// Command id of the prepare.
+        prepared: String,
+        amount: String,
+        #[arg(long)]
+        reserve: bool,
+    },
+    /// Capture a reservation, fully or partially.
+    Capture {
+        /// Command id of the pay/ready that reserved.
+        payment: String,
+        /// Default: the full reserved amount.
+        amount: Option<String>,
+    },
+    /// Cancel a running payment, a reservation or a refund.
+    Cancel {
+        /// Command id of what to cancel.
+        target: String,
+    },
+    /// Refund (part of) a captured payment.
+    Refund {
+        amount: String,
+        /// Command id of the pay/ready that took the payment.
+        #[arg(long, required_unless_present = "order", conflicts_with = "order")]
+        payment: Option<String>,
+        /// Order id of the payment (when its command id is not known).
+        #[arg(long)]
+        order: Option<String>,
+        #[arg(long)]
+        refund_order: String,
+    },
+    /// Ask what happened to a command.
+    Query {
+        /// The command id to ask about.
+        command: String,
+    },
+    /// Show the terminal's events until the timeout.
+    Watch,
+}
+
+pub fn run(args: EcrArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: EcrArgs) -> anyhow::Result<()> {
+    let id = match &args.id {
+        Some(id) => id.clone(),
+        None => format!("ecr-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let message = build_message(&args, id.clone())?;
+    let mut register = connect(&args).await?;
+    let output = Output { json: args.json };
+    if let Some(message) = &message {
+        output.sent(message);
+        register.send(message);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    loop {
+        let heard = match tokio::time::timeout_at(deadline, register.next()).await {
+            Ok(Some(heard)) => heard,
+            Ok(None) => bail!("the terminal closed the connection"),
+            Err(_) if message.is_none() => return Ok(()),
+            Err(_) => bail!(
+                "no final answer within {} s; ask again with `query {id}`",
+                args.timeout
+            ),
+        };
+        let message = match heard {
+            Heard::Message(message) => message,
+            Heard::Unreadable(body) => {
+                output.line(&format!("? unreadable message from the terminal: {body}"));
+                continue;
+            }
+            Heard::GaveUp(_) => bail!(
+                "the terminal does not acknowledge (is mposd serving this line?); the command id was {id}"
+            ),
+            Heard::Closed => bail!("the terminal closed the connection"),
+        };
+        output.received(&message);
+        if let Some(result) = finishes(&message, &id) {
+            // Let the link acknowledge the last frame before the line is closed.
+            let _ = register.close().await;
+            return result;
+        }
+    }
+}
+
+async fn connect(args: &EcrArgs) -> anyhow::Result<Register> {
+    let link = LinkConfig::default();
+    if let Some(port) = &args.port {
+        let settings = SerialSettings {
+            baud: args.baud,
+            parity: args.parity,
+            stop_bits: args.stop_bits,
+            ..SerialSettings::new(port)
+        };
+        settings.validate().map_err(|e| anyhow!(e))?;
+        let stream = settings
+            .open()
+            .with_context(|| format!("cannot open {}", port.display()))?;
+        return Ok(Register::over(stream, link));
+    }
+    let address = args.tcp.as_deref().unwrap_or(super::tcp::DEFAULT_LISTEN);
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .with_context(|| format!("cannot connect to {address}"))?;
+    let _ = stream.set_nodelay(true);
+    Ok(Register::over(stream, link))
+}
+
+fn amount(text: &str) -> anyhow::Result<Minor> {
+    Minor::parse_major(text).map_err(|e| anyhow!("amount {text:?}: {e}"))
+}
+
+/// The message the action sends; `None` for `watch`.
+fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage>> {
+    let currency = args.currency;
+    Ok(Some(match &args.action {
+        Action::Hello => EcrMessage::Hello {
+            id,
+            protocol: Some(super::message::PROTOCOL_VERSION),
+            ecr: Some(format!(
+                "mposd virtual cash register {}",
+                env!("CARGO_PKG_VERSION")
+            )),
+        },
+        Action::Status => EcrMessage::Status { id },
+        Action::Pay {
+            amount: a,
+            order,
+            reserve,
+            label,
+        } => EcrMessage::Pay {
+            id,
+            amount: amount(a)?,
+            currency,
+            order: order.clone(),
+            reserve: *reserve,
+            options: PaymentOptions {
+                label: label.clone(),
+                ..PaymentOptions::default()
+            },
+        },
+        Action::Prepare { order } => EcrMessage::Prepare {
+            id,
+            order: order.clone(),
+        },
+        Action::Ready {
+            prepared,
+            amount: a,
+            reserve,
+        } => EcrMessage::Ready {
+            id,
+            prepared: prepared.clone(),
+            amount: amount(a)?,
+            currency,
+            reserve: *reserve,
+            options: PaymentOptions::default(),
+        },
+        Action::Capture { payment, amount: a } => EcrMessage::Capture {
+            id,
+            payment: payment.clone(),
+            amount: a.as_deref().map(amount).transpose()?,
+        },
+        Action::Cancel { target } => EcrMessage::Cancel {
+            id,
+            target: target.clone(),
+        },
+        Action::Refund {
+            amount: a,
+            payment,
+            order,
+            refund_order,
+        } => EcrMessage::Refund {
+            id,
+            payment: payment.clone(),
+            order: order.clone(),
+            amount: amount(a)?,
+            currency,
+            refund_order: refund_order.clone(),
+        },
+        Action::Query { command } => EcrMessage::Query {
+            id,
+            command: command.clone(),
+        },
+        Action::Watch => return Ok(None),
+    }))
+}
+
+/// Whether `message` is the final answer to our request `id`, and how it went.
+fn finishes(message: &DaemonMessage, id: &str) -> Option<anyhow::Result<()>> {
+    match message {
+        DaemonMessage::Hello { id: i, .. }
+        | DaemonMessage::Status { id: i, .. }
+        | DaemonMessage::QueryResult { id: i, .. }
+            if i == id =>
+        {
+            Some(Ok(()))
+        }
+        DaemonMessage::Error {
+            id: Some(i),
+            code,
+            message,
+        } if i == id => Some(Err(anyhow!("refused ({}): {message}", code.as_str()))),
+        DaemonMessage::Outcome { id: i, outcome, .. } if i == id => match outcome {
+            // Not final: the resolved outcome follows.
+            WireOutcome::Unknown { .. } => None,
+            o if succeeded(o) => Some(Ok(())),
+            o => Some(Err(anyhow!("{}", describe_outcome(o)))),
+        },
+        _ => None,
+    }
+}
+
+fn succeeded(outcome: &WireOutcome) -> bool {
+    outcome.is_approved()
+        || matches!(
+            outcome,
+            WireOutcome::Paired { .. } | WireOutcome::Cancelled { .. } | WireOutcome::Refunded { .. }
+        )
+}
+
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn line(&self, text: &str) {
+        if !self.json {
+            println!("{text}");
+        }
+    }
+
+    fn sent(&self, message: &EcrMessage) {
+        if !self.json {
+            let text = String::from_utf8_lossy(&super::message::encode(message)).into_owned();
+            println!("→ {text}");
+        }
+    }
+
+    fn received(&self, message: &DaemonMessage) {
+        if self.json {
+            println!("{}", String::from_utf8_lossy(&super::message::encode(message)));
+        } else {
+            println!("{}", describe(message));
+        }
+    }
+}
+
+/// One human-readable line for a message from the terminal.
+pub fn describe(message: &DaemonMessage) -> String {
+    match message {
+        DaemonMessage::Hello {
+            product,
+            version,
+            lane,
+            protocol,
+            ..
+        } => format!("✓ {product} {version}, protocol {protocol}, lane {lane}"),
+        DaemonMessage::Status {
+            lane,
+            backend,
+            running,
+            alarms,
+            ..
+        } => format!(
+            "✓ lane {lane}: MobilePay {}; running: {}{}",
+            match backend {
+                super::message::Backend::Online => "reachable",
+                super::message::Backend::Offline => "NOT reachable",
+            },
+            if running.is_empty() {
+                "nothing".to_string()
+            } else {
+                running.join(", ")
+            },
+            alarms
+                .iter()
+                .map(|a| format!("\n  ! needs a person: {a}"))
+                .collect::<String>()
+        ),
+        DaemonMessage::Accepted { id } => format!("✓ accepted {id}"),
+        DaemonMessage::Event { id, event } => {
+            let prefix = id.as_deref().map(|i| format!("[{i}] ")).unwrap_or_default();
+            format!("… {prefix}{}", describe_event(event))
+        }
+        DaemonMessage::Outcome {
+            id,
+            outcome,
+            resolved,
+            ..
+        } => format!(
+            "{} [{id}] {}{}",
+            if outcome.is_approved() || succeeded(outcome) {
+                "✓"
+            } else {
+                "✗"
+            },
+            if *resolved { "resolved: " } else { "" },
+            describe_outcome(outcome)
+        ),
+        DaemonMessage::QueryResult {
+            command,
+            state,
+            kind,
+            outcome,
+            ..
+        } => {
+            let kind = kind.map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default();
+            match (state, outcome) {
+                (QueryState::NotFound, _) => format!("✓ {command}: not found"),
+                (QueryState::Running, _) => format!("✓ {command} ({kind}): still running"),
+                (QueryState::Finished, Some(o)) => {
+                    format!("✓ {command} ({kind}): {}", describe_outcome(&o.outcome))
+                }
+                (QueryState::Finished, None) => format!("✓ {command} ({kind}): finished"),
+            }
+        }
+        DaemonMessage::Error { code, message, .. } => {
+            format!("✗ refused ({}): {message}", code.as_str())
+        }
+    }
+}
+
+fn describe_event(event: &Event) -> String {
+    match event {
+        Event::WaitingForCustomer {
+            amount: Some(amount),
+            currency,
+            ..
+        } => format!(
+            "waiting for the customer to pay {amount}{}",
+            currency.map(|c| format!(" {c}")).unwrap_or_default()
+        ),
+        Event::WaitingForCustomer { .. } => "waiting for the customer to check in".into(),
+        Event::CustomerCheckedIn { customer, .. } => {
+            if customer.loyalty_ids.is_empty() {
+                "customer checked in".into()
+            } else {
+                format!(
+                    "customer checked in (loyalty ids {})",
+                    customer.loyalty_ids.join(", ")
+                )
+            }
+        }
+        Event::Reserved {
+            amount,
+            partial_capture_possible,
+            ..
+        } => format!(
+            "approved: {amount} reserved{}",
+            if *partial_capture_possible {
+                ""
+            } else {
+                " (partial capture not possible)"
+            }
+        ),
+        Event::Captured { amount, .. } => format!("captured {amount}"),
+        Event::Declined { reason, .. } => format!("declined: {}", snake(reason)),
+        Event::Cancelled { .. } => "cancelled".into(),
+        Event::RefundInProgress { amount, .. } => format!("refund of {amount} in progress"),
+        Event::Refunded { amount, .. } => format!("refunded {amount}"),
+        Event::OutcomeUnknown { .. } => {
+            "outcome unknown: MobilePay cannot be reached; do not hand over goods yet".into()
+        }
+        Event::NeedsHuman { detail, .. } => format!("needs a person: {detail}"),
+        Event::BackendOffline => "MobilePay cannot be reached".into(),
+        Event::BackendOnline => "MobilePay reachable again".into(),
+    }
+}
+
+fn describe_outcome(outcome: &WireOutcome) -> String {
+    match outcome {
+        WireOutcome::Captured {
+            amount,
+            currency,
+            payment_id,
+        } => format!("paid: {amount} {currency} captured (payment {payment_id})"),
+        WireOutcome::CapturePending { amount, currency, .. } => {
+            format!("paid: {amount} {currency}, capture pending")
+        }
+        WireOutcome::Reserved {
+            amount,
+            currency,
+            partial_capture_possible,
+            ..
+        } => format!(
+            "paid: {amount} {currency} reserved; capture or cancel it{}",
+            if *partial_capture_possible {
+                ""
+            } else {
+                " (only in full)"
+            }
+        ),
+        WireOutcome::Paired { customer, .. } => format!(
+            "customer checked in{}; send ready with the amount",
+            if customer.loyalty_ids.is_empty() {
+                String::new()
+            } else {
+                format!(" (loyalty ids {})", customer.loyalty_ids.join(", "))
+            }
+        ),
+        WireOutcome::PartialCaptureRefused {
+            reserved, requested, ..
+        } => format!(
+            "partial capture of {requested} refused for this payment; capture all {reserved} or cancel"
+        ),
+        WireOutcome::Declined { reason, .. } => format!("declined: {}", snake(reason)),
+        WireOutcome::Cancelled { target } => format!("{target} cancelled"),
+        WireOutcome::Refunded { amount, currency, .. } => format!("refunded {amount} {currency}"),
+        WireOutcome::RefundCancelled { reason, .. } => {
+            format!("refund not paid out: {}", snake(reason))
+        }
+        WireOutcome::Rejected { code, message } => format!("rejected ({code}): {message}"),
+        WireOutcome::NeedsHuman { detail, .. } => format!("needs a person: {detail}"),
+        WireOutcome::Unknown { .. } => {
+            "outcome unknown for now; do not hand over goods; waiting for the resolution".into()
+        }
+    }
+}
+
+/// The wire name of a code (its JSON string).
+fn snake<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

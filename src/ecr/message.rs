@@ -1,0 +1,633 @@
+//! Messages of the native ECR protocol: the JSON carried in data frames.
+//!
+//! The wire types here are the protocol's own, not the engine's, so the protocol ECR vendors
+//! implement stays stable while the engine evolves; [`super::session`] maps between them. The
+//! engine's reason and refusal codes are reused as they are: they are its stable codes.
+//! Receivers ignore fields they do not know, so fields can be added without a new version.
+
+use crate::engine::{CommandKind, CustomerInfo, DeclineReason, Outcome, RefundCancelReason, RejectCode};
+use crate::money::{Currency, Minor};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this implementation speaks (in `hello`).
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A message from the cash register to mposd. Every message carries the ECR's `id`: for the
+/// financial commands (`pay`, `prepare`, `ready`, `capture`, `cancel`, `refund`) it is the
+/// command id that makes the command exactly-once; for the others it only ties the reply to
+/// the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EcrMessage {
+    Hello {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<u32>,
+        /// Free text naming the cash register software, for the daemon's log.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ecr: Option<String>,
+    },
+    Status {
+        id: String,
+    },
+    Pay {
+        id: String,
+        amount: Minor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
+        order: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        reserve: bool,
+        #[serde(flatten)]
+        options: PaymentOptions,
+    },
+    Prepare {
+        id: String,
+        order: String,
+    },
+    Ready {
+        id: String,
+        prepared: String,
+        amount: Minor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        reserve: bool,
+        #[serde(flatten)]
+        options: PaymentOptions,
+    },
+    Capture {
+        id: String,
+        payment: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<Minor>,
+    },
+    Cancel {
+        id: String,
+        target: String,
+    },
+    Refund {
+        id: String,
+        /// The command id of the `pay`/`ready` that took the payment ...
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment: Option<String>,
+        /// ... or, instead, the order id of the captured payment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<String>,
+        amount: Minor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
+        refund_order: String,
+    },
+    Query {
+        id: String,
+        command: String,
+    },
+}
+
+/// Optional settings of `pay` and `ready`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentOptions {
+    /// Shown in MobilePay's transaction reporting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debit_card_disallowed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_card_disallowed: Option<bool>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl EcrMessage {
+    pub fn id(&self) -> &str {
+        match self {
+            EcrMessage::Hello { id, .. }
+            | EcrMessage::Status { id }
+            | EcrMessage::Pay { id, .. }
+            | EcrMessage::Prepare { id, .. }
+            | EcrMessage::Ready { id, .. }
+            | EcrMessage::Capture { id, .. }
+            | EcrMessage::Cancel { id, .. }
+            | EcrMessage::Refund { id, .. }
+            | EcrMessage::Query { id, .. } => id,
+        }
+    }
+}
+
+/// A message from mposd to the cash register.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DaemonMessage {
+    /// Reply to `hello`.
+    Hello {
+        id: String,
+        protocol: u32,
+        product: String,
+        version: String,
+        lane: String,
+    },
+    /// Reply to `status`.
+    Status {
+        id: String,
+        lane: String,
+        backend: Backend,
+        /// Commands of this lane still running, as far as the daemon has reported on them.
+        running: Vec<String>,
+        /// Things a person must look at (e.g. a reservation no command owns), oldest first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alarms: Vec<String>,
+    },
+    /// A financial command is stored in the daemon's journal (or recognised as a repeat);
+    /// progress events and exactly one `outcome` follow.
+    Accepted { id: String },
+    /// Progress of command `id`, or lane-wide news when `id` is absent.
+    Event {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        event: Event,
+    },
+    /// The final answer to command `id`. `resolved` marks the later answer to a command whose
+    /// first outcome was `unknown`.
+    Outcome {
+        id: String,
+        approved: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        resolved: bool,
+        #[serde(flatten)]
+        outcome: WireOutcome,
+    },
+    /// Reply to `query`.
+    QueryResult {
+        id: String,
+        command: String,
+        state: QueryState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<CommandKind>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refund_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<QueriedOutcome>,
+    },
+    /// The message was not understood or could not be handed to the payment engine; nothing
+    /// was done. `id` is absent when the message had no readable id.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// Whether MobilePay is reachable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Online,
+    Offline,
+}
+
+/// Where a queried command stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryState {
+    Running,
+    Finished,
+    /// The id was never used (or its record is past the retention period).
+    NotFound,
+}
+
+/// An outcome inside a `query_result`, with its `approved` flag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueriedOutcome {
+    pub approved: bool,
+    #[serde(flatten)]
+    pub outcome: WireOutcome,
+}
+
+/// Progress events (`event` field).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    WaitingForCustomer {
+        payment_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<Minor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
+    },
+    CustomerCheckedIn {
+        payment_id: String,
+        #[serde(flatten)]
+        customer: WireCustomer,
+    },
+    Reserved {
+        payment_id: String,
+        amount: Minor,
+        partial_capture_possible: bool,
+    },
+    Captured {
+        payment_id: String,
+        amount: Minor,
+    },
+    Declined {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+        reason: DeclineReason,
+    },
+    Cancelled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+    },
+    RefundInProgress {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refund_id: Option<String>,
+        amount: Minor,
+    },
+    Refunded {
+        refund_id: String,
+        amount: Minor,
+    },
+    OutcomeUnknown {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+    },
+    NeedsHuman {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+        detail: String,
+    },
+    BackendOffline,
+    BackendOnline,
+}
+
+/// What the customer's app told about them at check-in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireCustomer {
+    pub loyalty_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_receipt_token: Option<String>,
+}
+
+impl From<CustomerInfo> for WireCustomer {
+    fn from(info: CustomerInfo) -> WireCustomer {
+        WireCustomer {
+            loyalty_ids: info.loyalty_ids,
+            customer_token: info.customer_token,
+            customer_receipt_token: info.customer_receipt_token,
+        }
+    }
+}
+
+/// The final answer to a command (`result` field).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum WireOutcome {
+    Captured {
+        payment_id: String,
+        amount: Minor,
+        currency: Currency,
+    },
+    CapturePending {
+        payment_id: String,
+        amount: Minor,
+        currency: Currency,
+    },
+    Reserved {
+        payment_id: String,
+        amount: Minor,
+        currency: Currency,
+        partial_capture_possible: bool,
+    },
+    Paired {
+        payment_id: String,
+        #[serde(flatten)]
+        customer: WireCustomer,
+    },
+    PartialCaptureRefused {
+        payment_id: String,
+        reserved: Minor,
+        requested: Minor,
+    },
+    Declined {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+        reason: DeclineReason,
+    },
+    Cancelled {
+        target: String,
+    },
+    Refunded {
+        refund_id: String,
+        payment_id: String,
+        amount: Minor,
+        currency: Currency,
+    },
+    RefundCancelled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refund_id: Option<String>,
+        reason: RefundCancelReason,
+    },
+    Rejected {
+        code: RejectCode,
+        message: String,
+    },
+    NeedsHuman {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+        detail: String,
+    },
+    Unknown {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
+    },
+}
+
+impl From<Outcome> for WireOutcome {
+    fn from(outcome: Outcome) -> WireOutcome {
+        match outcome {
+            Outcome::Captured {
+                payment_id,
+                amount,
+                currency,
+            } => WireOutcome::Captured {
+                payment_id,
+                amount,
+                currency,
+            },
+            Outcome::CapturePending {
+                payment_id,
+                amount,
+                currency,
+            } => WireOutcome::CapturePending {
+                payment_id,
+                amount,
+                currency,
+            },
+            Outcome::Reserved {
+                payment_id,
+                amount,
+                currency,
+                partial_capture_possible,
+            } => WireOutcome::Reserved {
+                payment_id,
+                amount,
+                currency,
+                partial_capture_possible,
+            },
+            Outcome::Paired { payment_id, customer } => WireOutcome::Paired {
+                payment_id,
+                customer: customer.into(),
+            },
+            Outcome::PartialCaptureRefused {
+                payment_id,
+                reserved,
+                requested,
+            } => WireOutcome::PartialCaptureRefused {
+                payment_id,
+                reserved,
+                requested,
+            },
+            Outcome::Declined { payment_id, reason } => WireOutcome::Declined { payment_id, reason },
+            Outcome::Cancelled { target } => WireOutcome::Cancelled {
+                target: target.to_string(),
+            },
+            Outcome::Refunded {
+                refund_id,
+                payment_id,
+                amount,
+                currency,
+            } => WireOutcome::Refunded {
+                refund_id,
+                payment_id,
+                amount,
+                currency,
+            },
+            Outcome::RefundCancelled { refund_id, reason } => {
+                WireOutcome::RefundCancelled { refund_id, reason }
+            }
+            Outcome::Rejected { code, message } => WireOutcome::Rejected { code, message },
+            Outcome::NeedsHuman { payment_id, detail } => WireOutcome::NeedsHuman { payment_id, detail },
+            Outcome::Unknown { payment_id } => WireOutcome::Unknown { payment_id },
+        }
+    }
+}
+
+impl WireOutcome {
+    /// Whether the customer has paid: the goods may be handed over.
+    pub fn is_approved(&self) -> bool {
+        matches!(
+            self,
+            WireOutcome::Captured { .. } | WireOutcome::CapturePending { .. } | WireOutcome::Reserved { .. }
+        )
+    }
+}
+
+/// Stable codes of `error` replies: the message itself was refused before the payment engine
+/// saw it. Nothing was stored; the same message (same id) may be sent again once fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not a JSON object, lacks `type` or `id`, or a field has the wrong type.
+    InvalidMessage,
+    /// The `type` is not known to this daemon.
+    UnknownType,
+    /// The `id` (or a referenced command id) is not 1–64 printable ASCII characters without
+    /// spaces.
+    InvalidCommandId,
+    /// `hello` asked for a protocol version this daemon does not speak.
+    UnsupportedProtocol,
+    /// The payment engine is not running or its journal cannot be written; the command was
+    /// not accepted. Repeat it (same id) later.
+    EngineUnavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::InvalidCommandId => "invalid_command_id",
+            ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::EngineUnavailable => "engine_unavailable",
+        }
+    }
+}
+
+/// A message that could not be read, with what the error reply needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub id: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+const ECR_TYPES: [&str; 9] = [
+    "hello", "status", "pay", "prepare", "ready", "capture", "cancel", "refund", "query",
+];
+
+/// Reads a message from the cash register. Never panics; every failure says what was wrong
+/// and carries the message's id when one could be read, so the error reply can be matched.
+pub fn parse_ecr_message(body: &[u8]) -> Result<EcrMessage, ParseError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| ParseError {
+        id: None,
+        code: ErrorCode::InvalidMessage,
+        message: format!("the message is not JSON: {e}"),
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(ParseError {
+            id: None,
+            code: ErrorCode::InvalidMessage,
+            message: "the message is not a JSON object".into(),
+        });
+    };
+    let id = object.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    let fail = |code, message: String| ParseError {
+        id: id.clone(),
+        code,
+        message,
+    };
+    let Some(kind) = object.get("type").and_then(|v| v.as_str()).map(str::to_owned) else {
+        return Err(fail(
+            ErrorCode::InvalidMessage,
+            "the message has no \"type\" text field".into(),
+        ));
+    };
+    if !ECR_TYPES.contains(&kind.as_str()) {
+        return Err(fail(
+            ErrorCode::UnknownType,
+            format!("unknown message type {kind:?}"),
+        ));
+    }
+    if id.is_none() {
+        return Err(fail(
+            ErrorCode::InvalidMessage,
+            "the message has no \"id\" text field".into(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| fail(ErrorCode::InvalidMessage, format!("invalid {kind} message: {e}")))
+}
+
+/// Encodes a message for a frame. JSON from serde never contains the frame markers.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    // Serialising these plain data types cannot fail (no maps with non-string keys).
+    serde_json::to_vec(message).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_pay_command() {
+        let msg = parse_ecr_message(
+            br#"{"type":"pay","id":"sale-1","amount":4995,"currency":"DKK","order":"R1-0001","label":"Shop","future_field":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            msg,
+            EcrMessage::Pay {
+                id: "sale-1".into(),
+                amount: Minor(4995),
+                currency: Some(Currency::DKK),
+                order: "R1-0001".into(),
+                reserve: false,
+                options: PaymentOptions {
+                    label: Some("Shop".into()),
+                    ..PaymentOptions::default()
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read_with_the_id_when_known() {
+        let err = parse_ecr_message(b"{\"type\":\"pay\",\"id\":\"s\",\"amount\":49.95,\"order\":\"o\"}")
+            .unwrap_err();
+        assert_eq!(
+            (err.id.as_deref(), err.code),
+            (Some("s"), ErrorCode::InvalidMessage)
+        );
+        let err = parse_ecr_message(b"{\"type\":\"teleport\",\"id\":\"t\"}").unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownType);
+        let err = parse_ecr_message(b"[1,2]").unwrap_err();
+        assert_eq!((err.id, err.code), (None, ErrorCode::InvalidMessage));
+        let err = parse_ecr_message(b"{\"type\":\"status\"}").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidMessage);
+        let err = parse_ecr_message(b"\xff\xfe").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidMessage);
+    }
+
+    #[test]
+    fn daemon_messages_round_trip() {
+        let messages = [
+            DaemonMessage::Outcome {
+                id: "sale-1".into(),
+                approved: true,
+                resolved: false,
+                outcome: WireOutcome::Captured {
+                    payment_id: "p".into(),
+                    amount: Minor(4995),
+                    currency: Currency::DKK,
+                },
+            },
+            DaemonMessage::Event {
+                id: Some("prep-1".into()),
+                event: Event::CustomerCheckedIn {
+                    payment_id: "p".into(),
+                    customer: WireCustomer {
+                        loyalty_ids: vec!["L1".into()],
+                        customer_token: Some("tok".into()),
+                        customer_receipt_token: None,
+                    },
+                },
+            },
+            DaemonMessage::Event {
+                id: None,
+                event: Event::BackendOffline,
+            },
+            DaemonMessage::QueryResult {
+                id: "q".into(),
+                command: "sale-1".into(),
+                state: QueryState::Finished,
+                kind: Some(CommandKind::Pay),
+                payment_id: Some("p".into()),
+                refund_id: None,
+                outcome: Some(QueriedOutcome {
+                    approved: false,
+                    outcome: WireOutcome::Declined {
+                        payment_id: Some("p".into()),
+                        reason: DeclineReason::CancelledByUser,
+                    },
+                }),
+            },
+        ];
+        for message in messages {
+            let text = encode(&message);
+            let back: DaemonMessage = serde_json::from_slice(&text).unwrap();
+            assert_eq!(back, message, "{}", String::from_utf8_lossy(&text));
+        }
+        let text = String::from_utf8(encode(&DaemonMessage::Outcome {
+            id: "sale-1".into(),
+            approved: false,
+            resolved: true,
+            outcome: WireOutcome::Rejected {
+                code: RejectCode::LaneBusy,
+                message: "busy".into(),
+            },
+        }))
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"outcome","id":"sale-1","approved":false,"resolved":true,"result":"rejected","code":"lane_busy","message":"busy"}"#
+        );
+    }
+}

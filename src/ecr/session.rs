@@ -1,0 +1,524 @@
+//! The protocol session of one lane: turns the cash register's messages into engine commands
+//! and the engine's answers and events into protocol messages.
+//!
+//! Sans link: messages arrive as bodies through [`Session::handle`], and everything to send
+//! goes to the outbox the session was created with, so the session outlives the connections
+//! of its lane (a serial device that is reopened, a TCP client that reconnects).
+//!
+//! Events reach the cash register by two paths, without duplicates: a command submitted here
+//! is followed through its engine [`Submission`](crate::engine::Submission) (reliable, also
+//! for a repeated command whose outcome the engine answers from its journal); everything else
+//! on the lane (commands resumed after a restart, `Resolved` outcomes, lane-wide news) comes
+//! from the lane's broadcast.
+
+use super::message::{
+    encode, parse_ecr_message, Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
+    QueriedOutcome, QueryState, WireOutcome, PROTOCOL_VERSION,
+};
+use crate::engine::{Command, CommandId, CommandState, EngineHandle, EventKind, LaneEvent, PaymentSelector};
+use crate::mobilepay::model::Restrictions;
+use crate::money::Currency;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
+
+/// Settings of a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Used when a command gives no currency.
+    pub currency: Currency,
+}
+
+impl Default for SessionConfig {
+    fn default() -> SessionConfig {
+        SessionConfig {
+            currency: Currency::DKK,
+        }
+    }
+}
+
+/// How many followed command ids are remembered to keep broadcast copies of their events out.
+const FOLLOWED_LIMIT: usize = 1024;
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Commands whose events arrive through their submission, with an insertion counter for
+    /// evicting the oldest.
+    followed: HashMap<CommandId, u64>,
+    counter: u64,
+    running: BTreeSet<String>,
+    backend_offline: bool,
+}
+
+impl Shared {
+    fn follow(&mut self, id: &CommandId) {
+        self.counter += 1;
+        self.followed.insert(id.clone(), self.counter);
+        if self.followed.len() > FOLLOWED_LIMIT {
+            if let Some(oldest) = self
+                .followed
+                .iter()
+                .min_by_key(|(_, n)| **n)
+                .map(|(id, _)| id.clone())
+            {
+                self.followed.remove(&oldest);
+            }
+        }
+    }
+
+    /// Keeps `running` and the backend state up to date with an event of the lane.
+    fn note(&mut self, event: &LaneEvent) {
+        match (&event.command_id, &event.kind) {
+            (_, EventKind::BackendOffline) => self.backend_offline = true,
+            (_, EventKind::BackendOnline) => self.backend_offline = false,
+            (Some(id), EventKind::Finished { .. } | EventKind::Resolved { .. }) => {
+                self.running.remove(id.as_str());
+            }
+            (Some(id), _) => {
+                self.running.insert(id.to_string());
+            }
+            (None, _) => {}
+        }
+    }
+}
+
+/// The protocol session of one lane.
+pub struct Session {
+    engine: EngineHandle,
+    config: SessionConfig,
+    outbox: mpsc::UnboundedSender<Vec<u8>>,
+    shared: Arc<Mutex<Shared>>,
+    /// Tasks following submitted commands and the lane broadcast; aborted with the session.
+    tasks: JoinSet<()>,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // The data stays consistent even if a holder panicked: every update is a single step.
+    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn send(outbox: &mpsc::UnboundedSender<Vec<u8>>, message: &DaemonMessage) {
+    // A closed outbox means the lane is shutting down; nothing is left to tell.
+    let _ = outbox.send(encode(message));
+}
+
+impl Session {
+    /// Starts the session of the lane `engine` drives; its messages go to `outbox`. Must be
+    /// called inside a tokio runtime.
+    pub fn start(
+        engine: EngineHandle,
+        config: SessionConfig,
+        outbox: mpsc::UnboundedSender<Vec<u8>>,
+    ) -> Session {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut tasks = JoinSet::new();
+        tasks.spawn(forward_lane_events(
+            engine.subscribe(),
+            shared.clone(),
+            outbox.clone(),
+        ));
+        Session {
+            engine,
+            config,
+            outbox,
+            shared,
+            tasks,
+        }
+    }
+
+    /// Handles one message body from the cash register. Replies that need the engine are sent
+    /// by tasks of the session, in order per command.
+    pub fn handle(&mut self, body: &[u8]) {
+        while self.tasks.try_join_next().is_some() {}
+        let message = match parse_ecr_message(body) {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(
+                    code = err.code.as_str(),
+                    "refused an ECR message: {}",
+                    err.message
+                );
+                return self.error(err.id, err.code, err.message);
+            }
+        };
+        let id = message.id().to_string();
+        match self.command(message) {
+            Ok(Request::Hello { protocol, ecr }) => self.hello(id, protocol, ecr),
+            Ok(Request::Status) => self.status(id),
+            Ok(Request::Query(target)) => self.query(id, target),
+            Ok(Request::Submit(command_id, command)) => self.submit(command_id, command),
+            Err((code, message)) => self.error(Some(id), code, message),
+        }
+    }
+
+    fn error(&self, id: Option<String>, code: ErrorCode, message: String) {
+        send(&self.outbox, &DaemonMessage::Error { id, code, message });
+    }
+
+    /// Validates a message and turns it into what the session does with it.
+    fn command(&self, message: EcrMessage) -> Result<Request, (ErrorCode, String)> {
+        let currency = |c: Option<Currency>| c.unwrap_or(self.config.currency);
+        Ok(match message {
+            EcrMessage::Hello { protocol, ecr, .. } => Request::Hello { protocol, ecr },
+            EcrMessage::Status { .. } => Request::Status,
+            EcrMessage::Query { command, .. } => Request::Query(command_id(&command)?),
+            EcrMessage::Pay {
+                id,
+                amount,
+                currency: c,
+                order,
+                reserve,
+                options,
+            } => {
+                let (restrictions, label) = split_options(options);
+                Request::Submit(
+                    command_id(&id)?,
+                    Command::Pay {
+                        amount,
+                        currency: currency(c),
+                        order_id: order,
+                        keep_reservation: reserve,
+                        restrictions,
+                        label,
+                    },
+                )
+            }
+            EcrMessage::Prepare { id, order } => {
+                Request::Submit(command_id(&id)?, Command::Prepare { order_id: order })
+            }
+            EcrMessage::Ready {
+                id,
+                prepared,
+                amount,
+                currency: c,
+                reserve,
+                options,
+            } => {
+                let (restrictions, label) = split_options(options);
+                Request::Submit(
+                    command_id(&id)?,
+                    Command::Ready {
+                        target: command_id(&prepared)?,
+                        amount,
+                        currency: currency(c),
+                        keep_reservation: reserve,
+                        restrictions,
+                        label,
+                    },
+                )
+            }
+            EcrMessage::Capture { id, payment, amount } => Request::Submit(
+                command_id(&id)?,
+                Command::Capture {
+                    target: command_id(&payment)?,
+                    amount,
+                },
+            ),
+            EcrMessage::Cancel { id, target } => Request::Submit(
+                command_id(&id)?,
+                Command::Cancel {
+                    target: command_id(&target)?,
+                },
+            ),
+            EcrMessage::Refund {
+                id,
+                payment,
+                order,
+                amount,
+                currency: c,
+                refund_order,
+            } => {
+                let payment = match (payment, order) {
+                    (Some(payment), None) => PaymentSelector::Command(command_id(&payment)?),
+                    (None, Some(order)) => PaymentSelector::OrderId(order),
+                    _ => {
+                        return Err((
+                            ErrorCode::InvalidMessage,
+                            "a refund names its payment by exactly one of \"payment\" (command id) or \"order\" (order id)".into(),
+                        ))
+                    }
+                };
+                Request::Submit(
+                    command_id(&id)?,
+                    Command::Refund {
+                        payment,
+                        amount,
+                        currency: currency(c),
+                        refund_order_id: refund_order,
+                    },
+                )
+            }
+        })
+    }
+
+    fn hello(&self, id: String, protocol: Option<u32>, ecr: Option<String>) {
+        if let Some(version) = protocol.filter(|v| *v != PROTOCOL_VERSION) {
+            return self.error(
+                Some(id),
+                ErrorCode::UnsupportedProtocol,
+                format!("protocol version {version} is not supported; this terminal speaks version {PROTOCOL_VERSION}"),
+            );
+        }
+        tracing::info!(
+            lane = self.engine.lane(),
+            ecr = ecr.as_deref().unwrap_or("unnamed"),
+            "cash register said hello"
+        );
+        send(
+            &self.outbox,
+            &DaemonMessage::Hello {
+                id,
+                protocol: PROTOCOL_VERSION,
+                product: "mposd".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                lane: self.engine.lane().to_string(),
+            },
+        );
+    }
+
+    fn status(&mut self, id: String) {
+        let engine = self.engine.clone();
+        let outbox = self.outbox.clone();
+        let shared = self.shared.clone();
+        self.tasks.spawn(async move {
+            let alarms = match engine.alarms().await {
+                Ok(alarms) => alarms,
+                Err(err) => {
+                    return send(
+                        &outbox,
+                        &DaemonMessage::Error {
+                            id: Some(id),
+                            code: ErrorCode::EngineUnavailable,
+                            message: err.to_string(),
+                        },
+                    )
+                }
+            };
+            let message = {
+                let shared = lock(&shared);
+                DaemonMessage::Status {
+                    id,
+                    lane: engine.lane().to_string(),
+                    backend: if shared.backend_offline {
+                        Backend::Offline
+                    } else {
+                        Backend::Online
+                    },
+                    running: shared.running.iter().cloned().collect(),
+                    alarms,
+                }
+            };
+            send(&outbox, &message);
+        });
+    }
+
+    fn query(&mut self, id: String, target: CommandId) {
+        let engine = self.engine.clone();
+        let outbox = self.outbox.clone();
+        self.tasks.spawn(async move {
+            let message = match engine.query(&target).await {
+                Ok(view) => query_result(id, &target, view),
+                Err(err) => DaemonMessage::Error {
+                    id: Some(id),
+                    code: ErrorCode::EngineUnavailable,
+                    message: err.to_string(),
+                },
+            };
+            send(&outbox, &message);
+        });
+    }
+
+    fn submit(&mut self, id: CommandId, command: Command) {
+        lock(&self.shared).follow(&id);
+        let engine = self.engine.clone();
+        let outbox = self.outbox.clone();
+        let shared = self.shared.clone();
+        self.tasks.spawn(async move {
+            let mut submission = match engine.submit(id.clone(), command).await {
+                Ok(submission) => submission,
+                Err(err) => {
+                    tracing::warn!(command = %id, "the engine did not accept a command: {err}");
+                    return send(
+                        &outbox,
+                        &DaemonMessage::Error {
+                            id: Some(id.to_string()),
+                            code: ErrorCode::EngineUnavailable,
+                            message: err.to_string(),
+                        },
+                    );
+                }
+            };
+            lock(&shared).running.insert(id.to_string());
+            send(&outbox, &DaemonMessage::Accepted { id: id.to_string() });
+            while let Some(event) = submission.next_event().await {
+                // A later resolution arrives on the lane broadcast only.
+                if matches!(event.kind, EventKind::Resolved { .. }) {
+                    continue;
+                }
+                lock(&shared).note(&event);
+                let finished = matches!(event.kind, EventKind::Finished { .. });
+                if let Some(message) = to_message(event) {
+                    send(&outbox, &message);
+                }
+                if finished {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+enum Request {
+    Hello {
+        protocol: Option<u32>,
+        ecr: Option<String>,
+    },
+    Status,
+    Query(CommandId),
+    Submit(CommandId, Command),
+}
+
+fn command_id(text: &str) -> Result<CommandId, (ErrorCode, String)> {
+    CommandId::new(text).map_err(|e| (ErrorCode::InvalidCommandId, format!("{e}: {text:?}")))
+}
+
+fn split_options(options: PaymentOptions) -> (Option<Restrictions>, Option<String>) {
+    let restrictions = (options.debit_card_disallowed.is_some() || options.credit_card_disallowed.is_some())
+        .then_some(Restrictions {
+            debit_card_disallowed: options.debit_card_disallowed,
+            credit_card_disallowed: options.credit_card_disallowed,
+        });
+    (restrictions, options.label)
+}
+
+fn query_result(id: String, target: &CommandId, view: Option<crate::engine::CommandView>) -> DaemonMessage {
+    let Some(view) = view else {
+        return DaemonMessage::QueryResult {
+            id,
+            command: target.to_string(),
+            state: QueryState::NotFound,
+            kind: None,
+            payment_id: None,
+            refund_id: None,
+            outcome: None,
+        };
+    };
+    let (state, outcome) = match view.state {
+        CommandState::Running => (QueryState::Running, None),
+        CommandState::Finished(outcome) => {
+            let outcome = WireOutcome::from(outcome);
+            (
+                QueryState::Finished,
+                Some(QueriedOutcome {
+                    approved: outcome.is_approved(),
+                    outcome,
+                }),
+            )
+        }
+    };
+    DaemonMessage::QueryResult {
+        id,
+        command: target.to_string(),
+        state,
+        kind: Some(view.command.kind()),
+        payment_id: view.payment_id,
+        refund_id: view.refund_id,
+        outcome,
+    }
+}
+
+/// The protocol message for an engine event.
+pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
+    let id = event.command_id.map(|id| id.to_string());
+    let outcome = |id: Option<String>, outcome, resolved| {
+        let outcome = WireOutcome::from(outcome);
+        Some(DaemonMessage::Outcome {
+            // An outcome always belongs to a command; one without is not for the ECR.
+            id: id?,
+            approved: outcome.is_approved(),
+            resolved,
+            outcome,
+        })
+    };
+    let event = match event.kind {
+        EventKind::Finished { outcome: o } => return outcome(id, o, false),
+        EventKind::Resolved { outcome: o } => return outcome(id, o, true),
+        EventKind::WaitingForCustomer {
+            payment_id,
+            amount,
+            currency,
+            ..
+        } => Event::WaitingForCustomer {
+            payment_id,
+            amount,
+            currency,
+        },
+        EventKind::CustomerCheckedIn { payment_id, customer } => Event::CustomerCheckedIn {
+            payment_id,
+            customer: customer.into(),
+        },
+        EventKind::Reserved {
+            payment_id,
+            amount,
+            partial_capture_possible,
+        } => Event::Reserved {
+            payment_id,
+            amount,
+            partial_capture_possible,
+        },
+        EventKind::Captured { payment_id, amount } => Event::Captured { payment_id, amount },
+        EventKind::Declined { payment_id, reason } => Event::Declined { payment_id, reason },
+        EventKind::Cancelled { payment_id } => Event::Cancelled { payment_id },
+        EventKind::RefundInProgress { refund_id, amount } => Event::RefundInProgress { refund_id, amount },
+        EventKind::Refunded { refund_id, amount } => Event::Refunded { refund_id, amount },
+        EventKind::OutcomeUnknown { payment_id } => Event::OutcomeUnknown { payment_id },
+        EventKind::NeedsHuman { payment_id, detail } => Event::NeedsHuman { payment_id, detail },
+        EventKind::BackendOffline => Event::BackendOffline,
+        EventKind::BackendOnline => Event::BackendOnline,
+    };
+    Some(DaemonMessage::Event { id, event })
+}
+
+/// Forwards the lane's events that no submission of this session follows.
+async fn forward_lane_events(
+    mut events: broadcast::Receiver<LaneEvent>,
+    shared: Arc<Mutex<Shared>>,
+    outbox: mpsc::UnboundedSender<Vec<u8>>,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "the cash register missed lane events; it can query outcomes"
+                );
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let forward = {
+            let mut shared = lock(&shared);
+            let followed = event
+                .command_id
+                .as_ref()
+                .is_some_and(|id| shared.followed.contains_key(id));
+            let resolved = matches!(event.kind, EventKind::Resolved { .. });
+            if followed && !resolved {
+                if let (Some(id), EventKind::Finished { .. }) = (&event.command_id, &event.kind) {
+                    shared.followed.remove(id);
+                }
+                false
+            } else {
+                shared.note(&event);
+                true
+            }
+        };
+        if forward {
+            if let Some(message) = to_message(event) {
+                send(&outbox, &message);
+            }
+        }
+    }
+}

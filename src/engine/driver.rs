@@ -1,0 +1,637 @@
+//! The thin async driver around the pure flows: it accepts commands, keeps the journal, runs
+//! one task per unfinished command (executing the actions of [`flow::step`]) and fans events
+//! out to the callers and the lane's watchers.
+
+use super::api::{
+    Command, CommandId, CommandKind, EngineError, EngineHandle, EventKind, LaneEvent, Outcome,
+    PaymentSelector, RejectCode, Request, Submission,
+};
+use super::backend::{Backend, BackendError, CorrelationId};
+use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
+use super::journal::{Committer, Journal};
+use super::reconciler;
+use super::record::{Decision, Phase, Record};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc};
+
+/// How an engine runs.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The MobilePay `posId` of this lane.
+    pub pos_id: String,
+    /// Timing of the flows; `policy.beacon_id` is shown with the QR code.
+    pub policy: Policy,
+    /// Finished records are pruned this long after their last change.
+    pub retention: Duration,
+    /// Pace of the reconciler's sweep of the point of sale (stale payments, pruning).
+    pub reconcile_every: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(pos_id: impl Into<String>, beacon_id: impl Into<String>) -> EngineConfig {
+        EngineConfig {
+            pos_id: pos_id.into(),
+            policy: Policy {
+                beacon_id: beacon_id.into(),
+                ..Policy::default()
+            },
+            retention: Duration::from_secs(400 * 24 * 3600),
+            reconcile_every: Duration::from_secs(60),
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A running flow's mailbox and the callers waiting for its answer.
+struct Running {
+    inputs: mpsc::UnboundedSender<Input>,
+    waiters: Vec<mpsc::UnboundedSender<LaneEvent>>,
+}
+
+/// What the engine's tasks share. Never held across an `.await`.
+#[derive(Default)]
+pub(crate) struct State {
+    /// The latest copy of every journal record.
+    pub records: HashMap<CommandId, Record>,
+    running: HashMap<CommandId, Running>,
+    /// Cancel commands waiting for the answer of the command they cancel.
+    cancel_waiters: HashMap<CommandId, Vec<CommandId>>,
+    /// Command ids whose stored record is unreadable.
+    pub corrupt: HashSet<String>,
+    pub backend_offline: bool,
+    /// Things a person must look at, newest last.
+    pub alarms: Vec<String>,
+    /// Payments already reported by the reconciler, so each is reported once.
+    pub reported: HashSet<String>,
+}
+
+/// Everything a flow task or the reconciler needs.
+pub(crate) struct Shared<B> {
+    pub backend: Arc<B>,
+    pub journal: Journal,
+    pub committer: Committer,
+    pub config: EngineConfig,
+    pub state: Mutex<State>,
+    pub events: broadcast::Sender<LaneEvent>,
+}
+
+impl<B: Backend> Shared<B> {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn emit(&self, command_id: Option<&CommandId>, kind: EventKind) {
+        let event = LaneEvent {
+            lane: self.config.pos_id.clone(),
+            command_id: command_id.cloned(),
+            at_ms: now_ms(),
+            kind,
+        };
+        // The lane first: a caller that has its answer must find the event already there.
+        let _ = self.events.send(event.clone());
+        if let Some(id) = command_id {
+            let state = self.lock();
+            if let Some(running) = state.running.get(id) {
+                for waiter in &running.waiters {
+                    let _ = waiter.send(event.clone());
+                }
+            }
+        }
+    }
+
+    /// Notes whether the backend answered, and tells the lane when that changes.
+    pub fn backend_answered(&self, answered: bool) {
+        let changed = {
+            let mut state = self.lock();
+            let changed = state.backend_offline == answered;
+            state.backend_offline = !answered;
+            changed
+        };
+        if changed {
+            let kind = if answered {
+                EventKind::BackendOnline
+            } else {
+                EventKind::BackendOffline
+            };
+            self.emit(None, kind);
+        }
+    }
+
+    pub async fn durable(&self) -> Result<(), EngineError> {
+        self.committer.durable().await.map_err(EngineError::Journal)
+    }
+
+    pub fn store(&self, record: &Record) -> Result<(), EngineError> {
+        self.journal
+            .put(record)
+            .map_err(|e| EngineError::Journal(format!("{e:#}")))?;
+        self.lock().records.insert(record.id.clone(), record.clone());
+        Ok(())
+    }
+}
+
+/// Starts an engine on `journal` for one lane. Before the returned handle takes commands, every
+/// unfinished record is resumed (recovery, I5); when the store had to be set aside
+/// (`set_aside`), open work is rebuilt from the backend first and an alarm is raised.
+pub async fn start<B: Backend>(
+    backend: Arc<B>,
+    journal: Journal,
+    config: EngineConfig,
+    set_aside: Option<PathBuf>,
+) -> anyhow::Result<EngineHandle> {
+    let (events, _) = broadcast::channel(1024);
+    let committer = Committer::start(journal.clone());
+    let shared = Arc::new(Shared {
+        backend,
+        journal,
+        committer,
+        config,
+        state: Mutex::new(State::default()),
+        events: events.clone(),
+    });
+    super::recovery::recover(&shared, set_aside).await?;
+    let (requests, mut inbox) = mpsc::channel::<Request>(64);
+    let lane = shared.config.pos_id.clone();
+    let acceptor = shared.clone();
+    tokio::spawn(async move {
+        while let Some(request) = inbox.recv().await {
+            match request {
+                Request::Submit { id, command, reply } => {
+                    let _ = reply.send(accept(&acceptor, id, command).await);
+                }
+                Request::Query { id, reply } => {
+                    let view = acceptor.lock().records.get(&id).map(Record::view);
+                    let _ = reply.send(Ok(view));
+                }
+                Request::Alarms { reply } => {
+                    let _ = reply.send(Ok(acceptor.lock().alarms.clone()));
+                }
+            }
+        }
+    });
+    reconciler::spawn(shared.clone());
+    Ok(EngineHandle::new(requests, events, lane))
+}
+
+/// A submission that is already answered.
+fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let _ = tx.send(LaneEvent {
+        lane: shared.config.pos_id.clone(),
+        command_id: Some(id.clone()),
+        at_ms: now_ms(),
+        kind: EventKind::Finished { outcome },
+    });
+    Submission::new(rx)
+}
+
+fn rejected(
+    shared: &Shared<impl Backend>,
+    id: &CommandId,
+    code: RejectCode,
+    message: impl Into<String>,
+) -> Submission {
+    answered(
+        shared,
+        id,
+        Outcome::Rejected {
+            code,
+            message: message.into(),
+        },
+    )
+}
+
+/// Takes a command: a repeat returns the stored answer or joins the running flow; a new one is
+/// checked, made durable, and started. Refused commands are not stored: nothing happened.
+async fn accept<B: Backend>(
+    shared: &Arc<Shared<B>>,
+    id: CommandId,
+    command: Command,
+) -> Result<Submission, EngineError> {
+    let now = now_ms();
+    let mut record = Record::new(id.clone(), command.clone(), shared.config.pos_id.clone(), now);
+    let mut updates: Vec<Record> = Vec::new();
+    let mut cancel_victim: Option<CommandId> = None;
+    {
+        let mut state = shared.lock();
+        if state.corrupt.contains(id.as_str()) {
+            return Ok(answered(
+                shared,
+                &id,
+                Outcome::NeedsHuman {
+                    payment_id: None,
+                    detail: format!("the journal record of command {id} is unreadable"),
+                },
+            ));
+        }
+        if let Some(existing) = state.records.get(&id).cloned() {
+            if existing.command != command {
+                return Ok(rejected(
+                    shared,
+                    &id,
+                    RejectCode::CommandIdReused,
+                    format!("command id {id} was used for a different command"),
+                ));
+            }
+            if existing.answered {
+                let outcome = existing.outcome.clone().unwrap_or(Outcome::Unknown {
+                    payment_id: existing.payment_id.clone(),
+                });
+                return Ok(answered(shared, &id, outcome));
+            }
+            let (tx, rx) = mpsc::unbounded_channel();
+            match state.running.get_mut(&id) {
+                Some(running) => running.waiters.push(tx),
+                None => {
+                    return Ok(answered(
+                        shared,
+                        &id,
+                        Outcome::Unknown {
+                            payment_id: existing.payment_id.clone(),
+                        },
+                    ))
+                }
+            }
+            return Ok(Submission::new(rx));
+        }
+        if let Err((code, message)) = flow::validate(&command) {
+            return Ok(rejected(shared, &id, code, message));
+        }
+        let target_of = |target: &CommandId| state.records.get(target).cloned();
+        match &command {
+            Command::Pay { .. } | Command::Prepare { .. } => {
+                if let Some(holder) = state.records.values().find(|r| r.holds_lane()) {
+                    return Ok(rejected(
+                        shared,
+                        &id,
+                        RejectCode::LaneBusy,
+                        format!("command {} is still using this point of sale", holder.id),
+                    ));
+                }
+                record.create_key = Some(uuid::Uuid::new_v4().to_string());
+                record.create_key_at_ms = now;
+            }
+            Command::Ready { target, currency, .. } => {
+                let Some(mut prepare) = target_of(target) else {
+                    return Ok(rejected(
+                        shared,
+                        &id,
+                        RejectCode::UnknownTarget,
+                        format!("no command {target}"),
+                    ));
+                };
+                if prepare.kind() != CommandKind::Prepare {
+                    return Ok(rejected(
+                        shared,
+                        &id,
+                        RejectCode::WrongTarget,
+                        format!("{target} is not a prepare"),
+                    ));
+                }
+                let payment_id = match (&prepare.outcome, prepare.answered, &prepare.followed_by) {
+                    (Some(Outcome::Paired { payment_id, .. }), true, None) => payment_id.clone(),
+                    _ => {
+                        return Ok(rejected(
+                            shared,
+                            &id,
+                            RejectCode::WrongState,
+                            format!("{target} is not a prepared payment with a checked-in customer"),
+                        ))
+                    }
+                };
+                record.payment_id = Some(payment_id);
+                record.currency = Some(*currency);
+                prepare.followed_by = Some(id.clone());
+                updates.push(prepare);
+            }
+            Command::Capture { target, amount } => {
+                let Some(sale) = target_of(target) else {
+                    return Ok(rejected(
+                        shared,
+                        &id,
+                        RejectCode::UnknownTarget,
+                        format!("no command {target}"),
+                    ));
+                };
+                if !matches!(sale.kind(), CommandKind::Pay | CommandKind::Ready) {
+                    return Ok(rejected(
+                        shared,
+                        &id,
+                        RejectCode::WrongTarget,
+                        format!("{target} is not a payment"),
+                    ));
+                }
+                match &sale.outcome {
+                    Some(Outcome::Reserved {
+                        payment_id,
+                        amount: reserved,
+                        currency,
+                        partial_capture_possible,
+                    }) if sale.answered => {
+                        let amount = amount.unwrap_or(*reserved);
+                        if amount > *reserved {
+                            return Ok(rejected(
+                                shared,
+                                &id,
+                                RejectCode::CaptureExceedsReservation,
+                                format!("{amount} is more than the reserved {reserved}"),
+                            ));
+                        }
+                        record.payment_id = Some(payment_id.clone());
+                        record.reserved = Some(*reserved);
+                        record.currency = Some(*currency);
+                        record.partial_capture_possible = Some(*partial_capture_possible);
+                        record.decision = Some(Decision::Capture(amount));
+                    }
+                    _ => {
+                        return Ok(rejected(
+                            shared,
+                            &id,
+                            RejectCode::WrongState,
+                            format!("{target} is not a reservation waiting for capture"),
+                        ))
+                    }
+                }
+            }
+            Command::Cancel { target } => {
+                let Some(mut victim) = target_of(target) else {
+                    return Ok(rejected(
+                        shared,
+                        &id,
+                        RejectCode::UnknownTarget,
+                        format!("no command {target}"),
+                    ));
+                };
+                if matches!(victim.kind(), CommandKind::Cancel | CommandKind::Capture) {
+                    return Ok(rejected(
+                        shared,
+                        &id,
+                        RejectCode::WrongTarget,
+                        format!("{target} cannot be cancelled; cancel the payment instead"),
+                    ));
+                }
+                // A prepared payment taken over by a ready: cancel the ready's flow.
+                if let Some(next) = victim.followed_by.clone() {
+                    match target_of(&next) {
+                        Some(follower) if follower.kind() == CommandKind::Ready => victim = follower,
+                        _ => {
+                            return Ok(rejected(
+                                shared,
+                                &id,
+                                RejectCode::WrongState,
+                                format!("{target} is already being cancelled by {next}"),
+                            ))
+                        }
+                    }
+                }
+                if matches!(victim.outcome, Some(Outcome::Paired { .. })) && victim.followed_by.is_none() {
+                    victim.followed_by = Some(id.clone());
+                    updates.push(victim.clone());
+                }
+                cancel_victim = Some(victim.id.clone());
+                record.payment_id = victim.payment_id.clone();
+            }
+            Command::Refund {
+                payment, currency, ..
+            } => {
+                record.create_key = Some(uuid::Uuid::new_v4().to_string());
+                record.create_key_at_ms = now;
+                match payment {
+                    PaymentSelector::Command(target) => {
+                        let Some(sale) = target_of(target) else {
+                            return Ok(rejected(
+                                shared,
+                                &id,
+                                RejectCode::UnknownTarget,
+                                format!("no command {target}"),
+                            ));
+                        };
+                        let Some(payment_id) = sale.payment_id.clone() else {
+                            return Ok(rejected(
+                                shared,
+                                &id,
+                                RejectCode::WrongTarget,
+                                format!("{target} made no payment"),
+                            ));
+                        };
+                        if sale.currency.is_some_and(|c| c != *currency) {
+                            return Ok(rejected(
+                                shared,
+                                &id,
+                                RejectCode::CurrencyMismatch,
+                                "the refund's currency differs from the payment's",
+                            ));
+                        }
+                        record.payment_id = Some(payment_id);
+                    }
+                    PaymentSelector::OrderId(_) => record.phase = Phase::FindRefundPayment,
+                }
+            }
+        }
+    }
+    for update in &updates {
+        shared.store(update)?;
+    }
+    shared.store(&record)?;
+    // I4: the intent (and its idempotency key) is durable before the first request.
+    shared.durable().await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    spawn_flow(shared.clone(), record, vec![tx]);
+    if let Some(victim) = cancel_victim {
+        follow_cancel_target(shared, &id, &victim);
+    }
+    Ok(Submission::new(rx))
+}
+
+/// Connects a started cancel command to the command it cancels: if that one has answered, the
+/// cancel learns its outcome now, otherwise when it answers; a running flow is told to cancel.
+pub(crate) fn follow_cancel_target<B: Backend>(shared: &Shared<B>, id: &CommandId, victim: &CommandId) {
+    let (deliver_now, running) = {
+        let mut state = shared.lock();
+        let running = state.running.contains_key(victim);
+        let deliver = match state.records.get(victim) {
+            Some(v) if v.answered || !running => Some(v.outcome.clone().unwrap_or(Outcome::Unknown {
+                payment_id: v.payment_id.clone(),
+            })),
+            Some(_) => {
+                state
+                    .cancel_waiters
+                    .entry(victim.clone())
+                    .or_default()
+                    .push(id.clone());
+                None
+            }
+            None => Some(Outcome::Unknown { payment_id: None }),
+        };
+        (deliver, running)
+    };
+    if running {
+        send_input(shared, victim, Input::CancelRequested);
+    }
+    if let Some(outcome) = deliver_now {
+        send_input(shared, id, Input::TargetFinished(outcome));
+    }
+}
+
+pub(crate) fn send_input<B: Backend>(shared: &Shared<B>, id: &CommandId, input: Input) {
+    if let Some(running) = shared.lock().running.get(id) {
+        let _ = running.inputs.send(input);
+    }
+}
+
+/// Runs a record's flow in its own task until the flow stops.
+pub(crate) fn spawn_flow<B: Backend>(
+    shared: Arc<Shared<B>>,
+    record: Record,
+    waiters: Vec<mpsc::UnboundedSender<LaneEvent>>,
+) {
+    let (inputs, mut inbox) = mpsc::unbounded_channel();
+    shared
+        .lock()
+        .running
+        .insert(record.id.clone(), Running { inputs, waiters });
+    tokio::spawn(async move {
+        let id = record.id.clone();
+        if let Err(error) = run_flow(&shared, record, &mut inbox).await {
+            // The journal failed: stop this flow without answering from unstored state; the
+            // caller sees the engine as stopped and recovery resumes from the journal.
+            tracing::error!(command = %id, %error, "flow stopped: the journal is not writable");
+        }
+        shared.lock().running.remove(&id);
+    });
+}
+
+async fn run_flow<B: Backend>(
+    shared: &Arc<Shared<B>>,
+    mut record: Record,
+    inbox: &mut mpsc::UnboundedReceiver<Input>,
+) -> Result<(), EngineError> {
+    let mut input = Input::Start;
+    loop {
+        let actions = flow::step(&mut record, input, now_ms(), &shared.config.policy);
+        let mut next: Option<Input> = None;
+        let mut wait = true;
+        for action in actions {
+            match action {
+                Action::Persist { durable } => {
+                    shared.store(&record)?;
+                    if durable {
+                        shared.durable().await?;
+                    }
+                }
+                Action::Emit(kind) => shared.emit(Some(&record.id), kind),
+                Action::Answer(outcome) => answer(shared, &record.id, outcome),
+                Action::Call(call) => {
+                    let reply = execute(shared.backend.as_ref(), record.correlation_id, call).await;
+                    shared.backend_answered(!matches!(&reply, Err(e) if e.is_transient()));
+                    next = Some(Input::Reply(reply));
+                }
+                Action::Sleep(ms) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(ms)) => next = Some(Input::Timer),
+                        Some(external) = inbox.recv() => next = Some(external),
+                    }
+                }
+                Action::Stop => {
+                    wait = false;
+                    next = None;
+                }
+            }
+        }
+        match next {
+            Some(i) => input = i,
+            None if wait => match inbox.recv().await {
+                Some(i) => input = i,
+                None => return Ok(()),
+            },
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The first answer of a command: to everyone waiting for it, the lane, and any cancel command
+/// waiting for it.
+fn answer<B: Backend>(shared: &Shared<B>, id: &CommandId, outcome: Outcome) {
+    shared.emit(
+        Some(id),
+        EventKind::Finished {
+            outcome: outcome.clone(),
+        },
+    );
+    let cancels = {
+        let mut state = shared.lock();
+        if let Some(running) = state.running.get_mut(id) {
+            running.waiters.clear();
+        }
+        state.cancel_waiters.remove(id).unwrap_or_default()
+    };
+    for cancel in cancels {
+        send_input(shared, &cancel, Input::TargetFinished(outcome.clone()));
+    }
+}
+
+/// Makes one backend request.
+pub(crate) async fn execute<B: Backend>(
+    backend: &B,
+    flow: CorrelationId,
+    call: ApiCall,
+) -> Result<Reply, BackendError> {
+    match call {
+        ApiCall::Initiate { key, payment } => backend
+            .initiate_payment(flow, &key, &payment)
+            .await
+            .map(Reply::Id),
+        ApiCall::Prepare {
+            key,
+            pos_id,
+            order_id,
+        } => backend
+            .prepare_payment(flow, &key, &pos_id, &order_id)
+            .await
+            .map(Reply::Id),
+        ApiCall::Ready { payment_id, ready } => backend
+            .ready_payment(flow, &payment_id, &ready)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::GetPayment { payment_id } => {
+            backend.get_payment(flow, &payment_id).await.map(Reply::Payment)
+        }
+        ApiCall::FindPayments {
+            pos_id,
+            order_id,
+            captured_only,
+        } => backend
+            .find_payments(flow, pos_id.as_deref(), order_id.as_deref(), captured_only)
+            .await
+            .map(Reply::Ids),
+        ApiCall::Capture { payment_id, amount } => backend
+            .capture_payment(flow, &payment_id, amount)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::CancelPayment { payment_id } => backend
+            .cancel_payment(flow, &payment_id)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::CreateRefund { key, refund } => {
+            backend.create_refund(flow, &key, &refund).await.map(Reply::Id)
+        }
+        ApiCall::GetRefund { refund_id } => backend.get_refund(flow, &refund_id).await.map(Reply::Refund),
+        ApiCall::CaptureRefund { refund_id } => backend
+            .capture_refund(flow, &refund_id)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::CancelRefund { refund_id } => backend
+            .cancel_refund(flow, &refund_id)
+            .await
+            .map(|()| Reply::Done),
+    }
+}

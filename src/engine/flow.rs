@@ -1,0 +1,1140 @@
+//! The flows as a pure state machine: `step(record, input) -> actions`.
+//!
+//! No I/O happens here. The driver executes the actions in order: it stores the record
+//! (durably when asked), emits events, answers the caller, makes the one backend call or waits,
+//! and feeds the result back as the next input. Because every effect is an explicit action,
+//! the tests can run every flow against scripted backend answers and enumerate the points
+//! where a crash could strike (between any two actions).
+//!
+//! Ordering rules the step function keeps (invariant I4):
+//! - a command's record is durable before its first backend call (the driver persists it on
+//!   acceptance), so a creating request never carries a key the journal could forget;
+//! - an outcome is durable (`Persist { durable: true }`) before the `Answer` that reveals it.
+
+use super::api::{Command, CustomerInfo, DeclineReason, EventKind, Outcome, RefundCancelReason, RejectCode};
+use super::backend::{BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo};
+use super::record::{Decision, Phase, Record};
+use crate::mobilepay::formats;
+use crate::mobilepay::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus};
+use crate::money::{Minor, MAX_MINOR};
+
+/// Timing rules of the flows.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// How long requests may keep failing before the caller is answered (`Unknown`, or
+    /// `CapturePending` once the customer has approved). The flow goes on in the background.
+    pub answer_unknown_after_ms: u64,
+    /// First retry delay after a failed request; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry delay (the pace of background reconciliation).
+    pub retry_max_ms: u64,
+    /// A create request is never replayed with a key older than this; MobilePay keeps keys
+    /// for at least 24 h, so 20 h leaves a safe margin (I5).
+    pub create_key_max_age_ms: u64,
+    /// The point of sale's beacon id, shown with the QR code.
+    pub beacon_id: String,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            answer_unknown_after_ms: 60_000,
+            retry_base_ms: 250,
+            retry_max_ms: 30_000,
+            create_key_max_age_ms: 20 * 3600 * 1000,
+            beacon_id: String::new(),
+        }
+    }
+}
+
+/// One backend request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiCall {
+    Initiate {
+        key: String,
+        payment: NewPayment,
+    },
+    Prepare {
+        key: String,
+        pos_id: String,
+        order_id: String,
+    },
+    Ready {
+        payment_id: String,
+        ready: ReadyPayment,
+    },
+    GetPayment {
+        payment_id: String,
+    },
+    FindPayments {
+        pos_id: Option<String>,
+        order_id: Option<String>,
+        captured_only: bool,
+    },
+    Capture {
+        payment_id: String,
+        amount: Minor,
+    },
+    CancelPayment {
+        payment_id: String,
+    },
+    CreateRefund {
+        key: String,
+        refund: NewRefund,
+    },
+    GetRefund {
+        refund_id: String,
+    },
+    CaptureRefund {
+        refund_id: String,
+    },
+    CancelRefund {
+        refund_id: String,
+    },
+}
+
+/// A successful backend answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// A created payment's or refund's id.
+    Id(String),
+    /// A call without an answer body succeeded.
+    Done,
+    Payment(PaymentInfo),
+    Ids(Vec<String>),
+    Refund(RefundInfo),
+}
+
+/// What drives a flow forward.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Begin, or resume after a restart: issue the current phase's request.
+    Start,
+    /// The answer to the last [`Action::Call`].
+    Reply(Result<Reply, BackendError>),
+    /// The last [`Action::Sleep`] is over.
+    Timer,
+    /// The cashier cancels this command's payment or refund.
+    CancelRequested,
+    /// For a cancel command: the command it cancels has been answered with this outcome.
+    TargetFinished(Outcome),
+}
+
+/// What the driver must do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Store the record; with `durable`, wait until it survives a power cut.
+    Persist { durable: bool },
+    /// Tell the lane's watchers.
+    Emit(EventKind),
+    /// Give the caller its final answer (already stored durably).
+    Answer(Outcome),
+    /// Make this request, then step with its [`Input::Reply`].
+    Call(ApiCall),
+    /// Wait this long, then step with [`Input::Timer`] (a cancel request may come first).
+    Sleep(u64),
+    /// The flow is over.
+    Stop,
+}
+
+/// Checks a command's own fields before anything is stored or sent.
+pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
+    let amount_ok = |a: Minor| a.is_positive() && a.0 <= MAX_MINOR;
+    let text_ok = |s: &str| formats::is_valid_text(s, formats::MAX_TEXT);
+    let label_ok = |l: &Option<String>| l.as_deref().is_none_or(text_ok);
+    let bad = |code: RejectCode, what: &str| Err((code, what.to_string()));
+    match command {
+        Command::Pay {
+            amount,
+            order_id,
+            label,
+            ..
+        } => {
+            if !amount_ok(*amount) {
+                return bad(RejectCode::InvalidAmount, "the amount must be positive");
+            }
+            if !text_ok(order_id) {
+                return bad(
+                    RejectCode::InvalidOrderId,
+                    "the order id must be 1-36 valid characters",
+                );
+            }
+            if !label_ok(label) {
+                return bad(
+                    RejectCode::InvalidLabel,
+                    "the label must be 1-36 valid characters",
+                );
+            }
+        }
+        Command::Prepare { order_id } => {
+            if !text_ok(order_id) {
+                return bad(
+                    RejectCode::InvalidOrderId,
+                    "the order id must be 1-36 valid characters",
+                );
+            }
+        }
+        Command::Ready { amount, label, .. } => {
+            if !amount_ok(*amount) {
+                return bad(RejectCode::InvalidAmount, "the amount must be positive");
+            }
+            if !label_ok(label) {
+                return bad(
+                    RejectCode::InvalidLabel,
+                    "the label must be 1-36 valid characters",
+                );
+            }
+        }
+        Command::Capture { amount, .. } => {
+            if amount.is_some_and(|a| !amount_ok(a)) {
+                return bad(RejectCode::InvalidAmount, "the capture amount must be positive");
+            }
+        }
+        Command::Cancel { .. } => {}
+        Command::Refund {
+            amount,
+            refund_order_id,
+            payment,
+            ..
+        } => {
+            if !amount_ok(*amount) {
+                return bad(RejectCode::InvalidAmount, "the refund amount must be positive");
+            }
+            if !text_ok(refund_order_id) {
+                return bad(
+                    RejectCode::InvalidRefundOrderId,
+                    "the refund order id must be 1-36 valid characters",
+                );
+            }
+            if let super::api::PaymentSelector::OrderId(order) = payment {
+                if !text_ok(order) {
+                    return bad(
+                        RejectCode::InvalidOrderId,
+                        "the order id must be 1-36 valid characters",
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Advances `record` by one input and says what to do. `now_ms` is wall-clock time.
+pub fn step(record: &mut Record, input: Input, now_ms: u64, policy: &Policy) -> Vec<Action> {
+    let mut flow = Flow {
+        rec: record,
+        now: now_ms,
+        policy,
+        out: Vec::new(),
+        earlier_failures: None,
+    };
+    match input {
+        Input::Start | Input::Timer => flow.issue(),
+        Input::CancelRequested => flow.on_cancel(),
+        Input::TargetFinished(outcome) => flow.on_target_finished(outcome),
+        Input::Reply(Ok(reply)) => {
+            // A status the engine does not understand counts as a failure, so remember the
+            // streak until the answer has been looked at.
+            flow.earlier_failures = flow.rec.failing_since_ms.take().map(|s| (s, flow.rec.attempts));
+            flow.rec.attempts = 0;
+            flow.on_reply(reply);
+        }
+        Input::Reply(Err(error)) if error.is_transient() => flow.on_transient(&error),
+        Input::Reply(Err(error)) => {
+            flow.rec.failing_since_ms = None;
+            flow.rec.attempts = 0;
+            flow.on_error(error);
+        }
+    }
+    flow.rec.updated_at_ms = now_ms;
+    flow.out
+}
+
+struct Flow<'a> {
+    rec: &'a mut Record,
+    now: u64,
+    policy: &'a Policy,
+    out: Vec<Action>,
+    /// The failure streak before a successful answer that may still count as a failure.
+    earlier_failures: Option<(u64, u32)>,
+}
+
+impl Flow<'_> {
+    fn push(&mut self, action: Action) {
+        self.out.push(action);
+    }
+
+    fn goto(&mut self, phase: Phase) {
+        self.rec.phase = phase;
+        self.issue();
+    }
+
+    fn payment_id(&self) -> String {
+        self.rec.payment_id.clone().unwrap_or_default()
+    }
+
+    fn key(&self) -> String {
+        self.rec.create_key.clone().unwrap_or_default()
+    }
+
+    fn key_too_old(&self) -> bool {
+        self.now.saturating_sub(self.rec.create_key_at_ms) > self.policy.create_key_max_age_ms
+    }
+
+    /// Makes the request of the current phase.
+    fn issue(&mut self) {
+        let rec = &*self.rec;
+        let call = match &rec.phase {
+            Phase::Create if self.key_too_old() => return self.goto(Phase::FindOwn),
+            Phase::Create => match &rec.command {
+                Command::Pay {
+                    amount,
+                    currency,
+                    order_id,
+                    restrictions,
+                    label,
+                    ..
+                } => ApiCall::Initiate {
+                    key: self.key(),
+                    payment: NewPayment {
+                        pos_id: rec.pos_id.clone(),
+                        order_id: order_id.clone(),
+                        amount: *amount,
+                        currency: *currency,
+                        restrictions: *restrictions,
+                        label: label.clone(),
+                        planned_capture_delay: capture_delay(rec.keep_reservation()),
+                    },
+                },
+                Command::Prepare { order_id } => ApiCall::Prepare {
+                    key: self.key(),
+                    pos_id: rec.pos_id.clone(),
+                    order_id: order_id.clone(),
+                },
+                _ => return self.needs_human("a create phase on a command that creates nothing"),
+            },
+            Phase::FindOwn => ApiCall::FindPayments {
+                pos_id: Some(rec.pos_id.clone()),
+                order_id: order_id(&rec.command),
+                captured_only: false,
+            },
+            Phase::ClearStale { pending: None } => ApiCall::FindPayments {
+                pos_id: Some(rec.pos_id.clone()),
+                order_id: None,
+                captured_only: false,
+            },
+            Phase::ClearStale { pending: Some(ids) } => match ids.first() {
+                Some(id) => ApiCall::GetPayment {
+                    payment_id: id.clone(),
+                },
+                None => {
+                    self.rec.stale_cleared = true;
+                    return self.goto(Phase::Create);
+                }
+            },
+            Phase::Ready => match &rec.command {
+                Command::Ready {
+                    amount,
+                    currency,
+                    restrictions,
+                    label,
+                    ..
+                } => ApiCall::Ready {
+                    payment_id: self.payment_id(),
+                    ready: ReadyPayment {
+                        amount: *amount,
+                        currency: *currency,
+                        restrictions: *restrictions,
+                        label: label.clone(),
+                        planned_capture_delay: capture_delay(rec.keep_reservation()),
+                    },
+                },
+                _ => return self.needs_human("a ready phase on a command that is not ready"),
+            },
+            Phase::Poll => ApiCall::GetPayment {
+                payment_id: self.payment_id(),
+            },
+            Phase::Capture => {
+                let amount = match rec.decision {
+                    Some(Decision::Capture(amount)) => amount,
+                    _ => return self.needs_human("a capture without a capture decision"),
+                };
+                let partial = rec.reserved.is_some_and(|r| amount < r);
+                if partial && rec.partial_capture_possible == Some(false) {
+                    return self.partial_refused(amount);
+                }
+                ApiCall::Capture {
+                    payment_id: self.payment_id(),
+                    amount,
+                }
+            }
+            Phase::CancelPayment => ApiCall::CancelPayment {
+                payment_id: self.payment_id(),
+            },
+            Phase::AwaitTarget => return,
+            Phase::FindRefundPayment => ApiCall::FindPayments {
+                pos_id: None,
+                order_id: match &rec.command {
+                    Command::Refund {
+                        payment: super::api::PaymentSelector::OrderId(order),
+                        ..
+                    } => Some(order.clone()),
+                    _ => None,
+                },
+                captured_only: true,
+            },
+            Phase::CreateRefund if self.key_too_old() => {
+                return self.needs_human(
+                    "the refund was never confirmed and its request is too old to repeat; \
+                     check the payment's refunds at MobilePay",
+                )
+            }
+            Phase::CreateRefund => match &rec.command {
+                Command::Refund {
+                    amount,
+                    currency,
+                    refund_order_id,
+                    ..
+                } => ApiCall::CreateRefund {
+                    key: self.key(),
+                    refund: NewRefund {
+                        payment_id: self.payment_id(),
+                        refund_order_id: refund_order_id.clone(),
+                        amount: *amount,
+                        currency: *currency,
+                    },
+                },
+                _ => return self.needs_human("a refund phase on a command that is not a refund"),
+            },
+            Phase::PollRefund => ApiCall::GetRefund {
+                refund_id: rec.refund_id.clone().unwrap_or_default(),
+            },
+            Phase::CaptureRefund => ApiCall::CaptureRefund {
+                refund_id: rec.refund_id.clone().unwrap_or_default(),
+            },
+            Phase::CancelRefund => ApiCall::CancelRefund {
+                refund_id: rec.refund_id.clone().unwrap_or_default(),
+            },
+            Phase::Done => return self.push(Action::Stop),
+        };
+        self.push(Action::Call(call));
+    }
+
+    fn on_reply(&mut self, reply: Reply) {
+        let phase = self.rec.phase.clone();
+        match (phase, reply) {
+            (Phase::Create, Reply::Id(id)) => {
+                self.rec.payment_id = Some(id);
+                self.push(Action::Persist { durable: false });
+                let next = if self.wants_cancel() {
+                    Phase::CancelPayment
+                } else {
+                    Phase::Poll
+                };
+                self.goto(next);
+            }
+            (Phase::FindOwn, Reply::Ids(ids)) => match ids.into_iter().next() {
+                Some(id) => {
+                    self.rec.payment_id = Some(id);
+                    self.push(Action::Persist { durable: false });
+                    self.goto(Phase::Poll);
+                }
+                // Neither active nor reserved: it was never created, or it has ended without
+                // money taken (only this engine captures, and it had not).
+                None => {
+                    let reason = self.cancel_reason();
+                    self.finish(Outcome::Declined {
+                        payment_id: None,
+                        reason,
+                    });
+                }
+            },
+            (Phase::ClearStale { pending: None }, Reply::Ids(ids)) => {
+                self.goto(Phase::ClearStale { pending: Some(ids) })
+            }
+            (Phase::ClearStale { pending: Some(ids) }, Reply::Payment(p)) => {
+                if self.is_our_lost_payment(&p) {
+                    self.rec.payment_id = Some(p.payment_id);
+                    self.rec.stale_cleared = true;
+                    self.push(Action::Persist { durable: false });
+                    self.goto(Phase::Poll);
+                } else if p.status.is_active() {
+                    self.push(Action::Call(ApiCall::CancelPayment {
+                        payment_id: p.payment_id,
+                    }));
+                } else {
+                    self.goto(Phase::ClearStale {
+                        pending: Some(ids[1..].to_vec()),
+                    });
+                }
+            }
+            (Phase::ClearStale { pending: Some(ids) }, Reply::Done) => self.goto(Phase::ClearStale {
+                pending: Some(ids.get(1..).unwrap_or_default().to_vec()),
+            }),
+            (Phase::Ready, Reply::Done) => self.goto(Phase::Poll),
+            (Phase::Poll, Reply::Payment(p)) => self.on_payment(p),
+            (Phase::Capture, Reply::Done) => self.captured(),
+            (Phase::CancelPayment, Reply::Done) => self.cancelled(),
+            (Phase::FindRefundPayment, Reply::Ids(ids)) => match ids.into_iter().next() {
+                Some(id) => {
+                    self.rec.payment_id = Some(id);
+                    self.push(Action::Persist { durable: false });
+                    self.goto(Phase::CreateRefund);
+                }
+                None => self.finish(Outcome::Rejected {
+                    code: RejectCode::PaymentNotFound,
+                    message: "no captured payment has that order id".into(),
+                }),
+            },
+            (Phase::CreateRefund, Reply::Id(id)) => {
+                self.rec.refund_id = Some(id.clone());
+                self.announce_refund(Some(id));
+                self.push(Action::Persist { durable: false });
+                let next = if self.wants_cancel() {
+                    Phase::CancelRefund
+                } else {
+                    Phase::PollRefund
+                };
+                self.goto(next);
+            }
+            (Phase::PollRefund, Reply::Refund(r)) => self.on_refund(r),
+            (Phase::CaptureRefund, Reply::Done) => self.refunded(),
+            (Phase::CancelRefund, Reply::Done) => {
+                let reason = self.refund_cancel_reason();
+                self.finish(Outcome::RefundCancelled {
+                    refund_id: self.rec.refund_id.clone(),
+                    reason,
+                });
+            }
+            (phase, reply) => {
+                self.needs_human(&format!("unexpected backend answer {reply:?} in phase {phase:?}"))
+            }
+        }
+    }
+
+    /// A 409 `1301` retry found an active payment with our order id and amount on our point of
+    /// sale after our own create went unanswered: that is our payment, created by the request
+    /// whose answer was lost, not a stale one.
+    fn is_our_lost_payment(&self, p: &PaymentInfo) -> bool {
+        self.rec.create_unanswered
+            && p.status.is_active()
+            && Some(p.order_id.clone()) == order_id(&self.rec.command)
+            && (p.amount.is_none() || p.amount == self.rec.payment_amount())
+    }
+
+    fn on_payment(&mut self, p: PaymentInfo) {
+        self.rec.last_poll_delay_ms = p.poll_delay_ms.max(1);
+        let delay = u64::from(self.rec.last_poll_delay_ms);
+        if let Some(amount) = p.amount {
+            if self.rec.reserved.is_none() && p.status == PaymentStatus::Reserved {
+                self.rec.reserved = Some(amount);
+            }
+        }
+        if let Some(currency) = p.currency {
+            self.rec.currency.get_or_insert(currency);
+        }
+        match self.rec.kind() {
+            super::api::CommandKind::Cancel => return self.cancel_target_status(p),
+            super::api::CommandKind::Capture => return self.capture_target_status(p),
+            _ => {}
+        }
+        let is_prepare = self.rec.kind() == super::api::CommandKind::Prepare;
+        match &p.status {
+            PaymentStatus::Prepared | PaymentStatus::Initiated => {
+                if self.wants_cancel() {
+                    return self.goto(Phase::CancelPayment);
+                }
+                if !self.rec.announced.waiting {
+                    self.rec.announced.waiting = true;
+                    let amount = if is_prepare {
+                        None
+                    } else {
+                        p.amount.or(self.rec.payment_amount())
+                    };
+                    self.push(Action::Emit(EventKind::WaitingForCustomer {
+                        payment_id: p.payment_id.clone(),
+                        beacon_id: self.policy.beacon_id.clone(),
+                        amount,
+                        currency: if amount.is_some() { self.rec.currency } else { None },
+                    }));
+                    self.push(Action::Persist { durable: false });
+                }
+                self.push(Action::Sleep(delay));
+            }
+            PaymentStatus::Paired => {
+                if self.wants_cancel() {
+                    return self.goto(Phase::CancelPayment);
+                }
+                match self.rec.kind() {
+                    super::api::CommandKind::Prepare => {
+                        match (&p.loyalty_ids, &p.customer_receipt_token) {
+                            (Some(loyalty), Some(receipt)) => {
+                                let customer = CustomerInfo {
+                                    loyalty_ids: loyalty.clone(),
+                                    customer_token: p.customer_token.clone(),
+                                    customer_receipt_token: Some(receipt.clone()),
+                                };
+                                self.announce_checkin(&p.payment_id, customer.clone());
+                                self.finish(Outcome::Paired {
+                                    payment_id: p.payment_id,
+                                    customer,
+                                });
+                            }
+                            // Looked up only after pairing: poll again until both are known.
+                            _ => self.push(Action::Sleep(delay)),
+                        }
+                    }
+                    // Our ready has not been applied (e.g. lost before a crash): send it again.
+                    super::api::CommandKind::Ready => self.goto(Phase::Ready),
+                    _ => self.push(Action::Sleep(delay)),
+                }
+            }
+            PaymentStatus::IssuedToUser => {
+                if self.wants_cancel() {
+                    return self.goto(Phase::CancelPayment);
+                }
+                let customer = customer_of(&p);
+                self.announce_checkin(&p.payment_id, customer);
+                self.push(Action::Sleep(delay));
+            }
+            PaymentStatus::Reserved => {
+                self.rec.partial_capture_possible = p.partial_capture_possible;
+                let amount = self
+                    .rec
+                    .reserved
+                    .or(self.rec.payment_amount())
+                    .unwrap_or_default();
+                if !self.rec.announced.reserved {
+                    self.rec.announced.reserved = true;
+                    self.push(Action::Emit(EventKind::Reserved {
+                        payment_id: p.payment_id.clone(),
+                        amount,
+                        partial_capture_possible: p.partial_capture_possible.unwrap_or(false),
+                    }));
+                }
+                if self.wants_cancel() {
+                    return self.goto(Phase::CancelPayment);
+                }
+                if is_prepare {
+                    return self.needs_human("a prepared payment is reserved without a ready");
+                }
+                if self.rec.keep_reservation() {
+                    self.finish(Outcome::Reserved {
+                        payment_id: p.payment_id,
+                        amount,
+                        currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
+                        partial_capture_possible: p.partial_capture_possible.unwrap_or(false),
+                    });
+                } else {
+                    self.rec.decision = Some(Decision::Capture(amount));
+                    self.push(Action::Persist { durable: false });
+                    self.goto(Phase::Capture);
+                }
+            }
+            PaymentStatus::Captured => {
+                if self.rec.decision == Some(Decision::Cancel) {
+                    return self.needs_human("the payment is captured although it was to be cancelled");
+                }
+                self.captured();
+            }
+            PaymentStatus::CancelledByUser => self.declined(DeclineReason::CancelledByUser),
+            PaymentStatus::CancelledByMobilePay => self.declined(DeclineReason::CancelledByMobilePay),
+            PaymentStatus::ExpiredAndCancelled => self.declined(DeclineReason::ExpiredAndCancelled),
+            PaymentStatus::CancelledByClient => {
+                let reason = self.cancel_reason();
+                self.declined(reason)
+            }
+            // Not successful and not understood: keep asking, as for a failed request.
+            PaymentStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+        }
+    }
+
+    /// A cancel command re-reads the payment after `1300` (cannot cancel in this state).
+    fn cancel_target_status(&mut self, p: PaymentInfo) {
+        match &p.status {
+            PaymentStatus::Captured => self.finish(Outcome::Rejected {
+                code: RejectCode::WrongState,
+                message: "the payment is captured; refund it instead".into(),
+            }),
+            s if s.is_terminal() => self.cancelled(),
+            PaymentStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+            _ => self.goto(Phase::CancelPayment),
+        }
+    }
+
+    /// A capture command re-reads the payment after `1304` (not reserved).
+    fn capture_target_status(&mut self, p: PaymentInfo) {
+        match &p.status {
+            PaymentStatus::Reserved => self.goto(Phase::Capture),
+            PaymentStatus::Captured => self.captured(),
+            PaymentStatus::CancelledByUser => self.declined(DeclineReason::CancelledByUser),
+            PaymentStatus::CancelledByMobilePay => self.declined(DeclineReason::CancelledByMobilePay),
+            PaymentStatus::ExpiredAndCancelled => self.declined(DeclineReason::ExpiredAndCancelled),
+            PaymentStatus::CancelledByClient => self.declined(DeclineReason::CancelledElsewhere),
+            PaymentStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+            other => {
+                let message = format!("the payment is {other}, not reserved");
+                self.finish(Outcome::Rejected {
+                    code: RejectCode::WrongState,
+                    message,
+                })
+            }
+        }
+    }
+
+    fn on_refund(&mut self, r: RefundInfo) {
+        let delay = u64::from(r.poll_delay_ms.max(1));
+        match &r.status {
+            RefundStatus::Initiated => {
+                if self.wants_cancel() {
+                    return self.goto(Phase::CancelRefund);
+                }
+                self.push(Action::Sleep(delay));
+            }
+            RefundStatus::Reserved => {
+                if self.wants_cancel() {
+                    self.goto(Phase::CancelRefund)
+                } else {
+                    self.goto(Phase::CaptureRefund)
+                }
+            }
+            RefundStatus::Captured | RefundStatus::ExpiredAndCaptured => self.refunded(),
+            RefundStatus::CancelledByMobilePay => self.finish(Outcome::RefundCancelled {
+                refund_id: Some(r.refund_id),
+                reason: RefundCancelReason::CancelledByMobilePay,
+            }),
+            RefundStatus::CancelledByClient => {
+                let reason = self.refund_cancel_reason();
+                self.finish(Outcome::RefundCancelled {
+                    refund_id: Some(r.refund_id),
+                    reason,
+                })
+            }
+            RefundStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+        }
+    }
+
+    fn on_error(&mut self, error: BackendError) {
+        let phase = self.rec.phase.clone();
+        let code = error.conflict_code().unwrap_or_default().to_string();
+        match phase {
+            Phase::Create => match code.as_str() {
+                "1301" if !self.rec.stale_cleared => self.goto(Phase::ClearStale { pending: None }),
+                "1301" => self.declined(DeclineReason::PointOfSaleBusy),
+                "1306" => self.needs_human("MobilePay refused our idempotency key (1306)"),
+                _ => self.reject_from(&error),
+            },
+            Phase::ClearStale { pending: None } => self.declined(DeclineReason::PointOfSaleBusy),
+            // A stale payment that cannot be read or cancelled: skip it; the retried create
+            // will tell whether the point of sale is free.
+            Phase::ClearStale { pending: Some(ids) } => self.goto(Phase::ClearStale {
+                pending: Some(ids.get(1..).unwrap_or_default().to_vec()),
+            }),
+            Phase::Ready => match (&error, code.as_str()) {
+                (BackendError::Conflict { .. }, _) => self.goto(Phase::Poll),
+                (BackendError::NotFound, _) => {
+                    self.needs_human("the prepared payment is unknown to MobilePay")
+                }
+                _ => self.reject_from(&error),
+            },
+            Phase::Capture => match code.as_str() {
+                "1308" => {
+                    let amount = match self.rec.decision {
+                        Some(Decision::Capture(a)) => a,
+                        _ => Minor(0),
+                    };
+                    self.rec.partial_capture_possible = Some(false);
+                    self.partial_refused(amount)
+                }
+                "1304" => self.goto(Phase::Poll),
+                "1307" => self.needs_human("the payment was already captured with a different amount (1307)"),
+                "1305" if self.rec.kind() == super::api::CommandKind::Capture => {
+                    self.finish(Outcome::Rejected {
+                        code: RejectCode::CaptureExceedsReservation,
+                        message: "the capture amount exceeds the reserved amount".into(),
+                    })
+                }
+                _ if self.rec.kind() == super::api::CommandKind::Capture
+                    && !matches!(error, BackendError::NotFound) =>
+                {
+                    self.reject_from(&error)
+                }
+                _ => self.needs_human(&format!("the reserved payment could not be captured: {error}")),
+            },
+            Phase::CancelPayment => match (&error, code.as_str()) {
+                (BackendError::Conflict { .. }, "1300") => self.goto(Phase::Poll),
+                (BackendError::Forbidden { .. }, _) if self.rec.kind() == super::api::CommandKind::Cancel => {
+                    self.reject_from(&error)
+                }
+                _ => self.needs_human(&format!("the payment could not be cancelled: {error}")),
+            },
+            Phase::CreateRefund => match code.as_str() {
+                "1306" => self.needs_human("MobilePay refused our idempotency key (1306)"),
+                _ => self.reject_from(&error),
+            },
+            Phase::CaptureRefund if code == "1351" => self.goto(Phase::PollRefund),
+            Phase::CancelRefund if code == "1352" => self.goto(Phase::PollRefund),
+            Phase::FindRefundPayment => self.reject_from(&error),
+            Phase::Poll if matches!(error, BackendError::NotFound) => {
+                self.needs_human("the payment is unknown to MobilePay")
+            }
+            phase => self.needs_human(&format!(
+                "MobilePay refused a request in phase {phase:?}: {error}"
+            )),
+        }
+    }
+
+    /// A request failed in a way that may pass: retry with back-off, and answer the caller once
+    /// it has waited long enough.
+    fn on_transient(&mut self, error: &BackendError) {
+        if matches!(self.rec.phase, Phase::Create | Phase::CreateRefund)
+            && matches!(error, BackendError::NoAnswer | BackendError::Server { .. })
+        {
+            self.rec.create_unanswered = true;
+        }
+        if let Some((since, attempts)) = self.earlier_failures.take() {
+            self.rec.failing_since_ms = Some(since);
+            self.rec.attempts = attempts;
+        }
+        self.rec.attempts = self.rec.attempts.saturating_add(1);
+        let since = *self.rec.failing_since_ms.get_or_insert(self.now);
+        if !self.rec.answered && self.now.saturating_sub(since) >= self.policy.answer_unknown_after_ms {
+            self.answer_while_unreachable();
+        }
+        let backoff = self
+            .policy
+            .retry_base_ms
+            .saturating_mul(1u64 << self.rec.attempts.saturating_sub(1).min(20))
+            .min(self.policy.retry_max_ms);
+        let delay = if matches!(self.rec.phase, Phase::Poll | Phase::PollRefund) {
+            backoff.max(u64::from(self.rec.last_poll_delay_ms))
+        } else {
+            backoff
+        };
+        self.push(Action::Persist { durable: false });
+        self.push(Action::Sleep(delay));
+    }
+
+    /// The backend has been unreachable for too long: give the caller the truth as far as it is
+    /// known, persist what happens next, and let the flow go on in the background.
+    fn answer_while_unreachable(&mut self) {
+        let outcome = match self.rec.phase {
+            // The customer approved and the decision to capture is stored: the sale stands.
+            Phase::Capture if self.rec.kind() != super::api::CommandKind::Cancel => Outcome::CapturePending {
+                payment_id: self.payment_id(),
+                amount: match self.rec.decision {
+                    Some(Decision::Capture(a)) => a,
+                    _ => self.rec.payment_amount().unwrap_or_default(),
+                },
+                currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
+            },
+            // A reserved refund is paid out by MobilePay after 24 h even without our capture.
+            Phase::CaptureRefund => Outcome::Refunded {
+                refund_id: self.rec.refund_id.clone().unwrap_or_default(),
+                payment_id: self.payment_id(),
+                amount: self.refund_amount(),
+                currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
+            },
+            _ => {
+                // The cashier hears "unknown" and will not hand over goods (or will settle the
+                // refund another way), so whatever turns up later is cancelled, never charged.
+                if matches!(
+                    self.rec.kind(),
+                    super::api::CommandKind::Pay
+                        | super::api::CommandKind::Prepare
+                        | super::api::CommandKind::Ready
+                        | super::api::CommandKind::Refund
+                ) {
+                    self.rec.decision = Some(Decision::Cancel);
+                }
+                Outcome::Unknown {
+                    payment_id: self.rec.payment_id.clone(),
+                }
+            }
+        };
+        if matches!(outcome, Outcome::Unknown { .. }) {
+            self.push(Action::Emit(EventKind::OutcomeUnknown {
+                payment_id: self.rec.payment_id.clone(),
+            }));
+        }
+        self.rec.outcome = Some(outcome.clone());
+        self.rec.answered = true;
+        self.push(Action::Persist { durable: true });
+        self.push(Action::Answer(outcome));
+    }
+
+    fn on_cancel(&mut self) {
+        if self.rec.phase == Phase::Done {
+            return;
+        }
+        self.rec.cancel_requested = true;
+        self.push(Action::Persist { durable: true });
+        match self.rec.phase.clone() {
+            Phase::Ready | Phase::Poll => self.goto(Phase::CancelPayment),
+            Phase::PollRefund => self.goto(Phase::CancelRefund),
+            Phase::ClearStale { .. } => self.declined(DeclineReason::CancelledByCashier),
+            Phase::FindRefundPayment => self.finish(Outcome::RefundCancelled {
+                refund_id: None,
+                reason: RefundCancelReason::CancelledByCashier,
+            }),
+            // Nothing to interrupt: a cancel command cannot itself be cancelled.
+            Phase::AwaitTarget => {}
+            // Create: finish creating (the key makes it safe), then cancel what was created.
+            // Capture: too late, the capture goes on. Cancel phases: already cancelling.
+            _ => self.issue(),
+        }
+    }
+
+    fn on_target_finished(&mut self, outcome: Outcome) {
+        if self.rec.phase != Phase::AwaitTarget {
+            return;
+        }
+        match outcome {
+            Outcome::Declined { .. }
+            | Outcome::RefundCancelled { .. }
+            | Outcome::Cancelled { .. }
+            | Outcome::Rejected { .. } => self.cancelled(),
+            Outcome::Reserved { payment_id, .. } | Outcome::Paired { payment_id, .. } => {
+                self.rec.payment_id = Some(payment_id);
+                self.rec.decision = Some(Decision::Cancel);
+                self.push(Action::Persist { durable: true });
+                self.goto(Phase::CancelPayment)
+            }
+            Outcome::Captured { .. }
+            | Outcome::CapturePending { .. }
+            | Outcome::PartialCaptureRefused { .. } => self.finish(Outcome::Rejected {
+                code: RejectCode::WrongState,
+                message: "the payment was approved before the cancel took effect".into(),
+            }),
+            Outcome::Refunded { .. } => self.finish(Outcome::Rejected {
+                code: RejectCode::WrongState,
+                message: "the refund was paid out before the cancel took effect".into(),
+            }),
+            Outcome::Unknown { payment_id } => self.finish(Outcome::Unknown { payment_id }),
+            Outcome::NeedsHuman { payment_id, detail } => {
+                self.finish(Outcome::NeedsHuman { payment_id, detail })
+            }
+        }
+    }
+
+    fn wants_cancel(&self) -> bool {
+        self.rec.cancel_requested || self.rec.decision == Some(Decision::Cancel)
+    }
+
+    fn cancel_reason(&self) -> DeclineReason {
+        if self.rec.cancel_requested {
+            DeclineReason::CancelledByCashier
+        } else if self.rec.decision == Some(Decision::Cancel) {
+            DeclineReason::Abandoned
+        } else {
+            DeclineReason::CancelledElsewhere
+        }
+    }
+
+    fn refund_cancel_reason(&self) -> RefundCancelReason {
+        if self.rec.cancel_requested {
+            RefundCancelReason::CancelledByCashier
+        } else if self.rec.decision == Some(Decision::Cancel) {
+            RefundCancelReason::Abandoned
+        } else {
+            RefundCancelReason::CancelledElsewhere
+        }
+    }
+
+    /// Our cancel of the payment went through.
+    fn cancelled(&mut self) {
+        if self.rec.kind() == super::api::CommandKind::Cancel {
+            let target = match &self.rec.command {
+                Command::Cancel { target } => target.clone(),
+                _ => self.rec.id.clone(),
+            };
+            self.finish(Outcome::Cancelled { target });
+        } else {
+            let reason = self.cancel_reason();
+            self.declined(reason);
+        }
+    }
+
+    fn captured(&mut self) {
+        let amount = match self.rec.decision {
+            Some(Decision::Capture(a)) => a,
+            _ => self
+                .rec
+                .reserved
+                .or(self.rec.payment_amount())
+                .unwrap_or_default(),
+        };
+        self.finish(Outcome::Captured {
+            payment_id: self.payment_id(),
+            amount,
+            currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
+        });
+    }
+
+    fn declined(&mut self, reason: DeclineReason) {
+        self.finish(Outcome::Declined {
+            payment_id: self.rec.payment_id.clone(),
+            reason,
+        });
+    }
+
+    fn refunded(&mut self) {
+        self.finish(Outcome::Refunded {
+            refund_id: self.rec.refund_id.clone().unwrap_or_default(),
+            payment_id: self.payment_id(),
+            amount: self.refund_amount(),
+            currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
+        });
+    }
+
+    fn refund_amount(&self) -> Minor {
+        match &self.rec.command {
+            Command::Refund { amount, .. } => *amount,
+            _ => Minor(0),
+        }
+    }
+
+    fn partial_refused(&mut self, requested: Minor) {
+        self.finish(Outcome::PartialCaptureRefused {
+            payment_id: self.payment_id(),
+            reserved: self.rec.reserved.unwrap_or_default(),
+            requested,
+        });
+    }
+
+    fn needs_human(&mut self, detail: &str) {
+        self.finish(Outcome::NeedsHuman {
+            payment_id: self.rec.payment_id.clone(),
+            detail: detail.to_string(),
+        });
+    }
+
+    fn reject_from(&mut self, error: &BackendError) {
+        let (code, message) = reject_code(error);
+        self.finish(Outcome::Rejected { code, message });
+    }
+
+    fn announce_checkin(&mut self, payment_id: &str, customer: CustomerInfo) {
+        if !self.rec.announced.checked_in {
+            self.rec.announced.checked_in = true;
+            self.push(Action::Emit(EventKind::CustomerCheckedIn {
+                payment_id: payment_id.to_string(),
+                customer,
+            }));
+            self.push(Action::Persist { durable: false });
+        }
+    }
+
+    fn announce_refund(&mut self, refund_id: Option<String>) {
+        if !self.rec.announced.refund {
+            self.rec.announced.refund = true;
+            self.push(Action::Emit(EventKind::RefundInProgress {
+                refund_id,
+                amount: self.refund_amount(),
+            }));
+        }
+    }
+
+    /// Ends the flow: the outcome is stored durably, then told to the caller (or, when the
+    /// caller already had an answer, announced as the resolution).
+    fn finish(&mut self, outcome: Outcome) {
+        if let Some(event) = progress_event(&outcome, self.rec.payment_id.clone()) {
+            self.push(Action::Emit(event));
+        }
+        self.rec.phase = Phase::Done;
+        let changed = self.rec.outcome.as_ref() != Some(&outcome);
+        self.rec.outcome = Some(outcome.clone());
+        self.push(Action::Persist { durable: true });
+        if !self.rec.answered {
+            self.rec.answered = true;
+            self.push(Action::Answer(outcome));
+        } else if changed {
+            self.push(Action::Emit(EventKind::Resolved { outcome }));
+        }
+        self.push(Action::Stop);
+    }
+}
+
+/// The event that tells watchers how a command ended (besides its `Finished` event).
+fn progress_event(outcome: &Outcome, payment_id: Option<String>) -> Option<EventKind> {
+    Some(match outcome {
+        Outcome::Captured {
+            payment_id, amount, ..
+        } => EventKind::Captured {
+            payment_id: payment_id.clone(),
+            amount: *amount,
+        },
+        Outcome::Declined { payment_id, reason } => EventKind::Declined {
+            payment_id: payment_id.clone(),
+            reason: *reason,
+        },
+        Outcome::Cancelled { .. } => EventKind::Cancelled { payment_id },
+        Outcome::Refunded {
+            refund_id, amount, ..
+        } => EventKind::Refunded {
+            refund_id: refund_id.clone(),
+            amount: *amount,
+        },
+        Outcome::NeedsHuman { payment_id, detail } => EventKind::NeedsHuman {
+            payment_id: payment_id.clone(),
+            detail: detail.clone(),
+        },
+        _ => return None,
+    })
+}
+
+fn customer_of(p: &PaymentInfo) -> CustomerInfo {
+    CustomerInfo {
+        loyalty_ids: p.loyalty_ids.clone().unwrap_or_default(),
+        customer_token: p.customer_token.clone(),
+        customer_receipt_token: p.customer_receipt_token.clone(),
+    }
+}
+
+fn order_id(command: &Command) -> Option<String> {
+    match command {
+        Command::Pay { order_id, .. } | Command::Prepare { order_id } => Some(order_id.clone()),
+        _ => None,
+    }
+}
+
+/// `None` for a sale captured at once; a kept reservation is expected to be captured within a
+/// day (MobilePay support chases it later).
+fn capture_delay(keep_reservation: bool) -> PlannedCaptureDelay {
+    if keep_reservation {
+        PlannedCaptureDelay::LessThan24Hours
+    } else {
+        PlannedCaptureDelay::None
+    }
+}
+
+/// The stable reject code for a definitive MobilePay refusal.
+pub fn reject_code(error: &BackendError) -> (RejectCode, String) {
+    let code = match error {
+        BackendError::Conflict { code, .. } | BackendError::BadRequest { code, .. } => match code.as_str() {
+            "1102" => RejectCode::InvalidAmount,
+            "1113" => RejectCode::InvalidOrderId,
+            "1114" => RejectCode::InvalidRefundOrderId,
+            "1117" => RejectCode::InvalidLabel,
+            "1000" => RejectCode::PointOfSaleNotFound,
+            "1204" => RejectCode::StoreNotActivated,
+            "1001" => RejectCode::PaymentNotFound,
+            "1354" => RejectCode::PaymentNotCaptured,
+            "1365" => RejectCode::CurrencyMismatch,
+            "1366" => RejectCode::PaymentTooOld,
+            "1367" => RejectCode::RefundTooHigh,
+            "1368" => RejectCode::InsufficientBalance,
+            "1305" => RejectCode::CaptureExceedsReservation,
+            "1303" | "1304" | "1300" | "1351" | "1352" => RejectCode::WrongState,
+            _ => RejectCode::InvalidRequest,
+        },
+        BackendError::NotFound => RejectCode::PaymentNotFound,
+        BackendError::Forbidden { .. } | BackendError::Unauthorized => RejectCode::Forbidden,
+        BackendError::Server { .. } | BackendError::NoAnswer => RejectCode::InvalidRequest,
+    };
+    (code, format!("MobilePay refused the request: {error}"))
+}
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;

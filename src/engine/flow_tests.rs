@@ -1,0 +1,1292 @@
+//! Every flow against scripted MobilePay answers: each status, error code and timeout of the
+//! reference, plus an enumeration of crash points.
+
+use super::*;
+use crate::engine::api::{CommandId, PaymentSelector};
+use crate::money::Currency;
+
+fn cid(s: &str) -> CommandId {
+    CommandId::new(s).unwrap()
+}
+
+fn pay_command(keep_reservation: bool) -> Command {
+    Command::Pay {
+        amount: Minor(4995),
+        currency: Currency::DKK,
+        order_id: "order-1".into(),
+        keep_reservation,
+        restrictions: None,
+        label: None,
+    }
+}
+
+fn record(command: Command) -> Record {
+    let mut rec = Record::new(cid("cmd-1"), command, "pos-1".into(), 0);
+    rec.create_key = Some("key-1".into());
+    rec
+}
+
+fn payment(status: PaymentStatus) -> PaymentInfo {
+    PaymentInfo {
+        payment_id: "pay-1".into(),
+        pos_id: "pos-1".into(),
+        order_id: "order-1".into(),
+        status,
+        amount: Some(Minor(4995)),
+        currency: Some(Currency::DKK),
+        loyalty_ids: Some(vec![]),
+        customer_token: Some("tok".into()),
+        customer_receipt_token: Some(String::new()),
+        partial_capture_possible: Some(true),
+        poll_delay_ms: 1000,
+    }
+}
+
+fn refund_info(status: RefundStatus) -> RefundInfo {
+    RefundInfo {
+        refund_id: "ref-1".into(),
+        payment_id: "pay-1".into(),
+        refund_order_id: "r-1".into(),
+        status,
+        amount: Some(Minor(1000)),
+        currency: Currency::DKK,
+        poll_delay_ms: 100,
+    }
+}
+
+fn conflict(code: &str) -> BackendError {
+    BackendError::Conflict {
+        code: code.into(),
+        message: "conflict".into(),
+    }
+}
+
+/// Drives one record and checks the ordering rules after every step.
+struct Harness {
+    rec: Record,
+    now: u64,
+    policy: Policy,
+    answers: Vec<Outcome>,
+    events: Vec<EventKind>,
+    durable: Option<Record>,
+}
+
+impl Harness {
+    fn new(rec: Record) -> Harness {
+        Harness {
+            durable: Some(rec.clone()),
+            rec,
+            now: 1_000,
+            policy: Policy {
+                beacon_id: "123456789012345".into(),
+                answer_unknown_after_ms: 10_000,
+                ..Policy::default()
+            },
+            answers: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn input(&mut self, input: Input) -> Vec<Action> {
+        let actions = step(&mut self.rec, input, self.now, &self.policy);
+        let mut durable_since_change = false;
+        for action in &actions {
+            match action {
+                Action::Persist { durable } => {
+                    durable_since_change = *durable;
+                    if *durable {
+                        self.durable = Some(self.rec.clone());
+                    }
+                }
+                Action::Answer(outcome) => {
+                    assert!(
+                        durable_since_change,
+                        "answered before the outcome was durable: {actions:?}"
+                    );
+                    assert_eq!(self.rec.outcome.as_ref(), Some(outcome));
+                    self.answers.push(outcome.clone());
+                }
+                Action::Emit(event) => self.events.push(event.clone()),
+                _ => {}
+            }
+        }
+        actions
+    }
+
+    fn start(&mut self) -> Vec<Action> {
+        self.input(Input::Start)
+    }
+
+    fn ok(&mut self, reply: Reply) -> Vec<Action> {
+        self.input(Input::Reply(Ok(reply)))
+    }
+
+    fn err(&mut self, error: BackendError) -> Vec<Action> {
+        self.input(Input::Reply(Err(error)))
+    }
+
+    fn status(&mut self, status: PaymentStatus) -> Vec<Action> {
+        self.ok(Reply::Payment(payment(status)))
+    }
+}
+
+fn call(actions: &[Action]) -> ApiCall {
+    match actions.last() {
+        Some(Action::Call(call)) => call.clone(),
+        other => panic!("expected a call last, got {other:?} in {actions:?}"),
+    }
+}
+
+fn sleeps(actions: &[Action]) -> u64 {
+    match actions.last() {
+        Some(Action::Sleep(ms)) => *ms,
+        other => panic!("expected a sleep last, got {other:?} in {actions:?}"),
+    }
+}
+
+fn answered(actions: &[Action]) -> Outcome {
+    let answer = actions.iter().find_map(|a| match a {
+        Action::Answer(o) => Some(o.clone()),
+        _ => None,
+    });
+    assert_eq!(actions.last(), Some(&Action::Stop), "{actions:?}");
+    answer.unwrap_or_else(|| panic!("no answer in {actions:?}"))
+}
+
+fn get_payment() -> ApiCall {
+    ApiCall::GetPayment {
+        payment_id: "pay-1".into(),
+    }
+}
+
+#[test]
+fn payment_is_captured_in_full_after_approval() {
+    let mut h = Harness::new(record(pay_command(false)));
+    match call(&h.start()) {
+        ApiCall::Initiate { key, payment } => {
+            assert_eq!(key, "key-1");
+            assert_eq!(payment.amount, Minor(4995));
+            assert_eq!(payment.planned_capture_delay, PlannedCaptureDelay::None);
+            assert_eq!(payment.pos_id, "pos-1");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(call(&h.ok(Reply::Id("pay-1".into()))), get_payment());
+    assert_eq!(sleeps(&h.status(PaymentStatus::Initiated)), 1000);
+    assert!(matches!(
+        &h.events[0],
+        EventKind::WaitingForCustomer { beacon_id, amount: Some(Minor(4995)), .. } if beacon_id == "123456789012345"
+    ));
+    assert_eq!(call(&h.input(Input::Timer)), get_payment());
+    sleeps(&h.status(PaymentStatus::IssuedToUser));
+    assert!(matches!(h.events[1], EventKind::CustomerCheckedIn { .. }));
+    // A second poll in the same state does not repeat the event.
+    h.input(Input::Timer);
+    sleeps(&h.status(PaymentStatus::IssuedToUser));
+    assert_eq!(h.events.len(), 2);
+    h.input(Input::Timer);
+    assert_eq!(
+        call(&h.status(PaymentStatus::Reserved)),
+        ApiCall::Capture {
+            payment_id: "pay-1".into(),
+            amount: Minor(4995)
+        }
+    );
+    assert_eq!(h.rec.decision, Some(Decision::Capture(Minor(4995))));
+    let outcome = answered(&h.ok(Reply::Done));
+    assert_eq!(
+        outcome,
+        Outcome::Captured {
+            payment_id: "pay-1".into(),
+            amount: Minor(4995),
+            currency: Currency::DKK
+        }
+    );
+    assert!(h.events.iter().any(|e| matches!(e, EventKind::Reserved { .. })));
+    assert!(h.events.iter().any(|e| matches!(e, EventKind::Captured { .. })));
+    assert!(h.rec.is_finished());
+}
+
+#[test]
+fn payment_can_be_kept_as_reservation() {
+    let mut h = Harness::new(record(pay_command(true)));
+    match call(&h.start()) {
+        ApiCall::Initiate { payment, .. } => {
+            assert_eq!(
+                payment.planned_capture_delay,
+                PlannedCaptureDelay::LessThan24Hours
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    h.ok(Reply::Id("pay-1".into()));
+    let outcome = answered(&h.status(PaymentStatus::Reserved));
+    assert_eq!(
+        outcome,
+        Outcome::Reserved {
+            payment_id: "pay-1".into(),
+            amount: Minor(4995),
+            currency: Currency::DKK,
+            partial_capture_possible: true
+        }
+    );
+    assert!(
+        !h.rec.holds_lane(),
+        "a reservation does not block the point of sale"
+    );
+}
+
+#[test]
+fn mobilepay_endings_become_clear_declines() {
+    for (status, reason) in [
+        (PaymentStatus::CancelledByUser, DeclineReason::CancelledByUser),
+        (
+            PaymentStatus::CancelledByMobilePay,
+            DeclineReason::CancelledByMobilePay,
+        ),
+        (
+            PaymentStatus::ExpiredAndCancelled,
+            DeclineReason::ExpiredAndCancelled,
+        ),
+        (
+            PaymentStatus::CancelledByClient,
+            DeclineReason::CancelledElsewhere,
+        ),
+    ] {
+        let mut h = Harness::new(record(pay_command(false)));
+        h.start();
+        h.ok(Reply::Id("pay-1".into()));
+        let outcome = answered(&h.status(status.clone()));
+        assert_eq!(
+            outcome,
+            Outcome::Declined {
+                payment_id: Some("pay-1".into()),
+                reason
+            },
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn unknown_status_keeps_polling_and_answers_unknown_only_after_the_limit() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    sleeps(&h.status(PaymentStatus::Unknown(
+        "RejectedByMobilePayDueToAgeRestrictions".into(),
+    )));
+    assert!(h.answers.is_empty());
+    h.now += 20_000;
+    h.input(Input::Timer);
+    sleeps(&h.status(PaymentStatus::Unknown("Strange".into())));
+    assert_eq!(
+        h.answers,
+        vec![Outcome::Unknown {
+            payment_id: Some("pay-1".into())
+        }]
+    );
+    assert_eq!(h.rec.decision, Some(Decision::Cancel));
+}
+
+#[test]
+fn create_refusals_become_stable_reject_codes() {
+    for (error, code) in [
+        (conflict("1000"), RejectCode::PointOfSaleNotFound),
+        (conflict("1204"), RejectCode::StoreNotActivated),
+        (
+            BackendError::BadRequest {
+                code: "1113".into(),
+                message: String::new(),
+            },
+            RejectCode::InvalidOrderId,
+        ),
+        (
+            BackendError::BadRequest {
+                code: "1102".into(),
+                message: String::new(),
+            },
+            RejectCode::InvalidAmount,
+        ),
+        (
+            BackendError::BadRequest {
+                code: "1117".into(),
+                message: String::new(),
+            },
+            RejectCode::InvalidLabel,
+        ),
+        (
+            BackendError::BadRequest {
+                code: "1099".into(),
+                message: String::new(),
+            },
+            RejectCode::InvalidRequest,
+        ),
+        (
+            BackendError::Forbidden { code: "1400".into() },
+            RejectCode::Forbidden,
+        ),
+    ] {
+        let mut h = Harness::new(record(pay_command(false)));
+        h.start();
+        match answered(&h.err(error.clone())) {
+            Outcome::Rejected { code: got, .. } => assert_eq!(got, code, "{error}"),
+            other => panic!("{error}: {other:?}"),
+        }
+    }
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    assert!(matches!(
+        answered(&h.err(conflict("1306"))),
+        Outcome::NeedsHuman { .. }
+    ));
+}
+
+#[test]
+fn active_payment_conflict_cancels_the_stale_payment_and_retries_once_with_the_same_key() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    assert_eq!(
+        call(&h.err(conflict("1301"))),
+        ApiCall::FindPayments {
+            pos_id: Some("pos-1".into()),
+            order_id: None,
+            captured_only: false
+        }
+    );
+    let stale = |status| {
+        Reply::Payment(PaymentInfo {
+            payment_id: "stale".into(),
+            order_id: "old-order".into(),
+            ..payment(status)
+        })
+    };
+    assert_eq!(
+        call(&h.ok(Reply::Ids(vec!["stale".into(), "reserved".into()]))),
+        ApiCall::GetPayment {
+            payment_id: "stale".into()
+        }
+    );
+    assert_eq!(
+        call(&h.ok(stale(PaymentStatus::IssuedToUser))),
+        ApiCall::CancelPayment {
+            payment_id: "stale".into()
+        }
+    );
+    assert_eq!(
+        call(&h.ok(Reply::Done)),
+        ApiCall::GetPayment {
+            payment_id: "reserved".into()
+        }
+    );
+    // A reservation does not block the point of sale and is never touched here.
+    match call(&h.ok(Reply::Payment(PaymentInfo {
+        payment_id: "reserved".into(),
+        ..payment(PaymentStatus::Reserved)
+    }))) {
+        ApiCall::Initiate { key, .. } => assert_eq!(key, "key-1"),
+        other => panic!("{other:?}"),
+    }
+    assert!(h.rec.stale_cleared);
+    // A second 1301 is not cleaned up again.
+    let outcome = answered(&h.err(conflict("1301")));
+    assert_eq!(
+        outcome,
+        Outcome::Declined {
+            payment_id: None,
+            reason: DeclineReason::PointOfSaleBusy
+        }
+    );
+}
+
+#[test]
+fn active_payment_conflict_after_a_lost_answer_adopts_our_own_payment() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    sleeps(&h.err(BackendError::NoAnswer));
+    assert!(h.rec.create_unanswered);
+    h.input(Input::Timer);
+    h.err(conflict("1301"));
+    h.ok(Reply::Ids(vec!["pay-1".into()]));
+    assert_eq!(call(&h.status(PaymentStatus::Initiated)), get_payment());
+    assert_eq!(h.rec.payment_id.as_deref(), Some("pay-1"));
+}
+
+#[test]
+fn lost_create_answers_are_retried_with_the_same_key_and_back_off() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    let mut delays = Vec::new();
+    for error in [
+        BackendError::NoAnswer,
+        BackendError::Server { code: "2000".into() },
+        BackendError::Unauthorized,
+    ] {
+        delays.push(sleeps(&h.err(error)));
+        match call(&h.input(Input::Timer)) {
+            ApiCall::Initiate { key, .. } => assert_eq!(key, "key-1"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
+    assert!(h.answers.is_empty());
+    h.ok(Reply::Id("pay-1".into()));
+    assert_eq!(h.rec.failing_since_ms, None);
+}
+
+#[test]
+fn an_unreachable_backend_is_answered_unknown_and_the_payment_later_abandoned() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.err(BackendError::NoAnswer);
+    h.now += 11_000;
+    h.input(Input::Timer);
+    let actions = h.err(BackendError::NoAnswer);
+    sleeps(&actions);
+    assert_eq!(h.answers, vec![Outcome::Unknown { payment_id: None }]);
+    assert_eq!(h.durable.as_ref().unwrap().decision, Some(Decision::Cancel));
+    assert!(h.events.contains(&EventKind::OutcomeUnknown { payment_id: None }));
+    // MobilePay answers again: the payment that was created is cancelled, never charged.
+    h.input(Input::Timer);
+    assert_eq!(
+        call(&h.ok(Reply::Id("pay-1".into()))),
+        ApiCall::CancelPayment {
+            payment_id: "pay-1".into()
+        }
+    );
+    let actions = h.ok(Reply::Done);
+    assert_eq!(actions.last(), Some(&Action::Stop));
+    assert_eq!(h.answers.len(), 1, "the caller is answered once");
+    let resolved = Outcome::Declined {
+        payment_id: Some("pay-1".into()),
+        reason: DeclineReason::Abandoned,
+    };
+    assert!(h.events.contains(&EventKind::Resolved {
+        outcome: resolved.clone()
+    }));
+    assert_eq!(h.rec.outcome, Some(resolved));
+}
+
+#[test]
+fn a_reserved_payment_found_after_unknown_is_cancelled_not_captured() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    h.err(BackendError::NoAnswer);
+    h.now += 11_000;
+    h.input(Input::Timer);
+    h.err(BackendError::NoAnswer);
+    assert_eq!(
+        h.answers,
+        vec![Outcome::Unknown {
+            payment_id: Some("pay-1".into())
+        }]
+    );
+    h.input(Input::Timer);
+    assert_eq!(
+        call(&h.status(PaymentStatus::Reserved)),
+        ApiCall::CancelPayment {
+            payment_id: "pay-1".into()
+        }
+    );
+}
+
+#[test]
+fn a_failing_capture_is_answered_capture_pending_and_finished_later() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    h.status(PaymentStatus::Reserved);
+    h.err(BackendError::Server { code: "2001".into() });
+    h.now += 11_000;
+    h.input(Input::Timer);
+    h.err(BackendError::NoAnswer);
+    let pending = Outcome::CapturePending {
+        payment_id: "pay-1".into(),
+        amount: Minor(4995),
+        currency: Currency::DKK,
+    };
+    assert_eq!(h.answers, vec![pending.clone()]);
+    assert!(pending.is_approved());
+    h.input(Input::Timer);
+    h.ok(Reply::Done);
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        EventKind::Resolved {
+            outcome: Outcome::Captured { .. }
+        }
+    )));
+}
+
+#[test]
+fn old_create_keys_are_never_replayed() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.now = h.policy.create_key_max_age_ms + 10;
+    assert_eq!(
+        call(&h.start()),
+        ApiCall::FindPayments {
+            pos_id: Some("pos-1".into()),
+            order_id: Some("order-1".into()),
+            captured_only: false
+        }
+    );
+    assert_eq!(call(&h.ok(Reply::Ids(vec!["pay-1".into()]))), get_payment());
+
+    let mut h = Harness::new(record(pay_command(false)));
+    h.now = h.policy.create_key_max_age_ms + 10;
+    h.start();
+    assert!(matches!(
+        answered(&h.ok(Reply::Ids(vec![]))),
+        Outcome::Declined { payment_id: None, .. }
+    ));
+}
+
+#[test]
+fn cashier_cancel_while_waiting_cancels_the_payment() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    h.status(PaymentStatus::Initiated);
+    let actions = h.input(Input::CancelRequested);
+    assert_eq!(actions[0], Action::Persist { durable: true });
+    assert_eq!(
+        call(&actions),
+        ApiCall::CancelPayment {
+            payment_id: "pay-1".into()
+        }
+    );
+    assert_eq!(
+        answered(&h.ok(Reply::Done)),
+        Outcome::Declined {
+            payment_id: Some("pay-1".into()),
+            reason: DeclineReason::CancelledByCashier
+        }
+    );
+}
+
+#[test]
+fn cashier_cancel_during_create_cancels_what_was_created() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.err(BackendError::NoAnswer);
+    match call(&h.input(Input::CancelRequested)) {
+        ApiCall::Initiate { key, .. } => assert_eq!(key, "key-1"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        call(&h.ok(Reply::Id("pay-1".into()))),
+        ApiCall::CancelPayment {
+            payment_id: "pay-1".into()
+        }
+    );
+}
+
+#[test]
+fn cancel_that_comes_too_late_finds_the_real_state() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    h.input(Input::CancelRequested);
+    assert_eq!(call(&h.err(conflict("1300"))), get_payment());
+    assert_eq!(
+        answered(&h.status(PaymentStatus::CancelledByUser)),
+        Outcome::Declined {
+            payment_id: Some("pay-1".into()),
+            reason: DeclineReason::CancelledByUser
+        }
+    );
+}
+
+#[test]
+fn cancel_during_capture_does_not_stop_the_capture() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    h.status(PaymentStatus::Reserved);
+    h.err(BackendError::NoAnswer);
+    assert!(matches!(
+        call(&h.input(Input::CancelRequested)),
+        ApiCall::Capture { .. }
+    ));
+}
+
+fn capture_record(amount: Option<Minor>, partial_possible: bool) -> Record {
+    let mut rec = record(Command::Capture {
+        target: cid("sale"),
+        amount,
+    });
+    rec.create_key = None;
+    rec.payment_id = Some("pay-1".into());
+    rec.reserved = Some(Minor(4995));
+    rec.currency = Some(Currency::DKK);
+    rec.partial_capture_possible = Some(partial_possible);
+    rec.decision = Some(Decision::Capture(amount.unwrap_or(Minor(4995))));
+    rec
+}
+
+#[test]
+fn capture_command_captures_full_or_partial() {
+    let mut h = Harness::new(capture_record(Some(Minor(1000)), true));
+    assert_eq!(
+        call(&h.start()),
+        ApiCall::Capture {
+            payment_id: "pay-1".into(),
+            amount: Minor(1000)
+        }
+    );
+    assert_eq!(
+        answered(&h.ok(Reply::Done)),
+        Outcome::Captured {
+            payment_id: "pay-1".into(),
+            amount: Minor(1000),
+            currency: Currency::DKK
+        }
+    );
+}
+
+#[test]
+fn partial_capture_impossible_is_refused_without_capturing() {
+    let mut h = Harness::new(capture_record(Some(Minor(1000)), false));
+    let refused = Outcome::PartialCaptureRefused {
+        payment_id: "pay-1".into(),
+        reserved: Minor(4995),
+        requested: Minor(1000),
+    };
+    assert_eq!(answered(&h.start()), refused);
+    // Also when only MobilePay knows (1308).
+    let mut rec = capture_record(Some(Minor(1000)), true);
+    rec.partial_capture_possible = None;
+    let mut h = Harness::new(rec);
+    h.start();
+    assert_eq!(answered(&h.err(conflict("1308"))), refused);
+}
+
+#[test]
+fn capture_command_conflicts() {
+    let mut h = Harness::new(capture_record(Some(Minor(9999)), true));
+    h.start();
+    assert!(matches!(
+        answered(&h.err(conflict("1305"))),
+        Outcome::Rejected {
+            code: RejectCode::CaptureExceedsReservation,
+            ..
+        }
+    ));
+    let mut h = Harness::new(capture_record(None, true));
+    h.start();
+    assert_eq!(call(&h.err(conflict("1304"))), get_payment());
+    assert_eq!(
+        answered(&h.status(PaymentStatus::ExpiredAndCancelled)),
+        Outcome::Declined {
+            payment_id: Some("pay-1".into()),
+            reason: DeclineReason::ExpiredAndCancelled
+        }
+    );
+    let mut h = Harness::new(capture_record(None, true));
+    h.start();
+    h.err(conflict("1304"));
+    assert!(matches!(
+        answered(&h.status(PaymentStatus::Captured)),
+        Outcome::Captured { .. }
+    ));
+    let mut h = Harness::new(capture_record(None, true));
+    h.start();
+    assert!(matches!(
+        answered(&h.err(conflict("1307"))),
+        Outcome::NeedsHuman { .. }
+    ));
+}
+
+#[test]
+fn prepared_payment_reports_the_customer_once_loyalty_is_known() {
+    let mut h = Harness::new(record(Command::Prepare {
+        order_id: "order-1".into(),
+    }));
+    assert!(matches!(call(&h.start()), ApiCall::Prepare { key, .. } if key == "key-1"));
+    h.ok(Reply::Id("pay-1".into()));
+    sleeps(&h.status(PaymentStatus::Prepared));
+    assert!(matches!(
+        h.events[0],
+        EventKind::WaitingForCustomer {
+            amount: None,
+            currency: None,
+            ..
+        }
+    ));
+    h.input(Input::Timer);
+    let not_looked_up = PaymentInfo {
+        loyalty_ids: None,
+        customer_receipt_token: None,
+        amount: None,
+        ..payment(PaymentStatus::Paired)
+    };
+    sleeps(&h.ok(Reply::Payment(not_looked_up)));
+    assert!(h.answers.is_empty());
+    h.input(Input::Timer);
+    let looked_up = PaymentInfo {
+        loyalty_ids: Some(vec!["L-1".into()]),
+        customer_receipt_token: Some("R".into()),
+        ..payment(PaymentStatus::Paired)
+    };
+    let customer = CustomerInfo {
+        loyalty_ids: vec!["L-1".into()],
+        customer_token: Some("tok".into()),
+        customer_receipt_token: Some("R".into()),
+    };
+    assert_eq!(
+        answered(&h.ok(Reply::Payment(looked_up))),
+        Outcome::Paired {
+            payment_id: "pay-1".into(),
+            customer: customer.clone()
+        }
+    );
+    assert!(h.events.contains(&EventKind::CustomerCheckedIn {
+        payment_id: "pay-1".into(),
+        customer
+    }));
+    assert!(
+        h.rec.holds_lane(),
+        "a paired payment blocks the point of sale until ready"
+    );
+}
+
+fn ready_record() -> Record {
+    let mut rec = record(Command::Ready {
+        target: cid("prep"),
+        amount: Minor(2500),
+        currency: Currency::DKK,
+        keep_reservation: false,
+        restrictions: None,
+        label: Some("Bakery".into()),
+    });
+    rec.create_key = None;
+    rec.payment_id = Some("pay-1".into());
+    rec
+}
+
+#[test]
+fn ready_gives_the_amount_and_finishes_like_a_payment() {
+    let mut h = Harness::new(ready_record());
+    match call(&h.start()) {
+        ApiCall::Ready { payment_id, ready } => {
+            assert_eq!(payment_id, "pay-1");
+            assert_eq!(ready.amount, Minor(2500));
+            assert_eq!(ready.label.as_deref(), Some("Bakery"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(call(&h.ok(Reply::Done)), get_payment());
+    let reserved = PaymentInfo {
+        amount: Some(Minor(2500)),
+        ..payment(PaymentStatus::Reserved)
+    };
+    assert_eq!(
+        call(&h.ok(Reply::Payment(reserved))),
+        ApiCall::Capture {
+            payment_id: "pay-1".into(),
+            amount: Minor(2500)
+        }
+    );
+}
+
+#[test]
+fn ready_conflict_rereads_the_payment() {
+    let mut h = Harness::new(ready_record());
+    h.start();
+    assert_eq!(call(&h.err(conflict("1303"))), get_payment());
+    // Still paired (our ready was lost): ready again.
+    assert!(matches!(
+        call(&h.status(PaymentStatus::Paired)),
+        ApiCall::Ready { .. }
+    ));
+    h.ok(Reply::Done);
+    assert_eq!(
+        answered(&h.status(PaymentStatus::CancelledByUser)),
+        Outcome::Declined {
+            payment_id: Some("pay-1".into()),
+            reason: DeclineReason::CancelledByUser
+        }
+    );
+}
+
+fn refund_record() -> Record {
+    let mut rec = record(Command::Refund {
+        payment: PaymentSelector::Command(cid("sale")),
+        amount: Minor(1000),
+        currency: Currency::DKK,
+        refund_order_id: "r-1".into(),
+    });
+    rec.payment_id = Some("pay-1".into());
+    rec
+}
+
+#[test]
+fn refund_is_created_polled_and_captured() {
+    let mut h = Harness::new(refund_record());
+    match call(&h.start()) {
+        ApiCall::CreateRefund { key, refund } => {
+            assert_eq!(key, "key-1");
+            assert_eq!(refund.payment_id, "pay-1");
+            assert_eq!(refund.amount, Minor(1000));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        call(&h.ok(Reply::Id("ref-1".into()))),
+        ApiCall::GetRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+    assert!(matches!(
+        h.events[0],
+        EventKind::RefundInProgress {
+            amount: Minor(1000),
+            ..
+        }
+    ));
+    assert_eq!(
+        sleeps(&h.ok(Reply::Refund(refund_info(RefundStatus::Initiated)))),
+        100
+    );
+    h.input(Input::Timer);
+    assert_eq!(
+        call(&h.ok(Reply::Refund(refund_info(RefundStatus::Reserved)))),
+        ApiCall::CaptureRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+    assert_eq!(
+        answered(&h.ok(Reply::Done)),
+        Outcome::Refunded {
+            refund_id: "ref-1".into(),
+            payment_id: "pay-1".into(),
+            amount: Minor(1000),
+            currency: Currency::DKK
+        }
+    );
+}
+
+#[test]
+fn refund_statuses_and_refusals() {
+    for (status, expect_refunded) in [
+        (RefundStatus::Captured, true),
+        (RefundStatus::ExpiredAndCaptured, true),
+        (RefundStatus::CancelledByMobilePay, false),
+        (RefundStatus::CancelledByClient, false),
+    ] {
+        let mut h = Harness::new(refund_record());
+        h.start();
+        h.ok(Reply::Id("ref-1".into()));
+        let outcome = answered(&h.ok(Reply::Refund(refund_info(status.clone()))));
+        assert_eq!(
+            matches!(outcome, Outcome::Refunded { .. }),
+            expect_refunded,
+            "{status}"
+        );
+    }
+    for (code, reject) in [
+        ("1001", RejectCode::PaymentNotFound),
+        ("1354", RejectCode::PaymentNotCaptured),
+        ("1365", RejectCode::CurrencyMismatch),
+        ("1366", RejectCode::PaymentTooOld),
+        ("1367", RejectCode::RefundTooHigh),
+        ("1368", RejectCode::InsufficientBalance),
+    ] {
+        let mut h = Harness::new(refund_record());
+        h.start();
+        match answered(&h.err(conflict(code))) {
+            Outcome::Rejected { code: got, .. } => assert_eq!(got, reject, "{code}"),
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    h.ok(Reply::Refund(refund_info(RefundStatus::Reserved)));
+    assert_eq!(
+        call(&h.err(conflict("1351"))),
+        ApiCall::GetRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+}
+
+#[test]
+fn refund_can_be_cancelled_until_paid_out() {
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    h.ok(Reply::Refund(refund_info(RefundStatus::Initiated)));
+    assert_eq!(
+        call(&h.input(Input::CancelRequested)),
+        ApiCall::CancelRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+    assert_eq!(
+        answered(&h.ok(Reply::Done)),
+        Outcome::RefundCancelled {
+            refund_id: Some("ref-1".into()),
+            reason: RefundCancelReason::CancelledByCashier
+        }
+    );
+}
+
+#[test]
+fn refund_by_order_id_looks_up_the_captured_payment() {
+    let mut rec = record(Command::Refund {
+        payment: PaymentSelector::OrderId("order-1".into()),
+        amount: Minor(1000),
+        currency: Currency::DKK,
+        refund_order_id: "r-1".into(),
+    });
+    rec.phase = Phase::FindRefundPayment;
+    let mut h = Harness::new(rec.clone());
+    assert_eq!(
+        call(&h.start()),
+        ApiCall::FindPayments {
+            pos_id: None,
+            order_id: Some("order-1".into()),
+            captured_only: true
+        }
+    );
+    assert!(matches!(
+        call(&h.ok(Reply::Ids(vec!["pay-1".into()]))),
+        ApiCall::CreateRefund { .. }
+    ));
+    let mut h = Harness::new(rec);
+    h.start();
+    assert!(matches!(
+        answered(&h.ok(Reply::Ids(vec![]))),
+        Outcome::Rejected {
+            code: RejectCode::PaymentNotFound,
+            ..
+        }
+    ));
+}
+
+fn cancel_record() -> Record {
+    let mut rec = record(Command::Cancel { target: cid("sale") });
+    rec.create_key = None;
+    rec
+}
+
+#[test]
+fn cancel_command_follows_its_target() {
+    for (target, expect) in [
+        (
+            Outcome::Declined {
+                payment_id: Some("pay-1".into()),
+                reason: DeclineReason::CancelledByCashier,
+            },
+            Some(Outcome::Cancelled { target: cid("sale") }),
+        ),
+        (
+            Outcome::Captured {
+                payment_id: "pay-1".into(),
+                amount: Minor(1),
+                currency: Currency::DKK,
+            },
+            None,
+        ),
+    ] {
+        let mut h = Harness::new(cancel_record());
+        assert!(h.start().is_empty(), "a cancel waits for its target");
+        let outcome = answered(&h.input(Input::TargetFinished(target)));
+        match expect {
+            Some(expected) => assert_eq!(outcome, expected),
+            None => assert!(matches!(
+                outcome,
+                Outcome::Rejected {
+                    code: RejectCode::WrongState,
+                    ..
+                }
+            )),
+        }
+    }
+    let mut h = Harness::new(cancel_record());
+    h.start();
+    let actions = h.input(Input::TargetFinished(Outcome::Reserved {
+        payment_id: "pay-1".into(),
+        amount: Minor(4995),
+        currency: Currency::DKK,
+        partial_capture_possible: false,
+    }));
+    assert_eq!(
+        call(&actions),
+        ApiCall::CancelPayment {
+            payment_id: "pay-1".into()
+        }
+    );
+    assert_eq!(h.durable.as_ref().unwrap().decision, Some(Decision::Cancel));
+    assert_eq!(
+        answered(&h.ok(Reply::Done)),
+        Outcome::Cancelled { target: cid("sale") }
+    );
+}
+
+#[test]
+fn a_vanished_payment_needs_a_human() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    assert!(matches!(
+        answered(&h.err(BackendError::NotFound)),
+        Outcome::NeedsHuman { .. }
+    ));
+}
+
+#[test]
+fn command_fields_are_validated_before_anything_happens() {
+    let bad = [
+        (
+            Command::Pay {
+                amount: Minor(0),
+                currency: Currency::DKK,
+                order_id: "o".into(),
+                keep_reservation: false,
+                restrictions: None,
+                label: None,
+            },
+            RejectCode::InvalidAmount,
+        ),
+        (
+            Command::Pay {
+                amount: Minor(1),
+                currency: Currency::DKK,
+                order_id: "x".repeat(37),
+                keep_reservation: false,
+                restrictions: None,
+                label: None,
+            },
+            RejectCode::InvalidOrderId,
+        ),
+        (
+            Command::Pay {
+                amount: Minor(1),
+                currency: Currency::DKK,
+                order_id: "o".into(),
+                keep_reservation: false,
+                restrictions: None,
+                label: Some("emoji 🎉".into()),
+            },
+            RejectCode::InvalidLabel,
+        ),
+        (
+            Command::Prepare {
+                order_id: String::new(),
+            },
+            RejectCode::InvalidOrderId,
+        ),
+        (
+            Command::Refund {
+                payment: PaymentSelector::OrderId("o".into()),
+                amount: Minor(-5),
+                currency: Currency::DKK,
+                refund_order_id: "r".into(),
+            },
+            RejectCode::InvalidAmount,
+        ),
+        (
+            Command::Capture {
+                target: cid("t"),
+                amount: Some(Minor(0)),
+            },
+            RejectCode::InvalidAmount,
+        ),
+    ];
+    for (command, code) in bad {
+        assert_eq!(validate(&command).map_err(|e| e.0), Err(code), "{command:?}");
+    }
+    assert!(validate(&pay_command(false)).is_ok());
+}
+
+/// A small model of MobilePay's payment rules, enough to replay a flow after a crash.
+#[derive(Default, Clone)]
+struct Model {
+    payments: Vec<(String, PaymentStatus)>,
+    keys: Vec<(String, String)>,
+    captures: u32,
+    creates: u32,
+}
+
+impl Model {
+    fn answer(&mut self, call: &ApiCall) -> Result<Reply, BackendError> {
+        match call {
+            ApiCall::Initiate { key, .. } => {
+                if let Some((_, id)) = self.keys.iter().find(|(k, _)| k == key) {
+                    return Ok(Reply::Id(id.clone()));
+                }
+                self.creates += 1;
+                let id = format!("pay-{}", self.payments.len() + 1);
+                self.payments.push((id.clone(), PaymentStatus::Initiated));
+                self.keys.push((key.clone(), id.clone()));
+                Ok(Reply::Id(id))
+            }
+            ApiCall::GetPayment { payment_id } => {
+                let (_, status) = self.payments.iter_mut().find(|(id, _)| id == payment_id).unwrap();
+                // The customer approves as soon as someone looks.
+                if *status == PaymentStatus::Initiated {
+                    *status = PaymentStatus::Reserved;
+                }
+                Ok(Reply::Payment(PaymentInfo {
+                    payment_id: payment_id.clone(),
+                    ..payment(status.clone())
+                }))
+            }
+            ApiCall::Capture { payment_id, .. } => {
+                let (_, status) = self.payments.iter_mut().find(|(id, _)| id == payment_id).unwrap();
+                match status {
+                    PaymentStatus::Reserved => {
+                        self.captures += 1;
+                        *status = PaymentStatus::Captured;
+                        Ok(Reply::Done)
+                    }
+                    PaymentStatus::Captured => Ok(Reply::Done),
+                    _ => Err(conflict("1304")),
+                }
+            }
+            other => panic!("the model does not answer {other:?}"),
+        }
+    }
+}
+
+/// Kills the flow after every possible action (losing everything not made durable, as a power
+/// cut would), restarts it from the durable record, and checks that the customer is charged
+/// exactly once and every answer given before the crash is still the stored outcome.
+#[test]
+fn every_crash_point_of_a_payment_ends_in_exactly_one_capture() {
+    // Count the actions of a clean run first.
+    let clean_len = {
+        let mut model = Model::default();
+        let mut rec = record(pay_command(false));
+        let mut n = 0;
+        let mut input = Input::Start;
+        loop {
+            let actions = step(&mut rec, input, 0, &Policy::default());
+            n += actions.len();
+            match actions.last() {
+                Some(Action::Call(c)) => input = Input::Reply(model.answer(c)),
+                Some(Action::Sleep(_)) => input = Input::Timer,
+                _ => break,
+            }
+        }
+        n
+    };
+    assert!(clean_len > 5);
+    for crash_after in 0..=clean_len {
+        let mut model = Model::default();
+        let mut rec = record(pay_command(false));
+        let mut durable = rec.clone();
+        let mut answer = None;
+        let mut done = 0;
+        let mut input = Input::Start;
+        let mut crashed = false;
+        // First life, killed after `crash_after` actions.
+        'life: loop {
+            let actions = step(&mut rec, input, 0, &Policy::default());
+            let mut next = None;
+            for action in actions {
+                if done == crash_after {
+                    crashed = true;
+                    break 'life;
+                }
+                done += 1;
+                match action {
+                    Action::Persist { durable: true } => durable = rec.clone(),
+                    Action::Answer(o) => answer = Some(o),
+                    Action::Call(c) => next = Some(Input::Reply(model.answer(&c))),
+                    Action::Sleep(_) => next = Some(Input::Timer),
+                    _ => {}
+                }
+            }
+            match next {
+                Some(i) => input = i,
+                None => break,
+            }
+        }
+        // Second life from the durable record.
+        let mut rec = durable;
+        if let Some(given) = &answer {
+            assert_eq!(rec.outcome.as_ref(), Some(given), "crash after {crash_after}");
+        }
+        if crashed && !rec.is_finished() {
+            let mut input = Input::Start;
+            loop {
+                let actions = step(&mut rec, input, 0, &Policy::default());
+                match actions.last() {
+                    Some(Action::Call(c)) => input = Input::Reply(model.answer(c)),
+                    Some(Action::Sleep(_)) => input = Input::Timer,
+                    _ => break,
+                }
+            }
+        }
+        assert_eq!(model.creates, 1, "crash after {crash_after}");
+        assert_eq!(model.captures, 1, "crash after {crash_after}");
+        assert!(
+            matches!(rec.outcome, Some(Outcome::Captured { .. })),
+            "crash after {crash_after}"
+        );
+    }
+}
+
+#[test]
+fn refund_cancel_too_late_and_invalid_refund_order_id() {
+    // 1352: the refund could not be cancelled any more; its real state decides.
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    h.ok(Reply::Refund(refund_info(RefundStatus::Initiated)));
+    h.input(Input::CancelRequested);
+    assert_eq!(
+        call(&h.err(conflict("1352"))),
+        ApiCall::GetRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+    assert!(matches!(
+        answered(&h.ok(Reply::Refund(refund_info(RefundStatus::Captured)))),
+        Outcome::Refunded { .. }
+    ));
+    // 1114: MobilePay refuses the refund order id.
+    let mut h = Harness::new(refund_record());
+    h.start();
+    let bad = BackendError::BadRequest {
+        code: "1114".into(),
+        message: String::new(),
+    };
+    assert!(matches!(
+        answered(&h.err(bad)),
+        Outcome::Rejected {
+            code: RejectCode::InvalidRefundOrderId,
+            ..
+        }
+    ));
+    // A refund that vanished needs a person.
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    assert!(matches!(
+        answered(&h.err(BackendError::NotFound)),
+        Outcome::NeedsHuman { .. }
+    ));
+}
+
+#[test]
+fn a_reserved_refund_whose_capture_keeps_failing_is_answered_refunded() {
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.ok(Reply::Id("ref-1".into()));
+    h.ok(Reply::Refund(refund_info(RefundStatus::Reserved)));
+    h.err(BackendError::NoAnswer);
+    h.now += 11_000;
+    h.input(Input::Timer);
+    sleeps(&h.err(BackendError::NoAnswer));
+    assert!(matches!(h.answers.as_slice(), [Outcome::Refunded { .. }]));
+    assert_eq!(
+        call(&h.input(Input::Timer)),
+        ApiCall::CaptureRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+}

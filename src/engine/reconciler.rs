@@ -1,0 +1,174 @@
+//! The periodic reconciler.
+//!
+//! Unfinished commands (a capture or cancel that failed, a refund waiting to be paid out, a
+//! command answered "unknown") are carried on by their own flows, which retry with back-off up
+//! to [`super::flow::Policy::retry_max_ms`] until the backend answers. This sweep adds what no
+//! flow owns: it prunes old finished records, cancels stale active payments on the point of
+//! sale (best practice: one active payment per PoS, I6), cancels reservations that belong to a
+//! command whose decision was "cancel", and reports every other unknown reservation to a person.
+//! It never captures anything: only a stored decision may capture (I2).
+
+use super::api::{Command, CommandId, Outcome};
+use super::backend::Backend;
+use super::driver::{now_ms, Shared};
+use super::record::{Decision, Phase, Record};
+use super::recovery::{raise_alarm, recovered_reservation};
+use crate::mobilepay::model::PaymentStatus;
+use std::sync::Arc;
+
+pub(crate) fn spawn<B: Backend>(shared: Arc<Shared<B>>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(shared.config.reconcile_every).await;
+            sweep(&shared, false).await;
+        }
+    });
+}
+
+/// One pass. With `rebuild` (the journal was set aside), reservations without a record get a
+/// recovered record so a person can capture or cancel them by command id.
+pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
+    prune(shared);
+    let flow = super::backend::CorrelationId::new();
+    let pos_id = shared.config.pos_id.clone();
+    let ids = match shared
+        .backend
+        .find_payments(flow, Some(&pos_id), None, false)
+        .await
+    {
+        Ok(ids) => ids,
+        Err(error) => {
+            tracing::warn!(%error, "reconciler: cannot list the point of sale's payments");
+            if rebuild {
+                raise_alarm(
+                    shared,
+                    format!("open payments could not be rebuilt from MobilePay ({error}); retrying"),
+                );
+            }
+            return;
+        }
+    };
+    for payment_id in ids {
+        let (known, lane_held, cancel_order) = {
+            let state = shared.lock();
+            let known = state
+                .records
+                .values()
+                .any(|r| r.payment_id.as_deref() == Some(payment_id.as_str()));
+            let lane_held = state.records.values().any(Record::holds_lane);
+            let cancel_orders: Vec<String> = state
+                .records
+                .values()
+                .filter(|r| r.decision == Some(Decision::Cancel) || r.cancel_requested)
+                .filter_map(|r| match &r.command {
+                    Command::Pay { order_id, .. } | Command::Prepare { order_id } => Some(order_id.clone()),
+                    _ => None,
+                })
+                .collect();
+            (known, lane_held, cancel_orders)
+        };
+        if known {
+            continue;
+        }
+        let info = match shared.backend.get_payment(flow, &payment_id).await {
+            Ok(info) => info,
+            Err(error) => {
+                tracing::warn!(%error, payment = %payment_id, "reconciler: cannot read a payment");
+                continue;
+            }
+        };
+        let decided_cancel = cancel_order.contains(&info.order_id);
+        if (info.status.is_active() && (!lane_held || rebuild))
+            || (info.status == PaymentStatus::Reserved && decided_cancel)
+        {
+            match shared.backend.cancel_payment(flow, &payment_id).await {
+                Ok(()) => tracing::warn!(payment = %payment_id, status = %info.status,
+                    "reconciler: cancelled a payment no command drives"),
+                Err(error) => tracing::warn!(%error, payment = %payment_id, "reconciler: cancel failed"),
+            }
+            continue;
+        }
+        if info.status != PaymentStatus::Reserved {
+            continue;
+        }
+        if rebuild {
+            if let Err(error) = adopt_reservation(shared, &info) {
+                tracing::error!(%error, "reconciler: cannot record a recovered reservation");
+            }
+        }
+        let first_report = shared.lock().reported.insert(payment_id.clone());
+        if first_report {
+            raise_alarm(
+                shared,
+                format!(
+                    "payment {payment_id} (order {}) is reserved at MobilePay but no command owns it; \
+                     capture or cancel it{}",
+                    info.order_id,
+                    if rebuild {
+                        format!(" with command id recovered-{payment_id}")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+    }
+}
+
+/// Records a reservation found at MobilePay after the journal was lost, answered as kept, so
+/// that `Capture`/`Cancel` with target `recovered-<paymentId>` can finish it.
+fn adopt_reservation<B: Backend>(
+    shared: &Shared<B>,
+    info: &super::backend::PaymentInfo,
+) -> Result<(), super::api::EngineError> {
+    let Ok(id) = CommandId::new(format!("recovered-{}", info.payment_id)) else {
+        return Ok(());
+    };
+    if shared.lock().records.contains_key(&id) {
+        return Ok(());
+    }
+    let amount = info.amount.unwrap_or_default();
+    let currency = info.currency.unwrap_or(crate::money::Currency::DKK);
+    let mut record = Record::new(
+        id,
+        Command::Pay {
+            amount,
+            currency,
+            order_id: info.order_id.clone(),
+            keep_reservation: true,
+            restrictions: None,
+            label: None,
+        },
+        shared.config.pos_id.clone(),
+        now_ms(),
+    );
+    let outcome: Outcome = recovered_reservation(
+        &info.payment_id,
+        amount,
+        currency,
+        info.partial_capture_possible.unwrap_or(false),
+    );
+    record.payment_id = Some(info.payment_id.clone());
+    record.reserved = Some(amount);
+    record.partial_capture_possible = info.partial_capture_possible;
+    record.outcome = Some(outcome);
+    record.answered = true;
+    record.phase = Phase::Done;
+    shared.store(&record)
+}
+
+fn prune<B: Backend>(shared: &Shared<B>) {
+    let retention = shared.config.retention;
+    let cutoff = now_ms().saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+    match shared.journal.prune(cutoff) {
+        Ok(0) => {}
+        Ok(removed) => {
+            shared
+                .lock()
+                .records
+                .retain(|_, r| !(r.is_finished() && r.updated_at_ms < cutoff));
+            tracing::info!(removed, "pruned finished journal records past their retention");
+        }
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot prune the journal"),
+    }
+}

@@ -1,0 +1,223 @@
+//! One journal record per command id: everything needed to finish the command after a crash.
+
+use super::api::{Command, CommandId, CommandKind, CommandState, CommandView, Outcome};
+use crate::money::{Currency, Minor};
+use serde::{Deserialize, Serialize};
+
+/// Version of the record layout; stored in every record so a later release can migrate.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the engine has decided to do with a reserved payment (or refund). Stored before it is
+/// carried out, so that a crash or an outage never turns a cancel into a capture or back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Capture(Minor),
+    Cancel,
+}
+
+/// Where a command's flow stands. Each phase has exactly one backend request (or a wait);
+/// resuming a phase after a crash repeats that request, which is safe: creating requests carry
+/// the stored idempotency key, all others are naturally idempotent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Create the payment (initiate or prepare) with `create_key`.
+    Create,
+    /// Look our payment up by point of sale and order id (the create key is too old to replay).
+    FindOwn,
+    /// After 409 `1301`: list the point of sale's open payments and cancel stale ones.
+    /// `pending` are the ids still to look at; `None` until the list is fetched.
+    ClearStale { pending: Option<Vec<String>> },
+    /// Give the amount to a prepared payment.
+    Ready,
+    /// Poll the payment's status.
+    Poll,
+    /// Capture the payment.
+    Capture,
+    /// Cancel the payment.
+    CancelPayment,
+    /// A cancel command waits for the flow it cancels to end.
+    AwaitTarget,
+    /// Look up the captured payment to refund by its order id.
+    FindRefundPayment,
+    /// Create the refund with `create_key`.
+    CreateRefund,
+    /// Poll the refund's status.
+    PollRefund,
+    /// Capture (pay out) the reserved refund.
+    CaptureRefund,
+    /// Cancel the refund.
+    CancelRefund,
+    /// Nothing left to do.
+    Done,
+}
+
+/// Which progress events were already emitted, so a re-poll does not repeat them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    pub waiting: bool,
+    pub checked_in: bool,
+    pub reserved: bool,
+    pub refund: bool,
+}
+
+/// The journal record of one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub schema: u32,
+    pub id: CommandId,
+    pub command: Command,
+    /// The point of sale (MobilePay `posId`) the command runs on.
+    pub pos_id: String,
+    pub phase: Phase,
+    /// The payment this command creates or acts on, once known.
+    pub payment_id: Option<String>,
+    /// The refund this command creates, once known.
+    pub refund_id: Option<String>,
+    /// Idempotency key of the creating request (payment or refund).
+    pub create_key: Option<String>,
+    /// When `create_key` was made; a key older than the backend's retention is never replayed.
+    pub create_key_at_ms: u64,
+    /// The decision for the reserved payment or refund this command drives.
+    pub decision: Option<Decision>,
+    /// The cashier asked to cancel this command's payment or refund.
+    pub cancel_requested: bool,
+    /// The one cleanup of a stale payment after `1301` was done.
+    pub stale_cleared: bool,
+    /// The create request may have reached the backend without our hearing the answer.
+    pub create_unanswered: bool,
+    /// Reserved amount and capture terms of the payment, once known.
+    pub reserved: Option<Minor>,
+    pub currency: Option<Currency>,
+    pub partial_capture_possible: Option<bool>,
+    /// The latest outcome; `answered` once it was given to the caller.
+    pub outcome: Option<Outcome>,
+    pub answered: bool,
+    /// For a `Prepare`: the `Ready` or `Cancel` command that took the prepared payment over.
+    pub followed_by: Option<CommandId>,
+    /// Since when requests for this command keep failing (transient errors), if they do.
+    pub failing_since_ms: Option<u64>,
+    /// Consecutive failed attempts in the current phase, for back-off.
+    pub attempts: u32,
+    pub last_poll_delay_ms: u32,
+    pub announced: Announced,
+    pub accepted_at_ms: u64,
+    pub updated_at_ms: u64,
+    /// MobilePay `CorrelationId` of every request made for this command.
+    #[serde(default)]
+    pub correlation_id: super::backend::CorrelationId,
+}
+
+impl Record {
+    /// A fresh record for an accepted command, in its first phase.
+    pub fn new(id: CommandId, command: Command, pos_id: String, now_ms: u64) -> Record {
+        let phase = match &command {
+            Command::Pay { .. } | Command::Prepare { .. } => Phase::Create,
+            Command::Ready { .. } => Phase::Ready,
+            Command::Capture { .. } => Phase::Capture,
+            Command::Cancel { .. } => Phase::AwaitTarget,
+            Command::Refund { .. } => Phase::CreateRefund,
+        };
+        let currency = match &command {
+            Command::Pay { currency, .. }
+            | Command::Ready { currency, .. }
+            | Command::Refund { currency, .. } => Some(*currency),
+            _ => None,
+        };
+        Record {
+            schema: SCHEMA_VERSION,
+            id,
+            command,
+            pos_id,
+            phase,
+            payment_id: None,
+            refund_id: None,
+            create_key: None,
+            create_key_at_ms: now_ms,
+            decision: None,
+            cancel_requested: false,
+            stale_cleared: false,
+            create_unanswered: false,
+            reserved: None,
+            currency,
+            partial_capture_possible: None,
+            outcome: None,
+            answered: false,
+            followed_by: None,
+            failing_since_ms: None,
+            attempts: 0,
+            last_poll_delay_ms: 1000,
+            announced: Announced::default(),
+            accepted_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            correlation_id: super::backend::CorrelationId::new(),
+        }
+    }
+
+    pub fn kind(&self) -> CommandKind {
+        self.command.kind()
+    }
+
+    /// Whether the flow has nothing left to do.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// Whether this record's payment may be active (blocking the point of sale) and driven
+    /// by this record, so no other payment may start on the lane.
+    pub fn holds_lane(&self) -> bool {
+        let payment_kind = matches!(
+            self.kind(),
+            CommandKind::Pay | CommandKind::Prepare | CommandKind::Ready
+        );
+        if !payment_kind {
+            return false;
+        }
+        match self.phase {
+            Phase::Create
+            | Phase::FindOwn
+            | Phase::ClearStale { .. }
+            | Phase::Ready
+            | Phase::Poll
+            | Phase::CancelPayment => true,
+            Phase::Done => matches!(self.outcome, Some(Outcome::Paired { .. })) && self.followed_by.is_none(),
+            _ => false,
+        }
+    }
+
+    /// The amount of the payment this record creates (Pay, Ready).
+    pub fn payment_amount(&self) -> Option<Minor> {
+        match &self.command {
+            Command::Pay { amount, .. } | Command::Ready { amount, .. } => Some(*amount),
+            _ => self.reserved,
+        }
+    }
+
+    pub fn keep_reservation(&self) -> bool {
+        matches!(
+            &self.command,
+            Command::Pay {
+                keep_reservation: true,
+                ..
+            } | Command::Ready {
+                keep_reservation: true,
+                ..
+            }
+        )
+    }
+
+    pub fn view(&self) -> CommandView {
+        CommandView {
+            id: self.id.clone(),
+            command: self.command.clone(),
+            state: match (&self.outcome, self.answered) {
+                (Some(outcome), true) => CommandState::Finished(outcome.clone()),
+                _ => CommandState::Running,
+            },
+            payment_id: self.payment_id.clone(),
+            refund_id: self.refund_id.clone(),
+            accepted_at_ms: self.accepted_at_ms,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The daemon as an integrator runs it: the real `mposd run` and `mposd check-config`
+//! processes, a real configuration file, a real store on disk, the simulator over loopback
+//! HTTP and the virtual cash register over TCP.
+
+#[path = "daemon/check_config.rs"]
+mod check_config;
+#[path = "daemon/demo.rs"]
+mod demo;
+#[path = "daemon/run.rs"]
+mod run;
+#[path = "daemon/support.rs"]
+mod support;

@@ -1,0 +1,105 @@
+//! `mposd check-config`: a good file passes, a bad one lists every problem with its line.
+
+use super::support::{write_private, Setup, MPOSD};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+fn check(path: &std::path::Path) -> (bool, String) {
+    let out = Command::new(MPOSD)
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .expect("run check-config");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn a_good_file_passes() {
+    let setup = Setup::new().await;
+    let (ok, text) = check(&setup.config);
+    assert!(ok, "{text}");
+    assert!(text.contains("OK (1 lane"), "{text}");
+}
+
+#[test]
+fn the_shipped_example_is_valid_apart_from_hardware_that_is_not_here() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mposd.toml");
+    let (ok, text) = check(std::path::Path::new(example));
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s").expect("write");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[mobilepay]
+environment = "custom"
+auth_url = "http://mobilepay.example/integrator-authentication"
+api_url = "https://mobilepay.example/pos/v10"
+client_id = "x"
+client_secret = {{ file = "{}" }}
+
+[[lane]]
+name = "till 1"
+[lane.pos]
+vat = "DK-1234"
+store = {{ id = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa" }}
+merchant_pos_id = "till-1"
+name = "Kasse 1"
+beacon = "generated"
+supported_beacon_types = ["QR"]
+[lane.ecr]
+tcp = {{ listen = "127.0.0.1:7410" }}
+[lane.display]
+board = "no-such-board"
+header = "Kasse 1"
+"#,
+            secret.display()
+        ),
+    )
+    .expect("write config");
+    let (ok, text) = check(&path);
+    assert!(!ok, "{text}");
+    for (line, what) in [
+        (2, "mobilepay.environment"),
+        (6, "chmod 600"),
+        (9, "lane[0].name"),
+        (10, "vat must be DK or FI"),
+        (19, "no-such-board"),
+    ] {
+        let wanted = format!("line {line}:");
+        assert!(
+            text.lines().any(|l| l.contains(&wanted) && l.contains(what)),
+            "expected {what:?} on line {line}:\n{text}"
+        );
+    }
+    assert!(text.contains("5 problems"), "{text}");
+}
+
+#[test]
+fn syntax_errors_name_their_line_and_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, "[state]\ncache_mib = 8\nflavour = \"vanilla\"\n").expect("write");
+    let (ok, text) = check(&path);
+    assert!(
+        !ok && text.contains("line 3") && text.contains("flavour"),
+        "{text}"
+    );
+    write_private(&path, "[state\n");
+    let (ok, text) = check(&path);
+    assert!(!ok && text.contains("line 1"), "{text}");
+    let (ok, text) = check(&dir.path().join("missing.toml"));
+    assert!(!ok && text.contains("cannot read"), "{text}");
+}

@@ -1,0 +1,63 @@
+//! `mposd demo` runs its whole day, saves the customer screens and leaves nothing running.
+
+use super::support::MPOSD;
+use mposd::display::frame::Frame;
+
+#[tokio::test]
+async fn the_demo_day_completes_and_its_screens_show_a_scannable_code() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("demo");
+    let run = tokio::process::Command::new(MPOSD)
+        .args(["demo", "--no-screens", "--out"])
+        .arg(&out)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for scene in [
+        "1. A payment",
+        "2. A prepared payment",
+        "3. A reservation",
+        "4. A customer who declines",
+        "5. A refund",
+    ] {
+        assert!(stdout.contains(scene), "missing scene {scene}:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("Everything the demo started has stopped"),
+        "{stdout}"
+    );
+
+    let mut screens: Vec<_> = std::fs::read_dir(out.join("screens"))
+        .expect("screens folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    screens.sort();
+    let scans: Vec<_> = screens
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with("scan-to-pay.png"))
+        .collect();
+    assert!(scans.len() >= 3, "{screens:?}");
+    for scan in scans {
+        let frame = Frame::read_png(std::fs::File::open(scan).expect("open png")).expect("read png");
+        let codes = frame.decode_qr_codes();
+        assert_eq!(codes.len(), 1, "{}: {codes:?}", scan.display());
+        assert!(
+            codes[0].starts_with("mobilepaypos://pos?id=") && codes[0].ends_with("&source=qr"),
+            "{codes:?}"
+        );
+    }
+    assert!(screens
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with("declined.png")));
+    assert!(out.join("mposd.log").exists() && out.join("sim.log").exists());
+
+    // The daemon and simulator it started are gone: its state store can be opened again.
+    mposd::store::Db::open(&out.join("state").join("store"), 1 << 20).expect("the store is no longer in use");
+}

@@ -1,0 +1,187 @@
+//! A simulator, a state directory and a configuration file for one daemon under test.
+
+use mposd::sim::{fixtures, SimConfig, Simulator};
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const MPOSD: &str = env!("CARGO_BIN_EXE_mposd");
+
+pub struct Setup {
+    pub sim: Simulator,
+    pub dir: tempfile::TempDir,
+    pub ecr_addr: String,
+    pub config: PathBuf,
+}
+
+/// A free loopback port (the listener is closed again; fine for a test that binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+impl Setup {
+    pub async fn new() -> Setup {
+        let settings = mposd::sim::Settings {
+            payment_poll_delay_ms: 100,
+            ..Default::default()
+        };
+        let sim = mposd::sim::start(SimConfig {
+            settings,
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secret = dir.path().join("client-secret");
+        write_private(&secret, fixtures::DEMO_CLIENT_SECRET);
+        let boards = dir.path().join("boards");
+        std::fs::create_dir_all(&boards).expect("boards dir");
+        std::fs::write(
+            boards.join("test-png.toml"),
+            format!(
+                "name = \"test-png\"\ndescription = \"PNG for tests\"\n[display]\nkind = \"png\"\npath = \"{}\"\nwidth = 320\nheight = 240\n",
+                dir.path().join("display.png").display()
+            ),
+        )
+        .expect("board");
+        let ecr_addr = format!("127.0.0.1:{}", free_port());
+        let base = sim.base_url();
+        let config = dir.path().join("mposd.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"[state]
+dir = "{state}"
+
+[mobilepay]
+environment = "custom"
+auth_url = "{base}/integrator-authentication"
+api_url = "{base}/pos/v10"
+client_id = "{client}"
+client_secret = {{ file = "{secret}" }}
+
+[[lane]]
+name = "till-1"
+currency = "DKK"
+[lane.pos]
+vat = "{vat}"
+store = {{ id = "{store}" }}
+merchant_pos_id = "till-1"
+name = "Kasse 1"
+beacon = "generated"
+supported_beacon_types = ["QR"]
+[lane.ecr]
+tcp = {{ listen = "{ecr_addr}" }}
+[lane.display]
+board = "test-png"
+boards_dir = "{boards}"
+header = "Bageriet - Kasse 1"
+"#,
+                state = dir.path().join("state").display(),
+                client = fixtures::DEMO_CLIENT_ID,
+                secret = secret.display(),
+                vat = fixtures::DK_VAT,
+                store = fixtures::DK_STORE,
+                boards = boards.display(),
+            ),
+        )
+        .expect("config");
+        Setup {
+            sim,
+            dir,
+            ecr_addr,
+            config,
+        }
+    }
+
+    /// Starts `mposd run` and waits for its "ready" log line.
+    pub async fn start_daemon(&self) -> Child {
+        let mut child = Command::new(MPOSD)
+            .args(["run", "--log-format", "json", "--config"])
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start mposd run");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("mposd is ready") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(ready, Ok(true), "mposd run did not become ready");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        child
+    }
+
+    /// Runs `mposd ecr --json ...` against the daemon; returns its exit success and the JSON
+    /// messages it printed.
+    pub async fn ecr(&self, args: &[&str]) -> (bool, Vec<Value>) {
+        let out = Command::new(MPOSD)
+            .args(["ecr", "--tcp", &self.ecr_addr, "--json", "--timeout", "60"])
+            .args(args)
+            .output()
+            .await
+            .expect("run mposd ecr");
+        let messages = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        (out.status.success(), messages)
+    }
+
+    pub async fn control(&self, path: &str, body: Value) {
+        let url = format!("{}{path}", self.sim.base_url());
+        let r = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("control call");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+
+    pub async fn payments(&self) -> Vec<Value> {
+        let url = format!("{}/_sim/payments", self.sim.base_url());
+        let v: Value = reqwest::get(url)
+            .await
+            .expect("ground truth")
+            .json()
+            .await
+            .expect("json");
+        v["payments"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// The final answer among the messages `mposd ecr --json` printed: the `outcome` message of
+/// a command, or the stored outcome in a `query_result`.
+pub fn final_outcome(messages: &[Value]) -> Value {
+    messages
+        .iter()
+        .rev()
+        .find_map(|m| match m["type"].as_str() {
+            Some("outcome") => Some(m.clone()),
+            Some("query_result") => m.get("outcome").cloned(),
+            _ => None,
+        })
+        .unwrap_or(Value::Null)
+}

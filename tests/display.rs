@@ -1,0 +1,23 @@
+//! Customer display: every screen rendered headless at every supported panel size, with the
+//! QR code decoded back from the pixels; golden images; backends writing to real files,
+//! pipes and devices; and a whole payment through the engine and the simulator in which the
+//! customer checks in with the code read from the screen.
+
+#[path = "display/support.rs"]
+mod support;
+
+/// The engine tests' lane: simulator, registered point of sale and a running engine.
+#[path = "engine/support.rs"]
+#[allow(dead_code)]
+mod engine_support;
+
+#[path = "display/backends.rs"]
+mod backends;
+#[path = "display/end_to_end.rs"]
+mod end_to_end;
+#[path = "display/golden.rs"]
+mod golden;
+#[path = "display/renderer.rs"]
+mod renderer;
+#[path = "display/screens.rs"]
+mod screens;

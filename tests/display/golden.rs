@@ -1,0 +1,117 @@
+//! Golden images: a few reference screens compared pixel by pixel with PNGs in
+//! tests/golden/. After an intended change of the look, regenerate them with
+//! `UPDATE_GOLDEN=1 cargo test --test display golden` and review the new PNGs in the diff.
+
+use crate::support::{look, DIGITS, GUID};
+use embedded_graphics::prelude::*;
+use mposd::display::{render_frame, Frame, Language, Reason, Screen, StaffHint};
+use mposd::money::{Currency, Minor};
+use std::path::PathBuf;
+
+fn references() -> Vec<(&'static str, Size, Language, Screen)> {
+    vec![
+        (
+            "scan-to-pay-da-320x240",
+            Size::new(320, 240),
+            Language::Da,
+            Screen::ScanToPay {
+                amount: Minor(14_995),
+                currency: Currency::DKK,
+                beacon_id: GUID.into(),
+            },
+        ),
+        (
+            "scan-to-pay-fi-240x320",
+            Size::new(240, 320),
+            Language::Fi,
+            Screen::ScanToPay {
+                amount: Minor(2_450),
+                currency: Currency::EUR,
+                beacon_id: DIGITS.into(),
+            },
+        ),
+        (
+            "approved-da-240x240",
+            Size::new(240, 240),
+            Language::Da,
+            Screen::Approved {
+                amount: Minor(14_995),
+                currency: Currency::DKK,
+            },
+        ),
+        (
+            "declined-en-480x320",
+            Size::new(480, 320),
+            Language::En,
+            Screen::Declined {
+                reason: Reason::RejectedByCustomer,
+            },
+        ),
+        (
+            "offline-fi-320x240",
+            Size::new(320, 240),
+            Language::Fi,
+            Screen::Offline {
+                hint: StaffHint::CheckNetwork,
+            },
+        ),
+    ]
+}
+
+#[test]
+fn reference_screens_match_their_golden_images() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for (name, size, language, screen) in references() {
+        let (frame, _) = render_frame(size, &screen, &look(language)).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            frame.write_png(std::fs::File::create(&path).unwrap()).unwrap();
+            continue;
+        }
+        let file = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
+        let golden = Frame::read_png(std::io::BufReader::new(file)).unwrap();
+        if golden == frame {
+            continue;
+        }
+        let actual = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.actual.png"));
+        frame.write_png(std::fs::File::create(&actual).unwrap()).unwrap();
+        let differing = if golden.width() == frame.width() && golden.height() == frame.height() {
+            golden
+                .pixels()
+                .iter()
+                .zip(frame.pixels())
+                .filter(|(a, b)| a != b)
+                .count()
+        } else {
+            usize::MAX
+        };
+        failures.push(format!(
+            "{name}: {differing} pixels differ (actual image: {})",
+            actual.display()
+        ));
+    }
+    assert!(failures.is_empty(), "golden mismatch:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn golden_images_stay_small_and_scannable() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut total = 0;
+    for (name, _, _, screen) in references() {
+        let path = dir.join(format!("{name}.png"));
+        total += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if let (Some(beacon), Ok(file)) = (screen.beacon_id(), std::fs::File::open(&path)) {
+            let golden = Frame::read_png(file).unwrap();
+            assert_eq!(
+                golden.decode_qr_codes(),
+                vec![mposd::mobilepay::formats::qr_payload(beacon)],
+                "{name}"
+            );
+        }
+    }
+    assert!(total < 200_000, "golden PNGs take {total} bytes");
+}

@@ -1,0 +1,86 @@
+//! Screens, languages and panel sizes every test iterates over.
+
+use mposd::display::{Language, Look, Reason, Screen, StaffHint};
+use mposd::money::{Currency, Minor};
+
+pub const GUID: &str = "CD851CD7-8398-4A03-83C1-391A2F5CB71C";
+pub const DIGITS: &str = "123456789012345";
+
+/// Panel sizes in both orientations.
+pub const SIZES: [(u32, u32); 7] = [
+    (240, 240),
+    (240, 320),
+    (320, 240),
+    (480, 320),
+    (320, 480),
+    (800, 480),
+    (480, 800),
+];
+
+pub fn look(language: Language) -> Look {
+    Look {
+        language,
+        header: "Bageriet Ærø - Kasse 2".into(),
+    }
+}
+
+/// One of every screen, with the longest texts and largest amounts customers will see.
+pub fn all_screens() -> Vec<Screen> {
+    let big = Minor(123_456_789);
+    let mut screens = vec![
+        Screen::Closed,
+        Screen::Idle { beacon_id: None },
+        Screen::Idle {
+            beacon_id: Some(DIGITS.into()),
+        },
+        Screen::ScanToPay {
+            amount: big,
+            currency: Currency::DKK,
+            beacon_id: GUID.into(),
+        },
+        Screen::ScanToPay {
+            amount: Minor(4995),
+            currency: Currency::EUR,
+            beacon_id: DIGITS.into(),
+        },
+        Screen::CheckedIn { amount: None },
+        Screen::CheckedIn {
+            amount: Some((big, Currency::EUR)),
+        },
+        Screen::Approved {
+            amount: big,
+            currency: Currency::DKK,
+        },
+        Screen::Refund {
+            amount: Minor(4995),
+            currency: Currency::DKK,
+            done: false,
+        },
+        Screen::Refund {
+            amount: big,
+            currency: Currency::EUR,
+            done: true,
+        },
+    ];
+    for reason in [
+        Reason::RejectedByCustomer,
+        Reason::TimedOut,
+        Reason::CancelledByStaff,
+        Reason::RefusedByMobilePay,
+        Reason::Other,
+    ] {
+        screens.push(Screen::Declined { reason });
+        screens.push(Screen::Cancelled { reason });
+    }
+    for hint in [
+        StaffHint::CheckNetwork,
+        StaffHint::MobilePayUnavailable,
+        StaffHint::CheckConfiguration,
+        StaffHint::CheckCashRegister,
+        StaffHint::Recovering,
+        StaffHint::NeedsAttention,
+    ] {
+        screens.push(Screen::Offline { hint });
+    }
+    screens
+}

@@ -1,0 +1,20 @@
+//! Black-box tests of the cash-register protocol: the documented examples, the link layer
+//! over real pseudo-terminals, and the protocol's session against the payment engine.
+
+#[path = "ecr/doc_examples.rs"]
+mod doc_examples;
+#[path = "ecr/end_to_end.rs"]
+mod end_to_end;
+#[allow(dead_code)]
+#[path = "engine/support.rs"]
+mod engine_support;
+#[path = "ecr/fuzz_props.rs"]
+mod fuzz_props;
+#[path = "ecr/noisy_line.rs"]
+mod noisy_line;
+#[path = "ecr/session.rs"]
+mod session;
+#[path = "ecr/support.rs"]
+mod support;
+#[path = "ecr/transports.rs"]
+mod transports;

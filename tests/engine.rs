@@ -1,0 +1,11 @@
+//! The payment engine against the MobilePay simulator over loopback HTTP, with its journal in
+//! real sled databases on disk.
+
+#[path = "engine/chaos.rs"]
+mod chaos;
+#[path = "engine/flows.rs"]
+mod flows;
+#[path = "engine/recovery.rs"]
+mod recovery;
+#[path = "engine/support.rs"]
+mod support;

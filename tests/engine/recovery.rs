@@ -1,0 +1,275 @@
+//! Restarts: an engine is stopped dead (its runtime dropped with every task in flight, like a
+//! killed process) and a new one starts on the same sled journal on disk.
+
+use super::support::*;
+use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, Outcome};
+use mposd::mobilepay::flow::Flow;
+use mposd::mobilepay::idempotency::IdempotencyKey;
+use mposd::mobilepay::model::{InitiatePaymentRequest, PlannedCaptureDelay};
+use mposd::money::{Currency, MajorAmount, Minor};
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+/// One life of the engine in its own runtime; dropping it kills every engine task at once.
+struct Life {
+    runtime: Runtime,
+    engine: EngineHandle,
+}
+
+fn life(main: &Runtime, lane: &Lane, n: u32) -> Life {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = main.block_on(client_for(&lane.sim, &lane.dir, &format!("tokens-{n}")));
+    let engine = runtime.block_on(start_engine(&client, &lane.dir, &lane.pos_id, &lane.beacon_id));
+    Life { runtime, engine }
+}
+
+impl Life {
+    fn kill(self) {
+        drop(self.engine);
+        self.runtime.shutdown_timeout(Duration::from_secs(10));
+    }
+}
+
+fn main_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn wait_for(lane: &Lane, status: &str) -> String {
+    for _ in 0..600 {
+        if let Some(p) = lane.payments().await.into_iter().find(|p| p["status"] == status) {
+            return p["paymentId"].as_str().unwrap().to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no payment reached {status}");
+}
+
+/// The command's final outcome, waiting past an interim `Unknown` until it is resolved.
+async fn finished(engine: &EngineHandle, command: &str) -> Outcome {
+    for _ in 0..1200 {
+        if let Some(view) = engine.query(&id(command)).await.unwrap() {
+            match view.state {
+                CommandState::Finished(Outcome::Unknown { .. }) | CommandState::Running => {}
+                CommandState::Finished(outcome) => return outcome,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{command} did not finish");
+}
+
+#[test]
+fn a_payment_interrupted_by_a_crash_is_resumed_and_captured_once() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 1500));
+    let first = life(&main, &lane, 1);
+    let submission = main
+        .block_on(first.engine.submit(id("sale-1"), pay(2000, "order-1", false)))
+        .unwrap();
+    main.block_on(wait_for(&lane, "Initiated"));
+    drop(submission);
+    first.kill();
+
+    let second = life(&main, &lane, 2);
+    let outcome = main.block_on(finished(&second.engine, "sale-1"));
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Captured {
+                amount: Minor(2000),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    // Asking again gives the same answer and no new payment.
+    let again = main
+        .block_on(second.engine.run(id("sale-1"), pay(2000, "order-1", false)))
+        .unwrap();
+    assert_eq!(again, outcome);
+    let payments = main.block_on(lane.payments());
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["capturedMinor"], 2000);
+    second.kill();
+}
+
+#[test]
+fn every_answer_given_before_a_restart_is_answered_again() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 20));
+    let first = life(&main, &lane, 1);
+    let sale = main
+        .block_on(first.engine.run(id("sale-1"), pay(1500, "order-1", false)))
+        .unwrap();
+    let reserved = main
+        .block_on(first.engine.run(id("sale-2"), pay(700, "order-2", true)))
+        .unwrap();
+    first.kill();
+
+    let second = life(&main, &lane, 2);
+    for (command, outcome) in [("sale-1", &sale), ("sale-2", &reserved)] {
+        let view = main.block_on(second.engine.query(&id(command))).unwrap().unwrap();
+        assert_eq!(view.state, CommandState::Finished(outcome.clone()));
+    }
+    // The reservation is still ours to capture after the restart.
+    let captured = main
+        .block_on(second.engine.run(
+            id("cap-2"),
+            mposd::engine::api::Command::Capture {
+                target: id("sale-2"),
+                amount: None,
+            },
+        ))
+        .unwrap();
+    assert!(
+        matches!(
+            captured,
+            Outcome::Captured {
+                amount: Minor(700),
+                ..
+            }
+        ),
+        "{captured:?}"
+    );
+    second.kill();
+}
+
+#[test]
+fn an_unreadable_journal_is_set_aside_and_open_work_rebuilt_without_capturing() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 20));
+    let first = life(&main, &lane, 1);
+    let reserved = main
+        .block_on(first.engine.run(id("sale-1"), pay(900, "order-1", true)))
+        .unwrap();
+    let reserved_id = payment_id_of(&reserved);
+    first.kill();
+    // A payment left active on the point of sale (nobody comes to pay it), then the journal's
+    // files are destroyed.
+    main.block_on(lane.no_customers());
+    let stale = main
+        .block_on(lane.client.initiate_payment(
+            &Flow::new("payment"),
+            &IdempotencyKey::generate(),
+            &InitiatePaymentRequest {
+                pos_id: lane.pos_id.clone(),
+                order_id: "stale-order".into(),
+                amount: MajorAmount::from_minor(Minor(300)),
+                currency_code: Currency::DKK,
+                restrictions: None,
+                merchant_payment_label: None,
+                planned_capture_delay: PlannedCaptureDelay::None,
+            },
+        ))
+        .unwrap()
+        .payment_id;
+    for entry in std::fs::read_dir(lane.dir.path().join("journal")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::write(entry.path(), b"\x00not a sled file").unwrap();
+        }
+    }
+
+    let second = life(&main, &lane, 2);
+    let alarms = main.block_on(second.engine.alarms()).unwrap();
+    assert!(alarms.iter().any(|a| a.contains("moved to")), "{alarms:?}");
+    assert!(alarms.iter().any(|a| a.contains(&reserved_id)), "{alarms:?}");
+    // The stale active payment is cancelled; the reservation is not captured.
+    assert_eq!(main.block_on(lane.payment(&stale))["status"], "CancelledByClient");
+    assert_eq!(main.block_on(lane.payment(&reserved_id))["status"], "Reserved");
+    let recovered = format!("recovered-{reserved_id}");
+    let view = main
+        .block_on(second.engine.query(&id(&recovered)))
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        view.state,
+        CommandState::Finished(Outcome::Reserved { .. })
+    ));
+    // A person decides: capture it by its recovered command id.
+    let captured = main
+        .block_on(second.engine.run(
+            id("cap-1"),
+            mposd::engine::api::Command::Capture {
+                target: id(&recovered),
+                amount: None,
+            },
+        ))
+        .unwrap();
+    assert!(
+        matches!(
+            captured,
+            Outcome::Captured {
+                amount: Minor(900),
+                ..
+            }
+        ),
+        "{captured:?}"
+    );
+    second.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_answered_unknown_and_the_payment_cancelled_when_mobilepay_returns() {
+    let lane = lane().await;
+    lane.fault("getPayment", "serverError", 100_000).await;
+    let outcome = lane.run("sale-1", pay(1000, "order-1", false)).await;
+    let Outcome::Unknown {
+        payment_id: Some(payment_id),
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    let mut events = lane.engine().subscribe();
+    lane.clear_faults().await;
+    let resolved = finished(lane.engine(), "sale-1").await;
+    assert_eq!(
+        resolved,
+        Outcome::Declined {
+            payment_id: Some(payment_id.clone()),
+            reason: DeclineReason::Abandoned
+        }
+    );
+    assert_eq!(lane.payment(&payment_id).await["status"], "CancelledByClient");
+    let mut saw_resolved = false;
+    while let Ok(event) = events.try_recv() {
+        saw_resolved |= matches!(event.kind, mposd::engine::api::EventKind::Resolved { .. });
+    }
+    assert!(saw_resolved);
+}
+
+#[test]
+fn a_payment_left_active_on_the_point_of_sale_is_cancelled_at_start() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    let stale = main
+        .block_on(lane.client.initiate_payment(
+            &Flow::new("payment"),
+            &IdempotencyKey::generate(),
+            &InitiatePaymentRequest {
+                pos_id: lane.pos_id.clone(),
+                order_id: "left-over".into(),
+                amount: MajorAmount::from_minor(Minor(300)),
+                currency_code: Currency::DKK,
+                restrictions: None,
+                merchant_payment_label: None,
+                planned_capture_delay: PlannedCaptureDelay::None,
+            },
+        ))
+        .unwrap()
+        .payment_id;
+    let engine = life(&main, &lane, 1);
+    assert_eq!(main.block_on(lane.payment(&stale))["status"], "CancelledByClient");
+    engine.kill();
+}

@@ -1,0 +1,276 @@
+//! One lane against the in-process simulator: a real PoS V10 client over loopback HTTP, a real
+//! sled journal in a temporary directory, and the simulator's control API for customers,
+//! faults and its virtual clock.
+
+use mposd::engine::api::{Command, CommandId, EngineHandle, Outcome};
+use mposd::engine::flow::Policy;
+use mposd::engine::journal::Journal;
+use mposd::engine::pos_v10::PosV10Backend;
+use mposd::engine::{start, EngineConfig};
+use mposd::mobilepay::client::MobilePayClient;
+use mposd::mobilepay::config::{ClientConfig, Endpoints};
+use mposd::mobilepay::flow::Flow;
+use mposd::mobilepay::idempotency::IdempotencyKey;
+use mposd::mobilepay::model::{BeaconType, CreatePosRequest};
+use mposd::mobilepay::secrets::Secret;
+use mposd::mobilepay::tokens::Credentials;
+use mposd::money::{Currency, Minor};
+use mposd::sim::{SimConfig, Simulator};
+use mposd::store::Db;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const CLIENT_ID: &str = "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60";
+pub const SECRET: &str = "sim-secret-demo-integrator";
+pub const STORE: &str = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa";
+pub const CREDIT_USER: &str = "+4520031801";
+pub const LOYALTY_USER: &str = "+4520031804";
+pub const PARTIAL_USER: &str = "+4520031805";
+
+pub struct Lane {
+    pub sim: Arc<Simulator>,
+    engine: Option<EngineHandle>,
+    pub client: MobilePayClient,
+    pub pos_id: String,
+    pub beacon_id: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn id(s: &str) -> CommandId {
+    CommandId::new(s).unwrap()
+}
+
+pub fn pay(amount: i64, order: &str, keep_reservation: bool) -> Command {
+    Command::Pay {
+        amount: Minor(amount),
+        currency: Currency::DKK,
+        order_id: order.into(),
+        keep_reservation,
+        restrictions: None,
+        label: None,
+    }
+}
+
+pub fn test_policy() -> Policy {
+    Policy {
+        answer_unknown_after_ms: 4_000,
+        retry_base_ms: 50,
+        retry_max_ms: 500,
+        ..Policy::default()
+    }
+}
+
+/// A lane with a running engine.
+pub async fn lane() -> Lane {
+    let mut lane = lane_without_engine().await;
+    let client = client_for(&lane.sim, &lane.dir, "tokens").await;
+    lane.engine = Some(start_engine(&client, &lane.dir, &lane.pos_id, &lane.beacon_id).await);
+    lane
+}
+
+/// The simulator and a registered point of sale; engines are started by the test.
+pub async fn lane_without_engine() -> Lane {
+    let mut config = SimConfig::default();
+    config.settings.payment_poll_delay_ms = 100;
+    config.settings.refund_poll_delay_ms = 100;
+    config.settings.refund_reserve_delay = Duration::from_millis(200);
+    let sim = mposd::sim::start(config).await.unwrap();
+    register_lane(Arc::new(sim)).await
+}
+
+/// Another lane (point of sale and engine) on the simulator of `lane`.
+pub async fn extra_lane(lane: &Lane, n: usize) -> Lane {
+    let mut extra = register_lane(lane.sim.clone()).await;
+    let client = client_for(&extra.sim, &extra.dir, &format!("tokens-{n}")).await;
+    extra.engine = Some(start_engine(&client, &extra.dir, &extra.pos_id, &extra.beacon_id).await);
+    extra
+}
+
+async fn register_lane(sim: Arc<Simulator>) -> Lane {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_for(&sim, &dir, "onboarding-tokens").await;
+    let beacon_id = format!("{:015}", rand_digits());
+    let pos = client
+        .create_pos(
+            &Flow::new("onboarding"),
+            &IdempotencyKey::generate(),
+            &CreatePosRequest {
+                merchant_pos_id: format!("lane-{beacon_id}"),
+                store_id: STORE.into(),
+                name: "Lane 1".into(),
+                beacon_id: Some(beacon_id.clone()),
+                callback_alias: None,
+                supported_beacon_types: vec![BeaconType::QR],
+                require_payment_before_checkin: None,
+            },
+        )
+        .await
+        .unwrap();
+    Lane {
+        sim,
+        engine: None,
+        client,
+        pos_id: pos.pos_id,
+        beacon_id,
+        http: reqwest::Client::new(),
+        dir,
+    }
+}
+
+fn rand_digits() -> u64 {
+    use rand::Rng;
+    rand::thread_rng().gen_range(100_000_000_000_000..999_999_999_999_999)
+}
+
+/// A client with its own token store `tokens` (each engine life gets its own).
+pub async fn client_for(sim: &Simulator, dir: &tempfile::TempDir, tokens: &str) -> MobilePayClient {
+    let config = ClientConfig::new(Endpoints::single_host(&sim.base_url()).unwrap(), CLIENT_ID);
+    let tokens_db = Arc::new(Db::open(&dir.path().join(tokens), 1 << 20).unwrap());
+    MobilePayClient::open(
+        config,
+        "DK12345678",
+        Credentials::ClientSecret(Secret::new(SECRET)),
+        tokens_db,
+    )
+    .unwrap()
+}
+
+pub async fn start_engine(
+    client: &MobilePayClient,
+    dir: &tempfile::TempDir,
+    pos_id: &str,
+    beacon_id: &str,
+) -> EngineHandle {
+    let (journal, aside) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
+    let mut config = EngineConfig::new(pos_id, beacon_id);
+    config.policy = Policy {
+        beacon_id: beacon_id.into(),
+        ..test_policy()
+    };
+    start(
+        Arc::new(PosV10Backend::new(client.clone())),
+        journal,
+        config,
+        aside,
+    )
+    .await
+    .unwrap()
+}
+
+impl Lane {
+    pub fn engine(&self) -> &EngineHandle {
+        self.engine.as_ref().expect("this lane runs an engine")
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.sim.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// An automatic customer on every point of sale.
+    pub async fn customer_everywhere(&self, phone: &str, action: &str, delay_ms: u64) {
+        self.control(
+            reqwest::Method::POST,
+            "/_sim/behaviour",
+            json!({"beaconId": "*", "phoneNumber": phone, "action": action, "delayMs": delay_ms}),
+        )
+        .await;
+    }
+
+    /// Removes every automatic customer.
+    pub async fn no_customers(&self) {
+        self.control(reqwest::Method::DELETE, "/_sim/behaviour", json!({}))
+            .await;
+    }
+
+    /// An automatic customer on this lane's beacon.
+    pub async fn customer(&self, phone: &str, action: &str, delay_ms: u64) {
+        self.control(
+            reqwest::Method::POST,
+            "/_sim/behaviour",
+            json!({"beaconId": self.beacon_id, "phoneNumber": phone, "action": action, "delayMs": delay_ms}),
+        )
+        .await;
+    }
+
+    pub async fn advance_clock(&self, ms: u64) {
+        self.control(reqwest::Method::POST, "/_sim/clock/advance", json!({ "ms": ms }))
+            .await;
+    }
+
+    pub async fn fault(&self, endpoint: &str, mode: &str, count: u32) {
+        self.control(
+            reqwest::Method::POST,
+            "/_sim/faults",
+            json!({"endpoint": endpoint, "mode": mode, "count": count, "delayMs": 2500}),
+        )
+        .await;
+    }
+
+    pub async fn clear_faults(&self) {
+        self.control(reqwest::Method::DELETE, "/_sim/faults", json!({}))
+            .await;
+    }
+
+    /// The simulator's ground truth about the payments on this lane.
+    pub async fn payments(&self) -> Vec<Value> {
+        let all = self
+            .control(reqwest::Method::GET, "/_sim/payments", Value::Null)
+            .await;
+        all["payments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p["posId"] == self.pos_id.as_str())
+            .collect()
+    }
+
+    pub async fn payment(&self, payment_id: &str) -> Value {
+        self.payments()
+            .await
+            .into_iter()
+            .find(|p| p["paymentId"] == payment_id)
+            .unwrap_or_else(|| panic!("the simulator has no payment {payment_id}"))
+    }
+
+    pub async fn refunds(&self) -> Vec<Value> {
+        let all = self
+            .control(reqwest::Method::GET, "/_sim/refunds", Value::Null)
+            .await;
+        all["refunds"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs a command to its outcome, with a generous deadline for a loaded machine.
+    pub async fn run(&self, command_id: &str, command: Command) -> Outcome {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.engine().run(id(command_id), command),
+        )
+        .await
+        .expect("the command finishes")
+        .expect("the engine runs")
+    }
+}
+
+pub fn payment_id_of(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Captured { payment_id, .. }
+        | Outcome::CapturePending { payment_id, .. }
+        | Outcome::Reserved { payment_id, .. }
+        | Outcome::Paired { payment_id, .. } => payment_id.clone(),
+        Outcome::Declined {
+            payment_id: Some(p), ..
+        } => p.clone(),
+        other => panic!("no payment in {other:?}"),
+    }
+}

@@ -1,0 +1,408 @@
+//! Crash torture: the engine runs in a child process against the simulator and is killed with
+//! SIGKILL at random moments, then restarted on the same journal. After every kill the
+//! simulator's ground truth is checked:
+//! - no command id has two payments (order id = command id here), no payment is captured twice
+//!   or for more than its amount;
+//! - every answer given before a kill is given again by a query after the restart;
+//! - at the end, every reserved payment of a sale that was to be captured is captured (its
+//!   persisted decision carried out); kept reservations stay reserved.
+//!
+//! Quick mode (the default, run by `cargo test`): 200 kills. Long mode:
+//! `MPOSD_TORTURE_KILLS=5000 cargo test --release --test engine_torture`.
+//!
+//! The binary is its own child: with `MPOSD_TORTURE_CHILD=1` it runs one engine and speaks JSON
+//! lines on stdin/stdout.
+
+use mposd::engine::api::{Command, CommandId, CommandState, Outcome};
+use mposd::engine::flow::Policy;
+use mposd::engine::journal::Journal;
+use mposd::engine::pos_v10::PosV10Backend;
+use mposd::engine::{start, EngineConfig};
+use mposd::mobilepay::client::MobilePayClient;
+use mposd::mobilepay::config::{ClientConfig, Endpoints};
+use mposd::mobilepay::flow::Flow;
+use mposd::mobilepay::idempotency::IdempotencyKey;
+use mposd::mobilepay::model::{BeaconType, CreatePosRequest};
+use mposd::mobilepay::secrets::Secret;
+use mposd::mobilepay::tokens::Credentials;
+use mposd::money::{Currency, Minor};
+use mposd::store::Db;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CLIENT_ID: &str = "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60";
+const SECRET: &str = "sim-secret-demo-integrator";
+const STORE: &str = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa";
+
+fn main() {
+    if std::env::var_os("MPOSD_TORTURE_CHILD").is_some() {
+        child();
+        return;
+    }
+    let kills: usize = std::env::var("MPOSD_TORTURE_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime.block_on(torture(kills));
+    println!("{report}");
+}
+
+fn client(base: &str, tokens: &Path) -> MobilePayClient {
+    let config = ClientConfig::new(Endpoints::single_host(base).unwrap(), CLIENT_ID);
+    let db = Arc::new(Db::open(tokens, 1 << 20).unwrap());
+    MobilePayClient::open(
+        config,
+        "DK12345678",
+        Credentials::ClientSecret(Secret::new(SECRET)),
+        db,
+    )
+    .unwrap()
+}
+
+/// The child: one engine on the journal in `MPOSD_TORTURE_DIR`; commands in, answers out.
+fn child() {
+    let var = |name: &str| std::env::var(name).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dir = PathBuf::from(var("MPOSD_TORTURE_DIR"));
+        let client = client(
+            &var("MPOSD_TORTURE_SIM"),
+            &dir.join(format!("tokens-{}", std::process::id())),
+        );
+        let (journal, _) = Journal::open_or_set_aside(&dir.join("journal"), 4 << 20, 1).unwrap();
+        let mut config = EngineConfig::new(var("MPOSD_TORTURE_POS"), var("MPOSD_TORTURE_BEACON"));
+        config.policy = Policy {
+            beacon_id: var("MPOSD_TORTURE_BEACON"),
+            answer_unknown_after_ms: 5_000,
+            retry_base_ms: 50,
+            retry_max_ms: 500,
+            ..Policy::default()
+        };
+        let engine = start(Arc::new(PosV10Backend::new(client)), journal, config, None)
+            .await
+            .unwrap();
+        let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+        let say = move |value: Value| {
+            let mut out = out.lock().unwrap();
+            writeln!(out, "{value}").unwrap();
+            out.flush().unwrap();
+        };
+        say(json!({"ready": true}));
+        while let Some(line) = lines.recv().await {
+            let request: Value = serde_json::from_str(&line).unwrap();
+            let id: CommandId = serde_json::from_value(request["id"].clone()).unwrap();
+            if request.get("query").is_some() {
+                let view = engine.query(&id).await.unwrap();
+                say(json!({"id": id, "view": view}));
+                continue;
+            }
+            let command: Command = serde_json::from_value(request["command"].clone()).unwrap();
+            let engine = engine.clone();
+            let say = say.clone();
+            tokio::spawn(async move {
+                let outcome = engine.run(id.clone(), command).await.unwrap();
+                say(json!({"id": id, "outcome": outcome}));
+            });
+        }
+    });
+}
+
+struct Running {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Running {
+    fn send(&mut self, value: Value) {
+        // The child may already be dead (killed); a broken pipe is expected then.
+        let _ = writeln!(self.stdin, "{value}");
+        let _ = self.stdin.flush();
+    }
+
+    fn next(&self, until: Instant) -> Option<Value> {
+        self.lines
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+            .ok()
+    }
+}
+
+fn spawn_child(base: &str, dir: &Path, pos: &str, beacon: &str) -> Running {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MPOSD_TORTURE_CHILD", "1")
+        .env("MPOSD_TORTURE_SIM", base)
+        .env("MPOSD_TORTURE_DIR", dir)
+        .env("MPOSD_TORTURE_POS", pos)
+        .env("MPOSD_TORTURE_BEACON", beacon)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let running = Running { child, stdin, lines };
+    let ready = running.next(Instant::now() + Duration::from_secs(60));
+    assert!(
+        ready.is_some_and(|v| v["ready"] == true),
+        "the engine child did not start"
+    );
+    running
+}
+
+/// What the parent knows about one command.
+struct Known {
+    command: Command,
+    keep: bool,
+    answer: Option<Outcome>,
+}
+
+async fn torture(kills: usize) -> String {
+    let mut config = mposd::sim::SimConfig::default();
+    config.settings.payment_poll_delay_ms = 50;
+    let sim = mposd::sim::start(config).await.unwrap();
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let beacon = format!(
+        "{:015}",
+        rand::thread_rng().gen_range(100_000_000_000_000u64..999_999_999_999_999)
+    );
+    let onboarding = client(&base, &dir.path().join("tokens-onboarding"));
+    let pos = onboarding
+        .create_pos(
+            &Flow::new("onboarding"),
+            &IdempotencyKey::generate(),
+            &CreatePosRequest {
+                merchant_pos_id: "torture".into(),
+                store_id: STORE.into(),
+                name: "Torture lane".into(),
+                beacon_id: Some(beacon.clone()),
+                callback_alias: None,
+                supported_beacon_types: vec![BeaconType::QR],
+                require_payment_before_checkin: None,
+            },
+        )
+        .await
+        .unwrap()
+        .pos_id;
+    http.post(format!("{base}/_sim/behaviour"))
+        .json(&json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 0}))
+        .send()
+        .await
+        .unwrap();
+
+    let mut known: BTreeMap<String, Known> = BTreeMap::new();
+    let mut next_id = 0usize;
+    let started = Instant::now();
+    let (base2, dir2, pos2, beacon2) = (
+        base.clone(),
+        dir.path().to_path_buf(),
+        pos.clone(),
+        beacon.clone(),
+    );
+    for run in 0..=kills {
+        let last = run == kills;
+        let (b, d, p, bc) = (base2.clone(), dir2.clone(), pos2.clone(), beacon2.clone());
+        let mut child = tokio::task::spawn_blocking(move || spawn_child(&b, &d, &p, &bc))
+            .await
+            .unwrap();
+        // Every answer given before a kill is given again.
+        for (id, k) in &known {
+            if let Some(answer) = &k.answer {
+                child.send(json!({"id": id, "query": true}));
+                let reply = child
+                    .next(Instant::now() + Duration::from_secs(30))
+                    .expect("query answered");
+                let view: Option<mposd::engine::api::CommandView> =
+                    serde_json::from_value(reply["view"].clone()).unwrap();
+                let state = view.map(|v| v.state);
+                let same = match (&state, answer) {
+                    // Refusals are not journaled; an interim "unknown" may since be resolved.
+                    (_, Outcome::Rejected { .. }) => true,
+                    (Some(CommandState::Finished(_)), Outcome::Unknown { .. }) => true,
+                    (Some(CommandState::Finished(now)), given) => now == given,
+                    _ => false,
+                };
+                assert!(same, "run {run}: {id} was answered {answer:?}, now {state:?}");
+            }
+        }
+        let deadline = if last {
+            Instant::now() + Duration::from_secs(120)
+        } else {
+            Instant::now() + Duration::from_millis(rand::thread_rng().gen_range(20..700))
+        };
+        // Repeat what was never answered (joins the resumed flow), then start new sales.
+        let mut waiting: Vec<String> = known
+            .iter()
+            .filter(|(_, k)| k.answer.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &waiting {
+            child.send(json!({"id": id, "command": known[id].command}));
+        }
+        loop {
+            if waiting.is_empty() {
+                if last {
+                    break;
+                }
+                next_id += 1;
+                let id = format!("t{next_id}");
+                let keep = rand::thread_rng().gen_bool(0.2);
+                let command = Command::Pay {
+                    amount: Minor(rand::thread_rng().gen_range(100..10_000)),
+                    currency: Currency::DKK,
+                    order_id: id.clone(),
+                    keep_reservation: keep,
+                    restrictions: None,
+                    label: None,
+                };
+                child.send(json!({"id": id, "command": command}));
+                known.insert(
+                    id.clone(),
+                    Known {
+                        command,
+                        keep,
+                        answer: None,
+                    },
+                );
+                waiting.push(id);
+            }
+            let Some(reply) = child.next(deadline) else { break };
+            if let (Some(id), Some(outcome)) = (reply["id"].as_str(), reply.get("outcome")) {
+                let outcome: Outcome = serde_json::from_value(outcome.clone()).unwrap();
+                waiting.retain(|w| w != id);
+                if let Some(k) = known.get_mut(id) {
+                    // A repeated command id must get the answer it got before.
+                    if let Some(before) = &k.answer {
+                        if !matches!(before, Outcome::Unknown { .. } | Outcome::Rejected { .. }) {
+                            assert_eq!(&outcome, before, "{id} answered differently");
+                        }
+                    }
+                    k.answer = Some(outcome);
+                }
+            }
+        }
+        if last {
+            assert!(waiting.is_empty(), "commands never answered: {waiting:?}");
+        }
+        let _ = child.child.kill(); // SIGKILL
+        let _ = child.child.wait();
+        check_ground_truth(&http, &base, &pos, &known, last).await;
+    }
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+    for k in known.values() {
+        let kind = match &k.answer {
+            Some(Outcome::Rejected { code, .. }) => format!("rejected {code}"),
+            Some(outcome) => serde_json::to_value(outcome)
+                .ok()
+                .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
+                .unwrap_or_default(),
+            None => "unanswered".into(),
+        };
+        *tally.entry(kind).or_default() += 1;
+    }
+    format!(
+        "engine torture: {kills} SIGKILLs, {} sales ({tally:?}), {:.0} s: no double payment, \
+         no double capture, every answer repeated, every decision carried out",
+        known.len(),
+        started.elapsed().as_secs_f64()
+    )
+}
+
+async fn check_ground_truth(
+    http: &reqwest::Client,
+    base: &str,
+    pos: &str,
+    known: &BTreeMap<String, Known>,
+    last: bool,
+) {
+    let all: Value = http
+        .get(format!("{base}/_sim/payments"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payments: Vec<&Value> = all["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["posId"] == pos)
+        .collect();
+    let mut per_order: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for p in &payments {
+        per_order
+            .entry(p["orderId"].as_str().unwrap())
+            .or_default()
+            .push(p);
+        let captures = p["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["status"] == "Captured")
+            .count();
+        assert!(captures <= 1, "captured twice: {p}");
+        assert!(
+            p["capturedMinor"].as_i64().unwrap_or(0) <= p["amountMinor"].as_i64().unwrap_or(0),
+            "{p}"
+        );
+    }
+    for (order, list) in &per_order {
+        assert_eq!(list.len(), 1, "command {order} has {} payments", list.len());
+    }
+    for (id, k) in known {
+        let payment = per_order.get(id.as_str()).map(|l| l[0]);
+        match (&k.answer, payment) {
+            (Some(Outcome::Captured { amount, .. }), Some(p)) => {
+                assert_eq!(p["status"], "Captured", "{id}");
+                assert_eq!(p["capturedMinor"].as_i64(), Some(amount.0), "{id}");
+            }
+            (Some(Outcome::Captured { .. }), None) => panic!("{id} answered captured without a payment"),
+            (Some(Outcome::Reserved { .. }), Some(p)) => {
+                assert!(matches!(p["status"].as_str(), Some("Reserved")), "{id}: {p}")
+            }
+            _ => {}
+        }
+        if last {
+            if let Some(p) = payment {
+                let status = p["status"].as_str().unwrap_or_default();
+                if k.keep {
+                    assert_ne!(status, "Captured", "{id} kept as reservation but captured");
+                } else {
+                    assert_ne!(
+                        status, "Reserved",
+                        "{id}: reserved payment left without its capture"
+                    );
+                }
+            }
+        }
+    }
+}

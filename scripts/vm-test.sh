@@ -284,8 +284,9 @@ for k in $(seq 1 "$cuts"); do
       sleep 0.1
     done
   else
-    # Long mode: any moment from before the command arrives to after the capture.
-    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", (r % 1200) / 100 }')"
+    # Long mode: any moment from before the command arrives to just after the capture (a
+    # payment takes about 5 s here: create, check-in and accept after 2 s each, capture).
+    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", (r % 700) / 100 }')"
   fi
   at_cut=$(sim_payments_for "$order" | jq -r .status | paste -sd, -)
   vm_cut

@@ -217,10 +217,12 @@ EOF
 # Waits until the daemon reports READY to systemd (recovery done, lanes serving); fails
 # early when systemd keeps restarting it.
 wait_daemon_active() {
-  local state restarts
+  local state= restarts= answer
   for _ in $(seq 1 150); do
-    read -r state restarts < <(vm_run --timeout 30 \
+    # A loaded host can make the emulated guest slow to answer; that is not a failure.
+    answer=$(vm_run --timeout 60 \
       'echo $(systemctl show -p ActiveState --value mposd.service) $(systemctl show -p NRestarts --value mposd.service)' || true)
+    read -r state restarts <<<"$answer" || true
     [ "$state" = active ] && return 0
     [ "$state" = failed ] || [ "${restarts:-0}" -ge 3 ] && break
     sleep 1

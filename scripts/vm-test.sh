@@ -58,7 +58,11 @@ if [ ${#need[@]} -gt 0 ]; then
   need=("${need[@]/mkfs.ext4/e2fsprogs}")
   vm_log "installing ${need[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # One package at a time: apt refused qemu-system-arm and qemu-utils together once, when
+  # the installed qemu-user-static came from another suite than the candidate versions.
+  for package in "${need[@]}"; do
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+  done
 fi
 
 # --- builds -----------------------------------------------------------------------------

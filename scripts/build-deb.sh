@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the mposd Debian package with cargo-deb and prints its path on the last line.
+#
+#   scripts/build-deb.sh            # amd64, built natively (cargo build --release)
+#   scripts/build-deb.sh arm64      # arm64, cross-compiled by scripts/cross-test.sh --build
+#
+# The arm64 binary comes from Debian's cross toolchain (see scripts/cross-test.sh); cargo-deb
+# then only packages it (--no-build). CROSS_TARGET_DIR selects the cross build's target
+# directory (default target/cross), CARGO_TARGET_DIR the native one (default target).
+# Installs cargo-deb with `cargo install --locked` when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+arch=${1:-amd64}
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "== installing cargo-deb" >&2
+  cargo install cargo-deb --locked >&2
+fi
+# cargo-deb computes the package's dependencies with dpkg-shlibdeps.
+if ! command -v dpkg-shlibdeps >/dev/null; then
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >/dev/null
+fi
+
+case "$arch" in
+  amd64)
+    target_dir=${CARGO_TARGET_DIR:-target}
+    cargo deb --locked --output "$target_dir/debian/" >&2
+    ;;
+  arm64)
+    target_dir=${CROSS_TARGET_DIR:-target/cross}
+    CROSS_TARGET_DIR=$target_dir scripts/cross-test.sh --build >&2
+    # The release profile strips the binary already; cargo-deb's own strip would need the
+    # cross binutils' name.
+    CARGO_TARGET_DIR=$target_dir cargo deb --no-build --no-strip --target aarch64-unknown-linux-gnu \
+      --output "$target_dir/debian/" >&2
+    ;;
+  *)
+    echo "usage: scripts/build-deb.sh [amd64|arm64]" >&2
+    exit 2
+    ;;
+esac
+
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+deb=$(ls -t "$target_dir"/debian/mposd_"$version"*_"$arch".deb | head -n1)
+echo "$deb"

@@ -1,6 +1,8 @@
 //! The payment engine against the MobilePay simulator over loopback HTTP, with its journal in
 //! real sled databases on disk.
 
+#[path = "engine/background.rs"]
+mod background;
 #[path = "engine/chaos.rs"]
 mod chaos;
 #[path = "engine/flows.rs"]

@@ -6,7 +6,7 @@ use super::observe::{is_endpoint, FaultSpec};
 use super::shared::Shared;
 use super::state::{Behaviour, State};
 use axum::{
-    extract::State as AxumState,
+    extract::{Query, State as AxumState},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -134,9 +134,23 @@ fn history<S: std::fmt::Display>(h: &[(S, Millis)]) -> Vec<Value> {
         .collect()
 }
 
-async fn payments(AxumState(sim): Sim) -> Response {
+/// `?orderId=a,b` narrows the list to those orders, so a long test can check the few payments
+/// it just touched without fetching the whole history every time.
+#[derive(Deserialize)]
+struct PaymentFilter {
+    #[serde(rename = "orderId")]
+    order_ids: Option<String>,
+}
+
+async fn payments(AxumState(sim): Sim, Query(filter): Query<PaymentFilter>) -> Response {
+    let wanted: Option<std::collections::HashSet<&str>> =
+        filter.order_ids.as_deref().map(|ids| ids.split(',').collect());
     let list: Vec<Value> = sim.with_state(|st, _| {
-        let mut list: Vec<_> = st.payments.values().collect();
+        let mut list: Vec<_> = st
+            .payments
+            .values()
+            .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(p.order_id.as_str())))
+            .collect();
         list.sort_by_key(|p| (p.history.first().map(|h| h.1), p.payment_id.clone()));
         list.iter()
             .map(|p| {

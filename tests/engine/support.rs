@@ -64,9 +64,14 @@ pub fn test_policy() -> Policy {
 
 /// A lane with a running engine.
 pub async fn lane() -> Lane {
+    lane_with(|_| {}).await
+}
+
+/// A lane whose engine runs with `tweak` applied to the test configuration.
+pub async fn lane_with(tweak: impl FnOnce(&mut EngineConfig)) -> Lane {
     let mut lane = lane_without_engine().await;
     let client = client_for(&lane.sim, &lane.dir, "tokens").await;
-    lane.engine = Some(start_engine(&client, &lane.dir, &lane.pos_id, &lane.beacon_id).await);
+    lane.engine = Some(start_engine_with(&client, &lane.dir, &lane.pos_id, &lane.beacon_id, tweak).await);
     lane
 }
 
@@ -143,12 +148,23 @@ pub async fn start_engine(
     pos_id: &str,
     beacon_id: &str,
 ) -> EngineHandle {
+    start_engine_with(client, dir, pos_id, beacon_id, |_| {}).await
+}
+
+pub async fn start_engine_with(
+    client: &MobilePayClient,
+    dir: &tempfile::TempDir,
+    pos_id: &str,
+    beacon_id: &str,
+    tweak: impl FnOnce(&mut EngineConfig),
+) -> EngineHandle {
     let (journal, aside) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
     let mut config = EngineConfig::new(pos_id, beacon_id);
     config.policy = Policy {
         beacon_id: beacon_id.into(),
         ..test_policy()
     };
+    tweak(&mut config);
     start(
         Arc::new(PosV10Backend::new(client.clone())),
         journal,

@@ -114,6 +114,34 @@ async fn ground_truth_of_a_full_flow() {
 }
 
 #[tokio::test]
+async fn ground_truth_of_payments_filtered_by_order_id() {
+    let sim = start().await;
+    let api = sim.api().await;
+    let pos = api.create_pos().await;
+    let mut ids = Vec::new();
+    for order in ["F-1", "F-2", "F-3"] {
+        let mut body = initiate_body(&pos.pos_id, 1.0);
+        body["orderId"] = json!(order);
+        ids.push(str_field(api.initiate_with(body).await.ok(), "paymentId"));
+    }
+    let orders = |body: &Value| -> Vec<String> {
+        let mut list: Vec<String> = body["payments"]
+            .as_array()
+            .expect("payments")
+            .iter()
+            .map(|p| p["orderId"].as_str().unwrap_or_default().to_string())
+            .collect();
+        list.sort();
+        list
+    };
+    let some = sim.get("/_sim/payments?orderId=F-1,F-3,NOPE").await;
+    assert_eq!(orders(some.ok()), vec!["F-1", "F-3"]);
+    let none = sim.get("/_sim/payments?orderId=NOPE").await;
+    assert!(orders(none.ok()).is_empty());
+    assert_eq!(sim.ground_payments().await.len(), 3);
+}
+
+#[tokio::test]
 async fn ground_truth_of_points_of_sale() {
     let sim = start().await;
     let api = sim.api().await;

@@ -5,6 +5,9 @@
 #   scripts/vm-test.sh              # quick mode: one power cut in the middle of a payment
 #   scripts/vm-test.sh --cuts 200   # long mode: 200 cuts at random moments (or VM_TEST_CUTS=200)
 #   scripts/vm-test.sh --keep       # keep the run folder (console logs, ECR transcripts)
+#   scripts/vm-test.sh --cuts 200 --minutes 90
+#                                   # long mode with a time budget: no new cut is started
+#                                   # after 90 minutes (or VM_TEST_MINUTES=90)
 #
 # What it does:
 #  1. builds the arm64 package (scripts/build-deb.sh arm64) and the host's mposd (simulator
@@ -28,15 +31,18 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 cuts=${VM_TEST_CUTS:-1}
+minutes=${VM_TEST_MINUTES:-0}
 keep=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --cuts) cuts=$2; shift 2 ;;
+    --minutes) minutes=$2; shift 2 ;;
     --keep) keep=yes; shift ;;
-    *) echo "usage: scripts/vm-test.sh [--cuts N] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: scripts/vm-test.sh [--cuts N] [--minutes M] [--keep]" >&2; exit 2 ;;
   esac
 done
 case "$cuts" in ''|*[!0-9]*) echo "--cuts needs a number" >&2; exit 2 ;; esac
+case "$minutes" in ''|*[!0-9]*) echo "--minutes needs a number" >&2; exit 2 ;; esac
 
 source scripts/vm/vm.sh
 
@@ -273,7 +279,13 @@ final_message() {
 cut_log=$VM_RUN/cuts.txt
 expected_captured=0
 captured_total=0
+cuts_done=0
+cuts_started=$(vm_now)
 for k in $(seq 1 "$cuts"); do
+  if [ "$minutes" -gt 0 ] && [ "$(awk -v a="$cuts_started" -v b="$(vm_now)" -v m="$minutes" 'BEGIN { print (b - a > m * 60) }')" = 1 ]; then
+    vm_log "time budget of $minutes min used up after $cuts_done of $cuts cuts"
+    break
+  fi
   id=vm-pay-$k-$(date +%s)
   order=VM-$k-$RANDOM
   minor=$((1000 + k * 7))
@@ -345,6 +357,7 @@ for k in $(seq 1 "$cuts"); do
   printf 'cut %d: after %ss (MobilePay: %s); reboot %ss, READY +%ss, query then: %s; outcome %s in %ss\n' \
     "$k" "$cut_after" "${at_cut:-none}" "$reboot_s" "$(awk -v a="$ready_s" -v b="$reboot_s" 'BEGIN { printf "%.1f", a - b }')" \
     "$state1" captured "$done_s" | tee -a "$cut_log" >&2
+  cuts_done=$k
 done
 
 t=$(vm_now)
@@ -352,5 +365,5 @@ vm_poweroff
 qemu-img check -q "$VM_RUN/disk.qcow2" || fail "qemu-img check of the disk after the cuts"
 timing "clean poweroff + qemu-img check" "$(vm_since "$t")"
 timing "total" "$(vm_since "$test_started")"
-vm_log "passed: $cuts power cut(s) mid-payment, every payment captured exactly once ($((captured_total / 100)).$(printf %02d $((captured_total % 100))) DKK in total)"
+vm_log "passed: $cuts_done power cut(s) mid-payment, every payment captured exactly once ($((captured_total / 100)).$(printf %02d $((captured_total % 100))) DKK in total)"
 printf '%s\n' "${timings[@]}" >&2

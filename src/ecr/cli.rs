@@ -137,6 +137,7 @@ async fn run_async(args: EcrArgs) -> anyhow::Result<()> {
         register.send(message);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    let mut previous: Option<DaemonMessage> = None;
     loop {
         let heard = match tokio::time::timeout_at(deadline, register.next()).await {
             Ok(Some(heard)) => heard,
@@ -158,12 +159,18 @@ async fn run_async(args: EcrArgs) -> anyhow::Result<()> {
             ),
             Heard::Closed => bail!("the terminal closed the connection"),
         };
+        // A first frame (sequence number 00) whose acknowledgement came too late is delivered
+        // twice (protocol section 3); the copy is not news, so it is not shown again.
+        if previous.as_ref() == Some(&message) {
+            continue;
+        }
         output.received(&message);
         if let Some(result) = finishes(&message, &id) {
             // Let the link acknowledge the last frame before the line is closed.
             let _ = register.close().await;
             return result;
         }
+        previous = Some(message);
     }
 }
 

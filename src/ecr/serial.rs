@@ -159,9 +159,17 @@ pub async fn serve_serial_with(
                 }
             }
         }
-        tokio::select! {
-            () = tokio::time::sleep(backoff.next_pause()) => {}
-            () = shutdown.cancelled() => return,
+        let pause = backoff.next_pause();
+        let stop = lane
+            .offline(async {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => false,
+                    () = shutdown.cancelled() => true,
+                }
+            })
+            .await;
+        if stop {
+            return;
         }
     }
 }

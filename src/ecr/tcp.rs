@@ -28,18 +28,26 @@ pub async fn serve_tcp(
     loop {
         let (stream, peer) = match next.take() {
             Some(connection) => connection,
-            None => tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(connection) => connection,
-                    Err(err) => {
+            None => {
+                let waited = lane
+                    .offline(async {
+                        tokio::select! {
+                            accepted = listener.accept() => Some(accepted),
+                            () = shutdown.cancelled() => None,
+                        }
+                    })
+                    .await;
+                match waited {
+                    Some(Ok(connection)) => connection,
+                    Some(Err(err)) => {
                         // E.g. out of file descriptors: wait instead of spinning.
                         tracing::warn!("cannot accept an ECR connection: {err}");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         continue;
                     }
-                },
-                () = shutdown.cancelled() => return,
-            },
+                    None => return,
+                }
+            }
         };
         // Frames are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);

@@ -645,3 +645,60 @@ async fn through_line_noise_every_payment_is_made_once_and_exactly_as_asked() {
         assert_eq!(truth["capturedMinor"], amount);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cash_register_unplugged_mid_payment_hears_the_outcome_once_it_is_back() {
+    let lane = engine_lane().await;
+    lane.customer(CREDIT_USER, "accept", 1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A stable name for a USB-serial adapter that comes and goes, like /dev/serial/by-id/...
+    let device = dir.path().join("ttyECR");
+    let first = PtyLine::new();
+    std::os::unix::fs::symlink(&first.path, &device).unwrap();
+    let token = CancellationToken::new();
+    let _daemon = token.clone().drop_guard();
+    tokio::spawn(serve_serial(
+        SerialSettings::new(&device),
+        lane.engine().clone(),
+        LaneConfig::default(),
+        token,
+    ));
+    let mut ecr = first.register();
+    let reply = ask(&mut ecr, pay("sale-1", 2500, "R9-0001", false)).await;
+    assert_eq!(reply, DaemonMessage::Accepted { id: "sale-1".into() });
+
+    // Unplugged while the customer is still deciding: the device and its name disappear.
+    drop(ecr.close().await);
+    drop(first);
+    std::fs::remove_file(&device).unwrap();
+    let mut captured = false;
+    for _ in 0..600 {
+        if lane.payments().await.iter().any(|p| p["status"] == "Captured") {
+            captured = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(captured, "the payment went on while the cash register was away");
+
+    // Plugged in again: the daemon reopens the device and delivers what it could not say.
+    let second = PtyLine::new();
+    std::os::unix::fs::symlink(&second.path, &device).unwrap();
+    let mut ecr = second.register();
+    let outcome = expect(&mut ecr, "the outcome kept while unplugged", |m| match m {
+        DaemonMessage::Outcome { id, outcome, .. } if id == "sale-1" => Some(outcome.clone()),
+        _ => None,
+    })
+    .await;
+    let WireOutcome::Captured { amount, .. } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(*amount, Minor(2500));
+    // The register asks once more under the same id: the same payment, no second one.
+    let (_, approved, again) = run(&mut ecr, pay("sale-1", 2500, "R9-0001", false)).await;
+    assert!(approved);
+    assert_eq!(payment_id(&again), payment_id(&outcome));
+    let payments = lane.payments().await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["capturedMinor"], 2500);
+}

@@ -196,3 +196,70 @@ async fn the_virtual_register_reports_declines_and_answers_over_tcp() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("more than two decimals"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_virtual_register_shows_a_first_message_delivered_twice_once() {
+    use mposd::ecr::frame::{Decoded, Frame, FrameCodec};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut terminal, slave) = tokio_serial::SerialStream::pair().unwrap();
+    let path = tokio_serial::SerialPort::name(&slave).unwrap();
+    let _slave = slave;
+    let child = run_cli(&[
+        "--port",
+        &path,
+        "pay",
+        "49.95",
+        "--order",
+        "R1-0001",
+        "--id",
+        "sale-0001",
+        "--json",
+    ])
+    .await;
+    // A hand-written terminal: wait for the register's pay frame.
+    let mut codec = FrameCodec::new();
+    let mut buf = bytes::BytesMut::new();
+    let pay = tokio::time::timeout(WAIT, async {
+        loop {
+            let mut chunk = [0u8; 256];
+            let n = terminal.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some(item) = codec.decode_step(&mut buf) {
+                if let Decoded::Frame(frame) = item {
+                    if !frame.body().is_empty() {
+                        return frame;
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("the register sent its command");
+    terminal
+        .write_all(&Frame::ack(pay.seq()).to_wire())
+        .await
+        .unwrap();
+    // The first frame again, byte for byte, as after a late acknowledgement: sequence number
+    // 00 is never a duplicate at the link layer, so the register hears it twice.
+    let accepted = Frame::data(0, &br#"{"type":"accepted","id":"sale-0001"}"#[..]).unwrap();
+    let outcome = Frame::data(
+        1,
+        &br#"{"type":"outcome","id":"sale-0001","approved":true,"result":"captured","payment_id":"p-1","amount":4995,"currency":"DKK"}"#[..],
+    )
+    .unwrap();
+    for frame in [&accepted, &accepted, &outcome] {
+        terminal.write_all(&frame.to_wire()).await.unwrap();
+    }
+    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "accepted once, then the outcome: {stdout}");
+    assert!(
+        lines[0].contains("accepted") && lines[1].contains("outcome"),
+        "{stdout}"
+    );
+}

@@ -6,14 +6,14 @@
 //! under qemu-user. `MPOSD_FIGURES_RECORDS` sets the journal size (default 100,000). Under
 //! `cargo test` a small round checks that the measurement itself works.
 
+use mposd::daemon::sim_config::SimulatorLane;
 use mposd::engine::journal::Journal;
 use mposd::engine::record::{Phase, Record};
 use mposd::engine::{Command, CommandId, Outcome};
 use mposd::money::{Currency, Minor};
-use mposd::sim::{fixtures, SimConfig};
+use mposd::sim::SimConfig;
 use mposd::store::Db;
 use serde_json::json;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -45,42 +45,14 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn write_config(dir: &Path, base: &str, ecr: &str) -> PathBuf {
-    let secret = dir.join("secret");
-    std::fs::write(&secret, fixtures::DEMO_CLIENT_SECRET).expect("secret");
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let config = dir.join("mposd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[state]
-dir = "{state}"
-[mobilepay]
-environment = "custom"
-auth_url = "{base}/integrator-authentication"
-api_url = "{base}/pos/v10"
-client_id = "{client}"
-client_secret = {{ file = "{secret}" }}
-[[lane]]
-name = "till-1"
-[lane.pos]
-vat = "{vat}"
-store = {{ id = "{store}" }}
-merchant_pos_id = "figures-till"
-name = "Kasse 1"
-beacon = "generated"
-supported_beacon_types = ["QR"]
-[lane.ecr]
-tcp = {{ listen = "{ecr}" }}
-"#,
-            state = dir.join("state").display(),
-            client = fixtures::DEMO_CLIENT_ID,
-            secret = secret.display(),
-            vat = fixtures::DK_VAT,
-            store = fixtures::DK_STORE,
-        ),
-    )
-    .expect("config");
-    config
+    SimulatorLane {
+        sim_url: base,
+        merchant_pos_id: "figures-till",
+        ecr: format!("tcp = {{ listen = \"{ecr}\" }}"),
+        png_display: None,
+    }
+    .write(dir)
+    .expect("config")
 }
 
 /// Starts the daemon with `runner` (empty for the host binary) and returns it once READY,

@@ -6,13 +6,13 @@
 //! terminal while saving every screen as a PNG. Everything it starts is stopped before it
 //! exits, also on Ctrl-C.
 
+use crate::daemon::sim_config::SimulatorLane;
 use crate::display::backend::terminal::TerminalSink;
 use crate::display::frame::Frame;
 use crate::ecr::link::LinkConfig;
 use crate::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, WireOutcome};
 use crate::ecr::register::{Heard, Register};
 use crate::money::Minor;
-use crate::sim::fixtures;
 use anyhow::{bail, Context};
 use clap::Args;
 use embedded_graphics::prelude::Size;
@@ -156,66 +156,21 @@ async fn start_simulator(exe: &Path, out: &Path) -> anyhow::Result<(Child, Strin
 }
 
 fn write_config(out: &Path, sim_url: &str, tty: Option<&str>) -> anyhow::Result<PathBuf> {
-    let secret = out.join("client-secret");
-    std::fs::write(&secret, fixtures::DEMO_CLIENT_SECRET)?;
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    let boards = out.join("boards");
-    std::fs::create_dir_all(&boards)?;
-    std::fs::write(
-        boards.join("demo-panel.toml"),
-        format!(
-            "name = \"demo-panel\"\ndescription = \"The demo's customer display, as a PNG file\"\n\
-             [display]\nkind = \"png\"\npath = \"{}\"\nwidth = {PANEL}\nheight = {PANEL}\n",
-            out.join("display.png").display()
-        ),
-    )?;
     let ecr = match tty {
         Some(path) => format!("serial = {{ device = \"{path}\" }}"),
         None => format!("tcp = {{ listen = \"{ECR_TCP}\" }}"),
     };
-    let config = out.join("mposd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"# Written by mposd demo.
-[state]
-dir = "{state}"
-
-[mobilepay]
-environment = "custom"
-auth_url = "{sim_url}/integrator-authentication"
-api_url = "{sim_url}/pos/v10"
-client_id = "{client_id}"
-client_secret = {{ file = "{secret}" }}
-
-[[lane]]
-name = "till-1"
-currency = "DKK"
-[lane.pos]
-vat = "{vat}"
-store = {{ id = "{store}" }}
-merchant_pos_id = "demo-till-1"
-name = "Kasse 1"
-beacon = "generated"
-supported_beacon_types = ["QR"]
-[lane.ecr]
-{ecr}
-[lane.display]
-board = "demo-panel"
-boards_dir = "{boards}"
-language = "da"
-header = "Bageriet - Kasse 1"
-result_hold_ms = 60000
-"#,
-            state = out.join("state").display(),
-            client_id = fixtures::DEMO_CLIENT_ID,
-            secret = secret.display(),
-            vat = fixtures::DK_VAT,
-            store = fixtures::DK_STORE,
-            boards = boards.display(),
-        ),
-    )?;
-    Ok(config)
+    SimulatorLane {
+        sim_url,
+        merchant_pos_id: "demo-till-1",
+        ecr,
+        png_display: Some((
+            PANEL,
+            PANEL,
+            "language = \"da\"\nheader = \"Bageriet - Kasse 1\"\nresult_hold_ms = 60000\n",
+        )),
+    }
+    .write(out)
 }
 
 async fn start_daemon(exe: &Path, config: &Path, out: &Path) -> anyhow::Result<Child> {

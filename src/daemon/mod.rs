@@ -3,6 +3,7 @@
 pub mod config;
 pub mod lane;
 pub mod run;
+pub mod sim_config;
 
 use clap::Args;
 use std::path::PathBuf;

@@ -4,8 +4,8 @@
 //! the device's write cache; sled's real `fsync` only happens in its background flusher. A
 //! payment terminal must not answer "approved" from data that a power cut can still take away,
 //! so a durability point here is `flush()` followed by `fsync` of sled's data file (fsync works
-//! per inode, so any open handle to the file will do). The database directory is fsynced once
-//! at creation so that the files themselves survive.
+//! per inode, so any open handle to the file will do). The new files and their directory are
+//! fsynced once at creation so that the files themselves survive.
 
 use anyhow::Context;
 use std::{
@@ -35,6 +35,14 @@ impl Db {
         let data_file = File::open(dir.join("db"))
             .with_context(|| format!("cannot open the database file in {}", dir.display()))?;
         if created {
+            // sled writes its `conf` file once, at creation, and never syncs it; a power cut
+            // soon after the first start could leave it empty and the store unopenable.
+            File::open(dir.join("conf"))
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("cannot fsync the database configuration in {}", dir.display()))?;
+            data_file
+                .sync_all()
+                .with_context(|| format!("cannot fsync the database file in {}", dir.display()))?;
             sync_dir(dir)?;
             if let Some(parent) = dir.parent() {
                 sync_dir(parent)?;

@@ -1,6 +1,7 @@
 //! A simulator, a state directory and a configuration file for one daemon under test.
 
-use mposd::sim::{fixtures, SimConfig, Simulator};
+use mposd::daemon::sim_config::SimulatorLane;
+use mposd::sim::{SimConfig, Simulator};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -45,59 +46,14 @@ impl Setup {
         .await
         .expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
-        let secret = dir.path().join("client-secret");
-        write_private(&secret, fixtures::DEMO_CLIENT_SECRET);
-        let boards = dir.path().join("boards");
-        std::fs::create_dir_all(&boards).expect("boards dir");
-        std::fs::write(
-            boards.join("test-png.toml"),
-            format!(
-                "name = \"test-png\"\ndescription = \"PNG for tests\"\n[display]\nkind = \"png\"\npath = \"{}\"\nwidth = 320\nheight = 240\n",
-                dir.path().join("display.png").display()
-            ),
-        )
-        .expect("board");
         let ecr_addr = format!("127.0.0.1:{}", free_port());
-        let base = sim.base_url();
-        let config = dir.path().join("mposd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"[state]
-dir = "{state}"
-
-[mobilepay]
-environment = "custom"
-auth_url = "{base}/integrator-authentication"
-api_url = "{base}/pos/v10"
-client_id = "{client}"
-client_secret = {{ file = "{secret}" }}
-
-[[lane]]
-name = "till-1"
-currency = "DKK"
-[lane.pos]
-vat = "{vat}"
-store = {{ id = "{store}" }}
-merchant_pos_id = "till-1"
-name = "Kasse 1"
-beacon = "generated"
-supported_beacon_types = ["QR"]
-[lane.ecr]
-tcp = {{ listen = "{ecr_addr}" }}
-[lane.display]
-board = "test-png"
-boards_dir = "{boards}"
-header = "Bageriet - Kasse 1"
-"#,
-                state = dir.path().join("state").display(),
-                client = fixtures::DEMO_CLIENT_ID,
-                secret = secret.display(),
-                vat = fixtures::DK_VAT,
-                store = fixtures::DK_STORE,
-                boards = boards.display(),
-            ),
-        )
+        let config = SimulatorLane {
+            sim_url: &sim.base_url(),
+            merchant_pos_id: "till-1",
+            ecr: format!("tcp = {{ listen = \"{ecr_addr}\" }}"),
+            png_display: Some((320, 240, "header = \"Bageriet - Kasse 1\"\n")),
+        }
+        .write(dir.path())
         .expect("config");
         Setup {
             sim,

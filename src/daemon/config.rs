@@ -328,8 +328,8 @@ impl Config {
             if !names.insert(lane.name.clone()) {
                 add(key("name"), format!("{:?} is used by another lane", lane.name));
             }
-            if let Err(e) = lane.pos.validate() {
-                add(key("pos"), e.to_string());
+            for (field, rule) in lane.pos.problems() {
+                add(key(&format!("pos.{field}")), rule.into());
             }
             if !pos_ids.insert((lane.pos.vat.clone(), lane.pos.merchant_pos_id.clone())) {
                 add(
@@ -352,7 +352,7 @@ impl Config {
             }
             if let Some(display) = &lane.display {
                 if let Err(e) = display.validate() {
-                    add(key("display"), e.to_string());
+                    add(key(&format!("display.{}", e.key())), e.to_string());
                 }
             }
         }

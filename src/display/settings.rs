@@ -61,6 +61,18 @@ pub enum SettingsError {
     ResultHold(u64),
 }
 
+impl SettingsError {
+    /// The `[lane.display]` setting the error is about, so a configuration check can point at
+    /// its line.
+    pub fn key(&self) -> &'static str {
+        match self {
+            SettingsError::Profile(_) => "board",
+            SettingsError::HeaderLength(_) | SettingsError::HeaderCharacter { .. } => "header",
+            SettingsError::ResultHold(_) => "result_hold_ms",
+        }
+    }
+}
+
 /// A started display: the handle for the daemon's status and the tasks to await at shutdown.
 pub struct RunningDisplay {
     pub handle: DisplayHandle,

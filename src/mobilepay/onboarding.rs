@@ -74,52 +74,62 @@ impl PosSettings {
     /// Checks the settings against MobilePay's formats, so that a typo is reported at start
     /// with the field's name instead of as a 400 from MobilePay.
     pub fn validate(&self) -> Result<(), OnboardingError> {
-        let bad = |field: &str, rule: &str| {
-            Err(OnboardingError::Settings(format!(
+        match self.problems().into_iter().next() {
+            Some((field, rule)) => Err(OnboardingError::Settings(format!(
                 "PoS {:?}: {field} {rule}",
                 self.merchant_pos_id
-            )))
-        };
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Every setting that breaks MobilePay's formats: the setting's key (as written in the
+    /// daemon's configuration, e.g. `store.id`) and the rule it breaks.
+    pub fn problems(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
         if !formats::is_valid_vat(&self.vat) {
-            return bad("vat", "must be DK or FI followed by 8 digits, e.g. DK12345678");
+            out.push(("vat", "must be DK or FI followed by 8 digits, e.g. DK12345678"));
         }
         if !formats::is_valid_text(&self.merchant_pos_id, formats::MAX_TEXT) {
-            return bad("merchant_pos_id", "must be 1 to 36 characters MobilePay accepts");
+            out.push(("merchant_pos_id", "must be 1 to 36 characters MobilePay accepts"));
         }
         if !formats::is_valid_text(&self.name, formats::MAX_TEXT) {
-            return bad("name", "must be 1 to 36 characters MobilePay accepts");
+            out.push(("name", "must be 1 to 36 characters MobilePay accepts"));
         }
         match &self.store {
-            StoreRef::Id(id) if !formats::is_guid(id) => return bad("store id", "must be a GUID"),
+            StoreRef::Id(id) if !formats::is_guid(id) => out.push(("store.id", "must be a GUID")),
             StoreRef::Location {
                 merchant_brand_id,
                 merchant_location_id,
             } => {
                 if !formats::is_valid_brand_id(merchant_brand_id) {
-                    return bad(
-                        "merchant_brand_id",
+                    out.push((
+                        "store.location.merchant_brand_id",
                         "must look like POSDK12345, POSFI12345 or MPPOS12345",
-                    );
+                    ));
                 }
                 if !formats::is_valid_location_id(merchant_location_id) {
-                    return bad("merchant_location_id", "must be exactly 5 characters, e.g. 00001");
+                    out.push((
+                        "store.location.merchant_location_id",
+                        "must be exactly 5 characters, e.g. 00001",
+                    ));
                 }
             }
             StoreRef::Id(_) => {}
         }
         if let BeaconChoice::Fixed(id) = &self.beacon {
             if !formats::is_valid_beacon_id(id) {
-                return bad("beacon id", "must be 15 digits or a GUID");
+                out.push(("beacon.fixed", "must be 15 digits or a GUID"));
             }
         }
         let unique: BTreeSet<_> = self.supported_beacon_types.iter().map(beacon_type_name).collect();
         if self.supported_beacon_types.is_empty() || unique.len() != self.supported_beacon_types.len() {
-            return bad(
+            out.push((
                 "supported_beacon_types",
                 "must list each way customers check in (QR, NFC, Bluetooth) once",
-            );
+            ));
         }
-        Ok(())
+        out
     }
 
     fn create_request(&self, store_id: &str) -> CreatePosRequest {
@@ -552,12 +562,18 @@ mod tests {
         assert!(s.validate().unwrap_err().to_string().contains("name"));
         let mut s = settings();
         s.beacon = BeaconChoice::Fixed("12345".into());
-        assert!(s.validate().unwrap_err().to_string().contains("beacon id"));
+        assert!(s.validate().unwrap_err().to_string().contains("beacon"));
         let mut s = settings();
         s.supported_beacon_types = vec![BeaconType::QR, BeaconType::QR];
         assert!(s.validate().is_err());
         s.supported_beacon_types.clear();
         assert!(s.validate().is_err());
+        // Every broken setting is listed, not only the first.
+        let mut s = settings();
+        s.vat = "DK123".into();
+        s.store = StoreRef::Id("not-a-guid".into());
+        let fields: Vec<_> = s.problems().into_iter().map(|(field, _)| field).collect();
+        assert_eq!(fields, ["vat", "store.id"]);
         let mut s = settings();
         s.store = StoreRef::Location {
             merchant_brand_id: "POSDK12345".into(),

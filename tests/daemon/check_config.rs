@@ -54,7 +54,7 @@ client_secret = {{ file = "{}" }}
 name = "till 1"
 [lane.pos]
 vat = "DK-1234"
-store = {{ id = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa" }}
+store = {{ id = "not-a-guid" }}
 merchant_pos_id = "till-1"
 name = "Kasse 1"
 beacon = "generated"
@@ -75,8 +75,12 @@ header = "Kasse 1"
         (2, "mobilepay.environment"),
         (6, "chmod 600"),
         (9, "lane[0].name"),
-        (10, "vat must be DK or FI"),
-        (19, "no-such-board"),
+        (11, "lane[0].pos.vat: must be DK or FI"),
+        (12, "lane[0].pos.store.id: must be a GUID"),
+        (
+            20,
+            "lane[0].display.board: unknown board profile \"no-such-board\"",
+        ),
     ] {
         let wanted = format!("line {line}:");
         assert!(
@@ -84,7 +88,7 @@ header = "Kasse 1"
             "expected {what:?} on line {line}:\n{text}"
         );
     }
-    assert!(text.contains("5 problems"), "{text}");
+    assert!(text.contains("6 problems"), "{text}");
 }
 
 #[test]

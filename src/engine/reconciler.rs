@@ -14,6 +14,7 @@ use super::driver::{now_ms, Shared};
 use super::record::{Decision, Phase, Record};
 use super::recovery::{raise_alarm, recovered_reservation};
 use crate::mobilepay::model::PaymentStatus;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub(crate) fn spawn<B: Backend>(shared: Arc<Shared<B>>) {
@@ -48,7 +49,19 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
             return;
         }
     };
+    // Payments our records knew when the sweep began need no look. A point of sale can have
+    // thousands of kept reservations, so this is one pass over the records, not one per payment.
+    let known_at_start: HashSet<String> = shared
+        .lock()
+        .records
+        .values()
+        .filter_map(|r| r.payment_id.clone())
+        .collect();
     for payment_id in ids {
+        if known_at_start.contains(&payment_id) {
+            continue;
+        }
+        // The rest is rare: look again, the records may have changed while we waited.
         let (known, lane_held, cancel_order) = {
             let state = shared.lock();
             let known = state

@@ -1,7 +1,7 @@
 //! Fuzzes the ECR frame decoder and the link layer behind it: no input may panic, buffer more
 //! than one frame, or produce a frame that is not a contiguous part of the input.
 //!
-//! Run with `cargo fuzz run ecr_frame_decoder` (needs a nightly toolchain).
+//! Run with `scripts/fuzz.sh` (libFuzzer on a stable toolchain).
 
 #![no_main]
 

@@ -1,7 +1,7 @@
 //! Fuzzes the ECR message parsers: any body must give a message or a clear error, never a
 //! panic.
 //!
-//! Run with `cargo fuzz run ecr_message_parser` (needs a nightly toolchain).
+//! Run with `scripts/fuzz.sh` (libFuzzer on a stable toolchain).
 
 #![no_main]
 

@@ -244,6 +244,22 @@ fn guid(value: &str, what: &str) -> Result<String, ApiError> {
     }
 }
 
+/// Most endpoints on one resource share a shape: authorise the caller, require the path's id
+/// to be a GUID (compared lower-case), then act; errors are rendered in the family's style.
+fn on_resource(
+    sim: &Arc<Shared>,
+    headers: &HeaderMap,
+    family: Family,
+    (raw_id, what): (&str, &str),
+    act: impl FnOnce(&Caller, &str) -> Result<Response, ApiError>,
+) -> Response {
+    Reply::new(headers, family).send((|| {
+        let (caller, _) = authorize(sim, headers, false)?;
+        let id = guid(raw_id, what)?;
+        act(&caller, &id)
+    })())
+}
+
 fn text(value: &str, code: &'static str, what: &str) -> Result<(), ApiError> {
     if formats::is_valid_text(value, MAX_TEXT) {
         Ok(())
@@ -418,12 +434,13 @@ async fn list_stores_detailed(AxumState(sim): Sim, headers: HeaderMap, RawQuery(
 }
 
 async fn get_store(AxumState(sim): Sim, headers: HeaderMap, Path(store_id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Pos);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let store_id = guid(&store_id, "storeId")?;
-        Ok(ok_json(&sim.with_state(|st, _| st.store(&caller, &store_id))?))
-    })())
+    on_resource(
+        &sim,
+        &headers,
+        Family::Pos,
+        (&store_id, "storeId"),
+        |caller, store_id| Ok(ok_json(&sim.with_state(|st, _| st.store(caller, store_id))?)),
+    )
 }
 
 // ---- points of sale ----
@@ -493,33 +510,36 @@ async fn find_pos(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): RawQuery
 }
 
 async fn get_pos(AxumState(sim): Sim, headers: HeaderMap, Path(pos_id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Pos);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let pos_id = guid(&pos_id, "posId")?;
-        Ok(ok_json(&sim.with_state(|st, _| st.get_pos(&caller, &pos_id))?))
-    })())
+    on_resource(
+        &sim,
+        &headers,
+        Family::Pos,
+        (&pos_id, "posId"),
+        |caller, pos_id| Ok(ok_json(&sim.with_state(|st, _| st.get_pos(caller, pos_id))?)),
+    )
 }
 
 async fn delete_pos(AxumState(sim): Sim, headers: HeaderMap, Path(pos_id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Pos);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let pos_id = guid(&pos_id, "posId")?;
-        sim.with_state(|st, now| st.delete_pos(&caller, &pos_id, now))?;
-        Ok(ok_empty())
-    })())
+    on_resource(
+        &sim,
+        &headers,
+        Family::Pos,
+        (&pos_id, "posId"),
+        |caller, pos_id| {
+            sim.with_state(|st, now| st.delete_pos(caller, pos_id, now))?;
+            Ok(ok_empty())
+        },
+    )
 }
 
 async fn get_checkin(AxumState(sim): Sim, headers: HeaderMap, Path(pos_id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Pos);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let pos_id = guid(&pos_id, "posId")?;
-        Ok(ok_json(
-            &sim.with_state(|st, _| st.get_checkin(&caller, &pos_id))?,
-        ))
-    })())
+    on_resource(
+        &sim,
+        &headers,
+        Family::Pos,
+        (&pos_id, "posId"),
+        |caller, pos_id| Ok(ok_json(&sim.with_state(|st, _| st.get_checkin(caller, pos_id))?)),
+    )
 }
 
 // ---- payments ----
@@ -623,12 +643,9 @@ async fn ready_payment(
 }
 
 async fn get_payment(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Pos);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let id = guid(&id, "paymentId")?;
-        Ok(ok_json(&sim.with_state(|st, _| st.query_payment(&caller, &id))?))
-    })())
+    on_resource(&sim, &headers, Family::Pos, (&id, "paymentId"), |caller, id| {
+        Ok(ok_json(&sim.with_state(|st, _| st.query_payment(caller, id))?))
+    })
 }
 
 async fn find_payments(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
@@ -687,13 +704,10 @@ async fn capture_payment(
 }
 
 async fn cancel_payment(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Pos);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let id = guid(&id, "paymentId")?;
-        sim.with_state(|st, now| st.cancel(&caller, &id, now))?;
+    on_resource(&sim, &headers, Family::Pos, (&id, "paymentId"), |caller, id| {
+        sim.with_state(|st, now| st.cancel(caller, id, now))?;
         Ok(ok_empty())
-    })())
+    })
 }
 
 // ---- refunds ----
@@ -728,24 +742,27 @@ async fn create_refund(AxumState(sim): Sim, headers: HeaderMap, body: Body) -> R
 }
 
 async fn get_refund(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Refunds);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let id = guid(&id, "refundId")?;
-        let answer = sim.with_state(|st, _| {
-            let delay = st.settings.refund_poll_delay_ms;
-            st.refund(&caller, &id).map(|r| GetRefundResponse {
-                refund_id: r.refund_id.clone(),
-                payment_id: r.payment_id.clone(),
-                refund_order_id: r.refund_order_id.clone(),
-                amount: MajorAmount::from_minor(r.amount),
-                currency_code: r.currency,
-                status: r.status.clone(),
-                poll_delay_in_ms: delay,
-            })
-        })?;
-        Ok(ok_json(&answer))
-    })())
+    on_resource(
+        &sim,
+        &headers,
+        Family::Refunds,
+        (&id, "refundId"),
+        |caller, id| {
+            let answer = sim.with_state(|st, _| {
+                let delay = st.settings.refund_poll_delay_ms;
+                st.refund(caller, id).map(|r| GetRefundResponse {
+                    refund_id: r.refund_id.clone(),
+                    payment_id: r.payment_id.clone(),
+                    refund_order_id: r.refund_order_id.clone(),
+                    amount: MajorAmount::from_minor(r.amount),
+                    currency_code: r.currency,
+                    status: r.status.clone(),
+                    poll_delay_in_ms: delay,
+                })
+            })?;
+            Ok(ok_json(&answer))
+        },
+    )
 }
 
 async fn find_refunds(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
@@ -764,23 +781,29 @@ async fn find_refunds(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): RawQ
 
 async fn capture_refund(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
     // A body (some clients send the amount) is accepted and ignored.
-    let reply = Reply::new(&headers, Family::Refunds);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let id = guid(&id, "refundId")?;
-        sim.with_state(|st, now| st.capture_refund(&caller, &id, now))?;
-        Ok(ok_empty())
-    })())
+    on_resource(
+        &sim,
+        &headers,
+        Family::Refunds,
+        (&id, "refundId"),
+        |caller, id| {
+            sim.with_state(|st, now| st.capture_refund(caller, id, now))?;
+            Ok(ok_empty())
+        },
+    )
 }
 
 async fn cancel_refund(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let reply = Reply::new(&headers, Family::Refunds);
-    reply.send((|| {
-        let (caller, _) = authorize(&sim, &headers, false)?;
-        let id = guid(&id, "refundId")?;
-        sim.with_state(|st, now| st.cancel_refund(&caller, &id, now))?;
-        Ok(ok_empty())
-    })())
+    on_resource(
+        &sim,
+        &headers,
+        Family::Refunds,
+        (&id, "refundId"),
+        |caller, id| {
+            sim.with_state(|st, now| st.cancel_refund(caller, id, now))?;
+            Ok(ok_empty())
+        },
+    )
 }
 
 // ---- user simulation ----

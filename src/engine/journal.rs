@@ -80,9 +80,11 @@ impl Journal {
         Ok(Journal { db, tree })
     }
 
-    /// Opens the store in `dir`. If sled refuses it (corruption), the directory is moved aside
-    /// as `<dir>.corrupt-<unix seconds>` and an empty store is started; the returned path says
+    /// Opens the store in `dir`. If its files are damaged, the directory is moved aside as
+    /// `<dir>.corrupt-<unix seconds>` and an empty store is started; the returned path says
     /// where the old one went, so the caller can raise the alarm and rebuild from the backend.
+    /// Any other failure (the store in use by another process, no permission, a failing disk)
+    /// is returned as it is: the store stays where it is.
     pub fn open_or_set_aside(
         dir: &Path,
         cache_bytes: u64,
@@ -90,6 +92,7 @@ impl Journal {
     ) -> anyhow::Result<(Journal, Option<PathBuf>)> {
         match Db::open(dir, cache_bytes).and_then(|db| Journal::new(Arc::new(db))) {
             Ok(journal) => Ok((journal, None)),
+            Err(error) if !crate::store::is_damage(&error) => Err(error),
             Err(error) => {
                 let name = dir
                     .file_name()
@@ -297,6 +300,24 @@ mod tests {
         assert!(journal.load().unwrap().records.is_empty());
         journal.put(&sample("b")).unwrap();
         journal.durable_now().unwrap();
+    }
+
+    #[test]
+    fn a_store_in_use_is_never_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let (running, _) = Journal::open_or_set_aside(&path, 1 << 20, 1).unwrap();
+        running.put(&sample("a")).unwrap();
+        running.durable_now().unwrap();
+        // A second daemon started by mistake is refused and leaves the journal alone.
+        let second = Journal::open_or_set_aside(&path, 1 << 20, 99);
+        let error = second.err().expect("a store in use is refused");
+        assert!(
+            error.downcast_ref::<crate::store::StoreInUse>().is_some(),
+            "{error:#}"
+        );
+        assert!(!dir.path().join("journal.corrupt-99").exists());
+        assert!(running.get(&CommandId::new("a").unwrap()).unwrap().is_some());
     }
 
     #[test]

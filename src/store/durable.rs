@@ -10,8 +10,10 @@
 use anyhow::Context;
 use std::{
     fs::File,
+    io::ErrorKind,
     path::{Path, PathBuf},
     sync::Mutex,
+    time::{Duration, Instant},
 };
 
 /// A sled database plus the handle needed to fsync its data file.
@@ -26,12 +28,28 @@ impl Db {
     /// defaults to 1 GiB: far too much for a Raspberry Pi.
     pub fn open(dir: &Path, cache_bytes: u64) -> anyhow::Result<Db> {
         let created = !dir.join("db").exists();
-        let sled = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(500))
-            .open()
-            .with_context(|| format!("cannot open the database in {}", dir.display()))?;
+            .flush_every_ms(Some(500));
+        let started = Instant::now();
+        let sled = loop {
+            match config.open() {
+                Ok(sled) => break sled,
+                // A restarted daemon may overlap briefly with the instance it replaces (or, in
+                // one process, with the background threads of a handle just dropped).
+                Err(sled::Error::Io(e)) if is_lock_conflict(&e) && started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(sled::Error::Io(e)) if is_lock_conflict(&e) => {
+                    return Err(StoreInUse(dir.to_path_buf()).into());
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot open the database in {}", dir.display())))
+                }
+            }
+        };
         let data_file = File::open(dir.join("db"))
             .with_context(|| format!("cannot open the database file in {}", dir.display()))?;
         if created {
@@ -81,6 +99,32 @@ impl Db {
     }
 }
 
+/// How long [`Db::open`] waits for a store another instance still holds.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The store is locked by another running instance; it is neither damaged nor free.
+#[derive(Debug, thiserror::Error)]
+#[error("the store in {} is in use by another mposd process (is the service already running?)", .0.display())]
+pub struct StoreInUse(pub PathBuf);
+
+/// sled reports a held lock only as an I/O error with this text.
+fn is_lock_conflict(error: &std::io::Error) -> bool {
+    error.kind() == ErrorKind::Other && error.to_string().starts_with("could not acquire lock")
+}
+
+/// Whether an error from opening a store means its files are damaged, so that moving them
+/// aside and starting empty is right. A store in use, a permission problem or a failing disk
+/// is not damage: moving such a store would throw away a good journal.
+pub fn is_damage(error: &anyhow::Error) -> bool {
+    match error.downcast_ref::<sled::Error>() {
+        Some(
+            sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) | sled::Error::Unsupported(_),
+        ) => true,
+        Some(sled::Error::Io(e)) => matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::UnexpectedEof),
+        _ => false,
+    }
+}
+
 fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -90,6 +134,20 @@ fn sync_dir(dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_in_use_is_refused_as_in_use_not_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let _open = Db::open(&path, 4 << 20).unwrap();
+        let error = match Db::open(&path, 4 << 20) {
+            Ok(_) => panic!("a second open of a store in use succeeded"),
+            Err(error) => error,
+        };
+        assert!(error.downcast_ref::<StoreInUse>().is_some(), "{error:#}");
+        assert!(!is_damage(&error));
+        assert!(format!("{error}").contains("in use by another mposd process"));
+    }
 
     #[test]
     fn durable_writes_survive_reopen() {

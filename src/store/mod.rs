@@ -3,4 +3,4 @@
 
 mod durable;
 
-pub use durable::Db;
+pub use durable::{is_damage, Db, StoreInUse};

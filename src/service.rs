@@ -37,6 +37,19 @@ impl Notifier {
         self.send(&[sd_notify::NotifyState::Status(status)]);
     }
 
+    /// Start-up is still making progress but needs more time than `TimeoutStartSec=` allows
+    /// (MobilePay unreachable at boot): asks systemd to wait `more` from now, and says why.
+    /// Sent repeatedly, well within `more`, by the loop that waits for the lanes to start.
+    pub fn extend_start(&self, status: &str, more: Duration) {
+        let usec = u32::try_from(more.as_micros()).unwrap_or(u32::MAX);
+        // The reason comes from an error message; a line break would end the STATUS= field.
+        let status = status.replace(['\n', '\r'], " ");
+        self.send(&[
+            sd_notify::NotifyState::ExtendTimeoutUsec(usec),
+            sd_notify::NotifyState::Status(&status),
+        ]);
+    }
+
     /// The main loop is alive. Call only from the loop that must not hang.
     pub fn alive(&self) {
         self.send(&[sd_notify::NotifyState::Watchdog]);

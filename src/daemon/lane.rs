@@ -11,8 +11,9 @@ use crate::mobilepay::{Flow, MobilePayClient};
 use crate::store::Db;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +47,44 @@ pub struct LaneContext {
     pub set_aside: Option<PathBuf>,
     pub retention: Duration,
     pub shutdown: CancellationToken,
+    pub registering: Registering,
+}
+
+/// The lanes still registering their point of sale at MobilePay, each with the reason the
+/// last attempt failed. Start-up reads it to tell systemd why READY has not come yet and to ask
+/// for more start-up time: a checkout that boots while the internet is down waits for
+/// MobilePay instead of failing its start at every `TimeoutStartSec=` and being restarted.
+#[derive(Clone, Default)]
+pub struct Registering(Arc<Mutex<BTreeMap<String, Option<String>>>>);
+
+impl Registering {
+    fn set(&self, lane: &str, reason: Option<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(lane.to_string(), reason);
+    }
+
+    fn done(&self, lane: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(lane);
+    }
+
+    /// The waiting lanes with their last failure, e.g. `till-1 (no token for merchant
+    /// DK12345678: cannot connect after 3 attempts)`; `None` when no lane is registering.
+    pub fn summary(&self) -> Option<String> {
+        let lanes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if lanes.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = lanes
+            .iter()
+            .map(|(lane, reason)| match reason {
+                Some(reason) => format!("{lane} ({reason})"),
+                None => lane.clone(),
+            })
+            .collect();
+        Some(parts.join(", "))
+    }
 }
 
 pub struct RunningLane {
@@ -73,6 +112,13 @@ async fn start_engine(
 
 /// Onboards the lane's point of sale, retrying while MobilePay cannot be reached.
 async fn onboard_until_done(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<OnboardedPos> {
+    ctx.registering.set(&settings.name, None);
+    let onboarded = onboard_with_retries(ctx, settings).await;
+    ctx.registering.done(&settings.name);
+    onboarded
+}
+
+async fn onboard_with_retries(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<OnboardedPos> {
     let mut pause = Duration::from_millis(500);
     loop {
         let flow = Flow::new("onboarding");
@@ -81,6 +127,7 @@ async fn onboard_until_done(ctx: &LaneContext, settings: &LaneSettings) -> anyho
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {
                 tracing::warn!(lane = %settings.name, error = %err, retry_in_ms = pause.as_millis() as u64,
                     "cannot register the point of sale at MobilePay yet");
+                ctx.registering.set(&settings.name, Some(err.to_string()));
             }
             Err(err) => {
                 return Err(anyhow::anyhow!(

@@ -4,10 +4,12 @@
 //! Start-up: open the store → recover each lane's unfinished work → onboard the points of
 //! sale → serve the cash registers → tell systemd READY. A lane that cannot start yet (its
 //! point of sale cannot be registered because MobilePay is unreachable) keeps retrying without
-//! holding up the others; READY is sent once every lane serves.
+//! holding up the others; READY is sent once every lane serves. Until then systemd is told
+//! which lanes wait for MobilePay and why, and its start timeout is extended, so a checkout
+//! that boots while the internet is down starts as soon as MobilePay answers.
 
 use super::config::Config;
-use super::lane::{self, LaneContext, RunningLane};
+use super::lane::{self, LaneContext, Registering, RunningLane};
 use crate::engine::{journal::Journal, CommandId};
 use crate::mobilepay::onboarding::PendingCreations;
 use crate::mobilepay::MobilePayClient;
@@ -20,6 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How long running work gets to reach its durability points after a stop is requested.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// While a lane waits for MobilePay at start-up, systemd is asked for this much more time,
+/// every [`START_PROGRESS_EVERY`].
+const START_EXTENSION: Duration = Duration::from_secs(30);
+const START_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -62,6 +68,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     notifier.status("recovering unfinished payments and registering points of sale");
+    let registering = Registering::default();
     let mut starting = tokio::task::JoinSet::new();
     for settings in config.lanes.clone() {
         let ctx = LaneContext {
@@ -71,14 +78,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             set_aside: set_aside.clone(),
             retention: config.state.retention(),
             shutdown: shutdown.clone(),
+            registering: registering.clone(),
         };
         starting.spawn(async move { lane::start(&ctx, &settings).await });
     }
     let mut lanes: Vec<RunningLane> = Vec::new();
     let stop = service::stop_requested();
     tokio::pin!(stop);
+    let mut progress = tokio::time::interval(START_PROGRESS_EVERY);
     while !starting.is_empty() {
         tokio::select! {
+            _ = progress.tick() => {
+                if let Some(waiting) = registering.summary() {
+                    notifier.extend_start(&format!("waiting for MobilePay to register {waiting}"), START_EXTENSION);
+                }
+            }
             joined = starting.join_next() => match joined {
                 Some(Ok(Ok(lane))) => {
                     lanes.push(lane);

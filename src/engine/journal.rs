@@ -142,23 +142,31 @@ impl Journal {
         Ok(loaded)
     }
 
-    /// Removes finished records last changed before `cutoff_ms`, keeping disk use bounded.
-    /// Unfinished records and unreadable ones (evidence for a human) are kept. Returns how
-    /// many were removed.
-    pub fn prune(&self, cutoff_ms: u64) -> anyhow::Result<usize> {
-        let mut removed = 0;
-        for entry in self.tree.iter() {
-            let (key, value) = entry.context("cannot read the payment journal")?;
-            if let Ok(record) = decode(&value) {
-                if record.is_finished() && record.updated_at_ms < cutoff_ms {
-                    // Only remove the value we looked at, never a newer write.
-                    let swapped = self
-                        .tree
-                        .compare_and_swap(&key, Some(value), None as Option<&[u8]>)
-                        .context("cannot prune the payment journal")?;
-                    if swapped.is_ok() {
-                        removed += 1;
-                    }
+    /// Removes those of `candidates` whose stored record is finished and was last changed
+    /// before `cutoff_ms`, keeping disk use bounded, and returns the ids removed. The caller
+    /// names the candidates from its own copy of the records, so a sweep decodes only what it
+    /// may remove instead of the whole journal every time. Each stored value is checked again
+    /// and removed only if it is still the one looked at, so a newer write is never lost;
+    /// unreadable records are kept as evidence for a person.
+    pub fn prune<'a>(
+        &self,
+        candidates: impl IntoIterator<Item = &'a CommandId>,
+        cutoff_ms: u64,
+    ) -> anyhow::Result<Vec<CommandId>> {
+        let mut removed = Vec::new();
+        for id in candidates {
+            let key = id.as_str().as_bytes();
+            let Some(value) = self.tree.get(key).context("cannot read the payment journal")? else {
+                continue;
+            };
+            let Ok(record) = decode(&value) else { continue };
+            if record.is_finished() && record.updated_at_ms < cutoff_ms {
+                let swapped = self
+                    .tree
+                    .compare_and_swap(key, Some(value), None as Option<&[u8]>)
+                    .context("cannot prune the payment journal")?;
+                if swapped.is_ok() {
+                    removed.push(id.clone());
                 }
             }
         }
@@ -336,7 +344,17 @@ mod tests {
         for r in [&old_done, &old_open, &new_done] {
             journal.put(r).unwrap();
         }
-        assert_eq!(journal.prune(1_000).unwrap(), 1);
+        // Every record is named: only the old finished one goes, whatever the caller thinks.
+        let named: Vec<CommandId> = ["old-done", "old-open", "new-done", "never-stored"]
+            .into_iter()
+            .map(|id| CommandId::new(id).unwrap())
+            .collect();
+        let removed = journal.prune(&named, 1_000).unwrap();
+        assert_eq!(removed, vec![CommandId::new("old-done").unwrap()]);
+        assert!(
+            journal.prune(&named, 1_000).unwrap().is_empty(),
+            "nothing left to remove"
+        );
         let mut left: Vec<String> = journal
             .load()
             .unwrap()

@@ -173,14 +173,31 @@ fn adopt_reservation<B: Backend>(
 fn prune<B: Backend>(shared: &Shared<B>) {
     let retention = shared.config.retention;
     let cutoff = now_ms().saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
-    match shared.journal.prune(cutoff) {
-        Ok(0) => {}
+    let expired = |r: &Record| r.is_finished() && r.updated_at_ms < cutoff;
+    let candidates: Vec<CommandId> = shared
+        .lock()
+        .records
+        .values()
+        .filter(|r| expired(r))
+        .map(|r| r.id.clone())
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    match shared.journal.prune(&candidates, cutoff) {
         Ok(removed) => {
-            shared
-                .lock()
-                .records
-                .retain(|_, r| !(r.is_finished() && r.updated_at_ms < cutoff));
-            tracing::info!(removed, "pruned finished journal records past their retention");
+            let mut state = shared.lock();
+            for id in &removed {
+                // A record rewritten since the journal let go of it stays.
+                if state.records.get(id).is_some_and(expired) {
+                    state.records.remove(id);
+                }
+            }
+            drop(state);
+            tracing::info!(
+                removed = removed.len(),
+                "pruned finished journal records past their retention"
+            );
         }
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot prune the journal"),
     }

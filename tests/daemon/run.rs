@@ -121,3 +121,89 @@ async fn a_killed_daemon_recovers_and_answers_the_same_command_with_the_same_pay
         "{messages:?}"
     );
 }
+
+/// Reads `sd_notify` messages until one satisfies `wanted`; returns every message read.
+async fn notifications_until(
+    socket: &tokio::net::UnixDatagram,
+    within: Duration,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let found = tokio::time::timeout(within, async {
+        loop {
+            let n = socket.recv(&mut buf).await.expect("notify socket");
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = wanted(&message);
+            seen.push(message);
+            if done {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "the awaited notification never came; got {seen:?}");
+    seen
+}
+
+#[tokio::test]
+async fn a_boot_without_mobilepay_waits_for_it_under_systemd_and_becomes_ready_when_it_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = super::support::free_port();
+    let ecr_addr = format!("127.0.0.1:{}", super::support::free_port());
+    let config = mposd::daemon::sim_config::SimulatorLane {
+        sim_url: &format!("http://127.0.0.1:{port}"),
+        merchant_pos_id: "till-1",
+        ecr: format!("tcp = {{ listen = \"{ecr_addr}\" }}"),
+        png_display: None,
+    }
+    .write(dir.path())
+    .expect("config");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).expect("notify socket");
+    let mut daemon = tokio::process::Command::new(super::support::MPOSD)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start mposd run");
+
+    // Nothing listens on MobilePay's address yet: systemd is asked for more start-up time and
+    // told why (once the first attempt has failed), instead of READY.
+    let waiting = notifications_until(&socket, Duration::from_secs(60), |m| {
+        m.contains("STATUS=waiting for MobilePay to register till-1 (")
+    })
+    .await;
+    let extension = waiting.last().expect("a message");
+    assert!(
+        extension.contains("EXTEND_TIMEOUT_USEC=30000000\n"),
+        "{extension}"
+    );
+    assert!(extension.contains("cannot connect"), "{extension}");
+    assert!(!waiting.iter().any(|m| m.contains("READY=1")), "{waiting:?}");
+
+    // MobilePay comes back: the lane registers and the daemon reports READY.
+    let sim = mposd::sim::start(mposd::sim::SimConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ..Default::default()
+    })
+    .await
+    .expect("simulator on the configured port");
+    notifications_until(&socket, Duration::from_secs(90), |m| m.contains("READY=1")).await;
+    let pos: serde_json::Value = reqwest::get(format!("{}/_sim/pointofsales", sim.base_url()))
+        .await
+        .expect("pos")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(pos["pointOfSales"].as_array().map(Vec::len), Some(1), "{pos}");
+
+    sigterm(&daemon);
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("stops in time");
+    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
+}

@@ -6,6 +6,8 @@
 mod check_config;
 #[path = "daemon/demo.rs"]
 mod demo;
+#[path = "daemon/lanes.rs"]
+mod lanes;
 #[path = "daemon/run.rs"]
 mod run;
 #[path = "daemon/support.rs"]

@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long running work gets to reach its durability points after a stop is requested.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long blocking work (a display draw) gets to finish once the daemon has stopped.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// While a lane waits for MobilePay at start-up, systemd is asked for this much more time,
 /// every [`START_PROGRESS_EVERY`].
 const START_EXTENSION: Duration = Duration::from_secs(30);
@@ -30,7 +32,11 @@ const START_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    let served = runtime.block_on(serve(config));
+    // A display driver hanging in a blocking call must not hold the exit up until systemd's
+    // SIGKILL: by now the store is durable, so whatever still blocks is left behind.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    served
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -1,9 +1,10 @@
-//! A one-lane daemon configuration against `mposd sim` and its fixture merchant and store.
-//! The demo, the daemon's end-to-end tests and its benchmark all run the real daemon on one,
-//! so it is written in one place and always matches what `check-config` accepts.
+//! Daemon configurations against `mposd sim` and its fixture merchant and store. The demo,
+//! the daemon's end-to-end tests and its benchmark all run the real daemon on one, so it is
+//! written in one place and always matches what `check-config` accepts.
 
 use crate::sim::fixtures;
 use anyhow::Context;
+use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -13,43 +14,50 @@ pub struct SimulatorLane<'a> {
     pub merchant_pos_id: &'a str,
     /// The `[lane.ecr]` transport line, e.g. `tcp = { listen = "127.0.0.1:7410" }`.
     pub ecr: String,
-    /// A customer display drawn to `display.png` in the folder, with this size in pixels and
-    /// these extra `[lane.display]` lines (language, header, ...). `None`: no display.
+    /// A customer display drawn to a PNG file in the folder (see [`png_path`]), with this size
+    /// in pixels and these extra `[lane.display]` lines (language, header, ...). `None`: no
+    /// display.
     pub png_display: Option<(u32, u32, &'a str)>,
 }
 
+/// The name of the `index`th lane (from 0) in a written configuration: `till-1`, `till-2`, ...
+pub fn lane_name(index: usize) -> String {
+    format!("till-{}", index + 1)
+}
+
+/// Where the `index`th lane's PNG display is drawn: `display.png` for the first lane,
+/// `display-till-2.png` and so on for the others.
+pub fn png_path(dir: &Path, index: usize) -> PathBuf {
+    match index {
+        0 => dir.join("display.png"),
+        _ => dir.join(format!("display-{}.png", lane_name(index))),
+    }
+}
+
 impl SimulatorLane<'_> {
-    /// Writes the client secret (mode 0600), the display's board profile and `mposd.toml` into
-    /// `dir` (the state goes to `dir/state`); returns the configuration's path.
+    /// Writes a one-lane configuration into `dir`; see [`write_lanes`].
     pub fn write(&self, dir: &Path) -> anyhow::Result<PathBuf> {
-        let secret = dir.join("client-secret");
-        std::fs::write(&secret, fixtures::DEMO_CLIENT_SECRET)
-            .with_context(|| format!("cannot write {}", secret.display()))?;
-        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
-        let display = match self.png_display {
-            Some((width, height, extra)) => {
-                let boards = dir.join("boards");
-                std::fs::create_dir_all(&boards)?;
-                std::fs::write(
-                    boards.join("png-panel.toml"),
-                    format!(
-                        "name = \"png-panel\"\ndescription = \"The customer display as a PNG file\"\n\
-                         [display]\nkind = \"png\"\npath = \"{}\"\nwidth = {width}\nheight = {height}\n",
-                        dir.join("display.png").display()
-                    ),
-                )?;
-                format!(
-                    "[lane.display]\nboard = \"png-panel\"\nboards_dir = \"{}\"\n{extra}",
-                    boards.display()
-                )
-            }
-            None => String::new(),
-        };
-        let config = dir.join("mposd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"# One lane against the MobilePay simulator.
+        write_lanes(dir, std::slice::from_ref(self))
+    }
+}
+
+/// Writes the client secret (mode 0600), the displays' board profiles and an `mposd.toml`
+/// serving `lanes` (named by [`lane_name`]) into `dir`; the state goes to `dir/state`. All
+/// lanes use the same simulator and merchant. Returns the configuration's path.
+pub fn write_lanes(dir: &Path, lanes: &[SimulatorLane]) -> anyhow::Result<PathBuf> {
+    let Some(first) = lanes.first() else {
+        anyhow::bail!("a configuration needs at least one lane");
+    };
+    anyhow::ensure!(
+        lanes.iter().all(|lane| lane.sim_url == first.sim_url),
+        "all lanes must use the same simulator"
+    );
+    let secret = dir.join("client-secret");
+    std::fs::write(&secret, fixtures::DEMO_CLIENT_SECRET)
+        .with_context(|| format!("cannot write {}", secret.display()))?;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
+    let mut config = format!(
+        r#"# Checkout lanes against the MobilePay simulator.
 [state]
 dir = "{state}"
 
@@ -59,33 +67,60 @@ auth_url = "{sim}/integrator-authentication"
 api_url = "{sim}/pos/v10"
 client_id = "{client_id}"
 client_secret = {{ file = "{secret}" }}
-
+"#,
+        state = dir.join("state").display(),
+        sim = first.sim_url,
+        client_id = fixtures::DEMO_CLIENT_ID,
+        secret = secret.display(),
+    );
+    for (index, lane) in lanes.iter().enumerate() {
+        let name = lane_name(index);
+        let display = match lane.png_display {
+            Some((width, height, extra)) => {
+                let boards = dir.join("boards");
+                std::fs::create_dir_all(&boards)?;
+                let board = format!("png-{name}");
+                std::fs::write(
+                    boards.join(format!("{board}.toml")),
+                    format!(
+                        "name = \"{board}\"\ndescription = \"The customer display as a PNG file\"\n\
+                         [display]\nkind = \"png\"\npath = \"{}\"\nwidth = {width}\nheight = {height}\n",
+                        png_path(dir, index).display()
+                    ),
+                )?;
+                format!(
+                    "[lane.display]\nboard = \"{board}\"\nboards_dir = \"{}\"\n{extra}",
+                    boards.display()
+                )
+            }
+            None => String::new(),
+        };
+        write!(
+            config,
+            r#"
 [[lane]]
-name = "till-1"
+name = "{name}"
 currency = "DKK"
 [lane.pos]
 vat = "{vat}"
 store = {{ id = "{store}" }}
 merchant_pos_id = "{pos}"
-name = "Kasse 1"
+name = "Kasse {number}"
 beacon = "generated"
 supported_beacon_types = ["QR"]
 [lane.ecr]
 {ecr}
 {display}"#,
-                state = dir.join("state").display(),
-                sim = self.sim_url,
-                client_id = fixtures::DEMO_CLIENT_ID,
-                secret = secret.display(),
-                vat = fixtures::DK_VAT,
-                store = fixtures::DK_STORE,
-                pos = self.merchant_pos_id,
-                ecr = self.ecr,
-            ),
-        )
-        .with_context(|| format!("cannot write {}", config.display()))?;
-        Ok(config)
+            vat = fixtures::DK_VAT,
+            store = fixtures::DK_STORE,
+            pos = lane.merchant_pos_id,
+            number = index + 1,
+            ecr = lane.ecr,
+        )?;
     }
+    let path = dir.join("mposd.toml");
+    std::fs::write(&path, config).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 #[cfg(test)]
@@ -110,5 +145,44 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn several_lanes_get_their_own_names_points_of_sale_and_displays() {
+        let dir = tempfile::tempdir().unwrap();
+        let lane = |pos: &'static str, port: u16| SimulatorLane {
+            sim_url: "http://127.0.0.1:9",
+            merchant_pos_id: pos,
+            ecr: format!("tcp = {{ listen = \"127.0.0.1:{port}\" }}"),
+            png_display: Some((320, 240, "header = \"Kasse\"\n")),
+        };
+        let path = write_lanes(dir.path(), &[lane("pos-a", 7410), lane("pos-b", 7411)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = super::super::config::Config::parse(&text, &path).unwrap();
+        let names: Vec<&str> = config.lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["till-1", "till-2"]);
+        let pos_ids: Vec<&str> = config
+            .lanes
+            .iter()
+            .map(|l| l.pos.merchant_pos_id.as_str())
+            .collect();
+        assert_eq!(pos_ids, ["pos-a", "pos-b"]);
+        for index in 0..2 {
+            let board =
+                std::fs::read_to_string(dir.path().join(format!("boards/png-{}.toml", lane_name(index))));
+            let board = board.unwrap();
+            assert!(
+                board.contains(&png_path(dir.path(), index).display().to_string()),
+                "{board}"
+            );
+        }
+        assert_ne!(png_path(dir.path(), 0), png_path(dir.path(), 1));
+
+        let other_sim = SimulatorLane {
+            sim_url: "http://127.0.0.1:10",
+            ..lane("pos-c", 7412)
+        };
+        assert!(write_lanes(dir.path(), &[lane("pos-a", 7410), other_sim]).is_err());
+        assert!(write_lanes(dir.path(), &[]).is_err());
     }
 }

@@ -6,7 +6,7 @@ use mposd::sim::fixtures;
 use serde_json::json;
 use std::time::Duration;
 
-fn sigterm(child: &tokio::process::Child) {
+pub fn sigterm(child: &tokio::process::Child) {
     let pid = child.id().expect("running") as i32;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
         .expect("signal");

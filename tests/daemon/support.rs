@@ -1,6 +1,6 @@
 //! A simulator, a state directory and a configuration file for one daemon under test.
 
-use mposd::daemon::sim_config::SimulatorLane;
+use mposd::daemon::sim_config::{lane_name, write_lanes, SimulatorLane};
 use mposd::sim::{SimConfig, Simulator};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -15,7 +15,10 @@ pub const MPOSD: &str = env!("CARGO_BIN_EXE_mposd");
 pub struct Setup {
     pub sim: Simulator,
     pub dir: tempfile::TempDir,
+    /// The first lane's cash-register address.
     pub ecr_addr: String,
+    /// Every lane's cash-register address, in lane order.
+    pub ecr_addrs: Vec<String>,
     pub config: PathBuf,
 }
 
@@ -35,6 +38,12 @@ pub fn write_private(path: &Path, text: &str) {
 
 impl Setup {
     pub async fn new() -> Setup {
+        Setup::with_lanes(1).await
+    }
+
+    /// A daemon configuration with `lanes` checkout lanes, each with its own point of sale, a
+    /// cash register on TCP and a PNG display.
+    pub async fn with_lanes(lanes: usize) -> Setup {
         let settings = mposd::sim::Settings {
             payment_poll_delay_ms: 100,
             ..Default::default()
@@ -46,19 +55,25 @@ impl Setup {
         .await
         .expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
-        let ecr_addr = format!("127.0.0.1:{}", free_port());
-        let config = SimulatorLane {
-            sim_url: &sim.base_url(),
-            merchant_pos_id: "till-1",
-            ecr: format!("tcp = {{ listen = \"{ecr_addr}\" }}"),
-            png_display: Some((320, 240, "header = \"Bageriet - Kasse 1\"\n")),
-        }
-        .write(dir.path())
-        .expect("config");
+        let sim_url = sim.base_url();
+        let ecr_addrs: Vec<String> = (0..lanes).map(|_| format!("127.0.0.1:{}", free_port())).collect();
+        let pos_ids: Vec<String> = (0..lanes).map(lane_name).collect();
+        let specs: Vec<SimulatorLane> = ecr_addrs
+            .iter()
+            .zip(&pos_ids)
+            .map(|(addr, pos)| SimulatorLane {
+                sim_url: &sim_url,
+                merchant_pos_id: pos,
+                ecr: format!("tcp = {{ listen = \"{addr}\" }}"),
+                png_display: Some((320, 240, "header = \"Bageriet - Kasse 1\"\n")),
+            })
+            .collect();
+        let config = write_lanes(dir.path(), &specs).expect("config");
         Setup {
             sim,
             dir,
-            ecr_addr,
+            ecr_addr: ecr_addrs[0].clone(),
+            ecr_addrs,
             config,
         }
     }
@@ -89,11 +104,16 @@ impl Setup {
         child
     }
 
-    /// Runs `mposd ecr --json ...` against the daemon; returns its exit success and the JSON
-    /// messages it printed.
+    /// Runs `mposd ecr --json ...` against the daemon's first lane; returns its exit success
+    /// and the JSON messages it printed.
     pub async fn ecr(&self, args: &[&str]) -> (bool, Vec<Value>) {
+        self.ecr_on(0, args).await
+    }
+
+    /// Runs `mposd ecr --json ...` against the lane with index `lane`.
+    pub async fn ecr_on(&self, lane: usize, args: &[&str]) -> (bool, Vec<Value>) {
         let out = Command::new(MPOSD)
-            .args(["ecr", "--tcp", &self.ecr_addr, "--json", "--timeout", "60"])
+            .args(["ecr", "--tcp", &self.ecr_addrs[lane], "--json", "--timeout", "60"])
             .args(args)
             .output()
             .await

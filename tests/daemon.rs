@@ -12,3 +12,5 @@ mod lanes;
 mod run;
 #[path = "daemon/support.rs"]
 mod support;
+#[path = "daemon/systemd.rs"]
+mod systemd;

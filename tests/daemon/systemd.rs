@@ -1,0 +1,155 @@
+//! `mposd run` as systemd sees it, through a real notify socket: status lines, READY once the
+//! lanes serve, watchdog pings from the main loop, STOPPING on SIGTERM, and a boot while
+//! MobilePay is unreachable that asks for more start-up time instead of being killed.
+
+use super::run::sigterm;
+use super::support::{free_port, Setup, MPOSD};
+use mposd::daemon::sim_config::SimulatorLane;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::net::UnixDatagram;
+use tokio::process::{Child, Command};
+
+/// The service manager's end of `NOTIFY_SOCKET` for one daemon under test.
+struct NotifySocket {
+    path: PathBuf,
+    socket: UnixDatagram,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).expect("notify socket");
+        NotifySocket { path, socket }
+    }
+
+    /// Starts `mposd run` as systemd would: `NOTIFY_SOCKET`, and `WATCHDOG_USEC` when the
+    /// unit has `WatchdogSec=`.
+    fn spawn(&self, config: &Path, watchdog: Option<Duration>) -> Child {
+        let mut command = Command::new(MPOSD);
+        command
+            .args(["run", "--config"])
+            .arg(config)
+            .env("NOTIFY_SOCKET", &self.path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        if let Some(limit) = watchdog {
+            command.env("WATCHDOG_USEC", limit.as_micros().to_string());
+        }
+        command.spawn().expect("start mposd run")
+    }
+
+    /// Reads messages until one satisfies `wanted`; returns every message read.
+    async fn until(&self, within: Duration, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        let found = tokio::time::timeout(within, async {
+            loop {
+                let n = self.socket.recv(&mut buf).await.expect("notify socket");
+                let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let done = wanted(&message);
+                seen.push(message);
+                if done {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "the awaited notification never came; got {seen:?}");
+        seen
+    }
+}
+
+async fn stops_with_exit_0(mut daemon: Child) {
+    sigterm(&daemon);
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("stops in time");
+    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
+}
+
+#[tokio::test]
+async fn tells_systemd_its_state_pings_the_watchdog_once_ready_and_says_when_it_stops() {
+    let setup = Setup::new().await;
+    let notify = NotifySocket::bind(setup.dir.path());
+    let daemon = notify.spawn(&setup.config, Some(Duration::from_secs(2)));
+
+    let starting = notify
+        .until(Duration::from_secs(60), |m| m.contains("READY=1"))
+        .await;
+    assert!(
+        starting.iter().any(|m| m.contains("STATUS=opening the store")),
+        "{starting:?}"
+    );
+    let ready = starting.last().expect("READY");
+    assert!(ready.contains("STATUS=serving 1 lane(s): till-1"), "{ready}");
+    assert!(
+        !starting.iter().any(|m| m.contains("WATCHDOG=1")),
+        "the watchdog is only armed once start-up is complete: {starting:?}"
+    );
+
+    // Pinged at half of WatchdogSec= while the lane's engine answers.
+    for _ in 0..3 {
+        notify
+            .until(Duration::from_secs(10), |m| m.contains("WATCHDOG=1"))
+            .await;
+    }
+
+    sigterm(&daemon);
+    notify
+        .until(Duration::from_secs(20), |m| m.contains("STOPPING=1"))
+        .await;
+    stops_with_exit_0(daemon).await;
+}
+
+#[tokio::test]
+async fn a_boot_without_mobilepay_waits_for_it_under_systemd_and_becomes_ready_when_it_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let ecr_addr = format!("127.0.0.1:{}", free_port());
+    let config = SimulatorLane {
+        sim_url: &format!("http://127.0.0.1:{port}"),
+        merchant_pos_id: "till-1",
+        ecr: format!("tcp = {{ listen = \"{ecr_addr}\" }}"),
+        png_display: None,
+    }
+    .write(dir.path())
+    .expect("config");
+    let notify = NotifySocket::bind(dir.path());
+    let daemon = notify.spawn(&config, None);
+
+    // Nothing listens on MobilePay's address yet: systemd is asked for more start-up time and
+    // told why (once the first attempt has failed), instead of READY.
+    let waiting = notify
+        .until(Duration::from_secs(60), |m| {
+            m.contains("STATUS=waiting for MobilePay to register till-1 (")
+        })
+        .await;
+    let extension = waiting.last().expect("a message");
+    assert!(
+        extension.contains("EXTEND_TIMEOUT_USEC=30000000\n"),
+        "{extension}"
+    );
+    assert!(extension.contains("cannot connect"), "{extension}");
+    assert!(!waiting.iter().any(|m| m.contains("READY=1")), "{waiting:?}");
+
+    // MobilePay comes back: the lane registers and the daemon reports READY.
+    let sim = mposd::sim::start(mposd::sim::SimConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ..Default::default()
+    })
+    .await
+    .expect("simulator on the configured port");
+    notify
+        .until(Duration::from_secs(90), |m| m.contains("READY=1"))
+        .await;
+    let pos: serde_json::Value = reqwest::get(format!("{}/_sim/pointofsales", sim.base_url()))
+        .await
+        .expect("pos")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(pos["pointOfSales"].as_array().map(Vec::len), Some(1), "{pos}");
+    stops_with_exit_0(daemon).await;
+}

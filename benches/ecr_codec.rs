@@ -106,7 +106,7 @@ fn idle_engine() -> EngineHandle {
 async fn pty_latency() {
     let (ecr_end, daemon_end) = tokio_serial::SerialStream::pair().expect("pty pair");
     let mut lane = Lane::new(idle_engine(), LaneConfig::default());
-    tokio::spawn(async move { lane.serve(daemon_end).await });
+    tokio::spawn(async move { lane.serve(daemon_end, std::future::pending()).await });
     let mut register = Register::over(ecr_end, LinkConfig::default());
     let mut samples = Vec::new();
     for i in 0..2000 {
@@ -143,7 +143,7 @@ async fn pay_latency() {
     lane.customer(engine_support::CREDIT_USER, "accept", 0).await;
     let (ecr_end, daemon_end) = tokio_serial::SerialStream::pair().expect("pty pair");
     let mut daemon = Lane::new(lane.engine().clone(), LaneConfig::default());
-    tokio::spawn(async move { daemon.serve(daemon_end).await });
+    tokio::spawn(async move { daemon.serve(daemon_end, std::future::pending()).await });
     let mut register = Register::over(ecr_end, LinkConfig::default());
     let mut samples = Vec::new();
     for i in 0..100 {

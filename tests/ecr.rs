@@ -14,6 +14,8 @@ mod fuzz_props;
 mod noisy_line;
 #[path = "ecr/session.rs"]
 mod session;
+#[path = "ecr/stopping.rs"]
+mod stopping;
 #[path = "ecr/support.rs"]
 mod support;
 #[path = "ecr/transports.rs"]

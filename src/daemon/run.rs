@@ -128,6 +128,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let signal = watchdog_loop(&notifier, &lanes, &mut stop).await;
     tracing::info!(%signal, "stopping");
     notifier.stopping("stopping: no new commands; finishing durable writes");
+    // New commands are refused from here on (the cash register is told to send them again
+    // after the restart); each link is kept until what it queued has been delivered.
+    for lane in &lanes {
+        lane.engine.stop_accepting();
+    }
     shutdown.cancel();
     let ecr_tasks = lanes.iter_mut().map(|l| &mut l.ecr);
     let _ = tokio::time::timeout(STOP_GRACE, futures::future::join_all(ecr_tasks)).await;

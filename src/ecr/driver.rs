@@ -5,6 +5,7 @@
 use super::frame::FrameCodec;
 use super::link::{Link, LinkEvent};
 use futures::{SinkExt, StreamExt};
+use std::future::Future;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -18,7 +19,8 @@ pub enum ConnectionEnd {
     Closed,
     /// Reading or writing failed.
     Failed(std::io::Error),
-    /// The outbox was closed: the owner is shutting down.
+    /// The owner is shutting down: its outbox was closed, or it asked to stop and everything
+    /// it had to say was delivered (or given up).
     Shutdown,
 }
 
@@ -35,10 +37,15 @@ pub struct ConnectionReport {
 /// numbers restart at 00). Bodies from `outbox` are sent; link events go to `on_event` (a
 /// received message, a delivery, a message given up). Control frames are written before
 /// events are handed on, so an acknowledgement is on its way before the message is acted on.
+///
+/// Once `stop` resolves, the connection is kept only until every message the link holds has
+/// been acknowledged (or given up) and nothing waits in `outbox`, so what the owner said last,
+/// such as the refusal of a command that came in while stopping, still reaches the peer.
 pub async fn run_connection<S, F>(
     stream: S,
     link: &mut Link,
     outbox: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+    stop: impl Future<Output = ()>,
     mut on_event: F,
 ) -> ConnectionReport
 where
@@ -48,12 +55,17 @@ where
     link.reset();
     let mut framed = Framed::new(stream, FrameCodec::new());
     let mut frames_received = 0u64;
+    tokio::pin!(stop);
+    let mut stopping = false;
     let end = loop {
         if let Err(err) = write_pending(&mut framed, link).await {
             break ConnectionEnd::Failed(err);
         }
         while let Some(event) = link.poll_event() {
             on_event(event);
+        }
+        if stopping && link.is_idle() && outbox.is_empty() {
+            break ConnectionEnd::Shutdown;
         }
         let deadline = link.next_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -76,6 +88,7 @@ where
                 None => break ConnectionEnd::Shutdown,
             },
             () = sleep_until(deadline) => link.handle_timeout(Instant::now()),
+            () = &mut stop, if !stopping => stopping = true,
         }
     };
     // Hand on what arrived before the end (e.g. the last message before end of file).

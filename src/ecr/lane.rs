@@ -36,16 +36,23 @@ impl Lane {
         }
     }
 
-    /// Serves the cash register over `stream` until it ends.
-    pub async fn serve<S>(&mut self, stream: S) -> ConnectionReport
+    /// Serves the cash register over `stream` until it ends, or, once `stop` resolves, until
+    /// everything queued for it has been delivered.
+    pub async fn serve<S>(&mut self, stream: S, stop: impl Future<Output = ()>) -> ConnectionReport
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let session = &mut self.session;
-        run_connection(stream, &mut self.link, &mut self.outbox, |event| match event {
-            LinkEvent::Received(body) => session.handle(&body),
-            other => report_undelivered(other),
-        })
+        run_connection(
+            stream,
+            &mut self.link,
+            &mut self.outbox,
+            stop,
+            |event| match event {
+                LinkEvent::Received(body) => session.handle(&body),
+                other => report_undelivered(other),
+            },
+        )
         .await
     }
 

@@ -38,16 +38,22 @@ impl Register {
         let (tell, heard) = mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             let mut link = Link::new(config);
-            let report = run_connection(stream, &mut link, &mut outgoing, |event| {
-                let _ = tell.send(match event {
-                    LinkEvent::Received(body) => match serde_json::from_slice(&body) {
-                        Ok(message) => Heard::Message(message),
-                        Err(_) => Heard::Unreadable(String::from_utf8_lossy(&body).into_owned()),
-                    },
-                    LinkEvent::GaveUp(body) => Heard::GaveUp(String::from_utf8_lossy(&body).into_owned()),
-                    LinkEvent::Delivered(_) => return,
-                });
-            })
+            let report = run_connection(
+                stream,
+                &mut link,
+                &mut outgoing,
+                std::future::pending(),
+                |event| {
+                    let _ = tell.send(match event {
+                        LinkEvent::Received(body) => match serde_json::from_slice(&body) {
+                            Ok(message) => Heard::Message(message),
+                            Err(_) => Heard::Unreadable(String::from_utf8_lossy(&body).into_owned()),
+                        },
+                        LinkEvent::GaveUp(body) => Heard::GaveUp(String::from_utf8_lossy(&body).into_owned()),
+                        LinkEvent::Delivered(_) => return,
+                    });
+                },
+            )
             .await;
             let _ = tell.send(Heard::Closed);
             report

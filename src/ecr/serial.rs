@@ -143,10 +143,10 @@ pub async fn serve_serial_with(
             Ok(stream) => {
                 missing_reported = false;
                 tracing::info!(%device, "serial device opened");
-                let report = tokio::select! {
-                    report = lane.serve(stream) => report,
-                    () = shutdown.cancelled() => return,
-                };
+                let report = lane.serve(stream, shutdown.cancelled()).await;
+                if shutdown.is_cancelled() {
+                    return;
+                }
                 tracing::warn!(%device, end = ?report.end, "serial device closed; reopening");
                 if report.frames_received > 0 {
                     backoff.reset();

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7410";
 
 /// Serves a lane's cash register on TCP connections accepted from `listener` until
-/// `shutdown` is cancelled.
+/// `shutdown` is cancelled and what is queued for the connected register has been delivered.
 pub async fn serve_tcp(
     listener: TcpListener,
     engine: EngineHandle,
@@ -53,16 +53,18 @@ pub async fn serve_tcp(
         let _ = stream.set_nodelay(true);
         tracing::info!(%peer, "cash register connected");
         tokio::select! {
-            report = lane.serve(stream) => {
+            report = lane.serve(stream, shutdown.cancelled()) => {
+                if shutdown.is_cancelled() {
+                    return;
+                }
                 tracing::info!(%peer, end = ?report.end, "cash register disconnected");
             }
-            accepted = listener.accept() => {
+            accepted = listener.accept(), if !shutdown.is_cancelled() => {
                 if let Ok(connection) = accepted {
                     tracing::info!(%peer, new = %connection.1, "a new cash register connection takes over");
                     next = Some(connection);
                 }
             }
-            () = shutdown.cancelled() => return,
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::mobilepay::model::Restrictions;
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Longest command id the engine accepts.
@@ -280,8 +282,6 @@ pub enum RejectCode {
     InvalidRequest,
     /// Another command is running on this lane; one payment at a time per point of sale.
     LaneBusy,
-    /// The engine is shutting down and takes no new commands.
-    ShuttingDown,
 }
 
 impl RejectCode {
@@ -308,7 +308,6 @@ impl RejectCode {
             RejectCode::Forbidden => "forbidden",
             RejectCode::InvalidRequest => "invalid_request",
             RejectCode::LaneBusy => "lane_busy",
-            RejectCode::ShuttingDown => "shutting_down",
         }
     }
 }
@@ -507,6 +506,10 @@ pub enum EngineError {
     /// The engine has stopped (shut down, or its journal failed): nothing was accepted.
     #[error("the payment engine is not running")]
     Stopped,
+    /// mposd is stopping and takes no new commands; nothing was stored, so the same command
+    /// (same id) can be sent again once it runs again. Queries are still answered.
+    #[error("mposd is stopping; send the command again (same id) once it has restarted")]
+    Stopping,
     /// The journal cannot be read or written; the command was not accepted.
     #[error("the payment journal is not available: {0}")]
     Journal(String),
@@ -566,6 +569,8 @@ pub struct EngineHandle {
     requests: mpsc::Sender<Request>,
     events: broadcast::Sender<LaneEvent>,
     lane: String,
+    /// Shared by every clone: cleared once the daemon is stopping.
+    accepting: Arc<AtomicBool>,
 }
 
 impl EngineHandle {
@@ -580,7 +585,16 @@ impl EngineHandle {
             requests,
             events,
             lane,
+            accepting: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// From now on, commands are refused with [`EngineError::Stopping`] before anything is
+    /// stored, through every clone of this handle. Commands already accepted run on (their
+    /// durability points are reached or they are resumed at the next start); queries are
+    /// still answered.
+    pub fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
     }
 
     /// The lane's MobilePay `posId`.
@@ -592,6 +606,9 @@ impl EngineHandle {
     /// durable, or it was recognised as a repeat, or it was rejected); follow its progress and
     /// final outcome through the returned [`Submission`].
     pub async fn submit(&self, id: CommandId, command: Command) -> Result<Submission, EngineError> {
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Err(EngineError::Stopping);
+        }
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Submit { id, command, reply })

@@ -99,7 +99,7 @@ fn endpoint(
     let (events_tx, events) = mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         let mut link = Link::new(config);
-        run_connection(stream, &mut link, &mut outbox, |event| {
+        run_connection(stream, &mut link, &mut outbox, std::future::pending(), |event| {
             let _ = events_tx.send(event);
         })
         .await;

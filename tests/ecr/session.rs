@@ -751,3 +751,50 @@ async fn the_daemon_reopens_a_serial_device_that_vanished_and_came_back() {
         .expect("the lane stops on shutdown")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_mposd_stops_new_commands_are_refused_unstored_and_queries_still_answered() {
+    let mut engine = ScriptedEngine::start();
+    let line = PtyLine::new();
+    let _daemon = serve(&line, &engine);
+    let mut ecr = line.register();
+    let accepted = ask(&mut ecr, pay("sale-1", 1000, "R1-0001")).await;
+    assert!(matches!(accepted, DaemonMessage::Accepted { .. }), "{accepted:?}");
+    assert_eq!(engine.next_started().await.0.as_str(), "sale-1");
+
+    engine.handle.stop_accepting();
+    let refused = ask(&mut ecr, pay("sale-2", 500, "R1-0002")).await;
+    match &refused {
+        DaemonMessage::Error {
+            code: ErrorCode::EngineUnavailable,
+            message,
+            ..
+        } => assert!(
+            message.contains("stopping") && message.contains("same id"),
+            "{message}"
+        ),
+        other => panic!("expected engine_unavailable, got {other:?}"),
+    }
+    let queried = ask(
+        &mut ecr,
+        EcrMessage::Query {
+            id: "q-1".into(),
+            command: "sale-1".into(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            &queried,
+            DaemonMessage::QueryResult {
+                state: QueryState::Running,
+                ..
+            }
+        ),
+        "{queried:?}"
+    );
+    assert!(
+        engine.started.try_recv().is_err(),
+        "the refused command reached the engine"
+    );
+}

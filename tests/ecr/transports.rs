@@ -88,7 +88,7 @@ async fn the_virtual_register_pays_over_a_serial_line() {
     // register opens it.
     let _slave = slave;
     let mut lane = Lane::new(engine.handle.clone(), LaneConfig::default());
-    tokio::spawn(async move { lane.serve(daemon_end).await });
+    tokio::spawn(async move { lane.serve(daemon_end, std::future::pending()).await });
 
     let child = run_cli(&[
         "--port", &path, "pay", "49.95", "--order", "R1-0001", "--id", "sale-cli", "--json",

@@ -360,6 +360,33 @@ for k in $(seq 1 "$cuts"); do
   cuts_done=$k
 done
 
+# A last payment without a cut: the journal tells its story by order, payment and correlation
+# id (the log's fields become journal fields F_ORDER_ID, F_PAYMENT_ID, F_CORRELATION_ID), and
+# the client secret appears nowhere in the journal.
+t=$(vm_now)
+id=vm-final-$(date +%s)
+order=VM-final-$RANDOM
+ecr --timeout 300 --id "$id" pay 12.34 --order "$order" > "$VM_RUN/pay-final.jsonl" 2>&1 \
+  || fail "the last payment failed: $(tail -n 5 "$VM_RUN/pay-final.jsonl")"
+outcome=$(final_message "$VM_RUN/pay-final.jsonl" "$id")
+[ "$(jq -r .result <<<"$outcome")" = captured ] || fail "the last payment: outcome $outcome"
+vm_run "for i in \$(seq 1 40); do
+  journalctl -b -u mposd.service --no-pager -o json F_ORDER_ID=$order > /mnt/host/trail.json
+  grep -q '\"answered: captured\"' /mnt/host/trail.json && exit 0
+  sleep 0.5
+done; exit 1" || fail "the journal has no answer for order $order: $(cat "$VM_RUN/share/trail.json")"
+trail=$(jq -c --arg p "$(jq -r .payment_id <<<"$outcome")" \
+  'select(.MESSAGE == "answered: captured" and .F_PAYMENT_ID == $p and .F_COMMAND != null and (.F_CORRELATION_ID | length) > 0)' \
+  "$VM_RUN/share/trail.json")
+[ -n "$trail" ] || fail "the journal's answer for order $order lacks its ids: $(cat "$VM_RUN/share/trail.json")"
+for step in "command accepted" "waiting for the customer" "captured"; do
+  jq -e --arg m "$step" 'select(.MESSAGE == $m)' "$VM_RUN/share/trail.json" > /dev/null \
+    || fail "the journal has no \"$step\" line for order $order"
+done
+vm_run '! journalctl --no-pager | grep -F sim-secret-demo-integrator' > /dev/null \
+  || fail "the client secret appears in the journal"
+timing "last payment + its trail in the journal" "$(vm_since "$t")"
+
 t=$(vm_now)
 vm_poweroff
 qemu-img check -q "$VM_RUN/disk.qcow2" || fail "qemu-img check of the disk after the cuts"

@@ -179,6 +179,14 @@ impl Command {
             Command::Refund { .. } => CommandKind::Refund,
         }
     }
+
+    /// The cash register's order id, for the commands that create a payment.
+    pub fn order_id(&self) -> Option<&str> {
+        match self {
+            Command::Pay { order_id, .. } | Command::Prepare { order_id } => Some(order_id),
+            _ => None,
+        }
+    }
 }
 
 /// What the customer's MobilePay app told us about them once they checked in.

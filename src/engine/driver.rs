@@ -200,14 +200,9 @@ fn rejected(
     code: RejectCode,
     message: impl Into<String>,
 ) -> Submission {
-    answered(
-        shared,
-        id,
-        Outcome::Rejected {
-            code,
-            message: message.into(),
-        },
-    )
+    let message = message.into();
+    super::audit::refused(id, code, &message);
+    answered(shared, id, Outcome::Rejected { code, message })
 }
 
 /// Takes a command: a repeat returns the stored answer or joins the running flow; a new one is
@@ -444,6 +439,7 @@ async fn accept<B: Backend>(
     shared.store(&record)?;
     // I4: the intent (and its idempotency key) is durable before the first request.
     shared.durable().await?;
+    super::audit::accepted(&record);
     let (tx, rx) = mpsc::unbounded_channel();
     spawn_flow(shared.clone(), record, vec![tx]);
     if let Some(victim) = cancel_victim {
@@ -528,8 +524,14 @@ async fn run_flow<B: Backend>(
                         shared.durable().await?;
                     }
                 }
-                Action::Emit(kind) => shared.emit(Some(&record.id), kind),
-                Action::Answer(outcome) => answer(shared, &record.id, outcome),
+                Action::Emit(kind) => {
+                    super::audit::step(&record, &kind);
+                    shared.emit(Some(&record.id), kind)
+                }
+                Action::Answer(outcome) => {
+                    super::audit::answered(&record, &outcome, "answered");
+                    answer(shared, &record.id, outcome)
+                }
                 Action::Call(call) => {
                     let reply = execute(shared.backend.as_ref(), record.correlation_id, call).await;
                     shared.backend_answered(!matches!(&reply, Err(e) if e.is_transient()));

@@ -315,7 +315,7 @@ impl Flow<'_> {
             },
             Phase::FindOwn => ApiCall::FindPayments {
                 pos_id: Some(rec.pos_id.clone()),
-                order_id: order_id(&rec.command),
+                order_id: rec.command.order_id().map(str::to_string),
                 captured_only: false,
             },
             Phase::ClearStale { pending: None } => ApiCall::FindPayments {
@@ -518,7 +518,7 @@ impl Flow<'_> {
     fn is_our_lost_payment(&self, p: &PaymentInfo) -> bool {
         self.rec.create_unanswered
             && p.status.is_active()
-            && Some(p.order_id.clone()) == order_id(&self.rec.command)
+            && self.rec.command.order_id() == Some(p.order_id.as_str())
             && (p.amount.is_none() || p.amount == self.rec.payment_amount())
     }
 
@@ -1088,13 +1088,6 @@ fn customer_of(p: &PaymentInfo) -> CustomerInfo {
         loyalty_ids: p.loyalty_ids.clone().unwrap_or_default(),
         customer_token: p.customer_token.clone(),
         customer_receipt_token: p.customer_receipt_token.clone(),
-    }
-}
-
-fn order_id(command: &Command) -> Option<String> {
-    match command {
-        Command::Pay { order_id, .. } | Command::Prepare { order_id } => Some(order_id.clone()),
-        _ => None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`pos_v10::PosV10Backend`]).
 
 pub mod api;
+mod audit;
 pub mod backend;
 pub mod driver;
 pub mod flow;

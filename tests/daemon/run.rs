@@ -15,7 +15,7 @@ pub fn sigterm(child: &tokio::process::Child) {
 #[tokio::test]
 async fn pays_from_the_cash_register_and_stops_cleanly_on_sigterm() {
     let setup = Setup::new().await;
-    let mut daemon = setup.start_daemon().await;
+    let (mut daemon, log) = setup.start_daemon_logged().await;
     setup
         .control(
             "/_sim/behaviour",
@@ -35,6 +35,44 @@ async fn pays_from_the_cash_register_and_stops_cleanly_on_sigterm() {
     assert_eq!(payments[0]["capturedMinor"], json!(4995));
     // The display shows the result.
     assert!(setup.dir.path().join("display.png").exists());
+
+    // The journal tells the sale's story by command, order, payment and correlation id,
+    // without the customer's phone number or any secret.
+    let payment_id = payments[0]["paymentId"].as_str().expect("payment id").to_string();
+    for step in [
+        "command accepted",
+        "waiting for the customer",
+        "captured",
+        "answered: captured",
+    ] {
+        let line = log
+            .wait_for(Duration::from_secs(30), |l| {
+                l.contains(&format!("\"message\":\"{step}\""))
+            })
+            .await
+            .unwrap_or_else(|| panic!("no {step:?} line in {:#?}", log.lines()));
+        let entry: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        let fields = &entry["fields"];
+        assert_eq!(fields["command"], json!("sale-1"), "{line}");
+        assert_eq!(fields["order_id"], json!("R1-0001"), "{line}");
+        assert!(
+            fields["correlation_id"].as_str().is_some_and(|c| !c.is_empty()),
+            "{line}"
+        );
+        if step != "command accepted" {
+            assert_eq!(fields["payment_id"], json!(payment_id), "{line}");
+        }
+    }
+    for line in log.lines() {
+        assert!(
+            !line.contains("20031801"),
+            "the customer's phone number was logged: {line}"
+        );
+        assert!(
+            !line.contains(fixtures::DEMO_CLIENT_SECRET),
+            "the client secret was logged: {line}"
+        );
+    }
 
     sigterm(&daemon);
     let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())

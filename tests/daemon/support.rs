@@ -6,9 +6,11 @@ use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::Notify;
 
 pub const MPOSD: &str = env!("CARGO_BIN_EXE_mposd");
 
@@ -80,6 +82,11 @@ impl Setup {
 
     /// Starts `mposd run` and waits for its "ready" log line.
     pub async fn start_daemon(&self) -> Child {
+        self.start_daemon_logged().await.0
+    }
+
+    /// [`Setup::start_daemon`], keeping the daemon's JSON log lines.
+    pub async fn start_daemon_logged(&self) -> (Child, DaemonLog) {
         let mut child = Command::new(MPOSD)
             .args(["run", "--log-format", "json", "--config"])
             .arg(&self.config)
@@ -89,19 +96,18 @@ impl Setup {
             .spawn()
             .expect("start mposd run");
         let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        let log = DaemonLog::default();
+        let collected = log.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if line.contains("mposd is ready") {
-                    return true;
-                }
+                collected.push(line);
             }
-            false
-        })
-        .await;
-        assert_eq!(ready, Ok(true), "mposd run did not become ready");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        child
+        });
+        log.wait_for(Duration::from_secs(60), |l| l.contains("mposd is ready"))
+            .await
+            .unwrap_or_else(|| panic!("mposd run did not become ready: {:?}", log.lines()));
+        (child, log)
     }
 
     /// Runs `mposd ecr --json ...` against the daemon's first lane; returns its exit success
@@ -145,6 +151,39 @@ impl Setup {
             .await
             .expect("json");
         v["payments"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// The log lines a daemon under test has written so far.
+#[derive(Clone, Default)]
+pub struct DaemonLog {
+    lines: Arc<Mutex<Vec<String>>>,
+    grew: Arc<Notify>,
+}
+
+impl DaemonLog {
+    fn push(&self, line: String) {
+        self.lines.lock().unwrap().push(line);
+        self.grew.notify_waiters();
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a line satisfies `wanted`; `None` if none did `within`.
+    pub async fn wait_for(&self, within: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
+        tokio::time::timeout(within, async {
+            loop {
+                let grew = self.grew.notified();
+                if let Some(line) = self.lines().into_iter().find(|l| wanted(l)) {
+                    return line;
+                }
+                grew.await;
+            }
+        })
+        .await
+        .ok()
     }
 }
 

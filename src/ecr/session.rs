@@ -330,6 +330,12 @@ impl Session {
     }
 
     fn submit(&mut self, id: CommandId, command: Command) {
+        if !self.engine.is_accepting() {
+            // Answered at once, not from a task: a stopping link closes as soon as it has
+            // nothing left to send, and this refusal must be among what it sends.
+            let refusal = crate::engine::EngineError::Stopping.to_string();
+            return self.error(Some(id.to_string()), ErrorCode::EngineUnavailable, refusal);
+        }
         lock(&self.shared).follow(&id);
         let engine = self.engine.clone();
         let outbox = self.outbox.clone();

@@ -605,6 +605,11 @@ impl EngineHandle {
         self.accepting.store(false, Ordering::SeqCst);
     }
 
+    /// Whether commands are still taken (see [`EngineHandle::stop_accepting`]).
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst)
+    }
+
     /// The lane's MobilePay `posId`.
     pub fn lane(&self) -> &str {
         &self.lane
@@ -614,7 +619,7 @@ impl EngineHandle {
     /// durable, or it was recognised as a repeat, or it was rejected); follow its progress and
     /// final outcome through the returned [`Submission`].
     pub async fn submit(&self, id: CommandId, command: Command) -> Result<Submission, EngineError> {
-        if !self.accepting.load(Ordering::SeqCst) {
+        if !self.is_accepting() {
             return Err(EngineError::Stopping);
         }
         let (reply, answer) = oneshot::channel();

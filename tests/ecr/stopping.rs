@@ -1,15 +1,46 @@
-//! The link as mposd stops: what it queued for the cash register still goes out, and the
-//! connection ends only once the register has acknowledged it.
+//! The cash-register side as mposd stops: a command that arrives is refused before the
+//! session returns (so it is among what the closing link still sends), what was queued goes
+//! out, and the connection ends only once the register has acknowledged it.
 
 use bytes::BytesMut;
 use mposd::ecr::driver::{run_connection, ConnectionEnd};
 use mposd::ecr::frame::{Decoded, Frame, FrameCodec, FrameKind};
 use mposd::ecr::link::{Link, LinkConfig};
+use mposd::ecr::message::{DaemonMessage, ErrorCode};
+use mposd::ecr::session::{Session, SessionConfig};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_command_that_arrives_while_stopping_is_refused_before_the_session_returns() {
+    let mut engine = super::support::ScriptedEngine::start();
+    engine.handle.stop_accepting();
+    let (outbox, mut sent) = mpsc::unbounded_channel();
+    let mut session = Session::start(engine.handle.clone(), SessionConfig::default(), outbox);
+    session.handle(br#"{"type":"pay","id":"sale-9","amount":1000,"order":"R1-0009"}"#);
+    let body = sent
+        .try_recv()
+        .expect("the refusal is queued before handle() returns");
+    let reply: DaemonMessage = serde_json::from_slice(&body).expect("a daemon message");
+    match reply {
+        DaemonMessage::Error {
+            id,
+            code: ErrorCode::EngineUnavailable,
+            message,
+        } => {
+            assert_eq!(id.as_deref(), Some("sale-9"));
+            assert!(message.contains("stopping"), "{message}");
+        }
+        other => panic!("expected engine_unavailable, got {other:?}"),
+    }
+    assert!(
+        engine.started.try_recv().is_err(),
+        "the refused command reached the engine"
+    );
+}
 
 #[tokio::test]
 async fn a_stopping_link_delivers_its_last_message_and_ends_once_it_is_acknowledged() {

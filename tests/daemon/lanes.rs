@@ -2,11 +2,10 @@
 //! display hangs and whose cash register stops mid-frame neither holds up the other lane nor
 //! its own payments, nor the daemon's orderly stop.
 
-use super::support::{final_outcome, Setup};
+use super::support::{final_outcome, stops_with_exit_0, Setup};
 use mposd::daemon::sim_config::png_path;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
@@ -18,7 +17,7 @@ async fn a_stuck_display_and_cash_register_on_one_lane_block_nothing_else() {
     fifo.push(".tmp");
     nix::unistd::mkfifo(fifo.as_os_str(), nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 
-    let mut daemon = setup.start_daemon().await;
+    let daemon = setup.start_daemon().await;
     setup
         .control(
             "/_sim/behaviour",
@@ -98,9 +97,5 @@ async fn a_stuck_display_and_cash_register_on_one_lane_block_nothing_else() {
     );
 
     // The hanging display does not keep the daemon from stopping in time.
-    super::run::sigterm(&daemon);
-    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
-        .await
-        .expect("stops in time despite the hanging display");
-    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
+    stops_with_exit_0(daemon).await;
 }

@@ -1,21 +1,15 @@
 //! `mposd run` end to end: a payment from the cash register, an orderly stop on SIGTERM, and a
 //! restart after SIGKILL that neither loses nor repeats a payment.
 
-use super::support::{final_outcome, Setup};
+use super::support::{final_outcome, stops_with_exit_0, Setup};
 use mposd::sim::fixtures;
 use serde_json::json;
 use std::time::Duration;
 
-pub fn sigterm(child: &tokio::process::Child) {
-    let pid = child.id().expect("running") as i32;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
-        .expect("signal");
-}
-
 #[tokio::test]
 async fn pays_from_the_cash_register_and_stops_cleanly_on_sigterm() {
     let setup = Setup::new().await;
-    let (mut daemon, log) = setup.start_daemon_logged().await;
+    let (daemon, log) = setup.start_daemon_logged().await;
     setup
         .control(
             "/_sim/behaviour",
@@ -74,11 +68,7 @@ async fn pays_from_the_cash_register_and_stops_cleanly_on_sigterm() {
         );
     }
 
-    sigterm(&daemon);
-    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
-        .await
-        .expect("stops in time");
-    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
+    stops_with_exit_0(daemon).await;
 }
 
 #[tokio::test]

@@ -154,6 +154,21 @@ impl Setup {
     }
 }
 
+pub fn sigterm(child: &Child) {
+    let pid = child.id().expect("running") as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
+        .expect("signal");
+}
+
+/// Sends SIGTERM and asserts the daemon exits 0 within systemd's stop timeout.
+pub async fn stops_with_exit_0(mut daemon: Child) {
+    sigterm(&daemon);
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("stops in time");
+    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
+}
+
 /// The log lines a daemon under test has written so far.
 #[derive(Clone, Default)]
 pub struct DaemonLog {

@@ -2,8 +2,7 @@
 //! lanes serve, watchdog pings from the main loop, STOPPING on SIGTERM, and a boot while
 //! MobilePay is unreachable that asks for more start-up time instead of being killed.
 
-use super::run::sigterm;
-use super::support::{free_port, Setup, MPOSD};
+use super::support::{free_port, sigterm, stops_with_exit_0, Setup, MPOSD};
 use mposd::daemon::sim_config::SimulatorLane;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -59,14 +58,6 @@ impl NotifySocket {
         assert!(found.is_ok(), "the awaited notification never came; got {seen:?}");
         seen
     }
-}
-
-async fn stops_with_exit_0(mut daemon: Child) {
-    sigterm(&daemon);
-    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
-        .await
-        .expect("stops in time");
-    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
 }
 
 #[tokio::test]

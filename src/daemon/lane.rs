@@ -12,7 +12,6 @@ use crate::store::Db;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -44,7 +43,7 @@ pub struct LaneContext {
     pub db: Arc<Db>,
     pub client: MobilePayClient,
     pub pending: PendingCreations,
-    pub set_aside: Option<PathBuf>,
+    pub set_aside: Option<engine::journal::SetAside>,
     pub retention: Duration,
     pub shutdown: CancellationToken,
     pub registering: Registering,

@@ -52,9 +52,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .unwrap_or(0);
     let (journal, set_aside) =
         Journal::open_or_set_aside(&dir.join("store"), config.state.cache_mib << 20, now_s)?;
-    if let Some(path) = &set_aside {
-        tracing::error!(moved_to = %path.display(),
-            "ALARM: the store could not be opened and was moved aside; open work is rebuilt from MobilePay");
+    if let Some(aside) = &set_aside {
+        tracing::error!(moved_to = %aside.path.display(), reason = %aside.reason,
+            "ALARM: the store was damaged and was moved aside; open work is rebuilt from MobilePay");
     }
     let db = journal.db().clone();
     let client_config = config.client_config().map_err(anyhow::Error::msg)?;

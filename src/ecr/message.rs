@@ -200,6 +200,9 @@ pub enum QueryState {
     Finished,
     /// The id was never used (or its record is past the retention period).
     NotFound,
+    /// The journal was rebuilt after damage and does not know the id; it may have been used
+    /// before the damage. The cashier checks the sale before selling it again.
+    InDoubt,
 }
 
 /// An outcome inside a `query_result`, with its `approved` flag.

@@ -318,7 +318,7 @@ impl Session {
         let outbox = self.outbox.clone();
         self.tasks.spawn(async move {
             let message = match engine.query(&target).await {
-                Ok(view) => query_result(id, &target, view),
+                Ok(view) => query_result(id, &target, view, engine.journal_doubt().is_some()),
                 Err(err) => DaemonMessage::Error {
                     id: Some(id),
                     code: ErrorCode::EngineUnavailable,
@@ -398,12 +398,23 @@ fn split_options(options: PaymentOptions) -> (Option<Restrictions>, Option<Strin
     (restrictions, options.label)
 }
 
-fn query_result(id: String, target: &CommandId, view: Option<crate::engine::CommandView>) -> DaemonMessage {
+/// The answer to a query. An id the journal does not know is `not_found` only while the journal
+/// can vouch for that: after it was rebuilt from damage, it is `in_doubt`.
+fn query_result(
+    id: String,
+    target: &CommandId,
+    view: Option<crate::engine::CommandView>,
+    in_doubt: bool,
+) -> DaemonMessage {
     let Some(view) = view else {
         return DaemonMessage::QueryResult {
             id,
             command: target.to_string(),
-            state: QueryState::NotFound,
+            state: if in_doubt {
+                QueryState::InDoubt
+            } else {
+                QueryState::NotFound
+            },
             kind: None,
             payment_id: None,
             refund_id: None,

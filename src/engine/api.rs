@@ -579,6 +579,8 @@ pub struct EngineHandle {
     lane: String,
     /// Shared by every clone: cleared once the daemon is stopping.
     accepting: Arc<AtomicBool>,
+    /// The journal was rebuilt after damage, and until when that matters.
+    doubt: Option<(crate::engine::journal::doubt::Doubt, u64)>,
 }
 
 impl EngineHandle {
@@ -594,7 +596,24 @@ impl EngineHandle {
             events,
             lane,
             accepting: Arc::new(AtomicBool::new(true)),
+            doubt: None,
         }
+    }
+
+    /// The same handle, telling callers that the journal is in doubt until `until_ms`.
+    pub fn with_doubt(mut self, doubt: crate::engine::journal::doubt::Doubt, until_ms: u64) -> EngineHandle {
+        self.doubt = Some((doubt, until_ms));
+        self
+    }
+
+    /// While the journal is in doubt (rebuilt after damage, within the engine's doubt window),
+    /// a command id [`EngineHandle::query`] does not find may still have been used before the
+    /// damage: callers must not present it as "never used". `None` otherwise.
+    pub fn journal_doubt(&self) -> Option<&crate::engine::journal::doubt::Doubt> {
+        self.doubt
+            .as_ref()
+            .filter(|(_, until_ms)| crate::engine::driver::now_ms() < *until_ms)
+            .map(|(doubt, _)| doubt)
     }
 
     /// From now on, commands are refused with [`EngineError::Stopping`] before anything is

@@ -8,11 +8,10 @@ use super::api::{
 };
 use super::backend::{Backend, BackendError, CorrelationId};
 use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
-use super::journal::{Committer, Journal};
+use super::journal::{doubt::Doubt, Committer, Journal, SetAside};
 use super::reconciler;
-use super::record::{Decision, Phase, Record};
+use super::record::{Decision, OrderCheck, Phase, Record};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc};
@@ -28,6 +27,11 @@ pub struct EngineConfig {
     pub retention: Duration,
     /// Pace of the reconciler's sweep of the point of sale (stale payments, pruning).
     pub reconcile_every: Duration,
+    /// How long after a journal was rebuilt from damage a command id it does not know is
+    /// answered "in doubt" instead of "not found", and payments are created only after their
+    /// order id was looked up at the backend. Seven days: the longest a reservation lives, so
+    /// the longest a cash register can still be asking about a sale from before the damage.
+    pub doubt_window: Duration,
 }
 
 impl EngineConfig {
@@ -40,6 +44,7 @@ impl EngineConfig {
             },
             retention: Duration::from_secs(400 * 24 * 3600),
             reconcile_every: Duration::from_secs(60),
+            doubt_window: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -82,6 +87,8 @@ pub(crate) struct Shared<B> {
     pub config: EngineConfig,
     pub state: Mutex<State>,
     pub events: broadcast::Sender<LaneEvent>,
+    /// The journal was rebuilt after damage and may not know every command id used before.
+    pub doubt: Option<Doubt>,
 }
 
 impl<B: Backend> Shared<B> {
@@ -130,6 +137,14 @@ impl<B: Backend> Shared<B> {
         self.committer.durable().await.map_err(EngineError::Journal)
     }
 
+    /// Whether command ids missing from the journal may still have been used (see
+    /// [`EngineConfig::doubt_window`]).
+    pub fn in_doubt(&self) -> bool {
+        self.doubt
+            .as_ref()
+            .is_some_and(|d| now_ms() < doubt_until(d, &self.config))
+    }
+
     pub fn store(&self, record: &Record) -> Result<(), EngineError> {
         self.journal
             .put(record)
@@ -139,6 +154,12 @@ impl<B: Backend> Shared<B> {
     }
 }
 
+fn doubt_until(doubt: &Doubt, config: &EngineConfig) -> u64 {
+    doubt
+        .since_ms
+        .saturating_add(u64::try_from(config.doubt_window.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Starts an engine on `journal` for one lane. Before the returned handle takes commands, every
 /// unfinished record is resumed (recovery, I5); when the store had to be set aside
 /// (`set_aside`), open work is rebuilt from the backend first and an alarm is raised.
@@ -146,10 +167,12 @@ pub async fn start<B: Backend>(
     backend: Arc<B>,
     journal: Journal,
     config: EngineConfig,
-    set_aside: Option<PathBuf>,
+    set_aside: Option<SetAside>,
 ) -> anyhow::Result<EngineHandle> {
     let (events, _) = broadcast::channel(1024);
     let committer = Committer::start(journal.clone());
+    let doubt = journal.doubt();
+    let doubt_until_ms = doubt.as_ref().map(|d| doubt_until(d, &config));
     let shared = Arc::new(Shared {
         backend,
         journal,
@@ -157,6 +180,7 @@ pub async fn start<B: Backend>(
         config,
         state: Mutex::new(State::default()),
         events: events.clone(),
+        doubt: doubt.clone(),
     });
     super::recovery::recover(&shared, set_aside).await?;
     let (requests, mut inbox) = mpsc::channel::<Request>(64);
@@ -179,7 +203,11 @@ pub async fn start<B: Backend>(
         }
     });
     reconciler::spawn(shared.clone());
-    Ok(EngineHandle::new(requests, events, lane))
+    let mut handle = EngineHandle::new(requests, events, lane);
+    if let (Some(doubt), Some(until_ms)) = (doubt, doubt_until_ms) {
+        handle = handle.with_doubt(doubt, until_ms);
+    }
+    Ok(handle)
 }
 
 /// A submission that is already answered.
@@ -272,8 +300,11 @@ async fn accept<B: Backend>(
                         format!("command {} is still using this point of sale", holder.id),
                     ));
                 }
-                record.create_key = Some(uuid::Uuid::new_v4().to_string());
+                record.create_key = Some(create_key(shared, &id, &command));
                 record.create_key_at_ms = now;
+                if shared.in_doubt() {
+                    record.phase = Phase::CheckOrder(OrderCheck::Open);
+                }
             }
             Command::Ready { target, currency, .. } => {
                 let Some(mut prepare) = target_of(target) else {
@@ -398,7 +429,7 @@ async fn accept<B: Backend>(
             Command::Refund {
                 payment, currency, ..
             } => {
-                record.create_key = Some(uuid::Uuid::new_v4().to_string());
+                record.create_key = Some(create_key(shared, &id, &command));
                 record.create_key_at_ms = now;
                 match payment {
                     PaymentSelector::Command(target) => {
@@ -446,6 +477,17 @@ async fn accept<B: Backend>(
         follow_cancel_target(shared, &id, &victim);
     }
     Ok(Submission::new(rx))
+}
+
+/// The idempotency key of a creating command: derived from the command, so that repeating it
+/// after the journal lost its record is still a replay at the backend (see [`super::keys`]).
+fn create_key<B: Backend>(shared: &Shared<B>, id: &CommandId, command: &Command) -> String {
+    super::keys::create_key(
+        shared.journal.db().installation(),
+        shared.journal.lane(),
+        id,
+        command,
+    )
 }
 
 /// Connects a started cancel command to the command it cancels: if that one has answered, the

@@ -13,7 +13,7 @@
 
 use super::api::{Command, CustomerInfo, DeclineReason, EventKind, Outcome, RefundCancelReason, RejectCode};
 use super::backend::{BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo};
-use super::record::{Decision, Phase, Record};
+use super::record::{Decision, OrderCheck, Phase, Record};
 use crate::mobilepay::formats;
 use crate::mobilepay::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus};
 use crate::money::{Minor, MAX_MINOR};
@@ -313,10 +313,18 @@ impl Flow<'_> {
                 },
                 _ => return self.needs_human("a create phase on a command that creates nothing"),
             },
-            Phase::FindOwn => ApiCall::FindPayments {
+            Phase::FindOwn | Phase::CheckOrder(OrderCheck::Open) => ApiCall::FindPayments {
                 pos_id: Some(rec.pos_id.clone()),
                 order_id: rec.command.order_id().map(str::to_string),
                 captured_only: false,
+            },
+            Phase::CheckOrder(OrderCheck::Inspect { payment_id }) => ApiCall::GetPayment {
+                payment_id: payment_id.clone(),
+            },
+            Phase::CheckOrder(OrderCheck::Captured) => ApiCall::FindPayments {
+                pos_id: Some(rec.pos_id.clone()),
+                order_id: rec.command.order_id().map(str::to_string),
+                captured_only: true,
             },
             Phase::ClearStale { pending: None } => ApiCall::FindPayments {
                 pos_id: Some(rec.pos_id.clone()),
@@ -449,6 +457,19 @@ impl Flow<'_> {
                     });
                 }
             },
+            (Phase::CheckOrder(OrderCheck::Open), Reply::Ids(ids)) => match ids.into_iter().next() {
+                Some(payment_id) => self.goto(Phase::CheckOrder(OrderCheck::Inspect { payment_id })),
+                None => self.goto(Phase::CheckOrder(OrderCheck::Captured)),
+            },
+            (Phase::CheckOrder(OrderCheck::Inspect { .. }), Reply::Payment(p)) => self.check_open_payment(p),
+            (Phase::CheckOrder(OrderCheck::Captured), Reply::Ids(ids)) => match ids.into_iter().next() {
+                Some(payment_id) => {
+                    let detail = self.order_already_paid(&payment_id, "captured");
+                    self.rec.payment_id = Some(payment_id);
+                    self.needs_human(&detail);
+                }
+                None => self.goto(Phase::Create),
+            },
             (Phase::ClearStale { pending: None }, Reply::Ids(ids)) => {
                 self.goto(Phase::ClearStale { pending: Some(ids) })
             }
@@ -510,6 +531,32 @@ impl Flow<'_> {
                 self.needs_human(&format!("unexpected backend answer {reply:?} in phase {phase:?}"))
             }
         }
+    }
+
+    /// The order check found an open payment with our order id. One still waiting for the
+    /// customer, for our amount, is the lost command's own sale in progress: it is taken over.
+    /// Anything else (reserved, or another amount) may be money already taken for this order,
+    /// or another sale that reused the order id: a person decides, nothing is created.
+    fn check_open_payment(&mut self, p: PaymentInfo) {
+        let same_amount = p.amount.is_none()
+            || self.rec.payment_amount().is_none()
+            || p.amount == self.rec.payment_amount();
+        self.rec.payment_id = Some(p.payment_id.clone());
+        self.push(Action::Persist { durable: false });
+        if p.status.is_active() && same_amount {
+            return self.goto(Phase::Poll);
+        }
+        let detail = self.order_already_paid(&p.payment_id, &p.status.to_string());
+        self.needs_human(&detail);
+    }
+
+    fn order_already_paid(&self, payment_id: &str, status: &str) -> String {
+        format!(
+            "MobilePay already has payment {payment_id} ({status}) for order {}; the journal was \
+             rebuilt after damage, so mposd cannot tell whether it is this sale: check it before \
+             selling again",
+            self.rec.command.order_id().unwrap_or_default()
+        )
     }
 
     /// A 409 `1301` retry found an active payment with our order id and amount on our point of
@@ -872,7 +919,9 @@ impl Flow<'_> {
         match self.rec.phase.clone() {
             Phase::Ready | Phase::Poll => self.goto(Phase::CancelPayment),
             Phase::PollRefund => self.goto(Phase::CancelRefund),
-            Phase::ClearStale { .. } => self.declined(DeclineReason::CancelledByCashier),
+            Phase::ClearStale { .. } | Phase::CheckOrder(_) => {
+                self.declined(DeclineReason::CancelledByCashier)
+            }
             Phase::FindRefundPayment => self.finish(Outcome::RefundCancelled {
                 refund_id: None,
                 reason: RefundCancelReason::CancelledByCashier,

@@ -541,6 +541,93 @@ fn old_create_keys_are_never_replayed() {
     ));
 }
 
+/// A sale accepted while the journal is in doubt starts by looking its order id up.
+fn doubtful_record() -> Record {
+    let mut rec = record(pay_command(false));
+    rec.phase = Phase::CheckOrder(OrderCheck::Open);
+    rec
+}
+
+fn find(captured_only: bool) -> ApiCall {
+    ApiCall::FindPayments {
+        pos_id: Some("pos-1".into()),
+        order_id: Some("order-1".into()),
+        captured_only,
+    }
+}
+
+#[test]
+fn in_doubt_a_sale_nobody_paid_is_created_after_two_lookups() {
+    let mut h = Harness::new(doubtful_record());
+    assert_eq!(call(&h.start()), find(false));
+    assert_eq!(call(&h.ok(Reply::Ids(vec![]))), find(true));
+    assert!(matches!(
+        call(&h.ok(Reply::Ids(vec![]))),
+        ApiCall::Initiate { key, .. } if key == "key-1"
+    ));
+}
+
+#[test]
+fn in_doubt_a_captured_order_is_flagged_never_paid_again() {
+    let mut h = Harness::new(doubtful_record());
+    h.start();
+    h.ok(Reply::Ids(vec![]));
+    match answered(&h.ok(Reply::Ids(vec!["pay-9".into()]))) {
+        Outcome::NeedsHuman { payment_id, detail } => {
+            assert_eq!(payment_id.as_deref(), Some("pay-9"));
+            assert!(detail.contains("check it before selling again"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn in_doubt_a_reserved_or_different_open_payment_is_flagged() {
+    for (status, amount) in [
+        (PaymentStatus::Reserved, Minor(4995)),
+        (PaymentStatus::IssuedToUser, Minor(100)),
+    ] {
+        let mut h = Harness::new(doubtful_record());
+        h.start();
+        assert_eq!(call(&h.ok(Reply::Ids(vec!["pay-1".into()]))), get_payment());
+        let mut found = payment(status);
+        found.amount = Some(amount);
+        assert!(matches!(
+            answered(&h.ok(Reply::Payment(found))),
+            Outcome::NeedsHuman {
+                payment_id: Some(_),
+                ..
+            }
+        ));
+        assert!(
+            !h.events.iter().any(|e| matches!(e, EventKind::Captured { .. })),
+            "nothing is captured"
+        );
+    }
+}
+
+#[test]
+fn in_doubt_our_sale_still_waiting_for_the_customer_is_taken_over() {
+    let mut h = Harness::new(doubtful_record());
+    h.start();
+    h.ok(Reply::Ids(vec!["pay-1".into()]));
+    // The customer is still approving the payment the lost command created: follow it.
+    assert!(matches!(
+        h.status(PaymentStatus::IssuedToUser).last(),
+        Some(Action::Call(ApiCall::GetPayment { .. }))
+    ));
+    assert_eq!(h.rec.phase, Phase::Poll);
+    sleeps(&h.status(PaymentStatus::IssuedToUser));
+    assert_eq!(
+        call(&h.status(PaymentStatus::Reserved)),
+        ApiCall::Capture {
+            payment_id: "pay-1".into(),
+            amount: Minor(4995)
+        }
+    );
+    assert!(matches!(answered(&h.ok(Reply::Done)), Outcome::Captured { .. }));
+}
+
 #[test]
 fn cashier_cancel_while_waiting_cancels_the_payment() {
     let mut h = Harness::new(record(pay_command(false)));

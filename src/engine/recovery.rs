@@ -32,6 +32,20 @@ pub(crate) async fn recover<B: Backend>(
             ),
         );
     }
+    match (&set_aside, &shared.doubt) {
+        // Raised below, with where the journal went.
+        (Some(_), _) => {}
+        (None, Some(doubt)) if shared.in_doubt() => raise_alarm(
+            shared,
+            format!(
+                "the payment journal was rebuilt after damage ({}); commands it no longer knows \
+                 are answered \"in doubt\" until {} days after the rebuild",
+                doubt.reason,
+                shared.config.doubt_window.as_secs() / 86_400
+            ),
+        ),
+        _ => {}
+    }
     if let Some(aside) = &set_aside {
         raise_alarm(
             shared,

@@ -387,6 +387,8 @@ fn a_journal_that_lost_its_latest_records_is_caught_and_a_repeated_sale_is_not_p
     // The doubt outlives a restart (it is kept beside the store, not in the new journal).
     let fourth = life(&main, &lane, 4);
     assert!(fourth.engine.journal_doubt().is_some());
+    let alarms = main.block_on(fourth.engine.alarms()).unwrap();
+    assert!(alarms.iter().any(|a| a.contains("in doubt")), "{alarms:?}");
     fourth.kill();
 }
 

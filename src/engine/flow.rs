@@ -16,7 +16,7 @@ use super::backend::{BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPaym
 use super::record::{Decision, OrderCheck, Phase, Record};
 use crate::mobilepay::formats;
 use crate::mobilepay::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus};
-use crate::money::{Minor, MAX_MINOR};
+use crate::money::{above_maximum, Minor, MAX_MINOR};
 
 /// Timing rules of the flows.
 #[derive(Clone, Debug)]
@@ -139,7 +139,15 @@ pub enum Action {
 
 /// Checks a command's own fields before anything is stored or sent.
 pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
-    let amount_ok = |a: Minor| a.is_positive() && a.0 <= MAX_MINOR;
+    let check_amount = |a: Minor, what: &str| {
+        if !a.is_positive() {
+            Err((RejectCode::InvalidAmount, format!("{what} must be positive")))
+        } else if a.0 > MAX_MINOR {
+            Err((RejectCode::InvalidAmount, above_maximum(what)))
+        } else {
+            Ok(())
+        }
+    };
     let text_ok = |s: &str| formats::is_valid_text(s, formats::MAX_TEXT);
     let label_ok = |l: &Option<String>| l.as_deref().is_none_or(text_ok);
     let bad = |code: RejectCode, what: &str| Err((code, what.to_string()));
@@ -150,9 +158,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             label,
             ..
         } => {
-            if !amount_ok(*amount) {
-                return bad(RejectCode::InvalidAmount, "the amount must be positive");
-            }
+            check_amount(*amount, "the amount")?;
             if !text_ok(order_id) {
                 return bad(
                     RejectCode::InvalidOrderId,
@@ -175,9 +181,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             }
         }
         Command::Ready { amount, label, .. } => {
-            if !amount_ok(*amount) {
-                return bad(RejectCode::InvalidAmount, "the amount must be positive");
-            }
+            check_amount(*amount, "the amount")?;
             if !label_ok(label) {
                 return bad(
                     RejectCode::InvalidLabel,
@@ -186,8 +190,8 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             }
         }
         Command::Capture { amount, .. } => {
-            if amount.is_some_and(|a| !amount_ok(a)) {
-                return bad(RejectCode::InvalidAmount, "the capture amount must be positive");
+            if let Some(a) = amount {
+                check_amount(*a, "the capture amount")?;
             }
         }
         Command::Cancel { .. } => {}
@@ -197,9 +201,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             payment,
             ..
         } => {
-            if !amount_ok(*amount) {
-                return bad(RejectCode::InvalidAmount, "the refund amount must be positive");
-            }
+            check_amount(*amount, "the refund amount")?;
             if !text_ok(refund_order_id) {
                 return bad(
                     RejectCode::InvalidRefundOrderId,

@@ -1188,6 +1188,56 @@ fn command_fields_are_validated_before_anything_happens() {
     assert!(validate(&pay_command(false)).is_ok());
 }
 
+#[test]
+fn an_amount_above_the_maximum_is_refused_naming_the_maximum() {
+    let too_much = Minor(MAX_MINOR + 1);
+    let pay = Command::Pay {
+        amount: too_much,
+        currency: Currency::DKK,
+        order_id: "o".into(),
+        keep_reservation: false,
+        restrictions: None,
+        label: None,
+    };
+    let capture = Command::Capture {
+        target: cid("t"),
+        amount: Some(too_much),
+    };
+    let refund = Command::Refund {
+        payment: PaymentSelector::OrderId("o".into()),
+        amount: too_much,
+        currency: Currency::DKK,
+        refund_order_id: "r".into(),
+    };
+    for (command, what) in [
+        (pay, "the amount"),
+        (capture, "the capture amount"),
+        (refund, "the refund amount"),
+    ] {
+        let (code, message) = validate(&command).unwrap_err();
+        assert_eq!(code, RejectCode::InvalidAmount);
+        assert_eq!(
+            message,
+            format!("{what} must be at most 100000000000.00 (10000000000000 in minor units)")
+        );
+    }
+    let (_, message) = validate(&Command::Pay {
+        amount: Minor(0),
+        currency: Currency::DKK,
+        order_id: "o".into(),
+        keep_reservation: false,
+        restrictions: None,
+        label: None,
+    })
+    .unwrap_err();
+    assert_eq!(message, "the amount must be positive");
+    let largest = Command::Capture {
+        target: cid("t"),
+        amount: Some(Minor(MAX_MINOR)),
+    };
+    assert!(validate(&largest).is_ok());
+}
+
 /// A small model of MobilePay's payment rules, enough to replay a flow after a crash.
 #[derive(Default, Clone)]
 struct Model {

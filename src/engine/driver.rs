@@ -427,7 +427,10 @@ async fn accept<B: Backend>(
                 record.payment_id = victim.payment_id.clone();
             }
             Command::Refund {
-                payment, currency, ..
+                payment,
+                currency,
+                amount,
+                ..
             } => {
                 record.create_key = Some(create_key(shared, &id, &command));
                 record.create_key_at_ms = now;
@@ -456,6 +459,11 @@ async fn accept<B: Backend>(
                                 RejectCode::CurrencyMismatch,
                                 "the refund's currency differs from the payment's",
                             ));
+                        }
+                        if let Err((code, message)) =
+                            super::refund_limit::check(&payment_id, *amount, state.records.values())
+                        {
+                            return Ok(rejected(shared, &id, code, message));
                         }
                         record.payment_id = Some(payment_id);
                     }

@@ -14,6 +14,7 @@ pub mod pos_v10;
 mod reconciler;
 pub mod record;
 mod recovery;
+pub mod refund_limit;
 
 pub use api::*;
 pub use driver::{start, EngineConfig};

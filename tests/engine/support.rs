@@ -266,6 +266,21 @@ impl Lane {
         all["refunds"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The simulator's log of the requests it received for `endpoint` (e.g. `createRefund`),
+    /// oldest first.
+    pub async fn requests_to(&self, endpoint: &str) -> Vec<Value> {
+        let log = self
+            .control(reqwest::Method::GET, "/_sim/requests", Value::Null)
+            .await;
+        log["log"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|entry| entry["endpoint"] == endpoint)
+            .collect()
+    }
+
     /// Runs a command to its outcome, with a generous deadline for a loaded machine.
     pub async fn run(&self, command_id: &str, command: Command) -> Outcome {
         tokio::time::timeout(

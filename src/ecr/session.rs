@@ -160,9 +160,20 @@ impl Session {
     fn command(&self, message: EcrMessage) -> Result<Request, (ErrorCode, String)> {
         let currency = |c: Option<Currency>| c.unwrap_or(self.config.currency);
         Ok(match message {
-            EcrMessage::Hello { protocol, ecr, .. } => Request::Hello { protocol, ecr },
-            EcrMessage::Status { .. } => Request::Status,
-            EcrMessage::Query { command, .. } => Request::Query(command_id(&command)?),
+            // Their ids only tie the reply to the request, but follow the same rules, so a
+            // reply can always carry its id back.
+            EcrMessage::Hello { id, protocol, ecr } => {
+                command_id(&id)?;
+                Request::Hello { protocol, ecr }
+            }
+            EcrMessage::Status { id } => {
+                command_id(&id)?;
+                Request::Status
+            }
+            EcrMessage::Query { id, command } => {
+                command_id(&id)?;
+                Request::Query(command_id(&command)?)
+            }
             EcrMessage::Pay {
                 id,
                 amount,

@@ -137,6 +137,33 @@ async fn hello_status_and_refusals() {
         .await;
         assert_eq!((got.0.as_deref(), got.1), (id, code), "{}", got.2);
     }
+    // Every message's id follows the same rules, and an invalid one gets the same error
+    // whatever the message type.
+    let too_long = "x".repeat(65);
+    for bad_id in ["", too_long.as_str(), "has space", "bell\u{7}", "kø"] {
+        let id = serde_json::to_string(bad_id).unwrap();
+        let bodies = [
+            format!(r#"{{"type":"pay","id":{id},"amount":4995,"order":"R"}}"#),
+            format!(r#"{{"type":"status","id":{id}}}"#),
+            format!(r#"{{"type":"hello","id":{id}}}"#),
+            format!(r#"{{"type":"query","id":{id},"command":"sale-1"}}"#),
+        ];
+        let mut errors = Vec::new();
+        for body in bodies {
+            ecr.send_raw(body.into_bytes());
+            let got = expect(&mut ecr, "an error reply", |m| match m {
+                DaemonMessage::Error { id, code, message } => Some((id.clone(), *code, message.clone())),
+                _ => None,
+            })
+            .await;
+            errors.push(got);
+        }
+        for got in &errors {
+            assert_eq!(got.0.as_deref(), Some(bad_id), "{errors:?}");
+            assert_eq!(got, &errors[0], "{errors:?}");
+        }
+        assert_eq!(errors[0].1, ErrorCode::InvalidCommandId, "{errors:?}");
+    }
     // None of them reached the engine.
     let status = ask(&mut ecr, EcrMessage::Status { id: "st-2".into() }).await;
     assert!(matches!(status, DaemonMessage::Status { running, .. } if running.is_empty()));

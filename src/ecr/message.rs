@@ -194,7 +194,8 @@ pub enum DaemonMessage {
         alarms: Vec<String>,
     },
     /// A financial command is stored in the daemon's journal (or recognised as a repeat);
-    /// progress events and exactly one `outcome` follow.
+    /// progress events and exactly one `outcome` follow. A command refused before it was
+    /// stored gets no `accepted`, only its `rejected` outcome.
     Accepted { id: String },
     /// Progress of command `id`, or lane-wide news when `id` is absent.
     Event {

@@ -366,8 +366,12 @@ impl Session {
                     );
                 }
             };
-            lock(&shared).running.insert(id.to_string());
-            send(&outbox, &DaemonMessage::Accepted { id: id.to_string() });
+            // `accepted` promises that the command is stored; a refused one (nothing stored)
+            // gets only its `rejected` outcome.
+            if submission.is_stored() {
+                lock(&shared).running.insert(id.to_string());
+                send(&outbox, &DaemonMessage::Accepted { id: id.to_string() });
+            }
             while let Some(event) = submission.next_event().await {
                 // A later resolution arrives on the lane broadcast only.
                 if matches!(event.kind, EventKind::Resolved { .. }) {

@@ -530,9 +530,18 @@ pub enum EngineError {
 #[derive(Debug)]
 pub struct Submission {
     events: mpsc::UnboundedReceiver<LaneEvent>,
+    stored: bool,
 }
 
 impl Submission {
+    /// Whether the command is in the journal: stored durably now, or a repeat of a stored
+    /// command. `false` for a command refused before anything was stored (its only event is
+    /// the `Finished` with [`Outcome::Rejected`]), so a front end can tell "your command is
+    /// safe" from "your command was refused".
+    pub fn is_stored(&self) -> bool {
+        self.stored
+    }
+
     /// The next event of this command; `None` after [`EventKind::Finished`].
     pub async fn next_event(&mut self) -> Option<LaneEvent> {
         self.events.recv().await
@@ -548,9 +557,18 @@ impl Submission {
         Err(EngineError::Stopped)
     }
 
-    /// A submission fed by the engine's driver through `events`.
+    /// A submission of a stored command, fed by the engine's driver through `events`.
     pub fn new(events: mpsc::UnboundedReceiver<LaneEvent>) -> Submission {
-        Submission { events }
+        Submission { events, stored: true }
+    }
+
+    /// A submission of a command refused before anything was stored; `events` carries its
+    /// `Finished` event.
+    pub fn refused(events: mpsc::UnboundedReceiver<LaneEvent>) -> Submission {
+        Submission {
+            events,
+            stored: false,
+        }
     }
 }
 
@@ -635,8 +653,8 @@ impl EngineHandle {
     }
 
     /// Hands a command to the engine. Returns once the command is accepted (its intent is
-    /// durable, or it was recognised as a repeat, or it was rejected); follow its progress and
-    /// final outcome through the returned [`Submission`].
+    /// durable, or it was recognised as a repeat) or refused ([`Submission::is_stored`] tells
+    /// which); follow its progress and final outcome through the returned [`Submission`].
     pub async fn submit(&self, id: CommandId, command: Command) -> Result<Submission, EngineError> {
         if !self.is_accepting() {
             return Err(EngineError::Stopping);

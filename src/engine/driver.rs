@@ -210,8 +210,8 @@ pub async fn start<B: Backend>(
     Ok(handle)
 }
 
-/// A submission that is already answered.
-fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
+/// The events of a command that is already answered: its `Finished` event alone.
+fn finished(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> mpsc::UnboundedReceiver<LaneEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(LaneEvent {
         lane: shared.config.pos_id.clone(),
@@ -219,9 +219,15 @@ fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> 
         at_ms: now_ms(),
         kind: EventKind::Finished { outcome },
     });
-    Submission::new(rx)
+    rx
 }
 
+/// A submission of a stored command that is already answered.
+fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
+    Submission::new(finished(shared, id, outcome))
+}
+
+/// A command refused before anything was stored.
 fn rejected(
     shared: &Shared<impl Backend>,
     id: &CommandId,
@@ -230,7 +236,7 @@ fn rejected(
 ) -> Submission {
     let message = message.into();
     super::audit::refused(id, code, &message);
-    answered(shared, id, Outcome::Rejected { code, message })
+    Submission::refused(finished(shared, id, Outcome::Rejected { code, message }))
 }
 
 /// Takes a command: a repeat returns the stored answer or joins the running flow; a new one is

@@ -3,7 +3,7 @@
 //! commands, events and outcomes, repeats after an ECR restart, lane-wide events, and the
 //! serial device vanishing and coming back.
 
-use super::support::{ask, expect, PtyLine, ScriptedEngine, LANE};
+use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, LANE};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{
     Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, WireOutcome,
@@ -355,17 +355,41 @@ async fn an_ecr_restarting_mid_payment_gets_the_same_payment_for_its_command_id(
             currency: Currency::DKK
         }
     );
-    // No second payment was started, and a different command under the same id is refused.
-    ask(&mut second, pay("sale-7", 9999, "R1-0007")).await;
-    let (_, _, refused) = expect(&mut second, "the refusal", outcome_of("sale-7")).await;
-    assert!(matches!(
-        refused,
-        WireOutcome::Rejected {
-            code: mposd::engine::RejectCode::CommandIdReused,
-            ..
-        }
-    ));
+    // No second payment was started, and a different command under the same id is refused
+    // without `accepted`: nothing of it was stored.
+    let (code, _) = refused(&mut second, pay("sale-7", 9999, "R1-0007")).await;
+    assert_eq!(code, mposd::engine::RejectCode::CommandIdReused);
     assert!(engine.started.try_recv().is_err(), "a second command was started");
+
+    // A command stored and then refused by MobilePay is in the journal: it is accepted, and
+    // so is its repeat, which gets the stored refusal.
+    let refund = EcrMessage::Refund {
+        id: "refund-7".into(),
+        payment: Some("sale-7".into()),
+        order: None,
+        amount: Minor(1250),
+        currency: None,
+        refund_order: "RF-0007".into(),
+    };
+    let accepted = ask(&mut second, refund.clone()).await;
+    assert_eq!(accepted, DaemonMessage::Accepted { id: "refund-7".into() });
+    engine.next_started().await;
+    let too_old = Outcome::Rejected {
+        code: mposd::engine::RejectCode::PaymentTooOld,
+        message: "MobilePay refused the request".into(),
+    };
+    engine.emit(
+        "refund-7",
+        EventKind::Finished {
+            outcome: too_old.clone(),
+        },
+    );
+    let (_, _, first_answer) = expect(&mut second, "the refusal", outcome_of("refund-7")).await;
+    let accepted = ask(&mut second, refund).await;
+    assert_eq!(accepted, DaemonMessage::Accepted { id: "refund-7".into() });
+    let (_, _, repeated) = expect(&mut second, "the stored refusal", outcome_of("refund-7")).await;
+    assert_eq!(first_answer, WireOutcome::from(too_old));
+    assert_eq!(repeated, first_answer);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

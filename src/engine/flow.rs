@@ -231,7 +231,8 @@ pub fn step(record: &mut Record, input: Input, now_ms: u64, policy: &Policy) -> 
         earlier_failures: None,
     };
     match input {
-        Input::Start | Input::Timer => flow.issue(),
+        Input::Start => flow.resume(),
+        Input::Timer => flow.issue(),
         Input::CancelRequested => flow.on_cancel(),
         Input::TargetFinished(outcome) => flow.on_target_finished(outcome),
         Input::Reply(Ok(reply)) => {
@@ -281,6 +282,42 @@ impl Flow<'_> {
 
     fn key_too_old(&self) -> bool {
         self.now.saturating_sub(self.rec.create_key_at_ms) > self.policy.create_key_max_age_ms
+    }
+
+    /// Begins the flow, or resumes it after a restart. A resumed poll keeps MobilePay's pace:
+    /// it waits until `pollDelayInMs` has passed since the last poll before the restart. The
+    /// wait is never longer than one delay, so a clock that went backwards (a board without a
+    /// real-time clock that booted with an old time) cannot hold the flow up.
+    fn resume(&mut self) {
+        if matches!(self.rec.phase, Phase::Poll | Phase::PollRefund) {
+            let delay = u64::from(self.rec.last_poll_delay_ms);
+            let wait = self
+                .rec
+                .last_poll_at_ms
+                .saturating_add(delay)
+                .saturating_sub(self.now)
+                .min(delay);
+            if wait > 0 {
+                return self.push(Action::Sleep(wait));
+            }
+        }
+        self.issue()
+    }
+
+    /// Notes a status poll's answer: its time and MobilePay's delay until the next poll.
+    fn polled(&mut self, poll_delay_ms: u32) -> u64 {
+        self.rec.last_poll_delay_ms = poll_delay_ms.max(1);
+        self.rec.last_poll_at_ms = self.now;
+        u64::from(self.rec.last_poll_delay_ms)
+    }
+
+    /// Polls again after `delay`. The poll's time and delay are stored first (not durably: a
+    /// power cut may cost one early poll, nothing more), so that a restart keeps the pace.
+    fn poll_again(&mut self, delay: u64) {
+        if self.out.last() != Some(&Action::Persist { durable: false }) {
+            self.push(Action::Persist { durable: false });
+        }
+        self.push(Action::Sleep(delay));
     }
 
     /// Makes the request of the current phase.
@@ -572,8 +609,7 @@ impl Flow<'_> {
     }
 
     fn on_payment(&mut self, p: PaymentInfo) {
-        self.rec.last_poll_delay_ms = p.poll_delay_ms.max(1);
-        let delay = u64::from(self.rec.last_poll_delay_ms);
+        let delay = self.polled(p.poll_delay_ms);
         if let Some(amount) = p.amount {
             if self.rec.reserved.is_none() && p.status == PaymentStatus::Reserved {
                 self.rec.reserved = Some(amount);
@@ -608,7 +644,7 @@ impl Flow<'_> {
                     }));
                     self.push(Action::Persist { durable: false });
                 }
-                self.push(Action::Sleep(delay));
+                self.poll_again(delay);
             }
             PaymentStatus::Paired => {
                 if self.wants_cancel() {
@@ -630,12 +666,12 @@ impl Flow<'_> {
                                 });
                             }
                             // Looked up only after pairing: poll again until both are known.
-                            _ => self.push(Action::Sleep(delay)),
+                            _ => self.poll_again(delay),
                         }
                     }
                     // Our ready has not been applied (e.g. lost before a crash): send it again.
                     super::api::CommandKind::Ready => self.goto(Phase::Ready),
-                    _ => self.push(Action::Sleep(delay)),
+                    _ => self.poll_again(delay),
                 }
             }
             PaymentStatus::IssuedToUser => {
@@ -644,7 +680,7 @@ impl Flow<'_> {
                 }
                 let customer = customer_of(&p);
                 self.announce_checkin(&p.payment_id, customer);
-                self.push(Action::Sleep(delay));
+                self.poll_again(delay);
             }
             PaymentStatus::Reserved => {
                 self.rec.partial_capture_possible = p.partial_capture_possible;
@@ -732,13 +768,13 @@ impl Flow<'_> {
     }
 
     fn on_refund(&mut self, r: RefundInfo) {
-        let delay = u64::from(r.poll_delay_ms.max(1));
+        let delay = self.polled(r.poll_delay_ms);
         match &r.status {
             RefundStatus::Initiated => {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelRefund);
                 }
-                self.push(Action::Sleep(delay));
+                self.poll_again(delay);
             }
             RefundStatus::Reserved => {
                 if self.wants_cancel() {

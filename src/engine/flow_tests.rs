@@ -1189,6 +1189,69 @@ fn command_fields_are_validated_before_anything_happens() {
 }
 
 #[test]
+fn a_resumed_poll_keeps_the_backends_poll_delay() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    h.now = 50_000;
+    let slow = PaymentInfo {
+        poll_delay_ms: 3000,
+        ..payment(PaymentStatus::IssuedToUser)
+    };
+    let actions = h.ok(Reply::Payment(slow.clone()));
+    assert_eq!(sleeps(&actions), 3000);
+    // The poll's time and delay are stored before the wait, for a restart to find.
+    assert_eq!(actions[actions.len() - 2], Action::Persist { durable: false });
+    assert_eq!((h.rec.last_poll_at_ms, h.rec.last_poll_delay_ms), (50_000, 3000));
+    // A poll that only repeats the state is stored as well.
+    h.now = 53_000;
+    h.input(Input::Timer);
+    let actions = h.ok(Reply::Payment(slow));
+    assert_eq!(&actions[actions.len() - 2..], &[Action::Persist { durable: false }, Action::Sleep(3000)]);
+    let stored = h.rec.clone();
+
+    let policy = h.policy.clone();
+    let resume = |now: u64, rec: &Record| step(&mut rec.clone(), Input::Start, now, &policy);
+    // Restarted 1 s after the last poll: the first poll waits for the rest of the delay.
+    assert_eq!(resume(54_000, &stored), vec![Action::Sleep(2000)]);
+    let mut rec = stored.clone();
+    step(&mut rec, Input::Start, 54_000, &policy);
+    assert_eq!(call(&step(&mut rec, Input::Timer, 56_000, &policy)), get_payment());
+    // Restarted after the delay: it polls at once.
+    assert_eq!(call(&resume(56_000, &stored)), get_payment());
+    // A clock set back by the restart holds the poll up by one delay at most.
+    assert_eq!(resume(1_000, &stored), vec![Action::Sleep(3000)]);
+    // A record stored before the poll time was kept polls at once.
+    let mut old = serde_json::to_value(&stored).unwrap();
+    old.as_object_mut().unwrap().remove("last_poll_at_ms");
+    let old: Record = serde_json::from_value(old).unwrap();
+    assert_eq!(old.last_poll_at_ms, 0);
+    assert_eq!(call(&resume(54_000, &old)), get_payment());
+}
+
+#[test]
+fn a_resumed_refund_poll_keeps_the_backends_poll_delay() {
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.now = 10_000;
+    h.ok(Reply::Id("ref-1".into()));
+    let actions = h.ok(Reply::Refund(RefundInfo {
+        poll_delay_ms: 2000,
+        ..refund_info(RefundStatus::Initiated)
+    }));
+    assert_eq!(&actions[actions.len() - 2..], &[Action::Persist { durable: false }, Action::Sleep(2000)]);
+    let mut rec = h.rec.clone();
+    assert_eq!(rec.phase, Phase::PollRefund);
+    assert_eq!(step(&mut rec, Input::Start, 10_500, &h.policy), vec![Action::Sleep(1500)]);
+    assert_eq!(
+        call(&step(&mut rec, Input::Timer, 12_000, &h.policy)),
+        ApiCall::GetRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+}
+
+#[test]
 fn an_amount_above_the_maximum_is_refused_naming_the_maximum() {
     let too_much = Minor(MAX_MINOR + 1);
     let pay = Command::Pay {

@@ -115,7 +115,13 @@ pub struct Record {
     pub failing_since_ms: Option<u64>,
     /// Consecutive failed attempts in the current phase, for back-off.
     pub attempts: u32,
+    /// MobilePay's `pollDelayInMs` from the last status poll.
     pub last_poll_delay_ms: u32,
+    /// When the last status poll was answered (milliseconds since the Unix epoch; 0 in
+    /// records written before it was kept). With `last_poll_delay_ms` it paces the first poll
+    /// after a restart.
+    #[serde(default)]
+    pub last_poll_at_ms: u64,
     pub announced: Announced,
     pub accepted_at_ms: u64,
     pub updated_at_ms: u64,
@@ -163,6 +169,7 @@ impl Record {
             failing_since_ms: None,
             attempts: 0,
             last_poll_delay_ms: 1000,
+            last_poll_at_ms: 0,
             announced: Announced::default(),
             accepted_at_ms: now_ms,
             updated_at_ms: now_ms,

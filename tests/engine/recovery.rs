@@ -2,7 +2,7 @@
 //! killed process) and a new one starts on the same sled journal on disk.
 
 use super::support::*;
-use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, Outcome};
+use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, EventKind, Outcome};
 use mposd::mobilepay::flow::Flow;
 use mposd::mobilepay::idempotency::IdempotencyKey;
 use mposd::mobilepay::model::{InitiatePaymentRequest, PlannedCaptureDelay};
@@ -99,6 +99,55 @@ fn a_payment_interrupted_by_a_crash_is_resumed_and_captured_once() {
     let payments = main.block_on(lane.payments());
     assert_eq!(payments.len(), 1, "{payments:?}");
     assert_eq!(payments[0]["capturedMinor"], 2000);
+    second.kill();
+}
+
+/// When the simulator received each `getPayment` request.
+async fn polls(lane: &Lane) -> Vec<chrono::DateTime<chrono::FixedOffset>> {
+    lane.requests_to("getPayment")
+        .await
+        .iter()
+        .map(|entry| chrono::DateTime::parse_from_rfc3339(entry["at"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_resumed_payment_keeps_mobilepays_poll_delay_across_a_restart() {
+    const DELAY_MS: i64 = 5000;
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine_with(|config| {
+        config.settings.payment_poll_delay_ms = DELAY_MS as u32;
+    }));
+    let first = life(&main, &lane, 1);
+    let mut submission = main
+        .block_on(first.engine.submit(id("sale-1"), pay(2000, "order-1", false)))
+        .unwrap();
+    // The first poll's answer is handled (its time stored) when the payment is announced.
+    main.block_on(async {
+        while let Some(event) = submission.next_event().await {
+            if matches!(event.kind, EventKind::WaitingForCustomer { .. }) {
+                return;
+            }
+        }
+        panic!("the payment was never shown to the customer");
+    });
+    first.kill();
+    let before = main.block_on(polls(&lane));
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let second = life(&main, &lane, 2);
+    let after = main.block_on(async {
+        for _ in 0..600 {
+            let after = polls(&lane).await;
+            if after.len() > before.len() {
+                return after;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the resumed payment was never polled");
+    });
+    let gap = (after[1] - before[0]).num_milliseconds();
+    assert!(gap >= DELAY_MS, "the resumed poll came {gap} ms after the last one");
     second.kill();
 }
 

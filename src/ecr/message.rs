@@ -633,8 +633,9 @@ mod tests {
                 let err = parse_ecr_message(body.as_bytes()).unwrap_err();
                 assert_eq!(err.code, ErrorCode::InvalidMessage, "{body}");
                 assert!(
-                    err.message
-                        .ends_with("the amount must be at most 100000000000.00 (10000000000000 in minor units)"),
+                    err.message.ends_with(
+                        "the amount must be at most 100000000000.00 (10000000000000 in minor units)"
+                    ),
                     "{body}: {}",
                     err.message
                 );
@@ -646,13 +647,27 @@ mod tests {
             "invalid pay message: invalid type: floating point `49.95`, expected an integer amount in minor units"
         );
         // Within i64, the engine decides (and refuses above the maximum with the same words).
-        let big = parse_ecr_message(br#"{"type":"refund","id":"r","payment":"s","amount":9223372036854775807,"refund_order":"x"}"#);
-        assert!(matches!(big, Ok(EcrMessage::Refund { amount: Minor(i64::MAX), .. })), "{big:?}");
+        let big = parse_ecr_message(
+            br#"{"type":"refund","id":"r","payment":"s","amount":9223372036854775807,"refund_order":"x"}"#,
+        );
+        assert!(
+            matches!(
+                big,
+                Ok(EcrMessage::Refund {
+                    amount: Minor(i64::MAX),
+                    ..
+                })
+            ),
+            "{big:?}"
+        );
         for body in [
             &br#"{"type":"capture","id":"c","payment":"s"}"#[..],
             br#"{"type":"capture","id":"c","payment":"s","amount":null}"#,
         ] {
-            assert!(matches!(parse_ecr_message(body), Ok(EcrMessage::Capture { amount: None, .. })));
+            assert!(matches!(
+                parse_ecr_message(body),
+                Ok(EcrMessage::Capture { amount: None, .. })
+            ));
         }
     }
 

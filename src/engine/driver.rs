@@ -211,7 +211,11 @@ pub async fn start<B: Backend>(
 }
 
 /// The events of a command that is already answered: its `Finished` event alone.
-fn finished(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> mpsc::UnboundedReceiver<LaneEvent> {
+fn finished(
+    shared: &Shared<impl Backend>,
+    id: &CommandId,
+    outcome: Outcome,
+) -> mpsc::UnboundedReceiver<LaneEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(LaneEvent {
         lane: shared.config.pos_id.clone(),

@@ -1207,7 +1207,10 @@ fn a_resumed_poll_keeps_the_backends_poll_delay() {
     h.now = 53_000;
     h.input(Input::Timer);
     let actions = h.ok(Reply::Payment(slow));
-    assert_eq!(&actions[actions.len() - 2..], &[Action::Persist { durable: false }, Action::Sleep(3000)]);
+    assert_eq!(
+        &actions[actions.len() - 2..],
+        &[Action::Persist { durable: false }, Action::Sleep(3000)]
+    );
     let stored = h.rec.clone();
 
     let policy = h.policy.clone();
@@ -1216,7 +1219,10 @@ fn a_resumed_poll_keeps_the_backends_poll_delay() {
     assert_eq!(resume(54_000, &stored), vec![Action::Sleep(2000)]);
     let mut rec = stored.clone();
     step(&mut rec, Input::Start, 54_000, &policy);
-    assert_eq!(call(&step(&mut rec, Input::Timer, 56_000, &policy)), get_payment());
+    assert_eq!(
+        call(&step(&mut rec, Input::Timer, 56_000, &policy)),
+        get_payment()
+    );
     // Restarted after the delay: it polls at once.
     assert_eq!(call(&resume(56_000, &stored)), get_payment());
     // A clock set back by the restart holds the poll up by one delay at most.
@@ -1239,10 +1245,16 @@ fn a_resumed_refund_poll_keeps_the_backends_poll_delay() {
         poll_delay_ms: 2000,
         ..refund_info(RefundStatus::Initiated)
     }));
-    assert_eq!(&actions[actions.len() - 2..], &[Action::Persist { durable: false }, Action::Sleep(2000)]);
+    assert_eq!(
+        &actions[actions.len() - 2..],
+        &[Action::Persist { durable: false }, Action::Sleep(2000)]
+    );
     let mut rec = h.rec.clone();
     assert_eq!(rec.phase, Phase::PollRefund);
-    assert_eq!(step(&mut rec, Input::Start, 10_500, &h.policy), vec![Action::Sleep(1500)]);
+    assert_eq!(
+        step(&mut rec, Input::Start, 10_500, &h.policy),
+        vec![Action::Sleep(1500)]
+    );
     assert_eq!(
         call(&step(&mut rec, Input::Timer, 12_000, &h.policy)),
         ApiCall::GetRefund {

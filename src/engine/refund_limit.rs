@@ -14,10 +14,7 @@ use crate::money::Minor;
 /// What is left to refund of the payment `payment_id`: its captured amount less the refunds of
 /// it that are still running (they may yet be paid out) or were paid out. Refunds that were
 /// cancelled or refused took nothing. `None` when the journal holds no capture of the payment.
-pub fn left_to_refund<'a>(
-    payment_id: &str,
-    records: impl IntoIterator<Item = &'a Record>,
-) -> Option<Minor> {
+pub fn left_to_refund<'a>(payment_id: &str, records: impl IntoIterator<Item = &'a Record>) -> Option<Minor> {
     let mut captured = None;
     let mut refunded = 0i64;
     for record in records {
@@ -117,14 +114,24 @@ mod tests {
             sale("sale", captured(1000)),
             refund("paid", 300, Phase::Done, refunded(300)),
             refund("running", 200, Phase::PollRefund, None),
-            refund("cancelled", 400, Phase::Done, Some(Outcome::RefundCancelled {
-                refund_id: None,
-                reason: crate::engine::api::RefundCancelReason::CancelledByCashier,
-            })),
-            refund("refused", 400, Phase::Done, Some(Outcome::Rejected {
-                code: RejectCode::PaymentTooOld,
-                message: "old".into(),
-            })),
+            refund(
+                "cancelled",
+                400,
+                Phase::Done,
+                Some(Outcome::RefundCancelled {
+                    refund_id: None,
+                    reason: crate::engine::api::RefundCancelReason::CancelledByCashier,
+                }),
+            ),
+            refund(
+                "refused",
+                400,
+                Phase::Done,
+                Some(Outcome::Rejected {
+                    code: RejectCode::PaymentTooOld,
+                    message: "old".into(),
+                }),
+            ),
         ];
         assert_eq!(left_to_refund("pay-1", &records), Some(Minor(500)));
         assert_eq!(check("pay-1", Minor(500), &records), Ok(()));
@@ -180,7 +187,12 @@ mod tests {
     #[test]
     fn without_a_known_capture_mobilepay_decides() {
         let records = [
-            sale("sale", Some(Outcome::Unknown { payment_id: Some("pay-1".into()) })),
+            sale(
+                "sale",
+                Some(Outcome::Unknown {
+                    payment_id: Some("pay-1".into()),
+                }),
+            ),
             refund("r", 5000, Phase::PollRefund, None),
         ];
         assert_eq!(left_to_refund("pay-1", &records), None);

@@ -218,7 +218,13 @@ async fn declined_and_cancelled_payments_are_reported_with_their_reason() {
         )
         .await;
         assert!(
-            matches!(result, DaemonMessage::QueryResult { state: QueryState::NotFound, .. }),
+            matches!(
+                result,
+                DaemonMessage::QueryResult {
+                    state: QueryState::NotFound,
+                    ..
+                }
+            ),
             "{result:?}"
         );
     }

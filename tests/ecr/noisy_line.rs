@@ -263,5 +263,8 @@ async fn a_burst_of_noise_gets_at_most_one_nak_per_ack_timeout_and_the_link_goes
     drop(daemon_tx);
     let stats = daemon_task.await.unwrap().stats();
     assert!(stats.corrupt_received > 100, "{stats:?}");
-    eprintln!("{naks} NAKs for {} damaged frames in {elapsed:?}", stats.corrupt_received);
+    eprintln!(
+        "{naks} NAKs for {} damaged frames in {elapsed:?}",
+        stats.corrupt_received
+    );
 }

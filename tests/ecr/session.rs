@@ -372,7 +372,12 @@ async fn an_ecr_restarting_mid_payment_gets_the_same_payment_for_its_command_id(
         refund_order: "RF-0007".into(),
     };
     let accepted = ask(&mut second, refund.clone()).await;
-    assert_eq!(accepted, DaemonMessage::Accepted { id: "refund-7".into() });
+    assert_eq!(
+        accepted,
+        DaemonMessage::Accepted {
+            id: "refund-7".into()
+        }
+    );
     engine.next_started().await;
     let too_old = Outcome::Rejected {
         code: mposd::engine::RejectCode::PaymentTooOld,
@@ -386,7 +391,12 @@ async fn an_ecr_restarting_mid_payment_gets_the_same_payment_for_its_command_id(
     );
     let (_, _, first_answer) = expect(&mut second, "the refusal", outcome_of("refund-7")).await;
     let accepted = ask(&mut second, refund).await;
-    assert_eq!(accepted, DaemonMessage::Accepted { id: "refund-7".into() });
+    assert_eq!(
+        accepted,
+        DaemonMessage::Accepted {
+            id: "refund-7".into()
+        }
+    );
     let (_, _, repeated) = expect(&mut second, "the stored refusal", outcome_of("refund-7")).await;
     assert_eq!(first_answer, WireOutcome::from(too_old));
     assert_eq!(repeated, first_answer);

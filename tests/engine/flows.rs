@@ -394,7 +394,13 @@ async fn a_refund_above_what_is_left_is_refused_without_asking_mobilepay() {
     };
     let first = lane.run("ref-1", refund("1", 600)).await;
     assert!(
-        matches!(first, Outcome::Refunded { amount: Minor(600), .. }),
+        matches!(
+            first,
+            Outcome::Refunded {
+                amount: Minor(600),
+                ..
+            }
+        ),
         "{first:?}"
     );
     let second = lane.run("ref-2", refund("2", 500)).await;
@@ -411,7 +417,16 @@ async fn a_refund_above_what_is_left_is_refused_without_asking_mobilepay() {
     assert!(lane.engine().query(&id("ref-2")).await.unwrap().is_none());
     // What is left can still be refunded.
     let rest = lane.run("ref-3", refund("3", 400)).await;
-    assert!(matches!(rest, Outcome::Refunded { amount: Minor(400), .. }), "{rest:?}");
+    assert!(
+        matches!(
+            rest,
+            Outcome::Refunded {
+                amount: Minor(400),
+                ..
+            }
+        ),
+        "{rest:?}"
+    );
     assert_eq!(lane.requests_to("createRefund").await.len(), 2);
 }
 

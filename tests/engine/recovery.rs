@@ -147,7 +147,10 @@ fn a_resumed_payment_keeps_mobilepays_poll_delay_across_a_restart() {
         panic!("the resumed payment was never polled");
     });
     let gap = (after[1] - before[0]).num_milliseconds();
-    assert!(gap >= DELAY_MS, "the resumed poll came {gap} ms after the last one");
+    assert!(
+        gap >= DELAY_MS,
+        "the resumed poll came {gap} ms after the last one"
+    );
     second.kill();
 }
 

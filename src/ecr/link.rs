@@ -158,7 +158,7 @@ impl Link {
                 self.stats.corrupt_received += 1;
                 let answered = self
                     .nak_sent_at
-                    .is_some_and(|at| now < at + self.config.ack_timeout);
+                    .is_some_and(|at| now.saturating_duration_since(at) < self.config.ack_timeout);
                 if !self.nak_queued && !answered {
                     self.nak_queued = true;
                     self.control.push_back(Frame::nak(0));

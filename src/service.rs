@@ -70,16 +70,22 @@ impl Notifier {
 }
 
 /// Resolves when the daemon is asked to stop (SIGTERM from systemd, SIGINT from a terminal).
-pub async fn stop_requested() -> &'static str {
+///
+/// The handlers are installed by this call, not when the future is first polled: a SIGTERM
+/// that arrives before the main loop looks at it must still mean an orderly stop, not the
+/// default action (an instant exit by the signal). Must be called inside a tokio runtime.
+pub fn stop_requested() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        // Without signal handlers the default action (terminate) still applies.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers the default action (terminate) still applies.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     }
 }
 

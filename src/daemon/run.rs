@@ -40,6 +40,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let stop = service::stop_requested();
+    tokio::pin!(stop);
     let notifier = Notifier::from_env();
     let shutdown = CancellationToken::new();
     notifier.status("opening the store");
@@ -89,8 +91,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         starting.spawn(async move { lane::start(&ctx, &settings).await });
     }
     let mut lanes: Vec<RunningLane> = Vec::new();
-    let stop = service::stop_requested();
-    tokio::pin!(stop);
     let mut progress = tokio::time::interval(START_PROGRESS_EVERY);
     while !starting.is_empty() {
         tokio::select! {

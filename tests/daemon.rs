@@ -12,6 +12,8 @@ mod demo;
 mod lanes;
 #[path = "daemon/run.rs"]
 mod run;
+#[path = "daemon/state_dir.rs"]
+mod state_dir;
 #[path = "daemon/support.rs"]
 mod support;
 #[path = "daemon/systemd.rs"]

@@ -4,6 +4,7 @@ pub mod config;
 pub mod lane;
 pub mod run;
 pub mod sim_config;
+mod state_dir;
 
 use clap::Args;
 use std::path::PathBuf;

@@ -10,6 +10,7 @@
 
 use super::config::Config;
 use super::lane::{self, LaneContext, Registering, RunningLane};
+use super::state_dir;
 use crate::engine::{journal::Journal, CommandId};
 use crate::mobilepay::onboarding::PendingCreations;
 use crate::mobilepay::MobilePayClient;
@@ -30,6 +31,7 @@ const START_EXTENSION: Duration = Duration::from_secs(30);
 const START_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    state_dir::private_umask();
     let config = Config::load(config_path)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(config));
@@ -46,8 +48,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     notifier.status("opening the store");
     let dir = config.state.dir();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    state_dir::prepare(&dir)?;
     let now_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

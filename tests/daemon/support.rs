@@ -46,6 +46,10 @@ impl Setup {
     /// A daemon configuration with `lanes` checkout lanes, each with its own point of sale, a
     /// cash register on TCP and a PNG display.
     pub async fn with_lanes(lanes: usize) -> Setup {
+        Setup::reaching_the_simulator(lanes, |sim| sim.base_url()).await
+    }
+
+    async fn reaching_the_simulator(lanes: usize, url: impl FnOnce(&Simulator) -> String) -> Setup {
         let settings = mposd::sim::Settings {
             payment_poll_delay_ms: 100,
             ..Default::default()
@@ -57,7 +61,7 @@ impl Setup {
         .await
         .expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
-        let sim_url = sim.base_url();
+        let sim_url = url(&sim);
         let ecr_addrs: Vec<String> = (0..lanes).map(|_| format!("127.0.0.1:{}", free_port())).collect();
         let pos_ids: Vec<String> = (0..lanes).map(lane_name).collect();
         let specs: Vec<SimulatorLane> = ecr_addrs
@@ -87,7 +91,26 @@ impl Setup {
 
     /// [`Setup::start_daemon`], keeping the daemon's JSON log lines.
     pub async fn start_daemon_logged(&self) -> (Child, DaemonLog) {
-        let mut child = Command::new(MPOSD)
+        let (child, log) = self.spawn_daemon(&[]);
+        log.wait_for(Duration::from_secs(60), |l| l.contains("mposd is ready"))
+            .await
+            .unwrap_or_else(|| panic!("mposd run did not become ready: {:?}", log.lines()));
+        (child, log)
+    }
+
+    /// Starts `mposd run` on this setup's configuration without waiting for it to become
+    /// ready, through `wrapper` (a program and its arguments that end by running the daemon's
+    /// command line given after them) unless it is empty; collects its JSON log lines.
+    pub fn spawn_daemon(&self, wrapper: &[&str]) -> (Child, DaemonLog) {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(MPOSD);
+                command
+            }
+            None => Command::new(MPOSD),
+        };
+        let mut child = command
             .args(["run", "--log-format", "json", "--config"])
             .arg(&self.config)
             .stdout(Stdio::null())
@@ -104,9 +127,6 @@ impl Setup {
                 collected.push(line);
             }
         });
-        log.wait_for(Duration::from_secs(60), |l| l.contains("mposd is ready"))
-            .await
-            .unwrap_or_else(|| panic!("mposd run did not become ready: {:?}", log.lines()));
         (child, log)
     }
 
@@ -166,7 +186,8 @@ pub async fn stops_with_exit_0(mut daemon: Child) {
     let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
         .await
         .expect("stops in time");
-    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
+    let status = status.expect("exit status");
+    assert!(status.success(), "exit 0 after SIGTERM, not {status}");
 }
 
 /// The log lines a daemon under test has written so far.

@@ -4,15 +4,16 @@
 //! blocks another.
 
 use super::config::LaneSettings;
+use super::troubles::Troubles;
 use crate::display::settings::RunningDisplay;
+use crate::ecr::config::LineReport;
 use crate::engine::{self, journal::Journal, pos_v10::PosV10Backend, EngineConfig, EngineHandle};
 use crate::mobilepay::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
 use crate::mobilepay::{Flow, MobilePayClient};
 use crate::store::Db;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,48 +47,12 @@ pub struct LaneContext {
     pub set_aside: Option<engine::journal::SetAside>,
     pub retention: Duration,
     pub shutdown: CancellationToken,
-    pub registering: Registering,
-}
-
-/// The lanes still registering their point of sale at MobilePay, each with the reason the
-/// last attempt failed. Start-up reads it to tell systemd why READY has not come yet and to ask
-/// for more start-up time: a checkout that boots while the internet is down waits for
-/// MobilePay instead of failing its start at every `TimeoutStartSec=` and being restarted.
-#[derive(Clone, Default)]
-pub struct Registering(Arc<Mutex<BTreeMap<String, Option<String>>>>);
-
-impl Registering {
-    fn set(&self, lane: &str, reason: Option<String>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(lane.to_string(), reason);
-    }
-
-    fn done(&self, lane: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(lane);
-    }
-
-    /// The waiting lanes with their last failure, e.g. `till-1 (no token for merchant
-    /// DK12345678: cannot connect after 3 attempts)`; `None` when no lane is registering.
-    pub fn summary(&self) -> Option<String> {
-        let lanes = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if lanes.is_empty() {
-            return None;
-        }
-        let parts: Vec<String> = lanes
-            .iter()
-            .map(|(lane, reason)| match reason {
-                Some(reason) => format!("{lane} ({reason})"),
-                None => lane.clone(),
-            })
-            .collect();
-        Some(parts.join(", "))
-    }
+    pub troubles: Troubles,
 }
 
 pub struct RunningLane {
     pub name: String,
+    /// The handle the cash register is served with.
     pub engine: EngineHandle,
     pub pos: KnownPos,
     pub ecr: JoinHandle<()>,
@@ -111,9 +76,9 @@ async fn start_engine(
 
 /// Onboards the lane's point of sale, retrying while MobilePay cannot be reached.
 async fn onboard_until_done(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<OnboardedPos> {
-    ctx.registering.set(&settings.name, None);
+    ctx.troubles.registering(&settings.name, None);
     let onboarded = onboard_with_retries(ctx, settings).await;
-    ctx.registering.done(&settings.name);
+    ctx.troubles.registered(&settings.name);
     onboarded
 }
 
@@ -126,7 +91,7 @@ async fn onboard_with_retries(ctx: &LaneContext, settings: &LaneSettings) -> any
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {
                 tracing::warn!(lane = %settings.name, error = %err, retry_in_ms = pause.as_millis() as u64,
                     "cannot register the point of sale at MobilePay yet");
-                ctx.registering.set(&settings.name, Some(err.to_string()));
+                ctx.troubles.registering(&settings.name, Some(err.to_string()));
             }
             Err(err) => {
                 return Err(anyhow::anyhow!(
@@ -160,6 +125,28 @@ fn report(settings: &LaneSettings, pos: &OnboardedPos) {
     }
 }
 
+/// Serves the lane's cash register through `engine` until shutdown, reporting a line that
+/// cannot be opened.
+fn serve_cash_register(ctx: &LaneContext, settings: &LaneSettings, engine: &EngineHandle) -> JoinHandle<()> {
+    let ecr_settings = settings.ecr.clone();
+    let engine = engine.clone();
+    let currency = settings.currency;
+    let shutdown = ctx.shutdown.clone();
+    let lane_name = settings.name.clone();
+    let troubles = ctx.troubles.clone();
+    let report: LineReport = Arc::new({
+        let lane_name = lane_name.clone();
+        move |problem| troubles.line(&lane_name, problem)
+    });
+    tokio::spawn(async move {
+        if let Err(err) =
+            crate::ecr::config::serve_lane(ecr_settings, engine, currency, shutdown, report).await
+        {
+            tracing::error!(lane = %lane_name, error = %format!("{err:#}"), "the cash register link stopped");
+        }
+    })
+}
+
 /// Starts a lane: store → recovery (when the lane ran before) → onboarding → engine → cash
 /// register and display.
 pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<RunningLane> {
@@ -188,16 +175,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
         Some(engine) => engine,
         None => start_engine(ctx, settings, &pos).await?,
     };
-    let ecr_settings = settings.ecr.clone();
-    let ecr_engine = engine.clone();
-    let currency = settings.currency;
-    let shutdown = ctx.shutdown.clone();
-    let lane_name = settings.name.clone();
-    let ecr = tokio::spawn(async move {
-        if let Err(err) = crate::ecr::config::serve_lane(ecr_settings, ecr_engine, currency, shutdown).await {
-            tracing::error!(lane = %lane_name, error = %format!("{err:#}"), "the cash register link stopped");
-        }
-    });
+    let ecr = serve_cash_register(ctx, settings, &engine);
     let display = match &settings.display {
         Some(display) => Some(
             display

@@ -5,6 +5,7 @@ pub mod lane;
 pub mod run;
 pub mod sim_config;
 mod state_dir;
+mod troubles;
 
 use clap::Args;
 use std::path::PathBuf;

@@ -7,10 +7,16 @@
 //! holding up the others; READY is sent once every lane serves. Until then systemd is told
 //! which lanes wait for MobilePay and why, and its start timeout is extended, so a checkout
 //! that boots while the internet is down starts as soon as MobilePay answers.
+//!
+//! A cash-register line that cannot be opened (its TCP port taken, its serial adapter
+//! unplugged) does not hold READY back: it is a local fault that a restart would not cure, and
+//! the lane's engine still finishes and reconciles its payments meanwhile. It is retried until
+//! it opens, and named in the status line for as long as it is broken.
 
 use super::config::Config;
-use super::lane::{self, LaneContext, Registering, RunningLane};
+use super::lane::{self, LaneContext, RunningLane};
 use super::state_dir;
+use super::troubles::Troubles;
 use crate::engine::{journal::Journal, CommandId};
 use crate::mobilepay::onboarding::PendingCreations;
 use crate::mobilepay::MobilePayClient;
@@ -76,8 +82,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         clients.insert(lane.pos.vat.clone(), client);
     }
 
-    notifier.status("recovering unfinished payments and registering points of sale");
-    let registering = Registering::default();
+    let troubles = Troubles::default();
     let mut starting = tokio::task::JoinSet::new();
     for settings in config.lanes.clone() {
         let ctx = LaneContext {
@@ -87,24 +92,38 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             set_aside: set_aside.clone(),
             retention: config.state.retention(),
             shutdown: shutdown.clone(),
-            registering: registering.clone(),
+            troubles: troubles.clone(),
         };
         starting.spawn(async move { lane::start(&ctx, &settings).await });
     }
     let mut lanes: Vec<RunningLane> = Vec::new();
     let mut progress = tokio::time::interval(START_PROGRESS_EVERY);
+    let mut shown = String::new();
     while !starting.is_empty() {
+        let waiting = troubles.waiting_for_mobilepay();
+        let status = troubles.status(&match &waiting {
+            Some(waiting) => format!("waiting for MobilePay to register {waiting}"),
+            None if lanes.is_empty() => {
+                "recovering unfinished payments and registering points of sale".into()
+            }
+            None => format!("{} of {} lanes serving", lanes.len(), config.lanes.len()),
+        });
+        if status != shown {
+            match waiting {
+                Some(_) => notifier.extend_start(&status, START_EXTENSION),
+                None => notifier.status(&status),
+            }
+            shown = status;
+        }
         tokio::select! {
             _ = progress.tick() => {
-                if let Some(waiting) = registering.summary() {
-                    notifier.extend_start(&format!("waiting for MobilePay to register {waiting}"), START_EXTENSION);
+                if troubles.waiting_for_mobilepay().is_some() {
+                    notifier.extend_start(&shown, START_EXTENSION);
                 }
             }
+            () = troubles.changed() => {}
             joined = starting.join_next() => match joined {
-                Some(Ok(Ok(lane))) => {
-                    lanes.push(lane);
-                    notifier.status(&format!("{} of {} lanes serving", lanes.len(), config.lanes.len()));
-                }
+                Some(Ok(Ok(lane))) => lanes.push(lane),
                 Some(Ok(Err(err))) => {
                     shutdown.cancel();
                     return Err(err);
@@ -123,10 +142,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let names: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
-    notifier.ready(&format!("serving {} lane(s): {}", lanes.len(), names.join(", ")));
+    let serving = format!("serving {} lane(s): {}", lanes.len(), names.join(", "));
+    notifier.ready(&troubles.status(&serving));
     tracing::info!(lanes = ?names, "mposd is ready");
 
-    let signal = watchdog_loop(&notifier, &lanes, &mut stop).await;
+    let signal = watchdog_loop(&notifier, &lanes, &troubles, &serving, &mut stop).await;
     tracing::info!(%signal, "stopping");
     notifier.stopping("stopping: no new commands; finishing durable writes");
     // New commands are refused from here on (the cash register is told to send them again
@@ -144,11 +164,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Pings the systemd watchdog while every lane's engine answers; returns when a stop is
-/// requested. A hung engine stops the pings, and systemd restarts the daemon.
+/// Pings the systemd watchdog while every lane's engine answers, and keeps the status line
+/// (`serving` and any broken cash-register line) up to date; returns when a stop is requested.
+/// A hung engine stops the pings, and systemd restarts the daemon.
 async fn watchdog_loop(
     notifier: &Notifier,
     lanes: &[RunningLane],
+    troubles: &Troubles,
+    serving: &str,
     stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
 ) -> &'static str {
     let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
@@ -157,6 +180,7 @@ async fn watchdog_loop(
     loop {
         tokio::select! {
             signal = stop.as_mut() => return signal,
+            () = troubles.changed() => notifier.status(&troubles.status(serving)),
             _ = tick.tick() => {
                 let mut healthy = true;
                 for lane in lanes {

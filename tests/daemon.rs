@@ -10,6 +10,8 @@ mod damaged_journal;
 mod demo;
 #[path = "daemon/lanes.rs"]
 mod lanes;
+#[path = "daemon/offline_start.rs"]
+mod offline_start;
 #[path = "daemon/run.rs"]
 mod run;
 #[path = "daemon/state_dir.rs"]

@@ -147,14 +147,24 @@ fn serve_cash_register(ctx: &LaneContext, settings: &LaneSettings, engine: &Engi
     })
 }
 
-/// Starts a lane: store → recovery (when the lane ran before) → onboarding → engine → cash
-/// register and display.
+/// Starts a lane: store → recovery (when the lane ran before) → cash register → onboarding →
+/// engine → display.
+///
+/// The cash register is served as soon as the journal is recovered, before the point of sale
+/// is registered: while MobilePay cannot be reached at start, the register gets its queries
+/// answered and a clear `not_ready` for new commands instead of a silent line.
 pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<RunningLane> {
     let known = known_pos(&ctx.db, &settings.name)?;
+    let (front, mut slot) = EngineHandle::ahead_of_engine();
     let recovered = match &known {
-        Some(pos) => Some(start_engine(ctx, settings, pos).await?),
+        Some(pos) => {
+            let engine = start_engine(ctx, settings, pos).await?;
+            slot.attach(&engine);
+            Some(engine)
+        }
         None => None,
     };
+    let ecr = serve_cash_register(ctx, settings, &front);
     let onboarded = onboard_until_done(ctx, settings).await?;
     report(settings, &onboarded);
     let pos = KnownPos {
@@ -173,9 +183,13 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     remember_pos(&ctx.db, &settings.name, &pos)?;
     let engine = match recovered {
         Some(engine) => engine,
-        None => start_engine(ctx, settings, &pos).await?,
+        None => {
+            let engine = start_engine(ctx, settings, &pos).await?;
+            slot.attach(&engine);
+            engine
+        }
     };
-    let ecr = serve_cash_register(ctx, settings, &engine);
+    slot.open();
     let display = match &settings.display {
         Some(display) => Some(
             display
@@ -187,7 +201,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     tracing::info!(lane = %settings.name, pos_id = %pos.pos_id, beacon_id = %pos.beacon_id, "lane ready");
     Ok(RunningLane {
         name: settings.name.clone(),
-        engine,
+        engine: front,
         pos,
         ecr,
         display,

@@ -1,12 +1,13 @@
 //! The daemon's life: start-up in the order that keeps payments safe, the watchdog loop, and
 //! an orderly stop.
 //!
-//! Start-up: open the store → recover each lane's unfinished work → onboard the points of
-//! sale → serve the cash registers → tell systemd READY. A lane that cannot start yet (its
-//! point of sale cannot be registered because MobilePay is unreachable) keeps retrying without
-//! holding up the others; READY is sent once every lane serves. Until then systemd is told
-//! which lanes wait for MobilePay and why, and its start timeout is extended, so a checkout
-//! that boots while the internet is down starts as soon as MobilePay answers.
+//! Start-up: open the store → recover each lane's unfinished work → serve the cash registers
+//! (queries only) → onboard the points of sale → take payments → tell systemd READY. A lane
+//! that cannot start yet (its point of sale cannot be registered because MobilePay is
+//! unreachable) keeps retrying without holding up the others; READY is sent once every lane
+//! takes payments. Until then systemd is told which lanes wait for MobilePay and why, and its
+//! start timeout is extended, so a checkout that boots while the internet is down starts as
+//! soon as MobilePay answers.
 //!
 //! A cash-register line that cannot be opened (its TCP port taken, its serial adapter
 //! unplugged) does not hold READY back: it is a local fault that a restart would not cure, and

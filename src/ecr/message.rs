@@ -504,6 +504,9 @@ pub enum ErrorCode {
     /// The payment engine is not running or its journal cannot be written; the command was
     /// not accepted. Repeat it (same id) later.
     EngineUnavailable,
+    /// mposd is registering its point of sale at MobilePay and takes no payments yet; the
+    /// command was not stored. Repeat it (same id) later; queries are answered meanwhile.
+    NotReady,
 }
 
 impl ErrorCode {
@@ -514,6 +517,7 @@ impl ErrorCode {
             ErrorCode::InvalidCommandId => "invalid_command_id",
             ErrorCode::UnsupportedProtocol => "unsupported_protocol",
             ErrorCode::EngineUnavailable => "engine_unavailable",
+            ErrorCode::NotReady => "not_ready",
         }
     }
 }

@@ -15,7 +15,9 @@ use super::message::{
     encode, parse_ecr_message, Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
     QueriedOutcome, QueryState, WireOutcome, PROTOCOL_VERSION,
 };
-use crate::engine::{Command, CommandId, CommandState, EngineHandle, EventKind, LaneEvent, PaymentSelector};
+use crate::engine::{
+    Command, CommandId, CommandState, EngineError, EngineHandle, EventKind, LaneEvent, PaymentSelector,
+};
 use crate::mobilepay::model::Restrictions;
 use crate::money::Currency;
 use std::collections::{BTreeSet, HashMap};
@@ -341,11 +343,10 @@ impl Session {
     }
 
     fn submit(&mut self, id: CommandId, command: Command) {
-        if !self.engine.is_accepting() {
+        if let Some(refusal) = self.engine.refusal() {
             // Answered at once, not from a task: a stopping link closes as soon as it has
             // nothing left to send, and this refusal must be among what it sends.
-            let refusal = crate::engine::EngineError::Stopping.to_string();
-            return self.error(Some(id.to_string()), ErrorCode::EngineUnavailable, refusal);
+            return self.error(Some(id.to_string()), refusal_code(&refusal), refusal.to_string());
         }
         lock(&self.shared).follow(&id);
         let engine = self.engine.clone();
@@ -360,7 +361,7 @@ impl Session {
                         &outbox,
                         &DaemonMessage::Error {
                             id: Some(id.to_string()),
-                            code: ErrorCode::EngineUnavailable,
+                            code: refusal_code(&err),
                             message: err.to_string(),
                         },
                     );
@@ -398,6 +399,14 @@ enum Request {
     Status,
     Query(CommandId),
     Submit(CommandId, Command),
+}
+
+/// The error code for a command the engine did not take.
+fn refusal_code(err: &EngineError) -> ErrorCode {
+    match err {
+        EngineError::NotReady => ErrorCode::NotReady,
+        _ => ErrorCode::EngineUnavailable,
+    }
 }
 
 fn command_id(text: &str) -> Result<CommandId, (ErrorCode, String)> {

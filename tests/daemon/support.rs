@@ -3,12 +3,14 @@
 use mposd::daemon::sim_config::{lane_name, write_lanes, SimulatorLane};
 use mposd::sim::{SimConfig, Simulator};
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
@@ -47,6 +49,20 @@ impl Setup {
     /// cash register on TCP and a PNG display.
     pub async fn with_lanes(lanes: usize) -> Setup {
         Setup::reaching_the_simulator(lanes, |sim| sim.base_url()).await
+    }
+
+    /// A one-lane configuration that reaches the simulator only through a [`Relay`], which
+    /// starts switched off: MobilePay is unreachable until [`Relay::on`].
+    pub async fn behind_relay() -> (Setup, Relay) {
+        let mut relay = None;
+        let setup = Setup::reaching_the_simulator(1, |sim| {
+            let r = Relay::new(sim.addr());
+            let url = r.url();
+            relay = Some(r);
+            url
+        })
+        .await;
+        (setup, relay.expect("a relay"))
     }
 
     async fn reaching_the_simulator(lanes: usize, url: impl FnOnce(&Simulator) -> String) -> Setup {
@@ -171,6 +187,55 @@ impl Setup {
             .await
             .expect("json");
         v["payments"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// A loopback TCP relay to the simulator that can be switched off and on, cutting MobilePay
+/// off from the daemon as a shop's internet outage would: while it is off nothing listens on
+/// its port, so every connection is refused.
+pub struct Relay {
+    port: u16,
+    target: SocketAddr,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    /// A relay to `target`, switched off.
+    pub fn new(target: SocketAddr) -> Relay {
+        Relay {
+            port: free_port(),
+            target,
+            running: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn on(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("the relay's port");
+        let target = self.target;
+        self.running = Some(tokio::spawn(async move {
+            // Dropped with the task when the relay is switched off: every connection ends too.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    pub async fn off(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.abort();
+            let _ = running.await;
+        }
     }
 }
 

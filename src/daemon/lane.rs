@@ -155,14 +155,22 @@ fn serve_cash_register(ctx: &LaneContext, settings: &LaneSettings, engine: &Engi
 /// answered and a clear `not_ready` for new commands instead of a silent line.
 pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<RunningLane> {
     let known = known_pos(&ctx.db, &settings.name)?;
-    let (front, mut slot) = EngineHandle::ahead_of_engine();
+    let (mut front, mut slot) = EngineHandle::ahead_of_engine();
     let recovered = match &known {
         Some(pos) => {
             let engine = start_engine(ctx, settings, pos).await?;
             slot.attach(&engine);
             Some(engine)
         }
-        None => None,
+        None => {
+            // No journal records yet, but a store rebuilt after damage may have lost them:
+            // until the engine runs, unknown ids are answered "in doubt" as it will answer them.
+            if let Some(doubt) = Journal::for_lane(ctx.db.clone(), &settings.name)?.doubt() {
+                let until = engine::driver::doubt_until(&doubt, &EngineConfig::new("", ""));
+                front = front.with_doubt(doubt, until);
+            }
+            None
+        }
     };
     let ecr = serve_cash_register(ctx, settings, &front);
     let onboarded = onboard_until_done(ctx, settings).await?;

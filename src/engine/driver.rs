@@ -154,7 +154,9 @@ impl<B: Backend> Shared<B> {
     }
 }
 
-fn doubt_until(doubt: &Doubt, config: &EngineConfig) -> u64 {
+/// Until when (unix milliseconds) a journal rebuilt after `doubt` answers unknown ids "in
+/// doubt".
+pub(crate) fn doubt_until(doubt: &Doubt, config: &EngineConfig) -> u64 {
     doubt
         .since_ms
         .saturating_add(u64::try_from(config.doubt_window.as_millis()).unwrap_or(u64::MAX))

@@ -113,3 +113,52 @@ async fn the_cash_register_is_answered_while_mobilepay_is_unreachable_at_start()
     assert_eq!(payments.len(), 2, "one payment per sale: {payments:?}");
     stops_with_exit_0(daemon).await;
 }
+
+#[tokio::test]
+async fn a_store_rebuilt_after_damage_answers_in_doubt_while_mobilepay_is_unreachable() {
+    let (setup, mut mobilepay) = Setup::behind_relay().await;
+    setup
+        .control(
+            "/_sim/behaviour",
+            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
+        )
+        .await;
+    mobilepay.on().await;
+    let daemon = setup.start_daemon().await;
+    let (ok, messages) = setup
+        .ecr(&["pay", "10.00", "--order", "R1-0001", "--id", "sale-1"])
+        .await;
+    assert!(ok, "{messages:?}");
+    stops_with_exit_0(daemon).await;
+
+    // The store was found damaged and set aside, as mposd does it: moved away, the rebuild
+    // recorded beside it. The lane's point of sale is forgotten with it.
+    let store = setup.dir.path().join("state/store");
+    std::fs::rename(&store, setup.dir.path().join("state/store.corrupt-1")).expect("move aside");
+    let doubt = mposd::engine::journal::doubt::Doubt {
+        since_ms: u64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_millis(),
+        )
+        .expect("millis"),
+        reason: "the store was damaged".into(),
+    };
+    mposd::engine::journal::doubt::record(&store, &doubt).expect("record the rebuild");
+
+    // Started while MobilePay is unreachable, the lane cannot vouch that sale-1 was never
+    // used, so it does not say `not_found`.
+    mobilepay.off().await;
+    let (daemon, log) = setup.spawn_daemon(&[]);
+    line_served(&log).await;
+    let (ok, messages) = setup.ecr(&["query", "sale-1"]).await;
+    assert!(ok, "{messages:?}");
+    assert_eq!(reply(&messages)["state"], json!("in_doubt"), "{messages:?}");
+    let (ok, messages) = setup
+        .ecr(&["pay", "10.00", "--order", "R1-0001", "--id", "sale-1"])
+        .await;
+    assert!(!ok, "{messages:?}");
+    assert_eq!(reply(&messages)["code"], json!("not_ready"), "{messages:?}");
+    stops_with_exit_0(daemon).await;
+}

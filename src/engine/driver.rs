@@ -44,7 +44,7 @@ impl EngineConfig {
             },
             retention: Duration::from_secs(400 * 24 * 3600),
             reconcile_every: Duration::from_secs(60),
-            doubt_window: Duration::from_secs(7 * 24 * 3600),
+            doubt_window: DOUBT_WINDOW,
         }
     }
 }
@@ -142,7 +142,7 @@ impl<B: Backend> Shared<B> {
     pub fn in_doubt(&self) -> bool {
         self.doubt
             .as_ref()
-            .is_some_and(|d| now_ms() < doubt_until(d, &self.config))
+            .is_some_and(|d| now_ms() < doubt_until(d, self.config.doubt_window))
     }
 
     pub fn store(&self, record: &Record) -> Result<(), EngineError> {
@@ -156,10 +156,14 @@ impl<B: Backend> Shared<B> {
 
 /// Until when (unix milliseconds) a journal rebuilt after `doubt` answers unknown ids "in
 /// doubt".
-pub(crate) fn doubt_until(doubt: &Doubt, config: &EngineConfig) -> u64 {
+/// The default [`EngineConfig::doubt_window`]: seven days, the longest a reservation lives.
+pub const DOUBT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// When a doubt stops mattering, after `window`.
+pub(crate) fn doubt_until(doubt: &Doubt, window: Duration) -> u64 {
     doubt
         .since_ms
-        .saturating_add(u64::try_from(config.doubt_window.as_millis()).unwrap_or(u64::MAX))
+        .saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Starts an engine on `journal` for one lane. Before the returned handle takes commands, every
@@ -174,7 +178,7 @@ pub async fn start<B: Backend>(
     let (events, _) = broadcast::channel(1024);
     let committer = Committer::start(journal.clone());
     let doubt = journal.doubt();
-    let doubt_until_ms = doubt.as_ref().map(|d| doubt_until(d, &config));
+    let doubt_until_ms = doubt.as_ref().map(|d| doubt_until(d, config.doubt_window));
     let shared = Arc::new(Shared {
         backend,
         journal,

@@ -70,6 +70,12 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
   done
 fi
+# Installing qemu-system-arm can remove a qemu-utils of another suite (it did on a machine
+# that came with the backports build): make sure qemu-img is there after the installs.
+if ! command -v qemu-img >/dev/null; then
+  vm_log "installing qemu-utils"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-utils >/dev/null
+fi
 
 # --- builds -----------------------------------------------------------------------------
 t=$(vm_now)

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod driver;
 pub mod flow;
 pub mod journal;
+pub mod pos;
 pub mod pos_v10;
 mod reconciler;
 pub mod record;

@@ -8,6 +8,8 @@ mod check_config;
 mod demo;
 #[path = "daemon/lanes.rs"]
 mod lanes;
+#[path = "daemon/point_of_sale.rs"]
+mod point_of_sale;
 #[path = "daemon/run.rs"]
 mod run;
 #[path = "daemon/support.rs"]

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod lane;
+pub mod pos_watch;
 pub mod run;
 pub mod sim_config;
 

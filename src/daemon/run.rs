@@ -10,6 +10,7 @@
 
 use super::config::Config;
 use super::lane::{self, LaneContext, Registering, RunningLane};
+use super::pos_watch::PosNotices;
 use crate::engine::{journal::Journal, CommandId};
 use crate::mobilepay::onboarding::PendingCreations;
 use crate::mobilepay::MobilePayClient;
@@ -28,6 +29,8 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// every [`START_PROGRESS_EVERY`].
 const START_EXTENSION: Duration = Duration::from_secs(30);
 const START_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// How often the status line is brought up to date with the lanes' notes.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -75,6 +78,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     notifier.status("recovering unfinished payments and registering points of sale");
     let registering = Registering::default();
+    let notices = PosNotices::default();
     let mut starting = tokio::task::JoinSet::new();
     for settings in config.lanes.clone() {
         let ctx = LaneContext {
@@ -85,6 +89,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             retention: config.state.retention(),
             shutdown: shutdown.clone(),
             registering: registering.clone(),
+            notices: notices.clone(),
         };
         starting.spawn(async move { lane::start(&ctx, &settings).await });
     }
@@ -122,10 +127,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let names: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
-    notifier.ready(&format!("serving {} lane(s): {}", lanes.len(), names.join(", ")));
+    let serving = format!("serving {} lane(s): {}", lanes.len(), names.join(", "));
+    notifier.ready(&notices.status_line(&serving));
     tracing::info!(lanes = ?names, "mposd is ready");
 
-    let signal = watchdog_loop(&notifier, &lanes, &mut stop).await;
+    let signal = watchdog_loop(&notifier, &lanes, &notices, &serving, &mut stop).await;
     tracing::info!(%signal, "stopping");
     notifier.stopping("stopping: no new commands; finishing durable writes");
     // New commands are refused from here on (the cash register is told to send them again
@@ -144,18 +150,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Pings the systemd watchdog while every lane's engine answers; returns when a stop is
-/// requested. A hung engine stops the pings, and systemd restarts the daemon.
+/// requested. A hung engine stops the pings, and systemd restarts the daemon. The status line
+/// is `serving` with the lanes' notes about their points of sale (`notices`), kept up to date.
 async fn watchdog_loop(
     notifier: &Notifier,
     lanes: &[RunningLane],
+    notices: &PosNotices,
+    serving: &str,
     stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
 ) -> &'static str {
     let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
     let probe = CommandId::new("mposd-watchdog-probe").expect("a valid command id");
     let mut tick = tokio::time::interval(interval);
+    let mut status = notices.status_line(serving);
+    let mut look = tokio::time::interval(STATUS_EVERY);
     loop {
         tokio::select! {
             signal = stop.as_mut() => return signal,
+            _ = look.tick() => {
+                let now = notices.status_line(serving);
+                if now != status {
+                    notifier.status(&now);
+                    status = now;
+                }
+            }
             _ = tick.tick() => {
                 let mut healthy = true;
                 for lane in lanes {

@@ -188,7 +188,9 @@ async fn a_point_of_sale_deleted_behind_its_owners_back_refuses_payments_but_kee
     assert_eq!(sim.ground_pos().await[0]["deleted"], json!(true));
     // Its owner no longer finds it, new payments are refused with 1000, and the reservation
     // can still be captured.
-    let found = api.get(&format!("/pointofsales?beaconId={}", pos.beacon_id)).await;
+    let found = api
+        .get(&format!("/pointofsales?beaconId={}", pos.beacon_id))
+        .await;
     assert_eq!(found.ok()["posIds"], json!([]));
     api.initiate_with(initiate_body(&pos.pos_id, 1.0))
         .await

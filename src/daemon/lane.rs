@@ -114,7 +114,7 @@ async fn start_engine(
 
 /// Onboards the lane's point of sale, retrying while MobilePay cannot be reached. `ours_open`
 /// are the payments the lane's engine still has open (see [`onboarding::onboard`]).
-async fn onboard_until_done(
+pub(super) async fn onboard_until_done(
     ctx: &LaneContext,
     settings: &LaneSettings,
     ours_open: &[String],
@@ -125,7 +125,7 @@ async fn onboard_until_done(
     onboarded
 }
 
-pub(super) async fn onboard_with_retries(
+async fn onboard_with_retries(
     ctx: &LaneContext,
     settings: &LaneSettings,
     ours_open: &[String],

@@ -236,7 +236,7 @@ async fn register(
     busy_reason: &str,
 ) -> anyhow::Result<(OnboardedPos, Vec<String>)> {
     let ours = engine.retire(busy_reason).await?;
-    let onboarded = lane::onboard_with_retries(ctx, settings, &ours).await?;
+    let onboarded = lane::onboard_until_done(ctx, settings, &ours).await?;
     lane::report(settings, &onboarded);
     engine.move_to(&onboarded.pos_id, &onboarded.beacon_id).await?;
     let pos = KnownPos {

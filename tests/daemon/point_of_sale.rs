@@ -1,5 +1,6 @@
 //! The lane's point of sale while `mposd run` runs: deleted at MobilePay behind the daemon's
-//! back, it is registered again without a restart and the next payment runs on the new one.
+//! back, it is registered again without a restart and the next payment runs on the new one;
+//! re-created at start because its settings changed, it is served at once.
 
 use super::support::{final_outcome, stops_with_exit_0, Setup};
 use serde_json::json;
@@ -100,6 +101,63 @@ async fn a_point_of_sale_deleted_behind_the_daemons_back_is_registered_again_wit
         "the refused payment was not created: {payments:?}"
     );
 
+    assert!(daemon.try_wait().expect("wait").is_none(), "mposd kept running");
+    stops_with_exit_0(daemon).await;
+}
+
+#[tokio::test]
+async fn a_point_of_sale_recreated_at_start_is_served_at_once() {
+    let setup = Setup::new().await;
+    setup
+        .control(
+            "/_sim/behaviour",
+            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
+        )
+        .await;
+    let daemon = setup.start_daemon().await;
+    let (ok, messages) = setup
+        .ecr(&["--id", "sale-1", "pay", "10.00", "--order", "R-0001"])
+        .await;
+    assert!(ok, "{messages:?}");
+    let old = setup.live_pos("till-1").await;
+    stops_with_exit_0(daemon).await;
+
+    // Nothing is open, so the changed name is applied at start: deleted and created again.
+    let text = std::fs::read_to_string(&setup.config).expect("config");
+    std::fs::write(
+        &setup.config,
+        text.replace("name = \"Kasse 1\"", "name = \"Kasse 1 (ny)\""),
+    )
+    .expect("config");
+    let (mut daemon, log) = setup.start_daemon_logged().await;
+    assert!(
+        log.lines()
+            .iter()
+            .any(|l| l.contains("point of sale re-created to match the configuration")),
+        "{:#?}",
+        log.lines()
+    );
+    let new = setup.live_pos("till-1").await;
+    assert_eq!(new["name"], json!("Kasse 1 (ny)"));
+    assert_ne!(new["posId"], old["posId"]);
+
+    let (ok, messages) = setup
+        .ecr(&["--id", "sale-2", "pay", "20.00", "--order", "R-0002"])
+        .await;
+    assert!(ok, "{messages:?}");
+    let payments = setup.payments().await;
+    let sale_2 = payments
+        .iter()
+        .find(|p| p["orderId"] == "R-0002")
+        .expect("sale-2");
+    assert_eq!(sale_2["posId"], new["posId"]);
+    // The earlier sale is still answered from the journal.
+    let (_, messages) = setup.ecr(&["query", "sale-1"]).await;
+    assert_eq!(
+        final_outcome(&messages)["result"],
+        json!("captured"),
+        "{messages:?}"
+    );
     assert!(daemon.try_wait().expect("wait").is_none(), "mposd kept running");
     stops_with_exit_0(daemon).await;
 }

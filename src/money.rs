@@ -61,6 +61,16 @@ impl fmt::Display for Minor {
 /// that every value converts exactly through the wire's binary floating point representation.
 pub const MAX_MINOR: i64 = 10_000_000_000_000;
 
+/// The refusal of an amount above [`MAX_MINOR`]; `what` names the amount ("the refund
+/// amount"). It names the maximum in both units, so the cashier and the cash register's
+/// developer both see the limit instead of a puzzling "invalid".
+pub fn above_maximum(what: &str) -> String {
+    format!(
+        "{what} must be at most {} ({MAX_MINOR} in minor units)",
+        Minor(MAX_MINOR)
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
     #[error("the amount is not a number")]

@@ -28,13 +28,13 @@ impl Notifier {
     pub fn ready(&self, status: &str) {
         self.send(&[
             sd_notify::NotifyState::Ready,
-            sd_notify::NotifyState::Status(status),
+            sd_notify::NotifyState::Status(&one_line(status)),
         ]);
     }
 
     /// A one-line state for `systemctl status`.
     pub fn status(&self, status: &str) {
-        self.send(&[sd_notify::NotifyState::Status(status)]);
+        self.send(&[sd_notify::NotifyState::Status(&one_line(status))]);
     }
 
     /// Start-up is still making progress but needs more time than `TimeoutStartSec=` allows
@@ -42,11 +42,9 @@ impl Notifier {
     /// Sent repeatedly, well within `more`, by the loop that waits for the lanes to start.
     pub fn extend_start(&self, status: &str, more: Duration) {
         let usec = u32::try_from(more.as_micros()).unwrap_or(u32::MAX);
-        // The reason comes from an error message; a line break would end the STATUS= field.
-        let status = status.replace(['\n', '\r'], " ");
         self.send(&[
             sd_notify::NotifyState::ExtendTimeoutUsec(usec),
-            sd_notify::NotifyState::Status(&status),
+            sd_notify::NotifyState::Status(&one_line(status)),
         ]);
     }
 
@@ -69,17 +67,29 @@ impl Notifier {
     }
 }
 
+/// A status names reasons taken from error messages; a line break would end the `STATUS=`
+/// field.
+fn one_line(status: &str) -> String {
+    status.replace(['\n', '\r'], " ")
+}
+
 /// Resolves when the daemon is asked to stop (SIGTERM from systemd, SIGINT from a terminal).
-pub async fn stop_requested() -> &'static str {
+///
+/// The handlers are installed by this call, not when the future is first polled: a SIGTERM
+/// that arrives before the main loop looks at it must still mean an orderly stop, not the
+/// default action (an instant exit by the signal). Must be called inside a tokio runtime.
+pub fn stop_requested() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        // Without signal handlers the default action (terminate) still applies.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers the default action (terminate) still applies.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     }
 }
 

@@ -4,14 +4,20 @@
 
 #[path = "daemon/check_config.rs"]
 mod check_config;
+#[path = "daemon/damaged_journal.rs"]
+mod damaged_journal;
 #[path = "daemon/demo.rs"]
 mod demo;
 #[path = "daemon/lanes.rs"]
 mod lanes;
+#[path = "daemon/offline_start.rs"]
+mod offline_start;
 #[path = "daemon/point_of_sale.rs"]
 mod point_of_sale;
 #[path = "daemon/run.rs"]
 mod run;
+#[path = "daemon/state_dir.rs"]
+mod state_dir;
 #[path = "daemon/support.rs"]
 mod support;
 #[path = "daemon/systemd.rs"]

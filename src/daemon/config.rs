@@ -255,6 +255,9 @@ impl Config {
                 );
             }
         }
+        if let Err(e) = state_dir_possible(&self.state.dir()) {
+            add("state.dir".into(), e);
+        }
         let m = &self.mobilepay;
         if let Err(e) = self.endpoints() {
             add("mobilepay.environment".into(), e);
@@ -411,6 +414,30 @@ fn read_pem(path: &Path) -> Result<(), String> {
 }
 
 /// Fills in the line of each problem from its key path.
+/// Whether the state directory exists or can be created: the path itself, or the nearest of
+/// its parents that exists, must be a directory. Checked here so that a path pointing at a
+/// file is refused with its key and line, not by an obscure error of the store.
+fn state_dir_possible(dir: &Path) -> Result<(), String> {
+    let Some(existing) = dir.ancestors().find(|p| p.exists()) else {
+        return Ok(());
+    };
+    if existing.is_dir() {
+        return Ok(());
+    }
+    if existing == dir {
+        Err(format!(
+            "{} is a file, not a directory; give the directory for the payment journal",
+            dir.display()
+        ))
+    } else {
+        Err(format!(
+            "{} cannot be created: {} is a file, not a directory",
+            dir.display(),
+            existing.display()
+        ))
+    }
+}
+
 fn with_lines(text: &str, mut list: Vec<Problem>) -> Vec<Problem> {
     if list.is_empty() {
         return list;

@@ -4,16 +4,16 @@
 //! blocks another.
 
 use super::config::LaneSettings;
+use super::troubles::Troubles;
 use crate::display::settings::RunningDisplay;
+use crate::ecr::config::LineReport;
 use crate::engine::{self, journal::Journal, pos_v10::PosV10Backend, EngineConfig, EngineHandle};
 use crate::mobilepay::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
 use crate::mobilepay::{Flow, MobilePayClient};
 use crate::store::Db;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -45,52 +45,15 @@ pub struct LaneContext {
     pub db: Arc<Db>,
     pub client: MobilePayClient,
     pub pending: PendingCreations,
-    pub set_aside: Option<PathBuf>,
+    pub set_aside: Option<engine::journal::SetAside>,
     pub retention: Duration,
     pub shutdown: CancellationToken,
-    pub registering: Registering,
-    pub notices: super::pos_watch::PosNotices,
-}
-
-/// The lanes still registering their point of sale at MobilePay, each with the reason the
-/// last attempt failed. Start-up reads it to tell systemd why READY has not come yet and to ask
-/// for more start-up time: a checkout that boots while the internet is down waits for
-/// MobilePay instead of failing its start at every `TimeoutStartSec=` and being restarted.
-#[derive(Clone, Default)]
-pub struct Registering(Arc<Mutex<BTreeMap<String, Option<String>>>>);
-
-impl Registering {
-    fn set(&self, lane: &str, reason: Option<String>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(lane.to_string(), reason);
-    }
-
-    fn done(&self, lane: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(lane);
-    }
-
-    /// The waiting lanes with their last failure, e.g. `till-1 (no token for merchant
-    /// DK12345678: cannot connect after 3 attempts)`; `None` when no lane is registering.
-    pub fn summary(&self) -> Option<String> {
-        let lanes = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if lanes.is_empty() {
-            return None;
-        }
-        let parts: Vec<String> = lanes
-            .iter()
-            .map(|(lane, reason)| match reason {
-                Some(reason) => format!("{lane} ({reason})"),
-                None => lane.clone(),
-            })
-            .collect();
-        Some(parts.join(", "))
-    }
+    pub troubles: Troubles,
 }
 
 pub struct RunningLane {
     pub name: String,
+    /// The handle the cash register is served with.
     pub engine: EngineHandle,
     pub pos: KnownPos,
     pub ecr: JoinHandle<()>,
@@ -119,9 +82,9 @@ pub(super) async fn onboard_until_done(
     settings: &LaneSettings,
     ours_open: &[String],
 ) -> anyhow::Result<OnboardedPos> {
-    ctx.registering.set(&settings.name, None);
+    ctx.troubles.registering(&settings.name, None);
     let onboarded = onboard_with_retries(ctx, settings, ours_open).await;
-    ctx.registering.done(&settings.name);
+    ctx.troubles.registered(&settings.name);
     onboarded
 }
 
@@ -138,7 +101,7 @@ async fn onboard_with_retries(
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {
                 tracing::warn!(lane = %settings.name, error = %err, retry_in_ms = pause.as_millis() as u64,
                     "cannot register the point of sale at MobilePay yet");
-                ctx.registering.set(&settings.name, Some(err.to_string()));
+                ctx.troubles.registering(&settings.name, Some(err.to_string()));
             }
             Err(err) => {
                 return Err(anyhow::anyhow!(
@@ -172,19 +135,59 @@ pub(super) fn report(settings: &LaneSettings, pos: &OnboardedPos) {
     }
 }
 
-/// Starts a lane: store → recovery (when the lane ran before) → onboarding → engine → cash
-/// register and display.
+/// Serves the lane's cash register through `engine` until shutdown, reporting a line that
+/// cannot be opened.
+fn serve_cash_register(ctx: &LaneContext, settings: &LaneSettings, engine: &EngineHandle) -> JoinHandle<()> {
+    let ecr_settings = settings.ecr.clone();
+    let engine = engine.clone();
+    let currency = settings.currency;
+    let shutdown = ctx.shutdown.clone();
+    let lane_name = settings.name.clone();
+    let troubles = ctx.troubles.clone();
+    let report: LineReport = Arc::new({
+        let lane_name = lane_name.clone();
+        move |problem| troubles.line(&lane_name, problem)
+    });
+    tokio::spawn(async move {
+        if let Err(err) =
+            crate::ecr::config::serve_lane(ecr_settings, engine, currency, shutdown, report).await
+        {
+            tracing::error!(lane = %lane_name, error = %format!("{err:#}"), "the cash register link stopped");
+        }
+    })
+}
+
+/// Starts a lane: store → recovery (when the lane ran before) → cash register → onboarding →
+/// engine → display.
+///
+/// The cash register is served as soon as the journal is recovered, before the point of sale
+/// is registered: while MobilePay cannot be reached at start, the register gets its queries
+/// answered and a clear `not_ready` for new commands instead of a silent line.
 pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<RunningLane> {
     let known = known_pos(&ctx.db, &settings.name)?;
+    let (mut front, mut slot) = EngineHandle::ahead_of_engine();
     let recovered = match &known {
-        Some(pos) => Some(start_engine(ctx, settings, pos).await?),
-        None => None,
+        Some(pos) => {
+            let engine = start_engine(ctx, settings, pos).await?;
+            slot.attach(&engine);
+            Some(engine)
+        }
+        None => {
+            // No journal records yet, but a store rebuilt after damage may have lost them:
+            // until the engine runs, unknown ids are answered "in doubt" as it will answer them.
+            if let Some(doubt) = Journal::for_lane(ctx.db.clone(), &settings.name)?.doubt() {
+                let until = engine::driver::doubt_until(&doubt, engine::driver::DOUBT_WINDOW);
+                front = front.with_doubt(doubt, until);
+            }
+            None
+        }
     };
-    // The recovered engine takes no new payment until the point of sale is settled, and what it
-    // still has open keeps the point of sale from being re-created under it.
+    let ecr = serve_cash_register(ctx, settings, &front);
+    // What the recovered engine still has open keeps the point of sale from being re-created
+    // under it (no new payment starts: the front takes commands only once it is opened).
     let ours_open = match &recovered {
         Some(engine) => engine
-            .retire("the point of sale is being registered at MobilePay; send the payment again in a moment")
+            .open_payments()
             .await
             .with_context(|| format!("lane {}: payment engine", settings.name))?,
         None => Vec::new(),
@@ -199,24 +202,19 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     let engine = match recovered {
         // A re-created point of sale is served at once; work begun on the old one finishes there.
         Some(engine) => {
-            engine
+            front
                 .move_to(&pos.pos_id, &pos.beacon_id)
                 .await
                 .with_context(|| format!("lane {}: payment engine", settings.name))?;
             engine
         }
-        None => start_engine(ctx, settings, &pos).await?,
-    };
-    let ecr_settings = settings.ecr.clone();
-    let ecr_engine = engine.clone();
-    let currency = settings.currency;
-    let shutdown = ctx.shutdown.clone();
-    let lane_name = settings.name.clone();
-    let ecr = tokio::spawn(async move {
-        if let Err(err) = crate::ecr::config::serve_lane(ecr_settings, ecr_engine, currency, shutdown).await {
-            tracing::error!(lane = %lane_name, error = %format!("{err:#}"), "the cash register link stopped");
+        None => {
+            let engine = start_engine(ctx, settings, &pos).await?;
+            slot.attach(&engine);
+            engine
         }
-    });
+    };
+    slot.open();
     let display = match &settings.display {
         Some(display) => Some(
             display
@@ -228,7 +226,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     super::pos_watch::spawn(
         ctx.clone(),
         settings.clone(),
-        engine.clone(),
+        front.clone(),
         pos.clone(),
         onboarded.outcome,
         &ours_open,
@@ -236,7 +234,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     tracing::info!(lane = %settings.name, pos_id = %pos.pos_id, beacon_id = %pos.beacon_id, "lane ready");
     Ok(RunningLane {
         name: settings.name.clone(),
-        engine,
+        engine: front,
         pos,
         ecr,
         display,

@@ -2,9 +2,11 @@
 
 pub mod config;
 pub mod lane;
-pub mod pos_watch;
+mod pos_watch;
 pub mod run;
 pub mod sim_config;
+mod state_dir;
+mod troubles;
 
 use clap::Args;
 use std::path::PathBuf;

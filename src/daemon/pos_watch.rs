@@ -14,14 +14,12 @@
 //!
 //! While the point of sale is being replaced the engine refuses new payments as `lane_busy`
 //! with the reason, so no payment starts on a point of sale about to be deleted. What waits is
-//! shown in the systemd status line ([`PosNotices`]).
+//! shown in the systemd status line (see [`super::troubles`]).
 
 use super::lane::{self, KnownPos, LaneContext};
 use crate::daemon::config::LaneSettings;
 use crate::engine::{pos::is_point_of_sale_gone, EngineHandle};
 use crate::mobilepay::onboarding::{OnboardedPos, SyncOutcome};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -31,31 +29,6 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// no longer knows) are not asked for more often than this, nor is a failed registration
 /// repeated sooner.
 const RECHECK_AFTER: Duration = Duration::from_secs(30);
-
-/// Each lane's note about its point of sale, for the status line: `None` when all is well.
-#[derive(Clone, Default)]
-pub struct PosNotices(Arc<Mutex<BTreeMap<String, String>>>);
-
-impl PosNotices {
-    fn set(&self, lane: &str, note: Option<String>) {
-        let mut notes = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match note {
-            Some(note) => notes.insert(lane.to_string(), note),
-            None => notes.remove(lane),
-        };
-    }
-
-    /// `base`, followed by every lane's note, e.g. `serving 1 lane(s): till-1; till-1: point
-    /// of sale settings changed; kept until 2 open payments end`.
-    pub fn status_line(&self, base: &str) -> String {
-        let notes = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut line = base.to_string();
-        for (lane, note) in notes.iter() {
-            line.push_str(&format!("; {lane}: {note}"));
-        }
-        line
-    }
-}
 
 /// What the watcher does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -164,13 +137,13 @@ pub fn spawn(
     let mut watch = Watch::default();
     watch.registered(&outcome, ours_open, now_ms());
     // Noted before the lane is reported ready, so the first status line already says it.
-    ctx.notices.set(&settings.name, watch.note());
+    ctx.troubles.point_of_sale(&settings.name, watch.note());
     let mut events = engine.subscribe();
     tokio::spawn(async move {
         let mut current = pos;
         let mut look = tokio::time::interval(LOOK_EVERY);
         loop {
-            ctx.notices.set(&settings.name, watch.note());
+            ctx.troubles.point_of_sale(&settings.name, watch.note());
             tokio::select! {
                 _ = ctx.shutdown.cancelled() => return,
                 event = events.recv() => match event {
@@ -199,7 +172,7 @@ pub fn spawn(
             if watch.step(open.len(), now_ms()) == Step::Nothing {
                 continue;
             }
-            ctx.notices.set(&settings.name, watch.note());
+            ctx.troubles.point_of_sale(&settings.name, watch.note());
             match register(&ctx, &settings, &engine, watch.busy_reason()).await {
                 Ok((onboarded, ours)) => {
                     current = KnownPos {
@@ -328,22 +301,5 @@ mod tests {
         // Gone again right after: registered at once, the pause was for the failure only.
         assert!(watch.lost());
         assert_eq!(watch.step(0, 30_600), Step::Sync);
-    }
-
-    #[test]
-    fn the_status_line_lists_each_lane_note() {
-        let notices = PosNotices::default();
-        notices.set(
-            "till-2",
-            Some("point of sale unknown to MobilePay; registering it again".into()),
-        );
-        notices.set("till-1", Some("x".into()));
-        assert_eq!(
-            notices.status_line("serving 2 lane(s): till-1, till-2"),
-            "serving 2 lane(s): till-1, till-2; till-1: x; till-2: point of sale unknown to MobilePay; registering it again"
-        );
-        notices.set("till-1", None);
-        notices.set("till-2", None);
-        assert_eq!(notices.status_line("serving"), "serving");
     }
 }

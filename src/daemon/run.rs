@@ -1,16 +1,23 @@
 //! The daemon's life: start-up in the order that keeps payments safe, the watchdog loop, and
 //! an orderly stop.
 //!
-//! Start-up: open the store → recover each lane's unfinished work → onboard the points of
-//! sale → serve the cash registers → tell systemd READY. A lane that cannot start yet (its
-//! point of sale cannot be registered because MobilePay is unreachable) keeps retrying without
-//! holding up the others; READY is sent once every lane serves. Until then systemd is told
-//! which lanes wait for MobilePay and why, and its start timeout is extended, so a checkout
-//! that boots while the internet is down starts as soon as MobilePay answers.
+//! Start-up: open the store → recover each lane's unfinished work → serve the cash registers
+//! (queries only) → onboard the points of sale → take payments → tell systemd READY. A lane
+//! that cannot start yet (its point of sale cannot be registered because MobilePay is
+//! unreachable) keeps retrying without holding up the others; READY is sent once every lane
+//! takes payments. Until then systemd is told which lanes wait for MobilePay and why, and its
+//! start timeout is extended, so a checkout that boots while the internet is down starts as
+//! soon as MobilePay answers.
+//!
+//! A cash-register line that cannot be opened (its TCP port taken, its serial adapter
+//! unplugged) does not hold READY back: it is a local fault that a restart would not cure, and
+//! the lane's engine still finishes and reconciles its payments meanwhile. It is retried until
+//! it opens, and named in the status line for as long as it is broken.
 
 use super::config::Config;
-use super::lane::{self, LaneContext, Registering, RunningLane};
-use super::pos_watch::PosNotices;
+use super::lane::{self, LaneContext, RunningLane};
+use super::state_dir;
+use super::troubles::Troubles;
 use crate::engine::{journal::Journal, CommandId};
 use crate::mobilepay::onboarding::PendingCreations;
 use crate::mobilepay::MobilePayClient;
@@ -29,10 +36,9 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// every [`START_PROGRESS_EVERY`].
 const START_EXTENSION: Duration = Duration::from_secs(30);
 const START_PROGRESS_EVERY: Duration = Duration::from_secs(5);
-/// How often the status line is brought up to date with the lanes' notes.
-const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    state_dir::private_umask();
     let config = Config::load(config_path)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(config));
@@ -43,21 +49,22 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let stop = service::stop_requested();
+    tokio::pin!(stop);
     let notifier = Notifier::from_env();
     let shutdown = CancellationToken::new();
     notifier.status("opening the store");
     let dir = config.state.dir();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    state_dir::prepare(&dir)?;
     let now_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let (journal, set_aside) =
         Journal::open_or_set_aside(&dir.join("store"), config.state.cache_mib << 20, now_s)?;
-    if let Some(path) = &set_aside {
-        tracing::error!(moved_to = %path.display(),
-            "ALARM: the store could not be opened and was moved aside; open work is rebuilt from MobilePay");
+    if let Some(aside) = &set_aside {
+        tracing::error!(moved_to = %aside.path.display(), reason = %aside.reason,
+            "ALARM: the store was damaged and was moved aside; open work is rebuilt from MobilePay");
     }
     let db = journal.db().clone();
     let client_config = config.client_config().map_err(anyhow::Error::msg)?;
@@ -76,9 +83,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         clients.insert(lane.pos.vat.clone(), client);
     }
 
-    notifier.status("recovering unfinished payments and registering points of sale");
-    let registering = Registering::default();
-    let notices = PosNotices::default();
+    let troubles = Troubles::default();
     let mut starting = tokio::task::JoinSet::new();
     for settings in config.lanes.clone() {
         let ctx = LaneContext {
@@ -88,27 +93,38 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             set_aside: set_aside.clone(),
             retention: config.state.retention(),
             shutdown: shutdown.clone(),
-            registering: registering.clone(),
-            notices: notices.clone(),
+            troubles: troubles.clone(),
         };
         starting.spawn(async move { lane::start(&ctx, &settings).await });
     }
     let mut lanes: Vec<RunningLane> = Vec::new();
-    let stop = service::stop_requested();
-    tokio::pin!(stop);
     let mut progress = tokio::time::interval(START_PROGRESS_EVERY);
+    let mut shown = String::new();
     while !starting.is_empty() {
+        let waiting = troubles.waiting_for_mobilepay();
+        let status = troubles.status(&match &waiting {
+            Some(waiting) => format!("waiting for MobilePay to register {waiting}"),
+            None if lanes.is_empty() => {
+                "recovering unfinished payments and registering points of sale".into()
+            }
+            None => format!("{} of {} lanes serving", lanes.len(), config.lanes.len()),
+        });
+        if status != shown {
+            match waiting {
+                Some(_) => notifier.extend_start(&status, START_EXTENSION),
+                None => notifier.status(&status),
+            }
+            shown = status;
+        }
         tokio::select! {
             _ = progress.tick() => {
-                if let Some(waiting) = registering.summary() {
-                    notifier.extend_start(&format!("waiting for MobilePay to register {waiting}"), START_EXTENSION);
+                if troubles.waiting_for_mobilepay().is_some() {
+                    notifier.extend_start(&shown, START_EXTENSION);
                 }
             }
+            () = troubles.changed() => {}
             joined = starting.join_next() => match joined {
-                Some(Ok(Ok(lane))) => {
-                    lanes.push(lane);
-                    notifier.status(&format!("{} of {} lanes serving", lanes.len(), config.lanes.len()));
-                }
+                Some(Ok(Ok(lane))) => lanes.push(lane),
                 Some(Ok(Err(err))) => {
                     shutdown.cancel();
                     return Err(err);
@@ -128,10 +144,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let names: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
     let serving = format!("serving {} lane(s): {}", lanes.len(), names.join(", "));
-    notifier.ready(&notices.status_line(&serving));
+    notifier.ready(&troubles.status(&serving));
     tracing::info!(lanes = ?names, "mposd is ready");
 
-    let signal = watchdog_loop(&notifier, &lanes, &notices, &serving, &mut stop).await;
+    let signal = watchdog_loop(&notifier, &lanes, &troubles, &serving, &mut stop).await;
     tracing::info!(%signal, "stopping");
     notifier.stopping("stopping: no new commands; finishing durable writes");
     // New commands are refused from here on (the cash register is told to send them again
@@ -149,31 +165,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Pings the systemd watchdog while every lane's engine answers; returns when a stop is
-/// requested. A hung engine stops the pings, and systemd restarts the daemon. The status line
-/// is `serving` with the lanes' notes about their points of sale (`notices`), kept up to date.
+/// Pings the systemd watchdog while every lane's engine answers, and keeps the status line
+/// (`serving` and any broken cash-register line) up to date; returns when a stop is requested.
+/// A hung engine stops the pings, and systemd restarts the daemon.
 async fn watchdog_loop(
     notifier: &Notifier,
     lanes: &[RunningLane],
-    notices: &PosNotices,
+    troubles: &Troubles,
     serving: &str,
     stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
 ) -> &'static str {
     let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
     let probe = CommandId::new("mposd-watchdog-probe").expect("a valid command id");
     let mut tick = tokio::time::interval(interval);
-    let mut status = notices.status_line(serving);
-    let mut look = tokio::time::interval(STATUS_EVERY);
     loop {
         tokio::select! {
             signal = stop.as_mut() => return signal,
-            _ = look.tick() => {
-                let now = notices.status_line(serving);
-                if now != status {
-                    notifier.status(&now);
-                    status = now;
-                }
-            }
+            () = troubles.changed() => notifier.status(&troubles.status(serving)),
             _ = tick.tick() => {
                 let mut healthy = true;
                 for lane in lanes {

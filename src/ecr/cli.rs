@@ -398,6 +398,10 @@ pub fn describe(message: &DaemonMessage) -> String {
             let kind = kind.map(|k| format!("{k:?}").to_lowercase()).unwrap_or_default();
             match (state, outcome) {
                 (QueryState::NotFound, _) => format!("✓ {command}: not found"),
+                (QueryState::InDoubt, _) => format!(
+                    "? {command}: unknown to mposd's journal, which was rebuilt after damage; \
+                     check the sale before selling it again"
+                ),
                 (QueryState::Running, _) => format!("✓ {command} ({kind}): still running"),
                 (QueryState::Finished, Some(o)) => {
                     format!("✓ {command} ({kind}): {}", describe_outcome(&o.outcome))

@@ -8,15 +8,16 @@
 //!
 //! Exactly one transport per lane: a lane has one cash register, and one protocol session.
 
-use super::lane::LaneConfig;
+use super::lane::{Backoff, LaneConfig};
 use super::link::LinkConfig;
-use super::serial::{serve_serial, SerialSettings};
+use super::serial::{serve_serial_with, SerialSettings};
 use super::session::SessionConfig;
 use super::tcp::{serve_tcp, DEFAULT_LISTEN};
 use crate::engine::EngineHandle;
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -97,28 +98,67 @@ impl EcrSettings {
     }
 }
 
-/// Serves the lane's cash register until `shutdown` is cancelled. Fails only at start (invalid
-/// settings, a TCP address that cannot be bound); a serial device that is missing is waited
-/// for.
+/// Told whether a lane's line can be served: `Some(reason)` each time the TCP address cannot
+/// be bound or the serial device cannot be opened (both are retried), `None` once it works.
+/// The daemon names a broken line in its systemd status.
+pub type LineReport = Arc<dyn Fn(Option<String>) + Send + Sync>;
+
+/// Serves the lane's cash register until `shutdown` is cancelled. Fails only on invalid
+/// settings. A TCP address that cannot be bound (another program holds the port) and a serial
+/// device that is missing are retried with growing pauses, and reported to `report`, because
+/// both are usually fixed on the spot (the other program stopped, the adapter plugged in) and
+/// a restart of the daemon would not help.
 pub async fn serve_lane(
     settings: EcrSettings,
     engine: EngineHandle,
     currency: Currency,
     shutdown: CancellationToken,
+    report: LineReport,
 ) -> anyhow::Result<()> {
     settings.validate().map_err(anyhow::Error::msg)?;
     let config = settings.lane_config(currency);
     match (settings.serial, settings.tcp) {
-        (Some(serial), _) => serve_serial(serial, engine, config, shutdown).await,
+        (Some(serial), _) => {
+            serve_serial_with(serial, engine, config, shutdown, Backoff::default(), &report).await
+        }
         (None, Some(tcp)) => {
-            let listener = tokio::net::TcpListener::bind(tcp.listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen for cash registers on {}: {e}", tcp.listen))?;
-            serve_tcp(listener, engine, config, shutdown).await
+            if let Some(listener) = bind_until_done(tcp.listen, &shutdown, &report).await {
+                serve_tcp(listener, engine, config, shutdown).await
+            }
         }
         (None, None) => {}
     }
     Ok(())
+}
+
+/// Binds `listen`, retrying until it works; `None` if `shutdown` came first.
+async fn bind_until_done(
+    listen: SocketAddr,
+    shutdown: &CancellationToken,
+    report: &LineReport,
+) -> Option<tokio::net::TcpListener> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    let mut failed = false;
+    loop {
+        match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => {
+                report(None);
+                tracing::info!(%listen, "listening for the cash register");
+                return Some(listener);
+            }
+            Err(err) => {
+                if !failed {
+                    tracing::error!(%listen, "cannot listen for the cash register ({err}); retrying");
+                    failed = true;
+                }
+                report(Some(format!("{listen}: {err}")));
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff.next_pause()) => {}
+            () = shutdown.cancelled() => return None,
+        }
+    }
 }
 
 #[cfg(test)]

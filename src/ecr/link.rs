@@ -86,6 +86,10 @@ pub struct Link {
     /// ACKs and NAKs to send, before any data frame.
     control: VecDeque<Frame>,
     nak_queued: bool,
+    /// When the last NAK was written, until an intact frame arrives. Damage within an ACK
+    /// timeout of it is not answered again: the peer retransmits on its own timer anyway, and a
+    /// burst of noise (a frame start every 256 random bytes) must not become a flood of NAKs.
+    nak_sent_at: Option<Instant>,
     events: VecDeque<LinkEvent>,
     stats: LinkStats,
 }
@@ -100,6 +104,7 @@ impl Link {
             last_accepted: None,
             control: VecDeque::new(),
             nak_queued: false,
+            nak_sent_at: None,
             events: VecDeque::new(),
             stats: LinkStats::default(),
         }
@@ -123,6 +128,7 @@ impl Link {
         self.last_accepted = None;
         self.control.clear();
         self.nak_queued = false;
+        self.nak_sent_at = None;
     }
 
     /// Queues a message. Fails only for a body no frame can carry.
@@ -150,13 +156,18 @@ impl Link {
             Decoded::Frame(frame) => frame,
             Decoded::Corrupt(_) => {
                 self.stats.corrupt_received += 1;
-                if !self.nak_queued {
+                let answered = self
+                    .nak_sent_at
+                    .is_some_and(|at| now.saturating_duration_since(at) < self.config.ack_timeout);
+                if !self.nak_queued && !answered {
                     self.nak_queued = true;
                     self.control.push_back(Frame::nak(0));
                 }
                 return;
             }
         };
+        // The line carries intact frames again: the next damage is news worth a NAK.
+        self.nak_sent_at = None;
         match frame.kind() {
             FrameKind::Data => {
                 self.control.push_back(Frame::ack(frame.seq()));
@@ -189,6 +200,7 @@ impl Link {
         if let Some(frame) = self.control.pop_front() {
             if frame.kind() == FrameKind::Nak {
                 self.nak_queued = false;
+                self.nak_sent_at = Some(now);
             }
             self.stats.frames_sent += 1;
             return Some(frame);
@@ -397,8 +409,33 @@ mod tests {
             b.receive(Decoded::Corrupt(Corruption::BadCrc), now);
         }
         assert_eq!(drain(&mut b, now), vec![Frame::nak(0)]);
-        b.receive(Decoded::Corrupt(Corruption::BadCrc), now);
-        assert_eq!(drain(&mut b, now), vec![Frame::nak(0)]);
+    }
+
+    #[test]
+    fn damage_is_naked_once_per_ack_timeout_until_an_intact_frame_arrives() {
+        let mut b = link();
+        let t0 = Instant::now();
+        b.receive(Decoded::Corrupt(Corruption::BadCrc), t0);
+        assert_eq!(drain(&mut b, t0), vec![Frame::nak(0)]);
+        // More damage right after the NAK went out: covered by it.
+        let soon = t0 + Duration::from_millis(999);
+        for _ in 0..400 {
+            b.receive(Decoded::Corrupt(Corruption::BadCrc), soon);
+            assert_eq!(drain(&mut b, soon), vec![]);
+        }
+        // Damage lasting past the ACK timeout: one more NAK.
+        let later = t0 + Duration::from_millis(1000);
+        b.receive(Decoded::Corrupt(Corruption::BadCrc), later);
+        assert_eq!(drain(&mut b, later), vec![Frame::nak(0)]);
+        // An intact frame in between: the next damage is answered at once.
+        b.receive(Decoded::Frame(Frame::ack(7)), later);
+        b.receive(Decoded::Corrupt(Corruption::BadCrc), later);
+        assert_eq!(drain(&mut b, later), vec![Frame::nak(0)]);
+        // A fresh line session forgets the last NAK.
+        b.reset();
+        b.receive(Decoded::Corrupt(Corruption::BadCrc), later);
+        assert_eq!(drain(&mut b, later), vec![Frame::nak(0)]);
+        assert_eq!(b.stats().corrupt_received, 404);
     }
 
     #[test]

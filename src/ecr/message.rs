@@ -6,7 +6,8 @@
 //! Receivers ignore fields they do not know, so fields can be added without a new version.
 
 use crate::engine::{CommandKind, CustomerInfo, DeclineReason, Outcome, RefundCancelReason, RejectCode};
-use crate::money::{Currency, Minor};
+use crate::money::{above_maximum, Currency, Minor, MAX_MINOR};
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this implementation speaks (in `hello`).
@@ -32,6 +33,7 @@ pub enum EcrMessage {
     },
     Pay {
         id: String,
+        #[serde(deserialize_with = "wire_amount")]
         amount: Minor,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         currency: Option<Currency>,
@@ -48,6 +50,7 @@ pub enum EcrMessage {
     Ready {
         id: String,
         prepared: String,
+        #[serde(deserialize_with = "wire_amount")]
         amount: Minor,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         currency: Option<Currency>,
@@ -59,7 +62,11 @@ pub enum EcrMessage {
     Capture {
         id: String,
         payment: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "optional_wire_amount",
+            skip_serializing_if = "Option::is_none"
+        )]
         amount: Option<Minor>,
     },
     Cancel {
@@ -74,6 +81,7 @@ pub enum EcrMessage {
         /// ... or, instead, the order id of the captured payment.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         order: Option<String>,
+        #[serde(deserialize_with = "wire_amount")]
         amount: Minor,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         currency: Option<Currency>,
@@ -99,6 +107,51 @@ pub struct PaymentOptions {
 
 fn is_false(value: &bool) -> bool {
     !*value
+}
+
+/// An amount from the cash register: an integer number of minor units. A number too large
+/// for any amount is refused with the engine's own words for an amount above the maximum,
+/// which name the limit, instead of a type error about `i64`. (`deserialize_any`, because a
+/// message buffered for its `type` tag hands a number to an integer request as a type error.)
+fn wire_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Minor, D::Error> {
+    deserializer.deserialize_any(WireAmount)
+}
+
+fn optional_wire_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Minor>, D::Error> {
+    struct Present(Minor);
+    impl<'de> Deserialize<'de> for Present {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Present, D::Error> {
+            wire_amount(deserializer).map(Present)
+        }
+    }
+    Ok(Option::<Present>::deserialize(deserializer)?.map(|p| p.0))
+}
+
+struct WireAmount;
+
+impl Visitor<'_> for WireAmount {
+    type Value = Minor;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an integer amount in minor units")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Minor, E> {
+        Ok(Minor(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Minor, E> {
+        i64::try_from(value)
+            .map(Minor)
+            .map_err(|_| E::custom(above_maximum("the amount")))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Minor, E> {
+        if value > MAX_MINOR as f64 {
+            return Err(E::custom(above_maximum("the amount")));
+        }
+        Err(E::invalid_type(de::Unexpected::Float(value), &self))
+    }
 }
 
 impl EcrMessage {
@@ -141,7 +194,8 @@ pub enum DaemonMessage {
         alarms: Vec<String>,
     },
     /// A financial command is stored in the daemon's journal (or recognised as a repeat);
-    /// progress events and exactly one `outcome` follow.
+    /// progress events and exactly one `outcome` follow. A command refused before it was
+    /// stored gets no `accepted`, only its `rejected` outcome.
     Accepted { id: String },
     /// Progress of command `id`, or lane-wide news when `id` is absent.
     Event {
@@ -200,6 +254,9 @@ pub enum QueryState {
     Finished,
     /// The id was never used (or its record is past the retention period).
     NotFound,
+    /// The journal was rebuilt after damage and does not know the id; it may have been used
+    /// before the damage. The cashier checks the sale before selling it again.
+    InDoubt,
 }
 
 /// An outcome inside a `query_result`, with its `approved` flag.
@@ -447,6 +504,9 @@ pub enum ErrorCode {
     /// The payment engine is not running or its journal cannot be written; the command was
     /// not accepted. Repeat it (same id) later.
     EngineUnavailable,
+    /// mposd is registering its point of sale at MobilePay and takes no payments yet; the
+    /// command was not stored. Repeat it (same id) later; queries are answered meanwhile.
+    NotReady,
 }
 
 impl ErrorCode {
@@ -457,6 +517,7 @@ impl ErrorCode {
             ErrorCode::InvalidCommandId => "invalid_command_id",
             ErrorCode::UnsupportedProtocol => "unsupported_protocol",
             ErrorCode::EngineUnavailable => "engine_unavailable",
+            ErrorCode::NotReady => "not_ready",
         }
     }
 }
@@ -564,6 +625,54 @@ mod tests {
         assert_eq!(err.code, ErrorCode::InvalidMessage);
         let err = parse_ecr_message(b"\xff\xfe").unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidMessage);
+    }
+
+    #[test]
+    fn an_amount_too_large_for_any_payment_names_the_maximum() {
+        for amount in ["99999999999999999999", "18446744073709551615", "1e300"] {
+            for body in [
+                format!(r#"{{"type":"pay","id":"s","amount":{amount},"order":"o"}}"#),
+                format!(r#"{{"type":"capture","id":"c","payment":"s","amount":{amount}}}"#),
+            ] {
+                let err = parse_ecr_message(body.as_bytes()).unwrap_err();
+                assert_eq!(err.code, ErrorCode::InvalidMessage, "{body}");
+                assert!(
+                    err.message.ends_with(
+                        "the amount must be at most 100000000000.00 (10000000000000 in minor units)"
+                    ),
+                    "{body}: {}",
+                    err.message
+                );
+            }
+        }
+        let err = parse_ecr_message(br#"{"type":"pay","id":"s","amount":49.95,"order":"o"}"#).unwrap_err();
+        assert_eq!(
+            err.message,
+            "invalid pay message: invalid type: floating point `49.95`, expected an integer amount in minor units"
+        );
+        // Within i64, the engine decides (and refuses above the maximum with the same words).
+        let big = parse_ecr_message(
+            br#"{"type":"refund","id":"r","payment":"s","amount":9223372036854775807,"refund_order":"x"}"#,
+        );
+        assert!(
+            matches!(
+                big,
+                Ok(EcrMessage::Refund {
+                    amount: Minor(i64::MAX),
+                    ..
+                })
+            ),
+            "{big:?}"
+        );
+        for body in [
+            &br#"{"type":"capture","id":"c","payment":"s"}"#[..],
+            br#"{"type":"capture","id":"c","payment":"s","amount":null}"#,
+        ] {
+            assert!(matches!(
+                parse_ecr_message(body),
+                Ok(EcrMessage::Capture { amount: None, .. })
+            ));
+        }
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! other end of a pseudo-terminal closes, reads may return end of file over and over: that
 //! ends the connection like any other end of file, and the device is reopened after a pause.
 
+use super::config::LineReport;
 use super::lane::{Backoff, Lane, LaneConfig};
 use crate::engine::EngineHandle;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio_serial::SerialPortBuilderExt;
 use tokio_util::sync::CancellationToken;
 
@@ -123,16 +125,26 @@ pub async fn serve_serial(
     config: LaneConfig,
     shutdown: CancellationToken,
 ) {
-    serve_serial_with(settings, engine, config, shutdown, Backoff::default()).await
+    let unreported: LineReport = Arc::new(|_| {});
+    serve_serial_with(
+        settings,
+        engine,
+        config,
+        shutdown,
+        Backoff::default(),
+        &unreported,
+    )
+    .await
 }
 
-/// [`serve_serial`] with a chosen reopen back-off.
+/// [`serve_serial`] with a chosen reopen back-off, telling `report` whether the device opens.
 pub async fn serve_serial_with(
     settings: SerialSettings,
     engine: EngineHandle,
     config: LaneConfig,
     shutdown: CancellationToken,
     mut backoff: Backoff,
+    report: &LineReport,
 ) {
     let device = settings.device.display().to_string();
     let mut lane = Lane::new(engine, config);
@@ -142,6 +154,7 @@ pub async fn serve_serial_with(
         match settings.open() {
             Ok(stream) => {
                 missing_reported = false;
+                report(None);
                 tracing::info!(%device, "serial device opened");
                 let report = lane.serve(stream, shutdown.cancelled()).await;
                 if shutdown.is_cancelled() {
@@ -153,6 +166,7 @@ pub async fn serve_serial_with(
                 }
             }
             Err(err) => {
+                report(Some(format!("{device}: {err}")));
                 if !missing_reported {
                     tracing::warn!(%device, "cannot open the serial device ({err}); retrying");
                     missing_reported = true;

@@ -15,7 +15,9 @@ use super::message::{
     encode, parse_ecr_message, Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
     QueriedOutcome, QueryState, WireOutcome, PROTOCOL_VERSION,
 };
-use crate::engine::{Command, CommandId, CommandState, EngineHandle, EventKind, LaneEvent, PaymentSelector};
+use crate::engine::{
+    Command, CommandId, CommandState, EngineError, EngineHandle, EventKind, LaneEvent, PaymentSelector,
+};
 use crate::mobilepay::model::Restrictions;
 use crate::money::Currency;
 use std::collections::{BTreeSet, HashMap};
@@ -160,9 +162,20 @@ impl Session {
     fn command(&self, message: EcrMessage) -> Result<Request, (ErrorCode, String)> {
         let currency = |c: Option<Currency>| c.unwrap_or(self.config.currency);
         Ok(match message {
-            EcrMessage::Hello { protocol, ecr, .. } => Request::Hello { protocol, ecr },
-            EcrMessage::Status { .. } => Request::Status,
-            EcrMessage::Query { command, .. } => Request::Query(command_id(&command)?),
+            // Their ids only tie the reply to the request, but follow the same rules, so a
+            // reply can always carry its id back.
+            EcrMessage::Hello { id, protocol, ecr } => {
+                command_id(&id)?;
+                Request::Hello { protocol, ecr }
+            }
+            EcrMessage::Status { id } => {
+                command_id(&id)?;
+                Request::Status
+            }
+            EcrMessage::Query { id, command } => {
+                command_id(&id)?;
+                Request::Query(command_id(&command)?)
+            }
             EcrMessage::Pay {
                 id,
                 amount,
@@ -318,7 +331,7 @@ impl Session {
         let outbox = self.outbox.clone();
         self.tasks.spawn(async move {
             let message = match engine.query(&target).await {
-                Ok(view) => query_result(id, &target, view),
+                Ok(view) => query_result(id, &target, view, engine.journal_doubt().is_some()),
                 Err(err) => DaemonMessage::Error {
                     id: Some(id),
                     code: ErrorCode::EngineUnavailable,
@@ -330,11 +343,10 @@ impl Session {
     }
 
     fn submit(&mut self, id: CommandId, command: Command) {
-        if !self.engine.is_accepting() {
+        if let Some(refusal) = self.engine.refusal() {
             // Answered at once, not from a task: a stopping link closes as soon as it has
             // nothing left to send, and this refusal must be among what it sends.
-            let refusal = crate::engine::EngineError::Stopping.to_string();
-            return self.error(Some(id.to_string()), ErrorCode::EngineUnavailable, refusal);
+            return self.error(Some(id.to_string()), refusal_code(&refusal), refusal.to_string());
         }
         lock(&self.shared).follow(&id);
         let engine = self.engine.clone();
@@ -349,14 +361,18 @@ impl Session {
                         &outbox,
                         &DaemonMessage::Error {
                             id: Some(id.to_string()),
-                            code: ErrorCode::EngineUnavailable,
+                            code: refusal_code(&err),
                             message: err.to_string(),
                         },
                     );
                 }
             };
-            lock(&shared).running.insert(id.to_string());
-            send(&outbox, &DaemonMessage::Accepted { id: id.to_string() });
+            // `accepted` promises that the command is stored; a refused one (nothing stored)
+            // gets only its `rejected` outcome.
+            if submission.is_stored() {
+                lock(&shared).running.insert(id.to_string());
+                send(&outbox, &DaemonMessage::Accepted { id: id.to_string() });
+            }
             while let Some(event) = submission.next_event().await {
                 // A later resolution arrives on the lane broadcast only.
                 if matches!(event.kind, EventKind::Resolved { .. }) {
@@ -385,6 +401,14 @@ enum Request {
     Submit(CommandId, Command),
 }
 
+/// The error code for a command the engine did not take.
+fn refusal_code(err: &EngineError) -> ErrorCode {
+    match err {
+        EngineError::NotReady => ErrorCode::NotReady,
+        _ => ErrorCode::EngineUnavailable,
+    }
+}
+
 fn command_id(text: &str) -> Result<CommandId, (ErrorCode, String)> {
     CommandId::new(text).map_err(|e| (ErrorCode::InvalidCommandId, format!("{e}: {text:?}")))
 }
@@ -398,12 +422,23 @@ fn split_options(options: PaymentOptions) -> (Option<Restrictions>, Option<Strin
     (restrictions, options.label)
 }
 
-fn query_result(id: String, target: &CommandId, view: Option<crate::engine::CommandView>) -> DaemonMessage {
+/// The answer to a query. An id the journal does not know is `not_found` only while the journal
+/// can vouch for that: after it was rebuilt from damage, it is `in_doubt`.
+fn query_result(
+    id: String,
+    target: &CommandId,
+    view: Option<crate::engine::CommandView>,
+    in_doubt: bool,
+) -> DaemonMessage {
     let Some(view) = view else {
         return DaemonMessage::QueryResult {
             id,
             command: target.to_string(),
-            state: QueryState::NotFound,
+            state: if in_doubt {
+                QueryState::InDoubt
+            } else {
+                QueryState::NotFound
+            },
             kind: None,
             payment_id: None,
             refund_id: None,

@@ -17,8 +17,8 @@ use crate::mobilepay::model::Restrictions;
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Longest command id the engine accepts.
@@ -520,6 +520,10 @@ pub enum EngineError {
     /// (same id) can be sent again once it runs again. Queries are still answered.
     #[error("mposd is stopping; send the command again (same id) once it has restarted")]
     Stopping,
+    /// mposd serves its front ends already but cannot take payments before its point of sale
+    /// is registered at MobilePay; nothing was stored. Queries are answered.
+    #[error("mposd is registering its point of sale at MobilePay; send the command again (same id) later")]
+    NotReady,
     /// The journal cannot be read or written; the command was not accepted.
     #[error("the payment journal is not available: {0}")]
     Journal(String),
@@ -532,9 +536,18 @@ pub enum EngineError {
 #[derive(Debug)]
 pub struct Submission {
     events: mpsc::UnboundedReceiver<LaneEvent>,
+    stored: bool,
 }
 
 impl Submission {
+    /// Whether the command is in the journal: stored durably now, or a repeat of a stored
+    /// command. `false` for a command refused before anything was stored (its only event is
+    /// the `Finished` with [`Outcome::Rejected`]), so a front end can tell "your command is
+    /// safe" from "your command was refused".
+    pub fn is_stored(&self) -> bool {
+        self.stored
+    }
+
     /// The next event of this command; `None` after [`EventKind::Finished`].
     pub async fn next_event(&mut self) -> Option<LaneEvent> {
         self.events.recv().await
@@ -550,9 +563,18 @@ impl Submission {
         Err(EngineError::Stopped)
     }
 
-    /// A submission fed by the engine's driver through `events`.
+    /// A submission of a stored command, fed by the engine's driver through `events`.
     pub fn new(events: mpsc::UnboundedReceiver<LaneEvent>) -> Submission {
-        Submission { events }
+        Submission { events, stored: true }
+    }
+
+    /// A submission of a command refused before anything was stored; `events` carries its
+    /// `Finished` event.
+    pub fn refused(events: mpsc::UnboundedReceiver<LaneEvent>) -> Submission {
+        Submission {
+            events,
+            stored: false,
+        }
     }
 }
 
@@ -596,16 +618,24 @@ pub enum PosRequest {
     Alarm { detail: String },
 }
 
+/// Whether an [`EngineHandle`] takes commands (shared by all its clones).
+const GATE_OPEN: u8 = 0;
+const GATE_NOT_READY: u8 = 1;
+const GATE_STOPPING: u8 = 2;
+
 /// A cheap, cloneable handle to a running engine (one lane = one point of sale).
 #[derive(Clone, Debug)]
 pub struct EngineHandle {
     requests: mpsc::Sender<Request>,
     events: broadcast::Sender<LaneEvent>,
-    /// Shared by every clone: the point of sale served now (it changes when the point of sale
-    /// is re-created or registered again).
+    /// The lane's `posId`, shared by every clone; empty only on a handle made ahead of a lane
+    /// that never ran. It changes when the point of sale is re-created or registered again.
     lane: Arc<RwLock<String>>,
-    /// Shared by every clone: cleared once the daemon is stopping.
-    accepting: Arc<AtomicBool>,
+    /// Shared by every clone: open, not ready yet, or stopping.
+    gate: Arc<AtomicU8>,
+    /// The journal was rebuilt after damage, and until when that matters. Shared by every
+    /// clone, so a handle made ahead of its engine learns it when the engine is attached.
+    doubt: Arc<OnceLock<(crate::engine::journal::doubt::Doubt, u64)>>,
 }
 
 impl EngineHandle {
@@ -620,8 +650,52 @@ impl EngineHandle {
             requests,
             events,
             lane: Arc::new(RwLock::new(lane)),
-            accepting: Arc::new(AtomicBool::new(true)),
+            gate: Arc::new(AtomicU8::new(GATE_OPEN)),
+            doubt: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The same handle, telling callers that the journal is in doubt until `until_ms`.
+    pub fn with_doubt(self, doubt: crate::engine::journal::doubt::Doubt, until_ms: u64) -> EngineHandle {
+        let _ = self.doubt.set((doubt, until_ms));
+        self
+    }
+
+    /// While the journal is in doubt (rebuilt after damage, within the engine's doubt window),
+    /// a command id [`EngineHandle::query`] does not find may still have been used before the
+    /// damage: callers must not present it as "never used". `None` otherwise.
+    pub fn journal_doubt(&self) -> Option<&crate::engine::journal::doubt::Doubt> {
+        self.doubt
+            .get()
+            .filter(|(_, until_ms)| crate::engine::driver::now_ms() < *until_ms)
+            .map(|(doubt, _)| doubt)
+    }
+
+    /// A handle for front ends that start before the lane's engine may take commands: the
+    /// daemon serves the cash register while the point of sale is still being registered at
+    /// MobilePay, so the register gets clear answers instead of silence. Commands are refused
+    /// with [`EngineError::NotReady`] until [`EngineSlot::open`]. Until an engine is attached
+    /// with [`EngineSlot::attach`] the lane has never run, so queries find nothing, there are
+    /// no alarms and [`EngineHandle::lane`] is empty; from then on every request goes to that
+    /// engine and its events reach this handle's subscribers. Must be called inside a tokio
+    /// runtime.
+    pub fn ahead_of_engine() -> (EngineHandle, EngineSlot) {
+        let (requests, inbox) = mpsc::channel(64);
+        let (events, _) = broadcast::channel(1024);
+        let front = EngineHandle {
+            requests,
+            events: events.clone(),
+            lane: Arc::default(),
+            gate: Arc::new(AtomicU8::new(GATE_NOT_READY)),
+            doubt: Arc::new(OnceLock::new()),
+        };
+        let (attach, attached) = oneshot::channel();
+        tokio::spawn(forward_ahead(inbox, attached, events));
+        let slot = EngineSlot {
+            front: front.clone(),
+            attach: Some(attach),
+        };
+        (front, slot)
     }
 
     /// From now on, commands are refused with [`EngineError::Stopping`] before anything is
@@ -629,25 +703,31 @@ impl EngineHandle {
     /// durability points are reached or they are resumed at the next start); queries are
     /// still answered.
     pub fn stop_accepting(&self) {
-        self.accepting.store(false, Ordering::SeqCst);
+        self.gate.store(GATE_STOPPING, Ordering::SeqCst);
     }
 
-    /// Whether commands are still taken (see [`EngineHandle::stop_accepting`]).
-    pub fn is_accepting(&self) -> bool {
-        self.accepting.load(Ordering::SeqCst)
+    /// Why a command would be refused right now before anything is stored, if it would (see
+    /// [`EngineHandle::stop_accepting`] and [`EngineHandle::ahead_of_engine`]).
+    pub fn refusal(&self) -> Option<EngineError> {
+        match self.gate.load(Ordering::SeqCst) {
+            GATE_OPEN => None,
+            GATE_NOT_READY => Some(EngineError::NotReady),
+            _ => Some(EngineError::Stopping),
+        }
     }
 
-    /// The lane's MobilePay `posId`: the point of sale new payments start on.
+    /// The lane's MobilePay `posId`, the point of sale new payments start on; empty on a
+    /// handle made by [`EngineHandle::ahead_of_engine`] until its engine is attached.
     pub fn lane(&self) -> String {
         self.lane.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Hands a command to the engine. Returns once the command is accepted (its intent is
-    /// durable, or it was recognised as a repeat, or it was rejected); follow its progress and
-    /// final outcome through the returned [`Submission`].
+    /// durable, or it was recognised as a repeat) or refused ([`Submission::is_stored`] tells
+    /// which); follow its progress and final outcome through the returned [`Submission`].
     pub async fn submit(&self, id: CommandId, command: Command) -> Result<Submission, EngineError> {
-        if !self.is_accepting() {
-            return Err(EngineError::Stopping);
+        if let Some(refusal) = self.refusal() {
+            return Err(refusal);
         }
         let (reply, answer) = oneshot::channel();
         self.requests
@@ -712,7 +792,8 @@ impl EngineHandle {
 
     /// Serve the point of sale `pos_id` (beacon `beacon_id`) from now on and take payments
     /// again. Work begun on the previous point of sale finishes there: every journal record
-    /// keeps the point of sale it started on.
+    /// keeps the point of sale it started on. [`EngineHandle::lane`] of this handle and its
+    /// clones follows.
     pub async fn move_to(&self, pos_id: &str, beacon_id: &str) -> Result<(), EngineError> {
         let (reply, answer) = oneshot::channel();
         self.pos_request(PosRequest::MoveTo {
@@ -748,9 +829,154 @@ impl EngineHandle {
     }
 }
 
+/// Where the daemon plugs a lane's engine into the handle made by
+/// [`EngineHandle::ahead_of_engine`], and opens it for commands.
+#[derive(Debug)]
+pub struct EngineSlot {
+    front: EngineHandle,
+    attach: Option<oneshot::Sender<(EngineHandle, broadcast::Receiver<LaneEvent>)>>,
+}
+
+impl EngineSlot {
+    /// From now on the front handle's requests go to `engine`, and its events to the front
+    /// handle's subscribers. Attaching a second engine does nothing.
+    pub fn attach(&mut self, engine: &EngineHandle) {
+        let Some(attach) = self.attach.take() else {
+            return;
+        };
+        *self.front.lane.write().unwrap_or_else(|p| p.into_inner()) = engine.lane();
+        if let Some(doubt) = engine.doubt.get() {
+            let _ = self.front.doubt.set(doubt.clone());
+        }
+        // Subscribed here, not in the forwarding task, so no event after this call is missed.
+        let _ = attach.send((engine.clone(), engine.subscribe()));
+    }
+
+    /// The front handle takes commands (unless it is already stopping).
+    pub fn open(&self) {
+        let _ =
+            self.front
+                .gate
+                .compare_exchange(GATE_NOT_READY, GATE_OPEN, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// The task behind a handle made ahead of its engine: answers for a lane with an empty journal
+/// until the engine is attached, then passes requests and events through. Ends when the slot is
+/// dropped unattached or every front handle is gone; callers then get [`EngineError::Stopped`].
+async fn forward_ahead(
+    mut inbox: mpsc::Receiver<Request>,
+    attached: oneshot::Receiver<(EngineHandle, broadcast::Receiver<LaneEvent>)>,
+    events: broadcast::Sender<LaneEvent>,
+) {
+    tokio::pin!(attached);
+    let (engine, mut engine_events) = loop {
+        tokio::select! {
+            biased;
+            engine = &mut attached => match engine {
+                Ok(engine) => break engine,
+                Err(_) => return,
+            },
+            request = inbox.recv() => match request {
+                Some(Request::Submit { reply, .. }) => {
+                    let _ = reply.send(Err(EngineError::NotReady));
+                }
+                Some(Request::Query { reply, .. }) => {
+                    let _ = reply.send(Ok(None));
+                }
+                Some(Request::Alarms { reply }) => {
+                    let _ = reply.send(Ok(Vec::new()));
+                }
+                // No engine, no point of sale yet: the caller sees the engine as stopped.
+                Some(Request::PointOfSale(_)) => {}
+                None => return,
+            },
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            match engine_events.recv().await {
+                Ok(event) => {
+                    let _ = events.send(event);
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "lane events were lost on their way to the front ends");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    while let Some(request) = inbox.recv().await {
+        if engine.requests.send(request).await.is_err() {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_handle_made_ahead_of_its_engine_refuses_commands_until_opened() {
+        let (front, mut slot) = EngineHandle::ahead_of_engine();
+        let id = CommandId::new("sale-1").unwrap();
+        let pay = Command::Prepare {
+            order_id: "R1".into(),
+        };
+        // A lane that never ran: nothing to find, no posId yet, commands refused.
+        assert_eq!(front.query(&id).await, Ok(None));
+        assert_eq!(front.alarms().await, Ok(Vec::new()));
+        assert_eq!(front.lane(), "");
+        assert_eq!(
+            front.submit(id.clone(), pay.clone()).await.err(),
+            Some(EngineError::NotReady)
+        );
+
+        // Once attached, requests reach the engine's driver and its events the front's watchers.
+        let (requests, mut driver) = mpsc::channel(4);
+        let (events, _) = broadcast::channel(4);
+        let engine = EngineHandle::new(requests, events.clone(), "pos-1".into());
+        slot.attach(&engine);
+        assert_eq!(front.lane(), "pos-1");
+        let mut watcher = front.subscribe();
+        let asked = tokio::spawn({
+            let front = front.clone();
+            let id = id.clone();
+            async move { front.query(&id).await }
+        });
+        match driver.recv().await {
+            Some(Request::Query { id: asked_for, reply }) => {
+                assert_eq!(asked_for, id);
+                reply.send(Ok(None)).unwrap();
+            }
+            other => panic!("expected a query, got {other:?}"),
+        }
+        assert_eq!(asked.await.unwrap(), Ok(None));
+        assert_eq!(
+            front.submit(id.clone(), pay.clone()).await.err(),
+            Some(EngineError::NotReady)
+        );
+        let news = LaneEvent {
+            lane: "pos-1".into(),
+            command_id: None,
+            at_ms: 0,
+            kind: EventKind::BackendOnline,
+        };
+        events.send(news.clone()).unwrap();
+        assert_eq!(watcher.recv().await.unwrap(), news);
+
+        slot.open();
+        let submitted = tokio::spawn(async move { front.submit(id, pay).await.map(|_| ()) });
+        match driver.recv().await {
+            Some(Request::Submit { reply, .. }) => {
+                let (_, rx) = mpsc::unbounded_channel();
+                reply.send(Ok(Submission::new(rx))).unwrap();
+            }
+            other => panic!("expected a command, got {other:?}"),
+        }
+        assert_eq!(submitted.await.unwrap(), Ok(()));
+    }
 
     #[test]
     fn command_ids_are_validated() {

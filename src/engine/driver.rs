@@ -8,11 +8,10 @@ use super::api::{
 };
 use super::backend::{Backend, BackendError, CorrelationId};
 use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
-use super::journal::{Committer, Journal};
+use super::journal::{doubt::Doubt, Committer, Journal, SetAside};
 use super::reconciler;
-use super::record::{Decision, Phase, Record};
+use super::record::{Decision, OrderCheck, Phase, Record};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc};
@@ -28,6 +27,11 @@ pub struct EngineConfig {
     pub retention: Duration,
     /// Pace of the reconciler's sweep of the point of sale (stale payments, pruning).
     pub reconcile_every: Duration,
+    /// How long after a journal was rebuilt from damage a command id it does not know is
+    /// answered "in doubt" instead of "not found", and payments are created only after their
+    /// order id was looked up at the backend. Seven days: the longest a reservation lives, so
+    /// the longest a cash register can still be asking about a sale from before the damage.
+    pub doubt_window: Duration,
 }
 
 impl EngineConfig {
@@ -40,6 +44,7 @@ impl EngineConfig {
             },
             retention: Duration::from_secs(400 * 24 * 3600),
             reconcile_every: Duration::from_secs(60),
+            doubt_window: DOUBT_WINDOW,
         }
     }
 }
@@ -82,6 +87,8 @@ pub(crate) struct Shared<B> {
     pub config: EngineConfig,
     pub state: Mutex<State>,
     pub events: broadcast::Sender<LaneEvent>,
+    /// The journal was rebuilt after damage and may not know every command id used before.
+    pub doubt: Option<Doubt>,
     /// The point of sale new payments start on (see [`super::pos`]).
     pub pos: Mutex<super::pos::Binding>,
 }
@@ -132,6 +139,14 @@ impl<B: Backend> Shared<B> {
         self.committer.durable().await.map_err(EngineError::Journal)
     }
 
+    /// Whether command ids missing from the journal may still have been used (see
+    /// [`EngineConfig::doubt_window`]).
+    pub fn in_doubt(&self) -> bool {
+        self.doubt
+            .as_ref()
+            .is_some_and(|d| now_ms() < doubt_until(d, self.config.doubt_window))
+    }
+
     pub fn store(&self, record: &Record) -> Result<(), EngineError> {
         self.journal
             .put(record)
@@ -141,6 +156,18 @@ impl<B: Backend> Shared<B> {
     }
 }
 
+/// Until when (unix milliseconds) a journal rebuilt after `doubt` answers unknown ids "in
+/// doubt".
+/// The default [`EngineConfig::doubt_window`]: seven days, the longest a reservation lives.
+pub const DOUBT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// When a doubt stops mattering, after `window`.
+pub(crate) fn doubt_until(doubt: &Doubt, window: Duration) -> u64 {
+    doubt
+        .since_ms
+        .saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Starts an engine on `journal` for one lane. Before the returned handle takes commands, every
 /// unfinished record is resumed (recovery, I5); when the store had to be set aside
 /// (`set_aside`), open work is rebuilt from the backend first and an alarm is raised.
@@ -148,10 +175,12 @@ pub async fn start<B: Backend>(
     backend: Arc<B>,
     journal: Journal,
     config: EngineConfig,
-    set_aside: Option<PathBuf>,
+    set_aside: Option<SetAside>,
 ) -> anyhow::Result<EngineHandle> {
     let (events, _) = broadcast::channel(1024);
     let committer = Committer::start(journal.clone());
+    let doubt = journal.doubt();
+    let doubt_until_ms = doubt.as_ref().map(|d| doubt_until(d, config.doubt_window));
     let pos = super::pos::Binding {
         pos_id: config.pos_id.clone(),
         beacon_id: config.policy.beacon_id.clone(),
@@ -164,6 +193,7 @@ pub async fn start<B: Backend>(
         config,
         state: Mutex::new(State::default()),
         events: events.clone(),
+        doubt: doubt.clone(),
         pos: Mutex::new(pos),
     });
     super::recovery::recover(&shared, set_aside).await?;
@@ -188,11 +218,19 @@ pub async fn start<B: Backend>(
         }
     });
     reconciler::spawn(shared.clone());
-    Ok(EngineHandle::new(requests, events, lane))
+    let mut handle = EngineHandle::new(requests, events, lane);
+    if let (Some(doubt), Some(until_ms)) = (doubt, doubt_until_ms) {
+        handle = handle.with_doubt(doubt, until_ms);
+    }
+    Ok(handle)
 }
 
-/// A submission that is already answered.
-fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
+/// The events of a command that is already answered: its `Finished` event alone.
+fn finished(
+    shared: &Shared<impl Backend>,
+    id: &CommandId,
+    outcome: Outcome,
+) -> mpsc::UnboundedReceiver<LaneEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(LaneEvent {
         lane: shared.pos_id(),
@@ -200,9 +238,15 @@ fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> 
         at_ms: now_ms(),
         kind: EventKind::Finished { outcome },
     });
-    Submission::new(rx)
+    rx
 }
 
+/// A submission of a stored command that is already answered.
+fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
+    Submission::new(finished(shared, id, outcome))
+}
+
+/// A command refused before anything was stored.
 fn rejected(
     shared: &Shared<impl Backend>,
     id: &CommandId,
@@ -211,7 +255,7 @@ fn rejected(
 ) -> Submission {
     let message = message.into();
     super::audit::refused(id, code, &message);
-    answered(shared, id, Outcome::Rejected { code, message })
+    Submission::refused(finished(shared, id, Outcome::Rejected { code, message }))
 }
 
 /// Takes a command: a repeat returns the stored answer or joins the running flow; a new one is
@@ -284,8 +328,11 @@ async fn accept<B: Backend>(
                         format!("command {} is still using this point of sale", holder.id),
                     ));
                 }
-                record.create_key = Some(uuid::Uuid::new_v4().to_string());
+                record.create_key = Some(create_key(shared, &id, &command));
                 record.create_key_at_ms = now;
+                if shared.in_doubt() {
+                    record.phase = Phase::CheckOrder(OrderCheck::Open);
+                }
             }
             Command::Ready { target, currency, .. } => {
                 let Some(mut prepare) = target_of(target) else {
@@ -408,9 +455,12 @@ async fn accept<B: Backend>(
                 record.payment_id = victim.payment_id.clone();
             }
             Command::Refund {
-                payment, currency, ..
+                payment,
+                currency,
+                amount,
+                ..
             } => {
-                record.create_key = Some(uuid::Uuid::new_v4().to_string());
+                record.create_key = Some(create_key(shared, &id, &command));
                 record.create_key_at_ms = now;
                 match payment {
                     PaymentSelector::Command(target) => {
@@ -438,6 +488,11 @@ async fn accept<B: Backend>(
                                 "the refund's currency differs from the payment's",
                             ));
                         }
+                        if let Err((code, message)) =
+                            super::refund_limit::check(&payment_id, *amount, state.records.values())
+                        {
+                            return Ok(rejected(shared, &id, code, message));
+                        }
                         record.payment_id = Some(payment_id);
                     }
                     PaymentSelector::OrderId(_) => record.phase = Phase::FindRefundPayment,
@@ -458,6 +513,17 @@ async fn accept<B: Backend>(
         follow_cancel_target(shared, &id, &victim);
     }
     Ok(Submission::new(rx))
+}
+
+/// The idempotency key of a creating command: derived from the command, so that repeating it
+/// after the journal lost its record is still a replay at the backend (see [`super::keys`]).
+fn create_key<B: Backend>(shared: &Shared<B>, id: &CommandId, command: &Command) -> String {
+    super::keys::create_key(
+        shared.journal.db().installation(),
+        shared.journal.lane(),
+        id,
+        command,
+    )
 }
 
 /// Connects a started cancel command to the command it cancels: if that one has answered, the

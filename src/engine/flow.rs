@@ -13,10 +13,10 @@
 
 use super::api::{Command, CustomerInfo, DeclineReason, EventKind, Outcome, RefundCancelReason, RejectCode};
 use super::backend::{BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo};
-use super::record::{Decision, Phase, Record};
+use super::record::{Decision, OrderCheck, Phase, Record};
 use crate::mobilepay::formats;
 use crate::mobilepay::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus};
-use crate::money::{Minor, MAX_MINOR};
+use crate::money::{above_maximum, Minor, MAX_MINOR};
 
 /// Timing rules of the flows.
 #[derive(Clone, Debug)]
@@ -139,7 +139,15 @@ pub enum Action {
 
 /// Checks a command's own fields before anything is stored or sent.
 pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
-    let amount_ok = |a: Minor| a.is_positive() && a.0 <= MAX_MINOR;
+    let check_amount = |a: Minor, what: &str| {
+        if !a.is_positive() {
+            Err((RejectCode::InvalidAmount, format!("{what} must be positive")))
+        } else if a.0 > MAX_MINOR {
+            Err((RejectCode::InvalidAmount, above_maximum(what)))
+        } else {
+            Ok(())
+        }
+    };
     let text_ok = |s: &str| formats::is_valid_text(s, formats::MAX_TEXT);
     let label_ok = |l: &Option<String>| l.as_deref().is_none_or(text_ok);
     let bad = |code: RejectCode, what: &str| Err((code, what.to_string()));
@@ -150,9 +158,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             label,
             ..
         } => {
-            if !amount_ok(*amount) {
-                return bad(RejectCode::InvalidAmount, "the amount must be positive");
-            }
+            check_amount(*amount, "the amount")?;
             if !text_ok(order_id) {
                 return bad(
                     RejectCode::InvalidOrderId,
@@ -175,9 +181,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             }
         }
         Command::Ready { amount, label, .. } => {
-            if !amount_ok(*amount) {
-                return bad(RejectCode::InvalidAmount, "the amount must be positive");
-            }
+            check_amount(*amount, "the amount")?;
             if !label_ok(label) {
                 return bad(
                     RejectCode::InvalidLabel,
@@ -186,8 +190,8 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             }
         }
         Command::Capture { amount, .. } => {
-            if amount.is_some_and(|a| !amount_ok(a)) {
-                return bad(RejectCode::InvalidAmount, "the capture amount must be positive");
+            if let Some(a) = amount {
+                check_amount(*a, "the capture amount")?;
             }
         }
         Command::Cancel { .. } => {}
@@ -197,9 +201,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             payment,
             ..
         } => {
-            if !amount_ok(*amount) {
-                return bad(RejectCode::InvalidAmount, "the refund amount must be positive");
-            }
+            check_amount(*amount, "the refund amount")?;
             if !text_ok(refund_order_id) {
                 return bad(
                     RejectCode::InvalidRefundOrderId,
@@ -229,7 +231,8 @@ pub fn step(record: &mut Record, input: Input, now_ms: u64, policy: &Policy) -> 
         earlier_failures: None,
     };
     match input {
-        Input::Start | Input::Timer => flow.issue(),
+        Input::Start => flow.resume(),
+        Input::Timer => flow.issue(),
         Input::CancelRequested => flow.on_cancel(),
         Input::TargetFinished(outcome) => flow.on_target_finished(outcome),
         Input::Reply(Ok(reply)) => {
@@ -281,6 +284,42 @@ impl Flow<'_> {
         self.now.saturating_sub(self.rec.create_key_at_ms) > self.policy.create_key_max_age_ms
     }
 
+    /// Begins the flow, or resumes it after a restart. A resumed poll keeps MobilePay's pace:
+    /// it waits until `pollDelayInMs` has passed since the last poll before the restart. The
+    /// wait is never longer than one delay, so a clock that went backwards (a board without a
+    /// real-time clock that booted with an old time) cannot hold the flow up.
+    fn resume(&mut self) {
+        if matches!(self.rec.phase, Phase::Poll | Phase::PollRefund) {
+            let delay = u64::from(self.rec.last_poll_delay_ms);
+            let wait = self
+                .rec
+                .last_poll_at_ms
+                .saturating_add(delay)
+                .saturating_sub(self.now)
+                .min(delay);
+            if wait > 0 {
+                return self.push(Action::Sleep(wait));
+            }
+        }
+        self.issue()
+    }
+
+    /// Notes a status poll's answer: its time and MobilePay's delay until the next poll.
+    fn polled(&mut self, poll_delay_ms: u32) -> u64 {
+        self.rec.last_poll_delay_ms = poll_delay_ms.max(1);
+        self.rec.last_poll_at_ms = self.now;
+        u64::from(self.rec.last_poll_delay_ms)
+    }
+
+    /// Polls again after `delay`. The poll's time and delay are stored first (not durably: a
+    /// power cut may cost one early poll, nothing more), so that a restart keeps the pace.
+    fn poll_again(&mut self, delay: u64) {
+        if self.out.last() != Some(&Action::Persist { durable: false }) {
+            self.push(Action::Persist { durable: false });
+        }
+        self.push(Action::Sleep(delay));
+    }
+
     /// Makes the request of the current phase.
     fn issue(&mut self) {
         let rec = &*self.rec;
@@ -313,10 +352,18 @@ impl Flow<'_> {
                 },
                 _ => return self.needs_human("a create phase on a command that creates nothing"),
             },
-            Phase::FindOwn => ApiCall::FindPayments {
+            Phase::FindOwn | Phase::CheckOrder(OrderCheck::Open) => ApiCall::FindPayments {
                 pos_id: Some(rec.pos_id.clone()),
                 order_id: rec.command.order_id().map(str::to_string),
                 captured_only: false,
+            },
+            Phase::CheckOrder(OrderCheck::Inspect { payment_id }) => ApiCall::GetPayment {
+                payment_id: payment_id.clone(),
+            },
+            Phase::CheckOrder(OrderCheck::Captured) => ApiCall::FindPayments {
+                pos_id: Some(rec.pos_id.clone()),
+                order_id: rec.command.order_id().map(str::to_string),
+                captured_only: true,
             },
             Phase::ClearStale { pending: None } => ApiCall::FindPayments {
                 pos_id: Some(rec.pos_id.clone()),
@@ -449,6 +496,19 @@ impl Flow<'_> {
                     });
                 }
             },
+            (Phase::CheckOrder(OrderCheck::Open), Reply::Ids(ids)) => match ids.into_iter().next() {
+                Some(payment_id) => self.goto(Phase::CheckOrder(OrderCheck::Inspect { payment_id })),
+                None => self.goto(Phase::CheckOrder(OrderCheck::Captured)),
+            },
+            (Phase::CheckOrder(OrderCheck::Inspect { .. }), Reply::Payment(p)) => self.check_open_payment(p),
+            (Phase::CheckOrder(OrderCheck::Captured), Reply::Ids(ids)) => match ids.into_iter().next() {
+                Some(payment_id) => {
+                    let detail = self.order_already_paid(&payment_id, "captured");
+                    self.rec.payment_id = Some(payment_id);
+                    self.needs_human(&detail);
+                }
+                None => self.goto(Phase::Create),
+            },
             (Phase::ClearStale { pending: None }, Reply::Ids(ids)) => {
                 self.goto(Phase::ClearStale { pending: Some(ids) })
             }
@@ -512,6 +572,32 @@ impl Flow<'_> {
         }
     }
 
+    /// The order check found an open payment with our order id. One still waiting for the
+    /// customer, for our amount, is the lost command's own sale in progress: it is taken over.
+    /// Anything else (reserved, or another amount) may be money already taken for this order,
+    /// or another sale that reused the order id: a person decides, nothing is created.
+    fn check_open_payment(&mut self, p: PaymentInfo) {
+        let same_amount = p.amount.is_none()
+            || self.rec.payment_amount().is_none()
+            || p.amount == self.rec.payment_amount();
+        self.rec.payment_id = Some(p.payment_id.clone());
+        self.push(Action::Persist { durable: false });
+        if p.status.is_active() && same_amount {
+            return self.goto(Phase::Poll);
+        }
+        let detail = self.order_already_paid(&p.payment_id, &p.status.to_string());
+        self.needs_human(&detail);
+    }
+
+    fn order_already_paid(&self, payment_id: &str, status: &str) -> String {
+        format!(
+            "MobilePay already has payment {payment_id} ({status}) for order {}; the journal was \
+             rebuilt after damage, so mposd cannot tell whether it is this sale: check it before \
+             selling again",
+            self.rec.command.order_id().unwrap_or_default()
+        )
+    }
+
     /// A 409 `1301` retry found an active payment with our order id and amount on our point of
     /// sale after our own create went unanswered: that is our payment, created by the request
     /// whose answer was lost, not a stale one.
@@ -523,8 +609,7 @@ impl Flow<'_> {
     }
 
     fn on_payment(&mut self, p: PaymentInfo) {
-        self.rec.last_poll_delay_ms = p.poll_delay_ms.max(1);
-        let delay = u64::from(self.rec.last_poll_delay_ms);
+        let delay = self.polled(p.poll_delay_ms);
         if let Some(amount) = p.amount {
             if self.rec.reserved.is_none() && p.status == PaymentStatus::Reserved {
                 self.rec.reserved = Some(amount);
@@ -559,7 +644,7 @@ impl Flow<'_> {
                     }));
                     self.push(Action::Persist { durable: false });
                 }
-                self.push(Action::Sleep(delay));
+                self.poll_again(delay);
             }
             PaymentStatus::Paired => {
                 if self.wants_cancel() {
@@ -581,12 +666,12 @@ impl Flow<'_> {
                                 });
                             }
                             // Looked up only after pairing: poll again until both are known.
-                            _ => self.push(Action::Sleep(delay)),
+                            _ => self.poll_again(delay),
                         }
                     }
                     // Our ready has not been applied (e.g. lost before a crash): send it again.
                     super::api::CommandKind::Ready => self.goto(Phase::Ready),
-                    _ => self.push(Action::Sleep(delay)),
+                    _ => self.poll_again(delay),
                 }
             }
             PaymentStatus::IssuedToUser => {
@@ -595,7 +680,7 @@ impl Flow<'_> {
                 }
                 let customer = customer_of(&p);
                 self.announce_checkin(&p.payment_id, customer);
-                self.push(Action::Sleep(delay));
+                self.poll_again(delay);
             }
             PaymentStatus::Reserved => {
                 self.rec.partial_capture_possible = p.partial_capture_possible;
@@ -683,13 +768,13 @@ impl Flow<'_> {
     }
 
     fn on_refund(&mut self, r: RefundInfo) {
-        let delay = u64::from(r.poll_delay_ms.max(1));
+        let delay = self.polled(r.poll_delay_ms);
         match &r.status {
             RefundStatus::Initiated => {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelRefund);
                 }
-                self.push(Action::Sleep(delay));
+                self.poll_again(delay);
             }
             RefundStatus::Reserved => {
                 if self.wants_cancel() {
@@ -872,7 +957,9 @@ impl Flow<'_> {
         match self.rec.phase.clone() {
             Phase::Ready | Phase::Poll => self.goto(Phase::CancelPayment),
             Phase::PollRefund => self.goto(Phase::CancelRefund),
-            Phase::ClearStale { .. } => self.declined(DeclineReason::CancelledByCashier),
+            Phase::ClearStale { .. } | Phase::CheckOrder(_) => {
+                self.declined(DeclineReason::CancelledByCashier)
+            }
             Phase::FindRefundPayment => self.finish(Outcome::RefundCancelled {
                 refund_id: None,
                 reason: RefundCancelReason::CancelledByCashier,

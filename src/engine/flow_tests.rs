@@ -541,6 +541,93 @@ fn old_create_keys_are_never_replayed() {
     ));
 }
 
+/// A sale accepted while the journal is in doubt starts by looking its order id up.
+fn doubtful_record() -> Record {
+    let mut rec = record(pay_command(false));
+    rec.phase = Phase::CheckOrder(OrderCheck::Open);
+    rec
+}
+
+fn find(captured_only: bool) -> ApiCall {
+    ApiCall::FindPayments {
+        pos_id: Some("pos-1".into()),
+        order_id: Some("order-1".into()),
+        captured_only,
+    }
+}
+
+#[test]
+fn in_doubt_a_sale_nobody_paid_is_created_after_two_lookups() {
+    let mut h = Harness::new(doubtful_record());
+    assert_eq!(call(&h.start()), find(false));
+    assert_eq!(call(&h.ok(Reply::Ids(vec![]))), find(true));
+    assert!(matches!(
+        call(&h.ok(Reply::Ids(vec![]))),
+        ApiCall::Initiate { key, .. } if key == "key-1"
+    ));
+}
+
+#[test]
+fn in_doubt_a_captured_order_is_flagged_never_paid_again() {
+    let mut h = Harness::new(doubtful_record());
+    h.start();
+    h.ok(Reply::Ids(vec![]));
+    match answered(&h.ok(Reply::Ids(vec!["pay-9".into()]))) {
+        Outcome::NeedsHuman { payment_id, detail } => {
+            assert_eq!(payment_id.as_deref(), Some("pay-9"));
+            assert!(detail.contains("check it before selling again"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn in_doubt_a_reserved_or_different_open_payment_is_flagged() {
+    for (status, amount) in [
+        (PaymentStatus::Reserved, Minor(4995)),
+        (PaymentStatus::IssuedToUser, Minor(100)),
+    ] {
+        let mut h = Harness::new(doubtful_record());
+        h.start();
+        assert_eq!(call(&h.ok(Reply::Ids(vec!["pay-1".into()]))), get_payment());
+        let mut found = payment(status);
+        found.amount = Some(amount);
+        assert!(matches!(
+            answered(&h.ok(Reply::Payment(found))),
+            Outcome::NeedsHuman {
+                payment_id: Some(_),
+                ..
+            }
+        ));
+        assert!(
+            !h.events.iter().any(|e| matches!(e, EventKind::Captured { .. })),
+            "nothing is captured"
+        );
+    }
+}
+
+#[test]
+fn in_doubt_our_sale_still_waiting_for_the_customer_is_taken_over() {
+    let mut h = Harness::new(doubtful_record());
+    h.start();
+    h.ok(Reply::Ids(vec!["pay-1".into()]));
+    // The customer is still approving the payment the lost command created: follow it.
+    assert!(matches!(
+        h.status(PaymentStatus::IssuedToUser).last(),
+        Some(Action::Call(ApiCall::GetPayment { .. }))
+    ));
+    assert_eq!(h.rec.phase, Phase::Poll);
+    sleeps(&h.status(PaymentStatus::IssuedToUser));
+    assert_eq!(
+        call(&h.status(PaymentStatus::Reserved)),
+        ApiCall::Capture {
+            payment_id: "pay-1".into(),
+            amount: Minor(4995)
+        }
+    );
+    assert!(matches!(answered(&h.ok(Reply::Done)), Outcome::Captured { .. }));
+}
+
 #[test]
 fn cashier_cancel_while_waiting_cancels_the_payment() {
     let mut h = Harness::new(record(pay_command(false)));
@@ -1099,6 +1186,131 @@ fn command_fields_are_validated_before_anything_happens() {
         assert_eq!(validate(&command).map_err(|e| e.0), Err(code), "{command:?}");
     }
     assert!(validate(&pay_command(false)).is_ok());
+}
+
+#[test]
+fn a_resumed_poll_keeps_the_backends_poll_delay() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    h.now = 50_000;
+    let slow = PaymentInfo {
+        poll_delay_ms: 3000,
+        ..payment(PaymentStatus::IssuedToUser)
+    };
+    let actions = h.ok(Reply::Payment(slow.clone()));
+    assert_eq!(sleeps(&actions), 3000);
+    // The poll's time and delay are stored before the wait, for a restart to find.
+    assert_eq!(actions[actions.len() - 2], Action::Persist { durable: false });
+    assert_eq!((h.rec.last_poll_at_ms, h.rec.last_poll_delay_ms), (50_000, 3000));
+    // A poll that only repeats the state is stored as well.
+    h.now = 53_000;
+    h.input(Input::Timer);
+    let actions = h.ok(Reply::Payment(slow));
+    assert_eq!(
+        &actions[actions.len() - 2..],
+        &[Action::Persist { durable: false }, Action::Sleep(3000)]
+    );
+    let stored = h.rec.clone();
+
+    let policy = h.policy.clone();
+    let resume = |now: u64, rec: &Record| step(&mut rec.clone(), Input::Start, now, &policy);
+    // Restarted 1 s after the last poll: the first poll waits for the rest of the delay.
+    assert_eq!(resume(54_000, &stored), vec![Action::Sleep(2000)]);
+    let mut rec = stored.clone();
+    step(&mut rec, Input::Start, 54_000, &policy);
+    assert_eq!(
+        call(&step(&mut rec, Input::Timer, 56_000, &policy)),
+        get_payment()
+    );
+    // Restarted after the delay: it polls at once.
+    assert_eq!(call(&resume(56_000, &stored)), get_payment());
+    // A clock set back by the restart holds the poll up by one delay at most.
+    assert_eq!(resume(1_000, &stored), vec![Action::Sleep(3000)]);
+    // A record stored before the poll time was kept polls at once.
+    let mut old = serde_json::to_value(&stored).unwrap();
+    old.as_object_mut().unwrap().remove("last_poll_at_ms");
+    let old: Record = serde_json::from_value(old).unwrap();
+    assert_eq!(old.last_poll_at_ms, 0);
+    assert_eq!(call(&resume(54_000, &old)), get_payment());
+}
+
+#[test]
+fn a_resumed_refund_poll_keeps_the_backends_poll_delay() {
+    let mut h = Harness::new(refund_record());
+    h.start();
+    h.now = 10_000;
+    h.ok(Reply::Id("ref-1".into()));
+    let actions = h.ok(Reply::Refund(RefundInfo {
+        poll_delay_ms: 2000,
+        ..refund_info(RefundStatus::Initiated)
+    }));
+    assert_eq!(
+        &actions[actions.len() - 2..],
+        &[Action::Persist { durable: false }, Action::Sleep(2000)]
+    );
+    let mut rec = h.rec.clone();
+    assert_eq!(rec.phase, Phase::PollRefund);
+    assert_eq!(
+        step(&mut rec, Input::Start, 10_500, &h.policy),
+        vec![Action::Sleep(1500)]
+    );
+    assert_eq!(
+        call(&step(&mut rec, Input::Timer, 12_000, &h.policy)),
+        ApiCall::GetRefund {
+            refund_id: "ref-1".into()
+        }
+    );
+}
+
+#[test]
+fn an_amount_above_the_maximum_is_refused_naming_the_maximum() {
+    let too_much = Minor(MAX_MINOR + 1);
+    let pay = Command::Pay {
+        amount: too_much,
+        currency: Currency::DKK,
+        order_id: "o".into(),
+        keep_reservation: false,
+        restrictions: None,
+        label: None,
+    };
+    let capture = Command::Capture {
+        target: cid("t"),
+        amount: Some(too_much),
+    };
+    let refund = Command::Refund {
+        payment: PaymentSelector::OrderId("o".into()),
+        amount: too_much,
+        currency: Currency::DKK,
+        refund_order_id: "r".into(),
+    };
+    for (command, what) in [
+        (pay, "the amount"),
+        (capture, "the capture amount"),
+        (refund, "the refund amount"),
+    ] {
+        let (code, message) = validate(&command).unwrap_err();
+        assert_eq!(code, RejectCode::InvalidAmount);
+        assert_eq!(
+            message,
+            format!("{what} must be at most 100000000000.00 (10000000000000 in minor units)")
+        );
+    }
+    let (_, message) = validate(&Command::Pay {
+        amount: Minor(0),
+        currency: Currency::DKK,
+        order_id: "o".into(),
+        keep_reservation: false,
+        restrictions: None,
+        label: None,
+    })
+    .unwrap_err();
+    assert_eq!(message, "the amount must be positive");
+    let largest = Command::Capture {
+        target: cid("t"),
+        amount: Some(Minor(MAX_MINOR)),
+    };
+    assert!(validate(&largest).is_ok());
 }
 
 /// A small model of MobilePay's payment rules, enough to replay a flow after a crash.

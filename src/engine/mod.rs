@@ -9,11 +9,13 @@ pub mod backend;
 pub mod driver;
 pub mod flow;
 pub mod journal;
+mod keys;
 pub mod pos;
 pub mod pos_v10;
 mod reconciler;
 pub mod record;
 mod recovery;
+pub mod refund_limit;
 
 pub use api::*;
 pub use driver::{start, EngineConfig};

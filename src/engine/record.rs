@@ -24,6 +24,9 @@ pub enum Decision {
 pub enum Phase {
     /// Create the payment (initiate or prepare) with `create_key`.
     Create,
+    /// Before creating, while the journal is in doubt (rebuilt after damage): look the order
+    /// id up at the backend, in case a command the journal lost already paid it.
+    CheckOrder(OrderCheck),
     /// Look our payment up by point of sale and order id (the create key is too old to replay).
     FindOwn,
     /// After 409 `1301`: list the point of sale's open payments and cancel stale ones.
@@ -51,6 +54,18 @@ pub enum Phase {
     CancelRefund,
     /// Nothing left to do.
     Done,
+}
+
+/// The steps of [`Phase::CheckOrder`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderCheck {
+    /// List the point of sale's open payments (active or reserved) with the order id.
+    Open,
+    /// Read the open payment found.
+    Inspect { payment_id: String },
+    /// List captured payments with the order id.
+    Captured,
 }
 
 /// Which progress events were already emitted, so a re-poll does not repeat them.
@@ -100,7 +115,13 @@ pub struct Record {
     pub failing_since_ms: Option<u64>,
     /// Consecutive failed attempts in the current phase, for back-off.
     pub attempts: u32,
+    /// MobilePay's `pollDelayInMs` from the last status poll.
     pub last_poll_delay_ms: u32,
+    /// When the last status poll was answered (milliseconds since the Unix epoch; 0 in
+    /// records written before it was kept). With `last_poll_delay_ms` it paces the first poll
+    /// after a restart.
+    #[serde(default)]
+    pub last_poll_at_ms: u64,
     pub announced: Announced,
     pub accepted_at_ms: u64,
     pub updated_at_ms: u64,
@@ -148,6 +169,7 @@ impl Record {
             failing_since_ms: None,
             attempts: 0,
             last_poll_delay_ms: 1000,
+            last_poll_at_ms: 0,
             announced: Announced::default(),
             accepted_at_ms: now_ms,
             updated_at_ms: now_ms,
@@ -176,6 +198,7 @@ impl Record {
         }
         match self.phase {
             Phase::Create
+            | Phase::CheckOrder(_)
             | Phase::FindOwn
             | Phase::ClearStale { .. }
             | Phase::Ready

@@ -5,14 +5,14 @@
 use super::api::{Command, EventKind, Outcome};
 use super::backend::Backend;
 use super::driver::{follow_cancel_target, spawn_flow, Shared};
+use super::journal::SetAside;
 use super::reconciler;
 use super::record::Phase;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub(crate) async fn recover<B: Backend>(
     shared: &Arc<Shared<B>>,
-    set_aside: Option<PathBuf>,
+    set_aside: Option<SetAside>,
 ) -> anyhow::Result<()> {
     let loaded = shared.journal.load()?;
     {
@@ -32,13 +32,29 @@ pub(crate) async fn recover<B: Backend>(
             ),
         );
     }
-    if let Some(path) = &set_aside {
+    match (&set_aside, &shared.doubt) {
+        // Raised below, with where the journal went.
+        (Some(_), _) => {}
+        (None, Some(doubt)) if shared.in_doubt() => raise_alarm(
+            shared,
+            format!(
+                "the payment journal was rebuilt after damage ({}); commands it no longer knows \
+                 are answered \"in doubt\" until {} days after the rebuild",
+                doubt.reason,
+                shared.config.doubt_window.as_secs() / 86_400
+            ),
+        ),
+        _ => {}
+    }
+    if let Some(aside) = &set_aside {
         raise_alarm(
             shared,
             format!(
-                "the payment journal could not be opened and was moved to {}; open payments were \
-                 rebuilt from MobilePay, reservations are kept for a person to capture or cancel",
-                path.display()
+                "the payment journal was damaged ({}) and was moved to {}; open payments were \
+                 rebuilt from MobilePay, reservations are kept for a person to capture or cancel, \
+                 and commands it no longer knows are answered \"in doubt\"",
+                aside.reason,
+                aside.path.display()
             ),
         );
     }

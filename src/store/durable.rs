@@ -7,20 +7,40 @@
 //! per inode, so any open handle to the file will do). The new files and their directory are
 //! fsynced once at creation so that the files themselves survive.
 
+use super::{installation, mark};
 use anyhow::Context;
 use std::{
     fs::File,
     io::ErrorKind,
     path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
     sync::Mutex,
     time::{Duration, Instant},
 };
 
-/// A sled database plus the handle needed to fsync its data file.
+/// A sled database plus the handle needed to fsync its data file, the high-water mark written at
+/// every durability point, and the installation id.
 pub struct Db {
     sled: sled::Db,
     data_file: Mutex<File>,
     path: PathBuf,
+    /// The last journal sequence number handed out.
+    seq: AtomicU64,
+    mark: Mutex<mark::Writer>,
+    installation: [u8; 16],
+    opened: Opened,
+}
+
+/// What [`Db::open`] found besides sled's own files, for the journal's check at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// The store was created by this open.
+    pub created: bool,
+    /// The high-water mark as found.
+    pub mark: mark::Found,
+    /// Neither the installation file nor the mark held the installation id of an existing
+    /// store, so a new one was made: keys of commands the journal lost are not reproducible.
+    pub installation_renewed: bool,
 }
 
 impl Db {
@@ -66,11 +86,63 @@ impl Db {
                 sync_dir(parent)?;
             }
         }
+        let found = mark::read(dir)?;
+        let mark_copy = match found {
+            mark::Found::Valid(m) => Some(m.installation),
+            _ => None,
+        };
+        let id_path = installation::path_for(dir);
+        let (known, rewrite) = installation::choose(installation::read(&id_path)?, mark_copy);
+        let installation_renewed = known.is_none() && !created;
+        let id = known.unwrap_or_else(installation::generate);
+        if rewrite {
+            installation::write(&id_path, &id)?;
+        }
+        let seq = match found {
+            mark::Found::Valid(m) => m.seq,
+            _ => 0,
+        };
+        let mut writer = mark::Writer::open(dir, found)?;
+        if created {
+            writer.write(mark::Mark {
+                installation: id,
+                seq: 0,
+            })?;
+            sync_dir(dir)?;
+        }
         Ok(Db {
             sled,
             data_file: Mutex::new(data_file),
             path: dir.to_path_buf(),
+            seq: AtomicU64::new(seq),
+            mark: Mutex::new(writer),
+            installation: id,
+            opened: Opened {
+                created,
+                mark: found,
+                installation_renewed,
+            },
         })
+    }
+
+    /// The installation id (see [`installation`]).
+    pub fn installation(&self) -> &[u8; 16] {
+        &self.installation
+    }
+
+    pub fn opened(&self) -> Opened {
+        self.opened
+    }
+
+    /// The next journal sequence number. Every journal write carries one, and the mark records
+    /// the highest one that was durable, so a journal that lost writes shows up as behind it.
+    pub fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Continues numbering after `seq` (the highest number found in the journal at start).
+    pub fn seq_at_least(&self, seq: u64) {
+        self.seq.fetch_max(seq, Ordering::SeqCst);
     }
 
     pub fn sled(&self) -> &sled::Db {
@@ -89,13 +161,25 @@ impl Db {
 
     /// Makes every write done so far survive a power cut. Several records written before one
     /// call share its cost (that is the batching of durability points).
+    /// The mark is written after sled's files are synced and names only sequence numbers
+    /// handed out before the flush began, so it never claims more than the disk holds.
     pub fn durable(&self) -> anyhow::Result<()> {
+        let upto = self.seq.load(Ordering::SeqCst);
         self.sled.flush().context("cannot flush the database")?;
-        let file = self
-            .data_file
+        {
+            let file = self
+                .data_file
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            file.sync_all().context("cannot fsync the database file")?;
+        }
+        self.mark
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        file.sync_all().context("cannot fsync the database file")
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .write(mark::Mark {
+                installation: self.installation,
+                seq: upto,
+            })
     }
 }
 

@@ -2,5 +2,8 @@
 //! the disk.
 
 mod durable;
+pub mod installation;
+pub mod mark;
+pub mod sidecar;
 
-pub use durable::{is_damage, Db, StoreInUse};
+pub use durable::{is_damage, Db, Opened, StoreInUse};

@@ -3,12 +3,14 @@
 use mposd::daemon::sim_config::{lane_name, write_lanes, SimulatorLane};
 use mposd::sim::{SimConfig, Simulator};
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
@@ -46,6 +48,24 @@ impl Setup {
     /// A daemon configuration with `lanes` checkout lanes, each with its own point of sale, a
     /// cash register on TCP and a PNG display.
     pub async fn with_lanes(lanes: usize) -> Setup {
+        Setup::reaching_the_simulator(lanes, |sim| sim.base_url()).await
+    }
+
+    /// A one-lane configuration that reaches the simulator only through a [`Relay`], which
+    /// starts switched off: MobilePay is unreachable until [`Relay::on`].
+    pub async fn behind_relay() -> (Setup, Relay) {
+        let mut relay = None;
+        let setup = Setup::reaching_the_simulator(1, |sim| {
+            let r = Relay::new(sim.addr());
+            let url = r.url();
+            relay = Some(r);
+            url
+        })
+        .await;
+        (setup, relay.expect("a relay"))
+    }
+
+    async fn reaching_the_simulator(lanes: usize, url: impl FnOnce(&Simulator) -> String) -> Setup {
         let settings = mposd::sim::Settings {
             payment_poll_delay_ms: 100,
             ..Default::default()
@@ -57,7 +77,7 @@ impl Setup {
         .await
         .expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
-        let sim_url = sim.base_url();
+        let sim_url = url(&sim);
         let ecr_addrs: Vec<String> = (0..lanes).map(|_| format!("127.0.0.1:{}", free_port())).collect();
         let pos_ids: Vec<String> = (0..lanes).map(lane_name).collect();
         let specs: Vec<SimulatorLane> = ecr_addrs
@@ -87,7 +107,26 @@ impl Setup {
 
     /// [`Setup::start_daemon`], keeping the daemon's JSON log lines.
     pub async fn start_daemon_logged(&self) -> (Child, DaemonLog) {
-        let mut child = Command::new(MPOSD)
+        let (child, log) = self.spawn_daemon(&[]);
+        log.wait_for(Duration::from_secs(60), |l| l.contains("mposd is ready"))
+            .await
+            .unwrap_or_else(|| panic!("mposd run did not become ready: {:?}", log.lines()));
+        (child, log)
+    }
+
+    /// Starts `mposd run` on this setup's configuration without waiting for it to become
+    /// ready, through `wrapper` (a program and its arguments that end by running the daemon's
+    /// command line given after them) unless it is empty; collects its JSON log lines.
+    pub fn spawn_daemon(&self, wrapper: &[&str]) -> (Child, DaemonLog) {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(MPOSD);
+                command
+            }
+            None => Command::new(MPOSD),
+        };
+        let mut child = command
             .args(["run", "--log-format", "json", "--config"])
             .arg(&self.config)
             .stdout(Stdio::null())
@@ -104,9 +143,6 @@ impl Setup {
                 collected.push(line);
             }
         });
-        log.wait_for(Duration::from_secs(60), |l| l.contains("mposd is ready"))
-            .await
-            .unwrap_or_else(|| panic!("mposd run did not become ready: {:?}", log.lines()));
         (child, log)
     }
 
@@ -182,6 +218,55 @@ impl Setup {
     }
 }
 
+/// A loopback TCP relay to the simulator that can be switched off and on, cutting MobilePay
+/// off from the daemon as a shop's internet outage would: while it is off nothing listens on
+/// its port, so every connection is refused.
+pub struct Relay {
+    port: u16,
+    target: SocketAddr,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    /// A relay to `target`, switched off.
+    pub fn new(target: SocketAddr) -> Relay {
+        Relay {
+            port: free_port(),
+            target,
+            running: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn on(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("the relay's port");
+        let target = self.target;
+        self.running = Some(tokio::spawn(async move {
+            // Dropped with the task when the relay is switched off: every connection ends too.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    pub async fn off(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.abort();
+            let _ = running.await;
+        }
+    }
+}
+
 pub fn sigterm(child: &Child) {
     let pid = child.id().expect("running") as i32;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
@@ -194,7 +279,8 @@ pub async fn stops_with_exit_0(mut daemon: Child) {
     let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
         .await
         .expect("stops in time");
-    assert!(status.expect("exit status").success(), "exit 0 after SIGTERM");
+    let status = status.expect("exit status");
+    assert!(status.success(), "exit 0 after SIGTERM, not {status}");
 }
 
 /// The log lines a daemon under test has written so far.

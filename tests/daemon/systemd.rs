@@ -1,6 +1,8 @@
 //! `mposd run` as systemd sees it, through a real notify socket: status lines, READY once the
 //! lanes serve, watchdog pings from the main loop, STOPPING on SIGTERM, and a boot while
-//! MobilePay is unreachable that asks for more start-up time instead of being killed.
+//! MobilePay is unreachable that asks for more start-up time instead of being killed, a
+//! cash-register port taken by another program, named in the status until it is free, and a
+//! settings change that waits for a kept reservation, named in the status until it is applied.
 
 use super::support::{final_outcome, free_port, sigterm, stops_with_exit_0, Setup, MPOSD};
 use mposd::daemon::sim_config::SimulatorLane;
@@ -143,6 +145,58 @@ async fn a_boot_without_mobilepay_waits_for_it_under_systemd_and_becomes_ready_w
         .await
         .expect("json");
     assert_eq!(pos["pointOfSales"].as_array().map(Vec::len), Some(1), "{pos}");
+    stops_with_exit_0(daemon).await;
+}
+
+#[tokio::test]
+async fn a_cash_register_port_in_use_is_named_in_the_status_and_served_once_it_is_free() {
+    let setup = Setup::new().await;
+    setup
+        .control(
+            "/_sim/behaviour",
+            serde_json::json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
+        )
+        .await;
+    // Another program holds the lane's cash-register port.
+    let squatter = std::net::TcpListener::bind(&setup.ecr_addr).expect("occupy the port");
+    let notify = NotifySocket::bind(setup.dir.path());
+    let daemon = notify.spawn(&setup.config, None);
+
+    // The engine serves, so systemd gets READY; the status keeps naming the broken line.
+    let broken = format!("till-1: cash register link cannot start ({}: ", setup.ecr_addr);
+    let mut seen = notify
+        .until(Duration::from_secs(60), |m| m.contains(&broken))
+        .await;
+    let named = seen.last().expect("a status").clone();
+    assert!(named.contains("); retrying"), "{named}");
+    if !seen.iter().any(|m| m.contains("READY=1")) {
+        seen = notify
+            .until(Duration::from_secs(60), |m| m.contains("READY=1"))
+            .await;
+    }
+    let ready = seen.iter().find(|m| m.contains("READY=1")).expect("READY");
+    assert!(ready.contains("STATUS=serving 1 lane(s): till-1"), "{ready}");
+    if !ready.contains(&broken) {
+        // READY came before the first attempt to listen; the status named the line after it.
+        assert!(named.contains("STATUS=serving 1 lane(s): till-1; "), "{named}");
+    }
+
+    // The port is freed: the line comes up, the status says so and a payment goes through it.
+    drop(squatter);
+    notify
+        .until(Duration::from_secs(30), |m| {
+            m.contains("STATUS=serving 1 lane(s): till-1") && !m.contains("cannot start")
+        })
+        .await;
+    let (ok, messages) = setup
+        .ecr(&["pay", "12.50", "--order", "R1-0001", "--id", "sale-1"])
+        .await;
+    assert!(ok, "{messages:?}");
+    assert_eq!(
+        final_outcome(&messages)["result"],
+        serde_json::json!("captured"),
+        "{messages:?}"
+    );
     stops_with_exit_0(daemon).await;
 }
 

@@ -7,7 +7,7 @@ use super::engine_support::{
     client_for, lane as engine_lane, lane_without_engine, start_engine, Lane, CREDIT_USER, LOYALTY_USER,
     PARTIAL_USER,
 };
-use super::support::{ask, expect, PtyLine};
+use super::support::{ask, expect, refused, PtyLine};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, QueryState, WireOutcome};
 use mposd::ecr::register::Register;
@@ -192,6 +192,47 @@ async fn declined_and_cancelled_payments_are_reported_with_their_reason() {
         matches!(m, DaemonMessage::Event { id: Some(i), event: Event::WaitingForCustomer { .. } } if i == "sale-3").then_some(())
     })
     .await;
+    // Commands refused before they are stored get their `rejected` outcome without
+    // `accepted`, and leave nothing behind: their ids stay unused.
+    let busy = refused(&mut ecr, pay("sale-4", 2000, "R1-0004", false)).await;
+    assert_eq!(busy.0, RejectCode::LaneBusy, "{busy:?}");
+    let zero = refused(&mut ecr, pay("sale-5", 0, "R1-0005", false)).await;
+    assert_eq!(zero.0, RejectCode::InvalidAmount, "{zero:?}");
+    let nothing = refused(
+        &mut ecr,
+        EcrMessage::Capture {
+            id: "cap-6".into(),
+            payment: "no-such-sale".into(),
+            amount: None,
+        },
+    )
+    .await;
+    assert_eq!(nothing.0, RejectCode::UnknownTarget, "{nothing:?}");
+    for unused in ["sale-4", "sale-5", "cap-6"] {
+        let result = ask(
+            &mut ecr,
+            EcrMessage::Query {
+                id: format!("q-{unused}"),
+                command: unused.into(),
+            },
+        )
+        .await;
+        assert!(
+            matches!(
+                result,
+                DaemonMessage::QueryResult {
+                    state: QueryState::NotFound,
+                    ..
+                }
+            ),
+            "{result:?}"
+        );
+    }
+    let status = ask(&mut ecr, EcrMessage::Status { id: "st-3".into() }).await;
+    assert!(
+        matches!(&status, DaemonMessage::Status { running, .. } if *running == ["sale-3"]),
+        "{status:?}"
+    );
     let (_, _, cancelled) = run(
         &mut ecr,
         EcrMessage::Cancel {
@@ -382,17 +423,10 @@ async fn reservations_are_captured_partially_or_fully_and_refunded() {
         ),
         "{refunded:?}"
     );
-    let (_, _, refused) = run(&mut ecr, refund("refund-3", Some("sale-20"), None, 3000)).await;
-    assert!(
-        matches!(
-            refused,
-            WireOutcome::Rejected {
-                code: RejectCode::RefundTooHigh,
-                ..
-            }
-        ),
-        "{refused:?}"
-    );
+    // 40.00 captured, 15.00 refunded: the engine refuses 30.00 itself, before storing it.
+    let (code, message) = refused(&mut ecr, refund("refund-3", Some("sale-20"), None, 3000)).await;
+    assert_eq!(code, RejectCode::RefundTooHigh);
+    assert!(message.contains("25.00 left to refund"), "{message}");
 
     // A credit card: no partial capture; the cashier then captures in full.
     no_customers(&s.lane).await;

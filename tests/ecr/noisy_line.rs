@@ -3,10 +3,12 @@
 //! directions. Only intact frames may act, nothing may be delivered twice or out of order, and
 //! retransmission must get every message through.
 
+use bytes::BytesMut;
 use mposd::ecr::driver::run_connection;
+use mposd::ecr::frame::{Decoded, Frame, FrameCodec, FrameKind};
 use mposd::ecr::link::{Link, LinkConfig, LinkEvent};
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_serial::SerialStream;
@@ -193,4 +195,76 @@ async fn every_message_arrives_once_in_order_through_line_noise() {
     assert!(e.retransmissions + d.retransmissions > 0, "{e:?} {d:?}");
     assert_eq!(e.given_up + d.given_up, 0);
     eprintln!("ECR link: {e:?}\ndaemon link: {d:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_noise_gets_at_most_one_nak_per_ack_timeout_and_the_link_goes_on() {
+    let (ecr_end, daemon_end) = SerialStream::pair().expect("pty pair");
+    let config = LinkConfig::default();
+    let ack_timeout = config.ack_timeout;
+    let (daemon_tx, mut daemon_events, daemon_task) = endpoint(daemon_end, config);
+    let (mut from_daemon, mut to_daemon) = tokio::io::split(ecr_end);
+    // Everything the daemon side writes, decoded.
+    let (frames_tx, mut frames) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut codec = FrameCodec::new();
+        let mut buf = BytesMut::new();
+        let mut chunk = vec![0u8; 4096];
+        loop {
+            match from_daemon.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            while let Some(decoded) = codec.decode_step(&mut buf) {
+                if frames_tx.send(decoded).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+
+    // 100 kB of random bytes (about 400 frame starts, each a damaged frame), then a message.
+    let mut rng = StdRng::seed_from_u64(0xEC12_0003);
+    let noise: Vec<u8> = (0..100_000).map(|_| rng.gen()).collect();
+    let message = br#"{"type":"status","id":"after-the-noise"}"#;
+    let start = Instant::now();
+    to_daemon.write_all(&noise).await.unwrap();
+    to_daemon
+        .write_all(&Frame::data(0, &message[..]).unwrap().to_wire())
+        .await
+        .unwrap();
+
+    // The message's ACK comes after every answer to the noise.
+    let mut naks = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let decoded = tokio::time::timeout_at(deadline, frames.recv())
+            .await
+            .expect("the message after the noise is acknowledged")
+            .expect("the daemon side is running");
+        match decoded {
+            Decoded::Frame(f) if f.kind() == FrameKind::Nak => naks += 1,
+            Decoded::Frame(f) if f.kind() == FrameKind::Ack && f.seq() == 0 => break,
+            other => panic!("unexpected from the daemon side: {other:?}"),
+        }
+    }
+    let elapsed = start.elapsed();
+    let bound = 1 + (elapsed.as_millis() / ack_timeout.as_millis()) as usize;
+    assert!(
+        (1..=bound).contains(&naks),
+        "{naks} NAKs in {elapsed:?}; at most {bound} (one per ACK timeout) allowed"
+    );
+    let received = tokio::time::timeout(Duration::from_secs(30), daemon_events.recv())
+        .await
+        .expect("the message is delivered")
+        .expect("the daemon side is running");
+    assert_eq!(received, LinkEvent::Received(message[..].into()));
+
+    drop(daemon_tx);
+    let stats = daemon_task.await.unwrap().stats();
+    assert!(stats.corrupt_received > 100, "{stats:?}");
+    eprintln!(
+        "{naks} NAKs for {} damaged frames in {elapsed:?}",
+        stats.corrupt_received
+    );
 }

@@ -3,7 +3,7 @@
 //! commands, events and outcomes, repeats after an ECR restart, lane-wide events, and the
 //! serial device vanishing and coming back.
 
-use super::support::{ask, expect, PtyLine, ScriptedEngine, LANE};
+use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, LANE};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{
     Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, WireOutcome,
@@ -136,6 +136,33 @@ async fn hello_status_and_refusals() {
         })
         .await;
         assert_eq!((got.0.as_deref(), got.1), (id, code), "{}", got.2);
+    }
+    // Every message's id follows the same rules, and an invalid one gets the same error
+    // whatever the message type.
+    let too_long = "x".repeat(65);
+    for bad_id in ["", too_long.as_str(), "has space", "bell\u{7}", "kø"] {
+        let id = serde_json::to_string(bad_id).unwrap();
+        let bodies = [
+            format!(r#"{{"type":"pay","id":{id},"amount":4995,"order":"R"}}"#),
+            format!(r#"{{"type":"status","id":{id}}}"#),
+            format!(r#"{{"type":"hello","id":{id}}}"#),
+            format!(r#"{{"type":"query","id":{id},"command":"sale-1"}}"#),
+        ];
+        let mut errors = Vec::new();
+        for body in bodies {
+            ecr.send_raw(body.into_bytes());
+            let got = expect(&mut ecr, "an error reply", |m| match m {
+                DaemonMessage::Error { id, code, message } => Some((id.clone(), *code, message.clone())),
+                _ => None,
+            })
+            .await;
+            errors.push(got);
+        }
+        for got in &errors {
+            assert_eq!(got.0.as_deref(), Some(bad_id), "{errors:?}");
+            assert_eq!(got, &errors[0], "{errors:?}");
+        }
+        assert_eq!(errors[0].1, ErrorCode::InvalidCommandId, "{errors:?}");
     }
     // None of them reached the engine.
     let status = ask(&mut ecr, EcrMessage::Status { id: "st-2".into() }).await;
@@ -328,17 +355,51 @@ async fn an_ecr_restarting_mid_payment_gets_the_same_payment_for_its_command_id(
             currency: Currency::DKK
         }
     );
-    // No second payment was started, and a different command under the same id is refused.
-    ask(&mut second, pay("sale-7", 9999, "R1-0007")).await;
-    let (_, _, refused) = expect(&mut second, "the refusal", outcome_of("sale-7")).await;
-    assert!(matches!(
-        refused,
-        WireOutcome::Rejected {
-            code: mposd::engine::RejectCode::CommandIdReused,
-            ..
-        }
-    ));
+    // No second payment was started, and a different command under the same id is refused
+    // without `accepted`: nothing of it was stored.
+    let (code, _) = refused(&mut second, pay("sale-7", 9999, "R1-0007")).await;
+    assert_eq!(code, mposd::engine::RejectCode::CommandIdReused);
     assert!(engine.started.try_recv().is_err(), "a second command was started");
+
+    // A command stored and then refused by MobilePay is in the journal: it is accepted, and
+    // so is its repeat, which gets the stored refusal.
+    let refund = EcrMessage::Refund {
+        id: "refund-7".into(),
+        payment: Some("sale-7".into()),
+        order: None,
+        amount: Minor(1250),
+        currency: None,
+        refund_order: "RF-0007".into(),
+    };
+    let accepted = ask(&mut second, refund.clone()).await;
+    assert_eq!(
+        accepted,
+        DaemonMessage::Accepted {
+            id: "refund-7".into()
+        }
+    );
+    engine.next_started().await;
+    let too_old = Outcome::Rejected {
+        code: mposd::engine::RejectCode::PaymentTooOld,
+        message: "MobilePay refused the request".into(),
+    };
+    engine.emit(
+        "refund-7",
+        EventKind::Finished {
+            outcome: too_old.clone(),
+        },
+    );
+    let (_, _, first_answer) = expect(&mut second, "the refusal", outcome_of("refund-7")).await;
+    let accepted = ask(&mut second, refund).await;
+    assert_eq!(
+        accepted,
+        DaemonMessage::Accepted {
+            id: "refund-7".into()
+        }
+    );
+    let (_, _, repeated) = expect(&mut second, "the stored refusal", outcome_of("refund-7")).await;
+    assert_eq!(first_answer, WireOutcome::from(too_old));
+    assert_eq!(repeated, first_answer);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

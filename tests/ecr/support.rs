@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 use mposd::ecr::link::LinkConfig;
-use mposd::ecr::message::{DaemonMessage, EcrMessage};
+use mposd::ecr::message::{DaemonMessage, EcrMessage, WireOutcome};
 use mposd::ecr::register::{Heard, Register};
 use mposd::engine::{
     Command, CommandId, CommandState, CommandView, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode,
@@ -106,6 +106,26 @@ pub async fn ask(register: &mut Register, message: EcrMessage) -> DaemonMessage 
     .await
 }
 
+/// Sends a command the daemon must refuse before storing it, and returns its `rejected`
+/// outcome's code and message; panics if `accepted` (the promise that the command is stored)
+/// or any other outcome comes for it.
+pub async fn refused(register: &mut Register, message: EcrMessage) -> (RejectCode, String) {
+    let id = message.id().to_string();
+    register.send(&message);
+    expect(register, &format!("the refusal of {id}"), |m| match m {
+        DaemonMessage::Accepted { id: i } if *i == id => panic!("{id} was refused but got accepted"),
+        DaemonMessage::Outcome {
+            id: i,
+            approved: false,
+            resolved: false,
+            outcome: WireOutcome::Rejected { code, message },
+        } if *i == id => Some((*code, message.clone())),
+        DaemonMessage::Outcome { id: i, .. } if *i == id => panic!("{id} was not refused: {m:?}"),
+        _ => None,
+    })
+    .await
+}
+
 pub fn reply_id(message: &DaemonMessage) -> Option<&str> {
     match message {
         DaemonMessage::Hello { id, .. }
@@ -145,9 +165,11 @@ impl ScriptedEngine {
                 match request {
                     Request::Submit { id, command, reply } => {
                         let (tx, rx) = mpsc::unbounded_channel();
+                        let mut stored = true;
                         let mut journal = j.lock().unwrap();
                         match journal.get_mut(&id) {
                             Some(entry) if entry.command != command => {
+                                stored = false;
                                 let _ = tx.send(lane_event(
                                     &id,
                                     EventKind::Finished {
@@ -181,7 +203,12 @@ impl ScriptedEngine {
                                 let _ = started_tx.send((id, command));
                             }
                         }
-                        let _ = reply.send(Ok(Submission::new(rx)));
+                        let submission = if stored {
+                            Submission::new(rx)
+                        } else {
+                            Submission::refused(rx)
+                        };
+                        let _ = reply.send(Ok(submission));
                     }
                     Request::Query { id, reply } => {
                         let journal = j.lock().unwrap();

@@ -381,6 +381,56 @@ async fn refunds_partial_multiple_and_over_the_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_above_what_is_left_is_refused_without_asking_mobilepay() {
+    let lane = lane().await;
+    lane.customer(CREDIT_USER, "accept", 20).await;
+    let sale = lane.run("sale-1", pay(1000, "order-1", false)).await;
+    assert!(matches!(sale, Outcome::Captured { .. }), "{sale:?}");
+    let refund = |n: &str, amount: i64| Command::Refund {
+        payment: PaymentSelector::Command(id("sale-1")),
+        amount: Minor(amount),
+        currency: Currency::DKK,
+        refund_order_id: format!("r-{n}"),
+    };
+    let first = lane.run("ref-1", refund("1", 600)).await;
+    assert!(
+        matches!(
+            first,
+            Outcome::Refunded {
+                amount: Minor(600),
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    let second = lane.run("ref-2", refund("2", 500)).await;
+    assert_eq!(
+        second,
+        Outcome::Rejected {
+            code: RejectCode::RefundTooHigh,
+            message: "5.00 is more than the 4.00 left to refund of this payment".into(),
+        }
+    );
+    // MobilePay never saw it, and nothing was stored: the id is still free.
+    let creates = lane.requests_to("createRefund").await;
+    assert_eq!(creates.len(), 1, "{creates:#?}");
+    assert!(lane.engine().query(&id("ref-2")).await.unwrap().is_none());
+    // What is left can still be refunded.
+    let rest = lane.run("ref-3", refund("3", 400)).await;
+    assert!(
+        matches!(
+            rest,
+            Outcome::Refunded {
+                amount: Minor(400),
+                ..
+            }
+        ),
+        "{rest:?}"
+    );
+    assert_eq!(lane.requests_to("createRefund").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_payment_on_the_point_of_sale_is_cancelled_and_the_sale_goes_on() {
     let lane = lane().await;
     // A payment left active on the PoS (e.g. by a register before a crash and a lost journal).

@@ -2,7 +2,7 @@
 //! killed process) and a new one starts on the same sled journal on disk.
 
 use super::support::*;
-use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, Outcome};
+use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, EventKind, Outcome};
 use mposd::mobilepay::flow::Flow;
 use mposd::mobilepay::idempotency::IdempotencyKey;
 use mposd::mobilepay::model::{InitiatePaymentRequest, PlannedCaptureDelay};
@@ -99,6 +99,58 @@ fn a_payment_interrupted_by_a_crash_is_resumed_and_captured_once() {
     let payments = main.block_on(lane.payments());
     assert_eq!(payments.len(), 1, "{payments:?}");
     assert_eq!(payments[0]["capturedMinor"], 2000);
+    second.kill();
+}
+
+/// When the simulator received each `getPayment` request.
+async fn polls(lane: &Lane) -> Vec<chrono::DateTime<chrono::FixedOffset>> {
+    lane.requests_to("getPayment")
+        .await
+        .iter()
+        .map(|entry| chrono::DateTime::parse_from_rfc3339(entry["at"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_resumed_payment_keeps_mobilepays_poll_delay_across_a_restart() {
+    const DELAY_MS: i64 = 5000;
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine_with(|config| {
+        config.settings.payment_poll_delay_ms = DELAY_MS as u32;
+    }));
+    let first = life(&main, &lane, 1);
+    let mut submission = main
+        .block_on(first.engine.submit(id("sale-1"), pay(2000, "order-1", false)))
+        .unwrap();
+    // The first poll's answer is handled (its time stored) when the payment is announced.
+    main.block_on(async {
+        while let Some(event) = submission.next_event().await {
+            if matches!(event.kind, EventKind::WaitingForCustomer { .. }) {
+                return;
+            }
+        }
+        panic!("the payment was never shown to the customer");
+    });
+    first.kill();
+    let before = main.block_on(polls(&lane));
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let second = life(&main, &lane, 2);
+    let after = main.block_on(async {
+        for _ in 0..600 {
+            let after = polls(&lane).await;
+            if after.len() > before.len() {
+                return after;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the resumed payment was never polled");
+    });
+    let gap = (after[1] - before[0]).num_milliseconds();
+    assert!(
+        gap >= DELAY_MS,
+        "the resumed poll came {gap} ms after the last one"
+    );
     second.kill();
 }
 
@@ -242,11 +294,19 @@ async fn an_outage_is_answered_unknown_and_the_payment_cancelled_when_mobilepay_
         }
     );
     assert_eq!(lane.payment(&payment_id).await["status"], "CancelledByClient");
-    let mut saw_resolved = false;
-    while let Ok(event) = events.try_recv() {
-        saw_resolved |= matches!(event.kind, mposd::engine::api::EventKind::Resolved { .. });
-    }
-    assert!(saw_resolved);
+    // The record is visible to queries as soon as it is stored; the event follows its
+    // durability point.
+    let resolved_event = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await {
+                Ok(event) if matches!(event.kind, mposd::engine::api::EventKind::Resolved { .. }) => break,
+                Ok(_) => {}
+                Err(error) => panic!("{error}"),
+            }
+        }
+    })
+    .await;
+    assert!(resolved_event.is_ok(), "no Resolved event");
 }
 
 #[test]
@@ -272,4 +332,168 @@ fn a_payment_left_active_on_the_point_of_sale_is_cancelled_at_start() {
     let engine = life(&main, &lane, 1);
     assert_eq!(main.block_on(lane.payment(&stale))["status"], "CancelledByClient");
     engine.kill();
+}
+
+/// Copies a store directory (with the engine dead, so the copy is what a power cut would leave).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+async fn payments_of_order(lane: &Lane, order: &str) -> Vec<serde_json::Value> {
+    lane.payments()
+        .await
+        .into_iter()
+        .filter(|p| p["orderId"] == order)
+        .collect()
+}
+
+#[test]
+fn a_journal_that_lost_its_latest_records_is_caught_and_a_repeated_sale_is_not_paid_again() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 20));
+    let journal = lane.dir.path().join("journal");
+    let early = lane.dir.path().join("journal-early");
+
+    let first = life(&main, &lane, 1);
+    let sale1 = main
+        .block_on(first.engine.run(id("sale-1"), pay(1200, "order-1", false)))
+        .unwrap();
+    first.kill();
+    copy_dir(&journal, &early);
+    let second = life(&main, &lane, 2);
+    let sale2 = main
+        .block_on(second.engine.run(id("sale-2"), pay(7700, "order-2", false)))
+        .unwrap();
+    assert!(matches!(sale2, Outcome::Captured { .. }), "{sale2:?}");
+    second.kill();
+
+    // What sled can do after a bad power cut: open cleanly with the latest writes gone. The
+    // store's files go back to the copy; the mark beside them says more was durable.
+    let mark = journal.join(mposd::store::mark::FILE_NAME);
+    let newer_mark = std::fs::read(&mark).unwrap();
+    std::fs::remove_dir_all(&journal).unwrap();
+    std::fs::rename(&early, &journal).unwrap();
+    std::fs::write(&mark, newer_mark).unwrap();
+
+    let third = life(&main, &lane, 3);
+    let alarms = main.block_on(third.engine.alarms()).unwrap();
+    assert!(
+        alarms.iter().any(|a| a.contains("latest records are gone")),
+        "{alarms:?}"
+    );
+    // The journal cannot vouch for sale-2 any more: in doubt, not "never used".
+    assert!(main
+        .block_on(third.engine.query(&id("sale-2")))
+        .unwrap()
+        .is_none());
+    assert!(third.engine.journal_doubt().is_some());
+    // The register repeats sale-2 as the protocol tells it: MobilePay already has the order
+    // captured, so nothing is created and a person is asked to look.
+    let repeated = main
+        .block_on(third.engine.run(id("sale-2"), pay(7700, "order-2", false)))
+        .unwrap();
+    match &repeated {
+        Outcome::NeedsHuman { payment_id, detail } => {
+            assert_eq!(payment_id.as_deref(), Some(payment_id_of(&sale2).as_str()));
+            assert!(detail.contains("check it before selling again"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(main.block_on(payments_of_order(&lane, "order-2")).len(), 1);
+    // The whole damaged journal was set aside, so sale-1 is in doubt too: flagged, not paid.
+    let repeated = main
+        .block_on(third.engine.run(id("sale-1"), pay(1200, "order-1", false)))
+        .unwrap();
+    assert!(
+        matches!(&repeated, Outcome::NeedsHuman { payment_id: Some(p), .. } if *p == payment_id_of(&sale1)),
+        "{repeated:?}"
+    );
+    assert_eq!(main.block_on(payments_of_order(&lane, "order-1")).len(), 1);
+    // New sales go on, each looked up first.
+    let sale3 = main
+        .block_on(third.engine.run(id("sale-3"), pay(500, "order-3", false)))
+        .unwrap();
+    assert!(
+        matches!(
+            sale3,
+            Outcome::Captured {
+                amount: Minor(500),
+                ..
+            }
+        ),
+        "{sale3:?}"
+    );
+    assert_eq!(main.block_on(payments_of_order(&lane, "order-3")).len(), 1);
+    third.kill();
+
+    // The doubt outlives a restart (it is kept beside the store, not in the new journal).
+    let fourth = life(&main, &lane, 4);
+    assert!(fourth.engine.journal_doubt().is_some());
+    let alarms = main.block_on(fourth.engine.alarms()).unwrap();
+    assert!(alarms.iter().any(|a| a.contains("in doubt")), "{alarms:?}");
+    fourth.kill();
+}
+
+#[test]
+fn a_journal_lost_without_trace_still_cannot_pay_a_repeated_command_twice() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 20));
+    let first = life(&main, &lane, 1);
+    let sale = main
+        .block_on(first.engine.run(id("sale-1"), pay(1200, "order-1", false)))
+        .unwrap();
+    first.kill();
+    // Storage that lies completely: the store and its mark are gone, nothing says so. Only the
+    // installation id beside the store survives.
+    std::fs::remove_dir_all(lane.dir.path().join("journal")).unwrap();
+
+    let second = life(&main, &lane, 2);
+    assert!(second.engine.journal_doubt().is_none());
+    // The repeated command carries the same derived key: MobilePay replays its first answer.
+    let repeated = main
+        .block_on(second.engine.run(id("sale-1"), pay(1200, "order-1", false)))
+        .unwrap();
+    assert_eq!(payment_id_of(&repeated), payment_id_of(&sale));
+    assert!(
+        matches!(
+            repeated,
+            Outcome::Captured {
+                amount: Minor(1200),
+                ..
+            }
+        ),
+        "{repeated:?}"
+    );
+    assert_eq!(main.block_on(payments_of_order(&lane, "order-1")).len(), 1);
+    second.kill();
+    // A register that reuses the id for another sale (another amount) once the journal no
+    // longer knows it gets a new payment, never the old sale's answer.
+    std::fs::remove_dir_all(lane.dir.path().join("journal")).unwrap();
+    let third = life(&main, &lane, 3);
+    let other = main
+        .block_on(third.engine.run(id("sale-1"), pay(1300, "order-1", false)))
+        .unwrap();
+    assert!(
+        matches!(
+            other,
+            Outcome::Captured {
+                amount: Minor(1300),
+                ..
+            }
+        ),
+        "{other:?}"
+    );
+    assert_ne!(payment_id_of(&other), payment_id_of(&sale));
+    third.kill();
 }

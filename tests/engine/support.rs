@@ -77,10 +77,16 @@ pub async fn lane_with(tweak: impl FnOnce(&mut EngineConfig)) -> Lane {
 
 /// The simulator and a registered point of sale; engines are started by the test.
 pub async fn lane_without_engine() -> Lane {
+    lane_without_engine_with(|_| {}).await
+}
+
+/// Like [`lane_without_engine`], with `tweak` applied to the simulator's test configuration.
+pub async fn lane_without_engine_with(tweak: impl FnOnce(&mut SimConfig)) -> Lane {
     let mut config = SimConfig::default();
     config.settings.payment_poll_delay_ms = 100;
     config.settings.refund_poll_delay_ms = 100;
     config.settings.refund_reserve_delay = Duration::from_millis(200);
+    tweak(&mut config);
     let sim = mposd::sim::start(config).await.unwrap();
     register_lane(Arc::new(sim)).await
 }
@@ -264,6 +270,21 @@ impl Lane {
             .control(reqwest::Method::GET, "/_sim/refunds", Value::Null)
             .await;
         all["refunds"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The simulator's log of the requests it received for `endpoint` (e.g. `createRefund`),
+    /// oldest first.
+    pub async fn requests_to(&self, endpoint: &str) -> Vec<Value> {
+        let log = self
+            .control(reqwest::Method::GET, "/_sim/requests", Value::Null)
+            .await;
+        log["log"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|entry| entry["endpoint"] == endpoint)
+            .collect()
     }
 
     /// Runs a command to its outcome, with a generous deadline for a loaded machine.

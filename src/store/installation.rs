@@ -1,0 +1,102 @@
+//! The installation id: 16 random bytes made once per installation and kept beside the store,
+//! outside the journal.
+//!
+//! The engine derives every idempotency key from it (with the lane, the command id and the
+//! command), so that a command the journal forgot is still sent to MobilePay as the same request
+//! when the cash register repeats it, while two installations never share a key. It must
+//! therefore outlive the journal: it lives in its own file next to the store directory (which
+//! survives the store being moved aside after damage), and the store's mark keeps a copy.
+
+use super::sidecar;
+use std::path::{Path, PathBuf};
+
+const HEADER: &str = "mposd-installation 1";
+
+/// What the installation file held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    Absent,
+    Damaged,
+    Valid([u8; 16]),
+}
+
+/// The file of the store in `store_dir`: `<store_dir>.installation`.
+pub fn path_for(store_dir: &Path) -> PathBuf {
+    sidecar::beside(store_dir, "installation")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse(digits: &str) -> Option<[u8; 16]> {
+    if digits.len() != 32 {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    for (i, byte) in id.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(digits.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(id)
+}
+
+pub fn read(path: &Path) -> anyhow::Result<Found> {
+    Ok(match sidecar::read(path, HEADER)? {
+        sidecar::Found::Absent => Found::Absent,
+        sidecar::Found::Damaged => Found::Damaged,
+        sidecar::Found::Valid(text) => parse(&text).map_or(Found::Damaged, Found::Valid),
+    })
+}
+
+pub fn write(path: &Path, id: &[u8; 16]) -> anyhow::Result<()> {
+    sidecar::write(path, HEADER, &hex(id))
+}
+
+/// A fresh random id.
+pub fn generate() -> [u8; 16] {
+    *uuid::Uuid::new_v4().as_bytes()
+}
+
+/// Which id to use, given the installation file and the copy in the store's mark; and whether
+/// the file must be (re)written. `None` when neither holds a valid id: the caller makes a new
+/// one (and, for a store that held data, raises the alarm that keys have changed).
+pub fn choose(file: Found, mark_copy: Option<[u8; 16]>) -> (Option<[u8; 16]>, bool) {
+    match (file, mark_copy) {
+        (Found::Valid(id), _) => (Some(id), false),
+        (_, Some(id)) => (Some(id), true),
+        _ => (None, true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(&dir.path().join("store"));
+        assert!(path.ends_with("store.installation"));
+        assert_eq!(read(&path).unwrap(), Found::Absent);
+        let id = [0xab; 16];
+        write(&path, &id).unwrap();
+        assert_eq!(read(&path).unwrap(), Found::Valid(id));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(read(&path).unwrap(), Found::Damaged);
+    }
+
+    #[test]
+    fn the_file_wins_then_the_mark_copy() {
+        let a = [1; 16];
+        let b = [2; 16];
+        assert_eq!(choose(Found::Valid(a), Some(b)), (Some(a), false));
+        assert_eq!(choose(Found::Damaged, Some(b)), (Some(b), true));
+        assert_eq!(choose(Found::Absent, Some(b)), (Some(b), true));
+        assert_eq!(choose(Found::Absent, None), (None, true));
+    }
+}

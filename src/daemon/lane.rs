@@ -55,6 +55,7 @@ pub struct RunningLane {
     pub name: String,
     /// The handle the cash register is served with.
     pub engine: EngineHandle,
+    /// The point of sale served at start; the lane moves on when it is replaced.
     pub pos: KnownPos,
     pub ecr: JoinHandle<()>,
     pub display: Option<RunningDisplay>,
@@ -158,7 +159,7 @@ fn serve_cash_register(ctx: &LaneContext, settings: &LaneSettings, engine: &Engi
 }
 
 /// Starts a lane: store → recovery (when the lane ran before) → cash register → onboarding →
-/// engine → display.
+/// engine → display → the watcher that keeps the point of sale registered while it runs.
 ///
 /// The cash register is served as soon as the journal is recovered, before the point of sale
 /// is registered: while MobilePay cannot be reached at start, the register gets its queries

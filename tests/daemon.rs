@@ -12,6 +12,8 @@ mod demo;
 mod lanes;
 #[path = "daemon/offline_start.rs"]
 mod offline_start;
+#[path = "daemon/point_of_sale.rs"]
+mod point_of_sale;
 #[path = "daemon/run.rs"]
 mod run;
 #[path = "daemon/state_dir.rs"]

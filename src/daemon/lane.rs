@@ -33,13 +33,14 @@ pub fn known_pos(db: &Db, lane: &str) -> anyhow::Result<Option<KnownPos>> {
     Ok(tree.get(lane)?.and_then(|v| serde_json::from_slice(&v).ok()))
 }
 
-fn remember_pos(db: &Db, lane: &str, pos: &KnownPos) -> anyhow::Result<()> {
+pub(super) fn remember_pos(db: &Db, lane: &str, pos: &KnownPos) -> anyhow::Result<()> {
     let tree = db.tree(LANES_TREE)?;
     tree.insert(lane, serde_json::to_vec(pos)?)?;
     db.durable()
 }
 
 /// Everything a lane needs from the daemon.
+#[derive(Clone)]
 pub struct LaneContext {
     pub db: Arc<Db>,
     pub client: MobilePayClient,
@@ -54,6 +55,7 @@ pub struct RunningLane {
     pub name: String,
     /// The handle the cash register is served with.
     pub engine: EngineHandle,
+    /// The point of sale served at start; the lane moves on when it is replaced.
     pub pos: KnownPos,
     pub ecr: JoinHandle<()>,
     pub display: Option<RunningDisplay>,
@@ -74,19 +76,28 @@ async fn start_engine(
         .with_context(|| format!("lane {}: cannot start its payment engine", settings.name))
 }
 
-/// Onboards the lane's point of sale, retrying while MobilePay cannot be reached.
-async fn onboard_until_done(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<OnboardedPos> {
+/// Onboards the lane's point of sale, retrying while MobilePay cannot be reached. `ours_open`
+/// are the payments the lane's engine still has open (see [`onboarding::onboard`]).
+pub(super) async fn onboard_until_done(
+    ctx: &LaneContext,
+    settings: &LaneSettings,
+    ours_open: &[String],
+) -> anyhow::Result<OnboardedPos> {
     ctx.troubles.registering(&settings.name, None);
-    let onboarded = onboard_with_retries(ctx, settings).await;
+    let onboarded = onboard_with_retries(ctx, settings, ours_open).await;
     ctx.troubles.registered(&settings.name);
     onboarded
 }
 
-async fn onboard_with_retries(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<OnboardedPos> {
+async fn onboard_with_retries(
+    ctx: &LaneContext,
+    settings: &LaneSettings,
+    ours_open: &[String],
+) -> anyhow::Result<OnboardedPos> {
     let mut pause = Duration::from_millis(500);
     loop {
         let flow = Flow::new("onboarding");
-        match onboarding::onboard(&ctx.client, &ctx.pending, &flow, &settings.pos).await {
+        match onboarding::onboard(&ctx.client, &ctx.pending, &flow, &settings.pos, ours_open).await {
             Ok(pos) => return Ok(pos),
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {
                 tracing::warn!(lane = %settings.name, error = %err, retry_in_ms = pause.as_millis() as u64,
@@ -108,7 +119,7 @@ async fn onboard_with_retries(ctx: &LaneContext, settings: &LaneSettings) -> any
     }
 }
 
-fn report(settings: &LaneSettings, pos: &OnboardedPos) {
+pub(super) fn report(settings: &LaneSettings, pos: &OnboardedPos) {
     match &pos.outcome {
         SyncOutcome::Unchanged => {}
         SyncOutcome::Created => {
@@ -118,10 +129,10 @@ fn report(settings: &LaneSettings, pos: &OnboardedPos) {
             differences = ?differences, "point of sale re-created to match the configuration"),
         SyncOutcome::OutOfSync {
             differences,
-            active_payments,
+            open_payments,
         } => tracing::warn!(lane = %settings.name,
-            pos_id = %pos.pos_id, differences = ?differences, active_payments = ?active_payments,
-            "point of sale differs from the configuration but has active payments; it is kept until they end"),
+            pos_id = %pos.pos_id, differences = ?differences, open_payments = ?open_payments,
+            "point of sale differs from the configuration but has open payments; it is kept until they end"),
     }
 }
 
@@ -148,7 +159,7 @@ fn serve_cash_register(ctx: &LaneContext, settings: &LaneSettings, engine: &Engi
 }
 
 /// Starts a lane: store → recovery (when the lane ran before) → cash register → onboarding →
-/// engine → display.
+/// engine → display → the watcher that keeps the point of sale registered while it runs.
 ///
 /// The cash register is served as soon as the journal is recovered, before the point of sale
 /// is registered: while MobilePay cannot be reached at start, the register gets its queries
@@ -173,24 +184,31 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
         }
     };
     let ecr = serve_cash_register(ctx, settings, &front);
-    let onboarded = onboard_until_done(ctx, settings).await?;
+    // What the recovered engine still has open keeps the point of sale from being re-created
+    // under it (no new payment starts: the front takes commands only once it is opened).
+    let ours_open = match &recovered {
+        Some(engine) => engine
+            .open_payments()
+            .await
+            .with_context(|| format!("lane {}: payment engine", settings.name))?,
+        None => Vec::new(),
+    };
+    let onboarded = onboard_until_done(ctx, settings, &ours_open).await?;
     report(settings, &onboarded);
     let pos = KnownPos {
         pos_id: onboarded.pos_id.clone(),
         beacon_id: onboarded.beacon_id.clone(),
     };
-    if known.as_ref().is_some_and(|k| k.pos_id != pos.pos_id) {
-        // The point of sale was re-created (its settings changed). Record it; the next start
-        // serves it, after this engine has finished the old one's work.
-        remember_pos(&ctx.db, &settings.name, &pos)?;
-        anyhow::bail!(
-            "lane {}: the point of sale was re-created at MobilePay; restart mposd to serve it",
-            settings.name
-        );
-    }
     remember_pos(&ctx.db, &settings.name, &pos)?;
     let engine = match recovered {
-        Some(engine) => engine,
+        // A re-created point of sale is served at once; work begun on the old one finishes there.
+        Some(engine) => {
+            front
+                .move_to(&pos.pos_id, &pos.beacon_id)
+                .await
+                .with_context(|| format!("lane {}: payment engine", settings.name))?;
+            engine
+        }
         None => {
             let engine = start_engine(ctx, settings, &pos).await?;
             slot.attach(&engine);
@@ -206,6 +224,14 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
         ),
         None => None,
     };
+    super::pos_watch::spawn(
+        ctx.clone(),
+        settings.clone(),
+        front.clone(),
+        pos.clone(),
+        onboarded.outcome,
+        &ours_open,
+    );
     tracing::info!(lane = %settings.name, pos_id = %pos.pos_id, beacon_id = %pos.beacon_id, "lane ready");
     Ok(RunningLane {
         name: settings.name.clone(),

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod lane;
+mod pos_watch;
 pub mod run;
 pub mod sim_config;
 mod state_dir;

@@ -1,7 +1,7 @@
 //! What keeps each lane from serving fully, for the daemon's systemd status line: a point of
-//! sale still registering at MobilePay, or a cash-register line that cannot be opened. Both are
-//! retried without end, so `systemctl status` is where a shop owner or installer sees what the
-//! terminal waits for.
+//! sale still registering at MobilePay, a cash-register line that cannot be opened, or a point
+//! of sale waiting to be re-created or registered again. All are retried without end, so
+//! `systemctl status` is where a shop owner or installer sees what the terminal waits for.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,8 @@ struct State {
     registering: BTreeMap<String, Option<String>>,
     /// Lanes whose cash-register line cannot be opened, with the reason.
     lines: BTreeMap<String, String>,
+    /// Lanes whose point of sale waits to be replaced at MobilePay, with what it waits for.
+    points_of_sale: BTreeMap<String, String>,
 }
 
 impl Troubles {
@@ -53,6 +55,15 @@ impl Troubles {
         });
     }
 
+    /// The lane's point of sale waits to be re-created or registered again (`Some(note)`), or
+    /// is settled (`None`).
+    pub fn point_of_sale(&self, lane: &str, note: Option<String>) {
+        self.update(|s| match note {
+            Some(note) => s.points_of_sale.insert(lane.to_string(), note.clone()) != Some(note),
+            None => s.points_of_sale.remove(lane).is_some(),
+        });
+    }
+
     /// The lanes waiting for MobilePay with their last failure, e.g. `till-1 (no token for
     /// merchant DK12345678: cannot connect after 3 attempts)`; `None` when no lane is
     /// registering.
@@ -73,9 +84,10 @@ impl Troubles {
         })
     }
 
-    /// `base` followed by every broken cash-register line, e.g. `serving 1 lane(s): till-1;
-    /// till-1: cash register link cannot start (127.0.0.1:7410: Address in use (os error 98));
-    /// retrying`.
+    /// `base` followed by every broken cash-register line and every point of sale waiting to
+    /// be replaced, e.g. `serving 1 lane(s): till-1; till-1: cash register link cannot start
+    /// (127.0.0.1:7410: Address in use (os error 98)); retrying; till-1: point of sale settings
+    /// changed; kept until 2 open payments end`.
     pub fn status(&self, base: &str) -> String {
         self.read(|s| {
             let mut status = base.to_string();
@@ -83,6 +95,9 @@ impl Troubles {
                 status.push_str(&format!(
                     "; {lane}: cash register link cannot start ({problem}); retrying"
                 ));
+            }
+            for (lane, note) in &s.points_of_sale {
+                status.push_str(&format!("; {lane}: {note}"));
             }
             status
         })
@@ -118,6 +133,23 @@ mod tests {
         troubles.registered("till-2");
         troubles.line("till-2", None);
         assert_eq!(troubles.waiting_for_mobilepay(), None);
+        assert_eq!(troubles.status("serving"), "serving");
+    }
+
+    #[test]
+    fn names_each_point_of_sale_waiting_to_be_replaced() {
+        let troubles = Troubles::default();
+        troubles.point_of_sale(
+            "till-2",
+            Some("point of sale unknown to MobilePay; registering it again".into()),
+        );
+        troubles.point_of_sale("till-1", Some("x".into()));
+        assert_eq!(
+            troubles.status("serving 2 lane(s): till-1, till-2"),
+            "serving 2 lane(s): till-1, till-2; till-1: x; till-2: point of sale unknown to MobilePay; registering it again"
+        );
+        troubles.point_of_sale("till-1", None);
+        troubles.point_of_sale("till-2", None);
         assert_eq!(troubles.status("serving"), "serving");
     }
 

@@ -285,7 +285,7 @@ impl Session {
                 protocol: PROTOCOL_VERSION,
                 product: "mposd".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
-                lane: self.engine.lane().to_string(),
+                lane: self.engine.lane(),
             },
         );
     }
@@ -312,7 +312,7 @@ impl Session {
                 let shared = lock(&shared);
                 DaemonMessage::Status {
                     id,
-                    lane: engine.lane().to_string(),
+                    lane: engine.lane(),
                     backend: if shared.backend_offline {
                         Backend::Offline
                     } else {

@@ -18,7 +18,7 @@ use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Longest command id the engine accepts.
@@ -288,7 +288,9 @@ pub enum RejectCode {
     /// MobilePay refused the request as malformed (e.g. `1099`); a configuration or software
     /// fault, reported with MobilePay's code in the message.
     InvalidRequest,
-    /// Another command is running on this lane; one payment at a time per point of sale.
+    /// Another command is running on this lane (one payment at a time per point of sale), or
+    /// the lane's point of sale is being re-created or registered again at MobilePay; the
+    /// message says which. Send the payment again in a moment.
     LaneBusy,
 }
 
@@ -591,6 +593,29 @@ pub enum Request {
     Alarms {
         reply: oneshot::Sender<Result<Vec<String>, EngineError>>,
     },
+    /// About the point of sale the engine serves (see [`EngineHandle::retire`]).
+    PointOfSale(PosRequest),
+}
+
+/// What the daemon asks the engine about its point of sale, when the point of sale must be
+/// re-created at MobilePay or registered again.
+#[derive(Debug)]
+pub enum PosRequest {
+    /// Our payments still open on the point of sale (see [`EngineHandle::open_payments`]).
+    OpenPayments { reply: oneshot::Sender<Vec<String>> },
+    /// Stop starting payments and report the open ones (see [`EngineHandle::retire`]).
+    Retire {
+        reason: String,
+        reply: oneshot::Sender<Vec<String>>,
+    },
+    /// Serve this point of sale from now on (see [`EngineHandle::move_to`]).
+    MoveTo {
+        pos_id: String,
+        beacon_id: String,
+        reply: oneshot::Sender<()>,
+    },
+    /// Something a person must look at, found outside the engine.
+    Alarm { detail: String },
 }
 
 /// Whether an [`EngineHandle`] takes commands (shared by all its clones).
@@ -603,8 +628,9 @@ const GATE_STOPPING: u8 = 2;
 pub struct EngineHandle {
     requests: mpsc::Sender<Request>,
     events: broadcast::Sender<LaneEvent>,
-    /// The lane's `posId`; unset only on a handle made ahead of a lane that never ran.
-    lane: Arc<OnceLock<String>>,
+    /// The lane's `posId`, shared by every clone; empty only on a handle made ahead of a lane
+    /// that never ran. It changes when the point of sale is re-created or registered again.
+    lane: Arc<RwLock<String>>,
     /// Shared by every clone: open, not ready yet, or stopping.
     gate: Arc<AtomicU8>,
     /// The journal was rebuilt after damage, and until when that matters. Shared by every
@@ -623,7 +649,7 @@ impl EngineHandle {
         EngineHandle {
             requests,
             events,
-            lane: Arc::new(OnceLock::from(lane)),
+            lane: Arc::new(RwLock::new(lane)),
             gate: Arc::new(AtomicU8::new(GATE_OPEN)),
             doubt: Arc::new(OnceLock::new()),
         }
@@ -659,7 +685,7 @@ impl EngineHandle {
         let front = EngineHandle {
             requests,
             events: events.clone(),
-            lane: Arc::new(OnceLock::new()),
+            lane: Arc::default(),
             gate: Arc::new(AtomicU8::new(GATE_NOT_READY)),
             doubt: Arc::new(OnceLock::new()),
         };
@@ -690,10 +716,10 @@ impl EngineHandle {
         }
     }
 
-    /// The lane's MobilePay `posId`; empty on a handle made by
-    /// [`EngineHandle::ahead_of_engine`] until its engine is attached.
-    pub fn lane(&self) -> &str {
-        self.lane.get().map(String::as_str).unwrap_or_default()
+    /// The lane's MobilePay `posId`, the point of sale new payments start on; empty on a
+    /// handle made by [`EngineHandle::ahead_of_engine`] until its engine is attached.
+    pub fn lane(&self) -> String {
+        self.lane.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Hands a command to the engine. Returns once the command is accepted (its intent is
@@ -741,6 +767,60 @@ impl EngineHandle {
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
+    /// Our payments still open on the point of sale the engine serves: payments running,
+    /// prepared payments waiting for their amount, and reservations kept for a later capture or
+    /// cancel that has not happened yet (a reservation older than MobilePay's 7 days has
+    /// expired there and no longer counts). MobilePay's best practice is to delete a point of
+    /// sale only when none is left. Payment ids, or command ids for payments not created yet.
+    pub async fn open_payments(&self) -> Result<Vec<String>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.pos_request(PosRequest::OpenPayments { reply }).await?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Before the point of sale is deleted and re-created (or registered again): from now on
+    /// new payments are refused with [`RejectCode::LaneBusy`] and `reason`, until
+    /// [`EngineHandle::move_to`]. Returns our payments still open at this moment (see
+    /// [`EngineHandle::open_payments`]); none can start after it, so an empty answer means the
+    /// point of sale may go.
+    pub async fn retire(&self, reason: &str) -> Result<Vec<String>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let reason = reason.to_string();
+        self.pos_request(PosRequest::Retire { reason, reply }).await?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Serve the point of sale `pos_id` (beacon `beacon_id`) from now on and take payments
+    /// again. Work begun on the previous point of sale finishes there: every journal record
+    /// keeps the point of sale it started on. [`EngineHandle::lane`] of this handle and its
+    /// clones follows.
+    pub async fn move_to(&self, pos_id: &str, beacon_id: &str) -> Result<(), EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.pos_request(PosRequest::MoveTo {
+            pos_id: pos_id.to_string(),
+            beacon_id: beacon_id.to_string(),
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| EngineError::Stopped)?;
+        *self.lane.write().unwrap_or_else(|p| p.into_inner()) = pos_id.to_string();
+        Ok(())
+    }
+
+    /// Adds something a person must look at to the engine's alarms (logged and announced on
+    /// the lane like the engine's own).
+    pub async fn raise_alarm(&self, detail: &str) -> Result<(), EngineError> {
+        let detail = detail.to_string();
+        self.pos_request(PosRequest::Alarm { detail }).await
+    }
+
+    async fn pos_request(&self, request: PosRequest) -> Result<(), EngineError> {
+        self.requests
+            .send(Request::PointOfSale(request))
+            .await
+            .map_err(|_| EngineError::Stopped)
+    }
+
     /// Every event of this lane from now on (all commands and lane-wide news). A subscriber
     /// that falls behind loses the oldest events (`RecvError::Lagged`), never blocks the
     /// engine.
@@ -764,7 +844,7 @@ impl EngineSlot {
         let Some(attach) = self.attach.take() else {
             return;
         };
-        let _ = self.front.lane.set(engine.lane().to_string());
+        *self.front.lane.write().unwrap_or_else(|p| p.into_inner()) = engine.lane();
         if let Some(doubt) = engine.doubt.get() {
             let _ = self.front.doubt.set(doubt.clone());
         }
@@ -807,6 +887,8 @@ async fn forward_ahead(
                 Some(Request::Alarms { reply }) => {
                     let _ = reply.send(Ok(Vec::new()));
                 }
+                // No engine, no point of sale yet: the caller sees the engine as stopped.
+                Some(Request::PointOfSale(_)) => {}
                 None => return,
             },
         }

@@ -89,6 +89,8 @@ pub(crate) struct Shared<B> {
     pub events: broadcast::Sender<LaneEvent>,
     /// The journal was rebuilt after damage and may not know every command id used before.
     pub doubt: Option<Doubt>,
+    /// The point of sale new payments start on (see [`super::pos`]).
+    pub pos: Mutex<super::pos::Binding>,
 }
 
 impl<B: Backend> Shared<B> {
@@ -98,7 +100,7 @@ impl<B: Backend> Shared<B> {
 
     pub fn emit(&self, command_id: Option<&CommandId>, kind: EventKind) {
         let event = LaneEvent {
-            lane: self.config.pos_id.clone(),
+            lane: self.pos_id(),
             command_id: command_id.cloned(),
             at_ms: now_ms(),
             kind,
@@ -179,6 +181,11 @@ pub async fn start<B: Backend>(
     let committer = Committer::start(journal.clone());
     let doubt = journal.doubt();
     let doubt_until_ms = doubt.as_ref().map(|d| doubt_until(d, config.doubt_window));
+    let pos = super::pos::Binding {
+        pos_id: config.pos_id.clone(),
+        beacon_id: config.policy.beacon_id.clone(),
+        retiring: None,
+    };
     let shared = Arc::new(Shared {
         backend,
         journal,
@@ -187,6 +194,7 @@ pub async fn start<B: Backend>(
         state: Mutex::new(State::default()),
         events: events.clone(),
         doubt: doubt.clone(),
+        pos: Mutex::new(pos),
     });
     super::recovery::recover(&shared, set_aside).await?;
     let (requests, mut inbox) = mpsc::channel::<Request>(64);
@@ -205,6 +213,7 @@ pub async fn start<B: Backend>(
                 Request::Alarms { reply } => {
                     let _ = reply.send(Ok(acceptor.lock().alarms.clone()));
                 }
+                Request::PointOfSale(request) => super::pos::handle(&acceptor, request),
             }
         }
     });
@@ -224,7 +233,7 @@ fn finished(
 ) -> mpsc::UnboundedReceiver<LaneEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(LaneEvent {
-        lane: shared.config.pos_id.clone(),
+        lane: shared.pos_id(),
         command_id: Some(id.clone()),
         at_ms: now_ms(),
         kind: EventKind::Finished { outcome },
@@ -257,7 +266,7 @@ async fn accept<B: Backend>(
     command: Command,
 ) -> Result<Submission, EngineError> {
     let now = now_ms();
-    let mut record = Record::new(id.clone(), command.clone(), shared.config.pos_id.clone(), now);
+    let mut record = Record::new(id.clone(), command.clone(), shared.pos_id(), now);
     let mut updates: Vec<Record> = Vec::new();
     let mut cancel_victim: Option<CommandId> = None;
     {
@@ -308,6 +317,9 @@ async fn accept<B: Backend>(
         let target_of = |target: &CommandId| state.records.get(target).cloned();
         match &command {
             Command::Pay { .. } | Command::Prepare { .. } => {
+                if let Some(reason) = shared.retiring() {
+                    return Ok(rejected(shared, &id, RejectCode::LaneBusy, reason));
+                }
                 if let Some(holder) = state.records.values().find(|r| r.holds_lane()) {
                     return Ok(rejected(
                         shared,
@@ -579,7 +591,7 @@ async fn run_flow<B: Backend>(
 ) -> Result<(), EngineError> {
     let mut input = Input::Start;
     loop {
-        let actions = flow::step(&mut record, input, now_ms(), &shared.config.policy);
+        let actions = flow::step(&mut record, input, now_ms(), &shared.policy());
         let mut next: Option<Input> = None;
         let mut wait = true;
         for action in actions {

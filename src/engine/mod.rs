@@ -10,6 +10,7 @@ pub mod driver;
 pub mod flow;
 pub mod journal;
 mod keys;
+pub mod pos;
 pub mod pos_v10;
 mod reconciler;
 pub mod record;

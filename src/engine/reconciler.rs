@@ -31,7 +31,7 @@ pub(crate) fn spawn<B: Backend>(shared: Arc<Shared<B>>) {
 pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
     prune(shared);
     let flow = super::backend::CorrelationId::new();
-    let pos_id = shared.config.pos_id.clone();
+    let pos_id = shared.pos_id();
     let ids = match shared
         .backend
         .find_payments(flow, Some(&pos_id), None, false)
@@ -152,7 +152,7 @@ fn adopt_reservation<B: Backend>(
             restrictions: None,
             label: None,
         },
-        shared.config.pos_id.clone(),
+        shared.pos_id(),
         now_ms(),
     );
     let outcome: Outcome = recovered_reservation(

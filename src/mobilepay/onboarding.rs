@@ -4,8 +4,9 @@
 //! PoS by its `merchantPosId`; if there is none, create it; read back its `beaconId` (MobilePay
 //! generates one when the configuration leaves it open). A PoS cannot be edited, so when the
 //! configured name, beacon or beacon types differ from the live PoS it is deleted and
-//! re-created, but only while no payment is active on it; otherwise the live PoS stays in use
-//! and the result says why it was not changed.
+//! re-created, but only when none of its payments is open (§17.16: active or reserved at
+//! MobilePay, or still open in the caller's journal); otherwise the live PoS stays in use and
+//! the result says what it waits for.
 //!
 //! The idempotency key of a creation is stored durably before the request goes out, so a
 //! creation interrupted by a crash is repeated with the same key and cannot leave a second PoS.
@@ -19,7 +20,7 @@ use crate::{
         flow::Flow,
         formats,
         idempotency::IdempotencyKey,
-        model::{BeaconType, CreatePosRequest, PaymentStatus, PosResponse},
+        model::{BeaconType, CreatePosRequest, PosResponse},
     },
     store::Db,
 };
@@ -202,10 +203,12 @@ pub enum SyncOutcome {
     Created,
     /// The live PoS differed; it was deleted and created again.
     Recreated { differences: Vec<String> },
-    /// The live PoS differs but has active payments, so it was left as it is (and is used).
+    /// The live PoS differs but has open payments, so it was left as it is (and is used)
+    /// until they are captured or cancelled.
     OutOfSync {
         differences: Vec<String>,
-        active_payments: Vec<String>,
+        /// Payments active or reserved at MobilePay, and those the caller said are open.
+        open_payments: Vec<String>,
     },
 }
 
@@ -320,11 +323,16 @@ impl PendingCreations {
 }
 
 /// Makes sure the configured PoS exists at MobilePay and matches its settings.
+///
+/// `ours_open` are payments the caller still has open on its point of sale that MobilePay may
+/// not list yet (e.g. a create on its way); like MobilePay's open payments they keep a
+/// differing PoS from being deleted.
 pub async fn onboard(
     client: &MobilePayClient,
     pending: &PendingCreations,
     flow: &Flow,
     settings: &PosSettings,
+    ours_open: &[String],
 ) -> Result<OnboardedPos, OnboardingError> {
     settings.validate()?;
     if settings.vat != client.vat() {
@@ -350,19 +358,24 @@ pub async fn onboard(
         tracing::info!(pos_id = %live.pos_id, "PoS is in sync");
         return Ok(onboarded(live, SyncOutcome::Unchanged));
     }
-    let active_payments = active_payments(client, flow, &pos_id).await?;
-    if !active_payments.is_empty() {
+    let mut open_payments = open_payments(client, flow, &pos_id).await?;
+    for payment in ours_open {
+        if !open_payments.contains(payment) {
+            open_payments.push(payment.clone());
+        }
+    }
+    if !open_payments.is_empty() {
         tracing::warn!(
             pos_id = %pos_id,
             differences = ?differences,
-            active_payments = ?active_payments,
-            "PoS differs from its settings but has active payments; keeping it until they end"
+            open_payments = ?open_payments,
+            "PoS differs from its settings but has open payments; keeping it until they end"
         );
         return Ok(onboarded(
             live,
             SyncOutcome::OutOfSync {
                 differences,
-                active_payments,
+                open_payments,
             },
         ));
     }
@@ -437,25 +450,25 @@ async fn resolve_store(
     }
 }
 
-/// Payments that block a PoS (Prepared, Initiated, Paired, IssuedToUser, or a state this
-/// version does not know). Reserved payments do not: they stay capturable after deletion.
-async fn active_payments(
+/// Payments that block deleting a PoS (§17.16): active ones (Prepared, Initiated, Paired,
+/// IssuedToUser), reserved ones (MobilePay would still let them be captured after the
+/// deletion, but the best practice is to finish them first), and states this version does not
+/// know.
+async fn open_payments(
     client: &MobilePayClient,
     flow: &Flow,
     pos_id: &str,
 ) -> Result<Vec<String>, OnboardingError> {
-    let mut active = Vec::new();
+    let mut open = Vec::new();
     for payment_id in client.find_payments(flow, Some(pos_id), None, false).await? {
         match client.get_payment(flow, &payment_id).await {
-            Ok(p) if p.status.is_active() || matches!(p.status, PaymentStatus::Unknown(_)) => {
-                active.push(payment_id)
-            }
+            Ok(p) if !p.status.is_terminal() => open.push(payment_id),
             Ok(_) => {}
             Err(err) if err.is_not_found() => {}
             Err(err) => return Err(err.into()),
         }
     }
-    Ok(active)
+    Ok(open)
 }
 
 /// Deletes a PoS we just found. A 404 means an earlier attempt whose answer was lost already

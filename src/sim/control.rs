@@ -4,12 +4,12 @@
 use super::clock::{format_rfc3339, Millis};
 use super::observe::{is_endpoint, FaultSpec};
 use super::shared::Shared;
-use super::state::{Behaviour, State};
+use super::state::{Behaviour, Caller, State};
 use axum::{
     extract::{Query, State as AxumState},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
     Json, Router,
 };
 use serde::Deserialize;
@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/refunds", get(refunds))
         .route("/_sim/refunds/{refund_id}/fail", post(fail_refund))
         .route("/_sim/pointofsales", get(pointofsales))
+        .route("/_sim/pointofsales/{pos_id}", delete(delete_pos))
         .route("/_sim/requests", get(requests))
         .route("/_sim/reset", post(reset))
 }
@@ -234,6 +235,33 @@ async fn pointofsales(AxumState(sim): Sim) -> Response {
             .collect()
     });
     Json(json!({ "pointOfSales": list })).into_response()
+}
+
+/// The point of sale is deleted behind its integrator's back (by MobilePay support, or another
+/// system of the merchant): the same effect as its owner's `DELETE /pointofsales/{posId}`.
+async fn delete_pos(
+    AxumState(sim): Sim,
+    axum::extract::Path(pos_id): axum::extract::Path<String>,
+) -> Response {
+    let deleted = sim.with_state(|st, now| {
+        let owner = st
+            .poses
+            .get(&pos_id.to_lowercase())
+            .filter(|p| !p.deleted)
+            .map(|p| Caller {
+                client_id: p.client_id.clone(),
+                vat: p.vat.clone(),
+            })?;
+        Some(st.delete_pos(&owner, &pos_id, now).is_ok())
+    });
+    match deleted {
+        Some(true) => Json(json!({})).into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no point of sale {pos_id}") })),
+        )
+            .into_response(),
+    }
 }
 
 async fn requests(AxumState(sim): Sim) -> Response {

@@ -204,19 +204,18 @@ async fn store_by_brand_and_location_and_a_fixed_beacon() {
     };
     settings.merchant_pos_id = "kasse-3".into();
     let pending = PendingCreations::open(db.clone()).unwrap();
-    let err = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings)
+    let err = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, OnboardingError::StoreNotFound { .. }), "{err}");
 }
 
 #[tokio::test]
-async fn a_changed_pos_without_payments_is_recreated() {
+async fn a_changed_pos_is_recreated_only_once_its_reservation_is_captured() {
     let h = Harness::start().await;
     let db = h.open_db();
     let client = h.client(db.clone());
     let first = onboard(&client, &db, &pos_settings("kasse-1")).await;
-    // A reserved payment does not block re-creation: it stays capturable.
     h.control.customer(&first.beacon_id, "accept").await;
     let payment = initiate(&client, &first.pos_id, "order-1").await;
     eventually("payment reserved", || async {
@@ -232,6 +231,19 @@ async fn a_changed_pos_without_payments_is_recreated() {
     let mut settings = pos_settings("kasse-1");
     settings.name = "Kasse 1 (ny)".into();
     settings.supported_beacon_types = vec![BeaconType::QR, BeaconType::Bluetooth];
+    // A reservation is an open payment: the PoS is not deleted under it (§17.16).
+    let kept = onboard(&client, &db, &settings).await;
+    assert_eq!(kept.pos_id, first.pos_id);
+    match &kept.outcome {
+        SyncOutcome::OutOfSync { open_payments, .. } => assert_eq!(open_payments, &vec![payment.clone()]),
+        other => panic!("expected the PoS kept, got {other:?}"),
+    }
+    assert_eq!(h.control.count("deletePos").await, 0);
+
+    client
+        .capture_payment(&Flow::new("payment"), &payment, mposd::money::Minor(4995))
+        .await
+        .unwrap();
     let second = onboard(&client, &db, &settings).await;
     match &second.outcome {
         SyncOutcome::Recreated { differences } => assert_eq!(differences.len(), 2, "{differences:?}"),
@@ -245,11 +257,29 @@ async fn a_changed_pos_without_payments_is_recreated() {
     assert!(all
         .iter()
         .any(|p| p["posId"] == first.pos_id.as_str() && p["deleted"] == true));
-    // The reserved payment of the old PoS can still be captured.
-    client
-        .capture_payment(&Flow::new("payment"), &payment, mposd::money::Minor(4995))
+}
+
+#[tokio::test]
+async fn a_changed_pos_is_kept_while_the_caller_has_payments_open_that_mobilepay_does_not_list() {
+    let h = Harness::start().await;
+    let db = h.open_db();
+    let client = h.client(db.clone());
+    let first = onboard(&client, &db, &pos_settings("kasse-1")).await;
+    let pending = PendingCreations::open(db.clone()).unwrap();
+    let mut settings = pos_settings("kasse-1");
+    settings.name = "Kasse 2".into();
+    // E.g. a payment whose create is still on its way, known only to the caller's journal.
+    let ours = vec!["sale-7".to_string()];
+    let kept = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings, &ours)
         .await
         .unwrap();
+    assert_eq!(kept.pos_id, first.pos_id);
+    assert!(
+        matches!(&kept.outcome, SyncOutcome::OutOfSync { open_payments, .. } if open_payments == &ours),
+        "{:?}",
+        kept.outcome
+    );
+    assert_eq!(h.control.count("deletePos").await, 0);
 }
 
 #[tokio::test]
@@ -267,9 +297,9 @@ async fn a_changed_pos_with_an_active_payment_is_left_alone_and_says_why() {
     match &second.outcome {
         SyncOutcome::OutOfSync {
             differences,
-            active_payments,
+            open_payments,
         } => {
-            assert_eq!(active_payments, &vec![payment.clone()]);
+            assert_eq!(open_payments, &vec![payment.clone()]);
             assert!(differences[0].contains("Kasse 9"), "{differences:?}");
         }
         other => panic!("expected out of sync, got {other:?}"),
@@ -325,7 +355,7 @@ async fn a_creation_whose_answers_are_lost_keeps_its_key() {
     h.control.fault("createPos", "commitThenDrop", 3, None).await;
     let pending = PendingCreations::open(db.clone()).unwrap();
     let settings = pos_settings("kasse-1");
-    let err = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings)
+    let err = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings, &[])
         .await
         .unwrap_err();
     match &err {

@@ -149,7 +149,7 @@ pub fn pos_settings(merchant_pos_id: &str) -> PosSettings {
 
 pub async fn onboard(client: &MobilePayClient, db: &Arc<Db>, settings: &PosSettings) -> OnboardedPos {
     let pending = PendingCreations::open(db.clone()).unwrap();
-    onboarding::onboard(client, &pending, &Flow::new("onboarding"), settings)
+    onboarding::onboard(client, &pending, &Flow::new("onboarding"), settings, &[])
         .await
         .expect("onboarding succeeds")
 }

@@ -188,6 +188,34 @@ impl Setup {
             .expect("json");
         v["payments"].as_array().cloned().unwrap_or_default()
     }
+
+    /// The simulator's points of sale (deleted ones too, while they hold payments).
+    pub async fn points_of_sale(&self) -> Vec<Value> {
+        let url = format!("{}/_sim/pointofsales", self.sim.base_url());
+        let v: Value = reqwest::get(url)
+            .await
+            .expect("ground truth")
+            .json()
+            .await
+            .expect("json");
+        v["pointOfSales"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The live (not deleted) point of sale with this `merchantPosId`.
+    pub async fn live_pos(&self, merchant_pos_id: &str) -> Value {
+        let live: Vec<Value> = self
+            .points_of_sale()
+            .await
+            .into_iter()
+            .filter(|p| p["merchantPosId"] == merchant_pos_id && p["deleted"] == false)
+            .collect();
+        assert_eq!(
+            live.len(),
+            1,
+            "one live point of sale {merchant_pos_id}: {live:?}"
+        );
+        live[0].clone()
+    }
 }
 
 /// A loopback TCP relay to the simulator that can be switched off and on, cutting MobilePay

@@ -1,10 +1,12 @@
 //! `mposd run` as systemd sees it, through a real notify socket: status lines, READY once the
 //! lanes serve, watchdog pings from the main loop, STOPPING on SIGTERM, and a boot while
-//! MobilePay is unreachable that asks for more start-up time instead of being killed, and a
-//! cash-register port taken by another program, named in the status until it is free.
+//! MobilePay is unreachable that asks for more start-up time instead of being killed, a
+//! cash-register port taken by another program, named in the status until it is free, and a
+//! settings change that waits for a kept reservation, named in the status until it is applied.
 
 use super::support::{final_outcome, free_port, sigterm, stops_with_exit_0, Setup, MPOSD};
 use mposd::daemon::sim_config::SimulatorLane;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::UnixDatagram;
@@ -195,5 +197,90 @@ async fn a_cash_register_port_in_use_is_named_in_the_status_and_served_once_it_i
         serde_json::json!("captured"),
         "{messages:?}"
     );
+    stops_with_exit_0(daemon).await;
+}
+
+/// A changed setting (here the point of sale's name) cannot be applied while a reservation is
+/// kept on the point of sale: the status line says what it waits for, and once the reservation
+/// is captured the point of sale is re-created and served without a restart.
+#[tokio::test]
+async fn a_settings_change_waits_for_a_kept_reservation_then_is_applied_without_a_restart() {
+    let setup = Setup::new().await;
+    setup
+        .control(
+            "/_sim/behaviour",
+            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
+        )
+        .await;
+    let daemon = setup.start_daemon().await;
+    let (ok, messages) = setup
+        .ecr(&["--id", "sale-1", "pay", "10.00", "--order", "R-0001", "--reserve"])
+        .await;
+    assert!(ok, "{messages:?}");
+    assert_eq!(
+        final_outcome(&messages)["result"],
+        json!("reserved"),
+        "{messages:?}"
+    );
+    let old = setup.live_pos("till-1").await;
+    stops_with_exit_0(daemon).await;
+
+    let text = std::fs::read_to_string(&setup.config).expect("config");
+    assert!(text.contains("name = \"Kasse 1\""), "{text}");
+    std::fs::write(
+        &setup.config,
+        text.replace("name = \"Kasse 1\"", "name = \"Kasse 1 (ny)\""),
+    )
+    .expect("config");
+    let notify = NotifySocket::bind(setup.dir.path());
+    let mut daemon = notify.spawn(&setup.config, None);
+    let started = notify
+        .until(Duration::from_secs(60), |m| m.contains("READY=1"))
+        .await;
+    let ready = started.last().expect("READY");
+    assert!(
+        ready.contains(
+            "STATUS=serving 1 lane(s): till-1; till-1: point of sale settings changed; kept until 1 open payment ends"
+        ),
+        "{ready}"
+    );
+    assert_eq!(
+        setup.live_pos("till-1").await,
+        old,
+        "kept while the reservation is open"
+    );
+
+    let (ok, messages) = setup.ecr(&["--id", "capture-1", "capture", "sale-1"]).await;
+    assert!(ok, "{messages:?}");
+    notify
+        .until(Duration::from_secs(90), |m| {
+            m.trim_end() == "STATUS=serving 1 lane(s): till-1"
+        })
+        .await;
+    let new = setup.live_pos("till-1").await;
+    assert_eq!(new["name"], json!("Kasse 1 (ny)"), "{new}");
+    assert_ne!(new["posId"], old["posId"]);
+
+    let (ok, messages) = setup
+        .ecr(&["--id", "sale-2", "pay", "20.00", "--order", "R-0002"])
+        .await;
+    assert!(ok, "{messages:?}");
+    assert_eq!(
+        final_outcome(&messages)["result"],
+        json!("captured"),
+        "{messages:?}"
+    );
+    let payments = setup.payments().await;
+    let sale_2 = payments
+        .iter()
+        .find(|p| p["orderId"] == "R-0002")
+        .expect("sale-2");
+    assert_eq!(sale_2["posId"], new["posId"]);
+    let sale_1 = payments
+        .iter()
+        .find(|p| p["orderId"] == "R-0001")
+        .expect("sale-1");
+    assert_eq!(sale_1["status"], json!("Captured"));
+    assert!(daemon.try_wait().expect("wait").is_none(), "mposd kept running");
     stops_with_exit_0(daemon).await;
 }

@@ -225,6 +225,8 @@ impl ScriptedEngine {
                     Request::Alarms { reply } => {
                         let _ = reply.send(Ok(Vec::new()));
                     }
+                    // The scripted lane never changes its point of sale.
+                    Request::PointOfSale(_) => {}
                 }
             }
         });

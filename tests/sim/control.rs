@@ -175,6 +175,33 @@ async fn ground_truth_of_points_of_sale() {
 }
 
 #[tokio::test]
+async fn a_point_of_sale_deleted_behind_its_owners_back_refuses_payments_but_keeps_reservations() {
+    let sim = start().await;
+    let api = sim.api().await;
+    let Flow {
+        pos,
+        payment_id: reserved,
+    } = payment_in(&sim, &api, "Reserved").await;
+    let url = format!("/_sim/pointofsales/{}", pos.pos_id);
+    let deleted = http_client().delete(sim.url(&url)).send().await.expect("delete");
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(sim.ground_pos().await[0]["deleted"], json!(true));
+    // Its owner no longer finds it, new payments are refused with 1000, and the reservation
+    // can still be captured.
+    let found = api
+        .get(&format!("/pointofsales?beaconId={}", pos.beacon_id))
+        .await;
+    assert_eq!(found.ok()["posIds"], json!([]));
+    api.initiate_with(initiate_body(&pos.pos_id, 1.0))
+        .await
+        .err(409, "1000");
+    api.capture(&reserved, 100.0).await.ok_empty();
+    // A second delete, or an unknown point of sale: 404.
+    let again = http_client().delete(sim.url(&url)).send().await.expect("delete");
+    assert_eq!(again.status(), 404);
+}
+
+#[tokio::test]
 async fn requests_are_counted_and_logged_per_endpoint() {
     let sim = start().await;
     let api = sim.api().await;

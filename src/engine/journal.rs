@@ -204,6 +204,19 @@ pub fn check(db: &Db) -> Result<u64, String> {
     }
 }
 
+/// Where a damaged store is moved: `<name>.corrupt-<unix seconds>`, or with `.2`, `.3`, ...
+/// appended when a store was already set aside in the same second (a daemon restarted quickly
+/// on damage again), so the move never fails on an earlier one.
+fn aside_path(dir: &Path, name: &str, now_unix_s: u64) -> PathBuf {
+    let mut path = dir.with_file_name(format!("{name}.corrupt-{now_unix_s}"));
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        path = dir.with_file_name(format!("{name}.corrupt-{now_unix_s}.{n}"));
+    }
+    path
+}
+
 /// The stored records, as found at start.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -265,7 +278,7 @@ impl Journal {
 
     /// Opens the store in `dir` and checks it ([`check`]). If its files are damaged, or the
     /// journal fails the check, the directory is moved aside as `<dir>.corrupt-<unix seconds>`
-    /// and an empty store is started; the doubt file beside the store is written first, so no
+    /// (see [`aside_path`]) and an empty store is started; the doubt file beside the store is written first, so no
     /// crash can lose the fact that the journal was lost. The returned [`SetAside`] tells the
     /// caller to raise the alarm and rebuild from the backend. Any other failure (the store in
     /// use by another process, no permission, a failing disk) is returned as it is: the store
@@ -300,7 +313,7 @@ impl Journal {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "store".into());
-        let aside = dir.with_file_name(format!("{name}.corrupt-{now_unix_s}"));
+        let aside = aside_path(dir, &name, now_unix_s);
         tracing::error!(%reason, moved_to = %aside.display(),
             "the payment journal is damaged; moving it aside and starting empty");
         doubt::record(
@@ -618,6 +631,35 @@ mod tests {
         assert!(journal.load().unwrap().records.is_empty());
         journal.put(&sample("b")).unwrap();
         journal.durable_now().unwrap();
+    }
+
+    #[test]
+    fn a_second_damaged_store_in_the_same_second_is_moved_beside_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let mut moved = Vec::new();
+        for _ in 0..3 {
+            drop(Journal::open_or_set_aside(&path, 1 << 20, 1).unwrap());
+            std::fs::write(path.join(crate::store::mark::FILE_NAME), [0u8; 128]).unwrap();
+            let (_, aside) = Journal::open_or_set_aside(&path, 1 << 20, 1234).unwrap();
+            moved.push(aside.expect("the broken store is moved aside").path);
+        }
+        let names: Vec<String> = moved
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "journal.corrupt-1234",
+                "journal.corrupt-1234.2",
+                "journal.corrupt-1234.3"
+            ]
+        );
+        assert!(
+            moved.iter().all(|p| p.join("db").exists()),
+            "each kept for inspection"
+        );
     }
 
     /// Writes `n` records durably and returns the store's path.

@@ -14,7 +14,10 @@
 //!   and a payment for an approved sale is in the state the register was told;
 //! - no approved sale is silently forgotten: every sale the register was once told approved is
 //!   answered again the same (by `query` or by the repeated command), or flagged for a person
-//!   (`in_doubt`, `needs_human`); never `declined`, and never paid again.
+//!   (`in_doubt`, `needs_human`); never `declined`, and never paid again;
+//! - a journal the daemon did not set aside never forgets a sale it accepted: `not_found` and
+//!   `in_doubt` are answers only for sales the daemon never had, or had in a journal it set
+//!   aside since (damage it did not notice would show here).
 //!
 //! Quick mode (the default, run by `cargo test`): 30 rounds. Long mode:
 //! `MPOSD_ROT_ROUNDS=300 cargo test --release --test rot_torture`. `MPOSD_ROT_SEED` picks the
@@ -89,6 +92,9 @@ struct Sale {
     flagged: bool,
     /// The round in which the register last heard about it.
     heard_in: usize,
+    /// The journal (counted by [`Ledger::journal`]) that last said it holds this sale: by
+    /// `accepted`, an outcome or a query answer. That journal must never forget it.
+    held_by: Option<usize>,
 }
 
 impl Sale {
@@ -128,12 +134,35 @@ struct Ledger {
     sales: BTreeMap<String, Sale>,
     tally: Tally,
     round: usize,
+    /// Which journal the daemon runs on: counts the times it set its journal aside.
+    journal: usize,
 }
 
 impl Ledger {
+    /// The daemon said (by `accepted`, an outcome or a query answer) that its journal holds `id`.
+    fn held(&mut self, id: &str) {
+        let journal = self.journal;
+        if let Some(sale) = self.sales.get_mut(id) {
+            sale.held_by = Some(journal);
+        }
+    }
+
+    /// The daemon says it does not know `id`: only a journal set aside since it last held the
+    /// sale may say so. Anything else is a journal that lost a record without noticing.
+    fn forgotten(&self, id: &str, answer: &str) {
+        let sale = &self.sales[id];
+        assert!(
+            sale.held_by != Some(self.journal),
+            "{id} (order {}) was held by this journal, which was never set aside since, yet the \
+             query answers {answer}: the journal lost it without noticing",
+            sale.order
+        );
+    }
+
     /// The register received `outcome` as the final answer to `id`.
     fn told(&mut self, id: &str, outcome: WireOutcome) {
         let round = self.round;
+        self.held(id);
         let Some(sale) = self.sales.get_mut(id) else {
             return;
         };
@@ -228,17 +257,36 @@ struct Life {
 
 impl Life {
     async fn start(setup: &Setup, ledger: &mut Ledger) -> Life {
-        let (daemon, log) = setup.start_daemon_logged().await;
+        let (mut daemon, log) = setup.start_daemon_logged().await;
         for line in log.lines() {
             if line.contains("was moved aside") {
                 let entry: Value = serde_json::from_str(&line).unwrap_or_default();
                 let reason = entry["fields"]["reason"].as_str().unwrap_or("unreadable");
                 *ledger.tally.set_aside.entry(reason_kind(reason)).or_default() += 1;
+                ledger.journal += 1;
             }
         }
-        let stream = tokio::net::TcpStream::connect(&setup.ecr_addr)
-            .await
-            .expect("the daemon's cash-register listener");
+        // The daemon reports ready once its lanes are set up; the TCP listener of a lane's
+        // cash register is bound by a task of its own right after. A register retries its
+        // connection while the line is down, and so does this one.
+        let connecting = Instant::now();
+        let stream = loop {
+            match tokio::net::TcpStream::connect(&setup.ecr_addr).await {
+                Ok(stream) => break stream,
+                Err(error)
+                    if error.kind() == std::io::ErrorKind::ConnectionRefused
+                        && connecting.elapsed() < Duration::from_secs(30) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(error) => panic!(
+                    "cannot reach the daemon's cash-register listener ({error}); the daemon: {:?}; \
+                     its log: {:#?}",
+                    daemon.try_wait(),
+                    log.lines()
+                ),
+            }
+        };
         let _ = stream.set_nodelay(true);
         let mut life = Life {
             daemon,
@@ -296,6 +344,7 @@ impl Life {
                     ..
                 } if of == id => return Reply::Query(state, outcome.map(|o| o.outcome)),
                 DaemonMessage::Hello { id: of, .. } if of == id => return Reply::Hello,
+                DaemonMessage::Accepted { id: of } => ledger.held(&of),
                 DaemonMessage::Error {
                     id: Some(of),
                     code,
@@ -353,15 +402,20 @@ impl Life {
                     }
                     ledger.told(id, outcome);
                 }
-                (QueryState::Running | QueryState::Finished, _) => match self.reply(id, ledger).await {
-                    Reply::Outcome(outcome) => ledger.told(id, outcome),
-                    _ => panic!("{id} was running but never answered: {:?}", self.log.lines()),
-                },
+                (QueryState::Running | QueryState::Finished, _) => {
+                    ledger.held(id);
+                    match self.reply(id, ledger).await {
+                        Reply::Outcome(outcome) => ledger.told(id, outcome),
+                        _ => panic!("{id} was running but never answered: {:?}", self.log.lines()),
+                    }
+                }
                 (QueryState::NotFound, _) => {
+                    ledger.forgotten(id, "not_found");
                     ledger.tally.not_found_resent += 1;
                     again.push((id.clone(), false));
                 }
                 (QueryState::InDoubt, _) => {
+                    ledger.forgotten(id, "in_doubt");
                     // The cashier checks the sale; then sends it again, which the protocol
                     // says is safe.
                     ledger.tally.in_doubt += 1;
@@ -393,6 +447,7 @@ impl Life {
                         ledger.told(&id, outcome);
                     }
                 }
+                Ok(Some(Heard::Message(DaemonMessage::Accepted { id }))) => ledger.held(&id),
                 Ok(None | Some(Heard::Closed)) => return,
                 Ok(Some(_)) => {}
                 Err(_) => panic!("the line to the killed daemon did not close"),
@@ -632,6 +687,7 @@ async fn torture(rounds: usize, seed: u64) -> String {
         sales: BTreeMap::new(),
         tally: Tally::default(),
         round: 0,
+        journal: 0,
     };
     let mut damaged: Vec<String> = Vec::new();
     for round in 0..=rounds {
@@ -678,6 +734,7 @@ async fn torture(rounds: usize, seed: u64) -> String {
                 last: None,
                 flagged: false,
                 heard_in: round,
+                held_by: None,
             };
             touched.insert(sale.order.clone());
             ledger.sales.insert(id.clone(), sale);
@@ -747,7 +804,8 @@ fn summary(ledger: &Ledger, state: &Path, rounds: usize, took: Duration) -> Stri
          sales), {} restarts without damage; damage: {}; journal set aside {} times ({}), {aside_dirs} \
          stores kept aside; {} queries: {} approved answers confirmed, {} not found and sent again \
          ({} approved sales replayed the same), {} in doubt, {} needs_human; {} ground-truth checks \
-         passed: no order paid twice, no double capture, no approved sale forgotten or declined \
+         passed: no order paid twice, no double capture, no approved sale forgotten or declined, no \
+         accepted sale lost by a journal that was kept \
          ({:.0} s)",
         sales.len(),
         t.kills_mid_sale + t.kills_between,

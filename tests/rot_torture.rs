@@ -467,6 +467,7 @@ fn reason_kind(reason: &str) -> String {
         ("mark is missing", "mark missing"),
         ("checksum", "record checksum"),
         ("cannot open the database", "sled refused to open"),
+        ("sled failed", "sled panicked"),
     ];
     known
         .iter()

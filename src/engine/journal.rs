@@ -204,6 +204,15 @@ pub fn check(db: &Db) -> Result<u64, String> {
     }
 }
 
+/// The message a panic carried, for the alarm.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
 /// Where a damaged store is moved: `<name>.corrupt-<unix seconds>`, or with `.2`, `.3`, ...
 /// appended when a store was already set aside in the same second (a daemon restarted quickly
 /// on damage again), so the move never fails on an earlier one.
@@ -288,8 +297,17 @@ impl Journal {
         cache_bytes: u64,
         now_unix_s: u64,
     ) -> anyhow::Result<(Journal, Option<SetAside>)> {
-        let reason = match Db::open(dir, cache_bytes) {
-            Ok(db) => match check(&db) {
+        // sled can panic on some damaged files instead of reporting them (e.g. a snapshot that
+        // names a part of the data file a truncation took away); that is damage too, and must
+        // not stop the daemon from starting.
+        let opened = std::panic::catch_unwind(|| {
+            Db::open(dir, cache_bytes).map(|db| {
+                let checked = check(&db);
+                (db, checked)
+            })
+        });
+        let reason = match opened {
+            Ok(Ok((db, checked))) => match checked {
                 Ok(highest) => {
                     db.seq_at_least(highest);
                     let db = Arc::new(db);
@@ -306,8 +324,12 @@ impl Journal {
                 }
                 Err(reason) => reason,
             },
-            Err(error) if !store::is_damage(&error) => return Err(error),
-            Err(error) => format!("{error:#}"),
+            Ok(Err(error)) if !store::is_damage(&error) => return Err(error),
+            Ok(Err(error)) => format!("{error:#}"),
+            Err(panic) => format!(
+                "sled failed while opening or reading the store: {}",
+                panic_text(panic.as_ref())
+            ),
         };
         let name = dir
             .file_name()
@@ -659,6 +681,45 @@ mod tests {
         assert!(
             moved.iter().all(|p| p.join("db").exists()),
             "each kept for inspection"
+        );
+    }
+
+    #[test]
+    fn a_store_that_makes_sled_panic_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        {
+            // Enough rewrites for sled to reuse segments of its data file.
+            let (journal, _) = Journal::open_or_set_aside(&path, 1 << 20, 1).unwrap();
+            for i in 0..2500 {
+                journal.put(&sample(&format!("r{}", i % 10))).unwrap();
+                journal.durable_now().unwrap();
+            }
+        }
+        // Reopened, sled keeps a snapshot of where its pages are in the data file.
+        drop(Journal::open_or_set_aside(&path, 1 << 20, 1).unwrap());
+        let len = std::fs::metadata(path.join("db")).unwrap().len();
+        let mut reasons = Vec::new();
+        for quarter in 1..4 {
+            // A truncated data file whose snapshot names pages past the cut: sled 0.34 panics
+            // (index out of bounds) while opening some of these instead of reporting damage.
+            let copy = dir.path().join(format!("cut-{quarter}"));
+            copy_dir(&path, &copy);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(copy.join("db"))
+                .unwrap()
+                .set_len(len * quarter / 4)
+                .unwrap();
+            let (journal, aside) = Journal::open_or_set_aside(&copy, 1 << 20, 9).unwrap();
+            reasons.push(aside.expect("a cut store is set aside").reason);
+            journal.put(&sample("after")).unwrap();
+            journal.durable_now().unwrap();
+            assert_eq!(journal.load().unwrap().records.len(), 1);
+        }
+        assert!(
+            reasons.iter().any(|r| r.contains("sled failed while opening")),
+            "{reasons:#?}"
         );
     }
 

@@ -3,11 +3,12 @@
 //! and then the files of its store are damaged at random before it is started again: bit
 //! flips, truncations and zeroed tails of sled's `db`, `conf`, `snap.*` and `blobs/*`, of the
 //! high-water mark `mposd.mark`, and of `store.installation` and `store.doubt` beside the store
-//! (some rounds damage nothing, and now and then a file is lost whole). After every restart the test acts as the cash register of the
-//! protocol (docs/ecr-protocol.md, section 5): it queries every command without a final answer
-//! and a sample of answered ones; `running` → it waits for the outcome, `not_found` → it sends
-//! the same command again, `in_doubt` → the cashier checks (counted as flagged) and then sends
-//! it again, accepting `needs_human` as flagged. Then it checks:
+//! (some rounds damage nothing, and now and then a file is lost whole). After every restart the
+//! test acts as the cash register of the protocol (docs/ecr-protocol.md, section 5): it queries
+//! every command without a final answer and a sample of answered ones; `running` → it waits for
+//! the outcome, `not_found` → it sends the same command again, `in_doubt` → the cashier checks
+//! (counted as flagged) and then sends it again, accepting `needs_human` as flagged. Then it
+//! checks:
 //! - the daemon always comes up again, whatever the damage;
 //! - from the simulator's ground truth: no order is paid twice (at most one reserved or
 //!   captured payment per order id), no payment is captured twice or for more than its amount,
@@ -116,6 +117,8 @@ struct Tally {
     kills_mid_sale: usize,
     kills_between: usize,
     undamaged_restarts: usize,
+    /// Rounds whose damage removed every file of the store.
+    stores_lost: usize,
     /// (file, kind) → how often.
     damage: BTreeMap<(String, &'static str), usize>,
     /// Why the daemon set its journal aside → how often.
@@ -468,6 +471,7 @@ fn reason_kind(reason: &str) -> String {
         ("checksum", "record checksum"),
         ("cannot open the database", "sled refused to open"),
         ("sled failed", "sled panicked"),
+        ("data file is missing", "data file lost"),
     ];
     known
         .iter()
@@ -757,6 +761,16 @@ async fn torture(rounds: usize, seed: u64) -> String {
         note(format!("round {round}, kill"));
         life.kill(&mut ledger).await;
         damaged = damage(&state, &mut rng, &mut ledger.tally);
+        if !store_files(&state)
+            .iter()
+            .any(|f| f.starts_with(state.join("store")))
+        {
+            // Every file of the store is gone: nothing is left to show a store was there, so
+            // the daemon starts a new one, and only the keys derived from the installation id
+            // beside it keep repeated commands from paying twice.
+            ledger.tally.stores_lost += 1;
+            ledger.journal += 1;
+        }
         note(format!("round {round}, ground truth after the kill"));
         let full = round % FULL_CHECK_EVERY == FULL_CHECK_EVERY - 1;
         check_ground_truth(&setup, &ledger, (!full).then_some(&touched)).await;
@@ -801,19 +815,20 @@ fn summary(ledger: &Ledger, state: &Path, rounds: usize, took: Duration) -> Stri
     let aside: Vec<String> = t.set_aside.iter().map(|(why, n)| format!("{why} {n}")).collect();
     format!(
         "rot torture: {rounds} rounds, {} sales (approved: {captured} captured, {reserved} kept \
-         reserved; {not_approved} never approved; {flagged} flagged for a person), {} SIGKILLs ({} mid-sale, {} between \
-         sales), {} restarts without damage; damage: {}; journal set aside {} times ({}), {aside_dirs} \
-         stores kept aside; {} queries: {} approved answers confirmed, {} not found and sent again \
-         ({} approved sales replayed the same), {} in doubt, {} needs_human; {} ground-truth checks \
-         passed: no order paid twice, no double capture, no approved sale forgotten or declined, no \
-         accepted sale lost by a journal that was kept \
-         ({:.0} s)",
+         reserved; {not_approved} never approved; {flagged} flagged for a person), {} SIGKILLs \
+         ({} mid-sale, {} between sales), {} restarts without damage; damage: {}; {} stores lost \
+         whole; journal set aside {} times ({}), {aside_dirs} stores kept aside; {} queries: {} \
+         approved answers confirmed, {} not found and sent again ({} approved sales replayed the \
+         same), {} in doubt, {} needs_human; {} ground-truth checks passed: no order paid twice, \
+         no double capture, no approved sale forgotten or declined, no accepted sale lost by a \
+         journal that was kept ({:.0} s)",
         sales.len(),
         t.kills_mid_sale + t.kills_between,
         t.kills_mid_sale,
         t.kills_between,
         t.undamaged_restarts,
         damage.join(", "),
+        t.stores_lost,
         t.set_aside.values().sum::<usize>(),
         aside.join(", "),
         t.queries,

@@ -204,6 +204,13 @@ pub fn check(db: &Db) -> Result<u64, String> {
     }
 }
 
+/// Whether sled's data file is gone from a store that held one. sled would start an empty store
+/// in its place without a word, and with the mark lost too nothing else would notice; the other
+/// files sled leaves in the directory (its configuration, snapshots) show a store was there.
+fn data_file_lost(dir: &Path) -> bool {
+    !dir.join("db").exists() && std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
 /// The message a panic carried, for the alarm.
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
@@ -301,13 +308,16 @@ impl Journal {
         // names a part of the data file a truncation took away); that is damage too, and must
         // not stop the daemon from starting.
         let opened = std::panic::catch_unwind(|| {
+            if data_file_lost(dir) {
+                return Ok(None);
+            }
             Db::open(dir, cache_bytes).map(|db| {
                 let checked = check(&db);
-                (db, checked)
+                Some((db, checked))
             })
         });
         let reason = match opened {
-            Ok(Ok((db, checked))) => match checked {
+            Ok(Ok(Some((db, checked)))) => match checked {
                 Ok(highest) => {
                     db.seq_at_least(highest);
                     let db = Arc::new(db);
@@ -324,6 +334,7 @@ impl Journal {
                 }
                 Err(reason) => reason,
             },
+            Ok(Ok(None)) => "sled's data file is missing from the store: every record in it is lost".into(),
             Ok(Err(error)) if !store::is_damage(&error) => return Err(error),
             Ok(Err(error)) => format!("{error:#}"),
             Err(panic) => format!(
@@ -721,6 +732,27 @@ mod tests {
             reasons.iter().any(|r| r.contains("sled failed while opening")),
             "{reasons:#?}"
         );
+    }
+
+    #[test]
+    fn a_store_that_lost_its_data_file_and_mark_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_with(dir.path(), 3);
+        for file in ["db", crate::store::mark::FILE_NAME] {
+            std::fs::remove_file(path.join(file)).unwrap();
+        }
+        let (journal, aside) = reopen(&path);
+        let reason = aside.expect("set aside").reason;
+        assert!(reason.contains("data file is missing"), "{reason}");
+        assert!(doubt::read(&path).is_some());
+        assert!(journal.load().unwrap().records.is_empty());
+
+        // A store directory that is empty (or absent) is a new store.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        std::fs::create_dir(&path).unwrap();
+        let (_, aside) = reopen(&path);
+        assert_eq!(aside, None);
     }
 
     /// Writes `n` records durably and returns the store's path.

@@ -472,6 +472,7 @@ fn reason_kind(reason: &str) -> String {
         ("cannot open the database", "sled refused to open"),
         ("sled failed", "sled panicked"),
         ("data file is missing", "data file lost"),
+        ("cannot read the payment journal", "sled failed to read it"),
     ];
     known
         .iter()

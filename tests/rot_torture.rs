@@ -21,7 +21,7 @@
 //!   aside since (damage it did not notice would show here).
 //!
 //! Quick mode (the default, run by `cargo test`): 30 rounds. Long mode:
-//! `MPOSD_ROT_ROUNDS=300 cargo test --release --test rot_torture`. `MPOSD_ROT_SEED` picks the
+//! `MPOSD_ROT_ROUNDS=1000 cargo test --release --test rot_torture`. `MPOSD_ROT_SEED` picks the
 //! random seed (printed at the start and with any failure; the timing of the daemon still
 //! varies from run to run).
 

@@ -269,26 +269,15 @@ impl Life {
                 ledger.journal += 1;
             }
         }
-        // The daemon reports ready once its lanes are set up; the TCP listener of a lane's
-        // cash register is bound by a task of its own right after. A register retries its
-        // connection while the line is down, and so does this one.
-        let connecting = Instant::now();
-        let stream = loop {
-            match tokio::net::TcpStream::connect(&setup.ecr_addr).await {
-                Ok(stream) => break stream,
-                Err(error)
-                    if error.kind() == std::io::ErrorKind::ConnectionRefused
-                        && connecting.elapsed() < Duration::from_secs(30) =>
-                {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
-                Err(error) => panic!(
-                    "cannot reach the daemon's cash-register listener ({error}); the daemon: {:?}; \
-                     its log: {:#?}",
-                    daemon.try_wait(),
-                    log.lines()
-                ),
-            }
+        // "Ready" comes after each lane's cash-register line was opened.
+        let stream = match tokio::net::TcpStream::connect(&setup.ecr_addr).await {
+            Ok(stream) => stream,
+            Err(error) => panic!(
+                "cannot reach the daemon's cash-register listener ({error}); the daemon: {:?}; \
+                 its log: {:#?}",
+                daemon.try_wait(),
+                log.lines()
+            ),
         };
         let _ = stream.set_nodelay(true);
         let mut life = Life {

@@ -137,25 +137,39 @@ pub(super) fn report(settings: &LaneSettings, pos: &OnboardedPos) {
 }
 
 /// Serves the lane's cash register through `engine` until shutdown, reporting a line that
-/// cannot be opened.
-fn serve_cash_register(ctx: &LaneContext, settings: &LaneSettings, engine: &EngineHandle) -> JoinHandle<()> {
+/// cannot be opened. The returned receiver fires once the first attempt to open the line has
+/// ended, either way: start-up waits for it, so "ready" is never announced before a
+/// cash register could connect to a line that opens.
+fn serve_cash_register(
+    ctx: &LaneContext,
+    settings: &LaneSettings,
+    engine: &EngineHandle,
+) -> (JoinHandle<()>, tokio::sync::oneshot::Receiver<()>) {
     let ecr_settings = settings.ecr.clone();
     let engine = engine.clone();
     let currency = settings.currency;
     let shutdown = ctx.shutdown.clone();
     let lane_name = settings.name.clone();
     let troubles = ctx.troubles.clone();
+    let (tried, first_try) = tokio::sync::oneshot::channel();
+    let tried = std::sync::Mutex::new(Some(tried));
     let report: LineReport = Arc::new({
         let lane_name = lane_name.clone();
-        move |problem| troubles.line(&lane_name, problem)
+        move |problem| {
+            troubles.line(&lane_name, problem);
+            if let Some(tried) = tried.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = tried.send(());
+            }
+        }
     });
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(err) =
             crate::ecr::config::serve_lane(ecr_settings, engine, currency, shutdown, report).await
         {
             tracing::error!(lane = %lane_name, error = %format!("{err:#}"), "the cash register link stopped");
         }
-    })
+    });
+    (task, first_try)
 }
 
 /// Starts a lane: store → recovery (when the lane ran before) → cash register → onboarding →
@@ -183,7 +197,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
             None
         }
     };
-    let ecr = serve_cash_register(ctx, settings, &front);
+    let (ecr, line_tried) = serve_cash_register(ctx, settings, &front);
     // What the recovered engine still has open keeps the point of sale from being re-created
     // under it (no new payment starts: the front takes commands only once it is opened).
     let ours_open = match &recovered {
@@ -232,6 +246,10 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
         onboarded.outcome,
         &ours_open,
     );
+    // The line's first attempt has ended (opened, or its failure is in the status): a cash
+    // register that connects once "ready" is announced finds it listening. A line that ends
+    // without trying (nothing configured) drops the sender, which ends the wait as well.
+    let _ = line_tried.await;
     tracing::info!(lane = %settings.name, pos_id = %pos.pos_id, beacon_id = %pos.beacon_id, "lane ready");
     Ok(RunningLane {
         name: settings.name.clone(),

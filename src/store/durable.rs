@@ -36,11 +36,10 @@ pub struct Db {
 pub struct Opened {
     /// The store was created by this open.
     pub created: bool,
-    /// The high-water mark as found.
+    /// The high-water mark as found. (An installation id lost from both its file and the mark
+    /// is made anew; the lost mark already makes the journal untrusted, so its commands are
+    /// looked up at the backend instead of relying on their old keys.)
     pub mark: mark::Found,
-    /// Neither the installation file nor the mark held the installation id of an existing
-    /// store, so a new one was made: keys of commands the journal lost are not reproducible.
-    pub installation_renewed: bool,
 }
 
 impl Db {
@@ -93,7 +92,6 @@ impl Db {
         };
         let id_path = installation::path_for(dir);
         let (known, rewrite) = installation::choose(installation::read(&id_path)?, mark_copy);
-        let installation_renewed = known.is_none() && !created;
         let id = known.unwrap_or_else(installation::generate);
         if rewrite {
             installation::write(&id_path, &id)?;
@@ -117,11 +115,7 @@ impl Db {
             seq: AtomicU64::new(seq),
             mark: Mutex::new(writer),
             installation: id,
-            opened: Opened {
-                created,
-                mark: found,
-                installation_renewed,
-            },
+            opened: Opened { created, mark: found },
         })
     }
 

@@ -18,6 +18,8 @@ mod point_of_sale;
 mod run;
 #[path = "daemon/state_dir.rs"]
 mod state_dir;
+#[path = "shared/store_copy.rs"]
+mod store_copy;
 #[path = "daemon/support.rs"]
 mod support;
 #[path = "daemon/systemd.rs"]

@@ -11,5 +11,7 @@ mod flows;
 mod point_of_sale;
 #[path = "engine/recovery.rs"]
 mod recovery;
+#[path = "shared/store_copy.rs"]
+mod store_copy;
 #[path = "engine/support.rs"]
 mod support;

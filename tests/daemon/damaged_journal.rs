@@ -1,31 +1,9 @@
 //! The journal damaged between two runs of the daemon, as an SD card can leave it after a bad
 //! power cut, and a cash register that repeats its commands as the protocol tells it to.
 
+use super::store_copy::copy_dir;
 use super::support::*;
-use serde_json::{json, Value};
-use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-async fn customers_accept(setup: &Setup) {
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 20}),
-        )
-        .await;
-}
+use serde_json::Value;
 
 async fn paid_for_order(setup: &Setup, order: &str) -> Vec<Value> {
     setup
@@ -49,7 +27,7 @@ async fn query_state(setup: &Setup, command: &str) -> String {
 #[tokio::test]
 async fn a_journal_that_lost_its_tail_is_caught_and_repeated_commands_pay_nothing_twice() {
     let setup = Setup::new().await;
-    customers_accept(&setup).await;
+    setup.customers_accept(20).await;
     let store = setup.dir.path().join("state/store");
     let early = setup.dir.path().join("store-early");
 
@@ -131,7 +109,7 @@ async fn a_journal_that_lost_its_tail_is_caught_and_repeated_commands_pay_nothin
 #[tokio::test]
 async fn a_zeroed_tail_of_the_store_never_turns_a_paid_sale_into_not_found() {
     let setup = Setup::new().await;
-    customers_accept(&setup).await;
+    setup.customers_accept(20).await;
     let mut daemon = setup.start_daemon().await;
     let mut sales = Vec::new();
     for i in 0..4 {

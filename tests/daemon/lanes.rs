@@ -18,12 +18,7 @@ async fn a_stuck_display_and_cash_register_on_one_lane_block_nothing_else() {
     nix::unistd::mkfifo(fifo.as_os_str(), nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 
     let daemon = setup.start_daemon().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     // Lane 1's cash register sends the start of a frame and then nothing, never reading.
     let mut stuck = tokio::net::TcpStream::connect(&setup.ecr_addrs[0])
         .await

@@ -48,12 +48,7 @@ async fn pay_refused_not_ready(setup: &Setup, id: &str, order: &str) {
 #[tokio::test]
 async fn the_cash_register_is_answered_while_mobilepay_is_unreachable_at_start() {
     let (setup, mut mobilepay) = Setup::behind_relay().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
 
     // A lane that never ran, started while MobilePay is unreachable: the line answers, there
     // is nothing in the journal yet, and a payment is refused until the lane is registered.
@@ -117,12 +112,7 @@ async fn the_cash_register_is_answered_while_mobilepay_is_unreachable_at_start()
 #[tokio::test]
 async fn a_store_rebuilt_after_damage_answers_in_doubt_while_mobilepay_is_unreachable() {
     let (setup, mut mobilepay) = Setup::behind_relay().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     mobilepay.on().await;
     let daemon = setup.start_daemon().await;
     let (ok, messages) = setup

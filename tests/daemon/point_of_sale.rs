@@ -10,12 +10,7 @@ use std::time::Duration;
 async fn a_point_of_sale_deleted_behind_the_daemons_back_is_registered_again_without_a_restart() {
     let setup = Setup::new().await;
     let (mut daemon, log) = setup.start_daemon_logged().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     let (ok, messages) = setup
         .ecr(&["--id", "sale-1", "pay", "10.00", "--order", "R-0001", "--reserve"])
         .await;
@@ -108,12 +103,7 @@ async fn a_point_of_sale_deleted_behind_the_daemons_back_is_registered_again_wit
 #[tokio::test]
 async fn a_point_of_sale_recreated_at_start_is_served_at_once() {
     let setup = Setup::new().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     let daemon = setup.start_daemon().await;
     let (ok, messages) = setup
         .ecr(&["--id", "sale-1", "pay", "10.00", "--order", "R-0001"])

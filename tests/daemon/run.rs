@@ -10,12 +10,7 @@ use std::time::Duration;
 async fn pays_from_the_cash_register_and_stops_cleanly_on_sigterm() {
     let setup = Setup::new().await;
     let (daemon, log) = setup.start_daemon_logged().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     let (ok, messages) = setup
         .ecr(&["pay", "49.95", "--order", "R1-0001", "--id", "sale-1"])
         .await;

@@ -40,12 +40,7 @@ async fn the_state_directory_and_its_files_are_private_under_a_permissive_umask(
         .await
         .unwrap_or_else(|| panic!("mposd run did not become ready: {:?}", log.lines()));
     // A payment writes the journal and the token cache.
-    setup
-        .control(
-            "/_sim/behaviour",
-            serde_json::json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     let (ok, messages) = setup
         .ecr(&["pay", "10.00", "--order", "R1-0001", "--id", "sale-1"])
         .await;

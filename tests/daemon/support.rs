@@ -178,6 +178,15 @@ impl Setup {
         assert!(r.status().is_success(), "{path}: {}", r.status());
     }
 
+    /// An automatic customer on every point of sale who approves each payment after `delay_ms`.
+    pub async fn customers_accept(&self, delay_ms: u64) {
+        self.control(
+            "/_sim/behaviour",
+            serde_json::json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": delay_ms}),
+        )
+        .await;
+    }
+
     pub async fn payments(&self) -> Vec<Value> {
         let url = format!("{}/_sim/payments", self.sim.base_url());
         let v: Value = reqwest::get(url)

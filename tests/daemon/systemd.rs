@@ -151,12 +151,7 @@ async fn a_boot_without_mobilepay_waits_for_it_under_systemd_and_becomes_ready_w
 #[tokio::test]
 async fn a_cash_register_port_in_use_is_named_in_the_status_and_served_once_it_is_free() {
     let setup = Setup::new().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            serde_json::json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     // Another program holds the lane's cash-register port.
     let squatter = std::net::TcpListener::bind(&setup.ecr_addr).expect("occupy the port");
     let notify = NotifySocket::bind(setup.dir.path());
@@ -206,12 +201,7 @@ async fn a_cash_register_port_in_use_is_named_in_the_status_and_served_once_it_i
 #[tokio::test]
 async fn a_settings_change_waits_for_a_kept_reservation_then_is_applied_without_a_restart() {
     let setup = Setup::new().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": 100}),
-        )
-        .await;
+    setup.customers_accept(100).await;
     let daemon = setup.start_daemon().await;
     let (ok, messages) = setup
         .ecr(&["--id", "sale-1", "pay", "10.00", "--order", "R-0001", "--reserve"])

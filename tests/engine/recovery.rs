@@ -1,6 +1,7 @@
 //! Restarts: an engine is stopped dead (its runtime dropped with every task in flight, like a
 //! killed process) and a new one starts on the same sled journal on disk.
 
+use super::store_copy::copy_dir;
 use super::support::*;
 use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, EventKind, Outcome};
 use mposd::mobilepay::flow::Flow;
@@ -332,20 +333,6 @@ fn a_payment_left_active_on_the_point_of_sale_is_cancelled_at_start() {
     let engine = life(&main, &lane, 1);
     assert_eq!(main.block_on(lane.payment(&stale))["status"], "CancelledByClient");
     engine.kill();
-}
-
-/// Copies a store directory (with the engine dead, so the copy is what a power cut would leave).
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 async fn payments_of_order(lane: &Lane, order: &str) -> Vec<serde_json::Value> {

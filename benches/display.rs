@@ -4,12 +4,12 @@
 //! measured once, as a quick check that the benchmark still runs.
 
 use embedded_graphics::prelude::*;
+use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::backend::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
 use mposd::display::backend::FrameSink;
 use mposd::display::board::Rotation;
 use mposd::display::qr::QrSymbol;
 use mposd::display::{render, Frame, Language, Look, Screen};
-use mposd::mobilepay::formats::qr_payload;
 use mposd::money::{Currency, Minor};
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -8,22 +8,22 @@
 //! The simulator answers status polls with `pollDelayInMs` = 20 and the customer approves at
 //! once, so the figures show the engine, not a customer.
 
+use mposd::backends::pos_v10::client::MobilePayClient;
+use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
+use mposd::backends::pos_v10::engine::PosV10Backend;
+use mposd::backends::pos_v10::idempotency::IdempotencyKey;
+use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
+use mposd::backends::pos_v10::tokens::Credentials;
+use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, CommandId, Outcome};
 use mposd::engine::backend::{
     Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
 };
 use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
-use mposd::engine::pos_v10::PosV10Backend;
 use mposd::engine::{start, EngineConfig};
-use mposd::mobilepay::client::MobilePayClient;
-use mposd::mobilepay::config::{ClientConfig, Endpoints};
-use mposd::mobilepay::flow::Flow;
-use mposd::mobilepay::idempotency::IdempotencyKey;
-use mposd::mobilepay::model::{BeaconType, CreatePosRequest};
-use mposd::mobilepay::secrets::Secret;
-use mposd::mobilepay::tokens::Credentials;
 use mposd::money::{Currency, Minor};
+use mposd::secrets::Secret;
 use mposd::store::Db;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -137,7 +137,7 @@ async fn main() {
     let beacon = "424242424242424".to_string();
     let pos = client
         .create_pos(
-            &Flow::new("onboarding"),
+            &Correlation::new("onboarding"),
             &IdempotencyKey::generate(),
             &CreatePosRequest {
                 merchant_pos_id: "bench".into(),

@@ -1,7 +1,7 @@
 //! Log output through `tracing`: journald fields when systemd runs the daemon, readable lines
 //! on a terminal, or JSON for log collectors.
 //!
-//! Flow log lines carry payment ids, order ids and correlation ids as fields. Secrets never
+//! Correlation log lines carry payment ids, order ids and correlation ids as fields. Secrets never
 //! reach a log line because the types holding them redact themselves in `Debug`/`Display`.
 
 use clap::ValueEnum;

@@ -13,19 +13,19 @@
 //! The binary is its own child: with `MPOSD_TORTURE_CHILD=1` it runs one engine and speaks JSON
 //! lines on stdin/stdout.
 
+use mposd::backends::pos_v10::client::MobilePayClient;
+use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
+use mposd::backends::pos_v10::engine::PosV10Backend;
+use mposd::backends::pos_v10::idempotency::IdempotencyKey;
+use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
+use mposd::backends::pos_v10::tokens::Credentials;
+use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, CommandId, CommandState, Outcome};
 use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
-use mposd::engine::pos_v10::PosV10Backend;
 use mposd::engine::{start, EngineConfig};
-use mposd::mobilepay::client::MobilePayClient;
-use mposd::mobilepay::config::{ClientConfig, Endpoints};
-use mposd::mobilepay::flow::Flow;
-use mposd::mobilepay::idempotency::IdempotencyKey;
-use mposd::mobilepay::model::{BeaconType, CreatePosRequest};
-use mposd::mobilepay::secrets::Secret;
-use mposd::mobilepay::tokens::Credentials;
 use mposd::money::{Currency, Minor};
+use mposd::secrets::Secret;
 use mposd::store::Db;
 use rand::seq::IteratorRandom;
 use rand::Rng;
@@ -202,7 +202,7 @@ async fn torture(kills: usize) -> String {
     let onboarding = client(&base, &dir.path().join("tokens-onboarding"));
     let pos = onboarding
         .create_pos(
-            &Flow::new("onboarding"),
+            &Correlation::new("onboarding"),
             &IdempotencyKey::generate(),
             &CreatePosRequest {
                 merchant_pos_id: "torture".into(),

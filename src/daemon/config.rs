@@ -6,13 +6,13 @@
 //! lane reuse the settings types of the parts they configure (PoS onboarding, cash-register
 //! link, display), so a setting is defined exactly once.
 
+use crate::backends::pos_v10::config::{ClientConfig, Endpoints};
+use crate::backends::pos_v10::onboarding::PosSettings;
+use crate::backends::pos_v10::tokens::Credentials;
 use crate::display::settings::DisplaySettings;
 use crate::ecr::config::EcrSettings;
-use crate::mobilepay::config::{ClientConfig, Endpoints};
-use crate::mobilepay::onboarding::PosSettings;
-use crate::mobilepay::secrets::{self, SecretSource};
-use crate::mobilepay::tokens::Credentials;
 use crate::money::Currency;
+use crate::secrets::{self, SecretSource};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::fmt;
@@ -298,13 +298,13 @@ impl Config {
             }
         }
         if m.retries
-            .is_some_and(|r| r > crate::mobilepay::config::MAX_RETRIES)
+            .is_some_and(|r| r > crate::backends::pos_v10::config::MAX_RETRIES)
         {
             add(
                 "mobilepay.retries".into(),
                 format!(
                     "MobilePay allows at most {} retries",
-                    crate::mobilepay::config::MAX_RETRIES
+                    crate::backends::pos_v10::config::MAX_RETRIES
                 ),
             );
         }

@@ -5,11 +5,12 @@
 
 use super::config::LaneSettings;
 use super::troubles::Troubles;
+use crate::backends::pos_v10::engine::PosV10Backend;
+use crate::backends::pos_v10::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
+use crate::backends::pos_v10::{Correlation, MobilePayClient};
 use crate::display::settings::RunningDisplay;
 use crate::ecr::config::LineReport;
-use crate::engine::{self, journal::Journal, pos_v10::PosV10Backend, EngineConfig, EngineHandle};
-use crate::mobilepay::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
-use crate::mobilepay::{Flow, MobilePayClient};
+use crate::engine::{self, journal::Journal, EngineConfig, EngineHandle};
 use crate::store::Db;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -96,7 +97,7 @@ async fn onboard_with_retries(
 ) -> anyhow::Result<OnboardedPos> {
     let mut pause = Duration::from_millis(500);
     loop {
-        let flow = Flow::new("onboarding");
+        let flow = Correlation::new("onboarding");
         match onboarding::onboard(&ctx.client, &ctx.pending, &flow, &settings.pos, ours_open).await {
             Ok(pos) => return Ok(pos),
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {

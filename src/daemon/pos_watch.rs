@@ -17,9 +17,9 @@
 //! shown in the systemd status line (see [`super::troubles`]).
 
 use super::lane::{self, KnownPos, LaneContext};
+use crate::backends::pos_v10::onboarding::{OnboardedPos, SyncOutcome};
 use crate::daemon::config::LaneSettings;
 use crate::engine::{pos::is_point_of_sale_gone, EngineHandle};
-use crate::mobilepay::onboarding::{OnboardedPos, SyncOutcome};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 

@@ -128,7 +128,7 @@ const DEMO_SCREENS: [&str; 10] = [
 ];
 
 pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
-    if !crate::mobilepay::formats::is_valid_beacon_id(&args.beacon) {
+    if !crate::backends::pos_v10::formats::is_valid_beacon_id(&args.beacon) {
         bail!("--beacon must be 15 digits or a GUID");
     }
     let look = Look {

@@ -4,7 +4,7 @@
 
 use super::language::{format_amount, phrase, Language, Phrase};
 use super::screen::Screen;
-use crate::mobilepay::formats::qr_payload;
+use crate::backends::pos_v10::formats::qr_payload;
 
 /// A status symbol drawn with primitives (no bitmaps to ship).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -124,7 +124,7 @@ pub fn code_side_mm(placement: &QrPlacement, mm_per_px: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mobilepay::formats::qr_payload;
+    use crate::backends::pos_v10::formats::qr_payload;
 
     #[test]
     fn fifteen_digit_beacon_fits_version_3_and_guid_version_5() {

@@ -15,10 +15,10 @@ use super::message::{
     encode, parse_ecr_message, Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
     QueriedOutcome, QueryState, WireOutcome, PROTOCOL_VERSION,
 };
+use crate::backends::pos_v10::model::Restrictions;
 use crate::engine::{
     Command, CommandId, CommandState, EngineError, EngineHandle, EventKind, LaneEvent, PaymentSelector,
 };
-use crate::mobilepay::model::Restrictions;
 use crate::money::Currency;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};

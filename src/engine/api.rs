@@ -13,7 +13,7 @@
 //! Everything here is plain data with serde support, so the same types are stored in the
 //! journal and can be shown or forwarded by any front end.
 
-use crate::mobilepay::model::Restrictions;
+use crate::backends::pos_v10::model::Restrictions;
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;

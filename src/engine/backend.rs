@@ -4,8 +4,8 @@
 //! errors), so the PoS V10 client plugs in through a thin adapter and another backend (e.g.
 //! the Vipps MobilePay ePayment API) could be added without touching the flows.
 
-pub use crate::mobilepay::flow::CorrelationId;
-use crate::mobilepay::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus, Restrictions};
+use crate::backends::pos_v10::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus, Restrictions};
+pub use crate::correlation::CorrelationId;
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::future::Future;

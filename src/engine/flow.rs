@@ -14,8 +14,8 @@
 use super::api::{Command, CustomerInfo, DeclineReason, EventKind, Outcome, RefundCancelReason, RejectCode};
 use super::backend::{BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo};
 use super::record::{Decision, OrderCheck, Phase, Record};
-use crate::mobilepay::formats;
-use crate::mobilepay::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus};
+use crate::backends::pos_v10::formats;
+use crate::backends::pos_v10::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus};
 use crate::money::{above_maximum, Minor, MAX_MINOR};
 
 /// Timing rules of the flows.

@@ -11,7 +11,6 @@ pub mod flow;
 pub mod journal;
 mod keys;
 pub mod pos;
-pub mod pos_v10;
 mod reconciler;
 pub mod record;
 mod recovery;

@@ -13,7 +13,7 @@ use super::backend::Backend;
 use super::driver::{now_ms, Shared};
 use super::record::{Decision, Phase, Record};
 use super::recovery::{raise_alarm, recovered_reservation};
-use crate::mobilepay::model::PaymentStatus;
+use crate::backends::pos_v10::model::PaymentStatus;
 use std::collections::HashSet;
 use std::sync::Arc;
 

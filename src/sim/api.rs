@@ -6,8 +6,8 @@ use super::error::{render, ApiError, Family};
 use super::shared::Shared;
 use super::state::{Caller, IdemScope, NewRefund, State, Terms};
 use super::tokens::Claims;
-use crate::mobilepay::formats::{self, MAX_TEXT};
-use crate::mobilepay::model::{
+use crate::backends::pos_v10::formats::{self, MAX_TEXT};
+use crate::backends::pos_v10::model::{
     headers, CreatePosRequest, CreateRefundRequest, GetRefundResponse, InitiatePaymentRequest,
     PaymentCaptureRequest, PaymentIdResponse, PaymentIdsResponse, PaymentReadyRequest, PosIdResponse,
     PosIdsResponse, PreparePaymentRequest, RefundIdResponse, RefundIdsResponse, StoreIdsResponse,
@@ -548,8 +548,8 @@ fn terms_of(
     amount_value: &MajorAmount,
     currency: crate::money::Currency,
     label: &Option<String>,
-    restrictions: Option<crate::mobilepay::model::Restrictions>,
-    planned: crate::mobilepay::model::PlannedCaptureDelay,
+    restrictions: Option<crate::backends::pos_v10::model::Restrictions>,
+    planned: crate::backends::pos_v10::model::PlannedCaptureDelay,
 ) -> Result<Terms, ApiError> {
     let amount = amount(amount_value)?;
     if let Some(label) = label {

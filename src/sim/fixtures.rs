@@ -3,7 +3,7 @@
 //! `mposd sim` needs no arguments because these defaults are built in; `--fixtures FILE`
 //! replaces them with a JSON file of the same shape as `GET /_sim/fixtures`.
 
-use crate::mobilepay::formats;
+use crate::backends::pos_v10::formats;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -4,7 +4,7 @@ use super::clock::format_rfc3339;
 use super::error::{render, ApiError, Family};
 use super::server::ConnectionKill;
 use super::shared::Shared;
-use crate::mobilepay::model::headers;
+use crate::backends::pos_v10::model::headers;
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{Method, StatusCode},

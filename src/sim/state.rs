@@ -10,7 +10,7 @@ use super::clock::Millis;
 use super::error::ApiError;
 use super::fixtures::{Feature, Fixtures, Store};
 use super::settings::{Settings, ENDED_RETENTION};
-use crate::mobilepay::model::{
+use crate::backends::pos_v10::model::{
     BeaconType, CreatePosRequest, GetCheckInResponse, PaymentStatus, PlannedCaptureDelay, PosResponse,
     QueryPaymentResponse, RefundStatus, Restrictions, StoreResponse,
 };

@@ -5,7 +5,9 @@
 use super::support::*;
 use base64::Engine;
 use mposd::{
-    mobilepay::{model::PaymentStatus, Credentials, Flow, IdempotencyKey, Secret, TokenSettings},
+    backends::pos_v10::{
+        model::PaymentStatus, Correlation, Credentials, IdempotencyKey, Secret, TokenSettings,
+    },
     money::Minor,
     sim::{Fixtures, SimConfig},
 };
@@ -32,7 +34,7 @@ async fn the_canary_secret_and_the_tokens_appear_nowhere() {
         TokenSettings::default(),
     );
     let mut seen: Vec<String> = Vec::new();
-    let flow = Flow::new("payment");
+    let flow = Correlation::new("payment");
 
     // Onboarding with a failed attempt, a payment, a 401 in the middle, errors.
     h.control.fault("createPos", "serverError", 1, None).await;

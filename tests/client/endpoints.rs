@@ -3,12 +3,12 @@
 
 use super::support::*;
 use mposd::{
-    mobilepay::{
+    backends::pos_v10::{
         model::{
             CreateRefundRequest, PaymentReadyRequest, PaymentStatus, PlannedCaptureDelay,
             PreparePaymentRequest, RefundStatus,
         },
-        Credentials, Flow, IdempotencyKey, MobilePayClient, TokenSettings,
+        Correlation, Credentials, IdempotencyKey, MobilePayClient, TokenSettings,
     },
     money::{Currency, MajorAmount, Minor},
 };
@@ -19,7 +19,7 @@ async fn stores_prepared_payment_capture_and_refunds() {
     let h = Harness::start().await;
     let db = h.open_db();
     let client = h.client(db.clone());
-    let flow = Flow::new("test");
+    let flow = Correlation::new("test");
 
     let stores = client.find_stores(&flow, None).await.unwrap();
     assert!(stores.iter().any(|s| s == STORE), "{stores:?}");
@@ -172,7 +172,7 @@ async fn every_call_of_a_flow_carries_its_correlation_id() {
     let db = h.open_db();
     let client = h.client(db.clone());
     let pos = onboard(&client, &db, &pos_settings("kasse-1")).await;
-    let flow = Flow::new("payment");
+    let flow = Correlation::new("payment");
     let payment = client
         .initiate_payment(
             &flow,

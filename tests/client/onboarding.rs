@@ -1,12 +1,12 @@
 //! PoS onboarding and offboarding, including MobilePay's Onboarding certification cases.
 
 use super::support::*;
-use mposd::mobilepay::{
+use mposd::backends::pos_v10::{
     model::BeaconType,
     onboarding::{
         self, BeaconChoice, OffboardOutcome, OnboardingError, PendingCreations, StoreRef, SyncOutcome,
     },
-    Flow,
+    Correlation,
 };
 
 fn live(all: &[serde_json::Value], merchant_pos_id: &str) -> Vec<serde_json::Value> {
@@ -37,7 +37,7 @@ async fn certification_create_pos_timeout_then_500_then_success() {
     let client = h.client_with(
         db.clone(),
         h.strict_config(),
-        mposd::mobilepay::Secret::new(SECRET),
+        mposd::backends::pos_v10::Secret::new(SECRET),
         Default::default(),
     );
     // The first attempt is held 4 s (past the 2 s timeout); the second fails with a 500.
@@ -92,7 +92,7 @@ async fn certification_create_pos_held_attempt_is_in_the_request_log() {
     let client = h.client_with(
         db.clone(),
         h.strict_config(),
-        mposd::mobilepay::Secret::new(SECRET),
+        mposd::backends::pos_v10::Secret::new(SECRET),
         Default::default(),
     );
     h.control.fault("createPos", "delay", 1, Some(4000)).await;
@@ -121,14 +121,14 @@ async fn certification_delete_pos_timeout_then_500_then_success() {
     let client = h.client_with(
         db.clone(),
         h.strict_config(),
-        mposd::mobilepay::Secret::new(SECRET),
+        mposd::backends::pos_v10::Secret::new(SECRET),
         Default::default(),
     );
     let pos = onboard(&client, &db, &pos_settings("cert-2")).await;
     h.control.fault("deletePos", "delay", 1, Some(4000)).await;
     h.control.fault("deletePos", "serverError", 1, None).await;
 
-    let outcome = onboarding::offboard(&client, &Flow::new("offboarding"), "cert-2")
+    let outcome = onboarding::offboard(&client, &Correlation::new("offboarding"), "cert-2")
         .await
         .unwrap();
     assert_eq!(
@@ -158,7 +158,7 @@ async fn certification_delete_pos_timeout_then_500_then_success() {
     let all = h.control.pointofsales().await;
     assert!(live(&all, "cert-2").is_empty(), "{all:?}");
     // Offboarding again finds nothing to do.
-    let again = onboarding::offboard(&client, &Flow::new("offboarding"), "cert-2")
+    let again = onboarding::offboard(&client, &Correlation::new("offboarding"), "cert-2")
         .await
         .unwrap();
     assert_eq!(again, OffboardOutcome::NotFound);
@@ -204,7 +204,7 @@ async fn store_by_brand_and_location_and_a_fixed_beacon() {
     };
     settings.merchant_pos_id = "kasse-3".into();
     let pending = PendingCreations::open(db.clone()).unwrap();
-    let err = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings, &[])
+    let err = onboarding::onboard(&client, &pending, &Correlation::new("onboarding"), &settings, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, OnboardingError::StoreNotFound { .. }), "{err}");
@@ -220,11 +220,11 @@ async fn a_changed_pos_is_recreated_only_once_its_reservation_is_captured() {
     let payment = initiate(&client, &first.pos_id, "order-1").await;
     eventually("payment reserved", || async {
         client
-            .get_payment(&Flow::new("payment"), &payment)
+            .get_payment(&Correlation::new("payment"), &payment)
             .await
             .unwrap()
             .status
-            == mposd::mobilepay::model::PaymentStatus::Reserved
+            == mposd::backends::pos_v10::model::PaymentStatus::Reserved
     })
     .await;
 
@@ -241,7 +241,7 @@ async fn a_changed_pos_is_recreated_only_once_its_reservation_is_captured() {
     assert_eq!(h.control.count("deletePos").await, 0);
 
     client
-        .capture_payment(&Flow::new("payment"), &payment, mposd::money::Minor(4995))
+        .capture_payment(&Correlation::new("payment"), &payment, mposd::money::Minor(4995))
         .await
         .unwrap();
     let second = onboard(&client, &db, &settings).await;
@@ -270,9 +270,15 @@ async fn a_changed_pos_is_kept_while_the_caller_has_payments_open_that_mobilepay
     settings.name = "Kasse 2".into();
     // E.g. a payment whose create is still on its way, known only to the caller's journal.
     let ours = vec!["sale-7".to_string()];
-    let kept = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings, &ours)
-        .await
-        .unwrap();
+    let kept = onboarding::onboard(
+        &client,
+        &pending,
+        &Correlation::new("onboarding"),
+        &settings,
+        &ours,
+    )
+    .await
+    .unwrap();
     assert_eq!(kept.pos_id, first.pos_id);
     assert!(
         matches!(&kept.outcome, SyncOutcome::OutOfSync { open_payments, .. } if open_payments == &ours),
@@ -319,15 +325,15 @@ async fn offboarding_waits_until_every_payment_is_captured_or_cancelled() {
     let payment = initiate(&client, &pos.pos_id, "order-1").await;
     eventually("payment reserved", || async {
         client
-            .get_payment(&Flow::new("payment"), &payment)
+            .get_payment(&Correlation::new("payment"), &payment)
             .await
             .unwrap()
             .status
-            == mposd::mobilepay::model::PaymentStatus::Reserved
+            == mposd::backends::pos_v10::model::PaymentStatus::Reserved
     })
     .await;
 
-    let err = onboarding::offboard(&client, &Flow::new("offboarding"), "kasse-1")
+    let err = onboarding::offboard(&client, &Correlation::new("offboarding"), "kasse-1")
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -336,10 +342,10 @@ async fn offboarding_waits_until_every_payment_is_captured_or_cancelled() {
     assert_eq!(h.control.count("deletePos").await, 0);
 
     client
-        .cancel_payment(&Flow::new("payment"), &payment)
+        .cancel_payment(&Correlation::new("payment"), &payment)
         .await
         .unwrap();
-    let done = onboarding::offboard(&client, &Flow::new("offboarding"), "kasse-1")
+    let done = onboarding::offboard(&client, &Correlation::new("offboarding"), "kasse-1")
         .await
         .unwrap();
     assert_eq!(done, OffboardOutcome::Deleted { pos_id: pos.pos_id });
@@ -355,7 +361,7 @@ async fn a_creation_whose_answers_are_lost_keeps_its_key() {
     h.control.fault("createPos", "commitThenDrop", 3, None).await;
     let pending = PendingCreations::open(db.clone()).unwrap();
     let settings = pos_settings("kasse-1");
-    let err = onboarding::onboard(&client, &pending, &Flow::new("onboarding"), &settings, &[])
+    let err = onboarding::onboard(&client, &pending, &Correlation::new("onboarding"), &settings, &[])
         .await
         .unwrap_err();
     match &err {
@@ -369,7 +375,7 @@ async fn a_creation_whose_answers_are_lost_keeps_its_key() {
     assert_eq!(live(&h.control.pointofsales().await, "kasse-1").len(), 1);
 
     // The repeat (as after a restart) uses the stored key and gets the existing PoS back.
-    let request = mposd::mobilepay::model::CreatePosRequest {
+    let request = mposd::backends::pos_v10::model::CreatePosRequest {
         merchant_pos_id: "kasse-1".into(),
         store_id: STORE.into(),
         name: "Kasse 1".into(),
@@ -379,7 +385,7 @@ async fn a_creation_whose_answers_are_lost_keeps_its_key() {
         require_payment_before_checkin: Some(false),
     };
     let again = client
-        .create_pos(&Flow::new("onboarding"), &key, &request)
+        .create_pos(&Correlation::new("onboarding"), &key, &request)
         .await
         .unwrap();
     assert_eq!(h.control.pointofsales().await.len(), 1);

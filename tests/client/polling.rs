@@ -2,7 +2,7 @@
 
 use super::support::*;
 use mposd::{
-    mobilepay::{Flow, Secret, TokenSettings},
+    backends::pos_v10::{Correlation, Secret, TokenSettings},
     sim::{Settings, SimConfig},
 };
 use std::time::Duration;
@@ -45,7 +45,10 @@ async fn payment_polls_from_several_tasks_respect_poll_delay() {
         let payment = payment.clone();
         tokio::spawn(async move {
             for _ in 0..3 {
-                let answer = client.get_payment(&Flow::new("payment"), &payment).await.unwrap();
+                let answer = client
+                    .get_payment(&Correlation::new("payment"), &payment)
+                    .await
+                    .unwrap();
                 assert_eq!(answer.poll_delay_in_ms, 400);
             }
         })
@@ -68,7 +71,7 @@ async fn checkin_polls_respect_their_own_poll_delay() {
     let pos = onboard(&client, &db, &pos_settings("kasse-1")).await;
     for _ in 0..4 {
         let answer = client
-            .get_checkin(&Flow::new("checkin"), &pos.pos_id)
+            .get_checkin(&Correlation::new("checkin"), &pos.pos_id)
             .await
             .unwrap();
         assert!(!answer.is_user_checked_in);
@@ -95,10 +98,16 @@ async fn a_timed_out_poll_is_repeated_after_the_last_poll_delay() {
         TokenSettings::default(),
     );
 
-    strict.get_payment(&Flow::new("payment"), &payment).await.unwrap();
+    strict
+        .get_payment(&Correlation::new("payment"), &payment)
+        .await
+        .unwrap();
     h.control.fault("getPayment", "delay", 1, Some(1500)).await;
     let started = tokio::time::Instant::now();
-    let answer = strict.get_payment(&Flow::new("payment"), &payment).await.unwrap();
+    let answer = strict
+        .get_payment(&Correlation::new("payment"), &payment)
+        .await
+        .unwrap();
     assert_eq!(answer.payment_id, payment);
     // 0.5 s timeout, then at least the last pollDelayInMs (400 ms) before the repeat; an
     // ordinary retry back-off would have been about 50 ms.

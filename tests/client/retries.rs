@@ -1,27 +1,27 @@
 //! The retry rules of reference §7, proven from the simulator's request log.
 
 use super::support::*;
-use mposd::mobilepay::{ApiError, Flow, IdempotencyKey, Secret};
+use mposd::backends::pos_v10::{ApiError, Correlation, IdempotencyKey, Secret};
 use std::time::Duration;
 
 const UNKNOWN_POS: &str = "0f0e0d0c-0b0a-4908-8706-050403020100";
 
 async fn create_pos_with_key(
-    client: &mposd::mobilepay::MobilePayClient,
+    client: &mposd::backends::pos_v10::MobilePayClient,
     key: &IdempotencyKey,
     id: &str,
 ) -> Result<String, ApiError> {
-    let request = mposd::mobilepay::model::CreatePosRequest {
+    let request = mposd::backends::pos_v10::model::CreatePosRequest {
         merchant_pos_id: id.into(),
         store_id: STORE.into(),
         name: "Kasse".into(),
         beacon_id: None,
         callback_alias: None,
-        supported_beacon_types: vec![mposd::mobilepay::model::BeaconType::QR],
+        supported_beacon_types: vec![mposd::backends::pos_v10::model::BeaconType::QR],
         require_payment_before_checkin: None,
     };
     client
-        .create_pos(&Flow::new("onboarding"), key, &request)
+        .create_pos(&Correlation::new("onboarding"), key, &request)
         .await
         .map(|r| r.pos_id)
 }
@@ -81,7 +81,7 @@ async fn client_errors_are_answers_and_are_not_retried() {
     let h = Harness::start().await;
     let db = h.open_db();
     let client = h.client(db.clone());
-    let flow = Flow::new("test");
+    let flow = Correlation::new("test");
 
     // 404 has its own variant.
     let err = client.get_pos(&flow, UNKNOWN_POS).await.unwrap_err();
@@ -106,7 +106,7 @@ async fn client_errors_are_answers_and_are_not_retried() {
         .await
         .unwrap_err();
     assert!(
-        err.is_conflict(mposd::mobilepay::codes::PAYMENT_ALREADY_ACTIVE),
+        err.is_conflict(mposd::backends::pos_v10::codes::PAYMENT_ALREADY_ACTIVE),
         "{err}"
     );
     assert_eq!(h.control.count("initiatePayment").await, 2);
@@ -122,16 +122,16 @@ async fn client_errors_are_answers_and_are_not_retried() {
 
 /// A client for merchant DK87654321, to own a PoS our merchant may not touch.
 struct MposdClientForOtherMerchant {
-    client: mposd::mobilepay::MobilePayClient,
+    client: mposd::backends::pos_v10::MobilePayClient,
 }
 
 impl MposdClientForOtherMerchant {
     fn new(h: &Harness) -> Self {
         let db = std::sync::Arc::new(mposd::store::Db::open(&h.dir.path().join("other"), 1 << 20).unwrap());
-        let client = mposd::mobilepay::MobilePayClient::open(
+        let client = mposd::backends::pos_v10::MobilePayClient::open(
             h.config(),
             "DK87654321",
-            mposd::mobilepay::Credentials::ClientSecret(Secret::new(SECRET)),
+            mposd::backends::pos_v10::Credentials::ClientSecret(Secret::new(SECRET)),
             db,
         )
         .unwrap();
@@ -139,17 +139,17 @@ impl MposdClientForOtherMerchant {
     }
 
     async fn create(&self) -> String {
-        let request = mposd::mobilepay::model::CreatePosRequest {
+        let request = mposd::backends::pos_v10::model::CreatePosRequest {
             merchant_pos_id: "other-1".into(),
             store_id: "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f".into(),
             name: "Other".into(),
             beacon_id: None,
             callback_alias: None,
-            supported_beacon_types: vec![mposd::mobilepay::model::BeaconType::QR],
+            supported_beacon_types: vec![mposd::backends::pos_v10::model::BeaconType::QR],
             require_payment_before_checkin: None,
         };
         self.client
-            .create_pos(&Flow::new("other"), &IdempotencyKey::generate(), &request)
+            .create_pos(&Correlation::new("other"), &IdempotencyKey::generate(), &request)
             .await
             .unwrap()
             .pos_id
@@ -170,7 +170,10 @@ async fn a_get_that_times_out_is_retried_within_half_a_second_timeouts() {
     );
     h.control.fault("getPos", "delay", 1, Some(2000)).await;
     let started = tokio::time::Instant::now();
-    let live = strict.get_pos(&Flow::new("test"), &pos.pos_id).await.unwrap();
+    let live = strict
+        .get_pos(&Correlation::new("test"), &pos.pos_id)
+        .await
+        .unwrap();
     assert_eq!(live.pos_id, pos.pos_id);
     // It gave up on the held attempt after 0.5 s instead of waiting 2 s for it.
     assert!(started.elapsed() >= Duration::from_millis(500));
@@ -200,7 +203,7 @@ async fn answers_lost_on_every_attempt_are_an_unknown_outcome() {
     let key = IdempotencyKey::generate();
     let request = payment_request(&pos.pos_id, "order-1", mposd::money::Minor(1250));
     let err = client
-        .initiate_payment(&Flow::new("payment"), &key, &request)
+        .initiate_payment(&Correlation::new("payment"), &key, &request)
         .await
         .unwrap_err();
     assert!(err.outcome_unknown(), "{err}");
@@ -213,7 +216,7 @@ async fn answers_lost_on_every_attempt_are_an_unknown_outcome() {
     assert_eq!(payments.len(), 1, "{payments:?}");
     // Asking again with the same key gives the payment id instead of a second payment.
     let again = client
-        .initiate_payment(&Flow::new("payment"), &key, &request)
+        .initiate_payment(&Correlation::new("payment"), &key, &request)
         .await
         .unwrap();
     assert_eq!(payments[0]["paymentId"], again.payment_id.as_str());
@@ -234,7 +237,7 @@ async fn a_lost_answer_is_not_hidden_by_a_later_refusal() {
     h.control.fault("initiatePayment", "unauthorized", 2, None).await;
     let err = client
         .initiate_payment(
-            &Flow::new("payment"),
+            &Correlation::new("payment"),
             &IdempotencyKey::generate(),
             &payment_request(&pos.pos_id, "order-1", mposd::money::Minor(1250)),
         )

@@ -1,7 +1,8 @@
 //! Secret files: refused when others can read them, used when private.
 
 use super::support::*;
-use mposd::mobilepay::{secrets, Credentials, Flow, MobilePayClient, SecretSource};
+use mposd::backends::pos_v10::{Correlation, Credentials, MobilePayClient, SecretSource};
+use mposd::secrets;
 use std::os::unix::fs::PermissionsExt;
 
 #[tokio::test]
@@ -28,7 +29,7 @@ async fn a_secret_file_readable_by_others_is_refused_then_works_after_chmod_600(
     let client =
         MobilePayClient::open(h.config(), VAT, Credentials::ClientSecret(secret), h.open_db()).unwrap();
     client
-        .find_pos(&Flow::new("test"), Some("k"), None, None)
+        .find_pos(&Correlation::new("test"), Some("k"), None, None)
         .await
         .unwrap();
     assert_eq!(h.control.count("token").await, 1);

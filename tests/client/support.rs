@@ -1,10 +1,10 @@
 //! A simulator, its control API, a database directory and a clock shared with the simulator.
 
 use mposd::{
-    mobilepay::{
+    backends::pos_v10::{
         model::{BeaconType, InitiatePaymentRequest, PlannedCaptureDelay},
         onboarding::{self, BeaconChoice, OnboardedPos, PendingCreations, PosSettings, StoreRef},
-        ClientConfig, Clock, Credentials, Endpoints, Flow, IdempotencyKey, MobilePayClient, Secret,
+        ClientConfig, Clock, Correlation, Credentials, Endpoints, IdempotencyKey, MobilePayClient, Secret,
         TokenSettings,
     },
     money::{Currency, MajorAmount, Minor},
@@ -149,7 +149,7 @@ pub fn pos_settings(merchant_pos_id: &str) -> PosSettings {
 
 pub async fn onboard(client: &MobilePayClient, db: &Arc<Db>, settings: &PosSettings) -> OnboardedPos {
     let pending = PendingCreations::open(db.clone()).unwrap();
-    onboarding::onboard(client, &pending, &Flow::new("onboarding"), settings, &[])
+    onboarding::onboard(client, &pending, &Correlation::new("onboarding"), settings, &[])
         .await
         .expect("onboarding succeeds")
 }
@@ -169,7 +169,7 @@ pub fn payment_request(pos_id: &str, order_id: &str, amount: Minor) -> InitiateP
 pub async fn initiate(client: &MobilePayClient, pos_id: &str, order_id: &str) -> String {
     client
         .initiate_payment(
-            &Flow::new("payment"),
+            &Correlation::new("payment"),
             &IdempotencyKey::generate(),
             &payment_request(pos_id, order_id, Minor(4995)),
         )

@@ -2,7 +2,7 @@
 
 use super::support::*;
 use mposd::{
-    mobilepay::{model::PaymentStatus, ApiError, Flow},
+    backends::pos_v10::{model::PaymentStatus, ApiError, Correlation},
     money::Minor,
     sim::SimConfig,
 };
@@ -20,7 +20,7 @@ async fn onboarding_and_a_payment_over_https_with_the_extra_ca() {
     let pos = onboard(&client, &db, &pos_settings("kasse-1")).await;
     h.control.customer(&pos.beacon_id, "accept").await;
     let payment = initiate(&client, &pos.pos_id, "order-1").await;
-    let flow = Flow::new("payment");
+    let flow = Correlation::new("payment");
     eventually("payment reserved", || async {
         client.get_payment(&flow, &payment).await.unwrap().status == PaymentStatus::Reserved
     })
@@ -46,11 +46,11 @@ async fn without_the_extra_ca_the_simulator_is_not_trusted() {
     let client = h.client_with(
         h.open_db(),
         config,
-        mposd::mobilepay::Secret::new(SECRET),
+        mposd::backends::pos_v10::Secret::new(SECRET),
         Default::default(),
     );
     let err = client
-        .find_pos(&Flow::new("test"), Some("k"), None, None)
+        .find_pos(&Correlation::new("test"), Some("k"), None, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ApiError::Token(_)), "{err}");

@@ -3,7 +3,7 @@
 
 use super::support::*;
 use mposd::{
-    mobilepay::{ApiError, Credentials, Flow, MobilePayClient, Secret, TokenSettings},
+    backends::pos_v10::{ApiError, Correlation, Credentials, MobilePayClient, Secret, TokenSettings},
     sim::{Settings, SimConfig},
 };
 use std::time::Duration;
@@ -22,7 +22,7 @@ async fn concurrent_callers_share_one_token_request() {
         let client = client.clone();
         tokio::spawn(async move {
             client
-                .find_pos(&Flow::new("test"), Some(&format!("kasse-{i}")), None, None)
+                .find_pos(&Correlation::new("test"), Some(&format!("kasse-{i}")), None, None)
                 .await
         })
     });
@@ -39,14 +39,14 @@ async fn a_cached_token_is_reused_after_a_restart() {
     {
         let client = h.client(h.open_db());
         client
-            .find_pos(&Flow::new("test"), Some("k"), None, None)
+            .find_pos(&Correlation::new("test"), Some("k"), None, None)
             .await
             .unwrap();
     }
     // The daemon restarts: a new client on the same database directory.
     let client = h.client(h.open_db());
     client
-        .find_pos(&Flow::new("test"), Some("k"), None, None)
+        .find_pos(&Correlation::new("test"), Some("k"), None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -64,7 +64,7 @@ async fn a_cached_token_is_reused_after_a_restart() {
 async fn the_token_is_renewed_ahead_of_expiry_on_the_virtual_clock() {
     let h = Harness::start().await;
     let client = h.client(h.open_db());
-    let flow = Flow::new("test");
+    let flow = Correlation::new("test");
     client.find_pos(&flow, Some("k"), None, None).await.unwrap();
     // Five minutes before expiry: inside the renewal window (10-12 minutes ahead).
     h.advance(LIFETIME - Duration::from_secs(300)).await;
@@ -102,7 +102,7 @@ async fn a_failed_renewal_keeps_the_old_token_and_retries_with_back_off() {
     let client = h.client_with(h.open_db(), h.config(), Secret::new(SECRET), settings);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let refresher = client.tokens().spawn_refresher(shutdown.clone());
-    let flow = Flow::new("test");
+    let flow = Correlation::new("test");
     client.find_pos(&flow, Some("k"), None, None).await.unwrap();
     // One whole renewal fails (three attempts), then the token endpoint recovers.
     h.control.fault("token", "serverError", 3, None).await;
@@ -143,7 +143,10 @@ async fn a_401_mid_flow_renews_the_token_once_and_repeats_the_call_once() {
     assert_eq!(h.control.count("token").await, 1);
 
     h.control.fault("getPayment", "unauthorized", 1, None).await;
-    let status = client.get_payment(&Flow::new("payment"), &payment).await.unwrap();
+    let status = client
+        .get_payment(&Correlation::new("payment"), &payment)
+        .await
+        .unwrap();
     assert_eq!(status.payment_id, payment);
     assert_eq!(
         statuses(&h.control.log("getPayment").await),
@@ -154,7 +157,7 @@ async fn a_401_mid_flow_renews_the_token_once_and_repeats_the_call_once() {
     // Refused again with the new token: one renewal, one repeat, then a clear error.
     h.control.fault("cancelPayment", "unauthorized", 5, None).await;
     let err = client
-        .cancel_payment(&Flow::new("payment"), &payment)
+        .cancel_payment(&Correlation::new("payment"), &payment)
         .await
         .unwrap_err();
     assert!(matches!(err, ApiError::Unauthorized { .. }), "{err}");
@@ -172,7 +175,7 @@ async fn wrong_credentials_are_a_clear_error_not_retried() {
         TokenSettings::default(),
     );
     let err = client
-        .find_pos(&Flow::new("test"), Some("k"), None, None)
+        .find_pos(&Correlation::new("test"), Some("k"), None, None)
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -245,7 +248,7 @@ async fn a_provisioned_token_is_used_and_its_expiry_raises_an_alarm() {
     // Once it expires, the daemon says which file to replace.
     h.advance(Duration::from_secs(3 * 24 * 3600)).await;
     let err = client
-        .find_pos(&Flow::new("test"), Some("k"), None, None)
+        .find_pos(&Correlation::new("test"), Some("k"), None, None)
         .await
         .unwrap_err();
     let text = err.to_string();

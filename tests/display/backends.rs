@@ -4,6 +4,7 @@
 use crate::support::{all_screens, look, DIGITS, GUID};
 use embedded_graphics::pixelcolor::{BinaryColor, Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
+use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::backend::framebuffer::{read_pixel, FbGeometry, FramebufferSink, PixelFormat};
 use mposd::display::backend::png::PngSink;
 use mposd::display::backend::ssd1306::draw_status;
@@ -12,7 +13,6 @@ use mposd::display::backend::{Backend, Graphic};
 use mposd::display::board::Rotation;
 use mposd::display::render::palette;
 use mposd::display::{Frame, Language, Screen};
-use mposd::mobilepay::formats::qr_payload;
 use mposd::money::{Currency, Minor};
 use std::convert::Infallible;
 

@@ -108,7 +108,7 @@ fn golden_images_stay_small_and_scannable() {
             let golden = Frame::read_png(file).unwrap();
             assert_eq!(
                 golden.decode_qr_codes(),
-                vec![mposd::mobilepay::formats::qr_payload(beacon)],
+                vec![mposd::backends::pos_v10::formats::qr_payload(beacon)],
                 "{name}"
             );
         }

@@ -5,6 +5,7 @@
 use crate::backends::parse_terminal;
 use crate::support::{look, GUID};
 use embedded_graphics::prelude::*;
+use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::backend::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
 use mposd::display::backend::terminal::TerminalSink;
 use mposd::display::backend::Graphic;
@@ -13,7 +14,6 @@ use mposd::display::renderer::{spawn, DisplayHandle, DisplayStatus};
 use mposd::display::settings::DisplaySettings;
 use mposd::display::{Frame, Language, Reason, Screen};
 use mposd::engine::{CommandId, EngineHandle, EventKind, LaneEvent, Outcome};
-use mposd::mobilepay::formats::qr_payload;
 use mposd::money::{Currency, Minor};
 use std::io::Read;
 use std::time::Duration;

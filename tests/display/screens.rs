@@ -3,8 +3,8 @@
 
 use crate::support::{all_screens, look, SIZES};
 use embedded_graphics::prelude::*;
+use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::{render_frame, Language};
-use mposd::mobilepay::formats::qr_payload;
 
 #[test]
 fn every_screen_language_and_size_renders_scannable_and_within_bounds() {

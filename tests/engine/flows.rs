@@ -1,12 +1,12 @@
 //! Every flow end to end.
 
 use super::support::*;
+use mposd::backends::pos_v10::idempotency::IdempotencyKey;
+use mposd::backends::pos_v10::model::{InitiatePaymentRequest, PlannedCaptureDelay};
+use mposd::correlation::Correlation;
 use mposd::engine::api::{
     Command, CommandState, DeclineReason, EventKind, Outcome, PaymentSelector, RejectCode,
 };
-use mposd::mobilepay::flow::Flow;
-use mposd::mobilepay::idempotency::IdempotencyKey;
-use mposd::mobilepay::model::{InitiatePaymentRequest, PlannedCaptureDelay};
 use mposd::money::{Currency, MajorAmount, Minor};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,7 +437,7 @@ async fn a_stale_payment_on_the_point_of_sale_is_cancelled_and_the_sale_goes_on(
     let stale = lane
         .client
         .initiate_payment(
-            &Flow::new("payment"),
+            &Correlation::new("payment"),
             &IdempotencyKey::generate(),
             &InitiatePaymentRequest {
                 pos_id: lane.pos_id.clone(),

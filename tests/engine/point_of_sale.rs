@@ -3,10 +3,10 @@
 //! reservation is still finished there.
 
 use super::support::*;
+use mposd::backends::pos_v10::idempotency::IdempotencyKey;
+use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
+use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, EventKind, Outcome, RejectCode};
-use mposd::mobilepay::flow::Flow;
-use mposd::mobilepay::idempotency::IdempotencyKey;
-use mposd::mobilepay::model::{BeaconType, CreatePosRequest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_new_one() {
@@ -38,7 +38,7 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
     let new_pos = lane
         .client
         .create_pos(
-            &Flow::new("onboarding"),
+            &Correlation::new("onboarding"),
             &IdempotencyKey::generate(),
             &CreatePosRequest {
                 merchant_pos_id: format!("moved-{}", lane.beacon_id),

@@ -3,10 +3,10 @@
 
 use super::store_copy::copy_dir;
 use super::support::*;
+use mposd::backends::pos_v10::idempotency::IdempotencyKey;
+use mposd::backends::pos_v10::model::{InitiatePaymentRequest, PlannedCaptureDelay};
+use mposd::correlation::Correlation;
 use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, EventKind, Outcome};
-use mposd::mobilepay::flow::Flow;
-use mposd::mobilepay::idempotency::IdempotencyKey;
-use mposd::mobilepay::model::{InitiatePaymentRequest, PlannedCaptureDelay};
 use mposd::money::{Currency, MajorAmount, Minor};
 use std::time::Duration;
 use tokio::runtime::Runtime;
@@ -213,7 +213,7 @@ fn an_unreadable_journal_is_set_aside_and_open_work_rebuilt_without_capturing() 
     main.block_on(lane.no_customers());
     let stale = main
         .block_on(lane.client.initiate_payment(
-            &Flow::new("payment"),
+            &Correlation::new("payment"),
             &IdempotencyKey::generate(),
             &InitiatePaymentRequest {
                 pos_id: lane.pos_id.clone(),
@@ -316,7 +316,7 @@ fn a_payment_left_active_on_the_point_of_sale_is_cancelled_at_start() {
     let lane = main.block_on(lane_without_engine());
     let stale = main
         .block_on(lane.client.initiate_payment(
-            &Flow::new("payment"),
+            &Correlation::new("payment"),
             &IdempotencyKey::generate(),
             &InitiatePaymentRequest {
                 pos_id: lane.pos_id.clone(),

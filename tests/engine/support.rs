@@ -2,19 +2,19 @@
 //! sled journal in a temporary directory, and the simulator's control API for customers,
 //! faults and its virtual clock.
 
+use mposd::backends::pos_v10::client::MobilePayClient;
+use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
+use mposd::backends::pos_v10::engine::PosV10Backend;
+use mposd::backends::pos_v10::idempotency::IdempotencyKey;
+use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
+use mposd::backends::pos_v10::tokens::Credentials;
+use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, CommandId, EngineHandle, Outcome};
 use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
-use mposd::engine::pos_v10::PosV10Backend;
 use mposd::engine::{start, EngineConfig};
-use mposd::mobilepay::client::MobilePayClient;
-use mposd::mobilepay::config::{ClientConfig, Endpoints};
-use mposd::mobilepay::flow::Flow;
-use mposd::mobilepay::idempotency::IdempotencyKey;
-use mposd::mobilepay::model::{BeaconType, CreatePosRequest};
-use mposd::mobilepay::secrets::Secret;
-use mposd::mobilepay::tokens::Credentials;
 use mposd::money::{Currency, Minor};
+use mposd::secrets::Secret;
 use mposd::sim::{SimConfig, Simulator};
 use mposd::store::Db;
 use serde_json::{json, Value};
@@ -105,7 +105,7 @@ async fn register_lane(sim: Arc<Simulator>) -> Lane {
     let beacon_id = format!("{:015}", rand_digits());
     let pos = client
         .create_pos(
-            &Flow::new("onboarding"),
+            &Correlation::new("onboarding"),
             &IdempotencyKey::generate(),
             &CreatePosRequest {
                 merchant_pos_id: format!("lane-{beacon_id}"),

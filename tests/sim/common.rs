@@ -622,16 +622,16 @@ pub fn jwt_claims(token: &str) -> Value {
 
 /// A payment driven into `state` on a fresh PoS of `api` (amount 100.00 DKK, credit user
 /// unless the state needs another). Verifies the state was reached.
-pub struct Flow {
+pub struct Correlation {
     pub pos: Pos,
     pub payment_id: String,
 }
 
-pub async fn payment_in(sim: &Sim, api: &Api, state: &str) -> Flow {
+pub async fn payment_in(sim: &Sim, api: &Api, state: &str) -> Correlation {
     payment_in_as(sim, api, state, CREDIT_USER).await
 }
 
-pub async fn payment_in_as(sim: &Sim, api: &Api, state: &str, user: &str) -> Flow {
+pub async fn payment_in_as(sim: &Sim, api: &Api, state: &str, user: &str) -> Correlation {
     let pos = api.create_pos().await;
     let payment_id = match state {
         "Prepared" => api.prepare(&pos).await,
@@ -677,7 +677,7 @@ pub async fn payment_in_as(sim: &Sim, api: &Api, state: &str, user: &str) -> Flo
         other => panic!("no recipe for state {other}"),
     };
     assert_eq!(api.status(&payment_id).await, state, "payment_in({state})");
-    Flow { pos, payment_id }
+    Correlation { pos, payment_id }
 }
 
 /// A captured 100.00 DKK payment, ready for refunds.

@@ -178,7 +178,7 @@ async fn ground_truth_of_points_of_sale() {
 async fn a_point_of_sale_deleted_behind_its_owners_back_refuses_payments_but_keeps_reservations() {
     let sim = start().await;
     let api = sim.api().await;
-    let Flow {
+    let Correlation {
         pos,
         payment_id: reserved,
     } = payment_in(&sim, &api, "Reserved").await;

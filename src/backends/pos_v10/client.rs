@@ -3,12 +3,12 @@
 //! Every method is one PoS V10 endpoint; the wire rules (headers, timeouts, retries, token
 //! renewal, poll pacing) live in the `http` module. Cloning is cheap and clones share
 //! the token and the poll pacing, so one client per merchant can serve every flow.
+use crate::correlation::Correlation;
 
 use crate::{
-    mobilepay::{
+    backends::pos_v10::{
         config::{ClientConfig, ConfigError},
         error::ApiError,
-        flow::Flow,
         http::{Call, Transport},
         idempotency::IdempotencyKey,
         model::{
@@ -109,7 +109,7 @@ impl MobilePayClient {
     /// `GET /stores`: all store ids of the merchant, or the one at a brand + location.
     pub async fn find_stores(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         brand_and_location: Option<(&str, &str)>,
     ) -> Result<Vec<String>, ApiError> {
         let mut call = Call::get("listStores", "/stores".into());
@@ -122,7 +122,7 @@ impl MobilePayClient {
     }
 
     /// `GET /stores/{storeId}`.
-    pub async fn get_store(&self, flow: &Flow, store_id: &str) -> Result<StoreResponse, ApiError> {
+    pub async fn get_store(&self, flow: &Correlation, store_id: &str) -> Result<StoreResponse, ApiError> {
         self.json(flow, Call::get("getStore", format!("/stores/{}", seg(store_id))))
             .await
     }
@@ -132,7 +132,7 @@ impl MobilePayClient {
     /// `POST /pointofsales`. Persist `key` before calling and reuse it for every retry.
     pub async fn create_pos(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         key: &IdempotencyKey,
         request: &CreatePosRequest,
     ) -> Result<PosIdResponse, ApiError> {
@@ -144,7 +144,7 @@ impl MobilePayClient {
     /// `GET /pointofsales?...`: PoS ids matching every given filter (at least one is needed).
     pub async fn find_pos(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         merchant_pos_id: Option<&str>,
         beacon_id: Option<&str>,
         store_id: Option<&str>,
@@ -164,7 +164,7 @@ impl MobilePayClient {
     }
 
     /// `GET /pointofsales/{posId}`.
-    pub async fn get_pos(&self, flow: &Flow, pos_id: &str) -> Result<PosResponse, ApiError> {
+    pub async fn get_pos(&self, flow: &Correlation, pos_id: &str) -> Result<PosResponse, ApiError> {
         self.json(
             flow,
             Call::get("getPos", format!("/pointofsales/{}", seg(pos_id))),
@@ -173,7 +173,7 @@ impl MobilePayClient {
     }
 
     /// `DELETE /pointofsales/{posId}`.
-    pub async fn delete_pos(&self, flow: &Flow, pos_id: &str) -> Result<(), ApiError> {
+    pub async fn delete_pos(&self, flow: &Correlation, pos_id: &str) -> Result<(), ApiError> {
         self.empty(
             flow,
             Call::delete("deletePos", format!("/pointofsales/{}", seg(pos_id))),
@@ -183,7 +183,11 @@ impl MobilePayClient {
 
     /// `GET /pointofsales/{posId}/checkin`, paced by its `pollDelayInMs` (safe to call in a
     /// loop; poll only while the QR code is shown).
-    pub async fn get_checkin(&self, flow: &Flow, pos_id: &str) -> Result<GetCheckInResponse, ApiError> {
+    pub async fn get_checkin(
+        &self,
+        flow: &Correlation,
+        pos_id: &str,
+    ) -> Result<GetCheckInResponse, ApiError> {
         let mut call = Call::get("getCheckin", format!("/pointofsales/{}/checkin", seg(pos_id)));
         call.poll = Some((PollEndpoint::Checkin, pos_id));
         let answer: GetCheckInResponse = self.polled(flow, call, PollEndpoint::Checkin, pos_id).await?;
@@ -198,7 +202,7 @@ impl MobilePayClient {
     /// `POST /payments`. Persist `key` before calling and reuse it for every retry.
     pub async fn initiate_payment(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         key: &IdempotencyKey,
         request: &InitiatePaymentRequest,
     ) -> Result<PaymentIdResponse, ApiError> {
@@ -210,7 +214,7 @@ impl MobilePayClient {
     /// `POST /payments/prepare`. Persist `key` before calling and reuse it for every retry.
     pub async fn prepare_payment(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         key: &IdempotencyKey,
         request: &PreparePaymentRequest,
     ) -> Result<PaymentIdResponse, ApiError> {
@@ -222,7 +226,7 @@ impl MobilePayClient {
     /// `POST /payments/{paymentId}/ready`.
     pub async fn ready_payment(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         payment_id: &str,
         request: &PaymentReadyRequest,
     ) -> Result<(), ApiError> {
@@ -236,7 +240,11 @@ impl MobilePayClient {
 
     /// `GET /payments/{paymentId}`, paced by its `pollDelayInMs`: calling it in a loop is safe,
     /// each call waits as long as MobilePay asked.
-    pub async fn get_payment(&self, flow: &Flow, payment_id: &str) -> Result<QueryPaymentResponse, ApiError> {
+    pub async fn get_payment(
+        &self,
+        flow: &Correlation,
+        payment_id: &str,
+    ) -> Result<QueryPaymentResponse, ApiError> {
         let mut call = Call::get("getPayment", format!("/payments/{}", seg(payment_id)));
         call.poll = Some((PollEndpoint::Payment, payment_id));
         let answer: QueryPaymentResponse = self.polled(flow, call, PollEndpoint::Payment, payment_id).await?;
@@ -250,7 +258,7 @@ impl MobilePayClient {
     /// with `captured_only`, of the captured ones (at least one of `pos_id`/`order_id`).
     pub async fn find_payments(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         pos_id: Option<&str>,
         order_id: Option<&str>,
         captured_only: bool,
@@ -272,7 +280,7 @@ impl MobilePayClient {
     /// `POST /payments/{paymentId}/capture` of `amount` (full or, where possible, partial).
     pub async fn capture_payment(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         payment_id: &str,
         amount: Minor,
     ) -> Result<(), ApiError> {
@@ -288,7 +296,7 @@ impl MobilePayClient {
     }
 
     /// `POST /payments/{paymentId}/cancel`.
-    pub async fn cancel_payment(&self, flow: &Flow, payment_id: &str) -> Result<(), ApiError> {
+    pub async fn cancel_payment(&self, flow: &Correlation, payment_id: &str) -> Result<(), ApiError> {
         let call = Call::post(
             "cancelPayment",
             format!("/payments/{}/cancel", seg(payment_id)),
@@ -302,7 +310,7 @@ impl MobilePayClient {
     /// `POST /refunds`. Persist `key` before calling and reuse it for every retry.
     pub async fn create_refund(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         key: &IdempotencyKey,
         request: &CreateRefundRequest,
     ) -> Result<RefundIdResponse, ApiError> {
@@ -312,7 +320,11 @@ impl MobilePayClient {
     }
 
     /// `GET /refunds/{refundId}`, paced by its `pollDelayInMs` (safe to call in a loop).
-    pub async fn get_refund(&self, flow: &Flow, refund_id: &str) -> Result<GetRefundResponse, ApiError> {
+    pub async fn get_refund(
+        &self,
+        flow: &Correlation,
+        refund_id: &str,
+    ) -> Result<GetRefundResponse, ApiError> {
         let mut call = Call::get("getRefund", format!("/refunds/{}", seg(refund_id)));
         call.poll = Some((PollEndpoint::Refund, refund_id));
         let answer: GetRefundResponse = self.polled(flow, call, PollEndpoint::Refund, refund_id).await?;
@@ -323,7 +335,7 @@ impl MobilePayClient {
     }
 
     /// `GET /refunds?paymentId=`.
-    pub async fn find_refunds(&self, flow: &Flow, payment_id: &str) -> Result<Vec<String>, ApiError> {
+    pub async fn find_refunds(&self, flow: &Correlation, payment_id: &str) -> Result<Vec<String>, ApiError> {
         let mut call = Call::get("findRefunds", "/refunds".into());
         call.query.push(("paymentId", payment_id.to_string()));
         let answer: RefundIdsResponse = self.json(flow, call).await?;
@@ -331,7 +343,7 @@ impl MobilePayClient {
     }
 
     /// `POST /refunds/{refundId}/capture`.
-    pub async fn capture_refund(&self, flow: &Flow, refund_id: &str) -> Result<(), ApiError> {
+    pub async fn capture_refund(&self, flow: &Correlation, refund_id: &str) -> Result<(), ApiError> {
         let call = Call::post(
             "captureRefund",
             format!("/refunds/{}/capture", seg(refund_id)),
@@ -341,7 +353,7 @@ impl MobilePayClient {
     }
 
     /// `POST /refunds/{refundId}/cancel`.
-    pub async fn cancel_refund(&self, flow: &Flow, refund_id: &str) -> Result<(), ApiError> {
+    pub async fn cancel_refund(&self, flow: &Correlation, refund_id: &str) -> Result<(), ApiError> {
         let call = Call::post(
             "cancelRefund",
             format!("/refunds/{}/cancel", seg(refund_id)),
@@ -352,20 +364,20 @@ impl MobilePayClient {
 
     // ---- plumbing ----
 
-    async fn json<T: DeserializeOwned>(&self, flow: &Flow, call: Call<'_>) -> Result<T, ApiError> {
+    async fn json<T: DeserializeOwned>(&self, flow: &Correlation, call: Call<'_>) -> Result<T, ApiError> {
         let endpoint = call.endpoint;
         let body = self.inner.send(flow, call).await?;
         parse(endpoint, &body)
     }
 
-    async fn empty(&self, flow: &Flow, call: Call<'_>) -> Result<(), ApiError> {
+    async fn empty(&self, flow: &Correlation, call: Call<'_>) -> Result<(), ApiError> {
         self.inner.send(flow, call).await.map(drop)
     }
 
     /// A polling GET whose answer, if unreadable, still counts as "no answer" for the pacing.
     async fn polled<T: DeserializeOwned>(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         call: Call<'_>,
         endpoint: PollEndpoint,
         id: &str,

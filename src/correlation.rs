@@ -2,7 +2,7 @@
 //!
 //! A payment is a dozen HTTP calls (initiate, polls, capture...). MobilePay support asks for a
 //! `CorrelationId` per flow, and our own logs need the same id to tell two payments apart, so
-//! every client call takes the [`Flow`] it belongs to: its id goes into the `CorrelationId`
+//! every client call takes the [`Correlation`] it belongs to: its id goes into the `CorrelationId`
 //! header and into the tracing span of each call.
 
 use serde::{Deserialize, Serialize};
@@ -38,22 +38,22 @@ impl fmt::Display for CorrelationId {
 
 /// One business flow: what it is (`"payment"`, `"refund"`, `"onboarding"`...) and its id.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Flow {
+pub struct Correlation {
     kind: &'static str,
     id: CorrelationId,
 }
 
-impl Flow {
-    pub fn new(kind: &'static str) -> Flow {
-        Flow {
+impl Correlation {
+    pub fn new(kind: &'static str) -> Correlation {
+        Correlation {
             kind,
             id: CorrelationId::new(),
         }
     }
 
     /// Continues a flow whose id was persisted (e.g. recovery after a restart).
-    pub fn resume(kind: &'static str, id: CorrelationId) -> Flow {
-        Flow { kind, id }
+    pub fn resume(kind: &'static str, id: CorrelationId) -> Correlation {
+        Correlation { kind, id }
     }
 
     pub fn kind(&self) -> &'static str {
@@ -76,13 +76,13 @@ mod tests {
 
     #[test]
     fn ids_are_unique_guids_that_round_trip() {
-        let a = Flow::new("payment");
-        let b = Flow::new("payment");
+        let a = Correlation::new("payment");
+        let b = Correlation::new("payment");
         assert_ne!(a.id(), b.id());
         let text = a.id().to_string();
         assert_eq!(text.len(), 36);
         assert_eq!(CorrelationId::parse(&text), Some(a.id()));
-        assert_eq!(Flow::resume("payment", a.id()), a);
+        assert_eq!(Correlation::resume("payment", a.id()), a);
         assert_eq!(CorrelationId::parse("nope"), None);
     }
 }

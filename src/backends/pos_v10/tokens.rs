@@ -12,14 +12,14 @@
 //! Merchant-owned devices should not hold the integrator's client secret (§3.1). For them the
 //! token can be *provisioned*: a long-lived merchant-locked token in a file, one per VAT. Its
 //! JWT `exp` is read so that an alarm is logged well before it runs out.
+use crate::correlation::Correlation;
 
+use crate::secrets::{self, AccessToken, Secret, SecretError};
 use crate::{
-    mobilepay::{
+    backends::pos_v10::{
         config::{ClientConfig, RetryPolicy},
-        flow::Flow,
         formats,
         model::{headers, TokenResponse},
-        secrets::{self, AccessToken, Secret, SecretError},
     },
     store::Db,
 };
@@ -231,7 +231,7 @@ impl TokenManager {
 
     /// A token that is valid for at least `min_validity`. Starts a renewal in the background
     /// when the token is due for one; waits for a renewal only when there is no usable token.
-    pub async fn token(&self, flow: &Flow) -> Result<Token, TokenError> {
+    pub async fn token(&self, flow: &Correlation) -> Result<Token, TokenError> {
         let now = self.inner.clock.now();
         let (usable, start_background) = {
             let mut state = self.state();
@@ -259,7 +259,11 @@ impl TokenManager {
 
     /// After a 401 with `rejected`: get a different token (shared with concurrent callers that
     /// saw the same 401). A provisioned token is re-read from its file, in case it was replaced.
-    pub async fn renew_rejected(&self, flow: &Flow, rejected: &AccessToken) -> Result<Token, TokenError> {
+    pub async fn renew_rejected(
+        &self,
+        flow: &Correlation,
+        rejected: &AccessToken,
+    ) -> Result<Token, TokenError> {
         {
             let mut state = self.state();
             if state
@@ -300,7 +304,7 @@ impl TokenManager {
                     match &manager.inner.credentials {
                         Credentials::ClientSecret(_) => {
                             if manager.background_due(now) {
-                                let flow = Flow::new("token-renewal");
+                                let flow = Correlation::new("token-renewal");
                                 let _ = manager.renew(&flow, None).await;
                             }
                         }
@@ -341,7 +345,7 @@ impl TokenManager {
     }
 
     /// One renewal at a time; whoever waited for it gets its result instead of starting another.
-    async fn renew(&self, flow: &Flow, rejected: Option<&AccessToken>) -> Result<Token, TokenError> {
+    async fn renew(&self, flow: &Correlation, rejected: Option<&AccessToken>) -> Result<Token, TokenError> {
         let _guard = self.inner.renewal.lock().await;
         let now = self.inner.clock.now();
         {
@@ -415,7 +419,7 @@ impl TokenManager {
     }
 
     /// The client-credentials grant, retried like any other call (§7.2).
-    async fn fetch(&self, flow: &Flow, secret: &Secret) -> Result<Token, TokenError> {
+    async fn fetch(&self, flow: &Correlation, secret: &Secret) -> Result<Token, TokenError> {
         let inner = &self.inner;
         let span = tracing::info_span!(
             "mobilepay",
@@ -694,7 +698,7 @@ mod tests {
         now: SystemTime,
     ) -> Result<TokenManager, TokenError> {
         let config = ClientConfig::new(
-            crate::mobilepay::config::Endpoints::single_host("http://127.0.0.1:9").unwrap(),
+            crate::backends::pos_v10::config::Endpoints::single_host("http://127.0.0.1:9").unwrap(),
             "client",
         );
         let db = Arc::new(Db::open(&dir.join("db"), 1 << 20).unwrap());
@@ -771,7 +775,7 @@ mod tests {
     #[test]
     fn a_bad_vat_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let config = ClientConfig::new(crate::mobilepay::config::Endpoints::sandbox(), "client");
+        let config = ClientConfig::new(crate::backends::pos_v10::config::Endpoints::sandbox(), "client");
         let db = Arc::new(Db::open(&dir.path().join("db"), 1 << 20).unwrap());
         let err = TokenManager::new(
             &config,

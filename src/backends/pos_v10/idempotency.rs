@@ -4,7 +4,7 @@
 //! sent unchanged on every retry, including retries after a restart. That is what turns "the
 //! answer got lost" into "ask again" instead of "pay twice".
 
-use crate::mobilepay::formats;
+use crate::backends::pos_v10::formats;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -9,11 +9,11 @@
 //! - a 4xx is an answer and is returned at once, except 401: the token is renewed once and the
 //!   call repeated once;
 //! - polling endpoints wait for their pacer before every attempt, retries included.
+use crate::correlation::Correlation;
 
-use crate::mobilepay::{
+use crate::backends::pos_v10::{
     config::ClientConfig,
     error::{ApiError, MobilePayError},
-    flow::Flow,
     idempotency::IdempotencyKey,
     model::headers,
     polling::{Pacer, PollEndpoint},
@@ -86,7 +86,7 @@ enum Attempt {
 
 impl Transport {
     /// Sends `call` under the rules above; on success returns the answer's body.
-    pub async fn send(&self, flow: &Flow, call: Call<'_>) -> Result<Vec<u8>, ApiError> {
+    pub async fn send(&self, flow: &Correlation, call: Call<'_>) -> Result<Vec<u8>, ApiError> {
         let span = tracing::info_span!(
             "mobilepay",
             endpoint = call.endpoint,
@@ -98,12 +98,12 @@ impl Transport {
         self.send_with_retries(flow, &call).instrument(span).await
     }
 
-    async fn send_with_retries(&self, flow: &Flow, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+    async fn send_with_retries(&self, flow: &Correlation, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
         let retries = self
             .config
             .retry
             .retries
-            .min(crate::mobilepay::config::MAX_RETRIES);
+            .min(crate::backends::pos_v10::config::MAX_RETRIES);
         let mut attempts = 0u32;
         let mut renewed_token = false;
         let mut any_lost = false;
@@ -196,9 +196,9 @@ impl Transport {
 
     async fn attempt(
         &self,
-        flow: &Flow,
+        flow: &Correlation,
         call: &Call<'_>,
-        token: &crate::mobilepay::tokens::Token,
+        token: &crate::backends::pos_v10::tokens::Token,
     ) -> Attempt {
         let url = format!("{}{}", self.config.endpoints.pos_base, call.path);
         let timeout = self.timeout(&call.method);

@@ -6,7 +6,7 @@
 //! certainly did not ([`ApiError::ServerError`]: every attempt was answered with a 5xx).
 //! Messages never contain tokens or secrets: bodies we did not expect are not quoted.
 
-use crate::mobilepay::{model::ErrorResponse, tokens::TokenError};
+use crate::backends::pos_v10::{model::ErrorResponse, tokens::TokenError};
 use std::fmt;
 
 /// MobilePay error codes the daemon reacts to (reference §14).

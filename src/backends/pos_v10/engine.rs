@@ -1,15 +1,15 @@
 //! The engine's [`Backend`] over the MobilePay PoS V10 client: a thin translation between
 //! engine terms (minor units, typed errors) and the wire types.
 
-use super::backend::{
-    Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
-};
-use crate::mobilepay::client::MobilePayClient;
-use crate::mobilepay::error::{ApiError, MobilePayError};
-use crate::mobilepay::flow::Flow;
-use crate::mobilepay::idempotency::IdempotencyKey;
-use crate::mobilepay::model::{
+use crate::backends::pos_v10::client::MobilePayClient;
+use crate::backends::pos_v10::error::{ApiError, MobilePayError};
+use crate::backends::pos_v10::idempotency::IdempotencyKey;
+use crate::backends::pos_v10::model::{
     CreateRefundRequest, InitiatePaymentRequest, PaymentReadyRequest, PreparePaymentRequest,
+};
+use crate::correlation::Correlation;
+use crate::engine::backend::{
+    Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
 };
 use crate::money::{MajorAmount, Minor};
 
@@ -90,7 +90,11 @@ impl Backend for PosV10Backend {
             planned_capture_delay: p.planned_capture_delay,
         };
         self.client
-            .initiate_payment(&Flow::resume("payment", flow), &key(idempotency_key)?, &request)
+            .initiate_payment(
+                &Correlation::resume("payment", flow),
+                &key(idempotency_key)?,
+                &request,
+            )
             .await
             .map(|r| r.payment_id)
             .map_err(translate)
@@ -108,7 +112,11 @@ impl Backend for PosV10Backend {
             order_id: order_id.to_string(),
         };
         self.client
-            .prepare_payment(&Flow::resume("payment", flow), &key(idempotency_key)?, &request)
+            .prepare_payment(
+                &Correlation::resume("payment", flow),
+                &key(idempotency_key)?,
+                &request,
+            )
             .await
             .map(|r| r.payment_id)
             .map_err(translate)
@@ -128,7 +136,7 @@ impl Backend for PosV10Backend {
             merchant_payment_label: ready.label.clone(),
         };
         self.client
-            .ready_payment(&Flow::resume("payment", flow), payment_id, &request)
+            .ready_payment(&Correlation::resume("payment", flow), payment_id, &request)
             .await
             .map_err(translate)
     }
@@ -136,7 +144,7 @@ impl Backend for PosV10Backend {
     async fn get_payment(&self, flow: CorrelationId, payment_id: &str) -> Result<PaymentInfo, BackendError> {
         let p = self
             .client
-            .get_payment(&Flow::resume("payment", flow), payment_id)
+            .get_payment(&Correlation::resume("payment", flow), payment_id)
             .await
             .map_err(translate)?;
         Ok(PaymentInfo {
@@ -162,7 +170,12 @@ impl Backend for PosV10Backend {
         captured_only: bool,
     ) -> Result<Vec<String>, BackendError> {
         self.client
-            .find_payments(&Flow::resume("lookup", flow), pos_id, order_id, captured_only)
+            .find_payments(
+                &Correlation::resume("lookup", flow),
+                pos_id,
+                order_id,
+                captured_only,
+            )
             .await
             .map_err(translate)
     }
@@ -174,14 +187,14 @@ impl Backend for PosV10Backend {
         amount: Minor,
     ) -> Result<(), BackendError> {
         self.client
-            .capture_payment(&Flow::resume("payment", flow), payment_id, amount)
+            .capture_payment(&Correlation::resume("payment", flow), payment_id, amount)
             .await
             .map_err(translate)
     }
 
     async fn cancel_payment(&self, flow: CorrelationId, payment_id: &str) -> Result<(), BackendError> {
         self.client
-            .cancel_payment(&Flow::resume("payment", flow), payment_id)
+            .cancel_payment(&Correlation::resume("payment", flow), payment_id)
             .await
             .map_err(translate)
     }
@@ -199,7 +212,11 @@ impl Backend for PosV10Backend {
             currency_code: r.currency,
         };
         self.client
-            .create_refund(&Flow::resume("refund", flow), &key(idempotency_key)?, &request)
+            .create_refund(
+                &Correlation::resume("refund", flow),
+                &key(idempotency_key)?,
+                &request,
+            )
             .await
             .map(|r| r.refund_id)
             .map_err(translate)
@@ -208,7 +225,7 @@ impl Backend for PosV10Backend {
     async fn get_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<RefundInfo, BackendError> {
         let r = self
             .client
-            .get_refund(&Flow::resume("refund", flow), refund_id)
+            .get_refund(&Correlation::resume("refund", flow), refund_id)
             .await
             .map_err(translate)?;
         Ok(RefundInfo {
@@ -224,21 +241,21 @@ impl Backend for PosV10Backend {
 
     async fn find_refunds(&self, flow: CorrelationId, payment_id: &str) -> Result<Vec<String>, BackendError> {
         self.client
-            .find_refunds(&Flow::resume("refund", flow), payment_id)
+            .find_refunds(&Correlation::resume("refund", flow), payment_id)
             .await
             .map_err(translate)
     }
 
     async fn capture_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
         self.client
-            .capture_refund(&Flow::resume("refund", flow), refund_id)
+            .capture_refund(&Correlation::resume("refund", flow), refund_id)
             .await
             .map_err(translate)
     }
 
     async fn cancel_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
         self.client
-            .cancel_refund(&Flow::resume("refund", flow), refund_id)
+            .cancel_refund(&Correlation::resume("refund", flow), refund_id)
             .await
             .map_err(translate)
     }

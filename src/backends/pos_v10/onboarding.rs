@@ -12,12 +12,12 @@
 //! creation interrupted by a crash is repeated with the same key and cannot leave a second PoS.
 //!
 //! [`offboard`] deletes a PoS only after all its payments are captured or cancelled (§17.16).
+use crate::correlation::Correlation;
 
 use crate::{
-    mobilepay::{
+    backends::pos_v10::{
         client::MobilePayClient,
         error::{codes, ApiError},
-        flow::Flow,
         formats,
         idempotency::IdempotencyKey,
         model::{BeaconType, CreatePosRequest, PosResponse},
@@ -330,7 +330,7 @@ impl PendingCreations {
 pub async fn onboard(
     client: &MobilePayClient,
     pending: &PendingCreations,
-    flow: &Flow,
+    flow: &Correlation,
     settings: &PosSettings,
     ours_open: &[String],
 ) -> Result<OnboardedPos, OnboardingError> {
@@ -389,7 +389,7 @@ pub async fn onboard(
 /// (active or reserved): those must be captured or cancelled first.
 pub async fn offboard(
     client: &MobilePayClient,
-    flow: &Flow,
+    flow: &Correlation,
     merchant_pos_id: &str,
 ) -> Result<OffboardOutcome, OnboardingError> {
     let found = client.find_pos(flow, Some(merchant_pos_id), None, None).await?;
@@ -427,7 +427,7 @@ fn onboarded(live: PosResponse, outcome: SyncOutcome) -> OnboardedPos {
 
 async fn resolve_store(
     client: &MobilePayClient,
-    flow: &Flow,
+    flow: &Correlation,
     settings: &PosSettings,
 ) -> Result<String, OnboardingError> {
     match &settings.store {
@@ -456,7 +456,7 @@ async fn resolve_store(
 /// know.
 async fn open_payments(
     client: &MobilePayClient,
-    flow: &Flow,
+    flow: &Correlation,
     pos_id: &str,
 ) -> Result<Vec<String>, OnboardingError> {
     let mut open = Vec::new();
@@ -473,7 +473,11 @@ async fn open_payments(
 
 /// Deletes a PoS we just found. A 404 means an earlier attempt whose answer was lost already
 /// deleted it, which is the outcome we want.
-async fn delete_existing(client: &MobilePayClient, flow: &Flow, pos_id: &str) -> Result<(), OnboardingError> {
+async fn delete_existing(
+    client: &MobilePayClient,
+    flow: &Correlation,
+    pos_id: &str,
+) -> Result<(), OnboardingError> {
     match client.delete_pos(flow, pos_id).await {
         Ok(()) => Ok(()),
         Err(err) if err.is_not_found() => Ok(()),
@@ -484,7 +488,7 @@ async fn delete_existing(client: &MobilePayClient, flow: &Flow, pos_id: &str) ->
 async fn create(
     client: &MobilePayClient,
     pending: &PendingCreations,
-    flow: &Flow,
+    flow: &Correlation,
     settings: &PosSettings,
     store_id: &str,
 ) -> Result<PosResponse, OnboardingError> {

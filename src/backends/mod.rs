@@ -1,0 +1,5 @@
+//! The payment backends the engine can drive, as sibling folders behind the engine's one
+//! interface ([`crate::engine::backend::Backend`]). Each folder holds everything of its API:
+//! wire model, client, credentials and the adapter that speaks the engine's vocabulary.
+
+pub mod pos_v10;

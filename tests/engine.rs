@@ -7,8 +7,6 @@ mod background;
 mod chaos;
 #[path = "engine/flows.rs"]
 mod flows;
-#[path = "engine/make_fixture.rs"]
-mod make_fixture;
 #[path = "engine/point_of_sale.rs"]
 mod point_of_sale;
 #[path = "engine/recovery.rs"]

@@ -15,3 +15,5 @@ mod recovery;
 mod store_copy;
 #[path = "engine/support.rs"]
 mod support;
+#[path = "engine/upgrade.rs"]
+mod upgrade;

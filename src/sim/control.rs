@@ -5,6 +5,7 @@ use super::clock::{format_rfc3339, Millis};
 use super::observe::{is_endpoint, FaultSpec};
 use super::shared::Shared;
 use super::state::{Behaviour, Caller, State};
+use crate::mobilepay::model::{BeaconType, CreatePosRequest};
 use axum::{
     extract::{Query, State as AxumState},
     http::StatusCode,
@@ -34,7 +35,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/payments", get(payments))
         .route("/_sim/refunds", get(refunds))
         .route("/_sim/refunds/{refund_id}/fail", post(fail_refund))
-        .route("/_sim/pointofsales", get(pointofsales))
+        .route("/_sim/pointofsales", get(pointofsales).post(restore_pos))
         .route("/_sim/pointofsales/{pos_id}", delete(delete_pos))
         .route("/_sim/requests", get(requests))
         .route("/_sim/reset", post(reset))
@@ -235,6 +236,67 @@ async fn pointofsales(AxumState(sim): Sim) -> Response {
             .collect()
     });
     Json(json!({ "pointOfSales": list })).into_response()
+}
+
+/// A point of sale MobilePay still keeps for an integrator and merchant: what a box that
+/// registered it before finds again after a restart, although this simulator started afresh.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RestorePos {
+    pos_id: String,
+    client_id: String,
+    merchant_vat: String,
+    merchant_pos_id: String,
+    store_id: String,
+    name: String,
+    beacon_id: String,
+    #[serde(default = "qr_only")]
+    supported_beacon_types: Vec<BeaconType>,
+    #[serde(default)]
+    require_payment_before_checkin: bool,
+}
+
+fn qr_only() -> Vec<BeaconType> {
+    vec![BeaconType::QR]
+}
+
+async fn restore_pos(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Response {
+    let req: RestorePos = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if uuid::Uuid::parse_str(&req.pos_id).is_err() {
+        return bad(format!("posId {:?} is not a GUID", req.pos_id));
+    }
+    let restored = sim.with_state(|st, _| {
+        if !st
+            .fixtures
+            .integrators
+            .iter()
+            .any(|i| i.client_id == req.client_id)
+        {
+            return Err(format!("unknown integrator {:?}", req.client_id));
+        }
+        let caller = Caller {
+            client_id: req.client_id.clone(),
+            vat: req.merchant_vat.clone(),
+        };
+        let create = CreatePosRequest {
+            merchant_pos_id: req.merchant_pos_id.clone(),
+            store_id: req.store_id.clone(),
+            name: req.name.clone(),
+            beacon_id: Some(req.beacon_id.clone()),
+            callback_alias: None,
+            supported_beacon_types: req.supported_beacon_types.clone(),
+            require_payment_before_checkin: Some(req.require_payment_before_checkin),
+        };
+        st.restore_pos(&caller, &create, &req.pos_id)
+            .map_err(|e| format!("{} ({})", e.message, e.code.as_deref().unwrap_or("")))
+    });
+    match restored {
+        Ok(pos_id) => Json(json!({ "posId": pos_id })).into_response(),
+        Err(message) => bad(message),
+    }
 }
 
 /// The point of sale is deleted behind its integrator's back (by MobilePay support, or another

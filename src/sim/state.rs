@@ -389,6 +389,35 @@ impl State {
     // ---- points of sale ----
 
     pub fn create_pos(&mut self, caller: &Caller, req: &CreatePosRequest) -> Result<String, ApiError> {
+        self.add_pos(caller, req, new_id())
+    }
+
+    /// Puts back a point of sale that MobilePay keeps under `pos_id` for the caller (the
+    /// control API's seeding: a simulator started afresh knows none of the points of sale a
+    /// box registered before). The same checks as [`State::create_pos`], and the id must be
+    /// free.
+    pub fn restore_pos(
+        &mut self,
+        caller: &Caller,
+        req: &CreatePosRequest,
+        pos_id: &str,
+    ) -> Result<String, ApiError> {
+        let pos_id = pos_id.to_lowercase();
+        if self.poses.contains_key(&pos_id) {
+            return Err(ApiError::conflict(
+                "1200",
+                "A point of sale with that PosId already exists",
+            ));
+        }
+        self.add_pos(caller, req, pos_id)
+    }
+
+    fn add_pos(
+        &mut self,
+        caller: &Caller,
+        req: &CreatePosRequest,
+        pos_id: String,
+    ) -> Result<String, ApiError> {
         let store_id = req.store_id.to_lowercase();
         match self.stores.get(&store_id) {
             None => return Err(ApiError::conflict("1002", "Store not found")),
@@ -424,7 +453,6 @@ impl State {
                 "A point of sale with that BeaconId already exists",
             ));
         }
-        let pos_id = new_id();
         self.poses.insert(
             pos_id.clone(),
             Pos {

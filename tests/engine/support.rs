@@ -82,13 +82,52 @@ pub async fn lane_without_engine() -> Lane {
 
 /// Like [`lane_without_engine`], with `tweak` applied to the simulator's test configuration.
 pub async fn lane_without_engine_with(tweak: impl FnOnce(&mut SimConfig)) -> Lane {
+    let mut config = test_sim_config();
+    tweak(&mut config);
+    let sim = mposd::sim::start(config).await.unwrap();
+    register_lane(Arc::new(sim)).await
+}
+
+/// A simulator started afresh that still keeps the point of sale `pos_id` (beacon
+/// `beacon_id`, `merchant_pos_id`) of the test integrator on [`STORE`], as MobilePay keeps it
+/// across a restart of the box; no engine runs.
+pub async fn lane_on_kept_pos(pos_id: &str, beacon_id: &str, merchant_pos_id: &str) -> Lane {
+    let sim = Arc::new(mposd::sim::start(test_sim_config()).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_for(&sim, &dir, "onboarding-tokens").await;
+    let lane = Lane {
+        sim,
+        engine: None,
+        client,
+        pos_id: pos_id.into(),
+        beacon_id: beacon_id.into(),
+        http: reqwest::Client::new(),
+        dir,
+    };
+    lane.control(
+        reqwest::Method::POST,
+        "/_sim/pointofsales",
+        json!({
+            "posId": pos_id,
+            "clientId": CLIENT_ID,
+            "merchantVat": "DK12345678",
+            "merchantPosId": merchant_pos_id,
+            "storeId": STORE,
+            "name": "Lane 1",
+            "beaconId": beacon_id,
+        }),
+    )
+    .await;
+    lane
+}
+
+/// The simulator's configuration for these tests: short poll delays and refund timers.
+fn test_sim_config() -> SimConfig {
     let mut config = SimConfig::default();
     config.settings.payment_poll_delay_ms = 100;
     config.settings.refund_poll_delay_ms = 100;
     config.settings.refund_reserve_delay = Duration::from_millis(200);
-    tweak(&mut config);
-    let sim = mposd::sim::start(config).await.unwrap();
-    register_lane(Arc::new(sim)).await
+    config
 }
 
 /// Another lane (point of sale and engine) on the simulator of `lane`.

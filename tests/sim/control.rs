@@ -174,6 +174,65 @@ async fn ground_truth_of_points_of_sale() {
     );
 }
 
+fn restore_body(pos_id: &str, beacon: &str) -> Value {
+    json!({
+        "posId": pos_id,
+        "clientId": DEMO_CLIENT_ID,
+        "merchantVat": DK_VAT,
+        "merchantPosId": "till-1",
+        "storeId": DK_STORE,
+        "name": "Kasse 1",
+        "beaconId": beacon,
+    })
+}
+
+#[tokio::test]
+async fn a_point_of_sale_is_put_back_under_its_old_id_for_its_owner_only() {
+    let sim = start().await;
+    let pos_id = "3f8e0b5c-7d1a-4c2e-9b6f-0a1d2c3e4f5a";
+    let restored = sim
+        .post_json("/_sim/pointofsales", restore_body(pos_id, "101234567890123"))
+        .await;
+    assert_eq!(restored.ok()["posId"], json!(pos_id));
+    let pos = Pos {
+        pos_id: pos_id.into(),
+        beacon_id: "101234567890123".into(),
+    };
+    // Its owner finds it by beacon and pays on it; another integrator may not use it.
+    let api = sim.api().await;
+    let found = api.get("/pointofsales?beaconId=101234567890123").await;
+    assert_eq!(found.ok()["posIds"], json!([pos_id]));
+    let payment_id = api.initiate(&pos, 1.0).await;
+    assert_eq!(sim.ground_payment(&payment_id).await["posId"], json!(pos_id));
+    sim.other_api()
+        .await
+        .initiate_with(initiate_body(pos_id, 1.0))
+        .await
+        .err(403, "1400");
+    // The same id, merchantPosId or beacon again, a store of another merchant, an unknown
+    // integrator or an id that is no GUID: refused with the reason, nothing added.
+    let mut refused = vec![
+        restore_body(pos_id, "109999999999999"),
+        restore_body("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "101234567890123"),
+        restore_body("not-a-guid", "109999999999998"),
+    ];
+    let mut other_store = restore_body("1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", "109999999999997");
+    other_store["merchantVat"] = json!(FI_VAT);
+    let mut other_integrator = restore_body("2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "109999999999996");
+    other_integrator["clientId"] = json!("00000000-0000-4000-8000-000000000000");
+    refused.extend([other_store, other_integrator]);
+    for body in refused {
+        let answer = sim.post_json("/_sim/pointofsales", body.clone()).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+        assert!(
+            answer.json["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{}",
+            answer.text
+        );
+    }
+    assert_eq!(sim.ground_pos().await.len(), 1);
+}
+
 #[tokio::test]
 async fn a_point_of_sale_deleted_behind_its_owners_back_refuses_payments_but_keeps_reservations() {
     let sim = start().await;

@@ -5,7 +5,7 @@ use super::clock::{format_rfc3339, Millis};
 use super::observe::{is_endpoint, FaultSpec};
 use super::shared::Shared;
 use super::state::{Behaviour, Caller, State};
-use crate::mobilepay::model::{BeaconType, CreatePosRequest};
+use crate::backends::pos_v10::model::{BeaconType, CreatePosRequest};
 use axum::{
     extract::{Query, State as AxumState},
     http::StatusCode,

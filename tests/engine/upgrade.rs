@@ -5,9 +5,9 @@
 
 use super::store_copy::copy_dir;
 use super::support::*;
+use mposd::backends::pos_v10::engine::PosV10Backend;
 use mposd::engine::api::{Command, CommandState, DeclineReason, Outcome, PaymentSelector};
 use mposd::engine::journal::Journal;
-use mposd::engine::pos_v10::PosV10Backend;
 use mposd::engine::{start, EngineConfig};
 use mposd::money::{Currency, Minor};
 use std::os::unix::fs::PermissionsExt;

@@ -15,7 +15,7 @@ use super::message::{
     encode, parse_ecr_message, Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
     QueriedOutcome, QueryState, WireOutcome, PROTOCOL_VERSION,
 };
-use crate::backends::pos_v10::model::Restrictions;
+use crate::engine::backend::CardRestrictions as Restrictions;
 use crate::engine::{
     Command, CommandId, CommandState, EngineError, EngineHandle, EventKind, LaneEvent, PaymentSelector,
 };

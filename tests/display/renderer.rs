@@ -172,7 +172,7 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
             "sale-1",
             EventKind::WaitingForCustomer {
                 payment_id: "p1".into(),
-                beacon_id: GUID.into(),
+                prompt: Some(mposd::backends::pos_v10::engine::prompt(GUID)),
                 amount: Some(Minor(2450)),
                 currency: Some(Currency::EUR),
             },

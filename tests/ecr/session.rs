@@ -200,7 +200,7 @@ async fn a_payment_reports_every_event_and_its_outcome() {
     let steps = [
         EventKind::WaitingForCustomer {
             payment_id: pid.clone(),
-            beacon_id: "100000000000001".into(),
+            prompt: Some(mposd::backends::pos_v10::engine::prompt("100000000000001")),
             amount: Some(Minor(4995)),
             currency: Some(Currency::DKK),
         },
@@ -322,7 +322,7 @@ async fn an_ecr_restarting_mid_payment_gets_the_same_payment_for_its_command_id(
         "sale-7",
         EventKind::WaitingForCustomer {
             payment_id: pid.clone(),
-            beacon_id: "b".into(),
+            prompt: None,
             amount: Some(Minor(1250)),
             currency: Some(Currency::DKK),
         },

@@ -3,6 +3,7 @@
 //! reservation is still finished there.
 
 use super::support::*;
+use mposd::backends::pos_v10::engine::prompt;
 use mposd::backends::pos_v10::idempotency::IdempotencyKey;
 use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
 use mposd::correlation::Correlation;
@@ -53,7 +54,7 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
         .await
         .unwrap()
         .pos_id;
-    engine.move_to(&new_pos, beacon).await.unwrap();
+    engine.move_to(&new_pos, prompt(beacon)).await.unwrap();
     assert_eq!(engine.lane(), new_pos);
     // The kept reservation lives on the old point of sale.
     assert!(engine.open_payments().await.unwrap().is_empty());
@@ -64,9 +65,9 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
     assert!(matches!(sold, Outcome::Captured { .. }), "{sold:?}");
     let mut shown = None;
     while let Ok(event) = events.try_recv() {
-        if let EventKind::WaitingForCustomer { beacon_id, .. } = event.kind {
+        if let EventKind::WaitingForCustomer { prompt, .. } = event.kind {
             assert_eq!(event.lane, new_pos);
-            shown = Some(beacon_id);
+            shown = prompt.and_then(|p| p.sticker_id().map(str::to_string));
         }
     }
     assert_eq!(shown.as_deref(), Some(beacon));

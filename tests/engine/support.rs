@@ -4,7 +4,7 @@
 
 use mposd::backends::pos_v10::client::MobilePayClient;
 use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
-use mposd::backends::pos_v10::engine::PosV10Backend;
+use mposd::backends::pos_v10::engine::{prompt, PosV10Backend};
 use mposd::backends::pos_v10::idempotency::IdempotencyKey;
 use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
 use mposd::backends::pos_v10::tokens::Credentials;
@@ -204,11 +204,8 @@ pub async fn start_engine_with(
     tweak: impl FnOnce(&mut EngineConfig),
 ) -> EngineHandle {
     let (journal, aside) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
-    let mut config = EngineConfig::new(pos_id, beacon_id);
-    config.policy = Policy {
-        beacon_id: beacon_id.into(),
-        ..test_policy()
-    };
+    let mut config = EngineConfig::new(pos_id, prompt(beacon_id));
+    config.policy = test_policy();
     tweak(&mut config);
     start(
         Arc::new(PosV10Backend::new(client.clone())),

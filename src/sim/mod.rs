@@ -10,6 +10,7 @@ pub mod clock;
 mod control;
 mod error;
 pub mod fixtures;
+mod intercept;
 mod observe;
 pub mod server;
 pub mod settings;
@@ -102,7 +103,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            observe::middleware,
+            intercept::middleware,
         ))
         .with_state(shared);
     let shutdown = CancellationToken::new();

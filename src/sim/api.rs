@@ -1,11 +1,11 @@
 //! The MobilePay surface: integrator authentication, the PoS V10 API and the sandbox user
 //! simulation. Handlers check headers and bodies in the order documented in
-//! docs/simulator.md, then hand over to [`State`](super::state::State) under its lock.
+//! docs/simulator.md, then hand over to [`World`](super::world::World) under its lock.
 
+use super::context::SimContext;
 use super::error::{render, ApiError, Family};
-use super::shared::Shared;
-use super::state::{Caller, IdemScope, NewRefund, State, Terms};
 use super::tokens::Claims;
+use super::world::{Caller, IdemScope, NewRefund, Terms, World};
 use crate::backends::pos_v10::formats::{self, MAX_TEXT};
 use crate::backends::pos_v10::model::{
     headers, CreatePosRequest, CreateRefundRequest, GetRefundResponse, InitiatePaymentRequest,
@@ -28,12 +28,12 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-type Sim = AxumState<Arc<Shared>>;
+type Sim = AxumState<Arc<SimContext>>;
 
 /// Largest request body accepted; bigger ones are refused with `1099`.
 pub const MAX_BODY: usize = 64 * 1024;
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<SimContext>> {
     Router::new()
         .route("/integrator-authentication/connect/token", post(token))
         .route("/pos/v10/stores", get(list_stores))
@@ -127,7 +127,7 @@ fn required_header(
 /// Authenticates a PoS API call and checks the common headers; returns the caller and, for
 /// creating POSTs, the idempotency key.
 fn authorize(
-    sim: &Arc<Shared>,
+    sim: &Arc<SimContext>,
     headers: &HeaderMap,
     idempotent: bool,
 ) -> Result<(Caller, Option<String>), ApiError> {
@@ -205,13 +205,13 @@ fn authorize(
     ))
 }
 
-fn bearer_claims(sim: &Arc<Shared>, headers: &HeaderMap) -> Option<Claims> {
+fn bearer_claims(sim: &Arc<SimContext>, headers: &HeaderMap) -> Option<Claims> {
     let value = single(headers, header::AUTHORIZATION.as_str()).ok()??;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))?;
     let claims = sim.tokens.verify(token.trim(), sim.clock.now() / 1000)?;
-    sim.with_state(|st, _| {
+    sim.with_world(|st, _| {
         st.fixtures
             .integrators
             .iter()
@@ -247,7 +247,7 @@ fn guid(value: &str, what: &str) -> Result<String, ApiError> {
 /// Most endpoints on one resource share a shape: authorise the caller, require the path's id
 /// to be a GUID (compared lower-case), then act; errors are rendered in the family's style.
 fn on_resource(
-    sim: &Arc<Shared>,
+    sim: &Arc<SimContext>,
     headers: &HeaderMap,
     family: Family,
     (raw_id, what): (&str, &str),
@@ -283,12 +283,12 @@ fn query_map(raw: Option<String>) -> Result<HashMap<String, String>, ApiError> {
 /// The common shape of the four creating POSTs: authorise, parse, replay a retry, else act and
 /// remember the answer.
 fn create<T: DeserializeOwned, V, R: Serialize>(
-    sim: &Arc<Shared>,
+    sim: &Arc<SimContext>,
     headers: &HeaderMap,
     body: &[u8],
     endpoint: &'static str,
     validate: impl FnOnce(&T) -> Result<V, ApiError>,
-    act: impl FnOnce(&mut State, &Caller, &T, V, &str, i64) -> Result<R, ApiError>,
+    act: impl FnOnce(&mut World, &Caller, &T, V, &str, i64) -> Result<R, ApiError>,
 ) -> Result<Response, ApiError> {
     let (caller, key) = authorize(sim, headers, true)?;
     let key = key.unwrap_or_default();
@@ -300,7 +300,7 @@ fn create<T: DeserializeOwned, V, R: Serialize>(
         endpoint,
         key: key.clone(),
     };
-    sim.with_state(|st, now| {
+    sim.with_world(|st, now| {
         if let Some(previous) = st.idempotent_replay(&scope, &fingerprint)? {
             return Ok(ok_raw_json(previous));
         }
@@ -319,7 +319,7 @@ async fn token(AxumState(sim): Sim, headers: HeaderMap, body: Body) -> Response 
     let Some((client_id, secret)) = basic_credentials(&headers) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
-    let known = sim.with_state(|st, _| {
+    let known = sim.with_world(|st, _| {
         st.fixtures
             .integrators
             .iter()
@@ -346,7 +346,7 @@ async fn token(AxumState(sim): Sim, headers: HeaderMap, body: Body) -> Response 
     if merchant_vat.as_deref().is_some_and(|v| !formats::is_valid_vat(v)) {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
-    let lifetime = sim.with_state(|st, _| st.settings.token_lifetime.as_secs());
+    let lifetime = sim.with_world(|st, _| st.settings.token_lifetime.as_secs());
     let now = sim.clock.now() / 1000;
     let claims = Claims {
         client_id,
@@ -402,7 +402,7 @@ async fn list_stores(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): RawQu
     reply.send((|| {
         let (caller, _) = authorize(&sim, &headers, false)?;
         let filter = store_filter(&query_map(q)?)?;
-        let ids = sim.with_state(|st, _| {
+        let ids = sim.with_world(|st, _| {
             st.stores_of(
                 &caller.vat,
                 filter.as_ref().map(|(b, l)| (b.as_str(), l.as_str())),
@@ -420,13 +420,13 @@ async fn list_stores_detailed(AxumState(sim): Sim, headers: HeaderMap, RawQuery(
     reply.send((|| {
         let (caller, _) = authorize(&sim, &headers, false)?;
         let filter = store_filter(&query_map(q)?)?;
-        let stores: Vec<_> = sim.with_state(|st, _| {
+        let stores: Vec<_> = sim.with_world(|st, _| {
             st.stores_of(
                 &caller.vat,
                 filter.as_ref().map(|(b, l)| (b.as_str(), l.as_str())),
             )
             .into_iter()
-            .map(super::state::store_response)
+            .map(super::world::store_response)
             .collect()
         });
         Ok(ok_json(&stores))
@@ -439,7 +439,7 @@ async fn get_store(AxumState(sim): Sim, headers: HeaderMap, Path(store_id): Path
         &headers,
         Family::Pos,
         (&store_id, "storeId"),
-        |caller, store_id| Ok(ok_json(&sim.with_state(|st, _| st.store(caller, store_id))?)),
+        |caller, store_id| Ok(ok_json(&sim.with_world(|st, _| st.store(caller, store_id))?)),
     )
 }
 
@@ -497,7 +497,7 @@ async fn find_pos(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): RawQuery
                 "Point of sale filter not specific enough",
             ));
         }
-        let pos_ids = sim.with_state(|st, _| {
+        let pos_ids = sim.with_world(|st, _| {
             st.find_pos(
                 &caller,
                 store_id.as_deref(),
@@ -515,7 +515,7 @@ async fn get_pos(AxumState(sim): Sim, headers: HeaderMap, Path(pos_id): Path<Str
         &headers,
         Family::Pos,
         (&pos_id, "posId"),
-        |caller, pos_id| Ok(ok_json(&sim.with_state(|st, _| st.get_pos(caller, pos_id))?)),
+        |caller, pos_id| Ok(ok_json(&sim.with_world(|st, _| st.get_pos(caller, pos_id))?)),
     )
 }
 
@@ -526,7 +526,7 @@ async fn delete_pos(AxumState(sim): Sim, headers: HeaderMap, Path(pos_id): Path<
         Family::Pos,
         (&pos_id, "posId"),
         |caller, pos_id| {
-            sim.with_state(|st, now| st.delete_pos(caller, pos_id, now))?;
+            sim.with_world(|st, now| st.delete_pos(caller, pos_id, now))?;
             Ok(ok_empty())
         },
     )
@@ -538,7 +538,7 @@ async fn get_checkin(AxumState(sim): Sim, headers: HeaderMap, Path(pos_id): Path
         &headers,
         Family::Pos,
         (&pos_id, "posId"),
-        |caller, pos_id| Ok(ok_json(&sim.with_state(|st, _| st.get_checkin(caller, pos_id))?)),
+        |caller, pos_id| Ok(ok_json(&sim.with_world(|st, _| st.get_checkin(caller, pos_id))?)),
     )
 }
 
@@ -637,14 +637,14 @@ async fn ready_payment(
             req.restrictions,
             req.planned_capture_delay,
         )?;
-        sim.with_state(|st, now| st.ready(&caller, &id, terms, now))?;
+        sim.with_world(|st, now| st.ready(&caller, &id, terms, now))?;
         Ok(ok_empty())
     })())
 }
 
 async fn get_payment(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
     on_resource(&sim, &headers, Family::Pos, (&id, "paymentId"), |caller, id| {
-        Ok(ok_json(&sim.with_state(|st, _| st.query_payment(caller, id))?))
+        Ok(ok_json(&sim.with_world(|st, _| st.query_payment(caller, id))?))
     })
 }
 
@@ -670,7 +670,7 @@ async fn find_payments(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): Raw
                 "Payment filter not specific enough",
             ));
         }
-        let payment_ids = sim.with_state(|st, _| {
+        let payment_ids = sim.with_world(|st, _| {
             st.find_payments(
                 &caller,
                 pos_id.as_deref(),
@@ -698,14 +698,14 @@ async fn capture_payment(
         let id = guid(&id, "paymentId")?;
         let (req, _) = parse_json::<PaymentCaptureRequest>(&bytes)?;
         let amount = amount(&req.amount)?;
-        sim.with_state(|st, now| st.capture(&caller, &id, amount, now))?;
+        sim.with_world(|st, now| st.capture(&caller, &id, amount, now))?;
         Ok(ok_empty())
     })())
 }
 
 async fn cancel_payment(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
     on_resource(&sim, &headers, Family::Pos, (&id, "paymentId"), |caller, id| {
-        sim.with_state(|st, now| st.cancel(caller, id, now))?;
+        sim.with_world(|st, now| st.cancel(caller, id, now))?;
         Ok(ok_empty())
     })
 }
@@ -748,7 +748,7 @@ async fn get_refund(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<Stri
         Family::Refunds,
         (&id, "refundId"),
         |caller, id| {
-            let answer = sim.with_state(|st, _| {
+            let answer = sim.with_world(|st, _| {
                 let delay = st.settings.refund_poll_delay_ms;
                 st.refund(caller, id).map(|r| GetRefundResponse {
                     refund_id: r.refund_id.clone(),
@@ -774,7 +774,7 @@ async fn find_refunds(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q): RawQ
             .get("paymentId")
             .ok_or_else(|| ApiError::bad_request("1110", "Refund filter not specific enough"))?;
         let payment_id = guid(payment_id, "paymentId")?;
-        let refund_ids = sim.with_state(|st, _| st.find_refunds(&caller, &payment_id));
+        let refund_ids = sim.with_world(|st, _| st.find_refunds(&caller, &payment_id));
         Ok(ok_json(&RefundIdsResponse { refund_ids }))
     })())
 }
@@ -787,7 +787,7 @@ async fn capture_refund(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<
         Family::Refunds,
         (&id, "refundId"),
         |caller, id| {
-            sim.with_state(|st, now| st.capture_refund(caller, id, now))?;
+            sim.with_world(|st, now| st.capture_refund(caller, id, now))?;
             Ok(ok_empty())
         },
     )
@@ -800,7 +800,7 @@ async fn cancel_refund(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<S
         Family::Refunds,
         (&id, "refundId"),
         |caller, id| {
-            sim.with_state(|st, now| st.cancel_refund(caller, id, now))?;
+            sim.with_world(|st, now| st.cancel_refund(caller, id, now))?;
             Ok(ok_empty())
         },
     )
@@ -809,11 +809,11 @@ async fn cancel_refund(AxumState(sim): Sim, headers: HeaderMap, Path(id): Path<S
 // ---- user simulation ----
 
 /// The sandbox user simulation authenticates with the developer-portal app's id and secret.
-fn app_credentials_ok(sim: &Arc<Shared>, headers: &HeaderMap) -> bool {
+fn app_credentials_ok(sim: &Arc<SimContext>, headers: &HeaderMap) -> bool {
     let id = single(headers, headers::CLIENT_ID).ok().flatten();
     let secret = single(headers, headers::CLIENT_SECRET).ok().flatten();
     match (id, secret) {
-        (Some(id), Some(secret)) => sim.with_state(|st, _| {
+        (Some(id), Some(secret)) => sim.with_world(|st, _| {
             st.fixtures
                 .integrators
                 .iter()
@@ -824,10 +824,10 @@ fn app_credentials_ok(sim: &Arc<Shared>, headers: &HeaderMap) -> bool {
 }
 
 async fn user_action(
-    sim: Arc<Shared>,
+    sim: Arc<SimContext>,
     headers: HeaderMap,
     body: Body,
-    act: impl FnOnce(&mut State, &UserSimulationRequest, i64) -> Result<(), ApiError>,
+    act: impl FnOnce(&mut World, &UserSimulationRequest, i64) -> Result<(), ApiError>,
 ) -> Response {
     let reply = Reply::new(&headers, Family::Pos);
     if !app_credentials_ok(&sim, &headers) {
@@ -839,7 +839,7 @@ async fn user_action(
     };
     reply.send((|| {
         let (req, _) = parse_json::<UserSimulationRequest>(&bytes)?;
-        sim.with_state(|st, now| act(st, &req, now))?;
+        sim.with_world(|st, now| act(st, &req, now))?;
         Ok(ok_empty())
     })())
 }

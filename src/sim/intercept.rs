@@ -2,10 +2,10 @@
 //! pending fault for its endpoint (see [`observe`](super::observe) for the data).
 
 use super::clock::format_rfc3339;
+use super::context::SimContext;
 use super::error::{render, ApiError, Family};
 use super::observe::{endpoint_name, FaultMode, LogEntry};
 use super::server::ConnectionKill;
-use super::shared::Shared;
 use crate::backends::pos_v10::model::headers;
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -24,7 +24,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Logs the call, and applies a pending fault for its endpoint.
-pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -40,9 +40,9 @@ pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: N
         idempotency_key: header(&req, headers::IDEMPOTENCY_KEY),
         correlation_id: header(&req, headers::CORRELATION_ID),
         fault: None,
-        at: format_rfc3339(shared.clock.now()),
+        at: format_rfc3339(context.clock.now()),
     };
-    let fault = shared.observer.take_fault(endpoint);
+    let fault = context.observer.take_fault(endpoint);
     entry.fault = fault.as_ref().map(|f| f.mode);
     let family = if endpoint.contains("Refund") {
         Family::Refunds
@@ -64,7 +64,7 @@ pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: N
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 let response = next.run(req).await;
                 entry.status = Some(response.status().as_u16());
-                shared.observer.record(entry);
+                context.observer.record(entry);
                 response
             });
             return held
@@ -83,7 +83,7 @@ pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: N
             let kill = req.extensions().get::<ConnectionKill>().cloned();
             let response = next.run(req).await;
             entry.status = None;
-            shared.observer.record(entry);
+            context.observer.record(entry);
             drop(response);
             if let Some(kill) = kill {
                 kill.kill();
@@ -93,6 +93,6 @@ pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: N
         }
     };
     entry.status = Some(response.status().as_u16());
-    shared.observer.record(entry);
+    context.observer.record(entry);
     response
 }

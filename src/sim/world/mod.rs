@@ -3,7 +3,7 @@
 //!
 //! Everything here is synchronous and runs under one lock, which is what makes concurrent
 //! requests on one PoS atomic (two simultaneous initiates: exactly one wins). Timers run on the
-//! virtual clock and are applied before every request is handled ([`State::tick`]), which is
+//! virtual clock and are applied before every request is handled ([`World::tick`]), which is
 //! indistinguishable from running them in the background for anyone who observes the state.
 
 use super::clock::Millis;
@@ -173,7 +173,7 @@ pub enum UserStep {
     Cancel,
 }
 
-pub struct State {
+pub struct World {
     pub fixtures: Fixtures,
     pub settings: Settings,
     stores: HashMap<String, (String, Store)>,
@@ -208,8 +208,8 @@ fn ms(d: Duration) -> Millis {
     Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX / 4)
 }
 
-impl State {
-    pub fn new(fixtures: Fixtures, settings: Settings) -> State {
+impl World {
+    pub fn new(fixtures: Fixtures, settings: Settings) -> World {
         let mut stores = HashMap::new();
         let mut store_balance = HashMap::new();
         for m in &fixtures.merchants {
@@ -219,7 +219,7 @@ impl State {
                 stores.insert(id, (m.vat.clone(), s.clone()));
             }
         }
-        State {
+        World {
             fixtures,
             settings,
             stores,
@@ -394,7 +394,7 @@ impl State {
 
     /// Puts back a point of sale that MobilePay keeps under `pos_id` for the caller (the
     /// control API's seeding: a simulator started afresh knows none of the points of sale a
-    /// box registered before). The same checks as [`State::create_pos`], and the id must be
+    /// box registered before). The same checks as [`World::create_pos`], and the id must be
     /// free.
     pub fn restore_pos(
         &mut self,

@@ -426,7 +426,7 @@ async fn list_stores_detailed(AxumState(sim): Sim, headers: HeaderMap, RawQuery(
                 filter.as_ref().map(|(b, l)| (b.as_str(), l.as_str())),
             )
             .into_iter()
-            .map(super::world::store_response)
+            .map(super::world::stores::store_response)
             .collect()
         });
         Ok(ok_json(&stores))

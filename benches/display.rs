@@ -5,9 +5,9 @@
 
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::backend::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
-use mposd::display::backend::FrameSink;
 use mposd::display::board::Rotation;
+use mposd::display::output::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
+use mposd::display::output::FrameSink;
 use mposd::display::qr::QrSymbol;
 use mposd::display::{render, Frame, Language, Look, Screen};
 use mposd::money::{Currency, Minor};

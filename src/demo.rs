@@ -7,8 +7,8 @@
 //! exits, also on Ctrl-C.
 
 use crate::daemon::sim_config::SimulatorLane;
-use crate::display::backend::terminal::TerminalSink;
 use crate::display::frame::Frame;
+use crate::display::output::terminal::TerminalSink;
 use crate::ecr::link::LinkConfig;
 use crate::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, WireOutcome};
 use crate::ecr::register::{Heard, Register};

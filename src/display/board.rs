@@ -2,12 +2,12 @@
 //! per setup lives in `boards/`; the shipped ones are built into the binary, and a directory
 //! given in the configuration may add more or override them by name.
 
-use super::backend::framebuffer::{FbGeometry, FramebufferSink};
-use super::backend::gpio::GpioDriver;
-use super::backend::png::PngSink;
-use super::backend::ssd1306::OledSize;
-use super::backend::terminal::TerminalSink;
-use super::backend::{self, Backend, DisplayError, Graphic};
+use super::output::framebuffer::{FbGeometry, FramebufferSink};
+use super::output::gpio::GpioDriver;
+use super::output::png::PngSink;
+use super::output::ssd1306::OledSize;
+use super::output::terminal::TerminalSink;
+use super::output::{self, DisplayError, Graphic, Output};
 use super::qr::MIN_SIDE_MM;
 use super::render::{render_frame, Look};
 use super::screen::Screen;
@@ -363,7 +363,7 @@ impl BoardProfile {
     }
 
     /// Opens the display. Missing devices give [`DisplayError::DeviceMissing`] with a hint.
-    pub fn open(&self) -> Result<Box<dyn Backend>, DisplayError> {
+    pub fn open(&self) -> Result<Box<dyn Output>, DisplayError> {
         match &self.display {
             DisplayConfig::Png { path, width, height } => Ok(Box::new(Graphic::new(PngSink::new(
                 path,
@@ -385,7 +385,7 @@ impl BoardProfile {
             } => Ok(Box::new(Graphic::new(FramebufferSink::open(
                 device, *geometry, *rotation,
             )?))),
-            DisplayConfig::Spi(spi) => backend::spi::open(spi),
+            DisplayConfig::Spi(spi) => output::spi::open(spi),
             DisplayConfig::Ssd1306 {
                 i2c_device,
                 address,
@@ -397,7 +397,7 @@ impl BoardProfile {
                 } else {
                     OledSize::W128H64
                 };
-                backend::ssd1306::open(i2c_device, *address, size, *rotate_180)
+                output::ssd1306::open(i2c_device, *address, size, *rotate_180)
             }
         }
     }

@@ -170,13 +170,13 @@ pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
             if let Some(warning) = profile.qr_size_warning(&args.beacon, &look) {
                 eprintln!("warning: {warning}");
             }
-            let mut backend = profile.open()?;
+            let mut output = profile.open()?;
             if matches!(profile.display, super::board::DisplayConfig::Terminal { .. }) {
                 print!("\x1b[2J");
             }
             for name in DEMO_SCREENS {
                 let screen = screen_named(name, Minor(14_995), Currency::DKK, &args.beacon)?;
-                backend.show(&screen, &look)?;
+                output.show(&screen, &look)?;
                 if !matches!(profile.display, super::board::DisplayConfig::Terminal { .. }) {
                     let text: Vec<String> = Content::of(&screen, args.language)
                         .lines

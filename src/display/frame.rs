@@ -1,4 +1,4 @@
-//! An in-memory RGB frame: what every screen is first drawn into. Backends then send it to a
+//! An in-memory RGB frame: what every screen is first drawn into. Outputs then send it to a
 //! PNG file, a terminal, a framebuffer or an SPI panel in one go, so a panel is never left
 //! half-drawn for long and drawing code has one target to be tested against.
 

@@ -4,7 +4,7 @@
 //! - [`screen`] is the model the payment side sets (which screen is current);
 //! - [`content`], [`layout`], [`text`], [`qr`] and [`render`](mod@render) turn it into
 //!   pixels for any panel size, in Danish, Finnish or English;
-//! - [`backend`] sends frames to PNG files, a terminal, a Linux framebuffer, SPI panels or a
+//! - [`output`] sends frames to PNG files, a terminal, a Linux framebuffer, SPI panels or a
 //!   small status OLED;
 //! - [`board`] reads the board profiles that say which panel is wired how;
 //! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
@@ -12,7 +12,6 @@
 //!   board's display up; [`settings`] reads a lane's display configuration and starts the
 //!   display following the lane's engine.
 
-pub mod backend;
 pub mod board;
 pub mod cli;
 pub mod content;
@@ -20,6 +19,7 @@ pub mod follow;
 pub mod frame;
 pub mod language;
 pub mod layout;
+pub mod output;
 pub mod qr;
 pub mod render;
 pub mod renderer;

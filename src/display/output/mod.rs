@@ -1,4 +1,4 @@
-//! Where frames go. Every backend takes a [`Screen`] and shows it; graphic backends render it
+//! Where frames go. Every output takes a [`Screen`] and shows it; graphic outputs render it
 //! into a [`Frame`] first and then push the whole frame, the status OLED shows text only.
 
 pub mod framebuffer;
@@ -44,7 +44,7 @@ impl DisplayError {
 
 /// A customer display the renderer can drive. `show` may block (SPI transfers do); the
 /// renderer calls it off the async runtime.
-pub trait Backend: Send {
+pub trait Output: Send {
     /// A short description for logs and the status API, e.g. `ili9341 on /dev/spidev0.0`.
     fn describe(&self) -> String;
     /// Shows `screen`, replacing whatever was shown before.
@@ -77,7 +77,7 @@ impl<S: FrameSink> Graphic<S> {
     }
 }
 
-impl<S: FrameSink> Backend for Graphic<S> {
+impl<S: FrameSink> Output for Graphic<S> {
     fn describe(&self) -> String {
         self.sink.describe()
     }

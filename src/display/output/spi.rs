@@ -3,7 +3,7 @@
 //! backlight. No kernel display driver or overlay beyond `dtparam=spi=on` is needed.
 
 use super::gpio::{self, Pin};
-use super::{Backend, DisplayError, FrameSink, Graphic};
+use super::{DisplayError, FrameSink, Graphic, Output};
 use crate::display::board::{Controller, SpiConfig};
 use crate::display::frame::Frame;
 use embedded_graphics::pixelcolor::Rgb888;
@@ -134,7 +134,7 @@ where
 }
 
 /// Opens and initialises the panel described by `cfg`.
-pub fn open(cfg: &SpiConfig) -> Result<Box<dyn Backend>, DisplayError> {
+pub fn open(cfg: &SpiConfig) -> Result<Box<dyn Output>, DisplayError> {
     match cfg.controller {
         Controller::St7789 => open_model(cfg, ST7789),
         Controller::Ili9341 => open_model(cfg, ILI9341Rgb565),
@@ -143,7 +143,7 @@ pub fn open(cfg: &SpiConfig) -> Result<Box<dyn Backend>, DisplayError> {
     }
 }
 
-fn open_model<M>(cfg: &SpiConfig, model: M) -> Result<Box<dyn Backend>, DisplayError>
+fn open_model<M>(cfg: &SpiConfig, model: M) -> Result<Box<dyn Output>, DisplayError>
 where
     M: Model + Send + 'static,
     M::ColorFormat: From<Rgb888> + InterfacePixelFormat<u8>,

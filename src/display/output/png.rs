@@ -1,4 +1,4 @@
-//! PNG files: the headless backend for tests, demos, documentation and kiosks that display
+//! PNG files: the headless output for tests, demos, documentation and kiosks that display
 //! an image file with another program.
 
 use super::{DisplayError, FrameSink};

@@ -1,16 +1,16 @@
-//! Backends writing to real files and pipes: PNG, terminal half blocks, a framebuffer image
+//! Outputs writing to real files and pipes: PNG, terminal half blocks, a framebuffer image
 //! with a given geometry, and the status OLED's text drawing.
 
 use crate::support::{all_screens, look, DIGITS, GUID};
 use embedded_graphics::pixelcolor::{BinaryColor, Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::backend::framebuffer::{read_pixel, FbGeometry, FramebufferSink, PixelFormat};
-use mposd::display::backend::png::PngSink;
-use mposd::display::backend::ssd1306::draw_status;
-use mposd::display::backend::terminal::TerminalSink;
-use mposd::display::backend::{Backend, Graphic};
 use mposd::display::board::Rotation;
+use mposd::display::output::framebuffer::{read_pixel, FbGeometry, FramebufferSink, PixelFormat};
+use mposd::display::output::png::PngSink;
+use mposd::display::output::ssd1306::draw_status;
+use mposd::display::output::terminal::TerminalSink;
+use mposd::display::output::{Graphic, Output};
 use mposd::display::render::palette;
 use mposd::display::{Frame, Language, Screen};
 use mposd::money::{Currency, Minor};
@@ -25,11 +25,11 @@ fn scan(beacon: &str) -> Screen {
 }
 
 #[test]
-fn png_backend_writes_a_scannable_image() {
+fn png_output_writes_a_scannable_image() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("display.png");
-    let mut backend = Graphic::new(PngSink::new(&path, Size::new(480, 320)).unwrap());
-    backend.show(&scan(GUID), &look(Language::Da)).unwrap();
+    let mut output = Graphic::new(PngSink::new(&path, Size::new(480, 320)).unwrap());
+    output.show(&scan(GUID), &look(Language::Da)).unwrap();
     let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
     assert_eq!((frame.width(), frame.height()), (480, 320));
     assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
@@ -86,9 +86,9 @@ fn terminal_half_blocks_carry_a_scannable_code() {
     for downscale in [1, 2] {
         let path = dir.path().join(format!("tty-{downscale}"));
         let out = std::fs::File::create(&path).unwrap();
-        let mut backend = Graphic::new(TerminalSink::new(out, Size::new(240, 240), downscale));
-        backend.show(&Screen::Closed, &look(Language::En)).unwrap();
-        backend.show(&scan(DIGITS), &look(Language::Fi)).unwrap();
+        let mut output = Graphic::new(TerminalSink::new(out, Size::new(240, 240), downscale));
+        output.show(&Screen::Closed, &look(Language::En)).unwrap();
+        output.show(&scan(DIGITS), &look(Language::Fi)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches("\x1b[H").count(), 2, "one frame per show");
         let frame = parse_terminal(&text);
@@ -127,8 +127,8 @@ fn framebuffer_rgb565_rotated_writes_the_customer_view() {
     };
     std::fs::write(&path, vec![0u8; 480 * 320]).unwrap();
     let sink = FramebufferSink::open(&path, Some(g), Rotation::new(90).unwrap()).unwrap();
-    let mut backend = Graphic::new(sink);
-    backend.show(&scan(GUID), &look(Language::Da)).unwrap();
+    let mut output = Graphic::new(sink);
+    output.show(&scan(GUID), &look(Language::Da)).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(bytes.len(), 480 * 320, "writes stay inside the framebuffer");
     let native = framebuffer_image(&bytes, &g);
@@ -150,16 +150,16 @@ fn framebuffer_xrgb8888_with_padded_rows_keeps_exact_colours() {
         format: PixelFormat::Xrgb8888,
     };
     std::fs::write(&path, vec![0xAB; (g.stride * g.height) as usize]).unwrap();
-    let mut backend = Graphic::new(FramebufferSink::open(&path, Some(g), Rotation::NONE).unwrap());
-    backend.show(&scan(DIGITS), &look(Language::En)).unwrap();
+    let mut output = Graphic::new(FramebufferSink::open(&path, Some(g), Rotation::NONE).unwrap());
+    output.show(&scan(DIGITS), &look(Language::En)).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
         bytes.len(),
         (g.stride * g.height) as usize,
         "writes stay inside the framebuffer"
     );
-    assert_eq!(framebuffer_image(&bytes, &g), *backend.frame());
-    assert_eq!(backend.frame().decode_qr_codes(), vec![qr_payload(DIGITS)]);
+    assert_eq!(framebuffer_image(&bytes, &g), *output.frame());
+    assert_eq!(output.frame().decode_qr_codes(), vec![qr_payload(DIGITS)]);
 }
 
 #[test]

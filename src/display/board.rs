@@ -9,7 +9,7 @@ use super::output::ssd1306::OledSize;
 use super::output::terminal::TerminalSink;
 use super::output::{self, DisplayError, Graphic, Output};
 use super::qr::MIN_SIDE_MM;
-use super::render::{render_frame, Look};
+use super::render::{render_picture, Look};
 use super::screen::Screen;
 use crate::money::{Currency, Minor};
 use embedded_graphics::prelude::*;
@@ -57,7 +57,7 @@ impl Rotation {
         self.0
     }
 
-    /// The size frames are drawn at for a panel of `native` size.
+    /// The size pictures are drawn at for a panel of `native` size.
     pub fn logical_size(self, native: Size) -> Size {
         match self.0 {
             90 | 270 => Size::new(native.height, native.width),
@@ -418,7 +418,7 @@ impl BoardProfile {
             currency: Currency::DKK,
             beacon_id: beacon_id.to_string(),
         };
-        let (_, report) = render_frame(self.logical_size()?, &screen, look).ok()?;
+        let (_, report) = render_picture(self.logical_size()?, &screen, look).ok()?;
         Some(super::qr::code_side_mm(&report.qr?, mm_per_px))
     }
 

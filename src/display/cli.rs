@@ -4,7 +4,7 @@
 use super::board::BoardProfile;
 use super::content::Content;
 use super::language::Language;
-use super::render::{render_frame, Look};
+use super::render::{render_picture, Look};
 use super::screen::{Reason, Screen, StaffHint};
 use crate::money::{Currency, Minor};
 use anyhow::{bail, Context};
@@ -153,10 +153,10 @@ pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
         } => {
             let amount = Minor::parse_major(&amount).context("--amount")?;
             let screen = screen_named(&screen, amount, currency, &args.beacon)?;
-            let (frame, report) = render_frame(size, &screen, &look)?;
+            let (picture, report) = render_picture(size, &screen, &look)?;
             let file =
                 std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            frame.write_png(std::io::BufWriter::new(file))?;
+            picture.write_png(std::io::BufWriter::new(file))?;
             if let Some(qr) = report.qr {
                 println!(
                     "QR code: {} modules at {} px per module",

@@ -12,7 +12,7 @@ use mposd::display::output::ssd1306::draw_status;
 use mposd::display::output::terminal::TerminalSink;
 use mposd::display::output::{Graphic, Output};
 use mposd::display::render::palette;
-use mposd::display::{Frame, Language, Screen};
+use mposd::display::{Language, Picture, Screen};
 use mposd::money::{Currency, Minor};
 use std::convert::Infallible;
 
@@ -30,9 +30,9 @@ fn png_output_writes_a_scannable_image() {
     let path = dir.path().join("display.png");
     let mut output = Graphic::new(PngSink::new(&path, Size::new(480, 320)).unwrap());
     output.show(&scan(GUID), &look(Language::Da)).unwrap();
-    let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
-    assert_eq!((frame.width(), frame.height()), (480, 320));
-    assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
+    let picture = Picture::read_png(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!((picture.width(), picture.height()), (480, 320));
+    assert_eq!(picture.decode_qr_codes(), vec![qr_payload(GUID)]);
     assert!(!dir.path().join("display.png.tmp").exists());
 
     let missing = PngSink::new(dir.path().join("no/such/dir/x.png"), Size::new(240, 240));
@@ -40,7 +40,7 @@ fn png_output_writes_a_scannable_image() {
 }
 
 /// Rebuilds the pixels from half-block terminal output (the last frame in `text`).
-pub fn parse_terminal(text: &str) -> Frame {
+pub fn parse_terminal(text: &str) -> Picture {
     let last = text.rsplit("\x1b[H").next().unwrap();
     let rows: Vec<&str> = last.lines().collect();
     let mut pixels: Vec<Vec<(Rgb888, Rgb888)>> = Vec::new();
@@ -67,7 +67,7 @@ pub fn parse_terminal(text: &str) -> Frame {
         pixels.push(cells);
     }
     let width = pixels.iter().map(Vec::len).max().unwrap_or(0) as u32;
-    let mut frame = Frame::new(Size::new(width, rows.len() as u32 * 2));
+    let mut picture = Picture::new(Size::new(width, rows.len() as u32 * 2));
     let points = pixels.iter().enumerate().flat_map(|(y, row)| {
         row.iter().enumerate().flat_map(move |(x, (top, bottom))| {
             [
@@ -76,8 +76,8 @@ pub fn parse_terminal(text: &str) -> Frame {
             ]
         })
     });
-    let _: Result<(), Infallible> = frame.draw_iter(points);
-    frame
+    let _: Result<(), Infallible> = picture.draw_iter(points);
+    picture
 }
 
 #[test]
@@ -91,18 +91,18 @@ fn terminal_half_blocks_carry_a_scannable_code() {
         output.show(&scan(DIGITS), &look(Language::Fi)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches("\x1b[H").count(), 2, "one frame per show");
-        let frame = parse_terminal(&text);
-        assert_eq!(frame.width(), 240 / downscale);
+        let picture = parse_terminal(&text);
+        assert_eq!(picture.width(), 240 / downscale);
         assert_eq!(
-            frame.decode_qr_codes(),
+            picture.decode_qr_codes(),
             vec![qr_payload(DIGITS)],
             "downscale {downscale}"
         );
     }
 }
 
-fn framebuffer_image(bytes: &[u8], g: &FbGeometry) -> Frame {
-    let mut frame = Frame::new(Size::new(g.width, g.height));
+fn framebuffer_image(bytes: &[u8], g: &FbGeometry) -> Picture {
+    let mut picture = Picture::new(Size::new(g.width, g.height));
     let points = (0..g.height).flat_map(|y| {
         (0..g.width).map(move |x| {
             Pixel(
@@ -111,8 +111,8 @@ fn framebuffer_image(bytes: &[u8], g: &FbGeometry) -> Frame {
             )
         })
     });
-    let _: Result<(), Infallible> = frame.draw_iter(points);
-    frame
+    let _: Result<(), Infallible> = picture.draw_iter(points);
+    picture
 }
 
 #[test]
@@ -158,8 +158,8 @@ fn framebuffer_xrgb8888_with_padded_rows_keeps_exact_colours() {
         (g.stride * g.height) as usize,
         "writes stay inside the framebuffer"
     );
-    assert_eq!(framebuffer_image(&bytes, &g), *output.frame());
-    assert_eq!(output.frame().decode_qr_codes(), vec![qr_payload(DIGITS)]);
+    assert_eq!(framebuffer_image(&bytes, &g), *output.picture());
+    assert_eq!(output.picture().decode_qr_codes(), vec![qr_payload(DIGITS)]);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use mposd::display::output::terminal::TerminalSink;
 use mposd::display::output::Graphic;
 use mposd::display::renderer::{spawn, DisplayHandle, DisplayStatus};
 use mposd::display::settings::DisplaySettings;
-use mposd::display::{Frame, Language, Reason, Screen};
+use mposd::display::{Language, Picture, Reason, Screen};
 use mposd::engine::{CommandId, EngineHandle, EventKind, LaneEvent, Outcome};
 use mposd::money::{Currency, Minor};
 use std::io::Read;
@@ -179,8 +179,8 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
         ))
         .unwrap();
     wait_for(&handle, "scan to pay", |s| s.showing == Some("scan-to-pay")).await;
-    let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
-    assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
+    let picture = Picture::read_png(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(picture.decode_qr_codes(), vec![qr_payload(GUID)]);
 
     events
         .send(event(
@@ -195,15 +195,15 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
         ))
         .unwrap();
     wait_for(&handle, "approved", |s| s.showing == Some("approved")).await;
-    assert!(Frame::read_png(std::fs::File::open(&path).unwrap())
+    assert!(Picture::read_png(std::fs::File::open(&path).unwrap())
         .unwrap()
         .decode_qr_codes()
         .is_empty());
     wait_for(&handle, "back to idle", |s| s.showing == Some("idle")).await;
     assert_eq!(handle.current(), idle);
-    let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
+    let picture = Picture::read_png(std::fs::File::open(&path).unwrap()).unwrap();
     assert_eq!(
-        frame.decode_qr_codes(),
+        picture.decode_qr_codes(),
         vec![qr_payload(GUID)],
         "the idle screen invites check-in"
     );
@@ -244,8 +244,8 @@ async fn a_display_that_appears_later_is_picked_up() {
         "{}",
         status.output
     );
-    let frame = Frame::read_png(std::fs::File::open(target.join("display.png")).unwrap()).unwrap();
-    assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
+    let picture = Picture::read_png(std::fs::File::open(target.join("display.png")).unwrap()).unwrap();
+    assert_eq!(picture.decode_qr_codes(), vec![qr_payload(GUID)]);
     drop(handle);
     tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
 }

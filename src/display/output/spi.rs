@@ -3,9 +3,9 @@
 //! backlight. No kernel display driver or overlay beyond `dtparam=spi=on` is needed.
 
 use super::gpio::{self, Pin};
-use super::{DisplayError, FrameSink, Graphic, Output};
+use super::{DisplayError, Graphic, Output, PictureSink};
 use crate::display::board::{Controller, SpiConfig};
-use crate::display::frame::Frame;
+use crate::display::picture::Picture;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_hal::digital::OutputPin;
@@ -85,7 +85,7 @@ impl<SPI: SpiDevice, DC: OutputPin> Interface for SpidevInterface<SPI, DC> {
     }
 }
 
-/// A panel initialised and ready for whole frames.
+/// A panel initialised and ready for whole pictures.
 pub struct SpiPanel<DI, M, RST>
 where
     DI: Interface<Word = u8>,
@@ -99,7 +99,7 @@ where
     _backlight: Option<Pin>,
 }
 
-impl<DI, M, RST> FrameSink for SpiPanel<DI, M, RST>
+impl<DI, M, RST> PictureSink for SpiPanel<DI, M, RST>
 where
     DI: Interface<Word = u8> + Send,
     M: Model + Send,
@@ -116,7 +116,7 @@ where
 
     /// One address window for the whole panel and one stream of pixels: the fewest
     /// commands, and the transfer goes out in 4 KiB chunks.
-    fn push(&mut self, frame: &Frame) -> Result<(), DisplayError> {
+    fn push(&mut self, picture: &Picture) -> Result<(), DisplayError> {
         let (w, h) = (self.size.width as u16, self.size.height as u16);
         self.display
             .set_pixels(
@@ -124,7 +124,7 @@ where
                 0,
                 w - 1,
                 h - 1,
-                frame.pixels().iter().map(|c| M::ColorFormat::from(*c)),
+                picture.pixels().iter().map(|c| M::ColorFormat::from(*c)),
             )
             .map_err(|e| DisplayError::Device {
                 device: self.description.clone(),
@@ -321,14 +321,14 @@ mod tests {
             description: "ili9341 test".into(),
             _backlight: None,
         };
-        let mut frame = Frame::new(panel.size());
+        let mut picture = Picture::new(panel.size());
         let look = Look {
             language: Language::Da,
             header: "Kasse 1".into(),
         };
-        render(&mut frame, &Screen::Closed, &look).unwrap();
+        render(&mut picture, &Screen::Closed, &look).unwrap();
         wire.lock().unwrap().clear();
-        panel.push(&frame).unwrap();
+        panel.push(&picture).unwrap();
 
         let wire = wire.lock().unwrap();
         let commands: Vec<(u8, Vec<u8>)> = wire
@@ -358,7 +358,7 @@ mod tests {
         let first = Rgb565::from(palette::ACCENT).to_be_bytes();
         assert_eq!(&bytes[..2], &first[..], "the header colour comes first");
         let centre = ((120 * 320 + 160) * 2) as usize;
-        let expected = Rgb565::from(frame.pixel(160, 120)).to_be_bytes();
+        let expected = Rgb565::from(picture.pixel(160, 120)).to_be_bytes();
         assert_eq!(&bytes[centre..centre + 2], &expected[..]);
     }
 }

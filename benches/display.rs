@@ -5,8 +5,8 @@
 
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::board::Rotation;
 use mposd::display::output::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
+use mposd::display::output::rotation::Rotation;
 use mposd::display::output::PictureSink;
 use mposd::display::qr::QrSymbol;
 use mposd::display::{render, Language, Look, Picture, Screen};

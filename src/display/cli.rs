@@ -3,7 +3,9 @@
 
 use super::board::BoardProfile;
 use super::content::Content;
+use super::device;
 use super::language::Language;
+use super::qr_size;
 use super::render::{render_picture, Look};
 use super::screen::{Reason, Screen, StaffHint};
 use crate::money::{Currency, Minor};
@@ -167,10 +169,10 @@ pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
         }
         DisplayCommand::Demo { board, seconds } => {
             let profile = BoardProfile::load(&board, dir)?;
-            if let Some(warning) = profile.qr_size_warning(&args.beacon, &look) {
+            if let Some(warning) = qr_size::warning(&profile, &args.beacon, &look) {
                 eprintln!("warning: {warning}");
             }
-            let mut output = profile.open()?;
+            let mut output = device::open(&profile.display)?;
             if matches!(profile.display, super::board::DisplayConfig::Terminal { .. }) {
                 print!("\x1b[2J");
             }

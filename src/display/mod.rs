@@ -6,7 +6,8 @@
 //!   pixels for any panel size, in Danish, Finnish or English;
 //! - [`output`] sends pictures to PNG files, a terminal, a Linux framebuffer, SPI panels or a
 //!   small status OLED;
-//! - [`board`] reads the board profiles that say which panel is wired how;
+//! - [`board`] reads the board profiles that say which panel is wired how, [`device`] opens
+//!   the output a profile describes and [`qr_size`] checks that its QR code can be scanned;
 //! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
 //! - [`follow`] turns the engine's lane events into screens; [`start::start`] brings a
 //!   board's display up; [`settings`] reads a lane's display configuration and starts the
@@ -15,12 +16,14 @@
 pub mod board;
 pub mod cli;
 pub mod content;
+pub mod device;
 pub mod follow;
 pub mod language;
 pub mod layout;
 pub mod output;
 pub mod picture;
 pub mod qr;
+pub mod qr_size;
 pub mod render;
 pub mod renderer;
 pub mod screen;

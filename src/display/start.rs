@@ -3,7 +3,9 @@
 //! daemon from taking payments: opening is retried by the renderer until it works.
 
 use super::board::BoardProfile;
+use super::device;
 use super::output::{DisplayError, Output};
+use super::qr_size;
 use super::render::Look;
 use super::renderer::{self, DisplayHandle};
 use super::screen::Screen;
@@ -33,7 +35,7 @@ impl Output for ProfileOutput {
     fn show(&mut self, screen: &Screen, look: &Look) -> Result<(), DisplayError> {
         let output = match &mut self.open {
             Some(output) => output,
-            None => self.open.insert(self.profile.open()?),
+            None => self.open.insert(device::open(&self.profile.display)?),
         };
         let result = output.show(screen, look);
         if result.is_err() {
@@ -53,7 +55,7 @@ pub fn start(
 ) -> (DisplayHandle, JoinHandle<()>) {
     // Without a known beacon id, check the worst case: a GUID needs the most modules.
     let sample = beacon_id.unwrap_or("00000000-0000-0000-0000-000000000000");
-    if let Some(warning) = profile.qr_size_warning(sample, &look) {
+    if let Some(warning) = qr_size::warning(&profile, sample, &look) {
         tracing::warn!("{warning}");
     }
     renderer::spawn(Box::new(ProfileOutput::new(profile)), look, initial)

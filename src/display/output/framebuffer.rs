@@ -6,8 +6,8 @@
 //! converted to the device's pixel format (RGB565 or XRGB8888), rotated in software when the
 //! board profile says so, and written with one `pwrite` to the visible page.
 
+use super::rotation::Rotation;
 use super::{DisplayError, PictureSink};
-use crate::display::board::Rotation;
 use crate::display::picture::Picture;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888, RgbColor};
 use embedded_graphics::prelude::*;

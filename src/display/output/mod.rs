@@ -4,6 +4,7 @@
 pub mod framebuffer;
 pub mod gpio;
 pub mod png;
+pub mod rotation;
 pub mod spi;
 pub mod ssd1306;
 pub mod terminal;

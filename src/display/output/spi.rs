@@ -2,9 +2,9 @@
 //! linux-embedded-hal: `/dev/spidevB.C` for data, GPIO lines for data/command, reset and
 //! backlight. No kernel display driver or overlay beyond `dtparam=spi=on` is needed.
 
-use super::gpio::{self, Pin};
+use super::gpio::{self, GpioDriver, Pin};
+use super::rotation::Rotation;
 use super::{DisplayError, Graphic, Output, PictureSink};
-use crate::display::board::{Controller, SpiConfig};
 use crate::display::picture::Picture;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
@@ -16,6 +16,58 @@ use mipidsi::interface::{Interface, InterfacePixelFormat};
 use mipidsi::models::{ILI9341Rgb565, ILI9486Rgb666, Model, ST7789};
 use mipidsi::options::{ColorInversion, ColorOrder, Orientation, Rotation as PanelRotation};
 use mipidsi::{Builder, Display, NoResetPin};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Panel controllers supported over SPI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Controller {
+    St7789,
+    Ili9341,
+    Ili9486,
+}
+
+/// How an SPI panel is wired: a board profile's `[display]` table with `kind = "spi"`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpiConfig {
+    pub controller: Controller,
+    pub spi_device: PathBuf,
+    #[serde(default = "default_spi_speed")]
+    pub spi_speed_hz: u32,
+    #[serde(default)]
+    pub spi_mode: u8,
+    #[serde(default)]
+    pub gpio: GpioDriver,
+    #[serde(default = "default_gpio_chip")]
+    pub gpio_chip: PathBuf,
+    /// GPIO line offsets (on a Raspberry Pi: the BCM numbers).
+    pub dc_pin: u32,
+    pub reset_pin: Option<u32>,
+    pub backlight_pin: Option<u32>,
+    /// Native panel size, before rotation.
+    pub width: u32,
+    pub height: u32,
+    #[serde(default)]
+    pub rotation: Rotation,
+    #[serde(default)]
+    pub offset_x: u32,
+    #[serde(default)]
+    pub offset_y: u32,
+    #[serde(default)]
+    pub invert_colors: bool,
+    #[serde(default)]
+    pub bgr: bool,
+}
+
+fn default_spi_speed() -> u32 {
+    32_000_000
+}
+
+fn default_gpio_chip() -> PathBuf {
+    PathBuf::from("/dev/gpiochip0")
+}
 
 /// spidev's default transfer limit (`bufsiz` module parameter) is 4096 bytes; larger writes
 /// fail, so pixel data goes out in chunks of this size.

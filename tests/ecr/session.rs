@@ -6,7 +6,7 @@
 use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, LANE};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{
-    Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, WireOutcome,
+    DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, Reachability, WireOutcome,
 };
 use mposd::ecr::serial::{serve_serial, SerialSettings};
 use mposd::engine::{Command, CommandId, CustomerInfo, DeclineReason, EventKind, Outcome, PaymentSelector};
@@ -98,7 +98,7 @@ async fn hello_status_and_refusals() {
         DaemonMessage::Status {
             id: "st-1".into(),
             lane: LANE.into(),
-            backend: Backend::Online,
+            backend: Reachability::Online,
             running: vec![],
             alarms: vec![],
         }
@@ -700,7 +700,7 @@ async fn unknown_outcomes_are_resolved_and_lane_news_is_forwarded() {
     assert!(matches!(
         status,
         DaemonMessage::Status {
-            backend: Backend::Offline,
+            backend: Reachability::Offline,
             ..
         }
     ));
@@ -765,7 +765,7 @@ async fn unknown_outcomes_are_resolved_and_lane_news_is_forwarded() {
     assert!(matches!(
         status,
         DaemonMessage::Status {
-            backend: Backend::Online,
+            backend: Reachability::Online,
             ..
         }
     ));

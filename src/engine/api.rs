@@ -292,6 +292,9 @@ pub enum RejectCode {
     /// the lane's point of sale is being re-created or registered again at MobilePay; the
     /// message says which. Send the payment again in a moment.
     LaneBusy,
+    /// The payment backend in use has no such feature (e.g. a check-in before the amount is
+    /// known); the message says which.
+    NotSupported,
 }
 
 impl RejectCode {
@@ -318,6 +321,7 @@ impl RejectCode {
             RejectCode::Forbidden => "forbidden",
             RejectCode::InvalidRequest => "invalid_request",
             RejectCode::LaneBusy => "lane_busy",
+            RejectCode::NotSupported => "not_supported",
         }
     }
 }

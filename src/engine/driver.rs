@@ -2,15 +2,16 @@
 //! one task per unfinished command (executing the actions of [`flow::step`]) and fans events
 //! out to the callers and the lane's watchers.
 
+use super::admission::{admit, Admission, Lane};
 use super::api::{
-    Command, CommandId, CommandKind, EngineError, EngineHandle, EventKind, LaneEvent, Outcome,
-    PaymentSelector, RejectCode, Request, Submission,
+    Command, CommandId, EngineError, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode, Request,
+    Submission,
 };
 use super::backend::{Backend, BackendError, CorrelationId, CustomerPrompt};
 use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
 use super::journal::{doubt::Doubt, Committer, Journal, SetAside};
 use super::reconciler;
-use super::record::{Decision, OrderCheck, Phase, Record};
+use super::record::Record;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -259,7 +260,8 @@ fn rejected(
 }
 
 /// Takes a command: a repeat returns the stored answer or joins the running flow; a new one is
-/// checked, made durable, and started. Refused commands are not stored: nothing happened.
+/// checked ([`super::admission`]), made durable, and started. Refused commands are not stored:
+/// nothing happened.
 async fn accept<B: Backend>(
     shared: &Arc<Shared<B>>,
     id: CommandId,
@@ -267,239 +269,42 @@ async fn accept<B: Backend>(
 ) -> Result<Submission, EngineError> {
     let now = now_ms();
     let mut record = Record::new(id.clone(), command.clone(), shared.pos_id(), now);
-    let mut updates: Vec<Record> = Vec::new();
-    let mut cancel_victim: Option<CommandId> = None;
-    {
-        let mut state = shared.lock();
-        if state.corrupt.contains(id.as_str()) {
-            return Ok(answered(
-                shared,
-                &id,
-                Outcome::NeedsHuman {
-                    payment_id: None,
-                    detail: format!("the journal record of command {id} is unreadable"),
-                },
-            ));
-        }
-        if let Some(existing) = state.records.get(&id).cloned() {
-            if existing.command != command {
-                return Ok(rejected(
-                    shared,
-                    &id,
-                    RejectCode::CommandIdReused,
-                    format!("command id {id} was used for a different command"),
-                ));
-            }
-            if existing.answered {
-                let outcome = existing.outcome.clone().unwrap_or(Outcome::Unknown {
-                    payment_id: existing.payment_id.clone(),
-                });
-                return Ok(answered(shared, &id, outcome));
-            }
-            let (tx, rx) = mpsc::unbounded_channel();
-            match state.running.get_mut(&id) {
-                Some(running) => running.waiters.push(tx),
-                None => {
-                    return Ok(answered(
-                        shared,
-                        &id,
-                        Outcome::Unknown {
-                            payment_id: existing.payment_id.clone(),
-                        },
-                    ))
-                }
-            }
-            return Ok(Submission::new(rx));
-        }
-        if let Err((code, message)) = flow::validate(&command) {
-            return Ok(rejected(shared, &id, code, message));
-        }
-        let target_of = |target: &CommandId| state.records.get(target).cloned();
-        match &command {
-            Command::Pay { .. } | Command::Prepare { .. } => {
-                if let Some(reason) = shared.retiring() {
-                    return Ok(rejected(shared, &id, RejectCode::LaneBusy, reason));
-                }
-                if let Some(holder) = state.records.values().find(|r| r.holds_lane()) {
-                    return Ok(rejected(
-                        shared,
-                        &id,
-                        RejectCode::LaneBusy,
-                        format!("command {} is still using this point of sale", holder.id),
-                    ));
-                }
-                record.create_key = Some(create_key(shared, &id, &command));
-                record.create_key_at_ms = now;
-                if shared.in_doubt() {
-                    record.phase = Phase::CheckOrder(OrderCheck::Open);
-                }
-            }
-            Command::Ready { target, currency, .. } => {
-                let Some(mut prepare) = target_of(target) else {
-                    return Ok(rejected(
-                        shared,
-                        &id,
-                        RejectCode::UnknownTarget,
-                        format!("no command {target}"),
-                    ));
-                };
-                if prepare.kind() != CommandKind::Prepare {
-                    return Ok(rejected(
-                        shared,
-                        &id,
-                        RejectCode::WrongTarget,
-                        format!("{target} is not a prepare"),
-                    ));
-                }
-                let payment_id = match (&prepare.outcome, prepare.answered, &prepare.followed_by) {
-                    (Some(Outcome::Paired { payment_id, .. }), true, None) => payment_id.clone(),
-                    _ => {
-                        return Ok(rejected(
-                            shared,
-                            &id,
-                            RejectCode::WrongState,
-                            format!("{target} is not a prepared payment with a checked-in customer"),
-                        ))
-                    }
-                };
-                record.payment_id = Some(payment_id);
-                record.currency = Some(*currency);
-                prepare.followed_by = Some(id.clone());
-                updates.push(prepare);
-            }
-            Command::Capture { target, amount } => {
-                let Some(sale) = target_of(target) else {
-                    return Ok(rejected(
-                        shared,
-                        &id,
-                        RejectCode::UnknownTarget,
-                        format!("no command {target}"),
-                    ));
-                };
-                if !matches!(sale.kind(), CommandKind::Pay | CommandKind::Ready) {
-                    return Ok(rejected(
-                        shared,
-                        &id,
-                        RejectCode::WrongTarget,
-                        format!("{target} is not a payment"),
-                    ));
-                }
-                match &sale.outcome {
-                    Some(Outcome::Reserved {
-                        payment_id,
-                        amount: reserved,
-                        currency,
-                        partial_capture_possible,
-                    }) if sale.answered => {
-                        let amount = amount.unwrap_or(*reserved);
-                        if amount > *reserved {
-                            return Ok(rejected(
-                                shared,
-                                &id,
-                                RejectCode::CaptureExceedsReservation,
-                                format!("{amount} is more than the reserved {reserved}"),
-                            ));
-                        }
-                        record.payment_id = Some(payment_id.clone());
-                        record.reserved = Some(*reserved);
-                        record.currency = Some(*currency);
-                        record.partial_capture_possible = Some(*partial_capture_possible);
-                        record.decision = Some(Decision::Capture(amount));
-                    }
-                    _ => {
-                        return Ok(rejected(
-                            shared,
-                            &id,
-                            RejectCode::WrongState,
-                            format!("{target} is not a reservation waiting for capture"),
-                        ))
-                    }
-                }
-            }
-            Command::Cancel { target } => {
-                let Some(mut victim) = target_of(target) else {
-                    return Ok(rejected(
-                        shared,
-                        &id,
-                        RejectCode::UnknownTarget,
-                        format!("no command {target}"),
-                    ));
-                };
-                if matches!(victim.kind(), CommandKind::Cancel | CommandKind::Capture) {
-                    return Ok(rejected(
-                        shared,
-                        &id,
-                        RejectCode::WrongTarget,
-                        format!("{target} cannot be cancelled; cancel the payment instead"),
-                    ));
-                }
-                // A prepared payment taken over by a ready: cancel the ready's flow.
-                if let Some(next) = victim.followed_by.clone() {
-                    match target_of(&next) {
-                        Some(follower) if follower.kind() == CommandKind::Ready => victim = follower,
-                        _ => {
-                            return Ok(rejected(
-                                shared,
-                                &id,
-                                RejectCode::WrongState,
-                                format!("{target} is already being cancelled by {next}"),
-                            ))
-                        }
-                    }
-                }
-                if matches!(victim.outcome, Some(Outcome::Paired { .. })) && victim.followed_by.is_none() {
-                    victim.followed_by = Some(id.clone());
-                    updates.push(victim.clone());
-                }
-                cancel_victim = Some(victim.id.clone());
-                record.payment_id = victim.payment_id.clone();
-            }
-            Command::Refund {
-                payment,
-                currency,
-                amount,
-                ..
-            } => {
-                record.create_key = Some(create_key(shared, &id, &command));
-                record.create_key_at_ms = now;
-                match payment {
-                    PaymentSelector::Command(target) => {
-                        let Some(sale) = target_of(target) else {
-                            return Ok(rejected(
-                                shared,
-                                &id,
-                                RejectCode::UnknownTarget,
-                                format!("no command {target}"),
-                            ));
-                        };
-                        let Some(payment_id) = sale.payment_id.clone() else {
-                            return Ok(rejected(
-                                shared,
-                                &id,
-                                RejectCode::WrongTarget,
-                                format!("{target} made no payment"),
-                            ));
-                        };
-                        if sale.currency.is_some_and(|c| c != *currency) {
-                            return Ok(rejected(
-                                shared,
-                                &id,
-                                RejectCode::CurrencyMismatch,
-                                "the refund's currency differs from the payment's",
-                            ));
-                        }
-                        if let Err((code, message)) =
-                            super::refund_limit::check(&payment_id, *amount, state.records.values())
-                        {
-                            return Ok(rejected(shared, &id, code, message));
-                        }
-                        record.payment_id = Some(payment_id);
-                    }
-                    PaymentSelector::OrderId(_) => record.phase = Phase::FindRefundPayment,
-                }
-            }
-        }
+    if matches!(
+        command,
+        Command::Pay { .. } | Command::Prepare { .. } | Command::Refund { .. }
+    ) {
+        record.create_key = Some(create_key(shared, &id, &command));
     }
+    let admission = {
+        let state = shared.lock();
+        let lane = Lane {
+            records: &state.records,
+            unreadable: state.corrupt.contains(id.as_str()),
+            retiring: shared.retiring(),
+            in_doubt: shared.in_doubt(),
+            capabilities: shared.backend.capabilities(),
+        };
+        admit(&lane, &id, &command, record)
+    };
+    let (record, updates, cancel_victim) = match admission {
+        Admission::Answer(outcome) => return Ok(answered(shared, &id, outcome)),
+        Admission::Refuse(code, message) => return Ok(rejected(shared, &id, code, message)),
+        Admission::Follow { payment_id } => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            return Ok(match shared.lock().running.get_mut(&id) {
+                Some(running) => {
+                    running.waiters.push(tx);
+                    Submission::new(rx)
+                }
+                None => answered(shared, &id, Outcome::Unknown { payment_id }),
+            });
+        }
+        Admission::Start {
+            record,
+            updates,
+            cancel_victim,
+        } => (*record, updates, cancel_victim),
+    };
     for update in &updates {
         shared.store(update)?;
     }

@@ -2,6 +2,7 @@
 //! reconciler, in its own vocabulary. Front ends talk to it only through [`api`]; the daemon
 //! starts it with [`driver::start`] over a [`backend::Backend`] (one of `crate::backends`).
 
+mod admission;
 pub mod api;
 mod audit;
 pub mod backend;

@@ -1,0 +1,225 @@
+//! Which commands the engine takes: the money rules checked before anything is stored or sent.
+//!
+//! A pure decision over the journal's records, so every rule has a unit test that needs no
+//! backend, journal or runtime: one payment at a time per lane, a ready only for a prepared
+//! payment whose customer checked in, a capture never above the reservation, a refund never
+//! above what is left of the payment, a cancel only of something that can still be cancelled,
+//! the refund's currency the payment's, and only features the backend has. The driver carries
+//! the decision out: it stores the records, makes them durable and starts the flow.
+
+use super::api::{Command, CommandId, CommandKind, Outcome, PaymentSelector, RejectCode};
+use super::backend::Capabilities;
+use super::record::{Decision, OrderCheck, Phase, Record};
+use std::collections::HashMap;
+
+/// What the decision looks at besides the command.
+pub(crate) struct Lane<'a> {
+    /// The latest copy of every journal record.
+    pub records: &'a HashMap<CommandId, Record>,
+    /// The command's stored record is unreadable.
+    pub unreadable: bool,
+    /// Why new payments are refused now (the point of sale is being replaced), if they are.
+    pub retiring: Option<String>,
+    /// The journal was rebuilt after damage: look the order up before creating.
+    pub in_doubt: bool,
+    pub capabilities: &'a Capabilities,
+}
+
+/// The decision about one command.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Admission {
+    /// Answer at once, from what the journal knows.
+    Answer(Outcome),
+    /// The same command is known and not answered yet: follow its flow (if it runs).
+    Follow { payment_id: Option<String> },
+    /// Refused; nothing is stored and nothing happened.
+    Refuse(RejectCode, String),
+    /// Store `record` (and the `updates` to the records it takes over) durably, then run it;
+    /// a cancel also tells the flow of `cancel_victim`.
+    Start {
+        record: Box<Record>,
+        updates: Vec<Record>,
+        cancel_victim: Option<CommandId>,
+    },
+}
+
+fn refuse(code: RejectCode, message: impl Into<String>) -> Admission {
+    Admission::Refuse(code, message.into())
+}
+
+/// Decides about `command` under `id`. `record` is its fresh record (with its create key for
+/// a creating command).
+pub(crate) fn admit(lane: &Lane<'_>, id: &CommandId, command: &Command, mut record: Record) -> Admission {
+    if lane.unreadable {
+        return Admission::Answer(Outcome::NeedsHuman {
+            payment_id: None,
+            detail: format!("the journal record of command {id} is unreadable"),
+        });
+    }
+    if let Some(existing) = lane.records.get(id) {
+        if existing.command != *command {
+            return refuse(
+                RejectCode::CommandIdReused,
+                format!("command id {id} was used for a different command"),
+            );
+        }
+        if existing.answered {
+            return Admission::Answer(existing.outcome.clone().unwrap_or(Outcome::Unknown {
+                payment_id: existing.payment_id.clone(),
+            }));
+        }
+        return Admission::Follow {
+            payment_id: existing.payment_id.clone(),
+        };
+    }
+    if let Err((code, message)) = super::flow::validate(command) {
+        return refuse(code, message);
+    }
+    let target_of = |target: &CommandId| lane.records.get(target).cloned();
+    let mut updates = Vec::new();
+    let mut cancel_victim = None;
+    match command {
+        Command::Pay { .. } | Command::Prepare { .. } => {
+            if matches!(command, Command::Prepare { .. }) && !lane.capabilities.check_in_before_amount {
+                return refuse(
+                    RejectCode::NotSupported,
+                    "this backend has no check-in before the amount; send the payment with its amount",
+                );
+            }
+            if let Some(reason) = &lane.retiring {
+                return refuse(RejectCode::LaneBusy, reason.clone());
+            }
+            if let Some(holder) = lane.records.values().find(|r| r.holds_lane()) {
+                return refuse(
+                    RejectCode::LaneBusy,
+                    format!("command {} is still using this point of sale", holder.id),
+                );
+            }
+            if lane.in_doubt {
+                record.phase = Phase::CheckOrder(OrderCheck::Open);
+            }
+        }
+        Command::Ready { target, currency, .. } => {
+            let Some(mut prepare) = target_of(target) else {
+                return refuse(RejectCode::UnknownTarget, format!("no command {target}"));
+            };
+            if prepare.kind() != CommandKind::Prepare {
+                return refuse(RejectCode::WrongTarget, format!("{target} is not a prepare"));
+            }
+            let payment_id = match (&prepare.outcome, prepare.answered, &prepare.followed_by) {
+                (Some(Outcome::Paired { payment_id, .. }), true, None) => payment_id.clone(),
+                _ => {
+                    return refuse(
+                        RejectCode::WrongState,
+                        format!("{target} is not a prepared payment with a checked-in customer"),
+                    )
+                }
+            };
+            record.payment_id = Some(payment_id);
+            record.currency = Some(*currency);
+            prepare.followed_by = Some(id.clone());
+            updates.push(prepare);
+        }
+        Command::Capture { target, amount } => {
+            let Some(sale) = target_of(target) else {
+                return refuse(RejectCode::UnknownTarget, format!("no command {target}"));
+            };
+            if !matches!(sale.kind(), CommandKind::Pay | CommandKind::Ready) {
+                return refuse(RejectCode::WrongTarget, format!("{target} is not a payment"));
+            }
+            match &sale.outcome {
+                Some(Outcome::Reserved {
+                    payment_id,
+                    amount: reserved,
+                    currency,
+                    partial_capture_possible,
+                }) if sale.answered => {
+                    let amount = amount.unwrap_or(*reserved);
+                    if amount > *reserved {
+                        return refuse(
+                            RejectCode::CaptureExceedsReservation,
+                            format!("{amount} is more than the reserved {reserved}"),
+                        );
+                    }
+                    record.payment_id = Some(payment_id.clone());
+                    record.reserved = Some(*reserved);
+                    record.currency = Some(*currency);
+                    record.partial_capture_possible = Some(*partial_capture_possible);
+                    record.decision = Some(Decision::Capture(amount));
+                }
+                _ => {
+                    return refuse(
+                        RejectCode::WrongState,
+                        format!("{target} is not a reservation waiting for capture"),
+                    )
+                }
+            }
+        }
+        Command::Cancel { target } => {
+            let Some(mut victim) = target_of(target) else {
+                return refuse(RejectCode::UnknownTarget, format!("no command {target}"));
+            };
+            if matches!(victim.kind(), CommandKind::Cancel | CommandKind::Capture) {
+                return refuse(
+                    RejectCode::WrongTarget,
+                    format!("{target} cannot be cancelled; cancel the payment instead"),
+                );
+            }
+            // A prepared payment taken over by a ready: cancel the ready's flow.
+            if let Some(next) = victim.followed_by.clone() {
+                match target_of(&next) {
+                    Some(follower) if follower.kind() == CommandKind::Ready => victim = follower,
+                    _ => {
+                        return refuse(
+                            RejectCode::WrongState,
+                            format!("{target} is already being cancelled by {next}"),
+                        )
+                    }
+                }
+            }
+            if matches!(victim.outcome, Some(Outcome::Paired { .. })) && victim.followed_by.is_none() {
+                victim.followed_by = Some(id.clone());
+                updates.push(victim.clone());
+            }
+            cancel_victim = Some(victim.id.clone());
+            record.payment_id = victim.payment_id.clone();
+        }
+        Command::Refund {
+            payment,
+            currency,
+            amount,
+            ..
+        } => match payment {
+            PaymentSelector::Command(target) => {
+                let Some(sale) = target_of(target) else {
+                    return refuse(RejectCode::UnknownTarget, format!("no command {target}"));
+                };
+                let Some(payment_id) = sale.payment_id.clone() else {
+                    return refuse(RejectCode::WrongTarget, format!("{target} made no payment"));
+                };
+                if sale.currency.is_some_and(|c| c != *currency) {
+                    return refuse(
+                        RejectCode::CurrencyMismatch,
+                        "the refund's currency differs from the payment's",
+                    );
+                }
+                if let Err((code, message)) =
+                    super::refund_limit::check(&payment_id, *amount, lane.records.values())
+                {
+                    return refuse(code, message);
+                }
+                record.payment_id = Some(payment_id);
+            }
+            PaymentSelector::OrderId(_) => record.phase = Phase::FindRefundPayment,
+        },
+    }
+    Admission::Start {
+        record: Box::new(record),
+        updates,
+        cancel_victim,
+    }
+}
+
+#[cfg(test)]
+#[path = "admission_tests.rs"]
+mod tests;

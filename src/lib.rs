@@ -1,7 +1,21 @@
-//! mposd: a MobilePay PoS V10 payment terminal daemon for checkout hardware.
+//! mposd: a MobilePay payment terminal daemon for checkout hardware.
 //!
-//! The crate is both the daemon's library and the home of its tools: the MobilePay simulator
-//! used for demos and tests, and the virtual cash register.
+//! The crate is both the daemon's library and the home of its tools: the simulator used for
+//! demos and tests, and the virtual cash register.
+//!
+//! Layout, from the core outwards (a module uses only those above it, and the cash register,
+//! display and engine never use a backend):
+//!
+//! | module | job |
+//! |---|---|
+//! | [`money`], [`correlation`], [`secrets`] | amounts and currencies; the id that follows one command's calls; secrets that never print |
+//! | [`store`] | the durable sled database: fsync, mark file, installation id |
+//! | [`engine`] | the payment core in its own words: commands, flows (sans-IO) and their driver, journal, recovery, reconciler, and the [`engine::backend::Backend`] interface |
+//! | [`backends`] | one folder per payment backend behind that interface (PoS V10 today) |
+//! | [`ecr`] | the cash-register protocol: frames, links over serial and TCP, sessions |
+//! | [`display`] | the customer display: screens, layout, rendering, outputs |
+//! | [`daemon`], [`service`], [`logging`] | configuration, lanes and start-up; systemd integration; logs |
+//! | [`sim`], [`demo`] | the simulator (`mposd sim`) and the demo |
 
 pub mod backends;
 pub mod correlation;

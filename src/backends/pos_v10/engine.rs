@@ -1,6 +1,6 @@
 //! The engine's [`Backend`] over the MobilePay PoS V10 client: a thin translation between
 //! the engine's vocabulary and the wire types. The code table and the status mapping are in
-//! [`super::translate`].
+//! `translate.rs`.
 
 use super::client::MobilePayClient;
 use super::idempotency::IdempotencyKey;

@@ -4,6 +4,7 @@
 //! used for demos and tests, and the virtual cash register.
 
 pub mod backends;
+pub mod backoff;
 pub mod correlation;
 pub mod daemon;
 pub mod demo;

@@ -114,12 +114,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let mut config = mposd::sim::SimConfig::default();
-    config.settings.payment_poll_delay_ms = 20;
     // On disk (the working directory), not tmpfs: the fsync must be real.
     let dir = tempfile::tempdir_in(".").unwrap();
     let sim_pos::SimPos { sim, pos } =
-        sim_pos::SimPos::start(config, &dir.path().join("tokens"), "bench").await;
+        sim_pos::SimPos::start(sim_pos::polling_every(20), &dir.path().join("tokens"), "bench").await;
     let base = sim.base_url();
     let sim_pos::RegisteredPos {
         client,

@@ -170,11 +170,10 @@ struct Known {
 }
 
 async fn torture(kills: usize) -> String {
-    let mut config = mposd::sim::SimConfig::default();
-    config.settings.payment_poll_delay_ms = 50;
     let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens-onboarding");
     let sim_pos::SimPos { sim, pos } =
-        sim_pos::SimPos::start(config, &dir.path().join("tokens-onboarding"), "torture").await;
+        sim_pos::SimPos::start(sim_pos::polling_every(50), &tokens, "torture").await;
     let base = sim.base_url();
     let http = reqwest::Client::new();
     let (pos, beacon) = (pos.pos_id, pos.beacon_id);

@@ -25,6 +25,9 @@
 //! random seed (printed at the start and with any failure; the timing of the daemon still
 //! varies from run to run).
 
+#[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
+#[path = "shared/sim_pos.rs"]
+mod sim_pos;
 #[allow(dead_code)] // shared with the daemon tests; this test uses part of it
 #[path = "daemon/support.rs"]
 mod support;
@@ -36,7 +39,7 @@ use mposd::money::Minor;
 use rand::rngs::StdRng;
 use rand::seq::{IteratorRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -671,12 +674,7 @@ async fn torture(rounds: usize, seed: u64) -> String {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
     let setup = Setup::new().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 150}),
-        )
-        .await;
+    sim_pos::customers_everywhere(&setup.sim.base_url(), "+4520031805", "accept", 150).await;
     let state = setup.dir.path().join("state");
     let mut ledger = Ledger {
         sales: BTreeMap::new(),

@@ -100,8 +100,7 @@ pub async fn lane_on_kept_pos(pos_id: &str, beacon_id: &str, merchant_pos_id: &s
 
 /// The simulator's configuration for these tests: short poll delays and refund timers.
 fn test_sim_config() -> SimConfig {
-    let mut config = SimConfig::default();
-    config.settings.payment_poll_delay_ms = 100;
+    let mut config = sim_pos::polling_every(100);
     config.settings.refund_poll_delay_ms = 100;
     config.settings.refund_reserve_delay = Duration::from_millis(200);
     config

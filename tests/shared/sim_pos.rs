@@ -24,6 +24,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// The line `mposd sim` prints once it listens, followed by its base URL.
 const LISTENING: &str = "mposd sim listening on ";
 
+/// The simulator's default configuration, answering status polls with `pollDelayInMs` =
+/// `poll_delay_ms`: tests and figures show the daemon, not a slow customer.
+pub fn polling_every(poll_delay_ms: u32) -> SimConfig {
+    let mut config = SimConfig::default();
+    config.settings.payment_poll_delay_ms = poll_delay_ms;
+    config
+}
+
 /// The simulator running in this process, with one registered point of sale.
 pub struct SimPos {
     pub sim: Simulator,

@@ -1,7 +1,8 @@
-//! The MobilePay simulator with a point of sale registered on it, as the engine tests, the
-//! torture tests and the benchmarks need it: in process (`mposd::sim::start`) or as the real
-//! `mposd sim` process. Credentials, merchant and store come from the simulator's own
-//! fixtures, so they always match what it accepts.
+//! The MobilePay simulator in this process with a point of sale registered on it, as the
+//! engine and daemon tests, the torture tests and the benchmarks need it. Credentials,
+//! merchant and store come from the simulator's own fixtures, so they always match what it
+//! accepts. The real `mposd sim` process is started by
+//! [`mposd::daemon::sim_config::spawn_simulator`], as the demo does.
 
 use mposd::backends::pos_v10::client::MobilePayClient;
 use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
@@ -16,13 +17,7 @@ use mposd::store::Db;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// The line `mposd sim` prints once it listens, followed by its base URL.
-const LISTENING: &str = "mposd sim listening on ";
 
 /// The simulator's default configuration, answering status polls with `pollDelayInMs` =
 /// `poll_delay_ms`: tests and figures show the daemon, not a slow customer.
@@ -152,40 +147,4 @@ async fn control(base_url: &str, path: &str, body: Value) {
         .await
         .expect("the simulator's control API answers");
     assert!(response.status().is_success(), "{path}: {}", response.status());
-}
-
-/// The real `mposd sim` process.
-pub struct SimProcess {
-    pub child: tokio::process::Child,
-    pub url: String,
-}
-
-impl SimProcess {
-    /// Starts `mposd sim --listen 127.0.0.1:0 ARGS` (stopped when dropped) and waits for the
-    /// address it prints.
-    pub async fn spawn(args: &[&str]) -> SimProcess {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mposd"))
-            .args(["sim", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start mposd sim");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                if let Some(url) = line.strip_prefix(LISTENING) {
-                    return url.trim().to_string();
-                }
-            }
-            panic!("mposd sim ended without printing its address");
-        })
-        .await
-        .expect("mposd sim prints its address within 60 s");
-        // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        SimProcess { child, url }
-    }
 }

@@ -124,7 +124,6 @@ async fn main() {
         pos_id: pos,
         beacon_id: beacon,
     } = pos;
-    let http = reqwest::Client::new();
     sim_pos::customers_everywhere(&base, "+4520031805", "accept", 0).await;
     let backend = Arc::new(Timed {
         inner: PosV10Backend::new(client),
@@ -139,14 +138,7 @@ async fn main() {
     let engine = start(backend.clone(), journal, engine_config, None)
         .await
         .unwrap();
-    let before: Value = http
-        .get(format!("{base}/_sim/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = sim_pos::ground_truth(&base, "/_sim/requests").await;
 
     let mut overheads = Vec::new();
     let started = Instant::now();
@@ -167,14 +159,7 @@ async fn main() {
         overheads.push(first_request - sent);
     }
     let elapsed = started.elapsed();
-    let after: Value = http
-        .get(format!("{base}/_sim/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = sim_pos::ground_truth(&base, "/_sim/requests").await;
     let count = |v: &Value, e: &str| v["counts"][e].as_u64().unwrap_or(0);
     let calls: u64 = ["initiatePayment", "getPayment", "capturePayment", "token"]
         .iter()

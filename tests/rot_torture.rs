@@ -588,21 +588,15 @@ fn damage(state: &Path, rng: &mut StdRng, tally: &mut Tally) -> Vec<String> {
 
 /// Checks the simulator's ground truth for `orders` (all when `None`).
 async fn check_ground_truth(setup: &Setup, ledger: &Ledger, orders: Option<&BTreeSet<String>>) {
-    let base = setup.sim.base_url();
-    let url = match orders {
+    let path = match orders {
         Some(orders) if orders.is_empty() => return,
         Some(orders) => format!(
-            "{base}/_sim/payments?orderId={}",
+            "/_sim/payments?orderId={}",
             orders.iter().cloned().collect::<Vec<_>>().join(",")
         ),
-        None => format!("{base}/_sim/payments"),
+        None => "/_sim/payments".to_string(),
     };
-    let all: Value = reqwest::get(url)
-        .await
-        .expect("ground truth")
-        .json()
-        .await
-        .expect("ground truth as JSON");
+    let all = sim_pos::ground_truth(&setup.sim.base_url(), &path).await;
     let mut per_order: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for payment in all["payments"].as_array().expect("payments") {
         let captures = payment["history"]

@@ -167,25 +167,13 @@ impl Setup {
     }
 
     pub async fn payments(&self) -> Vec<Value> {
-        let url = format!("{}/_sim/payments", self.sim.base_url());
-        let v: Value = reqwest::get(url)
-            .await
-            .expect("ground truth")
-            .json()
-            .await
-            .expect("json");
+        let v = sim_pos::ground_truth(&self.sim.base_url(), "/_sim/payments").await;
         v["payments"].as_array().cloned().unwrap_or_default()
     }
 
     /// The simulator's points of sale (deleted ones too, while they hold payments).
     pub async fn points_of_sale(&self) -> Vec<Value> {
-        let url = format!("{}/_sim/pointofsales", self.sim.base_url());
-        let v: Value = reqwest::get(url)
-            .await
-            .expect("ground truth")
-            .json()
-            .await
-            .expect("json");
+        let v = sim_pos::ground_truth(&self.sim.base_url(), "/_sim/pointofsales").await;
         v["pointOfSales"].as_array().cloned().unwrap_or_default()
     }
 

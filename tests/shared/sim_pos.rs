@@ -138,6 +138,15 @@ pub async fn customers_everywhere(base_url: &str, phone: &str, action: &str, del
     .await;
 }
 
+/// The simulator's ground truth at `path` (`/_sim/payments`, `/_sim/requests`, ...).
+pub async fn ground_truth(base_url: &str, path: &str) -> Value {
+    let response = reqwest::get(format!("{base_url}{path}"))
+        .await
+        .expect("the simulator's control API answers");
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    response.json().await.expect("ground truth as JSON")
+}
+
 /// A POST to the simulator's control API that must succeed.
 async fn control(base_url: &str, path: &str, body: Value) {
     let response = reqwest::Client::new()

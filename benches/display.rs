@@ -5,11 +5,11 @@
 
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::backend::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
-use mposd::display::backend::FrameSink;
-use mposd::display::board::Rotation;
+use mposd::display::output::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
+use mposd::display::output::rotation::Rotation;
+use mposd::display::output::PictureSink;
 use mposd::display::qr::QrSymbol;
-use mposd::display::{render, Frame, Language, Look, Screen};
+use mposd::display::{render, Language, Look, Picture, Screen};
 use mposd::money::{Currency, Minor};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -70,12 +70,12 @@ fn main() {
         "size", "scan-to-pay", "approved", "fb RGB565"
     );
     for (w, h) in [(240, 240), (240, 320), (320, 240), (480, 320), (800, 480)] {
-        let mut frame = Frame::new(Size::new(w, h));
+        let mut picture = Picture::new(Size::new(w, h));
         let t_scan = measure(budget, || {
-            black_box(render(&mut frame, &scan, &look).unwrap());
+            black_box(render(&mut picture, &scan, &look).unwrap());
         });
         let t_ok = measure(budget, || {
-            black_box(render(&mut frame, &approved, &look).unwrap());
+            black_box(render(&mut picture, &approved, &look).unwrap());
         });
         let path = dir.join(format!("fb-{w}x{h}"));
         std::fs::write(&path, vec![0u8; (w * h * 2) as usize]).unwrap();
@@ -86,7 +86,7 @@ fn main() {
             format: PixelFormat::Rgb565,
         };
         let mut fb = FramebufferSink::open(&path, Some(geometry), Rotation::NONE).unwrap();
-        let t_fb = measure(budget, || fb.push(&frame).unwrap());
+        let t_fb = measure(budget, || fb.push(&picture).unwrap());
         println!(
             "  {:<10} {} {} {}",
             format!("{w}x{h}"),

@@ -15,9 +15,9 @@ mod sim_pos;
 use mposd::backends::pos_v10::engine::PosV10Backend;
 use mposd::engine::api::{Command, CommandId, Outcome};
 use mposd::engine::backend::{
-    Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
+    Backend, BackendError, Capabilities, CorrelationId, NewCheckIn, NewPayment, NewRefund, PaymentInfo,
+    PaymentQuery, PaymentTerms, RefundInfo,
 };
-use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
 use mposd::engine::{start, EngineConfig};
 use mposd::money::{Currency, Minor};
@@ -32,74 +32,47 @@ struct Timed {
 }
 
 impl Backend for Timed {
-    async fn initiate_payment(
+    fn capabilities(&self) -> &Capabilities {
+        self.inner.capabilities()
+    }
+    async fn create_payment(
         &self,
-        flow: CorrelationId,
+        c: CorrelationId,
         key: &str,
         p: &NewPayment,
     ) -> Result<String, BackendError> {
         self.creates.lock().unwrap().push(Instant::now());
-        self.inner.initiate_payment(flow, key, p).await
+        self.inner.create_payment(c, key, p).await
     }
-    async fn prepare_payment(
-        &self,
-        flow: CorrelationId,
-        key: &str,
-        pos: &str,
-        order: &str,
-    ) -> Result<String, BackendError> {
-        self.inner.prepare_payment(flow, key, pos, order).await
+    async fn check_in(&self, c: CorrelationId, key: &str, n: &NewCheckIn) -> Result<String, BackendError> {
+        self.inner.check_in(c, key, n).await
     }
-    async fn ready_payment(
-        &self,
-        flow: CorrelationId,
-        id: &str,
-        r: &ReadyPayment,
-    ) -> Result<(), BackendError> {
-        self.inner.ready_payment(flow, id, r).await
+    async fn set_terms(&self, c: CorrelationId, id: &str, t: &PaymentTerms) -> Result<(), BackendError> {
+        self.inner.set_terms(c, id, t).await
     }
-    async fn get_payment(&self, flow: CorrelationId, id: &str) -> Result<PaymentInfo, BackendError> {
-        self.inner.get_payment(flow, id).await
+    async fn payment(&self, c: CorrelationId, id: &str) -> Result<PaymentInfo, BackendError> {
+        self.inner.payment(c, id).await
     }
-    async fn find_payments(
-        &self,
-        flow: CorrelationId,
-        pos: Option<&str>,
-        order: Option<&str>,
-        captured: bool,
-    ) -> Result<Vec<String>, BackendError> {
-        self.inner.find_payments(flow, pos, order, captured).await
+    async fn find_payments(&self, c: CorrelationId, q: &PaymentQuery) -> Result<Vec<String>, BackendError> {
+        self.inner.find_payments(c, q).await
     }
-    async fn capture_payment(
-        &self,
-        flow: CorrelationId,
-        id: &str,
-        amount: Minor,
-    ) -> Result<(), BackendError> {
-        self.inner.capture_payment(flow, id, amount).await
+    async fn capture(&self, c: CorrelationId, id: &str, amount: Minor) -> Result<(), BackendError> {
+        self.inner.capture(c, id, amount).await
     }
-    async fn cancel_payment(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
-        self.inner.cancel_payment(flow, id).await
+    async fn cancel(&self, c: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.cancel(c, id).await
     }
-    async fn create_refund(
-        &self,
-        flow: CorrelationId,
-        key: &str,
-        r: &NewRefund,
-    ) -> Result<String, BackendError> {
-        self.inner.create_refund(flow, key, r).await
+    async fn refund(&self, c: CorrelationId, key: &str, r: &NewRefund) -> Result<String, BackendError> {
+        self.inner.refund(c, key, r).await
     }
-    async fn get_refund(&self, flow: CorrelationId, id: &str) -> Result<RefundInfo, BackendError> {
-        self.inner.get_refund(flow, id).await
+    async fn refund_status(&self, c: CorrelationId, id: &str) -> Result<RefundInfo, BackendError> {
+        self.inner.refund_status(c, id).await
     }
-    async fn find_refunds(&self, flow: CorrelationId, payment: &str) -> Result<Vec<String>, BackendError> {
-        self.inner.find_refunds(flow, payment).await
+    async fn confirm_refund(&self, c: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.confirm_refund(c, id).await
     }
-    async fn capture_refund(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
-        self.inner.capture_refund(flow, id).await
-    }
-    async fn cancel_refund(&self, flow: CorrelationId, id: &str) -> Result<(), BackendError> {
-        self.inner.cancel_refund(flow, id).await
+    async fn cancel_refund(&self, c: CorrelationId, id: &str) -> Result<(), BackendError> {
+        self.inner.cancel_refund(c, id).await
     }
 }
 
@@ -130,11 +103,7 @@ async fn main() {
         creates: Mutex::new(Vec::new()),
     });
     let (journal, _) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
-    let mut engine_config = EngineConfig::new(&pos, &beacon);
-    engine_config.policy = Policy {
-        beacon_id: beacon.clone(),
-        ..Policy::default()
-    };
+    let engine_config = EngineConfig::new(&pos, mposd::backends::pos_v10::engine::prompt(&beacon));
     let engine = start(backend.clone(), journal, engine_config, None)
         .await
         .unwrap();

@@ -7,8 +7,8 @@
 //! exits, also on Ctrl-C.
 
 use crate::daemon::sim_config::{spawn_simulator, SimulatorLane};
-use crate::display::backend::terminal::TerminalSink;
-use crate::display::frame::Frame;
+use crate::display::output::terminal::TerminalSink;
+use crate::display::picture::Picture;
 use crate::ecr::link::LinkConfig;
 use crate::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, WireOutcome};
 use crate::ecr::register::{Heard, Register};
@@ -224,7 +224,7 @@ impl Stage {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while tokio::time::Instant::now() < deadline {
             if let Ok(bytes) = std::fs::read(&png) {
-                if Frame::read_png(&bytes[..]).is_ok() {
+                if Picture::read_png(&bytes[..]).is_ok() {
                     self.last_png = Some(bytes);
                     return;
                 }
@@ -241,7 +241,7 @@ impl Stage {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let picture = loop {
             if let Ok(bytes) = std::fs::read(&png) {
-                if self.last_png.as_ref() != Some(&bytes) && Frame::read_png(&bytes[..]).is_ok() {
+                if self.last_png.as_ref() != Some(&bytes) && Picture::read_png(&bytes[..]).is_ok() {
                     break bytes;
                 }
             }
@@ -258,9 +258,9 @@ impl Stage {
             .join(format!("{:02}-{name}.png", self.screens));
         std::fs::copy(&png, &target)?;
         if self.draw {
-            let frame = Frame::read_png(std::fs::File::open(&target)?)?;
+            let picture = Picture::read_png(std::fs::File::open(&target)?)?;
             let sink = TerminalSink::new(Vec::new(), Size::new(PANEL, PANEL), 3);
-            let text = sink.encode(&frame);
+            let text = sink.encode(&picture);
             println!("{}\x1b[0m", text.trim_start_matches("\x1b[H"));
         }
         println!("      (screen saved as {})", target.display());

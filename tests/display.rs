@@ -1,5 +1,5 @@
 //! Customer display: every screen rendered headless at every supported panel size, with the
-//! QR code decoded back from the pixels; golden images; backends writing to real files,
+//! QR code decoded back from the pixels; golden images; outputs writing to real files,
 //! pipes and devices; and a whole payment through the engine and the simulator in which the
 //! customer checks in with the code read from the screen.
 
@@ -15,12 +15,12 @@ mod engine_support;
 #[allow(dead_code)]
 mod sim_pos;
 
-#[path = "display/backends.rs"]
-mod backends;
 #[path = "display/end_to_end.rs"]
 mod end_to_end;
 #[path = "display/golden.rs"]
 mod golden;
+#[path = "display/outputs.rs"]
+mod outputs;
 #[path = "display/renderer.rs"]
 mod renderer;
 #[path = "display/screens.rs"]

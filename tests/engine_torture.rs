@@ -62,9 +62,11 @@ fn child() {
             &dir.join(format!("tokens-{}", std::process::id())),
         );
         let (journal, _) = Journal::open_or_set_aside(&dir.join("journal"), 4 << 20, 1).unwrap();
-        let mut config = EngineConfig::new(var("MPOSD_TORTURE_POS"), var("MPOSD_TORTURE_BEACON"));
+        let mut config = EngineConfig::new(
+            var("MPOSD_TORTURE_POS"),
+            mposd::backends::pos_v10::engine::prompt(&var("MPOSD_TORTURE_BEACON")),
+        );
         config.policy = Policy {
-            beacon_id: var("MPOSD_TORTURE_BEACON"),
             answer_unknown_after_ms: 5_000,
             retry_base_ms: 50,
             retry_max_ms: 500,

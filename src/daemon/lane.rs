@@ -5,7 +5,7 @@
 
 use super::config::LaneSettings;
 use super::troubles::Troubles;
-use crate::backends::pos_v10::engine::PosV10Backend;
+use crate::backends::pos_v10::engine::{prompt as v10_prompt, PosV10Backend};
 use crate::backends::pos_v10::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
 use crate::backends::pos_v10::{Correlation, MobilePayClient};
 use crate::backoff::Backoff;
@@ -70,7 +70,7 @@ async fn start_engine(
     pos: &KnownPos,
 ) -> anyhow::Result<EngineHandle> {
     let journal = Journal::for_lane(ctx.db.clone(), &settings.name)?;
-    let mut config = EngineConfig::new(pos.pos_id.clone(), pos.beacon_id.clone());
+    let mut config = EngineConfig::new(pos.pos_id.clone(), v10_prompt(&pos.beacon_id));
     config.retention = ctx.retention;
     let backend = Arc::new(PosV10Backend::new(ctx.client.clone()));
     engine::start(backend, journal, config, ctx.set_aside.clone())
@@ -223,7 +223,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
         // A re-created point of sale is served at once; work begun on the old one finishes there.
         Some(engine) => {
             front
-                .move_to(&pos.pos_id, &pos.beacon_id)
+                .move_to(&pos.pos_id, v10_prompt(&pos.beacon_id))
                 .await
                 .with_context(|| format!("lane {}: payment engine", settings.name))?;
             engine

@@ -17,6 +17,7 @@
 //! shown in the systemd status line (see [`super::troubles`]).
 
 use super::lane::{self, KnownPos, LaneContext};
+use crate::backends::pos_v10::engine::prompt;
 use crate::backends::pos_v10::onboarding::{OnboardedPos, SyncOutcome};
 use crate::daemon::config::LaneSettings;
 use crate::engine::{pos::is_point_of_sale_gone, EngineHandle};
@@ -191,7 +192,7 @@ pub fn spawn(
                     );
                     let _ = engine.raise_alarm(&detail).await;
                     // Take payments again: MobilePay answers them with a clear refusal.
-                    let _ = engine.move_to(&current.pos_id, &current.beacon_id).await;
+                    let _ = engine.move_to(&current.pos_id, prompt(&current.beacon_id)).await;
                     watch.failed(now_ms());
                 }
             }
@@ -211,7 +212,9 @@ async fn register(
     let ours = engine.retire(busy_reason).await?;
     let onboarded = lane::onboard_until_done(ctx, settings, &ours).await?;
     lane::report(settings, &onboarded);
-    engine.move_to(&onboarded.pos_id, &onboarded.beacon_id).await?;
+    engine
+        .move_to(&onboarded.pos_id, prompt(&onboarded.beacon_id))
+        .await?;
     let pos = KnownPos {
         pos_id: onboarded.pos_id.clone(),
         beacon_id: onboarded.beacon_id.clone(),

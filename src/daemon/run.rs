@@ -20,6 +20,7 @@ use super::state_dir;
 use super::troubles::Troubles;
 use crate::backends::pos_v10::onboarding::PendingCreations;
 use crate::backends::pos_v10::MobilePayClient;
+use crate::display::qr_size;
 use crate::engine::{journal::Journal, CommandId};
 use crate::service::{self, Notifier};
 use anyhow::Context;
@@ -218,7 +219,7 @@ pub fn check(config_path: &Path) -> anyhow::Result<()> {
             if let Ok(profile) = display.validate() {
                 // A generated beacon id is a GUID: the longest payload, the smallest modules.
                 let worst_case = "00000000-0000-4000-8000-000000000000";
-                if let Some(warning) = profile.qr_size_warning(worst_case, &display.look()) {
+                if let Some(warning) = qr_size::warning(&profile, worst_case, &display.look()) {
                     println!("  lane {}: warning: {warning}", lane.name);
                 }
             }

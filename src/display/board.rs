@@ -1,20 +1,16 @@
 //! Board profiles: which display a supported setup has and how it is wired. One TOML file
 //! per setup lives in `boards/`; the shipped ones are built into the binary, and a directory
 //! given in the configuration may add more or override them by name.
+//!
+//! This module only reads and checks profiles: [`super::device`] opens the output a profile
+//! describes and [`super::qr_size`] checks its QR code. The outputs own their wiring types
+//! ([`Rotation`], [`SpiConfig`], [`FbGeometry`]), so they never need to know about profiles.
 
-use super::backend::framebuffer::{FbGeometry, FramebufferSink};
-use super::backend::gpio::GpioDriver;
-use super::backend::png::PngSink;
-use super::backend::ssd1306::OledSize;
-use super::backend::terminal::TerminalSink;
-use super::backend::{self, Backend, DisplayError, Graphic};
-use super::qr::MIN_SIDE_MM;
-use super::render::{render_frame, Look};
-use super::screen::Screen;
-use crate::money::{Currency, Minor};
+use super::output::framebuffer::FbGeometry;
+use super::output::rotation::Rotation;
+use super::output::spi::{Controller, SpiConfig};
 use embedded_graphics::prelude::*;
 use serde::Deserialize;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The profiles shipped in `boards/`.
@@ -38,99 +34,6 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../boards/pi-ssd1306-status.toml"),
     ),
 ];
-
-/// Clockwise rotation from the panel's native orientation to what the customer sees.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Rotation(u16);
-
-impl Rotation {
-    pub const NONE: Rotation = Rotation(0);
-
-    pub fn new(degrees: u16) -> Result<Rotation, String> {
-        match degrees {
-            0 | 90 | 180 | 270 => Ok(Rotation(degrees)),
-            other => Err(format!("rotation must be 0, 90, 180 or 270, not {other}")),
-        }
-    }
-
-    pub fn degrees(self) -> u16 {
-        self.0
-    }
-
-    /// The size frames are drawn at for a panel of `native` size.
-    pub fn logical_size(self, native: Size) -> Size {
-        match self.0 {
-            90 | 270 => Size::new(native.height, native.width),
-            _ => native,
-        }
-    }
-
-    /// The logical (customer-facing) pixel shown at native pixel (`nx`, `ny`).
-    pub fn to_logical(self, native: Size, nx: u32, ny: u32) -> (u32, u32) {
-        let (w, h) = (native.width, native.height);
-        match self.0 {
-            90 => (ny, w - 1 - nx),
-            180 => (w - 1 - nx, h - 1 - ny),
-            270 => (h - 1 - ny, nx),
-            _ => (nx, ny),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Rotation {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Rotation::new(u16::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Panel controllers supported over SPI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Controller {
-    St7789,
-    Ili9341,
-    Ili9486,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpiConfig {
-    pub controller: Controller,
-    pub spi_device: PathBuf,
-    #[serde(default = "default_spi_speed")]
-    pub spi_speed_hz: u32,
-    #[serde(default)]
-    pub spi_mode: u8,
-    #[serde(default)]
-    pub gpio: GpioDriver,
-    #[serde(default = "default_gpio_chip")]
-    pub gpio_chip: PathBuf,
-    /// GPIO line offsets (on a Raspberry Pi: the BCM numbers).
-    pub dc_pin: u32,
-    pub reset_pin: Option<u32>,
-    pub backlight_pin: Option<u32>,
-    /// Native panel size, before rotation.
-    pub width: u32,
-    pub height: u32,
-    #[serde(default)]
-    pub rotation: Rotation,
-    #[serde(default)]
-    pub offset_x: u32,
-    #[serde(default)]
-    pub offset_y: u32,
-    #[serde(default)]
-    pub invert_colors: bool,
-    #[serde(default)]
-    pub bgr: bool,
-}
-
-fn default_spi_speed() -> u32 {
-    32_000_000
-}
-
-fn default_gpio_chip() -> PathBuf {
-    PathBuf::from("/dev/gpiochip0")
-}
 
 /// The display part of a profile, by kind.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -361,106 +264,11 @@ impl BoardProfile {
     pub fn shows_qr(&self) -> bool {
         !matches!(self.display, DisplayConfig::Ssd1306 { .. })
     }
-
-    /// Opens the display. Missing devices give [`DisplayError::DeviceMissing`] with a hint.
-    pub fn open(&self) -> Result<Box<dyn Backend>, DisplayError> {
-        match &self.display {
-            DisplayConfig::Png { path, width, height } => Ok(Box::new(Graphic::new(PngSink::new(
-                path,
-                Size::new(*width, *height),
-            )?))),
-            DisplayConfig::Terminal {
-                width,
-                height,
-                downscale,
-            } => Ok(Box::new(Graphic::new(TerminalSink::new(
-                std::io::stdout(),
-                Size::new(*width, *height),
-                *downscale,
-            )))),
-            DisplayConfig::Framebuffer {
-                device,
-                rotation,
-                geometry,
-            } => Ok(Box::new(Graphic::new(FramebufferSink::open(
-                device, *geometry, *rotation,
-            )?))),
-            DisplayConfig::Spi(spi) => backend::spi::open(spi),
-            DisplayConfig::Ssd1306 {
-                i2c_device,
-                address,
-                height,
-                rotate_180,
-            } => {
-                let size = if *height == 32 {
-                    OledSize::W128H32
-                } else {
-                    OledSize::W128H64
-                };
-                backend::ssd1306::open(i2c_device, *address, size, *rotate_180)
-            }
-        }
-    }
-
-    /// Predicts the QR code's printed side for `beacon_id` by laying out the scan-to-pay
-    /// screen at this panel's size. `None` when the size or physical dimensions are unknown
-    /// or the display shows no QR code.
-    pub fn qr_side_mm(&self, beacon_id: &str, look: &Look) -> Option<f64> {
-        let physical = self.physical?;
-        let native = self.native_size()?;
-        if !self.shows_qr() {
-            return None;
-        }
-        let mm_per_px =
-            (physical.width_mm / native.width as f64).min(physical.height_mm / native.height as f64);
-        let screen = Screen::ScanToPay {
-            amount: Minor(9_999_999),
-            currency: Currency::DKK,
-            beacon_id: beacon_id.to_string(),
-        };
-        let (_, report) = render_frame(self.logical_size()?, &screen, look).ok()?;
-        Some(super::qr::code_side_mm(&report.qr?, mm_per_px))
-    }
-
-    /// The start-up warning when the QR code would be smaller than ~25 mm.
-    pub fn qr_size_warning(&self, beacon_id: &str, look: &Look) -> Option<QrSizeWarning> {
-        let side_mm = self.qr_side_mm(beacon_id, look)?;
-        (side_mm < MIN_SIDE_MM).then(|| QrSizeWarning {
-            profile: self.name.clone(),
-            side_mm,
-        })
-    }
-}
-
-/// The QR code would be too small to scan comfortably.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QrSizeWarning {
-    pub profile: String,
-    pub side_mm: f64,
-}
-
-impl fmt::Display for QrSizeWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "board profile {}: the MobilePay QR code will be only {:.1} mm wide (less than {MIN_SIDE_MM} mm); \
-             customers may fail to scan it, use a larger panel (2.4\" or more)",
-            self.profile, self.side_mm
-        )
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::display::Language;
-
-    fn look() -> Look {
-        Look {
-            language: Language::Da,
-            header: "Kasse 1".into(),
-        }
-    }
 
     #[test]
     fn every_shipped_profile_loads_and_matches_its_file_name() {
@@ -536,79 +344,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("0, 90, 180 or 270"), "{err}");
-    }
-
-    #[test]
-    fn missing_devices_say_which_and_how_to_fix() {
-        let dir = tempfile::tempdir().unwrap();
-        let spi = format!(
-            "name = \"nospi\"\ndescription = \"x\"\n[display]\nkind = \"spi\"\ncontroller = \"ili9341\"\nspi_device = \"{}/spidev9.9\"\ndc_pin = 24\nwidth = 240\nheight = 320\n",
-            dir.path().display()
-        );
-        std::fs::write(dir.path().join("nospi.toml"), spi).unwrap();
-        let err = BoardProfile::load("nospi", Some(dir.path()))
-            .unwrap()
-            .open()
-            .err()
-            .unwrap();
-        assert!(matches!(err, DisplayError::DeviceMissing { .. }), "{err}");
-        assert!(
-            err.to_string().contains("spidev9.9") && err.to_string().contains("dtparam=spi=on"),
-            "{err}"
-        );
-
-        let fb = format!(
-            "name = \"nofb\"\ndescription = \"x\"\n[display]\nkind = \"framebuffer\"\ndevice = \"{}/fb7\"\n",
-            dir.path().display()
-        );
-        std::fs::write(dir.path().join("nofb.toml"), fb).unwrap();
-        let err = BoardProfile::load("nofb", Some(dir.path()))
-            .unwrap()
-            .open()
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("fb7 does not exist"), "{err}");
-
-        let oled = format!(
-            "name = \"nooled\"\ndescription = \"x\"\n[display]\nkind = \"ssd1306\"\ni2c_device = \"{}/i2c-9\"\n",
-            dir.path().display()
-        );
-        std::fs::write(dir.path().join("nooled.toml"), oled).unwrap();
-        let err = BoardProfile::load("nooled", Some(dir.path()))
-            .unwrap()
-            .open()
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("i2c_arm=on"), "{err}");
-    }
-
-    #[test]
-    fn small_panels_warn_that_the_qr_code_is_under_25_mm() {
-        let guid = "cd851cd7-8398-4a03-83c1-391a2f5cb71c";
-        let small = BoardProfile::load("pi-zero2w-st7789-1.3", None).unwrap();
-        let warning = small
-            .qr_size_warning(guid, &look())
-            .expect("1.3\" panel must warn");
-        assert!(warning.side_mm < MIN_SIDE_MM);
-        assert!(warning.to_string().contains("25 mm"), "{warning}");
-        let big = BoardProfile::load("pi-dsi-7inch", None).unwrap();
-        assert!(big.qr_side_mm(guid, &look()).unwrap() > 50.0);
-        assert_eq!(big.qr_size_warning(guid, &look()), None);
-        let ili = BoardProfile::load("pi-ili9341-2.8", None).unwrap();
-        assert_eq!(ili.logical_size(), Some(Size::new(320, 240)));
-        assert_eq!(ili.qr_size_warning("123456789012345", &look()), None);
-        assert_eq!(ili.qr_size_warning(guid, &look()), None);
-        let oled = BoardProfile::load("pi-ssd1306-status", None).unwrap();
-        assert_eq!(oled.qr_side_mm(guid, &look()), None);
-    }
-
-    #[test]
-    fn rotation_maps_native_pixels_to_the_customer_view() {
-        let native = Size::new(4, 2);
-        // 90° clockwise: the logical top-left pixel sits at the native top-right.
-        assert_eq!(Rotation::new(90).unwrap().to_logical(native, 3, 0), (0, 0));
-        assert_eq!(Rotation::new(180).unwrap().to_logical(native, 3, 1), (0, 0));
-        assert_eq!(Rotation::new(270).unwrap().to_logical(native, 0, 1), (0, 0));
-        assert_eq!(Rotation::new(90).unwrap().logical_size(native), Size::new(2, 4));
     }
 }

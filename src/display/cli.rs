@@ -3,8 +3,10 @@
 
 use super::board::BoardProfile;
 use super::content::Content;
+use super::device;
 use super::language::Language;
-use super::render::{render_frame, Look};
+use super::qr_size;
+use super::render::{render_picture, Look};
 use super::screen::{Reason, Screen, StaffHint};
 use crate::money::{Currency, Minor};
 use anyhow::{bail, Context};
@@ -153,10 +155,10 @@ pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
         } => {
             let amount = Minor::parse_major(&amount).context("--amount")?;
             let screen = screen_named(&screen, amount, currency, &args.beacon)?;
-            let (frame, report) = render_frame(size, &screen, &look)?;
+            let (picture, report) = render_picture(size, &screen, &look)?;
             let file =
                 std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            frame.write_png(std::io::BufWriter::new(file))?;
+            picture.write_png(std::io::BufWriter::new(file))?;
             if let Some(qr) = report.qr {
                 println!(
                     "QR code: {} modules at {} px per module",
@@ -167,16 +169,16 @@ pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
         }
         DisplayCommand::Demo { board, seconds } => {
             let profile = BoardProfile::load(&board, dir)?;
-            if let Some(warning) = profile.qr_size_warning(&args.beacon, &look) {
+            if let Some(warning) = qr_size::warning(&profile, &args.beacon, &look) {
                 eprintln!("warning: {warning}");
             }
-            let mut backend = profile.open()?;
+            let mut output = device::open(&profile.display)?;
             if matches!(profile.display, super::board::DisplayConfig::Terminal { .. }) {
                 print!("\x1b[2J");
             }
             for name in DEMO_SCREENS {
                 let screen = screen_named(name, Minor(14_995), Currency::DKK, &args.beacon)?;
-                backend.show(&screen, &look)?;
+                output.show(&screen, &look)?;
                 if !matches!(profile.display, super::board::DisplayConfig::Terminal { .. }) {
                     let text: Vec<String> = Content::of(&screen, args.language)
                         .lines

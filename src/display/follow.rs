@@ -159,21 +159,26 @@ impl ScreenFollower {
         let command = &event.command_id;
         match &event.kind {
             EventKind::WaitingForCustomer {
-                beacon_id,
+                prompt,
                 amount,
                 currency,
                 ..
             } => {
+                let beacon_id = prompt
+                    .as_ref()
+                    .and_then(|p| p.sticker_id())
+                    .unwrap_or_default()
+                    .to_string();
                 let amount = amount.map(|a| (a, currency.unwrap_or(self.settings.currency)));
                 let screen = match amount {
                     Some((amount, currency)) => Screen::ScanToPay {
                         amount,
                         currency,
-                        beacon_id: beacon_id.clone(),
+                        beacon_id,
                     },
                     // A prepared payment: invite the scan before the total is known.
                     None => Screen::Idle {
-                        beacon_id: Some(beacon_id.clone()),
+                        beacon_id: Some(beacon_id),
                     },
                 };
                 self.active = Some(Active {
@@ -339,7 +344,7 @@ mod tests {
     fn waiting(amount: Option<i64>) -> EventKind {
         EventKind::WaitingForCustomer {
             payment_id: "p1".into(),
-            beacon_id: "123456789012345".into(),
+            prompt: Some(crate::backends::pos_v10::engine::prompt("123456789012345")),
             amount: amount.map(Minor),
             currency: amount.map(|_| Currency::EUR),
         }

@@ -4,23 +4,26 @@
 //! - [`screen`] is the model the payment side sets (which screen is current);
 //! - [`content`], [`layout`], [`text`], [`qr`] and [`render`](mod@render) turn it into
 //!   pixels for any panel size, in Danish, Finnish or English;
-//! - [`backend`] sends frames to PNG files, a terminal, a Linux framebuffer, SPI panels or a
+//! - [`output`] sends pictures to PNG files, a terminal, a Linux framebuffer, SPI panels or a
 //!   small status OLED;
-//! - [`board`] reads the board profiles that say which panel is wired how;
+//! - [`board`] reads the board profiles that say which panel is wired how, [`device`] opens
+//!   the output a profile describes and [`qr_size`] checks that its QR code can be scanned;
 //! - [`renderer`] runs all of it beside the payment engine without ever slowing it down;
 //! - [`follow`] turns the engine's lane events into screens; [`start::start`] brings a
 //!   board's display up; [`settings`] reads a lane's display configuration and starts the
 //!   display following the lane's engine.
 
-pub mod backend;
 pub mod board;
 pub mod cli;
 pub mod content;
+pub mod device;
 pub mod follow;
-pub mod frame;
 pub mod language;
 pub mod layout;
+pub mod output;
+pub mod picture;
 pub mod qr;
+pub mod qr_size;
 pub mod render;
 pub mod renderer;
 pub mod screen;
@@ -28,8 +31,8 @@ pub mod settings;
 pub mod start;
 pub mod text;
 
-pub use frame::Frame;
 pub use language::Language;
-pub use render::{render, render_frame, Look, RenderReport};
+pub use picture::Picture;
+pub use render::{render, render_picture, Look, RenderReport};
 pub use screen::{Reason, Screen, StaffHint};
 pub use start::start;

@@ -2,9 +2,9 @@
 //! can check text bounds and the QR code against the pixels actually drawn.
 
 use super::content::{Content, Icon, Role};
-use super::frame::Frame;
 use super::language::Language;
 use super::layout::Layout;
+use super::picture::Picture;
 use super::qr::{self, QrError, QrPlacement, QrSymbol};
 use super::screen::Screen;
 use super::text::{self, Align};
@@ -138,15 +138,15 @@ where
     Ok(report)
 }
 
-/// Renders `screen` into a new in-memory frame of `size`.
-pub fn render_frame(
+/// Renders `screen` into a new in-memory picture of `size`.
+pub fn render_picture(
     size: Size,
     screen: &Screen,
     look: &Look,
-) -> Result<(Frame, RenderReport), RenderError<std::convert::Infallible>> {
-    let mut frame = Frame::new(size);
-    let report = render(&mut frame, screen, look)?;
-    Ok((frame, report))
+) -> Result<(Picture, RenderReport), RenderError<std::convert::Infallible>> {
+    let mut picture = Picture::new(size);
+    let report = render(&mut picture, screen, look)?;
+    Ok((picture, report))
 }
 
 fn draw_text<D>(

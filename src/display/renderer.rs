@@ -3,11 +3,11 @@
 //! The engine side only calls [`DisplayHandle::show`], which stores the screen in a
 //! `tokio::sync::watch` channel and returns at once: it never waits for a panel. The
 //! renderer task takes the latest screen whenever it is free (screens set while a slow panel
-//! is busy are coalesced: only the newest is drawn), runs the blocking backend on the
+//! is busy are coalesced: only the newest is drawn), runs the blocking output on the
 //! blocking thread pool, and records failures in a [`DisplayStatus`] the daemon can read.
-//! A failing or panicking backend is retried with back-off and never stops payments.
+//! A failing or panicking output is retried with back-off and never stops payments.
 
-use super::backend::Backend;
+use super::output::Output;
 use super::render::Look;
 use super::screen::Screen;
 use crate::backoff::Backoff;
@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 /// How the display is doing, for the status command and health checks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DisplayStatus {
-    /// Description of the backend, e.g. `ili9341 on /dev/spidev0.0`.
-    pub backend: String,
+    /// Description of the output, e.g. `ili9341 on /dev/spidev0.0`.
+    pub output: String,
     /// The last update reached the panel.
     pub healthy: bool,
     /// Screens drawn successfully since start.
@@ -72,13 +72,13 @@ impl DisplayHandle {
 const RETRY: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
 
 /// Starts the renderer on the current tokio runtime. It ends when every handle is dropped.
-pub fn spawn(backend: Box<dyn Backend>, look: Look, initial: Screen) -> (DisplayHandle, JoinHandle<()>) {
+pub fn spawn(output: Box<dyn Output>, look: Look, initial: Screen) -> (DisplayHandle, JoinHandle<()>) {
     let (screen_tx, screen_rx) = watch::channel(initial);
     let (status_tx, status_rx) = watch::channel(DisplayStatus {
-        backend: backend.describe(),
+        output: output.describe(),
         ..DisplayStatus::default()
     });
-    let task = tokio::spawn(run(backend, look, screen_rx, status_tx));
+    let task = tokio::spawn(run(output, look, screen_rx, status_tx));
     (
         DisplayHandle {
             screen: std::sync::Arc::new(screen_tx),
@@ -89,7 +89,7 @@ pub fn spawn(backend: Box<dyn Backend>, look: Look, initial: Screen) -> (Display
 }
 
 async fn run(
-    mut backend: Box<dyn Backend>,
+    mut output: Box<dyn Output>,
     look: Look,
     mut screens: watch::Receiver<Screen>,
     status: watch::Sender<DisplayStatus>,
@@ -112,15 +112,15 @@ async fn run(
         let screen = screens.borrow_and_update().clone();
         let look_now = look.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| backend.show(&screen, &look_now)));
-            (backend, screen, result)
+            let result = catch_unwind(AssertUnwindSafe(|| output.show(&screen, &look_now)));
+            (output, screen, result)
         })
         .await;
         let Ok((returned, screen, result)) = joined else {
             // The blocking pool is shutting down: the runtime is going away.
             return;
         };
-        backend = returned;
+        output = returned;
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
@@ -129,13 +129,13 @@ async fn run(
         match error {
             None => {
                 if failing {
-                    tracing::info!(backend = %backend.describe(), "customer display recovered");
+                    tracing::info!(backend = %output.describe(), "customer display recovered");
                 }
                 failing = false;
                 waited = 0;
-                let described = backend.describe();
+                let described = output.describe();
                 status.send_modify(|s| {
-                    s.backend = described;
+                    s.output = described;
                     s.healthy = true;
                     s.frames += 1;
                     s.showing = Some(screen.kind());
@@ -143,7 +143,7 @@ async fn run(
             }
             Some(message) => {
                 if !failing {
-                    tracing::warn!(backend = %backend.describe(), error = %message, "customer display failed; payments continue");
+                    tracing::warn!(backend = %output.describe(), error = %message, "customer display failed; payments continue");
                 } else {
                     tracing::debug!(error = %message, "customer display still failing");
                 }

@@ -2,8 +2,10 @@
 //! would be too small, and start the renderer. A missing or broken panel never prevents the
 //! daemon from taking payments: opening is retried by the renderer until it works.
 
-use super::backend::{Backend, DisplayError};
 use super::board::BoardProfile;
+use super::device;
+use super::output::{DisplayError, Output};
+use super::qr_size;
 use super::render::Look;
 use super::renderer::{self, DisplayHandle};
 use super::screen::Screen;
@@ -11,31 +13,31 @@ use tokio::task::JoinHandle;
 
 /// A board's display, (re)opened on demand: after a failure the device is closed and opened
 /// again on the next attempt, so an unplugged or reset panel recovers by itself.
-pub struct ProfileBackend {
+pub struct ProfileOutput {
     profile: BoardProfile,
-    open: Option<Box<dyn Backend>>,
+    open: Option<Box<dyn Output>>,
 }
 
-impl ProfileBackend {
-    pub fn new(profile: BoardProfile) -> ProfileBackend {
-        ProfileBackend { profile, open: None }
+impl ProfileOutput {
+    pub fn new(profile: BoardProfile) -> ProfileOutput {
+        ProfileOutput { profile, open: None }
     }
 }
 
-impl Backend for ProfileBackend {
+impl Output for ProfileOutput {
     fn describe(&self) -> String {
         match &self.open {
-            Some(backend) => format!("{} ({})", backend.describe(), self.profile.name),
+            Some(output) => format!("{} ({})", output.describe(), self.profile.name),
             None => format!("board profile {}", self.profile.name),
         }
     }
 
     fn show(&mut self, screen: &Screen, look: &Look) -> Result<(), DisplayError> {
-        let backend = match &mut self.open {
-            Some(backend) => backend,
-            None => self.open.insert(self.profile.open()?),
+        let output = match &mut self.open {
+            Some(output) => output,
+            None => self.open.insert(device::open(&self.profile.display)?),
         };
-        let result = backend.show(screen, look);
+        let result = output.show(screen, look);
         if result.is_err() {
             self.open = None;
         }
@@ -53,8 +55,8 @@ pub fn start(
 ) -> (DisplayHandle, JoinHandle<()>) {
     // Without a known beacon id, check the worst case: a GUID needs the most modules.
     let sample = beacon_id.unwrap_or("00000000-0000-0000-0000-000000000000");
-    if let Some(warning) = profile.qr_size_warning(sample, &look) {
+    if let Some(warning) = qr_size::warning(&profile, sample, &look) {
         tracing::warn!("{warning}");
     }
-    renderer::spawn(Box::new(ProfileBackend::new(profile)), look, initial)
+    renderer::spawn(Box::new(ProfileOutput::new(profile)), look, initial)
 }

@@ -3,7 +3,7 @@
 //!
 //! Large sizes are the ISO 8859-15 bitmap fonts of embedded-graphics scaled by whole
 //! numbers. That keeps æ ø å ä ö € sharp, needs no font files and draws identically on
-//! every backend, which the golden-image tests rely on.
+//! every output, which the golden-image tests rely on.
 
 use embedded_graphics::mono_font::iso_8859_15::{
     FONT_10X20, FONT_6X10, FONT_6X13_BOLD, FONT_7X13_BOLD, FONT_9X15_BOLD, FONT_9X18_BOLD,

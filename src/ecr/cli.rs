@@ -355,8 +355,8 @@ pub fn describe(message: &DaemonMessage) -> String {
         } => format!(
             "✓ lane {lane}: MobilePay {}; running: {}{}",
             match backend {
-                super::message::Backend::Online => "reachable",
-                super::message::Backend::Offline => "NOT reachable",
+                super::message::Reachability::Online => "reachable",
+                super::message::Reachability::Offline => "NOT reachable",
             },
             if running.is_empty() {
                 "nothing".to_string()

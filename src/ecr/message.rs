@@ -186,7 +186,7 @@ pub enum DaemonMessage {
     Status {
         id: String,
         lane: String,
-        backend: Backend,
+        backend: Reachability,
         /// Commands of this lane still running, as far as the daemon has reported on them.
         running: Vec<String>,
         /// Things a person must look at (e.g. a reservation no command owns), oldest first.
@@ -238,10 +238,10 @@ pub enum DaemonMessage {
     },
 }
 
-/// Whether MobilePay is reachable.
+/// Whether MobilePay is reachable: the `backend` field of a `status` reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Backend {
+pub enum Reachability {
     Online,
     Offline,
 }

@@ -12,10 +12,10 @@
 //! from the lane's broadcast.
 
 use super::message::{
-    encode, parse_ecr_message, Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
-    QueriedOutcome, QueryState, WireOutcome, PROTOCOL_VERSION,
+    encode, parse_ecr_message, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueriedOutcome,
+    QueryState, Reachability, WireOutcome, PROTOCOL_VERSION,
 };
-use crate::backends::pos_v10::model::Restrictions;
+use crate::engine::backend::CardRestrictions as Restrictions;
 use crate::engine::{
     Command, CommandId, CommandState, EngineError, EngineHandle, EventKind, LaneEvent, PaymentSelector,
 };
@@ -314,9 +314,9 @@ impl Session {
                     id,
                     lane: engine.lane(),
                     backend: if shared.backend_offline {
-                        Backend::Offline
+                        Reachability::Offline
                     } else {
-                        Backend::Online
+                        Reachability::Online
                     },
                     running: shared.running.iter().cloned().collect(),
                     alarms,

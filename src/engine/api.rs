@@ -13,7 +13,7 @@
 //! Everything here is plain data with serde support, so the same types are stored in the
 //! journal and can be shown or forwarded by any front end.
 
-use crate::backends::pos_v10::model::Restrictions;
+use super::backend::{CardRestrictions as Restrictions, CustomerPrompt};
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -442,11 +442,12 @@ pub struct CommandView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// The payment waits for the customer to scan the QR code or tap: show it. `amount` is
-    /// `None` for a prepared payment that has no amount yet.
+    /// The payment waits for the customer to scan the QR code or tap: show `prompt` (`None`
+    /// when the lane has nothing to show). `amount` is `None` for a prepared payment that has
+    /// no amount yet.
     WaitingForCustomer {
         payment_id: String,
-        beacon_id: String,
+        prompt: Option<CustomerPrompt>,
         amount: Option<Minor>,
         currency: Option<Currency>,
     },
@@ -611,7 +612,7 @@ pub enum PosRequest {
     /// Serve this point of sale from now on (see [`EngineHandle::move_to`]).
     MoveTo {
         pos_id: String,
-        beacon_id: String,
+        prompt: CustomerPrompt,
         reply: oneshot::Sender<()>,
     },
     /// Something a person must look at, found outside the engine.
@@ -790,15 +791,15 @@ impl EngineHandle {
         answer.await.map_err(|_| EngineError::Stopped)
     }
 
-    /// Serve the point of sale `pos_id` (beacon `beacon_id`) from now on and take payments
+    /// Serve the point of sale `pos_id` (its customers shown `prompt`) from now on and take payments
     /// again. Work begun on the previous point of sale finishes there: every journal record
     /// keeps the point of sale it started on. [`EngineHandle::lane`] of this handle and its
     /// clones follows.
-    pub async fn move_to(&self, pos_id: &str, beacon_id: &str) -> Result<(), EngineError> {
+    pub async fn move_to(&self, pos_id: &str, prompt: CustomerPrompt) -> Result<(), EngineError> {
         let (reply, answer) = oneshot::channel();
         self.pos_request(PosRequest::MoveTo {
             pos_id: pos_id.to_string(),
-            beacon_id: beacon_id.to_string(),
+            prompt,
             reply,
         })
         .await?;

@@ -6,7 +6,7 @@ use super::api::{
     Command, CommandId, CommandKind, EngineError, EngineHandle, EventKind, LaneEvent, Outcome,
     PaymentSelector, RejectCode, Request, Submission,
 };
-use super::backend::{Backend, BackendError, CorrelationId};
+use super::backend::{Backend, BackendError, CorrelationId, CustomerPrompt};
 use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
 use super::journal::{doubt::Doubt, Committer, Journal, SetAside};
 use super::reconciler;
@@ -21,7 +21,9 @@ use tokio::sync::{broadcast, mpsc};
 pub struct EngineConfig {
     /// The MobilePay `posId` of this lane.
     pub pos_id: String,
-    /// Timing of the flows; `policy.beacon_id` is shown with the QR code.
+    /// What the customers of the point of sale are shown to start paying.
+    pub prompt: CustomerPrompt,
+    /// Timing of the flows (the backend's capabilities are added at start).
     pub policy: Policy,
     /// Finished records are pruned this long after their last change.
     pub retention: Duration,
@@ -35,13 +37,11 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    pub fn new(pos_id: impl Into<String>, beacon_id: impl Into<String>) -> EngineConfig {
+    pub fn new(pos_id: impl Into<String>, prompt: CustomerPrompt) -> EngineConfig {
         EngineConfig {
             pos_id: pos_id.into(),
-            policy: Policy {
-                beacon_id: beacon_id.into(),
-                ..Policy::default()
-            },
+            prompt,
+            policy: Policy::default(),
             retention: Duration::from_secs(400 * 24 * 3600),
             reconcile_every: Duration::from_secs(60),
             doubt_window: DOUBT_WINDOW,
@@ -183,7 +183,7 @@ pub async fn start<B: Backend>(
     let doubt_until_ms = doubt.as_ref().map(|d| doubt_until(d, config.doubt_window));
     let pos = super::pos::Binding {
         pos_id: config.pos_id.clone(),
-        beacon_id: config.policy.beacon_id.clone(),
+        prompt: config.prompt.clone(),
         retiring: None,
     };
     let shared = Arc::new(Shared {
@@ -662,56 +662,33 @@ fn answer<B: Backend>(shared: &Shared<B>, id: &CommandId, outcome: Outcome) {
 /// Makes one backend request.
 pub(crate) async fn execute<B: Backend>(
     backend: &B,
-    flow: CorrelationId,
+    correlation: CorrelationId,
     call: ApiCall,
 ) -> Result<Reply, BackendError> {
+    let c = correlation;
     match call {
-        ApiCall::Initiate { key, payment } => backend
-            .initiate_payment(flow, &key, &payment)
-            .await
-            .map(Reply::Id),
-        ApiCall::Prepare {
-            key,
-            pos_id,
-            order_id,
-        } => backend
-            .prepare_payment(flow, &key, &pos_id, &order_id)
-            .await
-            .map(Reply::Id),
-        ApiCall::Ready { payment_id, ready } => backend
-            .ready_payment(flow, &payment_id, &ready)
+        ApiCall::CreatePayment { key, payment } => {
+            backend.create_payment(c, &key, &payment).await.map(Reply::Id)
+        }
+        ApiCall::CheckIn { key, check_in } => backend.check_in(c, &key, &check_in).await.map(Reply::Id),
+        ApiCall::SetTerms { payment_id, terms } => backend
+            .set_terms(c, &payment_id, &terms)
             .await
             .map(|()| Reply::Done),
-        ApiCall::GetPayment { payment_id } => {
-            backend.get_payment(flow, &payment_id).await.map(Reply::Payment)
-        }
-        ApiCall::FindPayments {
-            pos_id,
-            order_id,
-            captured_only,
-        } => backend
-            .find_payments(flow, pos_id.as_deref(), order_id.as_deref(), captured_only)
-            .await
-            .map(Reply::Ids),
+        ApiCall::GetPayment { payment_id } => backend.payment(c, &payment_id).await.map(Reply::Payment),
+        ApiCall::FindPayments { query } => backend.find_payments(c, &query).await.map(Reply::Ids),
         ApiCall::Capture { payment_id, amount } => backend
-            .capture_payment(flow, &payment_id, amount)
+            .capture(c, &payment_id, amount)
             .await
             .map(|()| Reply::Done),
-        ApiCall::CancelPayment { payment_id } => backend
-            .cancel_payment(flow, &payment_id)
-            .await
-            .map(|()| Reply::Done),
-        ApiCall::CreateRefund { key, refund } => {
-            backend.create_refund(flow, &key, &refund).await.map(Reply::Id)
+        ApiCall::CancelPayment { payment_id } => backend.cancel(c, &payment_id).await.map(|()| Reply::Done),
+        ApiCall::Refund { key, refund } => backend.refund(c, &key, &refund).await.map(Reply::Id),
+        ApiCall::GetRefund { refund_id } => backend.refund_status(c, &refund_id).await.map(Reply::Refund),
+        ApiCall::ConfirmRefund { refund_id } => {
+            backend.confirm_refund(c, &refund_id).await.map(|()| Reply::Done)
         }
-        ApiCall::GetRefund { refund_id } => backend.get_refund(flow, &refund_id).await.map(Reply::Refund),
-        ApiCall::CaptureRefund { refund_id } => backend
-            .capture_refund(flow, &refund_id)
-            .await
-            .map(|()| Reply::Done),
-        ApiCall::CancelRefund { refund_id } => backend
-            .cancel_refund(flow, &refund_id)
-            .await
-            .map(|()| Reply::Done),
+        ApiCall::CancelRefund { refund_id } => {
+            backend.cancel_refund(c, &refund_id).await.map(|()| Reply::Done)
+        }
     }
 }

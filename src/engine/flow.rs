@@ -12,10 +12,12 @@
 //! - an outcome is durable (`Persist { durable: true }`) before the `Answer` that reveals it.
 
 use super::api::{Command, CustomerInfo, DeclineReason, EventKind, Outcome, RefundCancelReason, RejectCode};
-use super::backend::{BackendError, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo};
+use super::backend::{
+    BackendError, Capabilities, CustomerPrompt, Decliner, NewCheckIn, NewPayment, NewRefund, PartialCapture,
+    PaymentInfo, PaymentQuery, PaymentState, PaymentTerms, RefundInfo, RefundModel, RefundState, Refusal,
+};
 use super::record::{Decision, OrderCheck, Phase, Record};
-use crate::backends::pos_v10::formats;
-use crate::backends::pos_v10::model::{PaymentStatus, PlannedCaptureDelay, RefundStatus};
+use super::text;
 use crate::money::{above_maximum, Minor, MAX_MINOR};
 
 /// Timing rules of the flows.
@@ -31,8 +33,10 @@ pub struct Policy {
     /// A create request is never replayed with a key older than this; MobilePay keeps keys
     /// for at least 24 h, so 20 h leaves a safe margin (I5).
     pub create_key_max_age_ms: u64,
-    /// The point of sale's beacon id, shown with the QR code.
-    pub beacon_id: String,
+    /// What the backend can do; the flows choose their steps from it.
+    pub capabilities: Capabilities,
+    /// What the customer of the point of sale served now is shown to start paying.
+    pub prompt: Option<CustomerPrompt>,
 }
 
 impl Default for Policy {
@@ -42,7 +46,8 @@ impl Default for Policy {
             retry_base_ms: 250,
             retry_max_ms: 30_000,
             create_key_max_age_ms: 20 * 3600 * 1000,
-            beacon_id: String::new(),
+            capabilities: Capabilities::default(),
+            prompt: None,
         }
     }
 }
@@ -50,47 +55,17 @@ impl Default for Policy {
 /// One backend request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApiCall {
-    Initiate {
-        key: String,
-        payment: NewPayment,
-    },
-    Prepare {
-        key: String,
-        pos_id: String,
-        order_id: String,
-    },
-    Ready {
-        payment_id: String,
-        ready: ReadyPayment,
-    },
-    GetPayment {
-        payment_id: String,
-    },
-    FindPayments {
-        pos_id: Option<String>,
-        order_id: Option<String>,
-        captured_only: bool,
-    },
-    Capture {
-        payment_id: String,
-        amount: Minor,
-    },
-    CancelPayment {
-        payment_id: String,
-    },
-    CreateRefund {
-        key: String,
-        refund: NewRefund,
-    },
-    GetRefund {
-        refund_id: String,
-    },
-    CaptureRefund {
-        refund_id: String,
-    },
-    CancelRefund {
-        refund_id: String,
-    },
+    CreatePayment { key: String, payment: NewPayment },
+    CheckIn { key: String, check_in: NewCheckIn },
+    SetTerms { payment_id: String, terms: PaymentTerms },
+    GetPayment { payment_id: String },
+    FindPayments { query: PaymentQuery },
+    Capture { payment_id: String, amount: Minor },
+    CancelPayment { payment_id: String },
+    Refund { key: String, refund: NewRefund },
+    GetRefund { refund_id: String },
+    ConfirmRefund { refund_id: String },
+    CancelRefund { refund_id: String },
 }
 
 /// A successful backend answer.
@@ -148,7 +123,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             Ok(())
         }
     };
-    let text_ok = |s: &str| formats::is_valid_text(s, formats::MAX_TEXT);
+    let text_ok = |s: &str| text::is_valid(s);
     let label_ok = |l: &Option<String>| l.as_deref().is_none_or(text_ok);
     let bad = |code: RejectCode, what: &str| Err((code, what.to_string()));
     match command {
@@ -305,8 +280,15 @@ impl Flow<'_> {
     }
 
     /// Notes a status poll's answer: its time and MobilePay's delay until the next poll.
+    /// A backend that limits polls per minute is never asked faster than that, whatever delay
+    /// it suggests.
     fn polled(&mut self, poll_delay_ms: u32) -> u64 {
-        self.rec.last_poll_delay_ms = poll_delay_ms.max(1);
+        let floor = self
+            .policy
+            .capabilities
+            .polls_per_minute
+            .map_or(1, |n| 60_000u32.div_ceil(n.max(1)));
+        self.rec.last_poll_delay_ms = poll_delay_ms.max(floor);
         self.rec.last_poll_at_ms = self.now;
         u64::from(self.rec.last_poll_delay_ms)
     }
@@ -323,52 +305,54 @@ impl Flow<'_> {
     /// Makes the request of the current phase.
     fn issue(&mut self) {
         let rec = &*self.rec;
+        let lists = self.policy.capabilities.lists_open_payments;
         let call = match &rec.phase {
             Phase::Create if self.key_too_old() => return self.goto(Phase::FindOwn),
             Phase::Create => match &rec.command {
-                Command::Pay {
-                    amount,
-                    currency,
-                    order_id,
-                    restrictions,
-                    label,
-                    ..
-                } => ApiCall::Initiate {
-                    key: self.key(),
-                    payment: NewPayment {
-                        pos_id: rec.pos_id.clone(),
-                        order_id: order_id.clone(),
-                        amount: *amount,
-                        currency: *currency,
-                        restrictions: *restrictions,
-                        label: label.clone(),
-                        planned_capture_delay: capture_delay(rec.keep_reservation()),
+                Command::Pay { order_id, .. } => match self.terms() {
+                    Some(terms) => ApiCall::CreatePayment {
+                        key: self.key(),
+                        payment: NewPayment {
+                            reference: self.key(),
+                            point_of_sale: rec.pos_id.clone(),
+                            order_id: order_id.clone(),
+                            terms,
+                        },
                     },
+                    None => return self.needs_human("a sale without its amount"),
                 },
-                Command::Prepare { order_id } => ApiCall::Prepare {
+                Command::Prepare { order_id } => ApiCall::CheckIn {
                     key: self.key(),
-                    pos_id: rec.pos_id.clone(),
-                    order_id: order_id.clone(),
+                    check_in: NewCheckIn {
+                        reference: self.key(),
+                        point_of_sale: rec.pos_id.clone(),
+                        order_id: order_id.clone(),
+                    },
                 },
                 _ => return self.needs_human("a create phase on a command that creates nothing"),
             },
-            Phase::FindOwn | Phase::CheckOrder(OrderCheck::Open) => ApiCall::FindPayments {
-                pos_id: Some(rec.pos_id.clone()),
-                order_id: rec.command.order_id().map(str::to_string),
-                captured_only: false,
-            },
+            // Without a list to look in, our own payment cannot be found by its order: a person
+            // checks it (the create key alone can no longer be replayed safely).
+            Phase::FindOwn if !lists => {
+                return self.needs_human(
+                    "the payment was never confirmed and its request is too old to repeat; \
+                     check the order's payments at the backend",
+                )
+            }
+            // Without a list, a replay is safe anyway: the create key (and the reference) are
+            // derived from the command, so a lost journal repeats them unchanged.
+            Phase::CheckOrder(_) if !lists => return self.goto(Phase::Create),
+            Phase::FindOwn | Phase::CheckOrder(OrderCheck::Open) => self.find_own(false),
             Phase::CheckOrder(OrderCheck::Inspect { payment_id }) => ApiCall::GetPayment {
                 payment_id: payment_id.clone(),
             },
-            Phase::CheckOrder(OrderCheck::Captured) => ApiCall::FindPayments {
-                pos_id: Some(rec.pos_id.clone()),
-                order_id: rec.command.order_id().map(str::to_string),
-                captured_only: true,
-            },
+            Phase::CheckOrder(OrderCheck::Captured) => self.find_own(true),
             Phase::ClearStale { pending: None } => ApiCall::FindPayments {
-                pos_id: Some(rec.pos_id.clone()),
-                order_id: None,
-                captured_only: false,
+                query: PaymentQuery {
+                    point_of_sale: Some(rec.pos_id.clone()),
+                    order_id: None,
+                    captured: false,
+                },
             },
             Phase::ClearStale { pending: Some(ids) } => match ids.first() {
                 Some(id) => ApiCall::GetPayment {
@@ -379,22 +363,10 @@ impl Flow<'_> {
                     return self.goto(Phase::Create);
                 }
             },
-            Phase::Ready => match &rec.command {
-                Command::Ready {
-                    amount,
-                    currency,
-                    restrictions,
-                    label,
-                    ..
-                } => ApiCall::Ready {
+            Phase::SetTerms => match self.terms() {
+                Some(terms) if rec.kind() == super::api::CommandKind::Ready => ApiCall::SetTerms {
                     payment_id: self.payment_id(),
-                    ready: ReadyPayment {
-                        amount: *amount,
-                        currency: *currency,
-                        restrictions: *restrictions,
-                        label: label.clone(),
-                        planned_capture_delay: capture_delay(rec.keep_reservation()),
-                    },
+                    terms,
                 },
                 _ => return self.needs_human("a ready phase on a command that is not ready"),
             },
@@ -420,15 +392,17 @@ impl Flow<'_> {
             },
             Phase::AwaitTarget => return,
             Phase::FindRefundPayment => ApiCall::FindPayments {
-                pos_id: None,
-                order_id: match &rec.command {
-                    Command::Refund {
-                        payment: super::api::PaymentSelector::OrderId(order),
-                        ..
-                    } => Some(order.clone()),
-                    _ => None,
+                query: PaymentQuery {
+                    point_of_sale: None,
+                    order_id: match &rec.command {
+                        Command::Refund {
+                            payment: super::api::PaymentSelector::OrderId(order),
+                            ..
+                        } => Some(order.clone()),
+                        _ => None,
+                    },
+                    captured: true,
                 },
-                captured_only: true,
             },
             Phase::CreateRefund if self.key_too_old() => {
                 return self.needs_human(
@@ -442,7 +416,7 @@ impl Flow<'_> {
                     currency,
                     refund_order_id,
                     ..
-                } => ApiCall::CreateRefund {
+                } => ApiCall::Refund {
                     key: self.key(),
                     refund: NewRefund {
                         payment_id: self.payment_id(),
@@ -456,7 +430,7 @@ impl Flow<'_> {
             Phase::PollRefund => ApiCall::GetRefund {
                 refund_id: rec.refund_id.clone().unwrap_or_default(),
             },
-            Phase::CaptureRefund => ApiCall::CaptureRefund {
+            Phase::ConfirmRefund => ApiCall::ConfirmRefund {
                 refund_id: rec.refund_id.clone().unwrap_or_default(),
             },
             Phase::CancelRefund => ApiCall::CancelRefund {
@@ -465,6 +439,44 @@ impl Flow<'_> {
             Phase::Done => return self.push(Action::Stop),
         };
         self.push(Action::Call(call));
+    }
+
+    /// Lists our point of sale's open (or captured) payments with this command's order id.
+    fn find_own(&self, captured: bool) -> ApiCall {
+        ApiCall::FindPayments {
+            query: PaymentQuery {
+                point_of_sale: Some(self.rec.pos_id.clone()),
+                order_id: self.rec.command.order_id().map(str::to_string),
+                captured,
+            },
+        }
+    }
+
+    /// The amount and terms of a `Pay` or `Ready` command.
+    fn terms(&self) -> Option<PaymentTerms> {
+        match &self.rec.command {
+            Command::Pay {
+                amount,
+                currency,
+                restrictions,
+                label,
+                ..
+            }
+            | Command::Ready {
+                amount,
+                currency,
+                restrictions,
+                label,
+                ..
+            } => Some(PaymentTerms {
+                amount: *amount,
+                currency: *currency,
+                restrictions: *restrictions,
+                label: label.clone(),
+                keep_reservation: self.rec.keep_reservation(),
+            }),
+            _ => None,
+        }
     }
 
     fn on_reply(&mut self, reply: Reply) {
@@ -518,7 +530,7 @@ impl Flow<'_> {
                     self.rec.stale_cleared = true;
                     self.push(Action::Persist { durable: false });
                     self.goto(Phase::Poll);
-                } else if p.status.is_active() {
+                } else if p.state.is_open() {
                     self.push(Action::Call(ApiCall::CancelPayment {
                         payment_id: p.payment_id,
                     }));
@@ -531,7 +543,7 @@ impl Flow<'_> {
             (Phase::ClearStale { pending: Some(ids) }, Reply::Done) => self.goto(Phase::ClearStale {
                 pending: Some(ids.get(1..).unwrap_or_default().to_vec()),
             }),
-            (Phase::Ready, Reply::Done) => self.goto(Phase::Poll),
+            (Phase::SetTerms, Reply::Done) => self.goto(Phase::Poll),
             (Phase::Poll, Reply::Payment(p)) => self.on_payment(p),
             (Phase::Capture, Reply::Done) => self.captured(),
             (Phase::CancelPayment, Reply::Done) => self.cancelled(),
@@ -546,6 +558,14 @@ impl Flow<'_> {
                     message: "no captured payment has that order id".into(),
                 }),
             },
+            // A refund that is a change to the payment is done once accepted.
+            (Phase::CreateRefund, Reply::Id(id))
+                if self.policy.capabilities.refunds == RefundModel::Modification =>
+            {
+                self.rec.refund_id = Some(id.clone());
+                self.announce_refund(Some(id));
+                self.refunded();
+            }
             (Phase::CreateRefund, Reply::Id(id)) => {
                 self.rec.refund_id = Some(id.clone());
                 self.announce_refund(Some(id));
@@ -558,7 +578,7 @@ impl Flow<'_> {
                 self.goto(next);
             }
             (Phase::PollRefund, Reply::Refund(r)) => self.on_refund(r),
-            (Phase::CaptureRefund, Reply::Done) => self.refunded(),
+            (Phase::ConfirmRefund, Reply::Done) => self.refunded(),
             (Phase::CancelRefund, Reply::Done) => {
                 let reason = self.refund_cancel_reason();
                 self.finish(Outcome::RefundCancelled {
@@ -582,10 +602,10 @@ impl Flow<'_> {
             || p.amount == self.rec.payment_amount();
         self.rec.payment_id = Some(p.payment_id.clone());
         self.push(Action::Persist { durable: false });
-        if p.status.is_active() && same_amount {
+        if p.state.is_open() && same_amount {
             return self.goto(Phase::Poll);
         }
-        let detail = self.order_already_paid(&p.payment_id, &p.status.to_string());
+        let detail = self.order_already_paid(&p.payment_id, &p.state.to_string());
         self.needs_human(&detail);
     }
 
@@ -598,34 +618,34 @@ impl Flow<'_> {
         )
     }
 
-    /// A 409 `1301` retry found an active payment with our order id and amount on our point of
+    /// A retry after "point of sale busy" found an active payment with our order id and amount on our point of
     /// sale after our own create went unanswered: that is our payment, created by the request
     /// whose answer was lost, not a stale one.
     fn is_our_lost_payment(&self, p: &PaymentInfo) -> bool {
         self.rec.create_unanswered
-            && p.status.is_active()
+            && p.state.is_open()
             && self.rec.command.order_id() == Some(p.order_id.as_str())
             && (p.amount.is_none() || p.amount == self.rec.payment_amount())
     }
 
     fn on_payment(&mut self, p: PaymentInfo) {
         let delay = self.polled(p.poll_delay_ms);
-        if let Some(amount) = p.amount {
-            if self.rec.reserved.is_none() && p.status == PaymentStatus::Reserved {
-                self.rec.reserved = Some(amount);
+        if let PaymentState::Authorized(amounts) = &p.state {
+            if self.rec.reserved.is_none() && p.state.is_reserved() {
+                self.rec.reserved = Some(amounts.authorized);
             }
         }
         if let Some(currency) = p.currency {
             self.rec.currency.get_or_insert(currency);
         }
         match self.rec.kind() {
-            super::api::CommandKind::Cancel => return self.cancel_target_status(p),
-            super::api::CommandKind::Capture => return self.capture_target_status(p),
+            super::api::CommandKind::Cancel => return self.cancel_target_state(p),
+            super::api::CommandKind::Capture => return self.capture_target_state(p),
             _ => {}
         }
         let is_prepare = self.rec.kind() == super::api::CommandKind::Prepare;
-        match &p.status {
-            PaymentStatus::Prepared | PaymentStatus::Initiated => {
+        match &p.state {
+            PaymentState::WaitingForCustomer => {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelPayment);
                 }
@@ -638,7 +658,7 @@ impl Flow<'_> {
                     };
                     self.push(Action::Emit(EventKind::WaitingForCustomer {
                         payment_id: p.payment_id.clone(),
-                        beacon_id: self.policy.beacon_id.clone(),
+                        prompt: self.policy.prompt.clone(),
                         amount,
                         currency: if amount.is_some() { self.rec.currency } else { None },
                     }));
@@ -646,7 +666,7 @@ impl Flow<'_> {
                 }
                 self.poll_again(delay);
             }
-            PaymentStatus::Paired => {
+            PaymentState::CheckedIn => {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelPayment);
                 }
@@ -669,12 +689,12 @@ impl Flow<'_> {
                             _ => self.poll_again(delay),
                         }
                     }
-                    // Our ready has not been applied (e.g. lost before a crash): send it again.
-                    super::api::CommandKind::Ready => self.goto(Phase::Ready),
+                    // Our terms have not been applied (e.g. lost before a crash): send them again.
+                    super::api::CommandKind::Ready => self.goto(Phase::SetTerms),
                     _ => self.poll_again(delay),
                 }
             }
-            PaymentStatus::IssuedToUser => {
+            PaymentState::CustomerIdentified => {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelPayment);
                 }
@@ -682,81 +702,103 @@ impl Flow<'_> {
                 self.announce_checkin(&p.payment_id, customer);
                 self.poll_again(delay);
             }
-            PaymentStatus::Reserved => {
-                self.rec.partial_capture_possible = p.partial_capture_possible;
-                let amount = self
-                    .rec
-                    .reserved
-                    .or(self.rec.payment_amount())
-                    .unwrap_or_default();
-                if !self.rec.announced.reserved {
-                    self.rec.announced.reserved = true;
-                    self.push(Action::Emit(EventKind::Reserved {
-                        payment_id: p.payment_id.clone(),
-                        amount,
-                        partial_capture_possible: p.partial_capture_possible.unwrap_or(false),
-                    }));
-                }
-                if self.wants_cancel() {
-                    return self.goto(Phase::CancelPayment);
-                }
-                if is_prepare {
-                    return self.needs_human("a prepared payment is reserved without a ready");
-                }
-                if self.rec.keep_reservation() {
-                    self.finish(Outcome::Reserved {
-                        payment_id: p.payment_id,
-                        amount,
-                        currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
-                        partial_capture_possible: p.partial_capture_possible.unwrap_or(false),
-                    });
-                } else {
-                    self.rec.decision = Some(Decision::Capture(amount));
-                    self.push(Action::Persist { durable: false });
-                    self.goto(Phase::Capture);
-                }
-            }
-            PaymentStatus::Captured => {
+            PaymentState::Authorized(amounts) if amounts.captured.is_positive() => {
                 if self.rec.decision == Some(Decision::Cancel) {
                     return self.needs_human("the payment is captured although it was to be cancelled");
                 }
                 self.captured();
             }
-            PaymentStatus::CancelledByUser => self.declined(DeclineReason::CancelledByUser),
-            PaymentStatus::CancelledByMobilePay => self.declined(DeclineReason::CancelledByMobilePay),
-            PaymentStatus::ExpiredAndCancelled => self.declined(DeclineReason::ExpiredAndCancelled),
-            PaymentStatus::CancelledByClient => {
+            // Released without a capture: cancelled by a merchant request.
+            PaymentState::Authorized(amounts) if amounts.cancelled.is_positive() => {
+                let reason = self.cancel_reason();
+                self.declined(reason)
+            }
+            PaymentState::Authorized(_) => self.on_reserved(p, is_prepare),
+            PaymentState::Declined(Decliner::Customer) => self.declined(DeclineReason::CancelledByUser),
+            PaymentState::Declined(Decliner::Backend) => self.declined(DeclineReason::CancelledByMobilePay),
+            PaymentState::Expired => self.declined(DeclineReason::ExpiredAndCancelled),
+            PaymentState::Cancelled => {
                 let reason = self.cancel_reason();
                 self.declined(reason)
             }
             // Not successful and not understood: keep asking, as for a failed request.
-            PaymentStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+            PaymentState::Unrecognised(_) => self.on_transient(&BackendError::NoAnswer),
         }
     }
 
-    /// A cancel command re-reads the payment after `1300` (cannot cancel in this state).
-    fn cancel_target_status(&mut self, p: PaymentInfo) {
-        match &p.status {
-            PaymentStatus::Captured => self.finish(Outcome::Rejected {
+    /// The customer approved: the money is reserved. Kept for a later capture, or captured now
+    /// after the decision is stored.
+    fn on_reserved(&mut self, p: PaymentInfo, is_prepare: bool) {
+        let partial = self.partial_capture_possible(&p);
+        self.rec.partial_capture_possible = partial;
+        let amount = self
+            .rec
+            .reserved
+            .or(self.rec.payment_amount())
+            .unwrap_or_default();
+        if !self.rec.announced.reserved {
+            self.rec.announced.reserved = true;
+            self.push(Action::Emit(EventKind::Reserved {
+                payment_id: p.payment_id.clone(),
+                amount,
+                partial_capture_possible: partial.unwrap_or(false),
+            }));
+        }
+        if self.wants_cancel() {
+            return self.goto(Phase::CancelPayment);
+        }
+        if is_prepare {
+            return self.needs_human("a prepared payment is reserved without a ready");
+        }
+        if self.rec.keep_reservation() {
+            self.finish(Outcome::Reserved {
+                payment_id: p.payment_id,
+                amount,
+                currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
+                partial_capture_possible: partial.unwrap_or(false),
+            });
+        } else {
+            self.rec.decision = Some(Decision::Capture(amount));
+            self.push(Action::Persist { durable: false });
+            self.goto(Phase::Capture);
+        }
+    }
+
+    /// Whether less than the reserved amount may be captured. A backend that tells only by
+    /// refusing a partial capture is tried: its refusal ends the command as
+    /// `PartialCaptureRefused`, as a known "no" would.
+    fn partial_capture_possible(&self, p: &PaymentInfo) -> Option<bool> {
+        match self.policy.capabilities.partial_capture {
+            PartialCapture::Announced => p.partial_capture_possible,
+            PartialCapture::OnlyFromRefusal => Some(true),
+        }
+    }
+
+    /// A cancel command re-reads the payment after the backend refused the cancel.
+    fn cancel_target_state(&mut self, p: PaymentInfo) {
+        match &p.state {
+            PaymentState::Authorized(a) if a.captured.is_positive() => self.finish(Outcome::Rejected {
                 code: RejectCode::WrongState,
                 message: "the payment is captured; refund it instead".into(),
             }),
-            s if s.is_terminal() => self.cancelled(),
-            PaymentStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+            s if s.is_ended() => self.cancelled(),
+            PaymentState::Unrecognised(_) => self.on_transient(&BackendError::NoAnswer),
             _ => self.goto(Phase::CancelPayment),
         }
     }
 
-    /// A capture command re-reads the payment after `1304` (not reserved).
-    fn capture_target_status(&mut self, p: PaymentInfo) {
-        match &p.status {
-            PaymentStatus::Reserved => self.goto(Phase::Capture),
-            PaymentStatus::Captured => self.captured(),
-            PaymentStatus::CancelledByUser => self.declined(DeclineReason::CancelledByUser),
-            PaymentStatus::CancelledByMobilePay => self.declined(DeclineReason::CancelledByMobilePay),
-            PaymentStatus::ExpiredAndCancelled => self.declined(DeclineReason::ExpiredAndCancelled),
-            PaymentStatus::CancelledByClient => self.declined(DeclineReason::CancelledElsewhere),
-            PaymentStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+    /// A capture command re-reads the payment after the backend said it is not capturable.
+    fn capture_target_state(&mut self, p: PaymentInfo) {
+        match &p.state {
+            s if s.is_reserved() => self.goto(Phase::Capture),
+            PaymentState::Authorized(a) if a.captured.is_positive() => self.captured(),
+            PaymentState::Authorized(_) | PaymentState::Cancelled => {
+                self.declined(DeclineReason::CancelledElsewhere)
+            }
+            PaymentState::Declined(Decliner::Customer) => self.declined(DeclineReason::CancelledByUser),
+            PaymentState::Declined(Decliner::Backend) => self.declined(DeclineReason::CancelledByMobilePay),
+            PaymentState::Expired => self.declined(DeclineReason::ExpiredAndCancelled),
+            PaymentState::Unrecognised(_) => self.on_transient(&BackendError::NoAnswer),
             other => {
                 let message = format!("the payment is {other}, not reserved");
                 self.finish(Outcome::Rejected {
@@ -769,44 +811,49 @@ impl Flow<'_> {
 
     fn on_refund(&mut self, r: RefundInfo) {
         let delay = self.polled(r.poll_delay_ms);
-        match &r.status {
-            RefundStatus::Initiated => {
+        match &r.state {
+            RefundState::Pending => {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelRefund);
                 }
                 self.poll_again(delay);
             }
-            RefundStatus::Reserved => {
+            RefundState::AwaitingConfirmation => {
                 if self.wants_cancel() {
                     self.goto(Phase::CancelRefund)
                 } else {
-                    self.goto(Phase::CaptureRefund)
+                    self.goto(Phase::ConfirmRefund)
                 }
             }
-            RefundStatus::Captured | RefundStatus::ExpiredAndCaptured => self.refunded(),
-            RefundStatus::CancelledByMobilePay => self.finish(Outcome::RefundCancelled {
+            RefundState::PaidOut => self.refunded(),
+            RefundState::CancelledByBackend => self.finish(Outcome::RefundCancelled {
                 refund_id: Some(r.refund_id),
                 reason: RefundCancelReason::CancelledByMobilePay,
             }),
-            RefundStatus::CancelledByClient => {
+            RefundState::Cancelled => {
                 let reason = self.refund_cancel_reason();
                 self.finish(Outcome::RefundCancelled {
                     refund_id: Some(r.refund_id),
                     reason,
                 })
             }
-            RefundStatus::Unknown(_) => self.on_transient(&BackendError::NoAnswer),
+            RefundState::Unrecognised(_) => self.on_transient(&BackendError::NoAnswer),
         }
     }
 
     fn on_error(&mut self, error: BackendError) {
         let phase = self.rec.phase.clone();
-        let code = error.conflict_code().unwrap_or_default().to_string();
+        let refusal = error.refusal();
+        let is_capture_command = self.rec.kind() == super::api::CommandKind::Capture;
         match phase {
-            Phase::Create => match code.as_str() {
-                "1301" if !self.rec.stale_cleared => self.goto(Phase::ClearStale { pending: None }),
-                "1301" => self.declined(DeclineReason::PointOfSaleBusy),
-                "1306" => self.needs_human("MobilePay refused our idempotency key (1306)"),
+            Phase::Create => match refusal {
+                Some(Refusal::PointOfSaleBusy)
+                    if !self.rec.stale_cleared && self.policy.capabilities.lists_open_payments =>
+                {
+                    self.goto(Phase::ClearStale { pending: None })
+                }
+                Some(Refusal::PointOfSaleBusy) => self.declined(DeclineReason::PointOfSaleBusy),
+                Some(Refusal::KeyReused) => self.key_refused(&error),
                 _ => self.reject_from(&error),
             },
             Phase::ClearStale { pending: None } => self.declined(DeclineReason::PointOfSaleBusy),
@@ -815,15 +862,17 @@ impl Flow<'_> {
             Phase::ClearStale { pending: Some(ids) } => self.goto(Phase::ClearStale {
                 pending: Some(ids.get(1..).unwrap_or_default().to_vec()),
             }),
-            Phase::Ready => match (&error, code.as_str()) {
-                (BackendError::Conflict { .. }, _) => self.goto(Phase::Poll),
+            // Refused because of the payment's state (e.g. the terms were already applied
+            // before a crash): read it and go on from what it is.
+            Phase::SetTerms => match (&error, refusal) {
+                (_, Some(r)) if !r.is_about_the_request() => self.goto(Phase::Poll),
                 (BackendError::NotFound, _) => {
                     self.needs_human("the prepared payment is unknown to MobilePay")
                 }
                 _ => self.reject_from(&error),
             },
-            Phase::Capture => match code.as_str() {
-                "1308" => {
+            Phase::Capture => match refusal {
+                Some(Refusal::PartialCaptureNotAllowed) => {
                     let amount = match self.rec.decision {
                         Some(Decision::Capture(a)) => a,
                         _ => Minor(0),
@@ -831,34 +880,33 @@ impl Flow<'_> {
                     self.rec.partial_capture_possible = Some(false);
                     self.partial_refused(amount)
                 }
-                "1304" => self.goto(Phase::Poll),
-                "1307" => self.needs_human("the payment was already captured with a different amount (1307)"),
-                "1305" if self.rec.kind() == super::api::CommandKind::Capture => {
-                    self.finish(Outcome::Rejected {
-                        code: RejectCode::CaptureExceedsReservation,
-                        message: "the capture amount exceeds the reserved amount".into(),
-                    })
-                }
-                _ if self.rec.kind() == super::api::CommandKind::Capture
-                    && !matches!(error, BackendError::NotFound) =>
-                {
+                Some(Refusal::NotCapturable) => self.goto(Phase::Poll),
+                Some(Refusal::CapturedWithOtherAmount) => self.needs_human(&format!(
+                    "the payment was already captured with a different amount ({error})"
+                )),
+                Some(Refusal::AmountAboveReserved) if is_capture_command => self.finish(Outcome::Rejected {
+                    code: RejectCode::CaptureExceedsReservation,
+                    message: "the capture amount exceeds the reserved amount".into(),
+                }),
+                _ if is_capture_command && !matches!(error, BackendError::NotFound) => {
                     self.reject_from(&error)
                 }
                 _ => self.needs_human(&format!("the reserved payment could not be captured: {error}")),
             },
-            Phase::CancelPayment => match (&error, code.as_str()) {
-                (BackendError::Conflict { .. }, "1300") => self.goto(Phase::Poll),
+            Phase::CancelPayment => match (&error, refusal) {
+                (_, Some(Refusal::NotCancellable)) => self.goto(Phase::Poll),
                 (BackendError::Forbidden { .. }, _) if self.rec.kind() == super::api::CommandKind::Cancel => {
                     self.reject_from(&error)
                 }
                 _ => self.needs_human(&format!("the payment could not be cancelled: {error}")),
             },
-            Phase::CreateRefund => match code.as_str() {
-                "1306" => self.needs_human("MobilePay refused our idempotency key (1306)"),
+            Phase::CreateRefund => match refusal {
+                Some(Refusal::KeyReused) => self.key_refused(&error),
                 _ => self.reject_from(&error),
             },
-            Phase::CaptureRefund if code == "1351" => self.goto(Phase::PollRefund),
-            Phase::CancelRefund if code == "1352" => self.goto(Phase::PollRefund),
+            Phase::ConfirmRefund | Phase::CancelRefund if refusal == Some(Refusal::RefundStateChanged) => {
+                self.goto(Phase::PollRefund)
+            }
             Phase::FindRefundPayment => self.reject_from(&error),
             Phase::Poll if matches!(error, BackendError::NotFound) => {
                 self.needs_human("the payment is unknown to MobilePay")
@@ -867,6 +915,12 @@ impl Flow<'_> {
                 "MobilePay refused a request in phase {phase:?}: {error}"
             )),
         }
+    }
+
+    /// The backend refused our idempotency key as used for another request: nothing was done
+    /// with this one, and repeating it cannot help.
+    fn key_refused(&mut self, error: &BackendError) {
+        self.needs_human(&format!("MobilePay refused our idempotency key ({error})"))
     }
 
     /// A request failed in a way that may pass: retry with back-off, and answer the caller once
@@ -914,7 +968,7 @@ impl Flow<'_> {
                 currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
             },
             // A reserved refund is paid out by MobilePay after 24 h even without our capture.
-            Phase::CaptureRefund => Outcome::Refunded {
+            Phase::ConfirmRefund => Outcome::Refunded {
                 refund_id: self.rec.refund_id.clone().unwrap_or_default(),
                 payment_id: self.payment_id(),
                 amount: self.refund_amount(),
@@ -955,7 +1009,7 @@ impl Flow<'_> {
         self.rec.cancel_requested = true;
         self.push(Action::Persist { durable: true });
         match self.rec.phase.clone() {
-            Phase::Ready | Phase::Poll => self.goto(Phase::CancelPayment),
+            Phase::SetTerms | Phase::Poll => self.goto(Phase::CancelPayment),
             Phase::PollRefund => self.goto(Phase::CancelRefund),
             Phase::ClearStale { .. } | Phase::CheckOrder(_) => {
                 self.declined(DeclineReason::CancelledByCashier)
@@ -1178,35 +1232,33 @@ fn customer_of(p: &PaymentInfo) -> CustomerInfo {
     }
 }
 
-/// `None` for a sale captured at once; a kept reservation is expected to be captured within a
-/// day (MobilePay support chases it later).
-fn capture_delay(keep_reservation: bool) -> PlannedCaptureDelay {
-    if keep_reservation {
-        PlannedCaptureDelay::LessThan24Hours
-    } else {
-        PlannedCaptureDelay::None
-    }
-}
-
-/// The stable reject code for a definitive MobilePay refusal.
+/// The stable reject code for a definitive refusal.
 pub fn reject_code(error: &BackendError) -> (RejectCode, String) {
     let code = match error {
-        BackendError::Conflict { code, .. } | BackendError::BadRequest { code, .. } => match code.as_str() {
-            "1102" => RejectCode::InvalidAmount,
-            "1113" => RejectCode::InvalidOrderId,
-            "1114" => RejectCode::InvalidRefundOrderId,
-            "1117" => RejectCode::InvalidLabel,
-            "1000" => RejectCode::PointOfSaleNotFound,
-            "1204" => RejectCode::StoreNotActivated,
-            "1001" => RejectCode::PaymentNotFound,
-            "1354" => RejectCode::PaymentNotCaptured,
-            "1365" => RejectCode::CurrencyMismatch,
-            "1366" => RejectCode::PaymentTooOld,
-            "1367" => RejectCode::RefundTooHigh,
-            "1368" => RejectCode::InsufficientBalance,
-            "1305" => RejectCode::CaptureExceedsReservation,
-            "1303" | "1304" | "1300" | "1351" | "1352" => RejectCode::WrongState,
-            _ => RejectCode::InvalidRequest,
+        BackendError::Refused { reason, .. } => match reason {
+            Refusal::InvalidAmount => RejectCode::InvalidAmount,
+            Refusal::InvalidOrderId => RejectCode::InvalidOrderId,
+            Refusal::InvalidRefundOrderId => RejectCode::InvalidRefundOrderId,
+            Refusal::InvalidLabel => RejectCode::InvalidLabel,
+            Refusal::UnknownPointOfSale => RejectCode::PointOfSaleNotFound,
+            Refusal::StoreNotActivated => RejectCode::StoreNotActivated,
+            Refusal::UnknownPayment => RejectCode::PaymentNotFound,
+            Refusal::NotCaptured => RejectCode::PaymentNotCaptured,
+            Refusal::CurrencyMismatch => RejectCode::CurrencyMismatch,
+            Refusal::PaymentTooOld => RejectCode::PaymentTooOld,
+            Refusal::AmountAboveRefundable => RejectCode::RefundTooHigh,
+            Refusal::InsufficientBalance => RejectCode::InsufficientBalance,
+            Refusal::AmountAboveReserved => RejectCode::CaptureExceedsReservation,
+            Refusal::NotCheckedIn
+            | Refusal::NotCapturable
+            | Refusal::NotCancellable
+            | Refusal::RefundStateChanged => RejectCode::WrongState,
+            Refusal::PointOfSaleBusy
+            | Refusal::PartialCaptureNotAllowed
+            | Refusal::CapturedWithOtherAmount
+            | Refusal::KeyReused
+            | Refusal::StateConflict
+            | Refusal::Invalid => RejectCode::InvalidRequest,
         },
         BackendError::NotFound => RejectCode::PaymentNotFound,
         BackendError::Forbidden { .. } | BackendError::Unauthorized => RejectCode::Forbidden,

@@ -1,8 +1,9 @@
-//! Every flow against scripted MobilePay answers: each status, error code and timeout of the
-//! reference, plus an enumeration of crash points.
+//! Every flow against scripted backend answers: each state, refusal and timeout the engine
+//! knows, plus an enumeration of crash points.
 
 use super::*;
 use crate::engine::api::{CommandId, PaymentSelector};
+use crate::engine::backend::Amounts;
 use crate::money::Currency;
 
 fn cid(s: &str) -> CommandId {
@@ -26,12 +27,11 @@ fn record(command: Command) -> Record {
     rec
 }
 
-fn payment(status: PaymentStatus) -> PaymentInfo {
+fn payment(state: PaymentState) -> PaymentInfo {
     PaymentInfo {
         payment_id: "pay-1".into(),
-        pos_id: "pos-1".into(),
         order_id: "order-1".into(),
-        status,
+        state,
         amount: Some(Minor(4995)),
         currency: Some(Currency::DKK),
         loyalty_ids: Some(vec![]),
@@ -42,23 +42,39 @@ fn payment(status: PaymentStatus) -> PaymentInfo {
     }
 }
 
-fn refund_info(status: RefundStatus) -> RefundInfo {
+fn refund_info(state: RefundState) -> RefundInfo {
     RefundInfo {
         refund_id: "ref-1".into(),
         payment_id: "pay-1".into(),
-        refund_order_id: "r-1".into(),
-        status,
+        state,
         amount: Some(Minor(1000)),
         currency: Currency::DKK,
         poll_delay_ms: 100,
     }
 }
 
-fn conflict(code: &str) -> BackendError {
-    BackendError::Conflict {
-        code: code.into(),
-        message: "conflict".into(),
+fn refused(reason: Refusal) -> BackendError {
+    BackendError::Refused {
+        reason,
+        detail: format!("refused: {reason:?}"),
     }
+}
+
+/// The sale's 49.95 reserved.
+fn reserved() -> PaymentState {
+    PaymentState::Authorized(Amounts {
+        authorized: Minor(4995),
+        ..Amounts::default()
+    })
+}
+
+/// The sale's 49.95 captured.
+fn captured() -> PaymentState {
+    PaymentState::Authorized(Amounts {
+        authorized: Minor(4995),
+        captured: Minor(4995),
+        ..Amounts::default()
+    })
 }
 
 /// Drives one record and checks the ordering rules after every step.
@@ -78,7 +94,10 @@ impl Harness {
             rec,
             now: 1_000,
             policy: Policy {
-                beacon_id: "123456789012345".into(),
+                prompt: Some(CustomerPrompt::Qr {
+                    content: "scan me".into(),
+                    sticker_id: Some("123456789012345".into()),
+                }),
                 answer_unknown_after_ms: 10_000,
                 ..Policy::default()
             },
@@ -125,8 +144,8 @@ impl Harness {
         self.input(Input::Reply(Err(error)))
     }
 
-    fn status(&mut self, status: PaymentStatus) -> Vec<Action> {
-        self.ok(Reply::Payment(payment(status)))
+    fn status(&mut self, state: PaymentState) -> Vec<Action> {
+        self.ok(Reply::Payment(payment(state)))
     }
 }
 
@@ -163,30 +182,30 @@ fn get_payment() -> ApiCall {
 fn payment_is_captured_in_full_after_approval() {
     let mut h = Harness::new(record(pay_command(false)));
     match call(&h.start()) {
-        ApiCall::Initiate { key, payment } => {
+        ApiCall::CreatePayment { key, payment } => {
             assert_eq!(key, "key-1");
-            assert_eq!(payment.amount, Minor(4995));
-            assert_eq!(payment.planned_capture_delay, PlannedCaptureDelay::None);
-            assert_eq!(payment.pos_id, "pos-1");
+            assert_eq!(payment.terms.amount, Minor(4995));
+            assert!(!payment.terms.keep_reservation);
+            assert_eq!(payment.point_of_sale, "pos-1");
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(call(&h.ok(Reply::Id("pay-1".into()))), get_payment());
-    assert_eq!(sleeps(&h.status(PaymentStatus::Initiated)), 1000);
+    assert_eq!(sleeps(&h.status(PaymentState::WaitingForCustomer)), 1000);
     assert!(matches!(
         &h.events[0],
-        EventKind::WaitingForCustomer { beacon_id, amount: Some(Minor(4995)), .. } if beacon_id == "123456789012345"
+        EventKind::WaitingForCustomer { prompt: Some(prompt), amount: Some(Minor(4995)), .. } if prompt.sticker_id() == Some("123456789012345")
     ));
     assert_eq!(call(&h.input(Input::Timer)), get_payment());
-    sleeps(&h.status(PaymentStatus::IssuedToUser));
+    sleeps(&h.status(PaymentState::CustomerIdentified));
     assert!(matches!(h.events[1], EventKind::CustomerCheckedIn { .. }));
     // A second poll in the same state does not repeat the event.
     h.input(Input::Timer);
-    sleeps(&h.status(PaymentStatus::IssuedToUser));
+    sleeps(&h.status(PaymentState::CustomerIdentified));
     assert_eq!(h.events.len(), 2);
     h.input(Input::Timer);
     assert_eq!(
-        call(&h.status(PaymentStatus::Reserved)),
+        call(&h.status(reserved())),
         ApiCall::Capture {
             payment_id: "pay-1".into(),
             amount: Minor(4995)
@@ -211,16 +230,13 @@ fn payment_is_captured_in_full_after_approval() {
 fn payment_can_be_kept_as_reservation() {
     let mut h = Harness::new(record(pay_command(true)));
     match call(&h.start()) {
-        ApiCall::Initiate { payment, .. } => {
-            assert_eq!(
-                payment.planned_capture_delay,
-                PlannedCaptureDelay::LessThan24Hours
-            )
+        ApiCall::CreatePayment { payment, .. } => {
+            assert!(payment.terms.keep_reservation)
         }
         other => panic!("{other:?}"),
     }
     h.ok(Reply::Id("pay-1".into()));
-    let outcome = answered(&h.status(PaymentStatus::Reserved));
+    let outcome = answered(&h.status(reserved()));
     assert_eq!(
         outcome,
         Outcome::Reserved {
@@ -239,19 +255,16 @@ fn payment_can_be_kept_as_reservation() {
 #[test]
 fn mobilepay_endings_become_clear_declines() {
     for (status, reason) in [
-        (PaymentStatus::CancelledByUser, DeclineReason::CancelledByUser),
         (
-            PaymentStatus::CancelledByMobilePay,
+            PaymentState::Declined(Decliner::Customer),
+            DeclineReason::CancelledByUser,
+        ),
+        (
+            PaymentState::Declined(Decliner::Backend),
             DeclineReason::CancelledByMobilePay,
         ),
-        (
-            PaymentStatus::ExpiredAndCancelled,
-            DeclineReason::ExpiredAndCancelled,
-        ),
-        (
-            PaymentStatus::CancelledByClient,
-            DeclineReason::CancelledElsewhere,
-        ),
+        (PaymentState::Expired, DeclineReason::ExpiredAndCancelled),
+        (PaymentState::Cancelled, DeclineReason::CancelledElsewhere),
     ] {
         let mut h = Harness::new(record(pay_command(false)));
         h.start();
@@ -273,13 +286,13 @@ fn unknown_status_keeps_polling_and_answers_unknown_only_after_the_limit() {
     let mut h = Harness::new(record(pay_command(false)));
     h.start();
     h.ok(Reply::Id("pay-1".into()));
-    sleeps(&h.status(PaymentStatus::Unknown(
+    sleeps(&h.status(PaymentState::Unrecognised(
         "RejectedByMobilePayDueToAgeRestrictions".into(),
     )));
     assert!(h.answers.is_empty());
     h.now += 20_000;
     h.input(Input::Timer);
-    sleeps(&h.status(PaymentStatus::Unknown("Strange".into())));
+    sleeps(&h.status(PaymentState::Unrecognised("Strange".into())));
     assert_eq!(
         h.answers,
         vec![Outcome::Unknown {
@@ -292,38 +305,19 @@ fn unknown_status_keeps_polling_and_answers_unknown_only_after_the_limit() {
 #[test]
 fn create_refusals_become_stable_reject_codes() {
     for (error, code) in [
-        (conflict("1000"), RejectCode::PointOfSaleNotFound),
-        (conflict("1204"), RejectCode::StoreNotActivated),
         (
-            BackendError::BadRequest {
-                code: "1113".into(),
-                message: String::new(),
-            },
-            RejectCode::InvalidOrderId,
+            refused(Refusal::UnknownPointOfSale),
+            RejectCode::PointOfSaleNotFound,
         ),
+        (refused(Refusal::StoreNotActivated), RejectCode::StoreNotActivated),
+        (refused(Refusal::InvalidOrderId), RejectCode::InvalidOrderId),
+        (refused(Refusal::InvalidAmount), RejectCode::InvalidAmount),
+        (refused(Refusal::InvalidLabel), RejectCode::InvalidLabel),
+        (refused(Refusal::Invalid), RejectCode::InvalidRequest),
         (
-            BackendError::BadRequest {
-                code: "1102".into(),
-                message: String::new(),
+            BackendError::Forbidden {
+                detail: "1400".into(),
             },
-            RejectCode::InvalidAmount,
-        ),
-        (
-            BackendError::BadRequest {
-                code: "1117".into(),
-                message: String::new(),
-            },
-            RejectCode::InvalidLabel,
-        ),
-        (
-            BackendError::BadRequest {
-                code: "1099".into(),
-                message: String::new(),
-            },
-            RejectCode::InvalidRequest,
-        ),
-        (
-            BackendError::Forbidden { code: "1400".into() },
             RejectCode::Forbidden,
         ),
     ] {
@@ -337,7 +331,7 @@ fn create_refusals_become_stable_reject_codes() {
     let mut h = Harness::new(record(pay_command(false)));
     h.start();
     assert!(matches!(
-        answered(&h.err(conflict("1306"))),
+        answered(&h.err(refused(Refusal::KeyReused))),
         Outcome::NeedsHuman { .. }
     ));
 }
@@ -347,11 +341,13 @@ fn active_payment_conflict_cancels_the_stale_payment_and_retries_once_with_the_s
     let mut h = Harness::new(record(pay_command(false)));
     h.start();
     assert_eq!(
-        call(&h.err(conflict("1301"))),
+        call(&h.err(refused(Refusal::PointOfSaleBusy))),
         ApiCall::FindPayments {
-            pos_id: Some("pos-1".into()),
-            order_id: None,
-            captured_only: false
+            query: PaymentQuery {
+                point_of_sale: Some("pos-1".into()),
+                order_id: None,
+                captured: false,
+            },
         }
     );
     let stale = |status| {
@@ -368,7 +364,7 @@ fn active_payment_conflict_cancels_the_stale_payment_and_retries_once_with_the_s
         }
     );
     assert_eq!(
-        call(&h.ok(stale(PaymentStatus::IssuedToUser))),
+        call(&h.ok(stale(PaymentState::CustomerIdentified))),
         ApiCall::CancelPayment {
             payment_id: "stale".into()
         }
@@ -382,14 +378,14 @@ fn active_payment_conflict_cancels_the_stale_payment_and_retries_once_with_the_s
     // A reservation does not block the point of sale and is never touched here.
     match call(&h.ok(Reply::Payment(PaymentInfo {
         payment_id: "reserved".into(),
-        ..payment(PaymentStatus::Reserved)
+        ..payment(reserved())
     }))) {
-        ApiCall::Initiate { key, .. } => assert_eq!(key, "key-1"),
+        ApiCall::CreatePayment { key, .. } => assert_eq!(key, "key-1"),
         other => panic!("{other:?}"),
     }
     assert!(h.rec.stale_cleared);
     // A second 1301 is not cleaned up again.
-    let outcome = answered(&h.err(conflict("1301")));
+    let outcome = answered(&h.err(refused(Refusal::PointOfSaleBusy)));
     assert_eq!(
         outcome,
         Outcome::Declined {
@@ -406,9 +402,9 @@ fn active_payment_conflict_after_a_lost_answer_adopts_our_own_payment() {
     sleeps(&h.err(BackendError::NoAnswer));
     assert!(h.rec.create_unanswered);
     h.input(Input::Timer);
-    h.err(conflict("1301"));
+    h.err(refused(Refusal::PointOfSaleBusy));
     h.ok(Reply::Ids(vec!["pay-1".into()]));
-    assert_eq!(call(&h.status(PaymentStatus::Initiated)), get_payment());
+    assert_eq!(call(&h.status(PaymentState::WaitingForCustomer)), get_payment());
     assert_eq!(h.rec.payment_id.as_deref(), Some("pay-1"));
 }
 
@@ -419,12 +415,14 @@ fn lost_create_answers_are_retried_with_the_same_key_and_back_off() {
     let mut delays = Vec::new();
     for error in [
         BackendError::NoAnswer,
-        BackendError::Server { code: "2000".into() },
+        BackendError::Server {
+            detail: "2000".into(),
+        },
         BackendError::Unauthorized,
     ] {
         delays.push(sleeps(&h.err(error)));
         match call(&h.input(Input::Timer)) {
-            ApiCall::Initiate { key, .. } => assert_eq!(key, "key-1"),
+            ApiCall::CreatePayment { key, .. } => assert_eq!(key, "key-1"),
             other => panic!("{other:?}"),
         }
     }
@@ -484,7 +482,7 @@ fn a_reserved_payment_found_after_unknown_is_cancelled_not_captured() {
     );
     h.input(Input::Timer);
     assert_eq!(
-        call(&h.status(PaymentStatus::Reserved)),
+        call(&h.status(reserved())),
         ApiCall::CancelPayment {
             payment_id: "pay-1".into()
         }
@@ -496,8 +494,10 @@ fn a_failing_capture_is_answered_capture_pending_and_finished_later() {
     let mut h = Harness::new(record(pay_command(false)));
     h.start();
     h.ok(Reply::Id("pay-1".into()));
-    h.status(PaymentStatus::Reserved);
-    h.err(BackendError::Server { code: "2001".into() });
+    h.status(reserved());
+    h.err(BackendError::Server {
+        detail: "2001".into(),
+    });
     h.now += 11_000;
     h.input(Input::Timer);
     h.err(BackendError::NoAnswer);
@@ -525,9 +525,11 @@ fn old_create_keys_are_never_replayed() {
     assert_eq!(
         call(&h.start()),
         ApiCall::FindPayments {
-            pos_id: Some("pos-1".into()),
-            order_id: Some("order-1".into()),
-            captured_only: false
+            query: PaymentQuery {
+                point_of_sale: Some("pos-1".into()),
+                order_id: Some("order-1".into()),
+                captured: false,
+            },
         }
     );
     assert_eq!(call(&h.ok(Reply::Ids(vec!["pay-1".into()]))), get_payment());
@@ -550,9 +552,11 @@ fn doubtful_record() -> Record {
 
 fn find(captured_only: bool) -> ApiCall {
     ApiCall::FindPayments {
-        pos_id: Some("pos-1".into()),
-        order_id: Some("order-1".into()),
-        captured_only,
+        query: PaymentQuery {
+            point_of_sale: Some("pos-1".into()),
+            order_id: Some("order-1".into()),
+            captured: captured_only,
+        },
     }
 }
 
@@ -563,7 +567,7 @@ fn in_doubt_a_sale_nobody_paid_is_created_after_two_lookups() {
     assert_eq!(call(&h.ok(Reply::Ids(vec![]))), find(true));
     assert!(matches!(
         call(&h.ok(Reply::Ids(vec![]))),
-        ApiCall::Initiate { key, .. } if key == "key-1"
+        ApiCall::CreatePayment { key, .. } if key == "key-1"
     ));
 }
 
@@ -584,8 +588,8 @@ fn in_doubt_a_captured_order_is_flagged_never_paid_again() {
 #[test]
 fn in_doubt_a_reserved_or_different_open_payment_is_flagged() {
     for (status, amount) in [
-        (PaymentStatus::Reserved, Minor(4995)),
-        (PaymentStatus::IssuedToUser, Minor(100)),
+        (reserved(), Minor(4995)),
+        (PaymentState::CustomerIdentified, Minor(100)),
     ] {
         let mut h = Harness::new(doubtful_record());
         h.start();
@@ -613,13 +617,13 @@ fn in_doubt_our_sale_still_waiting_for_the_customer_is_taken_over() {
     h.ok(Reply::Ids(vec!["pay-1".into()]));
     // The customer is still approving the payment the lost command created: follow it.
     assert!(matches!(
-        h.status(PaymentStatus::IssuedToUser).last(),
+        h.status(PaymentState::CustomerIdentified).last(),
         Some(Action::Call(ApiCall::GetPayment { .. }))
     ));
     assert_eq!(h.rec.phase, Phase::Poll);
-    sleeps(&h.status(PaymentStatus::IssuedToUser));
+    sleeps(&h.status(PaymentState::CustomerIdentified));
     assert_eq!(
-        call(&h.status(PaymentStatus::Reserved)),
+        call(&h.status(reserved())),
         ApiCall::Capture {
             payment_id: "pay-1".into(),
             amount: Minor(4995)
@@ -633,7 +637,7 @@ fn cashier_cancel_while_waiting_cancels_the_payment() {
     let mut h = Harness::new(record(pay_command(false)));
     h.start();
     h.ok(Reply::Id("pay-1".into()));
-    h.status(PaymentStatus::Initiated);
+    h.status(PaymentState::WaitingForCustomer);
     let actions = h.input(Input::CancelRequested);
     assert_eq!(actions[0], Action::Persist { durable: true });
     assert_eq!(
@@ -657,7 +661,7 @@ fn cashier_cancel_during_create_cancels_what_was_created() {
     h.start();
     h.err(BackendError::NoAnswer);
     match call(&h.input(Input::CancelRequested)) {
-        ApiCall::Initiate { key, .. } => assert_eq!(key, "key-1"),
+        ApiCall::CreatePayment { key, .. } => assert_eq!(key, "key-1"),
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -674,9 +678,9 @@ fn cancel_that_comes_too_late_finds_the_real_state() {
     h.start();
     h.ok(Reply::Id("pay-1".into()));
     h.input(Input::CancelRequested);
-    assert_eq!(call(&h.err(conflict("1300"))), get_payment());
+    assert_eq!(call(&h.err(refused(Refusal::NotCancellable))), get_payment());
     assert_eq!(
-        answered(&h.status(PaymentStatus::CancelledByUser)),
+        answered(&h.status(PaymentState::Declined(Decliner::Customer))),
         Outcome::Declined {
             payment_id: Some("pay-1".into()),
             reason: DeclineReason::CancelledByUser
@@ -689,7 +693,7 @@ fn cancel_during_capture_does_not_stop_the_capture() {
     let mut h = Harness::new(record(pay_command(false)));
     h.start();
     h.ok(Reply::Id("pay-1".into()));
-    h.status(PaymentStatus::Reserved);
+    h.status(reserved());
     h.err(BackendError::NoAnswer);
     assert!(matches!(
         call(&h.input(Input::CancelRequested)),
@@ -734,18 +738,21 @@ fn capture_command_captures_full_or_partial() {
 #[test]
 fn partial_capture_impossible_is_refused_without_capturing() {
     let mut h = Harness::new(capture_record(Some(Minor(1000)), false));
-    let refused = Outcome::PartialCaptureRefused {
+    let refusal = Outcome::PartialCaptureRefused {
         payment_id: "pay-1".into(),
         reserved: Minor(4995),
         requested: Minor(1000),
     };
-    assert_eq!(answered(&h.start()), refused);
-    // Also when only MobilePay knows (1308).
+    assert_eq!(answered(&h.start()), refusal);
+    // Also when only the backend knows (it refuses the partial capture).
     let mut rec = capture_record(Some(Minor(1000)), true);
     rec.partial_capture_possible = None;
     let mut h = Harness::new(rec);
     h.start();
-    assert_eq!(answered(&h.err(conflict("1308"))), refused);
+    assert_eq!(
+        answered(&h.err(refused(Refusal::PartialCaptureNotAllowed))),
+        refusal
+    );
 }
 
 #[test]
@@ -753,7 +760,7 @@ fn capture_command_conflicts() {
     let mut h = Harness::new(capture_record(Some(Minor(9999)), true));
     h.start();
     assert!(matches!(
-        answered(&h.err(conflict("1305"))),
+        answered(&h.err(refused(Refusal::AmountAboveReserved))),
         Outcome::Rejected {
             code: RejectCode::CaptureExceedsReservation,
             ..
@@ -761,9 +768,9 @@ fn capture_command_conflicts() {
     ));
     let mut h = Harness::new(capture_record(None, true));
     h.start();
-    assert_eq!(call(&h.err(conflict("1304"))), get_payment());
+    assert_eq!(call(&h.err(refused(Refusal::NotCapturable))), get_payment());
     assert_eq!(
-        answered(&h.status(PaymentStatus::ExpiredAndCancelled)),
+        answered(&h.status(PaymentState::Expired)),
         Outcome::Declined {
             payment_id: Some("pay-1".into()),
             reason: DeclineReason::ExpiredAndCancelled
@@ -771,15 +778,15 @@ fn capture_command_conflicts() {
     );
     let mut h = Harness::new(capture_record(None, true));
     h.start();
-    h.err(conflict("1304"));
+    h.err(refused(Refusal::NotCapturable));
     assert!(matches!(
-        answered(&h.status(PaymentStatus::Captured)),
+        answered(&h.status(captured())),
         Outcome::Captured { .. }
     ));
     let mut h = Harness::new(capture_record(None, true));
     h.start();
     assert!(matches!(
-        answered(&h.err(conflict("1307"))),
+        answered(&h.err(refused(Refusal::CapturedWithOtherAmount))),
         Outcome::NeedsHuman { .. }
     ));
 }
@@ -789,9 +796,9 @@ fn prepared_payment_reports_the_customer_once_loyalty_is_known() {
     let mut h = Harness::new(record(Command::Prepare {
         order_id: "order-1".into(),
     }));
-    assert!(matches!(call(&h.start()), ApiCall::Prepare { key, .. } if key == "key-1"));
+    assert!(matches!(call(&h.start()), ApiCall::CheckIn { key, .. } if key == "key-1"));
     h.ok(Reply::Id("pay-1".into()));
-    sleeps(&h.status(PaymentStatus::Prepared));
+    sleeps(&h.status(PaymentState::WaitingForCustomer));
     assert!(matches!(
         h.events[0],
         EventKind::WaitingForCustomer {
@@ -805,7 +812,7 @@ fn prepared_payment_reports_the_customer_once_loyalty_is_known() {
         loyalty_ids: None,
         customer_receipt_token: None,
         amount: None,
-        ..payment(PaymentStatus::Paired)
+        ..payment(PaymentState::CheckedIn)
     };
     sleeps(&h.ok(Reply::Payment(not_looked_up)));
     assert!(h.answers.is_empty());
@@ -813,7 +820,7 @@ fn prepared_payment_reports_the_customer_once_loyalty_is_known() {
     let looked_up = PaymentInfo {
         loyalty_ids: Some(vec!["L-1".into()]),
         customer_receipt_token: Some("R".into()),
-        ..payment(PaymentStatus::Paired)
+        ..payment(PaymentState::CheckedIn)
     };
     let customer = CustomerInfo {
         loyalty_ids: vec!["L-1".into()],
@@ -855,17 +862,20 @@ fn ready_record() -> Record {
 fn ready_gives_the_amount_and_finishes_like_a_payment() {
     let mut h = Harness::new(ready_record());
     match call(&h.start()) {
-        ApiCall::Ready { payment_id, ready } => {
+        ApiCall::SetTerms { payment_id, terms } => {
             assert_eq!(payment_id, "pay-1");
-            assert_eq!(ready.amount, Minor(2500));
-            assert_eq!(ready.label.as_deref(), Some("Bakery"));
+            assert_eq!(terms.amount, Minor(2500));
+            assert_eq!(terms.label.as_deref(), Some("Bakery"));
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(call(&h.ok(Reply::Done)), get_payment());
     let reserved = PaymentInfo {
         amount: Some(Minor(2500)),
-        ..payment(PaymentStatus::Reserved)
+        ..payment(PaymentState::Authorized(Amounts {
+            authorized: Minor(2500),
+            ..Amounts::default()
+        }))
     };
     assert_eq!(
         call(&h.ok(Reply::Payment(reserved))),
@@ -880,15 +890,15 @@ fn ready_gives_the_amount_and_finishes_like_a_payment() {
 fn ready_conflict_rereads_the_payment() {
     let mut h = Harness::new(ready_record());
     h.start();
-    assert_eq!(call(&h.err(conflict("1303"))), get_payment());
+    assert_eq!(call(&h.err(refused(Refusal::NotCheckedIn))), get_payment());
     // Still paired (our ready was lost): ready again.
     assert!(matches!(
-        call(&h.status(PaymentStatus::Paired)),
-        ApiCall::Ready { .. }
+        call(&h.status(PaymentState::CheckedIn)),
+        ApiCall::SetTerms { .. }
     ));
     h.ok(Reply::Done);
     assert_eq!(
-        answered(&h.status(PaymentStatus::CancelledByUser)),
+        answered(&h.status(PaymentState::Declined(Decliner::Customer))),
         Outcome::Declined {
             payment_id: Some("pay-1".into()),
             reason: DeclineReason::CancelledByUser
@@ -911,7 +921,7 @@ fn refund_record() -> Record {
 fn refund_is_created_polled_and_captured() {
     let mut h = Harness::new(refund_record());
     match call(&h.start()) {
-        ApiCall::CreateRefund { key, refund } => {
+        ApiCall::Refund { key, refund } => {
             assert_eq!(key, "key-1");
             assert_eq!(refund.payment_id, "pay-1");
             assert_eq!(refund.amount, Minor(1000));
@@ -932,13 +942,13 @@ fn refund_is_created_polled_and_captured() {
         }
     ));
     assert_eq!(
-        sleeps(&h.ok(Reply::Refund(refund_info(RefundStatus::Initiated)))),
+        sleeps(&h.ok(Reply::Refund(refund_info(RefundState::Pending)))),
         100
     );
     h.input(Input::Timer);
     assert_eq!(
-        call(&h.ok(Reply::Refund(refund_info(RefundStatus::Reserved)))),
-        ApiCall::CaptureRefund {
+        call(&h.ok(Reply::Refund(refund_info(RefundState::AwaitingConfirmation)))),
+        ApiCall::ConfirmRefund {
             refund_id: "ref-1".into()
         }
     );
@@ -956,10 +966,10 @@ fn refund_is_created_polled_and_captured() {
 #[test]
 fn refund_statuses_and_refusals() {
     for (status, expect_refunded) in [
-        (RefundStatus::Captured, true),
-        (RefundStatus::ExpiredAndCaptured, true),
-        (RefundStatus::CancelledByMobilePay, false),
-        (RefundStatus::CancelledByClient, false),
+        (RefundState::PaidOut, true),
+        (RefundState::PaidOut, true),
+        (RefundState::CancelledByBackend, false),
+        (RefundState::Cancelled, false),
     ] {
         let mut h = Harness::new(refund_record());
         h.start();
@@ -968,30 +978,30 @@ fn refund_statuses_and_refusals() {
         assert_eq!(
             matches!(outcome, Outcome::Refunded { .. }),
             expect_refunded,
-            "{status}"
+            "{status:?}"
         );
     }
     for (code, reject) in [
-        ("1001", RejectCode::PaymentNotFound),
-        ("1354", RejectCode::PaymentNotCaptured),
-        ("1365", RejectCode::CurrencyMismatch),
-        ("1366", RejectCode::PaymentTooOld),
-        ("1367", RejectCode::RefundTooHigh),
-        ("1368", RejectCode::InsufficientBalance),
+        (Refusal::UnknownPayment, RejectCode::PaymentNotFound),
+        (Refusal::NotCaptured, RejectCode::PaymentNotCaptured),
+        (Refusal::CurrencyMismatch, RejectCode::CurrencyMismatch),
+        (Refusal::PaymentTooOld, RejectCode::PaymentTooOld),
+        (Refusal::AmountAboveRefundable, RejectCode::RefundTooHigh),
+        (Refusal::InsufficientBalance, RejectCode::InsufficientBalance),
     ] {
         let mut h = Harness::new(refund_record());
         h.start();
-        match answered(&h.err(conflict(code))) {
-            Outcome::Rejected { code: got, .. } => assert_eq!(got, reject, "{code}"),
-            other => panic!("{code}: {other:?}"),
+        match answered(&h.err(refused(code))) {
+            Outcome::Rejected { code: got, .. } => assert_eq!(got, reject, "{code:?}"),
+            other => panic!("{code:?}: {other:?}"),
         }
     }
     let mut h = Harness::new(refund_record());
     h.start();
     h.ok(Reply::Id("ref-1".into()));
-    h.ok(Reply::Refund(refund_info(RefundStatus::Reserved)));
+    h.ok(Reply::Refund(refund_info(RefundState::AwaitingConfirmation)));
     assert_eq!(
-        call(&h.err(conflict("1351"))),
+        call(&h.err(refused(Refusal::RefundStateChanged))),
         ApiCall::GetRefund {
             refund_id: "ref-1".into()
         }
@@ -1003,7 +1013,7 @@ fn refund_can_be_cancelled_until_paid_out() {
     let mut h = Harness::new(refund_record());
     h.start();
     h.ok(Reply::Id("ref-1".into()));
-    h.ok(Reply::Refund(refund_info(RefundStatus::Initiated)));
+    h.ok(Reply::Refund(refund_info(RefundState::Pending)));
     assert_eq!(
         call(&h.input(Input::CancelRequested)),
         ApiCall::CancelRefund {
@@ -1032,14 +1042,16 @@ fn refund_by_order_id_looks_up_the_captured_payment() {
     assert_eq!(
         call(&h.start()),
         ApiCall::FindPayments {
-            pos_id: None,
-            order_id: Some("order-1".into()),
-            captured_only: true
+            query: PaymentQuery {
+                point_of_sale: None,
+                order_id: Some("order-1".into()),
+                captured: true,
+            },
         }
     );
     assert!(matches!(
         call(&h.ok(Reply::Ids(vec!["pay-1".into()]))),
-        ApiCall::CreateRefund { .. }
+        ApiCall::Refund { .. }
     ));
     let mut h = Harness::new(rec);
     h.start();
@@ -1196,7 +1208,7 @@ fn a_resumed_poll_keeps_the_backends_poll_delay() {
     h.now = 50_000;
     let slow = PaymentInfo {
         poll_delay_ms: 3000,
-        ..payment(PaymentStatus::IssuedToUser)
+        ..payment(PaymentState::CustomerIdentified)
     };
     let actions = h.ok(Reply::Payment(slow.clone()));
     assert_eq!(sleeps(&actions), 3000);
@@ -1243,7 +1255,7 @@ fn a_resumed_refund_poll_keeps_the_backends_poll_delay() {
     h.ok(Reply::Id("ref-1".into()));
     let actions = h.ok(Reply::Refund(RefundInfo {
         poll_delay_ms: 2000,
-        ..refund_info(RefundStatus::Initiated)
+        ..refund_info(RefundState::Pending)
     }));
     assert_eq!(
         &actions[actions.len() - 2..],
@@ -1316,7 +1328,7 @@ fn an_amount_above_the_maximum_is_refused_naming_the_maximum() {
 /// A small model of MobilePay's payment rules, enough to replay a flow after a crash.
 #[derive(Default, Clone)]
 struct Model {
-    payments: Vec<(String, PaymentStatus)>,
+    payments: Vec<(String, PaymentState)>,
     keys: Vec<(String, String)>,
     captures: u32,
     creates: u32,
@@ -1325,21 +1337,21 @@ struct Model {
 impl Model {
     fn answer(&mut self, call: &ApiCall) -> Result<Reply, BackendError> {
         match call {
-            ApiCall::Initiate { key, .. } => {
+            ApiCall::CreatePayment { key, .. } => {
                 if let Some((_, id)) = self.keys.iter().find(|(k, _)| k == key) {
                     return Ok(Reply::Id(id.clone()));
                 }
                 self.creates += 1;
                 let id = format!("pay-{}", self.payments.len() + 1);
-                self.payments.push((id.clone(), PaymentStatus::Initiated));
+                self.payments.push((id.clone(), PaymentState::WaitingForCustomer));
                 self.keys.push((key.clone(), id.clone()));
                 Ok(Reply::Id(id))
             }
             ApiCall::GetPayment { payment_id } => {
                 let (_, status) = self.payments.iter_mut().find(|(id, _)| id == payment_id).unwrap();
                 // The customer approves as soon as someone looks.
-                if *status == PaymentStatus::Initiated {
-                    *status = PaymentStatus::Reserved;
+                if *status == PaymentState::WaitingForCustomer {
+                    *status = reserved();
                 }
                 Ok(Reply::Payment(PaymentInfo {
                     payment_id: payment_id.clone(),
@@ -1348,14 +1360,14 @@ impl Model {
             }
             ApiCall::Capture { payment_id, .. } => {
                 let (_, status) = self.payments.iter_mut().find(|(id, _)| id == payment_id).unwrap();
-                match status {
-                    PaymentStatus::Reserved => {
-                        self.captures += 1;
-                        *status = PaymentStatus::Captured;
-                        Ok(Reply::Done)
-                    }
-                    PaymentStatus::Captured => Ok(Reply::Done),
-                    _ => Err(conflict("1304")),
+                if status.is_reserved() {
+                    self.captures += 1;
+                    *status = captured();
+                    Ok(Reply::Done)
+                } else if *status == captured() {
+                    Ok(Reply::Done)
+                } else {
+                    Err(refused(Refusal::NotCapturable))
                 }
             }
             other => panic!("the model does not answer {other:?}"),
@@ -1448,25 +1460,22 @@ fn refund_cancel_too_late_and_invalid_refund_order_id() {
     let mut h = Harness::new(refund_record());
     h.start();
     h.ok(Reply::Id("ref-1".into()));
-    h.ok(Reply::Refund(refund_info(RefundStatus::Initiated)));
+    h.ok(Reply::Refund(refund_info(RefundState::Pending)));
     h.input(Input::CancelRequested);
     assert_eq!(
-        call(&h.err(conflict("1352"))),
+        call(&h.err(refused(Refusal::RefundStateChanged))),
         ApiCall::GetRefund {
             refund_id: "ref-1".into()
         }
     );
     assert!(matches!(
-        answered(&h.ok(Reply::Refund(refund_info(RefundStatus::Captured)))),
+        answered(&h.ok(Reply::Refund(refund_info(RefundState::PaidOut)))),
         Outcome::Refunded { .. }
     ));
     // 1114: MobilePay refuses the refund order id.
     let mut h = Harness::new(refund_record());
     h.start();
-    let bad = BackendError::BadRequest {
-        code: "1114".into(),
-        message: String::new(),
-    };
+    let bad = refused(Refusal::InvalidRefundOrderId);
     assert!(matches!(
         answered(&h.err(bad)),
         Outcome::Rejected {
@@ -1489,7 +1498,7 @@ fn a_reserved_refund_whose_capture_keeps_failing_is_answered_refunded() {
     let mut h = Harness::new(refund_record());
     h.start();
     h.ok(Reply::Id("ref-1".into()));
-    h.ok(Reply::Refund(refund_info(RefundStatus::Reserved)));
+    h.ok(Reply::Refund(refund_info(RefundState::AwaitingConfirmation)));
     h.err(BackendError::NoAnswer);
     h.now += 11_000;
     h.input(Input::Timer);
@@ -1497,7 +1506,7 @@ fn a_reserved_refund_whose_capture_keeps_failing_is_answered_refunded() {
     assert!(matches!(h.answers.as_slice(), [Outcome::Refunded { .. }]));
     assert_eq!(
         call(&h.input(Input::Timer)),
-        ApiCall::CaptureRefund {
+        ApiCall::ConfirmRefund {
             refund_id: "ref-1".into()
         }
     );

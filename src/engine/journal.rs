@@ -18,7 +18,7 @@
 //! the engine rebuilds open work from the backend, with queries in doubt (see [`doubt`]).
 
 use super::api::CommandId;
-use super::record::{Record, SCHEMA_VERSION};
+use super::record::Record;
 use crate::store::{self, sidecar, Db};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -81,11 +81,12 @@ fn unwrap_value(value: &[u8]) -> Result<(u64, &[u8]), RecordError> {
 
 pub fn decode(value: &[u8]) -> Result<Record, RecordError> {
     let (_, body) = unwrap_value(value)?;
-    let record: Record = serde_json::from_slice(body).map_err(|e| RecordError::Decode(e.to_string()))?;
-    if record.schema > SCHEMA_VERSION {
-        return Err(RecordError::Schema(record.schema));
-    }
-    Ok(record)
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    super::upgrade::upgrade(value).map_err(|e| match e {
+        super::upgrade::UpgradeError::Newer(version) => RecordError::Schema(version),
+        other => RecordError::Decode(other.to_string()),
+    })
 }
 
 /// A record's contribution to the digest: its key and stored checksum, which changes with
@@ -577,6 +578,7 @@ impl Committer {
 mod tests {
     use super::*;
     use crate::engine::api::Command;
+    use crate::engine::record::SCHEMA_VERSION;
 
     fn sample(id: &str) -> Record {
         let mut record = Record::new(

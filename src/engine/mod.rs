@@ -1,7 +1,6 @@
-//! The payment engine: every MobilePay flow, a durable journal, crash recovery and a
-//! reconciler. Front ends talk to it only through [`api`]; the daemon starts it with
-//! [`driver::start`] over a [`backend::Backend`] (the PoS V10 client through
-//! [`pos_v10::PosV10Backend`]).
+//! The payment engine: every payment flow, a durable journal, crash recovery and a
+//! reconciler, in its own vocabulary. Front ends talk to it only through [`api`]; the daemon
+//! starts it with [`driver::start`] over a [`backend::Backend`] (one of `crate::backends`).
 
 pub mod api;
 mod audit;
@@ -15,6 +14,8 @@ mod reconciler;
 pub mod record;
 mod recovery;
 pub mod refund_limit;
+pub mod text;
+mod upgrade;
 
 pub use api::*;
 pub use driver::{start, EngineConfig};

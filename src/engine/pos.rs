@@ -13,22 +13,18 @@
 //! journal and the daemon asks both before a deletion.
 
 use super::api::{CommandKind, EventKind, Outcome, PosRequest};
-use super::backend::Backend;
+use super::backend::{Backend, CustomerPrompt};
 use super::driver::Shared;
 use super::flow::Policy;
 use super::record::{Phase, Record};
 use super::recovery::raise_alarm;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// MobilePay cancels a reservation that is neither captured nor cancelled after 7 days; an
-/// older kept reservation of ours has ended there even if nobody told the journal.
-const RESERVATION_LIFETIME_MS: u64 = 7 * 24 * 3600 * 1000;
-
 /// The point of sale new payments start on.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Binding {
     pub pos_id: String,
-    pub beacon_id: String,
+    pub prompt: CustomerPrompt,
     /// Why new payments are refused while the point of sale is being replaced.
     pub retiring: Option<String>,
 }
@@ -55,7 +51,8 @@ impl<B: Backend> Shared<B> {
     /// The flows' policy, with the beacon of the point of sale served now.
     pub(crate) fn policy(&self) -> Policy {
         Policy {
-            beacon_id: self.binding().beacon_id.clone(),
+            capabilities: self.backend.capabilities().clone(),
+            prompt: Some(self.binding().prompt.clone()),
             ..self.config.policy.clone()
         }
     }
@@ -74,7 +71,7 @@ pub(crate) fn handle<B: Backend>(shared: &Shared<B>, request: PosRequest) {
         }
         PosRequest::MoveTo {
             pos_id,
-            beacon_id,
+            prompt,
             reply,
         } => {
             let moved = {
@@ -82,7 +79,7 @@ pub(crate) fn handle<B: Backend>(shared: &Shared<B>, request: PosRequest) {
                 let moved = binding.pos_id != pos_id;
                 *binding = Binding {
                     pos_id: pos_id.clone(),
-                    beacon_id,
+                    prompt,
                     retiring: None,
                 };
                 moved
@@ -99,7 +96,12 @@ pub(crate) fn handle<B: Backend>(shared: &Shared<B>, request: PosRequest) {
 fn open_now<B: Backend>(shared: &Shared<B>) -> Vec<String> {
     let pos_id = shared.pos_id();
     let state = shared.lock();
-    open_payments(state.records.values(), &pos_id, super::driver::now_ms())
+    open_payments(
+        state.records.values(),
+        &pos_id,
+        super::driver::now_ms(),
+        shared.backend.capabilities().reservation_lifetime_ms,
+    )
 }
 
 /// Whether `event` is a payment refused because MobilePay does not know the point of sale
@@ -121,12 +123,14 @@ pub fn is_point_of_sale_gone(event: &EventKind) -> bool {
 ///
 /// Open are: payment commands still running (a create, a poll, a capture or cancel of a
 /// payment); a prepared payment waiting for its amount; and a reservation answered as kept
-/// (`Reserved`) that no capture or cancel has ended yet and that MobilePay has not expired. A
-/// capture or cancel command belongs to the point of sale of the payment it acts on.
+/// (`Reserved`) that no capture or cancel has ended yet and that the backend has not expired
+/// (it ends an uncaptured reservation after `reservation_lifetime_ms`, even if nobody told the
+/// journal). A capture or cancel command belongs to the point of sale of the payment it acts on.
 pub fn open_payments<'a>(
     records: impl IntoIterator<Item = &'a Record>,
     pos_id: &str,
     now_ms: u64,
+    reservation_lifetime_ms: u64,
 ) -> Vec<String> {
     let records: Vec<&Record> = records.into_iter().collect();
     let payment_kind = |r: &Record| {
@@ -165,7 +169,7 @@ pub fn open_payments<'a>(
         let name = || record.payment_id.clone().unwrap_or_else(|| record.id.to_string());
         let kept = record.phase == Phase::Done
             && matches!(record.outcome, Some(Outcome::Reserved { .. }))
-            && now_ms.saturating_sub(record.updated_at_ms) < RESERVATION_LIFETIME_MS
+            && now_ms.saturating_sub(record.updated_at_ms) < reservation_lifetime_ms
             && !record.payment_id.as_deref().is_some_and(|p| ended.contains(p));
         if !record.is_finished() || record.holds_lane() || kept {
             open.insert(name());
@@ -180,7 +184,8 @@ mod tests {
     use crate::engine::api::{Command, CommandId, CustomerInfo};
     use crate::money::{Currency, Minor};
 
-    const NOW: u64 = 10 * RESERVATION_LIFETIME_MS;
+    const LIFETIME: u64 = 7 * 24 * 3600 * 1000;
+    const NOW: u64 = 10 * LIFETIME;
 
     fn pay(id: &str, pos: &str, keep: bool) -> Record {
         Record::new(
@@ -241,16 +246,19 @@ mod tests {
         let kept = done(pay("sale-2", "pos-a", true), "pay-2", reserved("pay-2"));
         let sold = done(pay("sale-3", "pos-a", false), "pay-3", captured("pay-3"));
         let records = [running.clone(), kept.clone(), sold];
-        assert_eq!(open_payments(&records, "pos-a", NOW), ["pay-2", "sale-1"]);
-        assert!(open_payments(&records, "pos-b", NOW).is_empty());
+        assert_eq!(
+            open_payments(&records, "pos-a", NOW, LIFETIME),
+            ["pay-2", "sale-1"]
+        );
+        assert!(open_payments(&records, "pos-b", NOW, LIFETIME).is_empty());
 
         // A capture under way keeps it open; once done, the reservation has ended.
         let mut capturing = capture("cap-2", "sale-2", "pos-a");
         capturing.payment_id = Some("pay-2".into());
         let records = [kept.clone(), capturing.clone()];
-        assert_eq!(open_payments(&records, "pos-a", NOW), ["pay-2"]);
+        assert_eq!(open_payments(&records, "pos-a", NOW, LIFETIME), ["pay-2"]);
         let records = [kept.clone(), done(capturing, "pay-2", captured("pay-2"))];
-        assert!(open_payments(&records, "pos-a", NOW).is_empty());
+        assert!(open_payments(&records, "pos-a", NOW, LIFETIME).is_empty());
     }
 
     #[test]
@@ -260,8 +268,8 @@ mod tests {
         let mut capturing = capture("cap-1", "sale-1", "pos-b");
         capturing.payment_id = Some("pay-1".into());
         let records = [kept, capturing];
-        assert_eq!(open_payments(&records, "pos-a", NOW), ["pay-1"]);
-        assert!(open_payments(&records, "pos-b", NOW).is_empty());
+        assert_eq!(open_payments(&records, "pos-a", NOW, LIFETIME), ["pay-1"]);
+        assert!(open_payments(&records, "pos-b", NOW, LIFETIME).is_empty());
     }
 
     #[test]
@@ -276,10 +284,13 @@ mod tests {
                 requested: Minor(50),
             },
         );
-        assert_eq!(open_payments(&[kept.clone(), refused], "pos-a", NOW), ["pay-1"]);
+        assert_eq!(
+            open_payments(&[kept.clone(), refused], "pos-a", NOW, LIFETIME),
+            ["pay-1"]
+        );
         let mut old = kept;
-        old.updated_at_ms = NOW - RESERVATION_LIFETIME_MS;
-        assert!(open_payments(&[old], "pos-a", NOW).is_empty());
+        old.updated_at_ms = NOW - LIFETIME;
+        assert!(open_payments(&[old], "pos-a", NOW, LIFETIME).is_empty());
     }
 
     #[test]
@@ -300,7 +311,7 @@ mod tests {
                 customer: CustomerInfo::default(),
             },
         );
-        assert_eq!(open_payments(&[paired], "pos-a", NOW), ["pay-1"]);
+        assert_eq!(open_payments(&[paired], "pos-a", NOW, LIFETIME), ["pay-1"]);
     }
 
     #[test]

@@ -10,10 +10,10 @@
 
 use super::api::{Command, CommandId, Outcome};
 use super::backend::Backend;
+use super::backend::{PaymentInfo, PaymentQuery};
 use super::driver::{now_ms, Shared};
 use super::record::{Decision, Phase, Record};
 use super::recovery::{raise_alarm, recovered_reservation};
-use crate::backends::pos_v10::model::PaymentStatus;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -30,13 +30,17 @@ pub(crate) fn spawn<B: Backend>(shared: Arc<Shared<B>>) {
 /// recovered record so a person can capture or cancel them by command id.
 pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
     prune(shared);
+    let capabilities = shared.backend.capabilities();
+    if !capabilities.lists_open_payments {
+        return;
+    }
     let flow = super::backend::CorrelationId::new();
-    let pos_id = shared.pos_id();
-    let ids = match shared
-        .backend
-        .find_payments(flow, Some(&pos_id), None, false)
-        .await
-    {
+    let query = PaymentQuery {
+        point_of_sale: capabilities.point_of_sale_registered.then(|| shared.pos_id()),
+        order_id: None,
+        captured: false,
+    };
+    let ids = match shared.backend.find_payments(flow, &query).await {
         Ok(ids) => ids,
         Err(error) => {
             tracing::warn!(%error, "reconciler: cannot list the point of sale's payments");
@@ -83,26 +87,29 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
         if known {
             continue;
         }
-        let info = match shared.backend.get_payment(flow, &payment_id).await {
+        let info = match shared.backend.payment(flow, &payment_id).await {
             Ok(info) => info,
             Err(error) => {
                 tracing::warn!(%error, payment = %payment_id, "reconciler: cannot read a payment");
                 continue;
             }
         };
-        let decided_cancel = cancel_order.contains(&info.order_id);
-        if (info.status.is_active() && (!lane_held || rebuild))
-            || (info.status == PaymentStatus::Reserved && decided_cancel)
-        {
-            match shared.backend.cancel_payment(flow, &payment_id).await {
-                Ok(()) => tracing::warn!(payment = %payment_id, status = %info.status,
-                    "reconciler: cancelled a payment no command drives"),
-                Err(error) => tracing::warn!(%error, payment = %payment_id, "reconciler: cancel failed"),
+        let seen = Unowned {
+            lane_held,
+            rebuild,
+            decided_cancel: cancel_order.contains(&info.order_id),
+        };
+        match decide(&info, seen) {
+            Verdict::Leave => continue,
+            Verdict::Cancel => {
+                match shared.backend.cancel(flow, &payment_id).await {
+                    Ok(()) => tracing::warn!(payment = %payment_id, state = %info.state,
+                        "reconciler: cancelled a payment no command drives"),
+                    Err(error) => tracing::warn!(%error, payment = %payment_id, "reconciler: cancel failed"),
+                }
+                continue;
             }
-            continue;
-        }
-        if info.status != PaymentStatus::Reserved {
-            continue;
+            Verdict::Report => {}
         }
         if rebuild {
             if let Err(error) = adopt_reservation(shared, &info) {
@@ -125,6 +132,43 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
                 ),
             );
         }
+    }
+}
+
+/// What the sweep knows around a payment no record of ours owns.
+#[derive(Clone, Copy, Debug)]
+struct Unowned {
+    /// A command of ours is using the point of sale (its payment may be this one, created by a
+    /// request whose answer was lost).
+    lane_held: bool,
+    /// The journal was rebuilt: nothing of ours can be running.
+    rebuild: bool,
+    /// A command of ours with this order id was decided "cancel".
+    decided_cancel: bool,
+}
+
+/// What to do with a payment no record owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Leave,
+    Cancel,
+    /// A reservation a person must capture or cancel (recorded as recovered after a rebuild).
+    Report,
+}
+
+/// The sweep's rule (I2, I6): an open payment no command drives is cancelled (unless a
+/// command of ours holds the lane and may be about to find it as its own); a reservation is
+/// cancelled only when our decision for its order was "cancel", otherwise a person decides.
+/// Nothing is ever captured here.
+fn decide(info: &PaymentInfo, seen: Unowned) -> Verdict {
+    if (info.state.is_open() && (!seen.lane_held || seen.rebuild))
+        || (info.state.is_reserved() && seen.decided_cancel)
+    {
+        Verdict::Cancel
+    } else if info.state.is_reserved() {
+        Verdict::Report
+    } else {
+        Verdict::Leave
     }
 }
 
@@ -200,5 +244,82 @@ fn prune<B: Backend>(shared: &Shared<B>) {
             );
         }
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot prune the journal"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backend::{Amounts, PaymentState};
+    use crate::money::Minor;
+
+    fn payment(state: PaymentState) -> PaymentInfo {
+        PaymentInfo {
+            payment_id: "p-1".into(),
+            order_id: "o-1".into(),
+            state,
+            amount: Some(Minor(100)),
+            currency: None,
+            loyalty_ids: None,
+            customer_token: None,
+            customer_receipt_token: None,
+            partial_capture_possible: None,
+            poll_delay_ms: 1000,
+        }
+    }
+
+    fn reserved() -> PaymentState {
+        PaymentState::Authorized(Amounts {
+            authorized: Minor(100),
+            ..Amounts::default()
+        })
+    }
+
+    const QUIET: Unowned = Unowned {
+        lane_held: false,
+        rebuild: false,
+        decided_cancel: false,
+    };
+
+    #[test]
+    fn an_open_payment_nobody_drives_is_cancelled_unless_our_lane_may_own_it() {
+        let waiting = payment(PaymentState::WaitingForCustomer);
+        assert_eq!(decide(&waiting, QUIET), Verdict::Cancel);
+        let held = Unowned {
+            lane_held: true,
+            ..QUIET
+        };
+        assert_eq!(decide(&waiting, held), Verdict::Leave);
+        let rebuilt = Unowned {
+            rebuild: true,
+            ..held
+        };
+        assert_eq!(decide(&waiting, rebuilt), Verdict::Cancel);
+    }
+
+    #[test]
+    fn a_reservation_is_cancelled_only_after_our_cancel_decision_and_never_captured() {
+        assert_eq!(decide(&payment(reserved()), QUIET), Verdict::Report);
+        let decided = Unowned {
+            decided_cancel: true,
+            ..QUIET
+        };
+        assert_eq!(decide(&payment(reserved()), decided), Verdict::Cancel);
+    }
+
+    #[test]
+    fn ended_payments_are_left_alone() {
+        let captured = PaymentState::Authorized(Amounts {
+            authorized: Minor(100),
+            captured: Minor(100),
+            ..Amounts::default()
+        });
+        for state in [captured, PaymentState::Expired, PaymentState::Cancelled] {
+            let decided = Unowned {
+                decided_cancel: true,
+                ..QUIET
+            };
+            assert_eq!(decide(&payment(state), decided), Verdict::Leave);
+        }
     }
 }

@@ -5,7 +5,7 @@ use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 
 /// Version of the record layout; stored in every record so a later release can migrate.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What the engine has decided to do with a reserved payment (or refund). Stored before it is
 /// carried out, so that a crash or an outage never turns a cancel into a capture or back.
@@ -29,11 +29,12 @@ pub enum Phase {
     CheckOrder(OrderCheck),
     /// Look our payment up by point of sale and order id (the create key is too old to replay).
     FindOwn,
-    /// After 409 `1301`: list the point of sale's open payments and cancel stale ones.
+    /// After "point of sale busy": list the point of sale's open payments and cancel stale
+    /// ones.
     /// `pending` are the ids still to look at; `None` until the list is fetched.
     ClearStale { pending: Option<Vec<String>> },
-    /// Give the amount to a prepared payment.
-    Ready,
+    /// Give a checked-in payment its amount and terms.
+    SetTerms,
     /// Poll the payment's status.
     Poll,
     /// Capture the payment.
@@ -48,8 +49,8 @@ pub enum Phase {
     CreateRefund,
     /// Poll the refund's status.
     PollRefund,
-    /// Capture (pay out) the reserved refund.
-    CaptureRefund,
+    /// Confirm the refund awaiting confirmation, so it is paid out.
+    ConfirmRefund,
     /// Cancel the refund.
     CancelRefund,
     /// Nothing left to do.
@@ -135,7 +136,7 @@ impl Record {
     pub fn new(id: CommandId, command: Command, pos_id: String, now_ms: u64) -> Record {
         let phase = match &command {
             Command::Pay { .. } | Command::Prepare { .. } => Phase::Create,
-            Command::Ready { .. } => Phase::Ready,
+            Command::Ready { .. } => Phase::SetTerms,
             Command::Capture { .. } => Phase::Capture,
             Command::Cancel { .. } => Phase::AwaitTarget,
             Command::Refund { .. } => Phase::CreateRefund,
@@ -201,7 +202,7 @@ impl Record {
             | Phase::CheckOrder(_)
             | Phase::FindOwn
             | Phase::ClearStale { .. }
-            | Phase::Ready
+            | Phase::SetTerms
             | Phase::Poll
             | Phase::CancelPayment => true,
             Phase::Done => matches!(self.outcome, Some(Outcome::Paired { .. })) && self.followed_by.is_none(),

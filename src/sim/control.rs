@@ -2,9 +2,9 @@
 //! customers, ground truth and the request log. It is documented in docs/simulator.md.
 
 use super::clock::{format_rfc3339, Millis};
+use super::context::SimContext;
 use super::observe::{is_endpoint, FaultSpec};
-use super::shared::Shared;
-use super::state::{Behaviour, Caller, State};
+use super::world::{Behaviour, Caller, World};
 use crate::backends::pos_v10::model::{BeaconType, CreatePosRequest};
 use axum::{
     extract::{Query, State as AxumState},
@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-type Sim = AxumState<Arc<Shared>>;
+type Sim = AxumState<Arc<SimContext>>;
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<SimContext>> {
     Router::new()
         .route("/_sim/fixtures", get(fixtures))
         .route("/_sim/clock", get(clock))
@@ -51,10 +51,10 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Box<Response>> 
 }
 
 async fn fixtures(AxumState(sim): Sim) -> Response {
-    Json(sim.with_state(|st, _| st.fixtures.clone())).into_response()
+    Json(sim.with_world(|st, _| st.fixtures.clone())).into_response()
 }
 
-fn clock_json(sim: &Shared) -> Value {
+fn clock_json(sim: &SimContext) -> Value {
     json!({ "now": format_rfc3339(sim.clock.now()), "offsetMs": sim.clock.offset_ms() })
 }
 
@@ -77,7 +77,7 @@ async fn advance(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Response {
     }
     sim.clock.advance(req.ms);
     // Run what fell due now rather than at the next request.
-    sim.with_state(|_, _| ());
+    sim.with_world(|_, _| ());
     Json(clock_json(&sim)).into_response()
 }
 
@@ -113,20 +113,20 @@ async fn add_behaviour(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Respons
         Ok(r) => r,
         Err(e) => return *e,
     };
-    let known = sim.with_state(|st, _| st.fixtures.user(&behaviour.phone_number).is_some());
+    let known = sim.with_world(|st, _| st.fixtures.user(&behaviour.phone_number).is_some());
     if !known {
         return bad(format!("unknown test user {:?}", behaviour.phone_number));
     }
-    sim.with_state(|st, _| st.behaviours.push(behaviour));
+    sim.with_world(|st, _| st.behaviours.push(behaviour));
     Json(json!({})).into_response()
 }
 
 async fn list_behaviour(AxumState(sim): Sim) -> Response {
-    Json(json!({ "behaviours": sim.with_state(|st, _| st.behaviours.clone()) })).into_response()
+    Json(json!({ "behaviours": sim.with_world(|st, _| st.behaviours.clone()) })).into_response()
 }
 
 async fn clear_behaviour(AxumState(sim): Sim) -> Response {
-    sim.with_state(|st, _| st.behaviours.clear());
+    sim.with_world(|st, _| st.behaviours.clear());
     Json(json!({})).into_response()
 }
 
@@ -147,7 +147,7 @@ struct PaymentFilter {
 async fn payments(AxumState(sim): Sim, Query(filter): Query<PaymentFilter>) -> Response {
     let wanted: Option<std::collections::HashSet<&str>> =
         filter.order_ids.as_deref().map(|ids| ids.split(',').collect());
-    let list: Vec<Value> = sim.with_state(|st, _| {
+    let list: Vec<Value> = sim.with_world(|st, _| {
         let mut list: Vec<_> = st
             .payments
             .values()
@@ -180,7 +180,7 @@ async fn payments(AxumState(sim): Sim, Query(filter): Query<PaymentFilter>) -> R
 }
 
 async fn refunds(AxumState(sim): Sim) -> Response {
-    let list: Vec<Value> = sim.with_state(|st, _| {
+    let list: Vec<Value> = sim.with_world(|st, _| {
         let mut list: Vec<_> = st.refunds.values().collect();
         list.sort_by_key(|r| (r.history.first().map(|h| h.1), r.refund_id.clone()));
         list.iter()
@@ -206,14 +206,14 @@ async fn fail_refund(
     AxumState(sim): Sim,
     axum::extract::Path(refund_id): axum::extract::Path<String>,
 ) -> Response {
-    match sim.with_state(|st, now| st.fail_refund(&refund_id, now)) {
+    match sim.with_world(|st, now| st.fail_refund(&refund_id, now)) {
         Ok(()) => Json(json!({})).into_response(),
         Err(message) => bad(message),
     }
 }
 
 async fn pointofsales(AxumState(sim): Sim) -> Response {
-    let list: Vec<Value> = sim.with_state(|st: &mut State, _| {
+    let list: Vec<Value> = sim.with_world(|st: &mut World, _| {
         let mut list: Vec<_> = st.poses.values().collect();
         list.sort_by(|a, b| a.pos_id.cmp(&b.pos_id));
         list.iter()
@@ -268,7 +268,7 @@ async fn restore_pos(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Response 
     if uuid::Uuid::parse_str(&req.pos_id).is_err() {
         return bad(format!("posId {:?} is not a GUID", req.pos_id));
     }
-    let restored = sim.with_state(|st, _| {
+    let restored = sim.with_world(|st, _| {
         if !st
             .fixtures
             .integrators
@@ -305,7 +305,7 @@ async fn delete_pos(
     AxumState(sim): Sim,
     axum::extract::Path(pos_id): axum::extract::Path<String>,
 ) -> Response {
-    let deleted = sim.with_state(|st, now| {
+    let deleted = sim.with_world(|st, now| {
         let owner = st
             .poses
             .get(&pos_id.to_lowercase())
@@ -331,8 +331,8 @@ async fn requests(AxumState(sim): Sim) -> Response {
 }
 
 async fn reset(AxumState(sim): Sim) -> Response {
-    sim.with_state(|st, _| {
-        *st = State::new(st.fixtures.clone(), st.settings.clone());
+    sim.with_world(|st, _| {
+        *st = World::new(st.fixtures.clone(), st.settings.clone());
     });
     sim.clock.reset();
     sim.tokens.rotate();

@@ -7,15 +7,16 @@
 mod api;
 pub mod cli;
 pub mod clock;
+mod context;
 mod control;
 mod error;
 pub mod fixtures;
+mod intercept;
 mod observe;
 pub mod server;
 pub mod settings;
-mod shared;
-pub mod state;
 mod tokens;
+mod world;
 use anyhow::Context;
 use axum::{http::StatusCode, Router};
 use std::net::SocketAddr;
@@ -95,16 +96,16 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
     } else {
         (None, None)
     };
-    let shared = shared::Shared::new(state::State::new(config.fixtures, config.settings));
+    let context = context::SimContext::new(world::World::new(config.fixtures, config.settings));
     let app = Router::new()
         .merge(api::routes())
         .merge(control::routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            observe::middleware,
+            context.clone(),
+            intercept::middleware,
         ))
-        .with_state(shared);
+        .with_state(context);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(server::serve(listener, acceptor, app, shutdown.clone()));
     Ok(Simulator {

@@ -1,20 +1,12 @@
-//! Fault injection and the request log, applied to every MobilePay endpoint by one middleware.
+//! Pending faults, call counts and the request log of every MobilePay endpoint: what the
+//! control API sets and reads, and what the [`intercept`](super::intercept) middleware applies
+//! and fills. It holds data only, so that the shared context can own it without depending on
+//! the middleware that uses the context.
 
-use super::clock::format_rfc3339;
-use super::error::{render, ApiError, Family};
-use super::server::ConnectionKill;
-use super::shared::Shared;
-use crate::backends::pos_v10::model::headers;
-use axum::{
-    extract::{MatchedPath, Request, State},
-    http::{Method, StatusCode},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
+use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
 /// Every MobilePay endpoint by method and route, with the name faults and counts use.
 const ENDPOINTS: &[(&str, &str, &str)] = &[
@@ -131,7 +123,7 @@ impl Observer {
     }
 
     /// Takes one use of the oldest pending fault for `endpoint`.
-    fn take_fault(&self, endpoint: &str) -> Option<FaultSpec> {
+    pub fn take_fault(&self, endpoint: &str) -> Option<FaultSpec> {
         let mut faults = lock(&self.faults);
         let index = faults.iter().position(|f| f.endpoint == endpoint)?;
         let spec = faults[index].clone();
@@ -143,7 +135,7 @@ impl Observer {
         Some(spec)
     }
 
-    fn record(&self, entry: LogEntry) {
+    pub fn record(&self, entry: LogEntry) {
         *lock(&self.counts).entry(entry.endpoint).or_default() += 1;
         let mut log = lock(&self.log);
         if log.len() == LOG_CAPACITY {
@@ -163,85 +155,4 @@ impl Observer {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// Logs the call, and applies a pending fault for its endpoint.
-pub async fn middleware(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
-    let Some(endpoint) = route.as_deref().and_then(|r| endpoint_name(req.method(), r)) else {
-        return next.run(req).await;
-    };
-    let mut entry = LogEntry {
-        endpoint,
-        method: req.method().to_string(),
-        path: req.uri().path().to_string(),
-        status: None,
-        idempotency_key: header(&req, headers::IDEMPOTENCY_KEY),
-        correlation_id: header(&req, headers::CORRELATION_ID),
-        fault: None,
-        at: format_rfc3339(shared.clock.now()),
-    };
-    let fault = shared.observer.take_fault(endpoint);
-    entry.fault = fault.as_ref().map(|f| f.mode);
-    let family = if endpoint.contains("Refund") {
-        Family::Refunds
-    } else {
-        Family::Pos
-    };
-    let correlation = entry
-        .correlation_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let response = match fault.as_ref().map(|f| f.mode) {
-        None => next.run(req).await,
-        Some(FaultMode::Delay) => {
-            // The client usually gives up and closes the connection meanwhile, which drops this
-            // future. The held call must still take effect and be logged, as it would at
-            // MobilePay, so it runs on its own task.
-            let delay = fault.as_ref().and_then(|f| f.delay_ms).unwrap_or(3000);
-            let held = tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-                let response = next.run(req).await;
-                entry.status = Some(response.status().as_u16());
-                shared.observer.record(entry);
-                response
-            });
-            return held
-                .await
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
-        }
-        Some(FaultMode::ServerError) => {
-            let code = fault
-                .as_ref()
-                .and_then(|f| f.code.clone())
-                .unwrap_or_else(|| "2000".to_string());
-            render(&ApiError::server_error(code), &correlation, family)
-        }
-        Some(FaultMode::Unauthorized) => StatusCode::UNAUTHORIZED.into_response(),
-        Some(FaultMode::CommitThenDrop) => {
-            let kill = req.extensions().get::<ConnectionKill>().cloned();
-            let response = next.run(req).await;
-            entry.status = None;
-            shared.observer.record(entry);
-            drop(response);
-            if let Some(kill) = kill {
-                kill.kill();
-            }
-            // The connection is closing; this answer is never written.
-            return std::future::pending().await;
-        }
-    };
-    entry.status = Some(response.status().as_u16());
-    shared.observer.record(entry);
-    response
 }

@@ -1,7 +1,7 @@
 //! `mposd demo` runs its whole day, saves the customer screens and leaves nothing running.
 
 use super::support::MPOSD;
-use mposd::display::frame::Frame;
+use mposd::display::picture::Picture;
 
 #[tokio::test]
 async fn the_demo_day_completes_and_its_screens_show_a_scannable_code() {
@@ -45,8 +45,8 @@ async fn the_demo_day_completes_and_its_screens_show_a_scannable_code() {
         .collect();
     assert!(scans.len() >= 3, "{screens:?}");
     for scan in scans {
-        let frame = Frame::read_png(std::fs::File::open(scan).expect("open png")).expect("read png");
-        let codes = frame.decode_qr_codes();
+        let picture = Picture::read_png(std::fs::File::open(scan).expect("open png")).expect("read png");
+        let codes = picture.decode_qr_codes();
         assert_eq!(codes.len(), 1, "{}: {codes:?}", scan.display());
         assert!(
             codes[0].starts_with("mobilepaypos://pos?id=") && codes[0].ends_with("&source=qr"),

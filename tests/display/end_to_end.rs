@@ -6,7 +6,7 @@
 use crate::engine_support::{id, lane, pay, CREDIT_USER};
 use crate::renderer::wait_for;
 use mposd::display::settings::DisplaySettings;
-use mposd::display::Frame;
+use mposd::display::Picture;
 use mposd::engine::Outcome;
 use mposd::money::{Currency, Minor};
 use mposd::sim::fixtures::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
@@ -63,8 +63,8 @@ async fn a_customer_pays_by_scanning_the_code_on_the_display() {
         s.showing == Some("scan-to-pay")
     })
     .await;
-    let frame = Frame::read_png(std::fs::File::open(&png).unwrap()).unwrap();
-    let codes = frame.decode_qr_codes();
+    let picture = Picture::read_png(std::fs::File::open(&png).unwrap()).unwrap();
+    let codes = picture.decode_qr_codes();
     assert_eq!(codes.len(), 1, "exactly one code on the screen");
     let scanned = codes[0]
         .strip_prefix("mobilepaypos://pos?id=")
@@ -87,7 +87,7 @@ async fn a_customer_pays_by_scanning_the_code_on_the_display() {
         ),
         "{outcome:?}"
     );
-    let approved = Frame::read_png(std::fs::File::open(&png).unwrap()).unwrap();
+    let approved = Picture::read_png(std::fs::File::open(&png).unwrap()).unwrap();
     assert!(approved.decode_qr_codes().is_empty(), "no code after the payment");
     assert!(handle.status().healthy);
     assert_eq!(handle.status().failures, 0);

@@ -4,7 +4,7 @@
 
 use crate::support::{look, DIGITS, GUID};
 use embedded_graphics::prelude::*;
-use mposd::display::{render_frame, Frame, Language, Reason, Screen, StaffHint};
+use mposd::display::{render_picture, Language, Picture, Reason, Screen, StaffHint};
 use mposd::money::{Currency, Minor};
 use std::path::PathBuf;
 
@@ -64,26 +64,28 @@ fn reference_screens_match_their_golden_images() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
     let mut failures = Vec::new();
     for (name, size, language, screen) in references() {
-        let (frame, _) = render_frame(size, &screen, &look(language)).unwrap();
+        let (picture, _) = render_picture(size, &screen, &look(language)).unwrap();
         let path = dir.join(format!("{name}.png"));
         if update {
             std::fs::create_dir_all(&dir).unwrap();
-            frame.write_png(std::fs::File::create(&path).unwrap()).unwrap();
+            picture.write_png(std::fs::File::create(&path).unwrap()).unwrap();
             continue;
         }
         let file = std::fs::File::open(&path)
             .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
-        let golden = Frame::read_png(std::io::BufReader::new(file)).unwrap();
-        if golden == frame {
+        let golden = Picture::read_png(std::io::BufReader::new(file)).unwrap();
+        if golden == picture {
             continue;
         }
         let actual = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.actual.png"));
-        frame.write_png(std::fs::File::create(&actual).unwrap()).unwrap();
-        let differing = if golden.width() == frame.width() && golden.height() == frame.height() {
+        picture
+            .write_png(std::fs::File::create(&actual).unwrap())
+            .unwrap();
+        let differing = if golden.width() == picture.width() && golden.height() == picture.height() {
             golden
                 .pixels()
                 .iter()
-                .zip(frame.pixels())
+                .zip(picture.pixels())
                 .filter(|(a, b)| a != b)
                 .count()
         } else {
@@ -105,7 +107,7 @@ fn golden_images_stay_small_and_scannable() {
         let path = dir.join(format!("{name}.png"));
         total += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if let (Some(beacon), Ok(file)) = (screen.beacon_id(), std::fs::File::open(&path)) {
-            let golden = Frame::read_png(file).unwrap();
+            let golden = Picture::read_png(file).unwrap();
             assert_eq!(
                 golden.decode_qr_codes(),
                 vec![mposd::backends::pos_v10::formats::qr_payload(beacon)],

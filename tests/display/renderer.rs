@@ -2,17 +2,17 @@
 //! `show`, updates are coalesced to the newest screen, a failing device (/dev/full) is
 //! reported and retried, and lane events drive the screens.
 
-use crate::backends::parse_terminal;
+use crate::outputs::parse_terminal;
 use crate::support::{look, GUID};
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::backend::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
-use mposd::display::backend::terminal::TerminalSink;
-use mposd::display::backend::Graphic;
-use mposd::display::board::Rotation;
+use mposd::display::output::framebuffer::{FbGeometry, FramebufferSink, PixelFormat};
+use mposd::display::output::rotation::Rotation;
+use mposd::display::output::terminal::TerminalSink;
+use mposd::display::output::Graphic;
 use mposd::display::renderer::{spawn, DisplayHandle, DisplayStatus};
 use mposd::display::settings::DisplaySettings;
-use mposd::display::{Frame, Language, Reason, Screen};
+use mposd::display::{Language, Picture, Reason, Screen};
 use mposd::engine::{CommandId, EngineHandle, EventKind, LaneEvent, Outcome};
 use mposd::money::{Currency, Minor};
 use std::io::Read;
@@ -48,8 +48,8 @@ async fn a_slow_panel_never_blocks_and_only_the_newest_screen_is_drawn() {
     let writer = std::fs::File::from(writer);
     // An 800x480 frame in half blocks is far larger than the 64 KiB pipe buffer, so the
     // renderer stays stuck in its first write until the test reads.
-    let backend = Graphic::new(TerminalSink::new(writer, Size::new(800, 480), 1));
-    let (handle, task) = spawn(Box::new(backend), look(Language::Da), scan());
+    let output = Graphic::new(TerminalSink::new(writer, Size::new(800, 480), 1));
+    let (handle, task) = spawn(Box::new(output), look(Language::Da), scan());
 
     // Once the first byte arrives the renderer is inside its first write and stays blocked:
     // everything shown meanwhile must return at once and be coalesced.
@@ -93,7 +93,7 @@ async fn a_slow_panel_never_blocks_and_only_the_newest_screen_is_drawn() {
     assert!(status.healthy);
     drop(handle);
     tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
-    // The renderer dropped the backend and with it the pipe's write end: the drain ends.
+    // The renderer dropped the output and with it the pipe's write end: the drain ends.
     let output = String::from_utf8(drain.join().unwrap()).unwrap();
     let frames: Vec<&str> = output.split("\x1b[H").filter(|f| !f.is_empty()).collect();
     assert_eq!(frames.len(), 2);
@@ -120,7 +120,7 @@ async fn a_failing_display_is_reported_and_retried_without_stopping_anything() {
     assert_eq!(status.frames, 0);
     let error = status.last_error.unwrap();
     assert!(error.contains("/dev/full"), "{error}");
-    assert!(status.backend.contains("/dev/full"));
+    assert!(status.output.contains("/dev/full"));
 
     handle.show(Screen::Closed);
     assert_eq!(handle.current(), Screen::Closed);
@@ -172,15 +172,15 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
             "sale-1",
             EventKind::WaitingForCustomer {
                 payment_id: "p1".into(),
-                beacon_id: GUID.into(),
+                prompt: Some(mposd::backends::pos_v10::engine::prompt(GUID)),
                 amount: Some(Minor(2450)),
                 currency: Some(Currency::EUR),
             },
         ))
         .unwrap();
     wait_for(&handle, "scan to pay", |s| s.showing == Some("scan-to-pay")).await;
-    let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
-    assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
+    let picture = Picture::read_png(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(picture.decode_qr_codes(), vec![qr_payload(GUID)]);
 
     events
         .send(event(
@@ -195,15 +195,15 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
         ))
         .unwrap();
     wait_for(&handle, "approved", |s| s.showing == Some("approved")).await;
-    assert!(Frame::read_png(std::fs::File::open(&path).unwrap())
+    assert!(Picture::read_png(std::fs::File::open(&path).unwrap())
         .unwrap()
         .decode_qr_codes()
         .is_empty());
     wait_for(&handle, "back to idle", |s| s.showing == Some("idle")).await;
     assert_eq!(handle.current(), idle);
-    let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
+    let picture = Picture::read_png(std::fs::File::open(&path).unwrap()).unwrap();
     assert_eq!(
-        frame.decode_qr_codes(),
+        picture.decode_qr_codes(),
         vec![qr_payload(GUID)],
         "the idle screen invites check-in"
     );
@@ -240,12 +240,12 @@ async fn a_display_that_appears_later_is_picked_up() {
     let status = wait_for(&handle, "recovery", |s| s.healthy).await;
     assert_eq!(status.frames, 1);
     assert!(
-        status.backend.contains("png") && status.backend.contains("late"),
+        status.output.contains("png") && status.output.contains("late"),
         "{}",
-        status.backend
+        status.output
     );
-    let frame = Frame::read_png(std::fs::File::open(target.join("display.png")).unwrap()).unwrap();
-    assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
+    let picture = Picture::read_png(std::fs::File::open(target.join("display.png")).unwrap()).unwrap();
+    assert_eq!(picture.decode_qr_codes(), vec![qr_payload(GUID)]);
     drop(handle);
     tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap();
 }

@@ -4,7 +4,7 @@
 use crate::support::{all_screens, look, SIZES};
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::{render_frame, Language};
+use mposd::display::{render_picture, Language};
 
 #[test]
 fn every_screen_language_and_size_renders_scannable_and_within_bounds() {
@@ -13,7 +13,7 @@ fn every_screen_language_and_size_renders_scannable_and_within_bounds() {
         for language in Language::ALL {
             for screen in all_screens() {
                 let what = format!("{} {language} {w}x{h}", screen.kind());
-                let (frame, report) = render_frame(Size::new(w, h), &screen, &look(language)).unwrap();
+                let (picture, report) = render_picture(Size::new(w, h), &screen, &look(language)).unwrap();
                 for text in &report.texts {
                     assert!(!text.truncated, "{what}: {:?} was cut short", text.text);
                     let drawn = text
@@ -31,13 +31,13 @@ fn every_screen_language_and_size_renders_scannable_and_within_bounds() {
                     Some(beacon) => {
                         let placement = report.qr.expect("QR placed");
                         assert!(placement.module_px >= 2, "{what}: {placement:?}");
-                        let decoded = frame.decode_qr_codes();
+                        let decoded = picture.decode_qr_codes();
                         assert_eq!(decoded, vec![qr_payload(beacon)], "{what}");
                         checked_qr += 1;
                     }
                     None => {
                         assert_eq!(report.qr, None, "{what}");
-                        assert!(frame.decode_qr_codes().is_empty(), "{what}");
+                        assert!(picture.decode_qr_codes().is_empty(), "{what}");
                     }
                 }
             }
@@ -51,7 +51,7 @@ fn amounts_and_titles_are_legible_on_the_smallest_panel() {
     // 16 px is the smallest line the layout may use for an amount on a 240-pixel panel.
     for language in Language::ALL {
         for screen in all_screens() {
-            let (_, report) = render_frame(Size::new(240, 240), &screen, &look(language)).unwrap();
+            let (_, report) = render_picture(Size::new(240, 240), &screen, &look(language)).unwrap();
             for text in report.texts.iter().skip(1) {
                 assert!(
                     text.line_height >= 10,
@@ -69,7 +69,7 @@ fn amounts_and_titles_are_legible_on_the_smallest_panel() {
 fn qr_modules_grow_with_the_panel() {
     let screen = &all_screens()[3];
     let px = |w, h| {
-        render_frame(Size::new(w, h), screen, &look(Language::Da))
+        render_picture(Size::new(w, h), screen, &look(Language::Da))
             .unwrap()
             .1
             .qr
@@ -90,8 +90,8 @@ proptest::proptest! {
         let screens = all_screens();
         let screen = &screens[pick % screens.len()];
         let language = Language::ALL[lang];
-        match render_frame(Size::new(w, h), screen, &look(language)) {
-            Ok((frame, report)) => {
+        match render_picture(Size::new(w, h), screen, &look(language)) {
+            Ok((picture, report)) => {
                 for text in &report.texts {
                     if let Some(drawn) = text.drawn {
                         proptest::prop_assert!(text.area.contains(drawn.top_left));
@@ -100,7 +100,7 @@ proptest::proptest! {
                 }
                 if let (Some(beacon), Some(qr)) = (screen.beacon_id(), report.qr) {
                     if qr.module_px >= 2 {
-                        proptest::prop_assert_eq!(frame.decode_qr_codes(), vec![qr_payload(beacon)]);
+                        proptest::prop_assert_eq!(picture.decode_qr_codes(), vec![qr_payload(beacon)]);
                     }
                 }
             }

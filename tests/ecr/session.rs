@@ -6,7 +6,7 @@
 use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, LANE};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{
-    Backend, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, WireOutcome,
+    DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, Reachability, WireOutcome,
 };
 use mposd::ecr::serial::{serve_serial, SerialSettings};
 use mposd::engine::{Command, CommandId, CustomerInfo, DeclineReason, EventKind, Outcome, PaymentSelector};
@@ -98,7 +98,7 @@ async fn hello_status_and_refusals() {
         DaemonMessage::Status {
             id: "st-1".into(),
             lane: LANE.into(),
-            backend: Backend::Online,
+            backend: Reachability::Online,
             running: vec![],
             alarms: vec![],
         }
@@ -200,7 +200,7 @@ async fn a_payment_reports_every_event_and_its_outcome() {
     let steps = [
         EventKind::WaitingForCustomer {
             payment_id: pid.clone(),
-            beacon_id: "100000000000001".into(),
+            prompt: Some(mposd::backends::pos_v10::engine::prompt("100000000000001")),
             amount: Some(Minor(4995)),
             currency: Some(Currency::DKK),
         },
@@ -322,7 +322,7 @@ async fn an_ecr_restarting_mid_payment_gets_the_same_payment_for_its_command_id(
         "sale-7",
         EventKind::WaitingForCustomer {
             payment_id: pid.clone(),
-            beacon_id: "b".into(),
+            prompt: None,
             amount: Some(Minor(1250)),
             currency: Some(Currency::DKK),
         },
@@ -700,7 +700,7 @@ async fn unknown_outcomes_are_resolved_and_lane_news_is_forwarded() {
     assert!(matches!(
         status,
         DaemonMessage::Status {
-            backend: Backend::Offline,
+            backend: Reachability::Offline,
             ..
         }
     ));
@@ -765,7 +765,7 @@ async fn unknown_outcomes_are_resolved_and_lane_news_is_forwarded() {
     assert!(matches!(
         status,
         DaemonMessage::Status {
-            backend: Backend::Online,
+            backend: Reachability::Online,
             ..
         }
     ));

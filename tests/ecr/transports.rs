@@ -107,7 +107,7 @@ async fn the_virtual_register_pays_over_a_serial_line() {
         "sale-cli",
         EventKind::WaitingForCustomer {
             payment_id: "p".into(),
-            beacon_id: "b".into(),
+            prompt: None,
             amount: Some(Minor(4995)),
             currency: Some(Currency::DKK),
         },

@@ -32,7 +32,7 @@ async fn payment_is_captured_and_answered_again_for_the_same_command_id() {
     while let Ok(event) = events.try_recv() {
         kinds.push(event.kind);
     }
-    assert!(kinds.iter().any(|k| matches!(k, EventKind::WaitingForCustomer { beacon_id, amount: Some(Minor(4995)), .. } if *beacon_id == lane.beacon_id)));
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::WaitingForCustomer { prompt: Some(prompt), amount: Some(Minor(4995)), .. } if prompt.sticker_id() == Some(lane.beacon_id.as_str()))));
     assert!(kinds.iter().any(|k| matches!(k, EventKind::Reserved { .. })));
     assert!(matches!(kinds.last(), Some(EventKind::Finished { .. })));
 

@@ -4,6 +4,7 @@
 
 use super::sim_pos::register_pos;
 use super::support::*;
+use mposd::backends::pos_v10::engine::prompt;
 use mposd::engine::api::{Command, EventKind, Outcome, RejectCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,7 +35,7 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
     // The new point of sale, as the daemon registers it.
     let beacon = "0b1d2c3e-0000-4000-8000-00000000beef";
     let new_pos = register_pos(&lane.client, &format!("moved-{}", lane.beacon_id), beacon).await;
-    engine.move_to(&new_pos, beacon).await.unwrap();
+    engine.move_to(&new_pos, prompt(beacon)).await.unwrap();
     assert_eq!(engine.lane(), new_pos);
     // The kept reservation lives on the old point of sale.
     assert!(engine.open_payments().await.unwrap().is_empty());
@@ -45,9 +46,9 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
     assert!(matches!(sold, Outcome::Captured { .. }), "{sold:?}");
     let mut shown = None;
     while let Ok(event) = events.try_recv() {
-        if let EventKind::WaitingForCustomer { beacon_id, .. } = event.kind {
+        if let EventKind::WaitingForCustomer { prompt, .. } = event.kind {
             assert_eq!(event.lane, new_pos);
-            shown = Some(beacon_id);
+            shown = prompt.and_then(|p| p.sticker_id().map(str::to_string));
         }
     }
     assert_eq!(shown.as_deref(), Some(beacon));

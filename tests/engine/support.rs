@@ -4,7 +4,7 @@
 
 use super::sim_pos::{self, RegisteredPos};
 use mposd::backends::pos_v10::client::MobilePayClient;
-use mposd::backends::pos_v10::engine::PosV10Backend;
+use mposd::backends::pos_v10::engine::{prompt, PosV10Backend};
 use mposd::engine::api::{Command, CommandId, EngineHandle, Outcome};
 use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
@@ -150,11 +150,8 @@ pub async fn start_engine_with(
     tweak: impl FnOnce(&mut EngineConfig),
 ) -> EngineHandle {
     let (journal, aside) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
-    let mut config = EngineConfig::new(pos_id, beacon_id);
-    config.policy = Policy {
-        beacon_id: beacon_id.into(),
-        ..test_policy()
-    };
+    let mut config = EngineConfig::new(pos_id, prompt(beacon_id));
+    config.policy = test_policy();
     tweak(&mut config);
     start(
         Arc::new(PosV10Backend::new(client.clone())),

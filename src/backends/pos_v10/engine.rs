@@ -1,17 +1,35 @@
 //! The engine's [`Backend`] over the MobilePay PoS V10 client: a thin translation between
-//! engine terms (minor units, typed errors) and the wire types.
+//! the engine's vocabulary and the wire types. The code table and the status mapping are in
+//! [`super::translate`].
 
-use crate::backends::pos_v10::client::MobilePayClient;
-use crate::backends::pos_v10::error::{ApiError, MobilePayError};
-use crate::backends::pos_v10::idempotency::IdempotencyKey;
-use crate::backends::pos_v10::model::{
-    CreateRefundRequest, InitiatePaymentRequest, PaymentReadyRequest, PreparePaymentRequest,
+use super::client::MobilePayClient;
+use super::idempotency::IdempotencyKey;
+use super::model::{
+    CreateRefundRequest, InitiatePaymentRequest, PaymentReadyRequest, PlannedCaptureDelay,
+    PreparePaymentRequest, Restrictions,
 };
+use super::translate::{error as translate, payment_state, refund_state};
 use crate::correlation::Correlation;
 use crate::engine::backend::{
-    Backend, BackendError, CorrelationId, NewPayment, NewRefund, PaymentInfo, ReadyPayment, RefundInfo,
+    Backend, BackendError, Capabilities, CardRestrictions, CorrelationId, CustomerPrompt, NewCheckIn,
+    NewPayment, NewRefund, PartialCapture, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel,
+    Refusal,
 };
 use crate::money::{MajorAmount, Minor};
+
+/// What PoS V10 offers (reference §9-§13): prepared payments, listing a point of sale's
+/// payments, refunds as resources confirmed by a capture, `partialCapturePossible` on the
+/// reserved payment, polls paced by `pollDelayInMs` alone, reservations cancelled after 7
+/// days, registered points of sale.
+const CAPABILITIES: Capabilities = Capabilities {
+    check_in_before_amount: true,
+    lists_open_payments: true,
+    refunds: RefundModel::Resource,
+    partial_capture: PartialCapture::Announced,
+    polls_per_minute: None,
+    reservation_lifetime_ms: 7 * 24 * 3600 * 1000,
+    point_of_sale_registered: true,
+};
 
 /// PoS V10 through [`MobilePayClient`] (which does the HTTP retries, token renewal and poll
 /// pacing below the engine).
@@ -30,42 +48,36 @@ impl PosV10Backend {
     }
 }
 
+/// What a V10 customer is shown: the point of sale's beacon id as a QR code, the same one
+/// printed on its sticker (reference §9.4).
+pub fn prompt(beacon_id: &str) -> CustomerPrompt {
+    CustomerPrompt::Qr {
+        content: super::formats::qr_payload(beacon_id),
+        sticker_id: Some(beacon_id.to_string()),
+    }
+}
+
 fn key(text: &str) -> Result<IdempotencyKey, BackendError> {
-    IdempotencyKey::parse(text).map_err(|_| BackendError::BadRequest {
-        code: "1162".into(),
-        message: "the stored idempotency key is not valid".into(),
+    IdempotencyKey::parse(text).map_err(|_| BackendError::Refused {
+        reason: Refusal::Invalid,
+        detail: "bad request 1162: the stored idempotency key is not valid".into(),
     })
 }
 
-fn code_of(error: &MobilePayError) -> String {
-    error.code.clone().unwrap_or_default()
+fn restrictions(r: Option<CardRestrictions>) -> Option<Restrictions> {
+    r.map(|r| Restrictions {
+        debit_card_disallowed: r.debit_card_disallowed,
+        credit_card_disallowed: r.credit_card_disallowed,
+    })
 }
 
-fn translate(error: ApiError) -> BackendError {
-    match error {
-        ApiError::Conflict { error, .. } => BackendError::Conflict {
-            code: code_of(&error),
-            message: error.message.unwrap_or_default(),
-        },
-        ApiError::BadRequest { error, .. } => BackendError::BadRequest {
-            code: code_of(&error),
-            message: error.message.unwrap_or_default(),
-        },
-        ApiError::UnexpectedStatus { status, error, .. } => BackendError::BadRequest {
-            code: error.code.unwrap_or_else(|| status.to_string()),
-            message: error.message.unwrap_or_default(),
-        },
-        ApiError::NotFound { .. } => BackendError::NotFound,
-        ApiError::Forbidden { error, .. } => BackendError::Forbidden {
-            code: code_of(&error),
-        },
-        ApiError::Unauthorized { .. } | ApiError::Token(_) => BackendError::Unauthorized,
-        ApiError::ServerError { error, status, .. } => BackendError::Server {
-            code: error.code.unwrap_or_else(|| status.to_string()),
-        },
-        // A 2xx we could not read did take effect: treat it as a lost answer, so the engine
-        // repeats (with the same key) or re-queries instead of guessing.
-        ApiError::NoAnswer { .. } | ApiError::InvalidAnswer { .. } => BackendError::NoAnswer,
+/// `None` for a sale captured at once; a kept reservation is expected to be captured within a
+/// day (MobilePay support chases it later).
+fn capture_delay(keep_reservation: bool) -> PlannedCaptureDelay {
+    if keep_reservation {
+        PlannedCaptureDelay::LessThan24Hours
+    } else {
+        PlannedCaptureDelay::None
     }
 }
 
@@ -74,20 +86,24 @@ fn minor(amount: &Option<MajorAmount>) -> Option<Minor> {
 }
 
 impl Backend for PosV10Backend {
-    async fn initiate_payment(
+    fn capabilities(&self) -> &Capabilities {
+        &CAPABILITIES
+    }
+
+    async fn create_payment(
         &self,
         flow: CorrelationId,
         idempotency_key: &str,
         p: &NewPayment,
     ) -> Result<String, BackendError> {
         let request = InitiatePaymentRequest {
-            pos_id: p.pos_id.clone(),
+            pos_id: p.point_of_sale.clone(),
             order_id: p.order_id.clone(),
-            amount: MajorAmount::from_minor(p.amount),
-            currency_code: p.currency,
-            restrictions: p.restrictions,
-            merchant_payment_label: p.label.clone(),
-            planned_capture_delay: p.planned_capture_delay,
+            amount: MajorAmount::from_minor(p.terms.amount),
+            currency_code: p.terms.currency,
+            restrictions: restrictions(p.terms.restrictions),
+            merchant_payment_label: p.terms.label.clone(),
+            planned_capture_delay: capture_delay(p.terms.keep_reservation),
         };
         self.client
             .initiate_payment(
@@ -100,16 +116,15 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
-    async fn prepare_payment(
+    async fn check_in(
         &self,
         flow: CorrelationId,
         idempotency_key: &str,
-        pos_id: &str,
-        order_id: &str,
+        c: &NewCheckIn,
     ) -> Result<String, BackendError> {
         let request = PreparePaymentRequest {
-            pos_id: pos_id.to_string(),
-            order_id: order_id.to_string(),
+            pos_id: c.point_of_sale.clone(),
+            order_id: c.order_id.clone(),
         };
         self.client
             .prepare_payment(
@@ -122,18 +137,18 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
-    async fn ready_payment(
+    async fn set_terms(
         &self,
         flow: CorrelationId,
         payment_id: &str,
-        ready: &ReadyPayment,
+        terms: &PaymentTerms,
     ) -> Result<(), BackendError> {
         let request = PaymentReadyRequest {
-            amount: MajorAmount::from_minor(ready.amount),
-            currency_code: ready.currency,
-            planned_capture_delay: ready.planned_capture_delay,
-            restrictions: ready.restrictions,
-            merchant_payment_label: ready.label.clone(),
+            amount: MajorAmount::from_minor(terms.amount),
+            currency_code: terms.currency,
+            planned_capture_delay: capture_delay(terms.keep_reservation),
+            restrictions: restrictions(terms.restrictions),
+            merchant_payment_label: terms.label.clone(),
         };
         self.client
             .ready_payment(&Correlation::resume("payment", flow), payment_id, &request)
@@ -141,18 +156,18 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
-    async fn get_payment(&self, flow: CorrelationId, payment_id: &str) -> Result<PaymentInfo, BackendError> {
+    async fn payment(&self, flow: CorrelationId, payment_id: &str) -> Result<PaymentInfo, BackendError> {
         let p = self
             .client
             .get_payment(&Correlation::resume("payment", flow), payment_id)
             .await
             .map_err(translate)?;
+        let amount = minor(&p.amount);
         Ok(PaymentInfo {
-            amount: minor(&p.amount),
+            state: payment_state(&p.status, amount),
+            amount,
             payment_id: p.payment_id,
-            pos_id: p.pos_id,
             order_id: p.order_id,
-            status: p.status,
             currency: p.currency_code,
             loyalty_ids: p.loyalty_ids,
             customer_token: p.customer_token,
@@ -165,22 +180,20 @@ impl Backend for PosV10Backend {
     async fn find_payments(
         &self,
         flow: CorrelationId,
-        pos_id: Option<&str>,
-        order_id: Option<&str>,
-        captured_only: bool,
+        query: &PaymentQuery,
     ) -> Result<Vec<String>, BackendError> {
         self.client
             .find_payments(
                 &Correlation::resume("lookup", flow),
-                pos_id,
-                order_id,
-                captured_only,
+                query.point_of_sale.as_deref(),
+                query.order_id.as_deref(),
+                query.captured,
             )
             .await
             .map_err(translate)
     }
 
-    async fn capture_payment(
+    async fn capture(
         &self,
         flow: CorrelationId,
         payment_id: &str,
@@ -192,14 +205,14 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
-    async fn cancel_payment(&self, flow: CorrelationId, payment_id: &str) -> Result<(), BackendError> {
+    async fn cancel(&self, flow: CorrelationId, payment_id: &str) -> Result<(), BackendError> {
         self.client
             .cancel_payment(&Correlation::resume("payment", flow), payment_id)
             .await
             .map_err(translate)
     }
 
-    async fn create_refund(
+    async fn refund(
         &self,
         flow: CorrelationId,
         idempotency_key: &str,
@@ -222,7 +235,7 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
-    async fn get_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<RefundInfo, BackendError> {
+    async fn refund_status(&self, flow: CorrelationId, refund_id: &str) -> Result<RefundInfo, BackendError> {
         let r = self
             .client
             .get_refund(&Correlation::resume("refund", flow), refund_id)
@@ -230,23 +243,15 @@ impl Backend for PosV10Backend {
             .map_err(translate)?;
         Ok(RefundInfo {
             amount: r.amount.to_minor().ok(),
+            state: refund_state(&r.status),
             refund_id: r.refund_id,
             payment_id: r.payment_id,
-            refund_order_id: r.refund_order_id,
-            status: r.status,
             currency: r.currency_code,
             poll_delay_ms: r.poll_delay_in_ms,
         })
     }
 
-    async fn find_refunds(&self, flow: CorrelationId, payment_id: &str) -> Result<Vec<String>, BackendError> {
-        self.client
-            .find_refunds(&Correlation::resume("refund", flow), payment_id)
-            .await
-            .map_err(translate)
-    }
-
-    async fn capture_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
+    async fn confirm_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
         self.client
             .capture_refund(&Correlation::resume("refund", flow), refund_id)
             .await

@@ -3,15 +3,8 @@
 //! right error code) and the daemon's configuration check (to refuse a bad setting before it
 //! reaches MobilePay) use these.
 
-/// Characters MobilePay accepts in "valid characters" fields (order ids, PoS names, labels...),
-/// as extended on 2021-05-25. ASCII letters, digits, space and printable punctuation are handled
-/// in [`is_valid_char`]; these are the non-ASCII additions.
-const EXTRA_VALID: &str =
-    "æÆøØåÅäÄöÖšŠžŽâÂàÀáÁãÃéÉêÊëËèÈíÍîÎïÏìÌüÜûÛùÙúÚôÔòÒóÓõÕÿýÝñÑ¦¯¨´×«»ðþçß¤ÇµÐÞ±°ªº©§¶¼½¾¬®¢£¥¡¿¹²³";
-
-pub fn is_valid_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == ' ' || c.is_ascii_punctuation() || EXTRA_VALID.contains(c)
-}
+/// MobilePay's "valid characters" (reference §15) are the engine's text rule.
+pub use crate::engine::text::is_valid_char;
 
 /// A non-empty string of at most `max` valid characters (lengths count characters, not bytes).
 pub fn is_valid_text(s: &str, max: usize) -> bool {

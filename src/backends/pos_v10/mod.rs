@@ -14,6 +14,7 @@ pub mod model;
 pub mod onboarding;
 pub mod polling;
 pub mod tokens;
+mod translate;
 
 pub use crate::correlation::{Correlation, CorrelationId};
 pub use crate::secrets::{AccessToken, Secret, SecretSource};

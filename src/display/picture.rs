@@ -1,4 +1,4 @@
-//! An in-memory RGB frame: what every screen is first drawn into. Backends then send it to a
+//! An in-memory RGB picture: what every screen is first drawn into. Outputs then send it to a
 //! PNG file, a terminal, a framebuffer or an SPI panel in one go, so a panel is never left
 //! half-drawn for long and drawing code has one target to be tested against.
 
@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::io::{Read, Write};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
+pub struct Picture {
     size: Size,
     pixels: Vec<Rgb888>,
 }
@@ -24,9 +24,9 @@ pub enum PngError {
     Layout(png::ColorType, png::BitDepth),
 }
 
-impl Frame {
-    pub fn new(size: Size) -> Frame {
-        Frame {
+impl Picture {
+    pub fn new(size: Size) -> Picture {
+        Picture {
             size,
             pixels: vec![Rgb888::WHITE; (size.width * size.height) as usize],
         }
@@ -40,7 +40,7 @@ impl Frame {
         self.size.height
     }
 
-    /// The colour at (x, y); white outside the frame.
+    /// The colour at (x, y); white outside the picture.
     pub fn pixel(&self, x: u32, y: u32) -> Rgb888 {
         if x < self.size.width && y < self.size.height {
             self.pixels[(y * self.size.width + x) as usize]
@@ -60,7 +60,7 @@ impl Frame {
         ((299 * c.r() as u32 + 587 * c.g() as u32 + 114 * c.b() as u32) / 1000) as u8
     }
 
-    /// Every QR code a phone camera would find in the frame, decoded.
+    /// Every QR code a phone camera would find in the picture, decoded.
     pub fn decode_qr_codes(&self) -> Vec<String> {
         let mut image = rqrr::PreparedImage::prepare_from_greyscale(
             self.size.width as usize,
@@ -86,7 +86,7 @@ impl Frame {
         Ok(())
     }
 
-    pub fn read_png<R: Read>(input: R) -> Result<Frame, PngError> {
+    pub fn read_png<R: Read>(input: R) -> Result<Picture, PngError> {
         let mut reader = png::Decoder::new(input).read_info()?;
         let mut buf = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut buf)?;
@@ -99,20 +99,20 @@ impl Frame {
             .chunks_exact(channels)
             .map(|p| Rgb888::new(p[0], p[1], p[2]))
             .collect();
-        Ok(Frame {
+        Ok(Picture {
             size: Size::new(info.width, info.height),
             pixels,
         })
     }
 }
 
-impl OriginDimensions for Frame {
+impl OriginDimensions for Picture {
     fn size(&self) -> Size {
         self.size
     }
 }
 
-impl DrawTarget for Frame {
+impl DrawTarget for Picture {
     type Color = Rgb888;
     type Error = Infallible;
 
@@ -149,30 +149,30 @@ mod tests {
 
     #[test]
     fn png_round_trip_keeps_every_pixel() {
-        let mut frame = Frame::new(Size::new(7, 5));
-        frame
+        let mut picture = Picture::new(Size::new(7, 5));
+        picture
             .fill_solid(
                 &Rectangle::new(Point::new(2, 1), Size::new(3, 2)),
                 Rgb888::new(1, 2, 3),
             )
             .unwrap();
         let mut png = Vec::new();
-        frame.write_png(&mut png).unwrap();
-        assert_eq!(Frame::read_png(&png[..]).unwrap(), frame);
-        assert_eq!(frame.pixel(4, 2), Rgb888::new(1, 2, 3));
-        assert_eq!(frame.pixel(5, 2), Rgb888::WHITE);
+        picture.write_png(&mut png).unwrap();
+        assert_eq!(Picture::read_png(&png[..]).unwrap(), picture);
+        assert_eq!(picture.pixel(4, 2), Rgb888::new(1, 2, 3));
+        assert_eq!(picture.pixel(5, 2), Rgb888::WHITE);
     }
 
     #[test]
     fn drawing_outside_is_clipped() {
-        let mut frame = Frame::new(Size::new(4, 4));
-        frame
+        let mut picture = Picture::new(Size::new(4, 4));
+        picture
             .fill_solid(
                 &Rectangle::new(Point::new(-2, -2), Size::new(10, 3)),
                 Rgb888::BLACK,
             )
             .unwrap();
-        assert_eq!(frame.pixel(3, 0), Rgb888::BLACK);
-        assert_eq!(frame.pixel(0, 1), Rgb888::WHITE);
+        assert_eq!(picture.pixel(3, 0), Rgb888::BLACK);
+        assert_eq!(picture.pixel(0, 1), Rgb888::WHITE);
     }
 }

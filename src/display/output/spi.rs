@@ -2,10 +2,10 @@
 //! linux-embedded-hal: `/dev/spidevB.C` for data, GPIO lines for data/command, reset and
 //! backlight. No kernel display driver or overlay beyond `dtparam=spi=on` is needed.
 
-use super::gpio::{self, Pin};
-use super::{Backend, DisplayError, FrameSink, Graphic};
-use crate::display::board::{Controller, SpiConfig};
-use crate::display::frame::Frame;
+use super::gpio::{self, GpioDriver, Pin};
+use super::rotation::Rotation;
+use super::{DisplayError, Graphic, Output, PictureSink};
+use crate::display::picture::Picture;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_hal::digital::OutputPin;
@@ -16,6 +16,58 @@ use mipidsi::interface::{Interface, InterfacePixelFormat};
 use mipidsi::models::{ILI9341Rgb565, ILI9486Rgb666, Model, ST7789};
 use mipidsi::options::{ColorInversion, ColorOrder, Orientation, Rotation as PanelRotation};
 use mipidsi::{Builder, Display, NoResetPin};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Panel controllers supported over SPI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Controller {
+    St7789,
+    Ili9341,
+    Ili9486,
+}
+
+/// How an SPI panel is wired: a board profile's `[display]` table with `kind = "spi"`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpiConfig {
+    pub controller: Controller,
+    pub spi_device: PathBuf,
+    #[serde(default = "default_spi_speed")]
+    pub spi_speed_hz: u32,
+    #[serde(default)]
+    pub spi_mode: u8,
+    #[serde(default)]
+    pub gpio: GpioDriver,
+    #[serde(default = "default_gpio_chip")]
+    pub gpio_chip: PathBuf,
+    /// GPIO line offsets (on a Raspberry Pi: the BCM numbers).
+    pub dc_pin: u32,
+    pub reset_pin: Option<u32>,
+    pub backlight_pin: Option<u32>,
+    /// Native panel size, before rotation.
+    pub width: u32,
+    pub height: u32,
+    #[serde(default)]
+    pub rotation: Rotation,
+    #[serde(default)]
+    pub offset_x: u32,
+    #[serde(default)]
+    pub offset_y: u32,
+    #[serde(default)]
+    pub invert_colors: bool,
+    #[serde(default)]
+    pub bgr: bool,
+}
+
+fn default_spi_speed() -> u32 {
+    32_000_000
+}
+
+fn default_gpio_chip() -> PathBuf {
+    PathBuf::from("/dev/gpiochip0")
+}
 
 /// spidev's default transfer limit (`bufsiz` module parameter) is 4096 bytes; larger writes
 /// fail, so pixel data goes out in chunks of this size.
@@ -85,7 +137,7 @@ impl<SPI: SpiDevice, DC: OutputPin> Interface for SpidevInterface<SPI, DC> {
     }
 }
 
-/// A panel initialised and ready for whole frames.
+/// A panel initialised and ready for whole pictures.
 pub struct SpiPanel<DI, M, RST>
 where
     DI: Interface<Word = u8>,
@@ -99,7 +151,7 @@ where
     _backlight: Option<Pin>,
 }
 
-impl<DI, M, RST> FrameSink for SpiPanel<DI, M, RST>
+impl<DI, M, RST> PictureSink for SpiPanel<DI, M, RST>
 where
     DI: Interface<Word = u8> + Send,
     M: Model + Send,
@@ -116,7 +168,7 @@ where
 
     /// One address window for the whole panel and one stream of pixels: the fewest
     /// commands, and the transfer goes out in 4 KiB chunks.
-    fn push(&mut self, frame: &Frame) -> Result<(), DisplayError> {
+    fn push(&mut self, picture: &Picture) -> Result<(), DisplayError> {
         let (w, h) = (self.size.width as u16, self.size.height as u16);
         self.display
             .set_pixels(
@@ -124,7 +176,7 @@ where
                 0,
                 w - 1,
                 h - 1,
-                frame.pixels().iter().map(|c| M::ColorFormat::from(*c)),
+                picture.pixels().iter().map(|c| M::ColorFormat::from(*c)),
             )
             .map_err(|e| DisplayError::Device {
                 device: self.description.clone(),
@@ -134,7 +186,7 @@ where
 }
 
 /// Opens and initialises the panel described by `cfg`.
-pub fn open(cfg: &SpiConfig) -> Result<Box<dyn Backend>, DisplayError> {
+pub fn open(cfg: &SpiConfig) -> Result<Box<dyn Output>, DisplayError> {
     match cfg.controller {
         Controller::St7789 => open_model(cfg, ST7789),
         Controller::Ili9341 => open_model(cfg, ILI9341Rgb565),
@@ -143,7 +195,7 @@ pub fn open(cfg: &SpiConfig) -> Result<Box<dyn Backend>, DisplayError> {
     }
 }
 
-fn open_model<M>(cfg: &SpiConfig, model: M) -> Result<Box<dyn Backend>, DisplayError>
+fn open_model<M>(cfg: &SpiConfig, model: M) -> Result<Box<dyn Output>, DisplayError>
 where
     M: Model + Send + 'static,
     M::ColorFormat: From<Rgb888> + InterfacePixelFormat<u8>,
@@ -321,14 +373,14 @@ mod tests {
             description: "ili9341 test".into(),
             _backlight: None,
         };
-        let mut frame = Frame::new(panel.size());
+        let mut picture = Picture::new(panel.size());
         let look = Look {
             language: Language::Da,
             header: "Kasse 1".into(),
         };
-        render(&mut frame, &Screen::Closed, &look).unwrap();
+        render(&mut picture, &Screen::Closed, &look).unwrap();
         wire.lock().unwrap().clear();
-        panel.push(&frame).unwrap();
+        panel.push(&picture).unwrap();
 
         let wire = wire.lock().unwrap();
         let commands: Vec<(u8, Vec<u8>)> = wire
@@ -358,7 +410,7 @@ mod tests {
         let first = Rgb565::from(palette::ACCENT).to_be_bytes();
         assert_eq!(&bytes[..2], &first[..], "the header colour comes first");
         let centre = ((120 * 320 + 160) * 2) as usize;
-        let expected = Rgb565::from(frame.pixel(160, 120)).to_be_bytes();
+        let expected = Rgb565::from(picture.pixel(160, 120)).to_be_bytes();
         assert_eq!(&bytes[centre..centre + 2], &expected[..]);
     }
 }

@@ -2,13 +2,13 @@
 //! kernel driver (fbtft, tinydrm/`mipi-dbi` with fbdev emulation).
 //!
 //! The geometry is read from the device with `FBIOGET_VSCREENINFO`/`FBIOGET_FSCREENINFO`,
-//! or given explicitly (then any file works, which is how the tests run). Frames are
+//! or given explicitly (then any file works, which is how the tests run). Pictures are
 //! converted to the device's pixel format (RGB565 or XRGB8888), rotated in software when the
 //! board profile says so, and written with one `pwrite` to the visible page.
 
-use super::{DisplayError, FrameSink};
-use crate::display::board::Rotation;
-use crate::display::frame::Frame;
+use super::rotation::Rotation;
+use super::{DisplayError, PictureSink};
+use crate::display::picture::Picture;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888, RgbColor};
 use embedded_graphics::prelude::*;
 use std::fs::{File, OpenOptions};
@@ -106,7 +106,7 @@ impl FramebufferSink {
     }
 }
 
-impl FrameSink for FramebufferSink {
+impl PictureSink for FramebufferSink {
     fn describe(&self) -> String {
         format!(
             "framebuffer {} ({}x{} {:?}, rotation {})",
@@ -123,7 +123,7 @@ impl FrameSink for FramebufferSink {
             .logical_size(Size::new(self.geometry.width, self.geometry.height))
     }
 
-    fn push(&mut self, frame: &Frame) -> Result<(), DisplayError> {
+    fn push(&mut self, picture: &Picture) -> Result<(), DisplayError> {
         let g = self.geometry;
         let native = Size::new(g.width, g.height);
         let bpp = g.format.bytes_per_pixel() as usize;
@@ -131,7 +131,7 @@ impl FrameSink for FramebufferSink {
             let row = (ny * g.stride) as usize;
             for nx in 0..g.width {
                 let (lx, ly) = self.rotation.to_logical(native, nx, ny);
-                let c = frame.pixel(lx, ly);
+                let c = picture.pixel(lx, ly);
                 let at = row + nx as usize * bpp;
                 match g.format {
                     PixelFormat::Rgb565 => {

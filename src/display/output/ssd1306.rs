@@ -2,7 +2,7 @@
 //! second line of information). It never shows the QR code: at ~1 mm per module a code on
 //! it is not reliably scannable from a customer's distance.
 
-use super::{Backend, DisplayError};
+use super::{DisplayError, Output};
 use crate::display::content::{Content, Role};
 use crate::display::render::Look;
 use crate::display::screen::Screen;
@@ -69,7 +69,7 @@ pub fn open(
     address: u8,
     size: OledSize,
     rotate_180: bool,
-) -> Result<Box<dyn Backend>, DisplayError> {
+) -> Result<Box<dyn Output>, DisplayError> {
     let description = format!("ssd1306 status on {} at {address:#04x}", bus.display());
     if !bus.exists() {
         return Err(DisplayError::DeviceMissing {
@@ -96,7 +96,7 @@ pub fn open(
 fn init<S>(
     display: Ssd1306<I2CInterface<I2cdev>, S, ssd1306::mode::BasicMode>,
     description: String,
-) -> Result<Box<dyn Backend>, DisplayError>
+) -> Result<Box<dyn Output>, DisplayError>
 where
     S: DisplaySize + Send + 'static,
     S::Buffer: Send,
@@ -109,7 +109,7 @@ where
     Ok(Box::new(StatusOled { display, description }))
 }
 
-impl<S> Backend for StatusOled<S>
+impl<S> Output for StatusOled<S>
 where
     S: DisplaySize + Send,
     S::Buffer: Send,

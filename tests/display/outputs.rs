@@ -1,18 +1,18 @@
-//! Backends writing to real files and pipes: PNG, terminal half blocks, a framebuffer image
+//! Outputs writing to real files and pipes: PNG, terminal half blocks, a framebuffer image
 //! with a given geometry, and the status OLED's text drawing.
 
 use crate::support::{all_screens, look, DIGITS, GUID};
 use embedded_graphics::pixelcolor::{BinaryColor, Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::backend::framebuffer::{read_pixel, FbGeometry, FramebufferSink, PixelFormat};
-use mposd::display::backend::png::PngSink;
-use mposd::display::backend::ssd1306::draw_status;
-use mposd::display::backend::terminal::TerminalSink;
-use mposd::display::backend::{Backend, Graphic};
-use mposd::display::board::Rotation;
+use mposd::display::output::framebuffer::{read_pixel, FbGeometry, FramebufferSink, PixelFormat};
+use mposd::display::output::png::PngSink;
+use mposd::display::output::rotation::Rotation;
+use mposd::display::output::ssd1306::draw_status;
+use mposd::display::output::terminal::TerminalSink;
+use mposd::display::output::{Graphic, Output};
 use mposd::display::render::palette;
-use mposd::display::{Frame, Language, Screen};
+use mposd::display::{Language, Picture, Screen};
 use mposd::money::{Currency, Minor};
 use std::convert::Infallible;
 
@@ -25,14 +25,14 @@ fn scan(beacon: &str) -> Screen {
 }
 
 #[test]
-fn png_backend_writes_a_scannable_image() {
+fn png_output_writes_a_scannable_image() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("display.png");
-    let mut backend = Graphic::new(PngSink::new(&path, Size::new(480, 320)).unwrap());
-    backend.show(&scan(GUID), &look(Language::Da)).unwrap();
-    let frame = Frame::read_png(std::fs::File::open(&path).unwrap()).unwrap();
-    assert_eq!((frame.width(), frame.height()), (480, 320));
-    assert_eq!(frame.decode_qr_codes(), vec![qr_payload(GUID)]);
+    let mut output = Graphic::new(PngSink::new(&path, Size::new(480, 320)).unwrap());
+    output.show(&scan(GUID), &look(Language::Da)).unwrap();
+    let picture = Picture::read_png(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!((picture.width(), picture.height()), (480, 320));
+    assert_eq!(picture.decode_qr_codes(), vec![qr_payload(GUID)]);
     assert!(!dir.path().join("display.png.tmp").exists());
 
     let missing = PngSink::new(dir.path().join("no/such/dir/x.png"), Size::new(240, 240));
@@ -40,7 +40,7 @@ fn png_backend_writes_a_scannable_image() {
 }
 
 /// Rebuilds the pixels from half-block terminal output (the last frame in `text`).
-pub fn parse_terminal(text: &str) -> Frame {
+pub fn parse_terminal(text: &str) -> Picture {
     let last = text.rsplit("\x1b[H").next().unwrap();
     let rows: Vec<&str> = last.lines().collect();
     let mut pixels: Vec<Vec<(Rgb888, Rgb888)>> = Vec::new();
@@ -67,7 +67,7 @@ pub fn parse_terminal(text: &str) -> Frame {
         pixels.push(cells);
     }
     let width = pixels.iter().map(Vec::len).max().unwrap_or(0) as u32;
-    let mut frame = Frame::new(Size::new(width, rows.len() as u32 * 2));
+    let mut picture = Picture::new(Size::new(width, rows.len() as u32 * 2));
     let points = pixels.iter().enumerate().flat_map(|(y, row)| {
         row.iter().enumerate().flat_map(move |(x, (top, bottom))| {
             [
@@ -76,8 +76,8 @@ pub fn parse_terminal(text: &str) -> Frame {
             ]
         })
     });
-    let _: Result<(), Infallible> = frame.draw_iter(points);
-    frame
+    let _: Result<(), Infallible> = picture.draw_iter(points);
+    picture
 }
 
 #[test]
@@ -86,23 +86,23 @@ fn terminal_half_blocks_carry_a_scannable_code() {
     for downscale in [1, 2] {
         let path = dir.path().join(format!("tty-{downscale}"));
         let out = std::fs::File::create(&path).unwrap();
-        let mut backend = Graphic::new(TerminalSink::new(out, Size::new(240, 240), downscale));
-        backend.show(&Screen::Closed, &look(Language::En)).unwrap();
-        backend.show(&scan(DIGITS), &look(Language::Fi)).unwrap();
+        let mut output = Graphic::new(TerminalSink::new(out, Size::new(240, 240), downscale));
+        output.show(&Screen::Closed, &look(Language::En)).unwrap();
+        output.show(&scan(DIGITS), &look(Language::Fi)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches("\x1b[H").count(), 2, "one frame per show");
-        let frame = parse_terminal(&text);
-        assert_eq!(frame.width(), 240 / downscale);
+        let picture = parse_terminal(&text);
+        assert_eq!(picture.width(), 240 / downscale);
         assert_eq!(
-            frame.decode_qr_codes(),
+            picture.decode_qr_codes(),
             vec![qr_payload(DIGITS)],
             "downscale {downscale}"
         );
     }
 }
 
-fn framebuffer_image(bytes: &[u8], g: &FbGeometry) -> Frame {
-    let mut frame = Frame::new(Size::new(g.width, g.height));
+fn framebuffer_image(bytes: &[u8], g: &FbGeometry) -> Picture {
+    let mut picture = Picture::new(Size::new(g.width, g.height));
     let points = (0..g.height).flat_map(|y| {
         (0..g.width).map(move |x| {
             Pixel(
@@ -111,8 +111,8 @@ fn framebuffer_image(bytes: &[u8], g: &FbGeometry) -> Frame {
             )
         })
     });
-    let _: Result<(), Infallible> = frame.draw_iter(points);
-    frame
+    let _: Result<(), Infallible> = picture.draw_iter(points);
+    picture
 }
 
 #[test]
@@ -127,8 +127,8 @@ fn framebuffer_rgb565_rotated_writes_the_customer_view() {
     };
     std::fs::write(&path, vec![0u8; 480 * 320]).unwrap();
     let sink = FramebufferSink::open(&path, Some(g), Rotation::new(90).unwrap()).unwrap();
-    let mut backend = Graphic::new(sink);
-    backend.show(&scan(GUID), &look(Language::Da)).unwrap();
+    let mut output = Graphic::new(sink);
+    output.show(&scan(GUID), &look(Language::Da)).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(bytes.len(), 480 * 320, "writes stay inside the framebuffer");
     let native = framebuffer_image(&bytes, &g);
@@ -150,16 +150,16 @@ fn framebuffer_xrgb8888_with_padded_rows_keeps_exact_colours() {
         format: PixelFormat::Xrgb8888,
     };
     std::fs::write(&path, vec![0xAB; (g.stride * g.height) as usize]).unwrap();
-    let mut backend = Graphic::new(FramebufferSink::open(&path, Some(g), Rotation::NONE).unwrap());
-    backend.show(&scan(DIGITS), &look(Language::En)).unwrap();
+    let mut output = Graphic::new(FramebufferSink::open(&path, Some(g), Rotation::NONE).unwrap());
+    output.show(&scan(DIGITS), &look(Language::En)).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
         bytes.len(),
         (g.stride * g.height) as usize,
         "writes stay inside the framebuffer"
     );
-    assert_eq!(framebuffer_image(&bytes, &g), *backend.frame());
-    assert_eq!(backend.frame().decode_qr_codes(), vec![qr_payload(DIGITS)]);
+    assert_eq!(framebuffer_image(&bytes, &g), *output.picture());
+    assert_eq!(output.picture().decode_qr_codes(), vec![qr_payload(DIGITS)]);
 }
 
 #[test]

@@ -1,14 +1,15 @@
-//! Where frames go. Every backend takes a [`Screen`] and shows it; graphic backends render it
-//! into a [`Frame`] first and then push the whole frame, the status OLED shows text only.
+//! Where screens go. Every output takes a [`Screen`] and shows it; graphic outputs render it
+//! into a [`Picture`] first and then push the whole picture, the status OLED shows text only.
 
 pub mod framebuffer;
 pub mod gpio;
 pub mod png;
+pub mod rotation;
 pub mod spi;
 pub mod ssd1306;
 pub mod terminal;
 
-use super::frame::Frame;
+use super::picture::Picture;
 use super::render::{render, Look};
 use super::screen::Screen;
 use embedded_graphics::prelude::*;
@@ -44,46 +45,46 @@ impl DisplayError {
 
 /// A customer display the renderer can drive. `show` may block (SPI transfers do); the
 /// renderer calls it off the async runtime.
-pub trait Backend: Send {
+pub trait Output: Send {
     /// A short description for logs and the status API, e.g. `ili9341 on /dev/spidev0.0`.
     fn describe(&self) -> String;
     /// Shows `screen`, replacing whatever was shown before.
     fn show(&mut self, screen: &Screen, look: &Look) -> Result<(), DisplayError>;
 }
 
-/// A device that takes whole frames of a fixed logical size.
-pub trait FrameSink: Send {
+/// A device that takes whole pictures of a fixed logical size.
+pub trait PictureSink: Send {
     fn describe(&self) -> String;
-    /// Logical size (after rotation) that frames must have.
+    /// Logical size (after rotation) that pictures must have.
     fn size(&self) -> Size;
-    fn push(&mut self, frame: &Frame) -> Result<(), DisplayError>;
+    fn push(&mut self, picture: &Picture) -> Result<(), DisplayError>;
 }
 
-/// Renders screens into a frame and pushes it to a [`FrameSink`].
+/// Renders screens into a picture and pushes it to a [`PictureSink`].
 pub struct Graphic<S> {
     sink: S,
-    frame: Frame,
+    picture: Picture,
 }
 
-impl<S: FrameSink> Graphic<S> {
+impl<S: PictureSink> Graphic<S> {
     pub fn new(sink: S) -> Graphic<S> {
-        let frame = Frame::new(sink.size());
-        Graphic { sink, frame }
+        let picture = Picture::new(sink.size());
+        Graphic { sink, picture }
     }
 
-    /// The last frame rendered (what the panel should be showing).
-    pub fn frame(&self) -> &Frame {
-        &self.frame
+    /// The last picture rendered (what the panel should be showing).
+    pub fn picture(&self) -> &Picture {
+        &self.picture
     }
 }
 
-impl<S: FrameSink> Backend for Graphic<S> {
+impl<S: PictureSink> Output for Graphic<S> {
     fn describe(&self) -> String {
         self.sink.describe()
     }
 
     fn show(&mut self, screen: &Screen, look: &Look) -> Result<(), DisplayError> {
-        render(&mut self.frame, screen, look).map_err(|e| DisplayError::Render(e.to_string()))?;
-        self.sink.push(&self.frame)
+        render(&mut self.picture, screen, look).map_err(|e| DisplayError::Render(e.to_string()))?;
+        self.sink.push(&self.picture)
     }
 }

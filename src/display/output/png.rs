@@ -1,8 +1,8 @@
-//! PNG files: the headless backend for tests, demos, documentation and kiosks that display
+//! PNG files: the headless output for tests, demos, documentation and kiosks that display
 //! an image file with another program.
 
-use super::{DisplayError, FrameSink};
-use crate::display::frame::Frame;
+use super::{DisplayError, PictureSink};
+use crate::display::picture::Picture;
 use embedded_graphics::prelude::*;
 use std::fs;
 use std::io::BufWriter;
@@ -14,7 +14,7 @@ pub struct PngSink {
 }
 
 impl PngSink {
-    /// Frames of `size` are written to `path`. The directory must exist.
+    /// Pictures of `size` are written to `path`. The directory must exist.
     pub fn new(path: impl Into<PathBuf>, size: Size) -> Result<PngSink, DisplayError> {
         let path = path.into();
         let dir = path
@@ -32,7 +32,7 @@ impl PngSink {
     }
 }
 
-impl FrameSink for PngSink {
+impl PictureSink for PngSink {
     fn describe(&self) -> String {
         format!("png {}", self.path.display())
     }
@@ -42,7 +42,7 @@ impl FrameSink for PngSink {
     }
 
     /// Writes to a temporary file and renames it, so a viewer never reads half an image.
-    fn push(&mut self, frame: &Frame) -> Result<(), DisplayError> {
+    fn push(&mut self, picture: &Picture) -> Result<(), DisplayError> {
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
@@ -51,7 +51,7 @@ impl FrameSink for PngSink {
             error,
         };
         let file = fs::File::create(&tmp).map_err(io)?;
-        frame
+        picture
             .write_png(BufWriter::new(file))
             .map_err(|e| DisplayError::Render(e.to_string()))?;
         fs::rename(&tmp, &self.path).map_err(io)

@@ -1,0 +1,88 @@
+//! Will customers be able to scan the QR code on this board's panel? The scan-to-pay screen
+//! is laid out at the panel's size and the code's printed side is worked out from the
+//! panel's physical size, so a too-small panel is reported at start-up, not at the till.
+
+use super::board::BoardProfile;
+use super::qr::{code_side_mm, MIN_SIDE_MM};
+use super::render::{render_picture, Look};
+use super::screen::Screen;
+use crate::money::{Currency, Minor};
+use std::fmt;
+
+/// Predicts the QR code's printed side for `beacon_id` by laying out the scan-to-pay
+/// screen at `profile`'s panel size. `None` when the size or physical dimensions are
+/// unknown or the display shows no QR code.
+pub fn side_mm(profile: &BoardProfile, beacon_id: &str, look: &Look) -> Option<f64> {
+    let physical = profile.physical?;
+    let native = profile.native_size()?;
+    if !profile.shows_qr() {
+        return None;
+    }
+    let mm_per_px = (physical.width_mm / native.width as f64).min(physical.height_mm / native.height as f64);
+    let screen = Screen::ScanToPay {
+        amount: Minor(9_999_999),
+        currency: Currency::DKK,
+        beacon_id: beacon_id.to_string(),
+    };
+    let (_, report) = render_picture(profile.logical_size()?, &screen, look).ok()?;
+    Some(code_side_mm(&report.qr?, mm_per_px))
+}
+
+/// The start-up warning when the QR code would be smaller than ~25 mm.
+pub fn warning(profile: &BoardProfile, beacon_id: &str, look: &Look) -> Option<QrSizeWarning> {
+    let side_mm = side_mm(profile, beacon_id, look)?;
+    (side_mm < MIN_SIDE_MM).then(|| QrSizeWarning {
+        profile: profile.name.clone(),
+        side_mm,
+    })
+}
+
+/// The QR code would be too small to scan comfortably.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QrSizeWarning {
+    pub profile: String,
+    pub side_mm: f64,
+}
+
+impl fmt::Display for QrSizeWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "board profile {}: the MobilePay QR code will be only {:.1} mm wide (less than {MIN_SIDE_MM} mm); \
+             customers may fail to scan it, use a larger panel (2.4\" or more)",
+            self.profile, self.side_mm
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::display::Language;
+    use embedded_graphics::prelude::Size;
+
+    fn look() -> Look {
+        Look {
+            language: Language::Da,
+            header: "Kasse 1".into(),
+        }
+    }
+
+    #[test]
+    fn small_panels_warn_that_the_qr_code_is_under_25_mm() {
+        let guid = "cd851cd7-8398-4a03-83c1-391a2f5cb71c";
+        let small = BoardProfile::load("pi-zero2w-st7789-1.3", None).unwrap();
+        let small_warning = warning(&small, guid, &look()).expect("1.3\" panel must warn");
+        assert!(small_warning.side_mm < MIN_SIDE_MM);
+        assert!(small_warning.to_string().contains("25 mm"), "{small_warning}");
+        let big = BoardProfile::load("pi-dsi-7inch", None).unwrap();
+        assert!(side_mm(&big, guid, &look()).unwrap() > 50.0);
+        assert_eq!(warning(&big, guid, &look()), None);
+        let ili = BoardProfile::load("pi-ili9341-2.8", None).unwrap();
+        assert_eq!(ili.logical_size(), Some(Size::new(320, 240)));
+        assert_eq!(warning(&ili, "123456789012345", &look()), None);
+        assert_eq!(warning(&ili, guid, &look()), None);
+        let oled = BoardProfile::load("pi-ssd1306-status", None).unwrap();
+        assert_eq!(side_mm(&oled, guid, &look()), None);
+    }
+}

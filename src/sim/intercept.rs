@@ -1,0 +1,98 @@
+//! The one middleware in front of every MobilePay endpoint: it logs the call and applies a
+//! pending fault for its endpoint (see [`observe`](super::observe) for the data).
+
+use super::clock::format_rfc3339;
+use super::context::SimContext;
+use super::error::{render, ApiError, Family};
+use super::observe::{endpoint_name, FaultMode, LogEntry};
+use super::server::ConnectionKill;
+use crate::backends::pos_v10::model::headers;
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::StatusCode,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Logs the call, and applies a pending fault for its endpoint.
+pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let Some(endpoint) = route.as_deref().and_then(|r| endpoint_name(req.method(), r)) else {
+        return next.run(req).await;
+    };
+    let mut entry = LogEntry {
+        endpoint,
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        status: None,
+        idempotency_key: header(&req, headers::IDEMPOTENCY_KEY),
+        correlation_id: header(&req, headers::CORRELATION_ID),
+        fault: None,
+        at: format_rfc3339(context.clock.now()),
+    };
+    let fault = context.observer.take_fault(endpoint);
+    entry.fault = fault.as_ref().map(|f| f.mode);
+    let family = if endpoint.contains("Refund") {
+        Family::Refunds
+    } else {
+        Family::Pos
+    };
+    let correlation = entry
+        .correlation_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let response = match fault.as_ref().map(|f| f.mode) {
+        None => next.run(req).await,
+        Some(FaultMode::Delay) => {
+            // The client usually gives up and closes the connection meanwhile, which drops this
+            // future. The held call must still take effect and be logged, as it would at
+            // MobilePay, so it runs on its own task.
+            let delay = fault.as_ref().and_then(|f| f.delay_ms).unwrap_or(3000);
+            let held = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                let response = next.run(req).await;
+                entry.status = Some(response.status().as_u16());
+                context.observer.record(entry);
+                response
+            });
+            return held
+                .await
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(FaultMode::ServerError) => {
+            let code = fault
+                .as_ref()
+                .and_then(|f| f.code.clone())
+                .unwrap_or_else(|| "2000".to_string());
+            render(&ApiError::server_error(code), &correlation, family)
+        }
+        Some(FaultMode::Unauthorized) => StatusCode::UNAUTHORIZED.into_response(),
+        Some(FaultMode::CommitThenDrop) => {
+            let kill = req.extensions().get::<ConnectionKill>().cloned();
+            let response = next.run(req).await;
+            entry.status = None;
+            context.observer.record(entry);
+            drop(response);
+            if let Some(kill) = kill {
+                kill.kill();
+            }
+            // The connection is closing; this answer is never written.
+            return std::future::pending().await;
+        }
+    };
+    entry.status = Some(response.status().as_u16());
+    context.observer.record(entry);
+    response
+}

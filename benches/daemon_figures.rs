@@ -6,14 +6,16 @@
 //! under qemu-user. `MPOSD_FIGURES_RECORDS` sets the journal size (default 100,000). Under
 //! `cargo test` a small round checks that the measurement itself works.
 
+#[allow(dead_code)] // shared with the tests; this benchmark uses part of it
+#[path = "../tests/shared/sim_pos.rs"]
+mod sim_pos;
+
 use mposd::daemon::sim_config::SimulatorLane;
 use mposd::engine::journal::Journal;
 use mposd::engine::record::{Phase, Record};
 use mposd::engine::{Command, CommandId, Outcome};
 use mposd::money::{Currency, Minor};
-use mposd::sim::SimConfig;
 use mposd::store::Db;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -131,16 +133,9 @@ fn fill_journal(state: &Path, n: usize) {
 }
 
 async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usize) -> Figures {
-    let settings = mposd::sim::Settings {
-        payment_poll_delay_ms: 50,
-        ..Default::default()
-    };
-    let sim = mposd::sim::start(SimConfig {
-        settings,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = mposd::sim::start(sim_pos::polling_every(50))
+        .await
+        .expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
@@ -153,12 +148,7 @@ async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usi
     let (daemon, ready_empty) = start(&runner, &config).await;
     let pid = daemon.id().expect("pid");
     let rss_idle_kib = rss_kib(pid);
-    let http = reqwest::Client::new();
-    http.post(format!("{}/_sim/behaviour", sim.base_url()))
-        .json(&json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 0}))
-        .send()
-        .await
-        .expect("behaviour");
+    sim_pos::customers_everywhere(&sim.base_url(), "+4520031805", "accept", 0).await;
     let sampling = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = {
         let peak = sampling.clone();

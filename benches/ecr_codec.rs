@@ -136,6 +136,9 @@ async fn pty_latency() {
 #[allow(dead_code)]
 #[path = "../tests/engine/support.rs"]
 mod engine_support;
+#[allow(dead_code)]
+#[path = "../tests/shared/sim_pos.rs"]
+mod sim_pos;
 
 /// `pay` → `accepted` through a pty, the session and the real engine with its sled journal.
 async fn pay_latency() {

@@ -8,13 +8,11 @@
 //! The simulator answers status polls with `pollDelayInMs` = 20 and the customer approves at
 //! once, so the figures show the engine, not a customer.
 
-use mposd::backends::pos_v10::client::MobilePayClient;
-use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
+#[allow(dead_code)] // shared with the tests; this benchmark uses part of it
+#[path = "../tests/shared/sim_pos.rs"]
+mod sim_pos;
+
 use mposd::backends::pos_v10::engine::PosV10Backend;
-use mposd::backends::pos_v10::idempotency::IdempotencyKey;
-use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
-use mposd::backends::pos_v10::tokens::Credentials;
-use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, CommandId, Outcome};
 use mposd::engine::backend::{
     Backend, BackendError, Capabilities, CorrelationId, NewCheckIn, NewPayment, NewRefund, PaymentInfo,
@@ -23,9 +21,7 @@ use mposd::engine::backend::{
 use mposd::engine::journal::Journal;
 use mposd::engine::{start, EngineConfig};
 use mposd::money::{Currency, Minor};
-use mposd::secrets::Secret;
-use mposd::store::Db;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -91,46 +87,17 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let mut config = mposd::sim::SimConfig::default();
-    config.settings.payment_poll_delay_ms = 20;
-    let sim = mposd::sim::start(config).await.unwrap();
-    let base = sim.base_url();
     // On disk (the working directory), not tmpfs: the fsync must be real.
     let dir = tempfile::tempdir_in(".").unwrap();
-    let client = MobilePayClient::open(
-        ClientConfig::new(
-            Endpoints::single_host(&base).unwrap(),
-            "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60",
-        ),
-        "DK12345678",
-        Credentials::ClientSecret(Secret::new("sim-secret-demo-integrator")),
-        Arc::new(Db::open(&dir.path().join("tokens"), 1 << 20).unwrap()),
-    )
-    .unwrap();
-    let beacon = "424242424242424".to_string();
-    let pos = client
-        .create_pos(
-            &Correlation::new("onboarding"),
-            &IdempotencyKey::generate(),
-            &CreatePosRequest {
-                merchant_pos_id: "bench".into(),
-                store_id: "401b5617-ae5e-4f1a-9a59-5a446dbb3caa".into(),
-                name: "Bench".into(),
-                beacon_id: Some(beacon.clone()),
-                callback_alias: None,
-                supported_beacon_types: vec![BeaconType::QR],
-                require_payment_before_checkin: None,
-            },
-        )
-        .await
-        .unwrap()
-        .pos_id;
-    let http = reqwest::Client::new();
-    http.post(format!("{base}/_sim/behaviour"))
-        .json(&json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 0}))
-        .send()
-        .await
-        .unwrap();
+    let sim_pos::SimPos { sim, pos } =
+        sim_pos::SimPos::start(sim_pos::polling_every(20), &dir.path().join("tokens"), "bench").await;
+    let base = sim.base_url();
+    let sim_pos::RegisteredPos {
+        client,
+        pos_id: pos,
+        beacon_id: beacon,
+    } = pos;
+    sim_pos::customers_everywhere(&base, "+4520031805", "accept", 0).await;
     let backend = Arc::new(Timed {
         inner: PosV10Backend::new(client),
         creates: Mutex::new(Vec::new()),
@@ -140,14 +107,7 @@ async fn main() {
     let engine = start(backend.clone(), journal, engine_config, None)
         .await
         .unwrap();
-    let before: Value = http
-        .get(format!("{base}/_sim/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = sim_pos::ground_truth(&base, "/_sim/requests").await;
 
     let mut overheads = Vec::new();
     let started = Instant::now();
@@ -168,14 +128,7 @@ async fn main() {
         overheads.push(first_request - sent);
     }
     let elapsed = started.elapsed();
-    let after: Value = http
-        .get(format!("{base}/_sim/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = sim_pos::ground_truth(&base, "/_sim/requests").await;
     let count = |v: &Value, e: &str| v["counts"][e].as_u64().unwrap_or(0);
     let calls: u64 = ["initiatePayment", "getPayment", "capturePayment", "token"]
         .iter()

@@ -13,18 +13,17 @@
 //! `cargo test --all-targets`), `SIM_BENCH_CLIENTS` (default 64).
 //! Exits non-zero if any flow fails.
 
+use mposd::daemon::sim_config::spawn_simulator;
+use mposd::sim::fixtures::{
+    DEMO_CLIENT_ID as CLIENT_ID, DEMO_CLIENT_SECRET as CLIENT_SECRET, DK_STORE as STORE, DK_VAT as VAT,
+};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
-const CLIENT_ID: &str = "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60";
-const CLIENT_SECRET: &str = "sim-secret-demo-integrator";
-const VAT: &str = "DK12345678";
-const STORE: &str = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa";
 const USER: &str = "+4520031801";
 /// Flows each client runs between two clock jumps.
 const FLOWS_PER_CLIENT_PER_ROUND: u64 = 32;
@@ -175,41 +174,13 @@ impl Client {
     }
 }
 
-async fn start_sim() -> BenchResult<(tokio::process::Child, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mposd"))
-        .args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--token-lifetime",
-            TOKEN_LIFETIME_S,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start mposd sim: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let url = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.strip_prefix("mposd sim listening on ") {
-                return Some(url.trim().to_string());
-            }
-        }
-        None
-    })
-    .await
-    .map_err(|_| "mposd sim did not start within 60 s".to_string())?
-    .ok_or("mposd sim exited before listening")?;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, url))
-}
-
 async fn run(default_flows: u64) -> BenchResult<()> {
     let total = env_u64("SIM_BENCH_FLOWS", default_flows).max(1);
     let clients = env_u64("SIM_BENCH_CLIENTS", 64).max(1);
-    let (mut child, base) = start_sim().await?;
+    let exe = Path::new(env!("CARGO_BIN_EXE_mposd"));
+    let (mut child, base) = spawn_simulator(exe, &["--token-lifetime", TOKEN_LIFETIME_S], Stdio::inherit())
+        .await
+        .map_err(|e| format!("{e:#}"))?;
     let pid = child.id().ok_or("simulator has no pid")?;
     let build = if cfg!(debug_assertions) {
         "debug build: figures are not meaningful, run `cargo bench --bench sim_flows`"

@@ -6,7 +6,7 @@
 //! terminal while saving every screen as a PNG. Everything it starts is stopped before it
 //! exits, also on Ctrl-C.
 
-use crate::daemon::sim_config::SimulatorLane;
+use crate::daemon::sim_config::{spawn_simulator, SimulatorLane};
 use crate::display::output::terminal::TerminalSink;
 use crate::display::picture::Picture;
 use crate::ecr::link::LinkConfig;
@@ -123,36 +123,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
 
 async fn start_simulator(exe: &Path, out: &Path) -> anyhow::Result<(Child, String)> {
     let log = std::fs::File::create(out.join("sim.log"))?;
-    let mut child = Command::new(exe)
-        .args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--poll-delay-ms",
-            "300",
-            "--refund-reserve-delay-ms",
-            "300",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start the simulator")?;
-    let stdout = child.stdout.take().context("simulator output")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.strip_prefix("mposd sim listening on ") {
-                return Some(url.trim().to_string());
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .context("the simulator did not start (see sim.log)")?;
-    Ok((child, url))
+    let args = ["--poll-delay-ms", "300", "--refund-reserve-delay-ms", "300"];
+    spawn_simulator(exe, &args, log.into())
+        .await
+        .map_err(|err| anyhow::anyhow!("{err:#} (see sim.log)"))
 }
 
 fn write_config(out: &Path, sim_url: &str, tty: Option<&str>) -> anyhow::Result<PathBuf> {

@@ -18,6 +18,7 @@
 //! | [`sim`], [`demo`] | the simulator (`mposd sim`) and the demo |
 
 pub mod backends;
+pub mod backoff;
 pub mod correlation;
 pub mod daemon;
 pub mod demo;

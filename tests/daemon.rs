@@ -18,6 +18,9 @@ mod offline_start;
 mod point_of_sale;
 #[path = "daemon/run.rs"]
 mod run;
+#[allow(dead_code)] // shared with the engine tests and benchmarks; these tests use part of it
+#[path = "shared/sim_pos.rs"]
+mod sim_pos;
 #[path = "daemon/state_dir.rs"]
 mod state_dir;
 #[path = "shared/store_copy.rs"]

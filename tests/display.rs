@@ -10,6 +10,10 @@ mod support;
 #[path = "engine/support.rs"]
 #[allow(dead_code)]
 mod engine_support;
+/// The simulator harness the engine tests' lane is built on.
+#[path = "shared/sim_pos.rs"]
+#[allow(dead_code)]
+mod sim_pos;
 
 #[path = "display/end_to_end.rs"]
 mod end_to_end;

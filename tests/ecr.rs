@@ -14,6 +14,9 @@ mod fuzz_props;
 mod noisy_line;
 #[path = "ecr/session.rs"]
 mod session;
+#[allow(dead_code)]
+#[path = "shared/sim_pos.rs"]
+mod sim_pos;
 #[path = "ecr/stopping.rs"]
 mod stopping;
 #[path = "ecr/support.rs"]

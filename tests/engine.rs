@@ -11,6 +11,9 @@ mod flows;
 mod point_of_sale;
 #[path = "engine/recovery.rs"]
 mod recovery;
+#[allow(dead_code)] // shared with the torture tests and benchmarks; these tests use part of it
+#[path = "shared/sim_pos.rs"]
+mod sim_pos;
 #[path = "shared/store_copy.rs"]
 mod store_copy;
 #[path = "engine/support.rs"]

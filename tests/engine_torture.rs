@@ -13,20 +13,16 @@
 //! The binary is its own child: with `MPOSD_TORTURE_CHILD=1` it runs one engine and speaks JSON
 //! lines on stdin/stdout.
 
-use mposd::backends::pos_v10::client::MobilePayClient;
-use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
+#[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
+#[path = "shared/sim_pos.rs"]
+mod sim_pos;
+
 use mposd::backends::pos_v10::engine::PosV10Backend;
-use mposd::backends::pos_v10::idempotency::IdempotencyKey;
-use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
-use mposd::backends::pos_v10::tokens::Credentials;
-use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, CommandId, CommandState, Outcome};
 use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
 use mposd::engine::{start, EngineConfig};
 use mposd::money::{Currency, Minor};
-use mposd::secrets::Secret;
-use mposd::store::Db;
 use rand::seq::IteratorRandom;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -38,9 +34,6 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const CLIENT_ID: &str = "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60";
-const SECRET: &str = "sim-secret-demo-integrator";
-const STORE: &str = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa";
 /// Answers from earlier engine lives queried again after each kill (all of them at the end).
 const OLD_ANSWERS_SAMPLED: usize = 25;
 
@@ -58,25 +51,13 @@ fn main() {
     println!("{report}");
 }
 
-fn client(base: &str, tokens: &Path) -> MobilePayClient {
-    let config = ClientConfig::new(Endpoints::single_host(base).unwrap(), CLIENT_ID);
-    let db = Arc::new(Db::open(tokens, 1 << 20).unwrap());
-    MobilePayClient::open(
-        config,
-        "DK12345678",
-        Credentials::ClientSecret(Secret::new(SECRET)),
-        db,
-    )
-    .unwrap()
-}
-
 /// The child: one engine on the journal in `MPOSD_TORTURE_DIR`; commands in, answers out.
 fn child() {
     let var = |name: &str| std::env::var(name).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let dir = PathBuf::from(var("MPOSD_TORTURE_DIR"));
-        let client = client(
+        let client = sim_pos::client(
             &var("MPOSD_TORTURE_SIM"),
             &dir.join(format!("tokens-{}", std::process::id())),
         );
@@ -191,39 +172,14 @@ struct Known {
 }
 
 async fn torture(kills: usize) -> String {
-    let mut config = mposd::sim::SimConfig::default();
-    config.settings.payment_poll_delay_ms = 50;
-    let sim = mposd::sim::start(config).await.unwrap();
-    let base = sim.base_url();
     let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens-onboarding");
+    let sim_pos::SimPos { sim, pos } =
+        sim_pos::SimPos::start(sim_pos::polling_every(50), &tokens, "torture").await;
+    let base = sim.base_url();
     let http = reqwest::Client::new();
-    let beacon = format!(
-        "{:015}",
-        rand::thread_rng().gen_range(100_000_000_000_000u64..999_999_999_999_999)
-    );
-    let onboarding = client(&base, &dir.path().join("tokens-onboarding"));
-    let pos = onboarding
-        .create_pos(
-            &Correlation::new("onboarding"),
-            &IdempotencyKey::generate(),
-            &CreatePosRequest {
-                merchant_pos_id: "torture".into(),
-                store_id: STORE.into(),
-                name: "Torture lane".into(),
-                beacon_id: Some(beacon.clone()),
-                callback_alias: None,
-                supported_beacon_types: vec![BeaconType::QR],
-                require_payment_before_checkin: None,
-            },
-        )
-        .await
-        .unwrap()
-        .pos_id;
-    http.post(format!("{base}/_sim/behaviour"))
-        .json(&json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 0}))
-        .send()
-        .await
-        .unwrap();
+    let (pos, beacon) = (pos.pos_id, pos.beacon_id);
+    sim_pos::customers_everywhere(&base, "+4520031805", "accept", 0).await;
 
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
     let mut next_id = 0usize;

@@ -25,6 +25,9 @@
 //! random seed (printed at the start and with any failure; the timing of the daemon still
 //! varies from run to run).
 
+#[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
+#[path = "shared/sim_pos.rs"]
+mod sim_pos;
 #[allow(dead_code)] // shared with the daemon tests; this test uses part of it
 #[path = "daemon/support.rs"]
 mod support;
@@ -36,7 +39,7 @@ use mposd::money::Minor;
 use rand::rngs::StdRng;
 use rand::seq::{IteratorRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -585,21 +588,15 @@ fn damage(state: &Path, rng: &mut StdRng, tally: &mut Tally) -> Vec<String> {
 
 /// Checks the simulator's ground truth for `orders` (all when `None`).
 async fn check_ground_truth(setup: &Setup, ledger: &Ledger, orders: Option<&BTreeSet<String>>) {
-    let base = setup.sim.base_url();
-    let url = match orders {
+    let path = match orders {
         Some(orders) if orders.is_empty() => return,
         Some(orders) => format!(
-            "{base}/_sim/payments?orderId={}",
+            "/_sim/payments?orderId={}",
             orders.iter().cloned().collect::<Vec<_>>().join(",")
         ),
-        None => format!("{base}/_sim/payments"),
+        None => "/_sim/payments".to_string(),
     };
-    let all: Value = reqwest::get(url)
-        .await
-        .expect("ground truth")
-        .json()
-        .await
-        .expect("ground truth as JSON");
+    let all = sim_pos::ground_truth(&setup.sim.base_url(), &path).await;
     let mut per_order: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for payment in all["payments"].as_array().expect("payments") {
         let captures = payment["history"]
@@ -671,12 +668,7 @@ async fn torture(rounds: usize, seed: u64) -> String {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
     let setup = Setup::new().await;
-    setup
-        .control(
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": "+4520031805", "action": "accept", "delayMs": 150}),
-        )
-        .await;
+    sim_pos::customers_everywhere(&setup.sim.base_url(), "+4520031805", "accept", 150).await;
     let state = setup.dir.path().join("state");
     let mut ledger = Ledger {
         sales: BTreeMap::new(),

@@ -8,6 +8,7 @@ use super::troubles::Troubles;
 use crate::backends::pos_v10::engine::{prompt as v10_prompt, PosV10Backend};
 use crate::backends::pos_v10::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
 use crate::backends::pos_v10::{Correlation, MobilePayClient};
+use crate::backoff::Backoff;
 use crate::display::settings::RunningDisplay;
 use crate::ecr::config::LineReport;
 use crate::engine::{self, journal::Journal, EngineConfig, EngineHandle};
@@ -95,15 +96,19 @@ async fn onboard_with_retries(
     settings: &LaneSettings,
     ours_open: &[String],
 ) -> anyhow::Result<OnboardedPos> {
-    let mut pause = Duration::from_millis(500);
+    let mut pauses = Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).pauses();
     loop {
         let flow = Correlation::new("onboarding");
-        match onboarding::onboard(&ctx.client, &ctx.pending, &flow, &settings.pos, ours_open).await {
+        let pause = match onboarding::onboard(&ctx.client, &ctx.pending, &flow, &settings.pos, ours_open)
+            .await
+        {
             Ok(pos) => return Ok(pos),
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {
+                let pause = pauses.next_pause();
                 tracing::warn!(lane = %settings.name, error = %err, retry_in_ms = pause.as_millis() as u64,
                     "cannot register the point of sale at MobilePay yet");
                 ctx.troubles.registering(&settings.name, Some(err.to_string()));
+                pause
             }
             Err(err) => {
                 return Err(anyhow::anyhow!(
@@ -111,12 +116,11 @@ async fn onboard_with_retries(
                     settings.name
                 ))
             }
-        }
+        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = ctx.shutdown.cancelled() => anyhow::bail!("stopped while registering lane {}", settings.name),
         }
-        pause = (pause * 2).min(Duration::from_secs(30));
     }
 }
 

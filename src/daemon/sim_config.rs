@@ -1,12 +1,51 @@
-//! Daemon configurations against `mposd sim` and its fixture merchant and store. The demo,
-//! the daemon's end-to-end tests and its benchmark all run the real daemon on one, so it is
-//! written in one place and always matches what `check-config` accepts.
+//! Daemon configurations against `mposd sim` and its fixture merchant and store, and starting
+//! `mposd sim` itself. The demo, the daemon's end-to-end tests and its benchmarks all run the
+//! real daemon on one, so it is written in one place and always matches what `check-config`
+//! accepts.
 
 use crate::sim::fixtures;
 use anyhow::Context;
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// What `mposd sim` prints on its standard output once it listens, followed by its base URL.
+pub const SIM_LISTENING: &str = "mposd sim listening on ";
+
+/// Starts `exe sim --listen 127.0.0.1:0 ARGS`, its log going to `log`, and waits for the base
+/// URL it prints. The simulator is killed when the returned child is dropped.
+pub async fn spawn_simulator(exe: &Path, args: &[&str], log: Stdio) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(exe)
+        .args(["sim", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the simulator")?;
+    let stdout = child.stdout.take().context("simulator output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    // Generous: a loaded single-board computer may take a while to start a process.
+    let url = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.strip_prefix(SIM_LISTENING) {
+                return Some(url.trim().to_string());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .context("the simulator did not start")?;
+    // Keep draining its output so the simulator never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, url))
+}
 
 /// One checkout lane served against the simulator at `sim_url`.
 pub struct SimulatorLane<'a> {

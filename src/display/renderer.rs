@@ -10,6 +10,7 @@
 use super::output::Output;
 use super::render::Look;
 use super::screen::Screen;
+use crate::backoff::Backoff;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -68,8 +69,7 @@ impl DisplayHandle {
 }
 
 /// Back-off between retries of a failing display.
-const RETRY_FIRST: Duration = Duration::from_millis(500);
-const RETRY_MAX: Duration = Duration::from_secs(30);
+const RETRY: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
 
 /// Starts the renderer on the current tokio runtime. It ends when every handle is dropped.
 pub fn spawn(output: Box<dyn Output>, look: Look, initial: Screen) -> (DisplayHandle, JoinHandle<()>) {
@@ -95,14 +95,16 @@ async fn run(
     status: watch::Sender<DisplayStatus>,
 ) {
     screens.mark_changed();
-    let mut retry = RETRY_FIRST;
+    // Retry pauses waited out since the display last worked; a new screen cuts a pause short
+    // without making the next one longer.
+    let mut waited: u32 = 0;
     let mut failing = false;
     loop {
         if failing {
             // Retry the newest screen after the back-off, or sooner when a new one arrives.
             tokio::select! {
                 changed = screens.changed() => if changed.is_err() { return },
-                _ = tokio::time::sleep(retry) => retry = (retry * 2).min(RETRY_MAX),
+                _ = tokio::time::sleep(RETRY.delay(waited.saturating_add(1))) => waited = waited.saturating_add(1),
             }
         } else if screens.changed().await.is_err() {
             return;
@@ -130,7 +132,7 @@ async fn run(
                     tracing::info!(backend = %output.describe(), "customer display recovered");
                 }
                 failing = false;
-                retry = RETRY_FIRST;
+                waited = 0;
                 let described = output.describe();
                 status.send_modify(|s| {
                     s.output = described;

@@ -8,11 +8,12 @@
 //!
 //! Exactly one transport per lane: a lane has one cash register, and one protocol session.
 
-use super::lane::{Backoff, LaneConfig};
+use super::lane::LaneConfig;
 use super::link::LinkConfig;
-use super::serial::{serve_serial_with, SerialSettings};
+use super::serial::{serve_serial_with, SerialSettings, REOPEN_BACKOFF};
 use super::session::SessionConfig;
 use super::tcp::{serve_tcp, DEFAULT_LISTEN};
+use crate::backoff::Backoff;
 use crate::engine::EngineHandle;
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
@@ -119,7 +120,7 @@ pub async fn serve_lane(
     let config = settings.lane_config(currency);
     match (settings.serial, settings.tcp) {
         (Some(serial), _) => {
-            serve_serial_with(serial, engine, config, shutdown, Backoff::default(), &report).await
+            serve_serial_with(serial, engine, config, shutdown, REOPEN_BACKOFF, &report).await
         }
         (None, Some(tcp)) => {
             if let Some(listener) = bind_until_done(tcp.listen, &shutdown, &report).await {
@@ -137,7 +138,7 @@ async fn bind_until_done(
     shutdown: &CancellationToken,
     report: &LineReport,
 ) -> Option<tokio::net::TcpListener> {
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    let mut pauses = Backoff::new(Duration::from_millis(200), Duration::from_secs(5)).pauses();
     let mut failed = false;
     loop {
         match tokio::net::TcpListener::bind(listen).await {
@@ -155,7 +156,7 @@ async fn bind_until_done(
             }
         }
         tokio::select! {
-            () = tokio::time::sleep(backoff.next_pause()) => {}
+            () = tokio::time::sleep(pauses.next_pause()) => {}
             () = shutdown.cancelled() => return None,
         }
     }

@@ -7,7 +7,6 @@ use super::link::{Link, LinkConfig, LinkEvent};
 use super::session::{Session, SessionConfig};
 use crate::engine::EngineHandle;
 use std::future::Future;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
@@ -102,43 +101,6 @@ fn report_undelivered(event: LinkEvent) {
     }
 }
 
-/// Pauses between attempts to reopen a device: growing while attempts fail, so a missing
-/// device costs no CPU, and short again once a connection worked.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    first: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new(first: Duration, max: Duration) -> Backoff {
-        Backoff {
-            first,
-            max,
-            next: first,
-        }
-    }
-
-    /// The pause before the next attempt; each call doubles the following one up to the
-    /// maximum.
-    pub fn next_pause(&mut self) -> Duration {
-        let pause = self.next;
-        self.next = (self.next * 2).min(self.max);
-        pause
-    }
-
-    pub fn reset(&mut self) {
-        self.next = self.first;
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Backoff {
-        Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,14 +130,5 @@ mod tests {
             );
         }
         assert_eq!(sent, ["{\"n\":6}", "{\"n\":7}", "{\"n\":8}", "{\"n\":9}"]);
-    }
-
-    #[test]
-    fn backoff_grows_to_its_maximum_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
-        let pauses: Vec<_> = (0..5).map(|_| b.next_pause().as_millis()).collect();
-        assert_eq!(pauses, vec![100, 200, 400, 500, 500]);
-        b.reset();
-        assert_eq!(b.next_pause(), Duration::from_millis(100));
     }
 }

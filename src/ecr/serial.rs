@@ -6,13 +6,19 @@
 //! ends the connection like any other end of file, and the device is reopened after a pause.
 
 use super::config::LineReport;
-use super::lane::{Backoff, Lane, LaneConfig};
+use super::lane::{Lane, LaneConfig};
+use crate::backoff::Backoff;
 use crate::engine::EngineHandle;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_serial::SerialPortBuilderExt;
 use tokio_util::sync::CancellationToken;
+
+/// Pauses between attempts to reopen a device: growing while attempts fail, so a missing
+/// device costs no CPU, and short again once a connection worked.
+pub const REOPEN_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// Line settings of a serial device. Defaults: 115200 baud, 8 data bits, no parity, 1 stop
 /// bit, no flow control.
@@ -126,15 +132,7 @@ pub async fn serve_serial(
     shutdown: CancellationToken,
 ) {
     let unreported: LineReport = Arc::new(|_| {});
-    serve_serial_with(
-        settings,
-        engine,
-        config,
-        shutdown,
-        Backoff::default(),
-        &unreported,
-    )
-    .await
+    serve_serial_with(settings, engine, config, shutdown, REOPEN_BACKOFF, &unreported).await
 }
 
 /// [`serve_serial`] with a chosen reopen back-off, telling `report` whether the device opens.
@@ -143,9 +141,10 @@ pub async fn serve_serial_with(
     engine: EngineHandle,
     config: LaneConfig,
     shutdown: CancellationToken,
-    mut backoff: Backoff,
+    backoff: Backoff,
     report: &LineReport,
 ) {
+    let mut pauses = backoff.pauses();
     let device = settings.device.display().to_string();
     let mut lane = Lane::new(engine, config);
     // Log a failure to open once, not on every attempt.
@@ -162,7 +161,7 @@ pub async fn serve_serial_with(
                 }
                 tracing::warn!(%device, end = ?report.end, "serial device closed; reopening");
                 if report.frames_received > 0 {
-                    backoff.reset();
+                    pauses.reset();
                 }
             }
             Err(err) => {
@@ -173,7 +172,7 @@ pub async fn serve_serial_with(
                 }
             }
         }
-        let pause = backoff.next_pause();
+        let pause = pauses.next_pause();
         let stop = lane
             .offline(async {
                 tokio::select! {

@@ -22,10 +22,9 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-pub const CLIENT_ID: &str = "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60";
-pub const SECRET: &str = "sim-secret-demo-integrator";
-pub const VAT: &str = "DK12345678";
-pub const STORE: &str = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa";
+pub use mposd::sim::fixtures::{
+    DEMO_CLIENT_ID as CLIENT_ID, DEMO_CLIENT_SECRET as SECRET, DK_STORE as STORE, DK_VAT as VAT,
+};
 
 /// The client's view of the simulator's virtual clock: real time plus the same offset.
 #[derive(Default)]

@@ -2,6 +2,7 @@
 //! (`tests/fixtures/journal-v1`, lane `till-1`): it trusts the store and answers the cash
 //! register's queries from it.
 
+use super::sim_pos::keep_pos;
 use super::store_copy::copy_dir;
 use super::support::*;
 use serde_json::{json, Value};
@@ -22,20 +23,14 @@ async fn query(setup: &Setup, command: &str) -> Value {
 async fn the_daemon_answers_queries_from_a_store_of_the_first_journal_schema() {
     let setup = Setup::new().await;
     // MobilePay still keeps the point of sale the lane ran on.
-    setup
-        .control(
-            "/_sim/pointofsales",
-            json!({
-                "posId": "6ceaad86-fe21-4354-8a0f-248de9e93754",
-                "clientId": mposd::sim::fixtures::DEMO_CLIENT_ID,
-                "merchantVat": mposd::sim::fixtures::DK_VAT,
-                "merchantPosId": "till-1",
-                "storeId": mposd::sim::fixtures::DK_STORE,
-                "name": "Kasse 1",
-                "beaconId": "403764044164484",
-            }),
-        )
-        .await;
+    keep_pos(
+        &setup.sim.base_url(),
+        "6ceaad86-fe21-4354-8a0f-248de9e93754",
+        "403764044164484",
+        "till-1",
+        "Kasse 1",
+    )
+    .await;
     let state = setup.dir.path().join("state");
     let fixture = Path::new(FIXTURE);
     copy_dir(&fixture.join("store"), &state.join("store"));

@@ -1,7 +1,8 @@
 //! A simulator, a state directory and a configuration file for one daemon under test.
 
+use super::sim_pos;
 use mposd::daemon::sim_config::{lane_name, write_lanes, SimulatorLane};
-use mposd::sim::{SimConfig, Simulator};
+use mposd::sim::Simulator;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -66,16 +67,9 @@ impl Setup {
     }
 
     async fn reaching_the_simulator(lanes: usize, url: impl FnOnce(&Simulator) -> String) -> Setup {
-        let settings = mposd::sim::Settings {
-            payment_poll_delay_ms: 100,
-            ..Default::default()
-        };
-        let sim = mposd::sim::start(SimConfig {
-            settings,
-            ..SimConfig::default()
-        })
-        .await
-        .expect("simulator");
+        let sim = mposd::sim::start(sim_pos::polling_every(100))
+            .await
+            .expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
         let sim_url = url(&sim);
         let ecr_addrs: Vec<String> = (0..lanes).map(|_| format!("127.0.0.1:{}", free_port())).collect();
@@ -167,46 +161,19 @@ impl Setup {
         (out.status.success(), messages)
     }
 
-    pub async fn control(&self, path: &str, body: Value) {
-        let url = format!("{}{path}", self.sim.base_url());
-        let r = reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("control call");
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-    }
-
     /// An automatic customer on every point of sale who approves each payment after `delay_ms`.
     pub async fn customers_accept(&self, delay_ms: u64) {
-        self.control(
-            "/_sim/behaviour",
-            serde_json::json!({"beaconId": "*", "phoneNumber": "+4520031801", "action": "accept", "delayMs": delay_ms}),
-        )
-        .await;
+        sim_pos::customers_everywhere(&self.sim.base_url(), "+4520031801", "accept", delay_ms).await;
     }
 
     pub async fn payments(&self) -> Vec<Value> {
-        let url = format!("{}/_sim/payments", self.sim.base_url());
-        let v: Value = reqwest::get(url)
-            .await
-            .expect("ground truth")
-            .json()
-            .await
-            .expect("json");
+        let v = sim_pos::ground_truth(&self.sim.base_url(), "/_sim/payments").await;
         v["payments"].as_array().cloned().unwrap_or_default()
     }
 
     /// The simulator's points of sale (deleted ones too, while they hold payments).
     pub async fn points_of_sale(&self) -> Vec<Value> {
-        let url = format!("{}/_sim/pointofsales", self.sim.base_url());
-        let v: Value = reqwest::get(url)
-            .await
-            .expect("ground truth")
-            .json()
-            .await
-            .expect("json");
+        let v = sim_pos::ground_truth(&self.sim.base_url(), "/_sim/pointofsales").await;
         v["pointOfSales"].as_array().cloned().unwrap_or_default()
     }
 

@@ -3,20 +3,21 @@
 //! from the QR code in the rendered PNG. The payment only completes if the code on the
 //! screen is right.
 
-use crate::engine_support::{id, lane, pay, CLIENT_ID, CREDIT_USER, SECRET};
+use crate::engine_support::{id, lane, pay, CREDIT_USER};
 use crate::renderer::wait_for;
 use mposd::display::settings::DisplaySettings;
 use mposd::display::Picture;
 use mposd::engine::Outcome;
 use mposd::money::{Currency, Minor};
+use mposd::sim::fixtures::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
 use serde_json::json;
 use std::time::Duration;
 
 async fn user_simulation(base: &str, action: &str, beacon_id: &str) {
     let response = reqwest::Client::new()
         .post(format!("{base}/pos/app/usersimulation/{action}"))
-        .header("x-ibm-client-id", CLIENT_ID)
-        .header("x-ibm-client-secret", SECRET)
+        .header("x-ibm-client-id", DEMO_CLIENT_ID)
+        .header("x-ibm-client-secret", DEMO_CLIENT_SECRET)
         .json(&json!({ "beaconId": beacon_id, "phoneNumber": CREDIT_USER }))
         .send()
         .await

@@ -2,11 +2,9 @@
 //! refused, open ones reported), then moved to the new point of sale while the old one's
 //! reservation is still finished there.
 
+use super::sim_pos::register_pos;
 use super::support::*;
 use mposd::backends::pos_v10::engine::prompt;
-use mposd::backends::pos_v10::idempotency::IdempotencyKey;
-use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
-use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, EventKind, Outcome, RejectCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,24 +34,7 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
 
     // The new point of sale, as the daemon registers it.
     let beacon = "0b1d2c3e-0000-4000-8000-00000000beef";
-    let new_pos = lane
-        .client
-        .create_pos(
-            &Correlation::new("onboarding"),
-            &IdempotencyKey::generate(),
-            &CreatePosRequest {
-                merchant_pos_id: format!("moved-{}", lane.beacon_id),
-                store_id: STORE.into(),
-                name: "Lane 1".into(),
-                beacon_id: Some(beacon.into()),
-                callback_alias: None,
-                supported_beacon_types: vec![BeaconType::QR],
-                require_payment_before_checkin: None,
-            },
-        )
-        .await
-        .unwrap()
-        .pos_id;
+    let new_pos = register_pos(&lane.client, &format!("moved-{}", lane.beacon_id), beacon).await;
     engine.move_to(&new_pos, prompt(beacon)).await.unwrap();
     assert_eq!(engine.lane(), new_pos);
     // The kept reservation lives on the old point of sale.

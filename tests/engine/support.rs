@@ -2,28 +2,19 @@
 //! sled journal in a temporary directory, and the simulator's control API for customers,
 //! faults and its virtual clock.
 
+use super::sim_pos::{self, RegisteredPos};
 use mposd::backends::pos_v10::client::MobilePayClient;
-use mposd::backends::pos_v10::config::{ClientConfig, Endpoints};
 use mposd::backends::pos_v10::engine::{prompt, PosV10Backend};
-use mposd::backends::pos_v10::idempotency::IdempotencyKey;
-use mposd::backends::pos_v10::model::{BeaconType, CreatePosRequest};
-use mposd::backends::pos_v10::tokens::Credentials;
-use mposd::correlation::Correlation;
 use mposd::engine::api::{Command, CommandId, EngineHandle, Outcome};
 use mposd::engine::flow::Policy;
 use mposd::engine::journal::Journal;
 use mposd::engine::{start, EngineConfig};
 use mposd::money::{Currency, Minor};
-use mposd::secrets::Secret;
 use mposd::sim::{SimConfig, Simulator};
-use mposd::store::Db;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const CLIENT_ID: &str = "5c7a5b8e-0a4e-4d8e-9b1a-2f0c3d4e5f60";
-pub const SECRET: &str = "sim-secret-demo-integrator";
-pub const STORE: &str = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa";
 pub const CREDIT_USER: &str = "+4520031801";
 pub const LOYALTY_USER: &str = "+4520031804";
 pub const PARTIAL_USER: &str = "+4520031805";
@@ -89,13 +80,14 @@ pub async fn lane_without_engine_with(tweak: impl FnOnce(&mut SimConfig)) -> Lan
 }
 
 /// A simulator started afresh that still keeps the point of sale `pos_id` (beacon
-/// `beacon_id`, `merchant_pos_id`) of the test integrator on [`STORE`], as MobilePay keeps it
-/// across a restart of the box; no engine runs.
+/// `beacon_id`, `merchant_pos_id`) of the test integrator on the fixture store, as MobilePay
+/// keeps it across a restart of the box; no engine runs.
 pub async fn lane_on_kept_pos(pos_id: &str, beacon_id: &str, merchant_pos_id: &str) -> Lane {
     let sim = Arc::new(mposd::sim::start(test_sim_config()).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
     let client = client_for(&sim, &dir, "onboarding-tokens").await;
-    let lane = Lane {
+    sim_pos::keep_pos(&sim.base_url(), pos_id, beacon_id, merchant_pos_id, "Lane 1").await;
+    Lane {
         sim,
         engine: None,
         client,
@@ -103,28 +95,12 @@ pub async fn lane_on_kept_pos(pos_id: &str, beacon_id: &str, merchant_pos_id: &s
         beacon_id: beacon_id.into(),
         http: reqwest::Client::new(),
         dir,
-    };
-    lane.control(
-        reqwest::Method::POST,
-        "/_sim/pointofsales",
-        json!({
-            "posId": pos_id,
-            "clientId": CLIENT_ID,
-            "merchantVat": "DK12345678",
-            "merchantPosId": merchant_pos_id,
-            "storeId": STORE,
-            "name": "Lane 1",
-            "beaconId": beacon_id,
-        }),
-    )
-    .await;
-    lane
+    }
 }
 
 /// The simulator's configuration for these tests: short poll delays and refund timers.
 fn test_sim_config() -> SimConfig {
-    let mut config = SimConfig::default();
-    config.settings.payment_poll_delay_ms = 100;
+    let mut config = sim_pos::polling_every(100);
     config.settings.refund_poll_delay_ms = 100;
     config.settings.refund_reserve_delay = Duration::from_millis(200);
     config
@@ -140,51 +116,21 @@ pub async fn extra_lane(lane: &Lane, n: usize) -> Lane {
 
 async fn register_lane(sim: Arc<Simulator>) -> Lane {
     let dir = tempfile::tempdir().unwrap();
-    let client = client_for(&sim, &dir, "onboarding-tokens").await;
-    let beacon_id = format!("{:015}", rand_digits());
-    let pos = client
-        .create_pos(
-            &Correlation::new("onboarding"),
-            &IdempotencyKey::generate(),
-            &CreatePosRequest {
-                merchant_pos_id: format!("lane-{beacon_id}"),
-                store_id: STORE.into(),
-                name: "Lane 1".into(),
-                beacon_id: Some(beacon_id.clone()),
-                callback_alias: None,
-                supported_beacon_types: vec![BeaconType::QR],
-                require_payment_before_checkin: None,
-            },
-        )
-        .await
-        .unwrap();
+    let pos = RegisteredPos::on(&sim.base_url(), &dir.path().join("onboarding-tokens"), None).await;
     Lane {
         sim,
         engine: None,
-        client,
+        client: pos.client,
         pos_id: pos.pos_id,
-        beacon_id,
+        beacon_id: pos.beacon_id,
         http: reqwest::Client::new(),
         dir,
     }
 }
 
-fn rand_digits() -> u64 {
-    use rand::Rng;
-    rand::thread_rng().gen_range(100_000_000_000_000..999_999_999_999_999)
-}
-
 /// A client with its own token store `tokens` (each engine life gets its own).
 pub async fn client_for(sim: &Simulator, dir: &tempfile::TempDir, tokens: &str) -> MobilePayClient {
-    let config = ClientConfig::new(Endpoints::single_host(&sim.base_url()).unwrap(), CLIENT_ID);
-    let tokens_db = Arc::new(Db::open(&dir.path().join(tokens), 1 << 20).unwrap());
-    MobilePayClient::open(
-        config,
-        "DK12345678",
-        Credentials::ClientSecret(Secret::new(SECRET)),
-        tokens_db,
-    )
-    .unwrap()
+    sim_pos::client(&sim.base_url(), &dir.path().join(tokens))
 }
 
 pub async fn start_engine(
@@ -236,12 +182,7 @@ impl Lane {
 
     /// An automatic customer on every point of sale.
     pub async fn customer_everywhere(&self, phone: &str, action: &str, delay_ms: u64) {
-        self.control(
-            reqwest::Method::POST,
-            "/_sim/behaviour",
-            json!({"beaconId": "*", "phoneNumber": phone, "action": action, "delayMs": delay_ms}),
-        )
-        .await;
+        sim_pos::customers_everywhere(&self.sim.base_url(), phone, action, delay_ms).await;
     }
 
     /// Removes every automatic customer.

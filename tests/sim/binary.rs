@@ -2,41 +2,20 @@
 //! custom file and with an invalid one.
 
 use crate::common::*;
+use mposd::daemon::sim_config::spawn_simulator;
 use mposd::sim::fixtures::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DK_STORE, DK_VAT};
 use serde_json::json;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
-
-const READY: &str = "mposd sim listening on ";
 
 /// Starts `mposd sim ARGS` and waits for its "listening on URL" line; returns the child and URL.
 async fn spawn_sim(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mposd"))
-        .arg("sim")
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start mposd sim");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(url) = line.strip_prefix(READY) {
-                return url.trim().to_string();
-            }
-        }
-        panic!("mposd sim ended without printing its address");
-    })
-    .await
-    .expect("mposd sim prints its address within 60 s");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    spawn_simulator(Path::new(env!("CARGO_BIN_EXE_mposd")), args, Stdio::null())
+        .await
+        .expect("mposd sim prints its address within 60 s")
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! (reference §16.3). Plain `http://` is accepted only for loopback hosts (the simulator on the
 //! same box); anything that leaves the machine must be `https://`.
 
+use crate::backoff::Backoff;
 use std::{path::PathBuf, time::Duration};
 
 /// Most retries MobilePay allows for one request (reference §7.2): six requests in all.
@@ -172,15 +173,11 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The back-off before retry number `retry` (1-based): `base * 2^(retry-1)`, capped, then
-    /// scaled by a random factor in [0.5, 1.0] so that many terminals recovering from the same
-    /// outage do not retry in lockstep.
-    pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
-            .min(self.max_delay);
-        exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    /// The back-off between retries: `base_delay` doubled per retry up to `max_delay`, then
+    /// jittered so that many terminals recovering from the same outage do not retry in
+    /// lockstep.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::jittered(self.base_delay, self.max_delay)
     }
 }
 
@@ -309,20 +306,16 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_is_capped_and_jittered() {
+    fn backoff_is_jittered_between_base_and_max_delay() {
         let p = RetryPolicy {
             retries: 5,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
         };
-        assert_eq!(p.backoff(1, 1.0), Duration::from_millis(100));
-        assert_eq!(p.backoff(2, 1.0), Duration::from_millis(200));
-        assert_eq!(p.backoff(3, 1.0), Duration::from_millis(400));
-        assert_eq!(p.backoff(5, 1.0), Duration::from_millis(1000));
-        assert_eq!(p.backoff(40, 1.0), Duration::from_millis(1000));
-        assert_eq!(p.backoff(2, 0.0), Duration::from_millis(100));
-        let mid = p.backoff(2, 0.5);
-        assert!(mid > Duration::from_millis(100) && mid < Duration::from_millis(200));
+        assert_eq!(
+            p.backoff(),
+            Backoff::jittered(Duration::from_millis(100), Duration::from_millis(1000))
+        );
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Transport {
                     reason
                 }
             };
-            let backoff = self.config.retry.backoff(attempts, rand::random());
+            let backoff = self.config.retry.backoff().delay(attempts);
             tracing::warn!(
                 attempt = attempts,
                 problem = %problem,

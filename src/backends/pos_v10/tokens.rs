@@ -12,6 +12,7 @@
 //! Merchant-owned devices should not hold the integrator's client secret (§3.1). For them the
 //! token can be *provisioned*: a long-lived merchant-locked token in a file, one per VAT. Its
 //! JWT `exp` is read so that an alarm is logged well before it runs out.
+use crate::backoff::Backoff;
 use crate::correlation::Correlation;
 
 use crate::secrets::{self, AccessToken, Secret, SecretError};
@@ -411,11 +412,7 @@ impl TokenManager {
 
     fn retry_backoff(&self, failures: u32) -> Duration {
         let s = &self.inner.settings;
-        let exp = s
-            .retry_base
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-            .min(s.retry_max);
-        exp.mul_f64(0.5 + 0.5 * rand::random::<f64>())
+        Backoff::jittered(s.retry_base, s.retry_max).delay(failures)
     }
 
     /// The client-credentials grant, retried like any other call (§7.2).
@@ -474,7 +471,7 @@ impl TokenManager {
                 if attempt > inner.retry.retries {
                     return Err(unavailable(format!("{outcome} after {attempt} attempts")));
                 }
-                let backoff = inner.retry.backoff(attempt, rand::random());
+                let backoff = inner.retry.backoff().delay(attempt);
                 tracing::warn!(attempt, problem = %outcome, "token request failed; retrying");
                 tokio::time::sleep(backoff).await;
             }

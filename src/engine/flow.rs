@@ -18,7 +18,9 @@ use super::backend::{
 };
 use super::record::{Decision, OrderCheck, Phase, Record};
 use super::text;
+use crate::backoff::Backoff;
 use crate::money::{above_maximum, Minor, MAX_MINOR};
+use std::time::Duration;
 
 /// Timing rules of the flows.
 #[derive(Clone, Debug)]
@@ -940,11 +942,12 @@ impl Flow<'_> {
         if !self.rec.answered && self.now.saturating_sub(since) >= self.policy.answer_unknown_after_ms {
             self.answer_while_unreachable();
         }
-        let backoff = self
-            .policy
-            .retry_base_ms
-            .saturating_mul(1u64 << self.rec.attempts.saturating_sub(1).min(20))
-            .min(self.policy.retry_max_ms);
+        let backoff = Backoff::new(
+            Duration::from_millis(self.policy.retry_base_ms),
+            Duration::from_millis(self.policy.retry_max_ms),
+        )
+        .delay(self.rec.attempts);
+        let backoff = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
         let delay = if matches!(self.rec.phase, Phase::Poll | Phase::PollRefund) {
             backoff.max(u64::from(self.rec.last_poll_delay_ms))
         } else {

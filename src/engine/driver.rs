@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 /// How an engine runs.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// The MobilePay `posId` of this lane.
+    /// The point of sale (the backend's id for it) this lane starts on.
     pub pos_id: String,
     /// What the customers of the point of sale are shown to start paying.
     pub prompt: CustomerPrompt,

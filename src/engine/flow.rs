@@ -262,7 +262,7 @@ impl Flow<'_> {
     }
 
     /// Begins the flow, or resumes it after a restart. A resumed poll keeps MobilePay's pace:
-    /// it waits until `pollDelayInMs` has passed since the last poll before the restart. The
+    /// it waits until the backend's poll delay has passed since the last poll before the restart. The
     /// wait is never longer than one delay, so a clock that went backwards (a board without a
     /// real-time clock that booted with an old time) cannot hold the flow up.
     fn resume(&mut self) {

@@ -4,7 +4,7 @@
 //! (re-created because its settings changed, or registered again after it disappeared). Every
 //! journal record keeps the point of sale it started on, so work begun on the old one finishes
 //! there (MobilePay lets reserved payments of a deleted point of sale be captured or
-//! cancelled); new payments, the QR code's beacon and the reconciler's sweep follow the lane to
+//! cancelled); new payments, what the customer is shown and the reconciler's sweep follow the lane to
 //! the new one.
 //!
 //! MobilePay's best practice is to delete a point of sale only after its payments are captured
@@ -48,7 +48,8 @@ impl<B: Backend> Shared<B> {
         self.binding().retiring.clone()
     }
 
-    /// The flows' policy, with the beacon of the point of sale served now.
+    /// The flows' policy, with the backend's capabilities and the prompt of the point of sale
+    /// served now.
     pub(crate) fn policy(&self) -> Policy {
         Policy {
             capabilities: self.backend.capabilities().clone(),
@@ -104,8 +105,8 @@ fn open_now<B: Backend>(shared: &Shared<B>) -> Vec<String> {
     )
 }
 
-/// Whether `event` is a payment refused because MobilePay does not know the point of sale
-/// (code `1000`): it was deleted behind our back.
+/// Whether `event` is a payment refused because the backend does not know the point of sale:
+/// it was deleted behind our back.
 pub fn is_point_of_sale_gone(event: &EventKind) -> bool {
     matches!(
         event,

@@ -84,7 +84,7 @@ pub struct Record {
     pub schema: u32,
     pub id: CommandId,
     pub command: Command,
-    /// The point of sale (MobilePay `posId`) the command runs on.
+    /// The point of sale (the backend's id for it) the command runs on.
     pub pos_id: String,
     pub phase: Phase,
     /// The payment this command creates or acts on, once known.
@@ -99,7 +99,7 @@ pub struct Record {
     pub decision: Option<Decision>,
     /// The cashier asked to cancel this command's payment or refund.
     pub cancel_requested: bool,
-    /// The one cleanup of a stale payment after `1301` was done.
+    /// The one cleanup of stale payments after "point of sale busy" was done.
     pub stale_cleared: bool,
     /// The create request may have reached the backend without our hearing the answer.
     pub create_unanswered: bool,
@@ -116,7 +116,7 @@ pub struct Record {
     pub failing_since_ms: Option<u64>,
     /// Consecutive failed attempts in the current phase, for back-off.
     pub attempts: u32,
-    /// MobilePay's `pollDelayInMs` from the last status poll.
+    /// The backend's poll delay from the last status poll.
     pub last_poll_delay_ms: u32,
     /// When the last status poll was answered (milliseconds since the Unix epoch; 0 in
     /// records written before it was kept). With `last_poll_delay_ms` it paces the first poll

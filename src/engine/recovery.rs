@@ -2,12 +2,13 @@
 //! (invariant I5: the backend is the truth, so each resumed flow re-queries or replays its
 //! create with the stored key, and a key older than the backend's retention is never replayed).
 
-use super::api::{Command, EventKind, Outcome};
+use super::api::{Command, CommandId, EventKind, Outcome};
 use super::backend::Backend;
 use super::driver::{follow_cancel_target, spawn_flow, Shared};
 use super::journal::SetAside;
 use super::reconciler;
-use super::record::Phase;
+use super::record::{Phase, Record};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) async fn recover<B: Backend>(
@@ -59,46 +60,68 @@ pub(crate) async fn recover<B: Backend>(
         );
     }
 
-    // A cancel that was accepted before the crash must win over a capture the resumed flow
-    // might otherwise start: mark its target before anything runs.
-    let pending_cancels: Vec<_> = loaded
-        .records
-        .iter()
-        .filter(|r| r.phase == Phase::AwaitTarget)
-        .filter_map(|r| match &r.command {
-            Command::Cancel { target } => Some((r.id.clone(), target.clone())),
-            _ => None,
-        })
-        .collect();
-    for (_, target) in &pending_cancels {
+    let plan = {
+        let state = shared.lock();
+        plan(&state.records)
+    };
+    for target in &plan.mark_cancelled {
         let target_record = shared.lock().records.get(target).cloned();
         if let Some(mut t) = target_record {
-            if !t.is_finished() && !t.cancel_requested && t.phase != Phase::Capture {
-                t.cancel_requested = true;
-                shared.store(&t)?;
-            }
+            t.cancel_requested = true;
+            shared.store(&t)?;
         }
     }
     shared.durable().await.map_err(anyhow::Error::from)?;
-
-    let unfinished: Vec<_> = shared
-        .lock()
-        .records
-        .values()
-        .filter(|r| !r.is_finished())
-        .cloned()
-        .collect();
-    tracing::info!(count = unfinished.len(), "resuming unfinished commands");
-    for record in unfinished {
-        spawn_flow(shared.clone(), record, Vec::new());
+    tracing::info!(count = plan.resume.len(), "resuming unfinished commands");
+    for id in &plan.resume {
+        let record = shared.lock().records.get(id).cloned();
+        if let Some(record) = record {
+            spawn_flow(shared.clone(), record, Vec::new());
+        }
     }
-    for (id, target) in pending_cancels {
+    for (id, target) in plan.pending_cancels {
         follow_cancel_target(shared, &id, &target);
     }
     // Best practice at start: payments left active on the point of sale that no resumed flow
     // drives are cancelled; after a lost journal, reservations are rebuilt (never captured).
     reconciler::sweep(shared, set_aside.is_some()).await;
     Ok(())
+}
+
+/// What start-up does with the journal's records, decided before anything runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Resumption {
+    /// Commands whose cancel was accepted before the crash: marked before any flow resumes,
+    /// so a resumed flow can never capture what was to be cancelled (I2).
+    mark_cancelled: Vec<CommandId>,
+    /// Unfinished commands, resumed in order.
+    resume: Vec<CommandId>,
+    /// Cancel commands still waiting for their target: (cancel, target).
+    pending_cancels: Vec<(CommandId, CommandId)>,
+}
+
+/// Decides the start-up. A target already capturing is not marked: the capture was decided
+/// and stored first, so it goes on and the cancel is answered from its outcome.
+fn plan(records: &HashMap<CommandId, Record>) -> Resumption {
+    let mut ids: Vec<&CommandId> = records.keys().collect();
+    ids.sort();
+    let mut plan = Resumption::default();
+    for id in ids {
+        let record = &records[id];
+        if let (Phase::AwaitTarget, Command::Cancel { target }) = (&record.phase, &record.command) {
+            plan.pending_cancels.push((id.clone(), target.clone()));
+            let markable = records
+                .get(target)
+                .is_some_and(|t| !t.is_finished() && !t.cancel_requested && t.phase != Phase::Capture);
+            if markable && !plan.mark_cancelled.contains(target) {
+                plan.mark_cancelled.push(target.clone());
+            }
+        }
+        if !record.is_finished() {
+            plan.resume.push(id.clone());
+        }
+    }
+    plan
 }
 
 /// Something a person must look at: logged, kept for [`crate::engine::EngineHandle::alarms`],
@@ -127,5 +150,77 @@ pub(crate) fn recovered_reservation(
         amount,
         currency,
         partial_capture_possible: partial,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::{Currency, Minor};
+
+    fn record(id: &str, command: Command, phase: Phase) -> Record {
+        let mut r = Record::new(CommandId::new(id).unwrap(), command, "pos-1".into(), 0);
+        r.phase = phase;
+        r
+    }
+
+    fn sale(id: &str, phase: Phase) -> Record {
+        let pay = Command::Pay {
+            amount: Minor(100),
+            currency: Currency::DKK,
+            order_id: format!("o-{id}"),
+            keep_reservation: false,
+            restrictions: None,
+            label: None,
+        };
+        record(id, pay, phase)
+    }
+
+    fn cancel(id: &str, target: &str) -> Record {
+        let command = Command::Cancel {
+            target: CommandId::new(target).unwrap(),
+        };
+        record(id, command, Phase::AwaitTarget)
+    }
+
+    fn books(records: Vec<Record>) -> HashMap<CommandId, Record> {
+        records.into_iter().map(|r| (r.id.clone(), r)).collect()
+    }
+
+    fn ids(list: &[&str]) -> Vec<CommandId> {
+        list.iter().map(|s| CommandId::new(*s).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_pending_cancel_is_marked_on_its_target_before_anything_resumes() {
+        let plan = plan(&books(vec![sale("sale-1", Phase::Poll), cancel("x-1", "sale-1")]));
+        assert_eq!(plan.mark_cancelled, ids(&["sale-1"]));
+        assert_eq!(plan.resume, ids(&["sale-1", "x-1"]));
+        assert_eq!(
+            plan.pending_cancels,
+            vec![(ids(&["x-1"])[0].clone(), ids(&["sale-1"])[0].clone())]
+        );
+    }
+
+    #[test]
+    fn a_capture_already_decided_is_not_turned_into_a_cancel() {
+        let plan = plan(&books(vec![
+            sale("sale-1", Phase::Capture),
+            cancel("x-1", "sale-1"),
+        ]));
+        assert!(plan.mark_cancelled.is_empty());
+        assert_eq!(plan.resume, ids(&["sale-1", "x-1"]));
+    }
+
+    #[test]
+    fn finished_commands_and_missing_targets_are_left_alone() {
+        let plan = plan(&books(vec![
+            sale("sale-1", Phase::Done),
+            cancel("x-1", "sale-1"),
+            cancel("x-2", "gone"),
+            cancel("x-3", "sale-1"),
+        ]));
+        assert!(plan.mark_cancelled.is_empty());
+        assert_eq!(plan.resume, ids(&["x-1", "x-2", "x-3"]));
     }
 }

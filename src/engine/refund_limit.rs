@@ -1,6 +1,6 @@
 //! How much of a payment is left to refund, as far as the journal knows.
 //!
-//! MobilePay refuses refunds whose sum exceeds the captured amount (`1367`), but only once the
+//! MobilePay refuses refunds whose sum exceeds the captured amount, but only once the
 //! refund is stored, its key spent and the request sent. For a payment this engine took, the
 //! journal knows the captured amount and every refund made of it, so such a refund is refused
 //! at once, before anything is stored or sent, with what is left. Whatever the journal cannot

@@ -11,6 +11,8 @@ mod support;
 #[allow(dead_code)]
 mod engine_support;
 
+#[path = "display/cli.rs"]
+mod cli;
 #[path = "display/end_to_end.rs"]
 mod end_to_end;
 #[path = "display/golden.rs"]

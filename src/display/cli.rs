@@ -129,11 +129,10 @@ const DEMO_SCREENS: [&str; 10] = [
     "offline",
 ];
 
-pub fn run(args: DisplayArgs) -> anyhow::Result<()> {
-    if !crate::backends::pos_v10::formats::is_valid_beacon_id(&args.beacon) {
-        bail!("--beacon must be 15 digits or a GUID");
-    }
-    let qr = &crate::backends::pos_v10::formats::qr_payload(&args.beacon);
+/// Runs the command with `qr` as the content of the QR code: the caller makes it from
+/// `--beacon` (which beacon ids exist and what their code says is the payment backend's
+/// business, not the display's).
+pub fn run(args: DisplayArgs, qr: &str) -> anyhow::Result<()> {
     let look = Look {
         language: args.language,
         header: args.header.clone(),

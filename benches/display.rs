@@ -56,7 +56,7 @@ fn main() {
     let scan = Screen::ScanToPay {
         amount: Minor(14_995),
         currency: Currency::DKK,
-        beacon_id: "cd851cd7-8398-4a03-83c1-391a2f5cb71c".into(),
+        qr: qr_payload("cd851cd7-8398-4a03-83c1-391a2f5cb71c"),
     };
     let approved = Screen::Approved {
         amount: Minor(14_995),

@@ -24,6 +24,16 @@ enum Command {
     Display(mposd::display::cli::DisplayArgs),
 }
 
+/// What `mposd display` draws in its QR code: the PoS V10 payload of `--beacon`. The display
+/// draws any content it is given; which beacon ids are valid is the backend's knowledge.
+fn display_qr(beacon: &str) -> anyhow::Result<String> {
+    use mposd::backends::pos_v10::formats::{is_valid_beacon_id, qr_payload};
+    if !is_valid_beacon_id(beacon) {
+        anyhow::bail!("--beacon must be 15 digits or a GUID");
+    }
+    Ok(qr_payload(beacon))
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -32,7 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig(args) => mposd::daemon::check_command(args),
         Command::Sim(args) => mposd::sim::cli::run(args),
         Command::Ecr(args) => mposd::ecr::cli::run(args),
-        Command::Display(args) => mposd::display::cli::run(args),
+        Command::Display(args) => display_qr(&args.beacon).and_then(|qr| mposd::display::cli::run(args, &qr)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -15,6 +15,8 @@ mod engine_support;
 #[allow(dead_code)]
 mod sim_pos;
 
+#[path = "display/cli.rs"]
+mod cli;
 #[path = "display/end_to_end.rs"]
 mod end_to_end;
 #[path = "display/golden.rs"]

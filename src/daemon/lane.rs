@@ -6,6 +6,7 @@
 use super::config::LaneSettings;
 use super::troubles::Troubles;
 use crate::backends::pos_v10::engine::{prompt as v10_prompt, PosV10Backend};
+use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
 use crate::backends::pos_v10::{Correlation, MobilePayClient};
 use crate::backoff::Backoff;
@@ -238,7 +239,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     let display = match &settings.display {
         Some(display) => Some(
             display
-                .start(&engine, &pos.beacon_id, settings.currency)
+                .start(&engine, &qr_payload(&pos.beacon_id), settings.currency)
                 .with_context(|| format!("lane {}: display", settings.name))?,
         ),
         None => None,

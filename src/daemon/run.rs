@@ -18,6 +18,7 @@ use super::config::Config;
 use super::lane::{self, LaneContext, RunningLane};
 use super::state_dir;
 use super::troubles::Troubles;
+use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::PendingCreations;
 use crate::backends::pos_v10::MobilePayClient;
 use crate::display::qr_size;
@@ -217,9 +218,10 @@ pub fn check(config_path: &Path) -> anyhow::Result<()> {
     for lane in &config.lanes {
         if let Some(display) = &lane.display {
             if let Ok(profile) = display.validate() {
-                // A generated beacon id is a GUID: the longest payload, the smallest modules.
-                let worst_case = "00000000-0000-4000-8000-000000000000";
-                if let Some(warning) = qr_size::warning(&profile, worst_case, &display.look()) {
+                // The beacon id is not known before MobilePay generates it (a GUID, the longest
+                // kind): size the code for the PoS V10 payload of a GUID.
+                let worst_case = qr_payload("00000000-0000-4000-8000-000000000000");
+                if let Some(warning) = qr_size::warning(&profile, &worst_case, &display.look()) {
                     println!("  lane {}: warning: {warning}", lane.name);
                 }
             }

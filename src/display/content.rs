@@ -4,7 +4,6 @@
 
 use super::language::{format_amount, phrase, Language, Phrase};
 use super::screen::Screen;
-use crate::backends::pos_v10::formats::qr_payload;
 
 /// A status symbol drawn with primitives (no bitmaps to ship).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +32,7 @@ pub struct Line {
 /// Everything a screen shows, already in the customer's language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Content {
-    /// Exactly what the QR code encodes (see [`qr_payload`]).
+    /// Exactly what the QR code encodes: the screen's QR content, verbatim.
     pub qr: Option<String>,
     pub icon: Option<Icon>,
     pub lines: Vec<Line>,
@@ -52,22 +51,22 @@ impl Content {
                 Some(Icon::Closed),
                 vec![title(Phrase::Closed), detail(Phrase::TillClosed)],
             ),
-            Screen::Idle { beacon_id: None } => (
+            Screen::Idle { qr: None } => (
                 None,
                 None,
                 vec![title(Phrase::Welcome), detail(Phrase::PayWithMobilePay)],
             ),
-            Screen::Idle { beacon_id: Some(id) } => (
-                Some(qr_payload(id)),
+            Screen::Idle { qr: Some(qr) } => (
+                Some(qr.clone()),
                 None,
                 vec![title(Phrase::PayWithMobilePay), detail(Phrase::ScanWithMobilePay)],
             ),
             Screen::ScanToPay {
                 amount: a,
                 currency,
-                beacon_id,
+                qr,
             } => (
-                Some(qr_payload(beacon_id)),
+                Some(qr.clone()),
                 None,
                 vec![
                     title(Phrase::ToPay),
@@ -137,18 +136,19 @@ mod tests {
     use crate::money::{Currency, Minor};
 
     #[test]
-    fn scan_to_pay_encodes_the_lower_case_beacon_payload() {
+    fn scan_to_pay_encodes_its_qr_content_verbatim() {
+        // Case and all: the backend decides what the code says, the display only draws it.
+        let qr = "https://pay.example/Q?id=CD851CD7&source=qr";
         let screen = Screen::ScanToPay {
             amount: Minor(4995),
             currency: Currency::DKK,
-            beacon_id: "CD851CD7-8398-4A03-83C1-391A2F5CB71C".into(),
+            qr: qr.into(),
         };
         let content = Content::of(&screen, Language::Da);
-        assert_eq!(
-            content.qr.as_deref(),
-            Some("mobilepaypos://pos?id=cd851cd7-8398-4a03-83c1-391a2f5cb71c&source=qr")
-        );
+        assert_eq!(content.qr.as_deref(), Some(qr));
         assert!(content.lines.iter().any(|l| l.text == "49,95 kr."));
+        let idle = Screen::Idle { qr: Some(qr.into()) };
+        assert_eq!(Content::of(&idle, Language::En).qr.as_deref(), Some(qr));
     }
 
     #[test]
@@ -158,9 +158,6 @@ mod tests {
             currency: Currency::EUR,
         };
         assert_eq!(Content::of(&approved, Language::Fi).qr, None);
-        assert_eq!(
-            Content::of(&Screen::Idle { beacon_id: None }, Language::En).qr,
-            None
-        );
+        assert_eq!(Content::of(&Screen::Idle { qr: None }, Language::En).qr, None);
     }
 }

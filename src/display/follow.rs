@@ -10,6 +10,7 @@
 
 use super::renderer::DisplayHandle;
 use super::screen::{Reason, Screen, StaffHint};
+use crate::engine::backend::CustomerPrompt;
 use crate::engine::{CommandId, DeclineReason, EventKind, LaneEvent, Outcome, RefundCancelReason};
 use crate::money::{Currency, Minor};
 use std::time::Duration;
@@ -18,8 +19,8 @@ use tokio::sync::broadcast;
 /// How the display follows the engine; from the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FollowSettings {
-    /// Shown between payments: `Screen::Idle` (with the beacon id to invite early check-in,
-    /// or without) or `Screen::Closed`.
+    /// Shown between payments: `Screen::Idle` (with the point of sale's QR content to invite
+    /// early check-in, or without) or `Screen::Closed`.
     pub idle: Screen,
     /// The lane's currency, for events that carry only an amount (refunds).
     pub currency: Currency,
@@ -68,6 +69,24 @@ fn decline_screen(reason: DeclineReason) -> Screen {
         DeclineReason::CancelledElsewhere | DeclineReason::Abandoned => Screen::Cancelled {
             reason: Reason::Other,
         },
+    }
+}
+
+/// The screen that asks the customer to start paying, drawn from what the engine says they
+/// are shown. Only QR content is drawn here; a QR image the backend draws, a request pushed
+/// to the phone, or nothing to show get the screen without a code that fits best: "approve in
+/// the app" with the amount, or the welcome screen while a prepared payment has no amount.
+fn waiting_screen(prompt: Option<&CustomerPrompt>, amount: Option<(Minor, Currency)>) -> Screen {
+    let qr = match prompt {
+        Some(CustomerPrompt::Qr { content, .. }) => Some(content.clone()),
+        Some(CustomerPrompt::QrImage { .. } | CustomerPrompt::PushSent) | None => None,
+    };
+    match (qr, amount) {
+        (Some(qr), Some((amount, currency))) => Screen::ScanToPay { amount, currency, qr },
+        // A prepared payment: invite the scan before the total is known.
+        (Some(qr), None) => Screen::Idle { qr: Some(qr) },
+        (None, Some(amount)) => Screen::CheckedIn { amount: Some(amount) },
+        (None, None) => Screen::Idle { qr: None },
     }
 }
 
@@ -164,23 +183,8 @@ impl ScreenFollower {
                 currency,
                 ..
             } => {
-                let beacon_id = prompt
-                    .as_ref()
-                    .and_then(|p| p.sticker_id())
-                    .unwrap_or_default()
-                    .to_string();
                 let amount = amount.map(|a| (a, currency.unwrap_or(self.settings.currency)));
-                let screen = match amount {
-                    Some((amount, currency)) => Screen::ScanToPay {
-                        amount,
-                        currency,
-                        beacon_id,
-                    },
-                    // A prepared payment: invite the scan before the total is known.
-                    None => Screen::Idle {
-                        beacon_id: Some(beacon_id),
-                    },
-                };
+                let screen = waiting_screen(prompt.as_ref(), amount);
                 self.active = Some(Active {
                     command: command.clone(),
                     amount,
@@ -326,7 +330,7 @@ mod tests {
 
     fn settings() -> FollowSettings {
         FollowSettings {
-            idle: Screen::Idle { beacon_id: None },
+            idle: Screen::Idle { qr: None },
             currency: Currency::DKK,
             result_hold: Duration::from_secs(5),
         }
@@ -341,13 +345,23 @@ mod tests {
         }
     }
 
-    fn waiting(amount: Option<i64>) -> EventKind {
+    const QR: &str = "mobilepaypos://pos?id=123456789012345&source=qr";
+
+    fn waiting_with(prompt: Option<CustomerPrompt>, amount: Option<i64>) -> EventKind {
         EventKind::WaitingForCustomer {
             payment_id: "p1".into(),
-            prompt: Some(crate::backends::pos_v10::engine::prompt("123456789012345")),
+            prompt,
             amount: amount.map(Minor),
             currency: amount.map(|_| Currency::EUR),
         }
+    }
+
+    fn waiting(amount: Option<i64>) -> EventKind {
+        let prompt = CustomerPrompt::Qr {
+            content: QR.into(),
+            sticker_id: Some("123456789012345".into()),
+        };
+        waiting_with(Some(prompt), amount)
     }
 
     fn screen(u: Option<Update>) -> Option<Screen> {
@@ -362,7 +376,7 @@ mod tests {
             Some(Screen::ScanToPay {
                 amount: Minor(4995),
                 currency: Currency::EUR,
-                beacon_id: "123456789012345".into()
+                qr: QR.into()
             })
         );
         let checked_in = EventKind::CustomerCheckedIn {
@@ -506,9 +520,7 @@ mod tests {
         let mut f = ScreenFollower::new(settings());
         assert_eq!(
             screen(f.on_event(&ev(Some("prep"), waiting(None)))),
-            Some(Screen::Idle {
-                beacon_id: Some("123456789012345".into())
-            })
+            Some(Screen::Idle { qr: Some(QR.into()) })
         );
         let paired = EventKind::Finished {
             outcome: Outcome::Paired {
@@ -520,6 +532,28 @@ mod tests {
             screen(f.on_event(&ev(Some("prep"), paired))),
             Some(Screen::CheckedIn { amount: None })
         );
+    }
+
+    #[test]
+    fn prompts_without_qr_content_show_no_code() {
+        let image = CustomerPrompt::QrImage {
+            url: "https://qr.example/p1.png".into(),
+        };
+        for prompt in [Some(image), Some(CustomerPrompt::PushSent), None] {
+            let mut f = ScreenFollower::new(settings());
+            assert_eq!(
+                screen(f.on_event(&ev(Some("s1"), waiting_with(prompt.clone(), Some(4995))))),
+                Some(Screen::CheckedIn {
+                    amount: Some((Minor(4995), Currency::EUR))
+                }),
+                "{prompt:?}"
+            );
+            assert_eq!(
+                screen(f.on_event(&ev(Some("prep"), waiting_with(prompt.clone(), None)))),
+                Some(Screen::Idle { qr: None }),
+                "{prompt:?}"
+            );
+        }
     }
 
     #[test]

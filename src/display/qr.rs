@@ -124,19 +124,20 @@ pub fn code_side_mm(placement: &QrPlacement, mm_per_px: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::pos_v10::formats::qr_payload;
+
+    /// The PoS V10 payloads of a 15-digit and of a GUID beacon id.
+    const SHORT: &str = "mobilepaypos://pos?id=123456789012345&source=qr";
+    const LONG: &str = "mobilepaypos://pos?id=cd851cd7-8398-4a03-83c1-391a2f5cb71c&source=qr";
 
     #[test]
     fn fifteen_digit_beacon_fits_version_3_and_guid_version_5() {
-        let short = QrSymbol::encode(&qr_payload("123456789012345")).unwrap();
-        assert_eq!(short.width, 29);
-        let guid = QrSymbol::encode(&qr_payload("cd851cd7-8398-4a03-83c1-391a2f5cb71c")).unwrap();
-        assert_eq!(guid.width, 37);
+        assert_eq!(QrSymbol::encode(SHORT).unwrap().width, 29);
+        assert_eq!(QrSymbol::encode(LONG).unwrap().width, 37);
     }
 
     #[test]
     fn modules_are_whole_pixels_and_as_large_as_possible() {
-        let symbol = QrSymbol::encode(&qr_payload("123456789012345")).unwrap();
+        let symbol = QrSymbol::encode(SHORT).unwrap();
         let area = Rectangle::new(Point::new(10, 20), Size::new(200, 150));
         let p = QrPlacement::fit(&symbol, area).unwrap();
         // 37 modules with quiet zone: 150 / 37 = 4 px; 5 px would need 185.

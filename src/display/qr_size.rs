@@ -9,10 +9,11 @@ use super::screen::Screen;
 use crate::money::{Currency, Minor};
 use std::fmt;
 
-/// Predicts the QR code's printed side for `beacon_id` by laying out the scan-to-pay
-/// screen at `profile`'s panel size. `None` when the size or physical dimensions are
-/// unknown or the display shows no QR code.
-pub fn side_mm(profile: &BoardProfile, beacon_id: &str, look: &Look) -> Option<f64> {
+/// Predicts the printed side of the QR code encoding `qr` by laying out the scan-to-pay
+/// screen at `profile`'s panel size. Longer content needs more modules: a caller that does
+/// not know the content yet sizes with the longest it expects. `None` when the size or
+/// physical dimensions are unknown or the display shows no QR code.
+pub fn side_mm(profile: &BoardProfile, qr: &str, look: &Look) -> Option<f64> {
     let physical = profile.physical?;
     let native = profile.native_size()?;
     if !profile.shows_qr() {
@@ -22,15 +23,15 @@ pub fn side_mm(profile: &BoardProfile, beacon_id: &str, look: &Look) -> Option<f
     let screen = Screen::ScanToPay {
         amount: Minor(9_999_999),
         currency: Currency::DKK,
-        beacon_id: beacon_id.to_string(),
+        qr: qr.to_string(),
     };
     let (_, report) = render_picture(profile.logical_size()?, &screen, look).ok()?;
     Some(code_side_mm(&report.qr?, mm_per_px))
 }
 
 /// The start-up warning when the QR code would be smaller than ~25 mm.
-pub fn warning(profile: &BoardProfile, beacon_id: &str, look: &Look) -> Option<QrSizeWarning> {
-    let side_mm = side_mm(profile, beacon_id, look)?;
+pub fn warning(profile: &BoardProfile, qr: &str, look: &Look) -> Option<QrSizeWarning> {
+    let side_mm = side_mm(profile, qr, look)?;
     (side_mm < MIN_SIDE_MM).then(|| QrSizeWarning {
         profile: profile.name.clone(),
         side_mm,
@@ -70,7 +71,9 @@ mod tests {
 
     #[test]
     fn small_panels_warn_that_the_qr_code_is_under_25_mm() {
-        let guid = "cd851cd7-8398-4a03-83c1-391a2f5cb71c";
+        // The PoS V10 payloads of a GUID and of a 15-digit beacon id.
+        let guid = "mobilepaypos://pos?id=cd851cd7-8398-4a03-83c1-391a2f5cb71c&source=qr";
+        let digits = "mobilepaypos://pos?id=123456789012345&source=qr";
         let small = BoardProfile::load("pi-zero2w-st7789-1.3", None).unwrap();
         let small_warning = warning(&small, guid, &look()).expect("1.3\" panel must warn");
         assert!(small_warning.side_mm < MIN_SIDE_MM);
@@ -80,7 +83,7 @@ mod tests {
         assert_eq!(warning(&big, guid, &look()), None);
         let ili = BoardProfile::load("pi-ili9341-2.8", None).unwrap();
         assert_eq!(ili.logical_size(), Some(Size::new(320, 240)));
-        assert_eq!(warning(&ili, "123456789012345", &look()), None);
+        assert_eq!(warning(&ili, digits, &look()), None);
         assert_eq!(warning(&ili, guid, &look()), None);
         let oled = BoardProfile::load("pi-ssd1306-status", None).unwrap();
         assert_eq!(side_mm(&oled, guid, &look()), None);

@@ -11,14 +11,16 @@ use crate::money::{Currency, Minor};
 pub enum Screen {
     /// The till is closed or the daemon is starting; no payment can be taken.
     Closed,
-    /// Open and waiting for the next sale. With a beacon id the QR code is shown so customers
-    /// can check in before the total is known (MobilePay's recommended practice).
-    Idle { beacon_id: Option<String> },
-    /// A payment is waiting for the customer: amount plus the QR code to scan.
+    /// Open and waiting for the next sale. With `qr` (the point of sale's QR content) the code
+    /// is shown so customers can check in before the total is known (MobilePay's recommended
+    /// practice).
+    Idle { qr: Option<String> },
+    /// A payment is waiting for the customer: amount plus the QR code to scan, `qr` being
+    /// exactly what the code encodes (the payment backend decides it, the display draws it).
     ScanToPay {
         amount: Minor,
         currency: Currency,
-        beacon_id: String,
+        qr: String,
     },
     /// The customer has checked in; with an amount, the payment is waiting for their approval
     /// in the app.
@@ -73,11 +75,11 @@ pub enum StaffHint {
 }
 
 impl Screen {
-    /// The beacon id whose QR code this screen shows, if any.
-    pub fn beacon_id(&self) -> Option<&str> {
+    /// What the QR code this screen shows encodes, if it shows one.
+    pub fn qr(&self) -> Option<&str> {
         match self {
-            Screen::Idle { beacon_id } => beacon_id.as_deref(),
-            Screen::ScanToPay { beacon_id, .. } => Some(beacon_id),
+            Screen::Idle { qr } => qr.as_deref(),
+            Screen::ScanToPay { qr, .. } => Some(qr),
             _ => None,
         }
     }

@@ -111,20 +111,21 @@ impl DisplaySettings {
         }
     }
 
-    /// Starts the display for the lane of `engine`, whose PoS has `beacon_id`, and makes it
-    /// follow the lane's events. Never fails on hardware: a missing panel is retried.
+    /// Starts the display for the lane of `engine`, whose point of sale's QR code encodes
+    /// `qr` (shown between payments with `idle_qr`), and makes it follow the lane's events.
+    /// Never fails on hardware: a missing panel is retried.
     pub fn start(
         &self,
         engine: &EngineHandle,
-        beacon_id: &str,
+        qr: &str,
         currency: Currency,
     ) -> Result<RunningDisplay, SettingsError> {
         let profile = self.validate()?;
         let idle = Screen::Idle {
-            beacon_id: self.idle_qr.then(|| beacon_id.to_string()),
+            qr: self.idle_qr.then(|| qr.to_string()),
         };
         let events = engine.subscribe();
-        let (handle, renderer) = super::start(profile, self.look(), Some(beacon_id), idle.clone());
+        let (handle, renderer) = super::start(profile, self.look(), qr, idle.clone());
         let follower = ScreenFollower::new(FollowSettings {
             idle,
             currency,

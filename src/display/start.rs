@@ -45,17 +45,17 @@ impl Output for ProfileOutput {
     }
 }
 
-/// Starts the customer display for `profile`. `beacon_id` (when known) sizes the start-up
-/// check of the QR code against the panel's physical size; the warning goes to the log.
+/// Starts the customer display for `profile`. `qr` sizes the start-up check of the QR code
+/// against the panel's physical size: the content the lane's customers are shown, or the
+/// longest the caller expects when it does not know it yet (longer content needs more
+/// modules). The warning goes to the log.
 pub fn start(
     profile: BoardProfile,
     look: Look,
-    beacon_id: Option<&str>,
+    qr: &str,
     initial: Screen,
 ) -> (DisplayHandle, JoinHandle<()>) {
-    // Without a known beacon id, check the worst case: a GUID needs the most modules.
-    let sample = beacon_id.unwrap_or("00000000-0000-0000-0000-000000000000");
-    if let Some(warning) = qr_size::warning(&profile, sample, &look) {
+    if let Some(warning) = qr_size::warning(&profile, qr, &look) {
         tracing::warn!("{warning}");
     }
     renderer::spawn(Box::new(ProfileOutput::new(profile)), look, initial)

@@ -107,3 +107,34 @@ fn syntax_errors_name_their_line_and_unknown_keys_are_refused() {
     let (ok, text) = check(&dir.path().join("missing.toml"));
     assert!(!ok && text.contains("cannot read"), "{text}");
 }
+
+#[tokio::test]
+async fn a_panel_too_small_for_a_scannable_qr_code_is_reported() {
+    let setup = Setup::new().await;
+    let text = std::fs::read_to_string(&setup.config).expect("read config");
+    let small = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("board = ") {
+                "board = \"pi-zero2w-st7789-1.3\""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&setup.config, small).expect("write config");
+    let (ok, text) = check(&setup.config);
+    assert!(ok, "{text}");
+    // Sized for the payload of a generated beacon id (a GUID), whatever the lane has now.
+    let profile = mposd::display::board::BoardProfile::load("pi-zero2w-st7789-1.3", None).expect("profile");
+    let look = mposd::display::Look {
+        language: mposd::display::Language::Da,
+        header: "Bageriet - Kasse 1".into(),
+    };
+    let guid = mposd::backends::pos_v10::formats::qr_payload("00000000-0000-4000-8000-000000000000");
+    let side = mposd::display::qr_size::side_mm(&profile, &guid, &look).expect("a QR size");
+    let expected =
+        format!("board profile pi-zero2w-st7789-1.3: the MobilePay QR code will be only {side:.1} mm");
+    assert!(text.contains(&expected), "{expected}\n{text}");
+}

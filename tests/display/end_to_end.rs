@@ -5,6 +5,7 @@
 
 use crate::engine_support::{id, lane, pay, CREDIT_USER};
 use crate::renderer::wait_for;
+use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::settings::DisplaySettings;
 use mposd::display::Picture;
 use mposd::engine::Outcome;
@@ -44,7 +45,7 @@ async fn a_customer_pays_by_scanning_the_code_on_the_display() {
     ))
     .unwrap();
     let display = settings
-        .start(lane.engine(), &lane.beacon_id, Currency::DKK)
+        .start(lane.engine(), &qr_payload(&lane.beacon_id), Currency::DKK)
         .unwrap();
     let handle = display.handle.clone();
 

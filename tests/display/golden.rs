@@ -4,6 +4,7 @@
 
 use crate::support::{look, DIGITS, GUID};
 use embedded_graphics::prelude::*;
+use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::{render_picture, Language, Picture, Reason, Screen, StaffHint};
 use mposd::money::{Currency, Minor};
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ fn references() -> Vec<(&'static str, Size, Language, Screen)> {
             Screen::ScanToPay {
                 amount: Minor(14_995),
                 currency: Currency::DKK,
-                beacon_id: GUID.into(),
+                qr: qr_payload(GUID),
             },
         ),
         (
@@ -27,7 +28,7 @@ fn references() -> Vec<(&'static str, Size, Language, Screen)> {
             Screen::ScanToPay {
                 amount: Minor(2_450),
                 currency: Currency::EUR,
-                beacon_id: DIGITS.into(),
+                qr: qr_payload(DIGITS),
             },
         ),
         (
@@ -106,13 +107,9 @@ fn golden_images_stay_small_and_scannable() {
     for (name, _, _, screen) in references() {
         let path = dir.join(format!("{name}.png"));
         total += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if let (Some(beacon), Ok(file)) = (screen.beacon_id(), std::fs::File::open(&path)) {
+        if let (Some(qr), Ok(file)) = (screen.qr(), std::fs::File::open(&path)) {
             let golden = Picture::read_png(file).unwrap();
-            assert_eq!(
-                golden.decode_qr_codes(),
-                vec![mposd::backends::pos_v10::formats::qr_payload(beacon)],
-                "{name}"
-            );
+            assert_eq!(golden.decode_qr_codes(), vec![qr.to_string()], "{name}");
         }
     }
     assert!(total < 200_000, "golden PNGs take {total} bytes");

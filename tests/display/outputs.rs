@@ -20,7 +20,7 @@ fn scan(beacon: &str) -> Screen {
     Screen::ScanToPay {
         amount: Minor(12_500),
         currency: Currency::DKK,
-        beacon_id: beacon.into(),
+        qr: qr_payload(beacon),
     }
 }
 

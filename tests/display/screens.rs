@@ -3,7 +3,6 @@
 
 use crate::support::{all_screens, look, SIZES};
 use embedded_graphics::prelude::*;
-use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::{render_picture, Language};
 
 #[test]
@@ -27,12 +26,12 @@ fn every_screen_language_and_size_renders_scannable_and_within_bounds() {
                         text.text, text.area
                     );
                 }
-                match screen.beacon_id() {
-                    Some(beacon) => {
+                match screen.qr() {
+                    Some(qr) => {
                         let placement = report.qr.expect("QR placed");
                         assert!(placement.module_px >= 2, "{what}: {placement:?}");
                         let decoded = picture.decode_qr_codes();
-                        assert_eq!(decoded, vec![qr_payload(beacon)], "{what}");
+                        assert_eq!(decoded, vec![qr.to_string()], "{what}");
                         checked_qr += 1;
                     }
                     None => {
@@ -98,14 +97,14 @@ proptest::proptest! {
                         proptest::prop_assert!(text.area.contains(drawn.bottom_right().unwrap()));
                     }
                 }
-                if let (Some(beacon), Some(qr)) = (screen.beacon_id(), report.qr) {
+                if let (Some(content), Some(qr)) = (screen.qr(), report.qr) {
                     if qr.module_px >= 2 {
-                        proptest::prop_assert_eq!(picture.decode_qr_codes(), vec![qr_payload(beacon)]);
+                        proptest::prop_assert_eq!(picture.decode_qr_codes(), vec![content.to_string()]);
                     }
                 }
             }
             Err(mposd::display::render::RenderError::QrDoesNotFit { .. }) => {
-                proptest::prop_assert!(screen.beacon_id().is_some());
+                proptest::prop_assert!(screen.qr().is_some());
             }
             Err(other) => proptest::prop_assert!(false, "{other}"),
         }

@@ -1,5 +1,6 @@
 //! Screens, languages and panel sizes every test iterates over.
 
+use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::{Language, Look, Reason, Screen, StaffHint};
 use mposd::money::{Currency, Minor};
 
@@ -29,19 +30,19 @@ pub fn all_screens() -> Vec<Screen> {
     let big = Minor(123_456_789);
     let mut screens = vec![
         Screen::Closed,
-        Screen::Idle { beacon_id: None },
+        Screen::Idle { qr: None },
         Screen::Idle {
-            beacon_id: Some(DIGITS.into()),
+            qr: Some(qr_payload(DIGITS)),
         },
         Screen::ScanToPay {
             amount: big,
             currency: Currency::DKK,
-            beacon_id: GUID.into(),
+            qr: qr_payload(GUID),
         },
         Screen::ScanToPay {
             amount: Minor(4995),
             currency: Currency::EUR,
-            beacon_id: DIGITS.into(),
+            qr: qr_payload(DIGITS),
         },
         Screen::CheckedIn { amount: None },
         Screen::CheckedIn {

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod lane;
 mod pos_watch;
+mod registration;
 pub mod run;
 pub mod sim_config;
 mod state_dir;

@@ -16,7 +16,7 @@
 //! with the reason, so no payment starts on a point of sale about to be deleted. What waits is
 //! shown in the systemd status line (see [`super::troubles`]).
 
-use super::lane::{self, KnownPos, LaneContext};
+use super::registration::{self, KnownPos, LaneContext};
 use crate::backends::pos_v10::engine::prompt;
 use crate::backends::pos_v10::onboarding::{OnboardedPos, SyncOutcome};
 use crate::daemon::config::LaneSettings;
@@ -210,8 +210,8 @@ async fn register(
     busy_reason: &str,
 ) -> anyhow::Result<(OnboardedPos, Vec<String>)> {
     let ours = engine.retire(busy_reason).await?;
-    let onboarded = lane::onboard_until_done(ctx, settings, &ours).await?;
-    lane::report(settings, &onboarded);
+    let onboarded = registration::onboard_until_done(ctx, settings, &ours).await?;
+    registration::report(settings, &onboarded);
     engine
         .move_to(&onboarded.pos_id, prompt(&onboarded.beacon_id))
         .await?;
@@ -219,7 +219,7 @@ async fn register(
         pos_id: onboarded.pos_id.clone(),
         beacon_id: onboarded.beacon_id.clone(),
     };
-    if let Err(err) = lane::remember_pos(&ctx.db, &settings.name, &pos) {
+    if let Err(err) = registration::remember_pos(&ctx.db, &settings.name, &pos) {
         // The next start finds the point of sale at MobilePay by its merchantPosId anyway.
         tracing::warn!(lane = %settings.name, error = %format!("{err:#}"), "cannot record the new point of sale");
     }

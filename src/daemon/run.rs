@@ -15,7 +15,8 @@
 //! it opens, and named in the status line for as long as it is broken.
 
 use super::config::Config;
-use super::lane::{self, LaneContext, RunningLane};
+use super::lane::{self, RunningLane};
+use super::registration::LaneContext;
 use super::state_dir;
 use super::troubles::Troubles;
 use crate::backends::pos_v10::formats::qr_payload;

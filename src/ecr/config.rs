@@ -8,7 +8,7 @@
 //!
 //! Exactly one transport per lane: a lane has one cash register, and one protocol session.
 
-use super::lane::LaneConfig;
+use super::lane::{LaneConfig, LineReport};
 use super::link::LinkConfig;
 use super::serial::{serve_serial_with, SerialSettings, REOPEN_BACKOFF};
 use super::session::SessionConfig;
@@ -18,7 +18,6 @@ use crate::engine::EngineHandle;
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -98,11 +97,6 @@ impl EcrSettings {
         }
     }
 }
-
-/// Told whether a lane's line can be served: `Some(reason)` each time the TCP address cannot
-/// be bound or the serial device cannot be opened (both are retried), `None` once it works.
-/// The daemon names a broken line in its systemd status.
-pub type LineReport = Arc<dyn Fn(Option<String>) + Send + Sync>;
 
 /// Serves the lane's cash register until `shutdown` is cancelled. Fails only on invalid
 /// settings. A TCP address that cannot be bound (another program holds the port) and a serial

@@ -7,8 +7,14 @@ use super::link::{Link, LinkConfig, LinkEvent};
 use super::session::{Session, SessionConfig};
 use crate::engine::EngineHandle;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
+
+/// Told whether a lane's line can be served: `Some(reason)` each time the TCP address cannot
+/// be bound or the serial device cannot be opened (both are retried), `None` once it works.
+/// The daemon names a broken line in its systemd status.
+pub type LineReport = Arc<dyn Fn(Option<String>) + Send + Sync>;
 
 /// Settings of a lane's endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,8 +5,7 @@
 //! other end of a pseudo-terminal closes, reads may return end of file over and over: that
 //! ends the connection like any other end of file, and the device is reopened after a pause.
 
-use super::config::LineReport;
-use super::lane::{Lane, LaneConfig};
+use super::lane::{Lane, LaneConfig, LineReport};
 use crate::backoff::Backoff;
 use crate::engine::EngineHandle;
 use serde::{Deserialize, Serialize};

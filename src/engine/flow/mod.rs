@@ -1271,5 +1271,4 @@ pub fn reject_code(error: &BackendError) -> (RejectCode, String) {
 }
 
 #[cfg(test)]
-#[path = "flow_tests.rs"]
 mod tests;

@@ -1,0 +1,94 @@
+//! Flows against backends that lack what MobilePay offers: no list of open payments, refunds
+//! as changes to the payment, partial captures told only by a refusal, a poll limit.
+
+use super::*;
+
+/// A harness whose backend lacks what `change` turns off.
+fn with_capabilities(rec: Record, change: impl FnOnce(&mut Capabilities)) -> Harness {
+    let mut h = Harness::new(rec);
+    change(&mut h.policy.capabilities);
+    h
+}
+
+#[test]
+fn a_refund_that_modifies_the_payment_is_done_once_accepted() {
+    let mut h = with_capabilities(refund_record(), |c| c.refunds = RefundModel::Modification);
+    assert!(matches!(call(&h.start()), ApiCall::Refund { .. }));
+    assert_eq!(
+        answered(&h.ok(Reply::Id("pay-1-refund".into()))),
+        Outcome::Refunded {
+            refund_id: "pay-1-refund".into(),
+            payment_id: "pay-1".into(),
+            amount: Minor(1000),
+            currency: Currency::DKK,
+        }
+    );
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, EventKind::RefundInProgress { .. })));
+}
+
+#[test]
+fn without_listing_a_busy_point_of_sale_is_declined_at_once() {
+    let mut h = with_capabilities(record(pay_command(false)), |c| c.lists_open_payments = false);
+    h.start();
+    match answered(&h.err(refused(Refusal::PointOfSaleBusy))) {
+        Outcome::Declined { reason, .. } => assert_eq!(reason, DeclineReason::PointOfSaleBusy),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn without_listing_an_old_key_goes_to_a_person_and_doubt_replays_the_derived_key() {
+    let mut rec = record(pay_command(false));
+    rec.create_key_at_ms = 0;
+    let mut h = with_capabilities(rec, |c| c.lists_open_payments = false);
+    h.now = h.policy.create_key_max_age_ms + 1_000;
+    assert!(matches!(answered(&h.start()), Outcome::NeedsHuman { .. }));
+    let mut h = with_capabilities(doubtful_record(), |c| c.lists_open_payments = false);
+    assert!(matches!(
+        call(&h.start()),
+        ApiCall::CreatePayment { key, payment } if key == "key-1" && payment.reference == "key-1"
+    ));
+}
+
+#[test]
+fn where_only_a_refusal_tells_a_partial_capture_is_tried() {
+    let mut h = with_capabilities(record(pay_command(true)), |c| {
+        c.partial_capture = PartialCapture::OnlyFromRefusal
+    });
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    let unknown = PaymentInfo {
+        partial_capture_possible: None,
+        ..payment(reserved())
+    };
+    match answered(&h.ok(Reply::Payment(unknown))) {
+        Outcome::Reserved {
+            partial_capture_possible,
+            ..
+        } => assert!(partial_capture_possible),
+        other => panic!("{other:?}"),
+    }
+    let mut rec = capture_record(Some(Minor(1000)), true);
+    rec.partial_capture_possible = None;
+    let mut h = with_capabilities(rec, |c| c.partial_capture = PartialCapture::OnlyFromRefusal);
+    assert!(matches!(call(&h.start()), ApiCall::Capture { .. }));
+    assert!(matches!(
+        answered(&h.err(refused(Refusal::PartialCaptureNotAllowed))),
+        Outcome::PartialCaptureRefused { .. }
+    ));
+}
+
+#[test]
+fn a_backend_poll_limit_is_kept_whatever_delay_it_suggests() {
+    let mut h = with_capabilities(record(pay_command(false)), |c| c.polls_per_minute = Some(120));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    let eager = PaymentInfo {
+        poll_delay_ms: 100,
+        ..payment(PaymentState::WaitingForCustomer)
+    };
+    assert_eq!(sleeps(&h.ok(Reply::Payment(eager))), 500);
+}

@@ -23,7 +23,8 @@ pub fn check(db: &Db) -> Result<u64, String> {
                 summarised = true;
                 if stored.count != found.count || stored.digest != found.digest || stored.seq < found.seq {
                     return Err(format!(
-                        "the journal table {name} holds {} records that do not match its summary of                          {} records: records were lost or changed on disk",
+                        "the journal table {name} holds {} records that do not match its summary of \
+                         {} records: records were lost or changed on disk",
                         found.count, stored.count
                     ));
                 }
@@ -93,7 +94,7 @@ pub struct SetAside {
 impl Journal {
     /// Opens the store in `dir` and checks it ([`check`]). If its files are damaged, or the
     /// journal fails the check, the directory is moved aside as `<dir>.corrupt-<unix seconds>`
-    /// (see [`aside_path`]) and an empty store is started; the doubt file beside the store is written first, so no
+    /// (see `aside_path`) and an empty store is started; the doubt file beside the store is written first, so no
     /// crash can lose the fact that the journal was lost. The returned [`SetAside`] tells the
     /// caller to raise the alarm and rebuild from the backend. Any other failure (the store in
     /// use by another process, no permission, a failing disk) is returned as it is: the store

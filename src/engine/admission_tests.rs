@@ -113,7 +113,7 @@ impl Books {
     fn with(records: Vec<Record>) -> Books {
         Books {
             records: records.into_iter().map(|r| (r.id.clone(), r)).collect(),
-            capabilities: Capabilities::default(),
+            capabilities: Capabilities::ALL,
             retiring: None,
             in_doubt: false,
         }

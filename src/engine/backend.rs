@@ -336,8 +336,8 @@ pub enum PartialCapture {
 /// What a backend can do, and the limits it sets. The engine chooses its flows from these, so
 /// a backend never has to pretend to have a feature it lacks.
 ///
-/// The default is a backend with every feature the engine can use, no poll limit of its own,
-/// and reservations kept 7 days; a backend turns off what it lacks.
+/// [`Capabilities::ALL`] is a backend with every feature the engine can use; a backend turns
+/// off what it lacks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capabilities {
     /// Whether a customer can check in before the amount is known (prepare, then ready).
@@ -355,18 +355,18 @@ pub struct Capabilities {
     pub point_of_sale_registered: bool,
 }
 
-impl Default for Capabilities {
-    fn default() -> Capabilities {
-        Capabilities {
-            check_in_before_amount: true,
-            lists_open_payments: true,
-            refunds: RefundModel::Resource,
-            partial_capture: PartialCapture::Announced,
-            polls_per_minute: None,
-            reservation_lifetime_ms: 7 * 24 * 3600 * 1000,
-            point_of_sale_registered: true,
-        }
-    }
+impl Capabilities {
+    /// Every feature the engine can use, no poll limit of the backend's own, reservations kept
+    /// 7 days.
+    pub const ALL: Capabilities = Capabilities {
+        check_in_before_amount: true,
+        lists_open_payments: true,
+        refunds: RefundModel::Resource,
+        partial_capture: PartialCapture::Announced,
+        polls_per_minute: None,
+        reservation_lifetime_ms: 7 * 24 * 3600 * 1000,
+        point_of_sale_registered: true,
+    };
 }
 
 /// What the customer is shown to start paying.

@@ -12,24 +12,15 @@ use super::translate::{error as translate, payment_state, refund_state};
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CardRestrictions, CorrelationId, CustomerPrompt, NewCheckIn,
-    NewPayment, NewRefund, PartialCapture, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel,
-    Refusal,
+    NewPayment, NewRefund, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, Refusal,
 };
 use crate::money::{MajorAmount, Minor};
 
 /// What PoS V10 offers (reference §9-§13): prepared payments, listing a point of sale's
 /// payments, refunds as resources confirmed by a capture, `partialCapturePossible` on the
 /// reserved payment, polls paced by `pollDelayInMs` alone, reservations cancelled after 7
-/// days, registered points of sale.
-const CAPABILITIES: Capabilities = Capabilities {
-    check_in_before_amount: true,
-    lists_open_payments: true,
-    refunds: RefundModel::Resource,
-    partial_capture: PartialCapture::Announced,
-    polls_per_minute: None,
-    reservation_lifetime_ms: 7 * 24 * 3600 * 1000,
-    point_of_sale_registered: true,
-};
+/// days, registered points of sale: the whole set the engine was first built for.
+const CAPABILITIES: Capabilities = Capabilities::ALL;
 
 /// PoS V10 through [`MobilePayClient`] (which does the HTTP retries, token renewal and poll
 /// pacing below the engine).

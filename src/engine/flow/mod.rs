@@ -48,7 +48,8 @@ pub struct Policy {
     /// A create request is never replayed with a key older than this; MobilePay keeps keys
     /// for at least 24 h, so 20 h leaves a safe margin (I5).
     pub create_key_max_age_ms: u64,
-    /// What the backend can do; the flows choose their steps from it.
+    /// What the backend can do; the flows choose their steps from it (the driver fills it in
+    /// from the backend; [`Capabilities::ALL`] by default).
     pub capabilities: Capabilities,
     /// What the customer of the point of sale served now is shown to start paying.
     pub prompt: Option<CustomerPrompt>,
@@ -61,7 +62,7 @@ impl Default for Policy {
             retry_base_ms: 250,
             retry_max_ms: 30_000,
             create_key_max_age_ms: 20 * 3600 * 1000,
-            capabilities: Capabilities::default(),
+            capabilities: Capabilities::ALL,
             prompt: None,
         }
     }

@@ -68,9 +68,15 @@ async fn onboard_with_retries(
 ) -> anyhow::Result<OnboardedPos> {
     let mut pauses = Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).pauses();
     loop {
-        let flow = Correlation::new("onboarding");
-        let pause = match onboarding::onboard(&ctx.client, &ctx.pending, &flow, &settings.pos, ours_open)
-            .await
+        let correlation = Correlation::new("onboarding");
+        let pause = match onboarding::onboard(
+            &ctx.client,
+            &ctx.pending,
+            &correlation,
+            &settings.pos,
+            ours_open,
+        )
+        .await
         {
             Ok(pos) => return Ok(pos),
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {

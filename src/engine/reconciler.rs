@@ -34,13 +34,13 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
     if !capabilities.lists_open_payments {
         return;
     }
-    let flow = super::backend::CorrelationId::new();
+    let correlation = super::backend::CorrelationId::new();
     let query = PaymentQuery {
         point_of_sale: capabilities.point_of_sale_registered.then(|| shared.pos_id()),
         order_id: None,
         captured: false,
     };
-    let ids = match shared.backend.find_payments(flow, &query).await {
+    let ids = match shared.backend.find_payments(correlation, &query).await {
         Ok(ids) => ids,
         Err(error) => {
             tracing::warn!(%error, "reconciler: cannot list the point of sale's payments");
@@ -87,7 +87,7 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
         if known {
             continue;
         }
-        let info = match shared.backend.payment(flow, &payment_id).await {
+        let info = match shared.backend.payment(correlation, &payment_id).await {
             Ok(info) => info,
             Err(error) => {
                 tracing::warn!(%error, payment = %payment_id, "reconciler: cannot read a payment");
@@ -102,7 +102,7 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
         match decide(&info, seen) {
             Verdict::Leave => continue,
             Verdict::Cancel => {
-                match shared.backend.cancel(flow, &payment_id).await {
+                match shared.backend.cancel(correlation, &payment_id).await {
                     Ok(()) => tracing::warn!(payment = %payment_id, state = %info.state,
                         "reconciler: cancelled a payment no command drives"),
                     Err(error) => tracing::warn!(%error, payment = %payment_id, "reconciler: cancel failed"),

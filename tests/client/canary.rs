@@ -34,42 +34,42 @@ async fn the_canary_secret_and_the_tokens_appear_nowhere() {
         TokenSettings::default(),
     );
     let mut seen: Vec<String> = Vec::new();
-    let flow = Correlation::new("payment");
+    let correlation = Correlation::new("payment");
 
     // Onboarding with a failed attempt, a payment, a 401 in the middle, errors.
     h.control.fault("createPos", "serverError", 1, None).await;
     let pos = onboard(&client, &db, &pos_settings("kasse-1")).await;
-    let first_token = client.tokens().token(&flow).await.unwrap();
+    let first_token = client.tokens().token(&correlation).await.unwrap();
     h.control.customer(&pos.beacon_id, "accept").await;
     let payment = initiate(&client, &pos.pos_id, "order-1").await;
     h.control.fault("getPayment", "unauthorized", 1, None).await;
     eventually("payment reserved", || async {
-        client.get_payment(&flow, &payment).await.unwrap().status == PaymentStatus::Reserved
+        client.get_payment(&correlation, &payment).await.unwrap().status == PaymentStatus::Reserved
     })
     .await;
-    let second_token = client.tokens().token(&flow).await.unwrap();
+    let second_token = client.tokens().token(&correlation).await.unwrap();
     assert_ne!(first_token.access_token, second_token.access_token);
 
     let conflict = client
-        .capture_payment(&flow, &payment, Minor(999_999))
+        .capture_payment(&correlation, &payment, Minor(999_999))
         .await
         .unwrap_err();
     seen.push(format!("{conflict} {conflict:?}"));
     let missing = client
-        .get_payment(&flow, "0f0e0d0c-0b0a-4908-8706-050403020100")
+        .get_payment(&correlation, "0f0e0d0c-0b0a-4908-8706-050403020100")
         .await
         .unwrap_err();
     seen.push(format!("{missing} {missing:?}"));
     h.control.fault("cancelPayment", "unauthorized", 2, None).await;
-    let refused = client.cancel_payment(&flow, &payment).await.unwrap_err();
+    let refused = client.cancel_payment(&correlation, &payment).await.unwrap_err();
     seen.push(format!("{refused} {refused:?}"));
     h.control.fault("token", "serverError", 3, None).await;
     h.control.fault("getPayment", "unauthorized", 1, None).await;
-    let no_token = client.get_payment(&flow, &payment).await.unwrap_err();
+    let no_token = client.get_payment(&correlation, &payment).await.unwrap_err();
     seen.push(format!("{no_token} {no_token:?}"));
     let duplicate = client
         .initiate_payment(
-            &flow,
+            &correlation,
             &IdempotencyKey::generate(),
             &payment_request("not-a-guid", "order-2", Minor(100)),
         )
@@ -86,8 +86,8 @@ async fn the_canary_secret_and_the_tokens_appear_nowhere() {
 
     let logged = logs.text();
     assert!(
-        logged.contains(&flow.id().to_string()),
-        "the flow's correlation id is logged"
+        logged.contains(&correlation.id().to_string()),
+        "the correlation's correlation id is logged"
     );
     assert!(logged.contains("retrying"), "the failed attempts were logged");
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CANARY}"));

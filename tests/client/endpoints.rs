@@ -19,11 +19,11 @@ async fn stores_prepared_payment_capture_and_refunds() {
     let h = Harness::start().await;
     let db = h.open_db();
     let client = h.client(db.clone());
-    let flow = Correlation::new("test");
+    let correlation = Correlation::new("test");
 
-    let stores = client.find_stores(&flow, None).await.unwrap();
+    let stores = client.find_stores(&correlation, None).await.unwrap();
     assert!(stores.iter().any(|s| s == STORE), "{stores:?}");
-    let store = client.get_store(&flow, STORE).await.unwrap();
+    let store = client.get_store(&correlation, STORE).await.unwrap();
     assert_eq!(
         (
             store.merchant_brand_id.as_str(),
@@ -33,7 +33,7 @@ async fn stores_prepared_payment_capture_and_refunds() {
     );
     assert_eq!(
         client
-            .find_stores(&flow, Some(("POSDK12345", "00001")))
+            .find_stores(&correlation, Some(("POSDK12345", "00001")))
             .await
             .unwrap(),
         vec![STORE.to_string()]
@@ -42,14 +42,14 @@ async fn stores_prepared_payment_capture_and_refunds() {
     let pos = onboard(&client, &db, &pos_settings("kasse-1")).await;
     assert_eq!(
         client
-            .find_pos(&flow, None, Some(&pos.beacon_id), None)
+            .find_pos(&correlation, None, Some(&pos.beacon_id), None)
             .await
             .unwrap(),
         vec![pos.pos_id.clone()]
     );
     assert!(
         !client
-            .get_checkin(&flow, &pos.pos_id)
+            .get_checkin(&correlation, &pos.pos_id)
             .await
             .unwrap()
             .is_user_checked_in
@@ -59,7 +59,7 @@ async fn stores_prepared_payment_capture_and_refunds() {
     h.control.customer(&pos.beacon_id, "accept").await;
     let payment = client
         .prepare_payment(
-            &flow,
+            &correlation,
             &IdempotencyKey::generate(),
             &PreparePaymentRequest {
                 pos_id: pos.pos_id.clone(),
@@ -70,19 +70,19 @@ async fn stores_prepared_payment_capture_and_refunds() {
         .unwrap()
         .payment_id;
     eventually("paired", || async {
-        client.get_payment(&flow, &payment).await.unwrap().status == PaymentStatus::Paired
+        client.get_payment(&correlation, &payment).await.unwrap().status == PaymentStatus::Paired
     })
     .await;
     assert!(
         client
-            .get_checkin(&flow, &pos.pos_id)
+            .get_checkin(&correlation, &pos.pos_id)
             .await
             .unwrap()
             .is_user_checked_in
     );
     client
         .ready_payment(
-            &flow,
+            &correlation,
             &payment,
             &PaymentReadyRequest {
                 amount: MajorAmount::from_minor(Minor(10_000)),
@@ -95,28 +95,28 @@ async fn stores_prepared_payment_capture_and_refunds() {
         .await
         .unwrap();
     eventually("reserved", || async {
-        client.get_payment(&flow, &payment).await.unwrap().status == PaymentStatus::Reserved
+        client.get_payment(&correlation, &payment).await.unwrap().status == PaymentStatus::Reserved
     })
     .await;
     assert_eq!(
         client
-            .find_payments(&flow, Some(&pos.pos_id), None, false)
+            .find_payments(&correlation, Some(&pos.pos_id), None, false)
             .await
             .unwrap(),
         vec![payment.clone()]
     );
     client
-        .capture_payment(&flow, &payment, Minor(10_000))
+        .capture_payment(&correlation, &payment, Minor(10_000))
         .await
         .unwrap();
     // Capture is naturally idempotent.
     client
-        .capture_payment(&flow, &payment, Minor(10_000))
+        .capture_payment(&correlation, &payment, Minor(10_000))
         .await
         .unwrap();
     assert_eq!(
         client
-            .find_payments(&flow, None, Some("order-1"), true)
+            .find_payments(&correlation, None, Some("order-1"), true)
             .await
             .unwrap(),
         vec![payment.clone()]
@@ -130,28 +130,36 @@ async fn stores_prepared_payment_capture_and_refunds() {
         currency_code: Currency::DKK,
     };
     let first = client
-        .create_refund(&flow, &IdempotencyKey::generate(), &refund("refund-1", 2_500))
+        .create_refund(
+            &correlation,
+            &IdempotencyKey::generate(),
+            &refund("refund-1", 2_500),
+        )
         .await
         .unwrap()
         .refund_id;
     h.advance(Duration::from_secs(2)).await;
-    let status = client.get_refund(&flow, &first).await.unwrap();
+    let status = client.get_refund(&correlation, &first).await.unwrap();
     assert_eq!(
         (status.status, status.amount.to_minor()),
         (RefundStatus::Reserved, Ok(Minor(2_500)))
     );
-    client.capture_refund(&flow, &first).await.unwrap();
+    client.capture_refund(&correlation, &first).await.unwrap();
     assert_eq!(
-        client.get_refund(&flow, &first).await.unwrap().status,
+        client.get_refund(&correlation, &first).await.unwrap().status,
         RefundStatus::Captured
     );
     let second = client
-        .create_refund(&flow, &IdempotencyKey::generate(), &refund("refund-2", 1_000))
+        .create_refund(
+            &correlation,
+            &IdempotencyKey::generate(),
+            &refund("refund-2", 1_000),
+        )
         .await
         .unwrap()
         .refund_id;
-    client.cancel_refund(&flow, &second).await.unwrap();
-    let mut ids = client.find_refunds(&flow, &payment).await.unwrap();
+    client.cancel_refund(&correlation, &second).await.unwrap();
+    let mut ids = client.find_refunds(&correlation, &payment).await.unwrap();
     ids.sort();
     let mut expected = vec![first.clone(), second.clone()];
     expected.sort();
@@ -172,24 +180,24 @@ async fn every_call_of_a_flow_carries_its_correlation_id() {
     let db = h.open_db();
     let client = h.client(db.clone());
     let pos = onboard(&client, &db, &pos_settings("kasse-1")).await;
-    let flow = Correlation::new("payment");
+    let correlation = Correlation::new("payment");
     let payment = client
         .initiate_payment(
-            &flow,
+            &correlation,
             &IdempotencyKey::generate(),
             &payment_request(&pos.pos_id, "order-1", Minor(100)),
         )
         .await
         .unwrap()
         .payment_id;
-    client.get_payment(&flow, &payment).await.unwrap();
-    client.cancel_payment(&flow, &payment).await.unwrap();
+    client.get_payment(&correlation, &payment).await.unwrap();
+    client.cancel_payment(&correlation, &payment).await.unwrap();
     let log = h.control.get("/_sim/requests").await;
     let ours: Vec<_> = log["log"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["correlationId"] == flow.id().to_string().as_str())
+        .filter(|e| e["correlationId"] == correlation.id().to_string().as_str())
         .map(|e| e["endpoint"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ours, vec!["initiatePayment", "getPayment", "cancelPayment"]);

@@ -81,15 +81,15 @@ async fn client_errors_are_answers_and_are_not_retried() {
     let h = Harness::start().await;
     let db = h.open_db();
     let client = h.client(db.clone());
-    let flow = Correlation::new("test");
+    let correlation = Correlation::new("test");
 
     // 404 has its own variant.
-    let err = client.get_pos(&flow, UNKNOWN_POS).await.unwrap_err();
+    let err = client.get_pos(&correlation, UNKNOWN_POS).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     assert_eq!(h.control.count("getPos").await, 1);
 
     // 400 keeps MobilePay's code (no filter at all: 1121).
-    let err = client.find_pos(&flow, None, None, None).await.unwrap_err();
+    let err = client.find_pos(&correlation, None, None, None).await.unwrap_err();
     assert!(matches!(err, ApiError::BadRequest { .. }), "{err}");
     assert_eq!(err.code(), Some("1121"));
     assert_eq!(h.control.count("findPos").await, 1);
@@ -99,7 +99,7 @@ async fn client_errors_are_answers_and_are_not_retried() {
     initiate(&client, &pos.pos_id, "order-1").await;
     let err = client
         .initiate_payment(
-            &flow,
+            &correlation,
             &IdempotencyKey::generate(),
             &payment_request(&pos.pos_id, "order-2", mposd::money::Minor(100)),
         )
@@ -114,7 +114,7 @@ async fn client_errors_are_answers_and_are_not_retried() {
     // 403 keeps MobilePay's code: a PoS of another merchant (the second DK merchant).
     let foreign = MposdClientForOtherMerchant::new(&h);
     let other_pos = foreign.create().await;
-    let err = client.get_pos(&flow, &other_pos).await.unwrap_err();
+    let err = client.get_pos(&correlation, &other_pos).await.unwrap_err();
     assert!(matches!(err, ApiError::Forbidden { .. }), "{err}");
     assert_eq!(err.code(), Some("1410"));
     assert_eq!(h.control.count("getPos").await, 1 + 1 + 1);

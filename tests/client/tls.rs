@@ -20,13 +20,13 @@ async fn onboarding_and_a_payment_over_https_with_the_extra_ca() {
     let pos = onboard(&client, &db, &pos_settings("kasse-1")).await;
     h.control.customer(&pos.beacon_id, "accept").await;
     let payment = initiate(&client, &pos.pos_id, "order-1").await;
-    let flow = Correlation::new("payment");
+    let correlation = Correlation::new("payment");
     eventually("payment reserved", || async {
-        client.get_payment(&flow, &payment).await.unwrap().status == PaymentStatus::Reserved
+        client.get_payment(&correlation, &payment).await.unwrap().status == PaymentStatus::Reserved
     })
     .await;
     client
-        .capture_payment(&flow, &payment, Minor(4995))
+        .capture_payment(&correlation, &payment, Minor(4995))
         .await
         .unwrap();
     let truth = h.control.payments().await;

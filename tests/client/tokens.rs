@@ -64,18 +64,27 @@ async fn a_cached_token_is_reused_after_a_restart() {
 async fn the_token_is_renewed_ahead_of_expiry_on_the_virtual_clock() {
     let h = Harness::start().await;
     let client = h.client(h.open_db());
-    let flow = Correlation::new("test");
-    client.find_pos(&flow, Some("k"), None, None).await.unwrap();
+    let correlation = Correlation::new("test");
+    client
+        .find_pos(&correlation, Some("k"), None, None)
+        .await
+        .unwrap();
     // Five minutes before expiry: inside the renewal window (10-12 minutes ahead).
     h.advance(LIFETIME - Duration::from_secs(300)).await;
-    client.find_pos(&flow, Some("k"), None, None).await.unwrap();
+    client
+        .find_pos(&correlation, Some("k"), None, None)
+        .await
+        .unwrap();
     eventually("the token is renewed", || async {
         h.control.count("token").await == 2
     })
     .await;
     // Past the first token's expiry: the renewed token is used, MobilePay never says 401.
     h.advance(Duration::from_secs(600)).await;
-    client.find_pos(&flow, Some("k"), None, None).await.unwrap();
+    client
+        .find_pos(&correlation, Some("k"), None, None)
+        .await
+        .unwrap();
     assert!(statuses(&h.control.log("findPos").await)
         .iter()
         .all(|s| *s == Some(200)));
@@ -83,7 +92,10 @@ async fn the_token_is_renewed_ahead_of_expiry_on_the_virtual_clock() {
 
     // A jump far past expiry (a suspended box): a new token first, still no 401.
     h.advance(LIFETIME * 2).await;
-    client.find_pos(&flow, Some("k"), None, None).await.unwrap();
+    client
+        .find_pos(&correlation, Some("k"), None, None)
+        .await
+        .unwrap();
     assert_eq!(h.control.count("token").await, 3);
     assert!(statuses(&h.control.log("findPos").await)
         .iter()
@@ -102,15 +114,21 @@ async fn a_failed_renewal_keeps_the_old_token_and_retries_with_back_off() {
     let client = h.client_with(h.open_db(), h.config(), Secret::new(SECRET), settings);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let refresher = client.tokens().spawn_refresher(shutdown.clone());
-    let flow = Correlation::new("test");
-    client.find_pos(&flow, Some("k"), None, None).await.unwrap();
+    let correlation = Correlation::new("test");
+    client
+        .find_pos(&correlation, Some("k"), None, None)
+        .await
+        .unwrap();
     // One whole renewal fails (three attempts), then the token endpoint recovers.
     h.control.fault("token", "serverError", 3, None).await;
     h.advance(LIFETIME - Duration::from_secs(300)).await;
 
     // Calls go on with the old token, which is still valid, while renewal struggles.
     for _ in 0..3 {
-        client.find_pos(&flow, Some("k"), None, None).await.unwrap();
+        client
+            .find_pos(&correlation, Some("k"), None, None)
+            .await
+            .unwrap();
     }
     eventually("the renewal succeeds after its back-off", || async {
         token_statuses(&h.control.log("token").await).last() == Some(&Some(200))
@@ -124,7 +142,10 @@ async fn a_failed_renewal_keeps_the_old_token_and_retries_with_back_off() {
     );
     // The new token works past the old one's expiry.
     h.advance(Duration::from_secs(600)).await;
-    client.find_pos(&flow, Some("k"), None, None).await.unwrap();
+    client
+        .find_pos(&correlation, Some("k"), None, None)
+        .await
+        .unwrap();
     assert!(statuses(&h.control.log("findPos").await)
         .iter()
         .all(|s| *s == Some(200)));

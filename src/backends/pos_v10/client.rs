@@ -109,7 +109,7 @@ impl MobilePayClient {
     /// `GET /stores`: all store ids of the merchant, or the one at a brand + location.
     pub async fn find_stores(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         brand_and_location: Option<(&str, &str)>,
     ) -> Result<Vec<String>, ApiError> {
         let mut call = Call::get("listStores", "/stores".into());
@@ -117,14 +117,21 @@ impl MobilePayClient {
             call.query.push(("merchantBrandId", brand.to_string()));
             call.query.push(("merchantLocationId", location.to_string()));
         }
-        let answer: StoreIdsResponse = self.json(flow, call).await?;
+        let answer: StoreIdsResponse = self.json(correlation, call).await?;
         Ok(answer.store_ids)
     }
 
     /// `GET /stores/{storeId}`.
-    pub async fn get_store(&self, flow: &Correlation, store_id: &str) -> Result<StoreResponse, ApiError> {
-        self.json(flow, Call::get("getStore", format!("/stores/{}", seg(store_id))))
-            .await
+    pub async fn get_store(
+        &self,
+        correlation: &Correlation,
+        store_id: &str,
+    ) -> Result<StoreResponse, ApiError> {
+        self.json(
+            correlation,
+            Call::get("getStore", format!("/stores/{}", seg(store_id))),
+        )
+        .await
     }
 
     // ---- points of sale (§9) ----
@@ -132,19 +139,19 @@ impl MobilePayClient {
     /// `POST /pointofsales`. Persist `key` before calling and reuse it for every retry.
     pub async fn create_pos(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         key: &IdempotencyKey,
         request: &CreatePosRequest,
     ) -> Result<PosIdResponse, ApiError> {
         let mut call = Call::post("createPos", "/pointofsales".into(), Some(body(request)?));
         call.idempotency_key = Some(key);
-        self.json(flow, call).await
+        self.json(correlation, call).await
     }
 
     /// `GET /pointofsales?...`: PoS ids matching every given filter (at least one is needed).
     pub async fn find_pos(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         merchant_pos_id: Option<&str>,
         beacon_id: Option<&str>,
         store_id: Option<&str>,
@@ -159,23 +166,23 @@ impl MobilePayClient {
                 call.query.push((name, value.to_string()));
             }
         }
-        let answer: PosIdsResponse = self.json(flow, call).await?;
+        let answer: PosIdsResponse = self.json(correlation, call).await?;
         Ok(answer.pos_ids)
     }
 
     /// `GET /pointofsales/{posId}`.
-    pub async fn get_pos(&self, flow: &Correlation, pos_id: &str) -> Result<PosResponse, ApiError> {
+    pub async fn get_pos(&self, correlation: &Correlation, pos_id: &str) -> Result<PosResponse, ApiError> {
         self.json(
-            flow,
+            correlation,
             Call::get("getPos", format!("/pointofsales/{}", seg(pos_id))),
         )
         .await
     }
 
     /// `DELETE /pointofsales/{posId}`.
-    pub async fn delete_pos(&self, flow: &Correlation, pos_id: &str) -> Result<(), ApiError> {
+    pub async fn delete_pos(&self, correlation: &Correlation, pos_id: &str) -> Result<(), ApiError> {
         self.empty(
-            flow,
+            correlation,
             Call::delete("deletePos", format!("/pointofsales/{}", seg(pos_id))),
         )
         .await
@@ -185,12 +192,14 @@ impl MobilePayClient {
     /// loop; poll only while the QR code is shown).
     pub async fn get_checkin(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         pos_id: &str,
     ) -> Result<GetCheckInResponse, ApiError> {
         let mut call = Call::get("getCheckin", format!("/pointofsales/{}/checkin", seg(pos_id)));
         call.poll = Some((PollEndpoint::Checkin, pos_id));
-        let answer: GetCheckInResponse = self.polled(flow, call, PollEndpoint::Checkin, pos_id).await?;
+        let answer: GetCheckInResponse = self
+            .polled(correlation, call, PollEndpoint::Checkin, pos_id)
+            .await?;
         self.inner
             .pacer
             .answered(PollEndpoint::Checkin, pos_id, answer.poll_delay_in_ms);
@@ -202,31 +211,31 @@ impl MobilePayClient {
     /// `POST /payments`. Persist `key` before calling and reuse it for every retry.
     pub async fn initiate_payment(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         key: &IdempotencyKey,
         request: &InitiatePaymentRequest,
     ) -> Result<PaymentIdResponse, ApiError> {
         let mut call = Call::post("initiatePayment", "/payments".into(), Some(body(request)?));
         call.idempotency_key = Some(key);
-        self.json(flow, call).await
+        self.json(correlation, call).await
     }
 
     /// `POST /payments/prepare`. Persist `key` before calling and reuse it for every retry.
     pub async fn prepare_payment(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         key: &IdempotencyKey,
         request: &PreparePaymentRequest,
     ) -> Result<PaymentIdResponse, ApiError> {
         let mut call = Call::post("preparePayment", "/payments/prepare".into(), Some(body(request)?));
         call.idempotency_key = Some(key);
-        self.json(flow, call).await
+        self.json(correlation, call).await
     }
 
     /// `POST /payments/{paymentId}/ready`.
     pub async fn ready_payment(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         payment_id: &str,
         request: &PaymentReadyRequest,
     ) -> Result<(), ApiError> {
@@ -235,19 +244,21 @@ impl MobilePayClient {
             format!("/payments/{}/ready", seg(payment_id)),
             Some(body(request)?),
         );
-        self.empty(flow, call).await
+        self.empty(correlation, call).await
     }
 
     /// `GET /payments/{paymentId}`, paced by its `pollDelayInMs`: calling it in a loop is safe,
     /// each call waits as long as MobilePay asked.
     pub async fn get_payment(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         payment_id: &str,
     ) -> Result<QueryPaymentResponse, ApiError> {
         let mut call = Call::get("getPayment", format!("/payments/{}", seg(payment_id)));
         call.poll = Some((PollEndpoint::Payment, payment_id));
-        let answer: QueryPaymentResponse = self.polled(flow, call, PollEndpoint::Payment, payment_id).await?;
+        let answer: QueryPaymentResponse = self
+            .polled(correlation, call, PollEndpoint::Payment, payment_id)
+            .await?;
         self.inner
             .pacer
             .answered(PollEndpoint::Payment, payment_id, answer.poll_delay_in_ms);
@@ -258,7 +269,7 @@ impl MobilePayClient {
     /// with `captured_only`, of the captured ones (at least one of `pos_id`/`order_id`).
     pub async fn find_payments(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         pos_id: Option<&str>,
         order_id: Option<&str>,
         captured_only: bool,
@@ -273,14 +284,14 @@ impl MobilePayClient {
         if captured_only {
             call.query.push(("state", "Captured".to_string()));
         }
-        let answer: PaymentIdsResponse = self.json(flow, call).await?;
+        let answer: PaymentIdsResponse = self.json(correlation, call).await?;
         Ok(answer.payment_ids)
     }
 
     /// `POST /payments/{paymentId}/capture` of `amount` (full or, where possible, partial).
     pub async fn capture_payment(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         payment_id: &str,
         amount: Minor,
     ) -> Result<(), ApiError> {
@@ -292,17 +303,17 @@ impl MobilePayClient {
             format!("/payments/{}/capture", seg(payment_id)),
             Some(body(&request)?),
         );
-        self.empty(flow, call).await
+        self.empty(correlation, call).await
     }
 
     /// `POST /payments/{paymentId}/cancel`.
-    pub async fn cancel_payment(&self, flow: &Correlation, payment_id: &str) -> Result<(), ApiError> {
+    pub async fn cancel_payment(&self, correlation: &Correlation, payment_id: &str) -> Result<(), ApiError> {
         let call = Call::post(
             "cancelPayment",
             format!("/payments/{}/cancel", seg(payment_id)),
             None,
         );
-        self.empty(flow, call).await
+        self.empty(correlation, call).await
     }
 
     // ---- refunds (§13) ----
@@ -310,24 +321,26 @@ impl MobilePayClient {
     /// `POST /refunds`. Persist `key` before calling and reuse it for every retry.
     pub async fn create_refund(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         key: &IdempotencyKey,
         request: &CreateRefundRequest,
     ) -> Result<RefundIdResponse, ApiError> {
         let mut call = Call::post("createRefund", "/refunds".into(), Some(body(request)?));
         call.idempotency_key = Some(key);
-        self.json(flow, call).await
+        self.json(correlation, call).await
     }
 
     /// `GET /refunds/{refundId}`, paced by its `pollDelayInMs` (safe to call in a loop).
     pub async fn get_refund(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         refund_id: &str,
     ) -> Result<GetRefundResponse, ApiError> {
         let mut call = Call::get("getRefund", format!("/refunds/{}", seg(refund_id)));
         call.poll = Some((PollEndpoint::Refund, refund_id));
-        let answer: GetRefundResponse = self.polled(flow, call, PollEndpoint::Refund, refund_id).await?;
+        let answer: GetRefundResponse = self
+            .polled(correlation, call, PollEndpoint::Refund, refund_id)
+            .await?;
         self.inner
             .pacer
             .answered(PollEndpoint::Refund, refund_id, answer.poll_delay_in_ms);
@@ -335,54 +348,62 @@ impl MobilePayClient {
     }
 
     /// `GET /refunds?paymentId=`.
-    pub async fn find_refunds(&self, flow: &Correlation, payment_id: &str) -> Result<Vec<String>, ApiError> {
+    pub async fn find_refunds(
+        &self,
+        correlation: &Correlation,
+        payment_id: &str,
+    ) -> Result<Vec<String>, ApiError> {
         let mut call = Call::get("findRefunds", "/refunds".into());
         call.query.push(("paymentId", payment_id.to_string()));
-        let answer: RefundIdsResponse = self.json(flow, call).await?;
+        let answer: RefundIdsResponse = self.json(correlation, call).await?;
         Ok(answer.refund_ids)
     }
 
     /// `POST /refunds/{refundId}/capture`.
-    pub async fn capture_refund(&self, flow: &Correlation, refund_id: &str) -> Result<(), ApiError> {
+    pub async fn capture_refund(&self, correlation: &Correlation, refund_id: &str) -> Result<(), ApiError> {
         let call = Call::post(
             "captureRefund",
             format!("/refunds/{}/capture", seg(refund_id)),
             None,
         );
-        self.empty(flow, call).await
+        self.empty(correlation, call).await
     }
 
     /// `POST /refunds/{refundId}/cancel`.
-    pub async fn cancel_refund(&self, flow: &Correlation, refund_id: &str) -> Result<(), ApiError> {
+    pub async fn cancel_refund(&self, correlation: &Correlation, refund_id: &str) -> Result<(), ApiError> {
         let call = Call::post(
             "cancelRefund",
             format!("/refunds/{}/cancel", seg(refund_id)),
             None,
         );
-        self.empty(flow, call).await
+        self.empty(correlation, call).await
     }
 
     // ---- plumbing ----
 
-    async fn json<T: DeserializeOwned>(&self, flow: &Correlation, call: Call<'_>) -> Result<T, ApiError> {
+    async fn json<T: DeserializeOwned>(
+        &self,
+        correlation: &Correlation,
+        call: Call<'_>,
+    ) -> Result<T, ApiError> {
         let endpoint = call.endpoint;
-        let body = self.inner.send(flow, call).await?;
+        let body = self.inner.send(correlation, call).await?;
         parse(endpoint, &body)
     }
 
-    async fn empty(&self, flow: &Correlation, call: Call<'_>) -> Result<(), ApiError> {
-        self.inner.send(flow, call).await.map(drop)
+    async fn empty(&self, correlation: &Correlation, call: Call<'_>) -> Result<(), ApiError> {
+        self.inner.send(correlation, call).await.map(drop)
     }
 
     /// A polling GET whose answer, if unreadable, still counts as "no answer" for the pacing.
     async fn polled<T: DeserializeOwned>(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         call: Call<'_>,
         endpoint: PollEndpoint,
         id: &str,
     ) -> Result<T, ApiError> {
-        let result = self.json(flow, call).await;
+        let result = self.json(correlation, call).await;
         if let Err(ApiError::InvalidAnswer { .. }) = &result {
             self.inner.pacer.unanswered(endpoint, id);
         }

@@ -83,7 +83,7 @@ impl Backend for PosV10Backend {
 
     async fn create_payment(
         &self,
-        flow: CorrelationId,
+        correlation: CorrelationId,
         idempotency_key: &str,
         p: &NewPayment,
     ) -> Result<String, BackendError> {
@@ -98,7 +98,7 @@ impl Backend for PosV10Backend {
         };
         self.client
             .initiate_payment(
-                &Correlation::resume("payment", flow),
+                &Correlation::resume("payment", correlation),
                 &key(idempotency_key)?,
                 &request,
             )
@@ -109,7 +109,7 @@ impl Backend for PosV10Backend {
 
     async fn check_in(
         &self,
-        flow: CorrelationId,
+        correlation: CorrelationId,
         idempotency_key: &str,
         c: &NewCheckIn,
     ) -> Result<String, BackendError> {
@@ -119,7 +119,7 @@ impl Backend for PosV10Backend {
         };
         self.client
             .prepare_payment(
-                &Correlation::resume("payment", flow),
+                &Correlation::resume("payment", correlation),
                 &key(idempotency_key)?,
                 &request,
             )
@@ -130,7 +130,7 @@ impl Backend for PosV10Backend {
 
     async fn set_terms(
         &self,
-        flow: CorrelationId,
+        correlation: CorrelationId,
         payment_id: &str,
         terms: &PaymentTerms,
     ) -> Result<(), BackendError> {
@@ -142,15 +142,19 @@ impl Backend for PosV10Backend {
             merchant_payment_label: terms.label.clone(),
         };
         self.client
-            .ready_payment(&Correlation::resume("payment", flow), payment_id, &request)
+            .ready_payment(&Correlation::resume("payment", correlation), payment_id, &request)
             .await
             .map_err(translate)
     }
 
-    async fn payment(&self, flow: CorrelationId, payment_id: &str) -> Result<PaymentInfo, BackendError> {
+    async fn payment(
+        &self,
+        correlation: CorrelationId,
+        payment_id: &str,
+    ) -> Result<PaymentInfo, BackendError> {
         let p = self
             .client
-            .get_payment(&Correlation::resume("payment", flow), payment_id)
+            .get_payment(&Correlation::resume("payment", correlation), payment_id)
             .await
             .map_err(translate)?;
         let amount = minor(&p.amount);
@@ -170,12 +174,12 @@ impl Backend for PosV10Backend {
 
     async fn find_payments(
         &self,
-        flow: CorrelationId,
+        correlation: CorrelationId,
         query: &PaymentQuery,
     ) -> Result<Vec<String>, BackendError> {
         self.client
             .find_payments(
-                &Correlation::resume("lookup", flow),
+                &Correlation::resume("lookup", correlation),
                 query.point_of_sale.as_deref(),
                 query.order_id.as_deref(),
                 query.captured,
@@ -186,26 +190,26 @@ impl Backend for PosV10Backend {
 
     async fn capture(
         &self,
-        flow: CorrelationId,
+        correlation: CorrelationId,
         payment_id: &str,
         amount: Minor,
     ) -> Result<(), BackendError> {
         self.client
-            .capture_payment(&Correlation::resume("payment", flow), payment_id, amount)
+            .capture_payment(&Correlation::resume("payment", correlation), payment_id, amount)
             .await
             .map_err(translate)
     }
 
-    async fn cancel(&self, flow: CorrelationId, payment_id: &str) -> Result<(), BackendError> {
+    async fn cancel(&self, correlation: CorrelationId, payment_id: &str) -> Result<(), BackendError> {
         self.client
-            .cancel_payment(&Correlation::resume("payment", flow), payment_id)
+            .cancel_payment(&Correlation::resume("payment", correlation), payment_id)
             .await
             .map_err(translate)
     }
 
     async fn refund(
         &self,
-        flow: CorrelationId,
+        correlation: CorrelationId,
         idempotency_key: &str,
         r: &NewRefund,
     ) -> Result<String, BackendError> {
@@ -217,7 +221,7 @@ impl Backend for PosV10Backend {
         };
         self.client
             .create_refund(
-                &Correlation::resume("refund", flow),
+                &Correlation::resume("refund", correlation),
                 &key(idempotency_key)?,
                 &request,
             )
@@ -226,10 +230,14 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
-    async fn refund_status(&self, flow: CorrelationId, refund_id: &str) -> Result<RefundInfo, BackendError> {
+    async fn refund_status(
+        &self,
+        correlation: CorrelationId,
+        refund_id: &str,
+    ) -> Result<RefundInfo, BackendError> {
         let r = self
             .client
-            .get_refund(&Correlation::resume("refund", flow), refund_id)
+            .get_refund(&Correlation::resume("refund", correlation), refund_id)
             .await
             .map_err(translate)?;
         Ok(RefundInfo {
@@ -242,16 +250,16 @@ impl Backend for PosV10Backend {
         })
     }
 
-    async fn confirm_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
+    async fn confirm_refund(&self, correlation: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
         self.client
-            .capture_refund(&Correlation::resume("refund", flow), refund_id)
+            .capture_refund(&Correlation::resume("refund", correlation), refund_id)
             .await
             .map_err(translate)
     }
 
-    async fn cancel_refund(&self, flow: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
+    async fn cancel_refund(&self, correlation: CorrelationId, refund_id: &str) -> Result<(), BackendError> {
         self.client
-            .cancel_refund(&Correlation::resume("refund", flow), refund_id)
+            .cancel_refund(&Correlation::resume("refund", correlation), refund_id)
             .await
             .map_err(translate)
     }

@@ -86,19 +86,23 @@ enum Attempt {
 
 impl Transport {
     /// Sends `call` under the rules above; on success returns the answer's body.
-    pub async fn send(&self, flow: &Correlation, call: Call<'_>) -> Result<Vec<u8>, ApiError> {
+    pub async fn send(&self, correlation: &Correlation, call: Call<'_>) -> Result<Vec<u8>, ApiError> {
         let span = tracing::info_span!(
             "mobilepay",
             endpoint = call.endpoint,
-            correlation_id = %flow.id(),
-            flow = flow.kind(),
+            correlation_id = %correlation.id(),
+            flow = correlation.kind(),
             vat = %self.tokens.vat(),
             idempotency_key = call.idempotency_key.map(|k| k.as_str()),
         );
-        self.send_with_retries(flow, &call).instrument(span).await
+        self.send_with_retries(correlation, &call).instrument(span).await
     }
 
-    async fn send_with_retries(&self, flow: &Correlation, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+    async fn send_with_retries(
+        &self,
+        correlation: &Correlation,
+        call: &Call<'_>,
+    ) -> Result<Vec<u8>, ApiError> {
         let retries = self
             .config
             .retry
@@ -107,13 +111,13 @@ impl Transport {
         let mut attempts = 0u32;
         let mut renewed_token = false;
         let mut any_lost = false;
-        let mut token = self.tokens.token(flow).await?;
+        let mut token = self.tokens.token(correlation).await?;
         loop {
             attempts += 1;
             if let Some((endpoint, id)) = call.poll {
                 self.pacer.begin(endpoint, id).await;
             }
-            let outcome = self.attempt(flow, call, &token).await;
+            let outcome = self.attempt(correlation, call, &token).await;
             if let (Some((endpoint, id)), false) = (call.poll, matches!(outcome, Attempt::Done(_))) {
                 self.pacer.unanswered(endpoint, id);
             }
@@ -131,7 +135,7 @@ impl Transport {
                 Attempt::Unauthorized if !renewed_token => {
                     tracing::warn!("access token refused (401); renewing it and trying once more");
                     renewed_token = true;
-                    token = match self.tokens.renew_rejected(flow, &token.access_token).await {
+                    token = match self.tokens.renew_rejected(correlation, &token.access_token).await {
                         Ok(token) => token,
                         Err(err) => {
                             return Err(unknown_if_lost(call.endpoint, any_lost, attempts, err.into()))
@@ -187,7 +191,7 @@ impl Transport {
             );
             tokio::time::sleep(backoff).await;
             // A retry uses the newest token (the background refresher may have renewed it).
-            token = match self.tokens.token(flow).await {
+            token = match self.tokens.token(correlation).await {
                 Ok(token) => token,
                 Err(err) => return Err(unknown_if_lost(call.endpoint, any_lost, attempts, err.into())),
             };
@@ -196,7 +200,7 @@ impl Transport {
 
     async fn attempt(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         call: &Call<'_>,
         token: &crate::backends::pos_v10::tokens::Token,
     ) -> Attempt {
@@ -209,7 +213,7 @@ impl Transport {
             .bearer_auth(token.access_token.expose())
             .header(headers::CLIENT_ID, &self.config.client_id)
             .header(headers::CLIENT_VERSION, &self.config.client_version)
-            .header(headers::CORRELATION_ID, flow.id().to_string())
+            .header(headers::CORRELATION_ID, correlation.id().to_string())
             .header(reqwest::header::ACCEPT, "application/json");
         if !call.query.is_empty() {
             request = request.query(&call.query);

@@ -330,7 +330,7 @@ impl PendingCreations {
 pub async fn onboard(
     client: &MobilePayClient,
     pending: &PendingCreations,
-    flow: &Correlation,
+    correlation: &Correlation,
     settings: &PosSettings,
     ours_open: &[String],
 ) -> Result<OnboardedPos, OnboardingError> {
@@ -342,23 +342,23 @@ pub async fn onboard(
             client: client.vat().to_string(),
         });
     }
-    let store_id = resolve_store(client, flow, settings).await?;
+    let store_id = resolve_store(client, correlation, settings).await?;
     let existing = client
-        .find_pos(flow, Some(&settings.merchant_pos_id), None, None)
+        .find_pos(correlation, Some(&settings.merchant_pos_id), None, None)
         .await?;
     let Some(pos_id) = existing.into_iter().next() else {
-        let live = create(client, pending, flow, settings, &store_id).await?;
+        let live = create(client, pending, correlation, settings, &store_id).await?;
         return Ok(onboarded(live, SyncOutcome::Created));
     };
     // Whatever creation may have been pending has evidently happened.
     pending.finish(&settings.vat, &settings.merchant_pos_id);
-    let live = client.get_pos(flow, &pos_id).await?;
+    let live = client.get_pos(correlation, &pos_id).await?;
     let differences = settings.differences(&store_id, &live);
     if differences.is_empty() {
         tracing::info!(pos_id = %live.pos_id, "PoS is in sync");
         return Ok(onboarded(live, SyncOutcome::Unchanged));
     }
-    let mut open_payments = open_payments(client, flow, &pos_id).await?;
+    let mut open_payments = open_payments(client, correlation, &pos_id).await?;
     for payment in ours_open {
         if !open_payments.contains(payment) {
             open_payments.push(payment.clone());
@@ -380,8 +380,8 @@ pub async fn onboard(
         ));
     }
     tracing::info!(pos_id = %pos_id, differences = ?differences, "PoS differs from its settings; re-creating it");
-    delete_existing(client, flow, &pos_id).await?;
-    let live = create(client, pending, flow, settings, &store_id).await?;
+    delete_existing(client, correlation, &pos_id).await?;
+    let live = create(client, pending, correlation, settings, &store_id).await?;
     Ok(onboarded(live, SyncOutcome::Recreated { differences }))
 }
 
@@ -389,16 +389,21 @@ pub async fn onboard(
 /// (active or reserved): those must be captured or cancelled first.
 pub async fn offboard(
     client: &MobilePayClient,
-    flow: &Correlation,
+    correlation: &Correlation,
     merchant_pos_id: &str,
 ) -> Result<OffboardOutcome, OnboardingError> {
-    let found = client.find_pos(flow, Some(merchant_pos_id), None, None).await?;
+    let found = client
+        .find_pos(correlation, Some(merchant_pos_id), None, None)
+        .await?;
     let Some(pos_id) = found.into_iter().next() else {
         return Ok(OffboardOutcome::NotFound);
     };
     let mut open = Vec::new();
-    for payment_id in client.find_payments(flow, Some(&pos_id), None, false).await? {
-        match client.get_payment(flow, &payment_id).await {
+    for payment_id in client
+        .find_payments(correlation, Some(&pos_id), None, false)
+        .await?
+    {
+        match client.get_payment(correlation, &payment_id).await {
             Ok(payment) if payment.status.is_terminal() => {}
             Ok(payment) => open.push(format!("{payment_id} {}", payment.status)),
             Err(err) if err.is_not_found() => {}
@@ -411,7 +416,7 @@ pub async fn offboard(
             payments: open.join(", "),
         });
     }
-    delete_existing(client, flow, &pos_id).await?;
+    delete_existing(client, correlation, &pos_id).await?;
     tracing::info!(pos_id = %pos_id, merchant_pos_id, "PoS offboarded");
     Ok(OffboardOutcome::Deleted { pos_id })
 }
@@ -427,7 +432,7 @@ fn onboarded(live: PosResponse, outcome: SyncOutcome) -> OnboardedPos {
 
 async fn resolve_store(
     client: &MobilePayClient,
-    flow: &Correlation,
+    correlation: &Correlation,
     settings: &PosSettings,
 ) -> Result<String, OnboardingError> {
     match &settings.store {
@@ -437,7 +442,7 @@ async fn resolve_store(
             merchant_location_id,
         } => {
             let ids = client
-                .find_stores(flow, Some((merchant_brand_id, merchant_location_id)))
+                .find_stores(correlation, Some((merchant_brand_id, merchant_location_id)))
                 .await?;
             ids.into_iter()
                 .next()
@@ -456,12 +461,15 @@ async fn resolve_store(
 /// know.
 async fn open_payments(
     client: &MobilePayClient,
-    flow: &Correlation,
+    correlation: &Correlation,
     pos_id: &str,
 ) -> Result<Vec<String>, OnboardingError> {
     let mut open = Vec::new();
-    for payment_id in client.find_payments(flow, Some(pos_id), None, false).await? {
-        match client.get_payment(flow, &payment_id).await {
+    for payment_id in client
+        .find_payments(correlation, Some(pos_id), None, false)
+        .await?
+    {
+        match client.get_payment(correlation, &payment_id).await {
             Ok(p) if !p.status.is_terminal() => open.push(payment_id),
             Ok(_) => {}
             Err(err) if err.is_not_found() => {}
@@ -475,10 +483,10 @@ async fn open_payments(
 /// deleted it, which is the outcome we want.
 async fn delete_existing(
     client: &MobilePayClient,
-    flow: &Correlation,
+    correlation: &Correlation,
     pos_id: &str,
 ) -> Result<(), OnboardingError> {
-    match client.delete_pos(flow, pos_id).await {
+    match client.delete_pos(correlation, pos_id).await {
         Ok(()) => Ok(()),
         Err(err) if err.is_not_found() => Ok(()),
         Err(err) => Err(err.into()),
@@ -488,13 +496,13 @@ async fn delete_existing(
 async fn create(
     client: &MobilePayClient,
     pending: &PendingCreations,
-    flow: &Correlation,
+    correlation: &Correlation,
     settings: &PosSettings,
     store_id: &str,
 ) -> Result<PosResponse, OnboardingError> {
     let request = settings.create_request(store_id);
     let key = pending.key_for(&settings.vat, &request)?;
-    let created = client.create_pos(flow, &key, &request).await;
+    let created = client.create_pos(correlation, &key, &request).await;
     let pos_id = match created {
         Ok(answer) => {
             pending.finish(&settings.vat, &settings.merchant_pos_id);
@@ -504,7 +512,7 @@ async fn create(
             // Created meanwhile (another start, or a lost answer whose key expired): use it.
             pending.finish(&settings.vat, &settings.merchant_pos_id);
             let found = client
-                .find_pos(flow, Some(&settings.merchant_pos_id), None, None)
+                .find_pos(correlation, Some(&settings.merchant_pos_id), None, None)
                 .await?;
             match found.into_iter().next() {
                 Some(id) => id,
@@ -515,7 +523,7 @@ async fn create(
             pending.finish(&settings.vat, &settings.merchant_pos_id);
             let beacon_id = request.beacon_id.clone().unwrap_or_default();
             let other = client
-                .find_pos(flow, None, Some(&beacon_id), None)
+                .find_pos(correlation, None, Some(&beacon_id), None)
                 .await
                 .ok()
                 .and_then(|ids| ids.into_iter().next())
@@ -530,7 +538,7 @@ async fn create(
             return Err(err.into());
         }
     };
-    let live = client.get_pos(flow, &pos_id).await?;
+    let live = client.get_pos(correlation, &pos_id).await?;
     tracing::info!(pos_id = %live.pos_id, beacon_id = %live.beacon_id, "PoS created");
     Ok(live)
 }

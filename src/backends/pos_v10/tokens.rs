@@ -232,7 +232,7 @@ impl TokenManager {
 
     /// A token that is valid for at least `min_validity`. Starts a renewal in the background
     /// when the token is due for one; waits for a renewal only when there is no usable token.
-    pub async fn token(&self, flow: &Correlation) -> Result<Token, TokenError> {
+    pub async fn token(&self, correlation: &Correlation) -> Result<Token, TokenError> {
         let now = self.inner.clock.now();
         let (usable, start_background) = {
             let mut state = self.state();
@@ -247,14 +247,14 @@ impl TokenManager {
         };
         if start_background {
             let manager = self.clone();
-            let flow = flow.clone();
+            let correlation = correlation.clone();
             tokio::spawn(async move {
-                let _ = manager.renew(&flow, None).await;
+                let _ = manager.renew(&correlation, None).await;
             });
         }
         match usable {
             Some(token) => Ok(token),
-            None => self.renew(flow, None).await,
+            None => self.renew(correlation, None).await,
         }
     }
 
@@ -262,7 +262,7 @@ impl TokenManager {
     /// saw the same 401). A provisioned token is re-read from its file, in case it was replaced.
     pub async fn renew_rejected(
         &self,
-        flow: &Correlation,
+        correlation: &Correlation,
         rejected: &AccessToken,
     ) -> Result<Token, TokenError> {
         {
@@ -276,7 +276,7 @@ impl TokenManager {
                 state.next_attempt = None;
             }
         }
-        let token = self.renew(flow, Some(rejected)).await?;
+        let token = self.renew(correlation, Some(rejected)).await?;
         if &token.access_token == rejected {
             if let Credentials::ProvisionedToken(path) = &self.inner.credentials {
                 return Err(TokenError::ProvisionedRefused {
@@ -305,8 +305,8 @@ impl TokenManager {
                     match &manager.inner.credentials {
                         Credentials::ClientSecret(_) => {
                             if manager.background_due(now) {
-                                let flow = Correlation::new("token-renewal");
-                                let _ = manager.renew(&flow, None).await;
+                                let correlation = Correlation::new("token-renewal");
+                                let _ = manager.renew(&correlation, None).await;
                             }
                         }
                         Credentials::ProvisionedToken(path) => {
@@ -346,7 +346,11 @@ impl TokenManager {
     }
 
     /// One renewal at a time; whoever waited for it gets its result instead of starting another.
-    async fn renew(&self, flow: &Correlation, rejected: Option<&AccessToken>) -> Result<Token, TokenError> {
+    async fn renew(
+        &self,
+        correlation: &Correlation,
+        rejected: Option<&AccessToken>,
+    ) -> Result<Token, TokenError> {
         let _guard = self.inner.renewal.lock().await;
         let now = self.inner.clock.now();
         {
@@ -363,7 +367,7 @@ impl TokenManager {
             state.renewing = true;
         }
         let result = match &self.inner.credentials {
-            Credentials::ClientSecret(secret) => self.fetch(flow, secret).await,
+            Credentials::ClientSecret(secret) => self.fetch(correlation, secret).await,
             Credentials::ProvisionedToken(path) => {
                 let token = self.read_provisioned(path);
                 if let Ok(token) = &token {
@@ -416,13 +420,13 @@ impl TokenManager {
     }
 
     /// The client-credentials grant, retried like any other call (§7.2).
-    async fn fetch(&self, flow: &Correlation, secret: &Secret) -> Result<Token, TokenError> {
+    async fn fetch(&self, correlation: &Correlation, secret: &Secret) -> Result<Token, TokenError> {
         let inner = &self.inner;
         let span = tracing::info_span!(
             "mobilepay",
             endpoint = "token",
-            correlation_id = %flow.id(),
-            flow = flow.kind(),
+            correlation_id = %correlation.id(),
+            flow = correlation.kind(),
             vat = %inner.vat
         );
         async move {
@@ -444,7 +448,7 @@ impl TokenManager {
                     .timeout(inner.timeout)
                     .basic_auth(&inner.client_id, Some(secret.expose()))
                     .header(headers::CLIENT_ID, &inner.client_id)
-                    .header(headers::CORRELATION_ID, flow.id().to_string())
+                    .header(headers::CORRELATION_ID, correlation.id().to_string())
                     .header(reqwest::header::ACCEPT, "application/json")
                     .form(&form)
                     .send()

@@ -342,6 +342,7 @@ mod tests {
             command_id: command.map(|c| CommandId::new(c).unwrap()),
             at_ms: 0,
             kind,
+            submitters: Vec::new(),
         }
     }
 

@@ -17,7 +17,7 @@ use super::backend::{CardRestrictions as Restrictions, CustomerPrompt};
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -512,6 +512,42 @@ pub struct LaneEvent {
     /// When it happened (milliseconds since the Unix epoch).
     pub at_ms: u64,
     pub kind: EventKind,
+    /// On the lane broadcast: the submitters whose submissions carry this event too (see
+    /// [`EngineHandle::submit_as`]). Delivery bookkeeping, not part of what happened, so
+    /// it is never stored or shown.
+    #[serde(skip)]
+    pub submitters: Vec<Submitter>,
+}
+
+impl LaneEvent {
+    /// Whether `submitter` gets this event through one of its submissions, so a front end
+    /// watching the lane as `submitter` must leave this copy out.
+    pub fn carried_to(&self, submitter: Submitter) -> bool {
+        self.submitters.contains(&submitter)
+    }
+}
+
+/// A front end that both submits commands and watches the lane, such as a cash register's
+/// session. The events of a command it submits as this submitter reach it through the
+/// command's [`Submission`] (reliable, in order, after the caller learnt that the command is
+/// stored), and the engine marks their copies on the lane broadcast with it
+/// ([`LaneEvent::carried_to`]), so that it sees every event exactly once: a lagging
+/// broadcast can lose none of its own commands' events, and nothing has to be deduplicated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Submitter(u64);
+
+impl Submitter {
+    /// A submitter distinct from every other of this process.
+    pub fn new() -> Submitter {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Submitter(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Default for Submitter {
+    fn default() -> Submitter {
+        Submitter::new()
+    }
 }
 
 /// Why the engine could not take or answer a request at all. Refusals of a command itself are
@@ -535,6 +571,10 @@ pub enum EngineError {
 }
 
 /// A submitted command: its events as they happen, ending with [`EventKind::Finished`].
+///
+/// A [`Submitter`] gets a command's events through its newest submission: when the same
+/// submitter submits a running command again, the earlier submission ends (without its
+/// `Finished`) and the new one carries the rest, so the submitter gets each event once.
 ///
 /// Dropping a submission does not cancel the command; it runs on, and its outcome can be
 /// queried.
@@ -589,6 +629,8 @@ pub enum Request {
     Submit {
         id: CommandId,
         command: Command,
+        /// Who gets the command's events through the returned submission.
+        submitter: Submitter,
         reply: oneshot::Sender<Result<Submission, EngineError>>,
     },
     Query {
@@ -731,12 +773,28 @@ impl EngineHandle {
     /// durable, or it was recognised as a repeat) or refused ([`Submission::is_stored`] tells
     /// which); follow its progress and final outcome through the returned [`Submission`].
     pub async fn submit(&self, id: CommandId, command: Command) -> Result<Submission, EngineError> {
+        self.submit_as(Submitter::new(), id, command).await
+    }
+
+    /// [`EngineHandle::submit`] for a front end that also watches the lane as `submitter`: the
+    /// copies of the command's events on the lane broadcast are marked with it.
+    pub async fn submit_as(
+        &self,
+        submitter: Submitter,
+        id: CommandId,
+        command: Command,
+    ) -> Result<Submission, EngineError> {
         if let Some(refusal) = self.refusal() {
             return Err(refusal);
         }
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::Submit { id, command, reply })
+            .send(Request::Submit {
+                id,
+                command,
+                submitter,
+                reply,
+            })
             .await
             .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
@@ -828,7 +886,8 @@ impl EngineHandle {
 
     /// Every event of this lane from now on (all commands and lane-wide news). A subscriber
     /// that falls behind loses the oldest events (`RecvError::Lagged`), never blocks the
-    /// engine.
+    /// engine; a front end that must not lose its own commands' events gets them through
+    /// their submissions ([`Submitter`]).
     pub fn subscribe(&self) -> broadcast::Receiver<LaneEvent> {
         self.events.subscribe()
     }
@@ -967,6 +1026,7 @@ mod tests {
             command_id: None,
             at_ms: 0,
             kind: EventKind::BackendOnline,
+            submitters: Vec::new(),
         };
         events.send(news.clone()).unwrap();
         assert_eq!(watcher.recv().await.unwrap(), news);

@@ -5,7 +5,7 @@
 use super::admission::{admit, Admission, Lane};
 use super::api::{
     Command, CommandId, EngineError, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode, Request,
-    Submission,
+    Submission, Submitter,
 };
 use super::backend::{Backend, BackendError, CorrelationId, CustomerPrompt};
 use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
@@ -60,7 +60,13 @@ pub(crate) fn now_ms() -> u64 {
 /// A running flow's mailbox and the callers waiting for its answer.
 struct Running {
     inputs: mpsc::UnboundedSender<Input>,
-    waiters: Vec<mpsc::UnboundedSender<LaneEvent>>,
+    waiters: Vec<Waiter>,
+}
+
+/// A caller that gets a running command's events through its submission.
+pub(crate) struct Waiter {
+    submitter: Submitter,
+    events: mpsc::UnboundedSender<LaneEvent>,
 }
 
 /// What the engine's tasks share. Never held across an `.await`.
@@ -100,21 +106,24 @@ impl<B: Backend> Shared<B> {
     }
 
     pub fn emit(&self, command_id: Option<&CommandId>, kind: EventKind) {
-        let event = LaneEvent {
+        let mut event = LaneEvent {
             lane: self.pos_id(),
             command_id: command_id.cloned(),
             at_ms: now_ms(),
             kind,
+            submitters: Vec::new(),
         };
+        // Under one lock with the waiters' list, so that every submitter marked on the broadcast
+        // copy gets the event through its submission, and no other does.
+        let state = self.lock();
+        let waiters = command_id
+            .and_then(|id| state.running.get(id))
+            .map_or(&[][..], |running| &running.waiters[..]);
+        event.submitters = waiters.iter().map(|w| w.submitter).collect();
         // The lane first: a caller that has its answer must find the event already there.
         let _ = self.events.send(event.clone());
-        if let Some(id) = command_id {
-            let state = self.lock();
-            if let Some(running) = state.running.get(id) {
-                for waiter in &running.waiters {
-                    let _ = waiter.send(event.clone());
-                }
-            }
+        for waiter in waiters {
+            let _ = waiter.events.send(event.clone());
         }
     }
 
@@ -204,8 +213,13 @@ pub async fn start<B: Backend>(
     tokio::spawn(async move {
         while let Some(request) = inbox.recv().await {
             match request {
-                Request::Submit { id, command, reply } => {
-                    let _ = reply.send(accept(&acceptor, id, command).await);
+                Request::Submit {
+                    id,
+                    command,
+                    submitter,
+                    reply,
+                } => {
+                    let _ = reply.send(accept(&acceptor, id, command, submitter).await);
                 }
                 Request::Query { id, reply } => {
                     let view = acceptor.lock().records.get(&id).map(Record::view);
@@ -238,6 +252,7 @@ fn finished(
         command_id: Some(id.clone()),
         at_ms: now_ms(),
         kind: EventKind::Finished { outcome },
+        submitters: Vec::new(),
     });
     rx
 }
@@ -266,6 +281,7 @@ async fn accept<B: Backend>(
     shared: &Arc<Shared<B>>,
     id: CommandId,
     command: Command,
+    submitter: Submitter,
 ) -> Result<Submission, EngineError> {
     let now = now_ms();
     let mut record = Record::new(id.clone(), command.clone(), shared.pos_id(), now);
@@ -290,13 +306,30 @@ async fn accept<B: Backend>(
         Admission::Answer(outcome) => return Ok(answered(shared, &id, outcome)),
         Admission::Refuse(code, message) => return Ok(rejected(shared, &id, code, message)),
         Admission::Follow { payment_id } => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            return Ok(match shared.lock().running.get_mut(&id) {
-                Some(running) => {
-                    running.waiters.push(tx);
-                    Submission::new(rx)
+            let (events, rx) = mpsc::unbounded_channel();
+            let outcome = {
+                let mut state = shared.lock();
+                // Looked at again under the lock `emit` holds: a command that answered since
+                // the decision has sent its `Finished` already and is answered from its record.
+                match state.records.get(&id).filter(|r| r.answered) {
+                    Some(done) => Some(done.outcome.clone().unwrap_or(Outcome::Unknown {
+                        payment_id: done.payment_id.clone(),
+                    })),
+                    None => match state.running.get_mut(&id) {
+                        Some(running) => {
+                            // The submitter's earlier submission ends here; this one carries
+                            // the rest.
+                            running.waiters.retain(|w| w.submitter != submitter);
+                            running.waiters.push(Waiter { submitter, events });
+                            None
+                        }
+                        None => Some(Outcome::Unknown { payment_id }),
+                    },
                 }
-                None => answered(shared, &id, Outcome::Unknown { payment_id }),
+            };
+            return Ok(match outcome {
+                Some(outcome) => answered(shared, &id, outcome),
+                None => Submission::new(rx),
             });
         }
         Admission::Start {
@@ -312,8 +345,8 @@ async fn accept<B: Backend>(
     // I4: the intent (and its idempotency key) is durable before the first request.
     shared.durable().await?;
     super::audit::accepted(&record);
-    let (tx, rx) = mpsc::unbounded_channel();
-    spawn_flow(shared.clone(), record, vec![tx]);
+    let (events, rx) = mpsc::unbounded_channel();
+    spawn_flow(shared.clone(), record, vec![Waiter { submitter, events }]);
     if let Some(victim) = cancel_victim {
         follow_cancel_target(shared, &id, &victim);
     }
@@ -368,11 +401,7 @@ pub(crate) fn send_input<B: Backend>(shared: &Shared<B>, id: &CommandId, input: 
 }
 
 /// Runs a record's flow in its own task until the flow stops.
-pub(crate) fn spawn_flow<B: Backend>(
-    shared: Arc<Shared<B>>,
-    record: Record,
-    waiters: Vec<mpsc::UnboundedSender<LaneEvent>>,
-) {
+pub(crate) fn spawn_flow<B: Backend>(shared: Arc<Shared<B>>, record: Record, waiters: Vec<Waiter>) {
     let (inputs, mut inbox) = mpsc::unbounded_channel();
     shared
         .lock()

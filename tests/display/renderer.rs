@@ -136,6 +136,7 @@ fn event(command: &str, kind: EventKind) -> LaneEvent {
         command_id: Some(CommandId::new(command).unwrap()),
         at_ms: 0,
         kind,
+        submitters: Vec::new(),
     }
 }
 

@@ -14,7 +14,7 @@ use mposd::ecr::message::{DaemonMessage, EcrMessage, WireOutcome};
 use mposd::ecr::register::{Heard, Register};
 use mposd::engine::{
     Command, CommandId, CommandState, CommandView, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode,
-    Request, Submission,
+    Request, Submission, Submitter,
 };
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -140,7 +140,8 @@ pub fn reply_id(message: &DaemonMessage) -> Option<&str> {
 struct Entry {
     command: Command,
     state: CommandState,
-    watchers: Vec<mpsc::UnboundedSender<LaneEvent>>,
+    /// Who gets the command's events through a submission, and its channel.
+    watchers: Vec<(Submitter, mpsc::UnboundedSender<LaneEvent>)>,
 }
 
 /// A payment engine whose flows the test plays out by hand.
@@ -163,7 +164,12 @@ impl ScriptedEngine {
         tokio::spawn(async move {
             while let Some(request) = incoming.recv().await {
                 match request {
-                    Request::Submit { id, command, reply } => {
+                    Request::Submit {
+                        id,
+                        command,
+                        submitter,
+                        reply,
+                    } => {
                         let (tx, rx) = mpsc::unbounded_channel();
                         let mut stored = true;
                         let mut journal = j.lock().unwrap();
@@ -189,7 +195,10 @@ impl ScriptedEngine {
                                         },
                                     ));
                                 }
-                                CommandState::Running => entry.watchers.push(tx),
+                                CommandState::Running => {
+                                    entry.watchers.retain(|(f, _)| *f != submitter);
+                                    entry.watchers.push((submitter, tx));
+                                }
                             },
                             None => {
                                 journal.insert(
@@ -197,7 +206,7 @@ impl ScriptedEngine {
                                     Entry {
                                         command: command.clone(),
                                         state: CommandState::Running,
-                                        watchers: vec![tx],
+                                        watchers: vec![(submitter, tx)],
                                     },
                                 );
                                 let _ = started_tx.send((id, command));
@@ -246,19 +255,22 @@ impl ScriptedEngine {
             .expect("engine running")
     }
 
-    /// Emits an event of command `id` (to its followers and the lane); `Finished` stores the
-    /// outcome.
+    /// Emits an event of command `id` (through its submissions, and on the lane marked with their
+    /// submitters); `Finished` stores the outcome.
     pub fn emit(&self, id: &str, kind: EventKind) {
         let id = CommandId::new(id).unwrap();
-        let event = lane_event(&id, kind);
+        let mut event = lane_event(&id, kind);
         let mut journal = self.journal.lock().unwrap();
         let entry = journal.get_mut(&id).expect("a known command");
-        entry.watchers.retain(|w| w.send(event.clone()).is_ok());
+        event.submitters = entry.watchers.iter().map(|(f, _)| *f).collect();
+        let _ = self.events.send(event.clone());
+        for (_, watcher) in &entry.watchers {
+            let _ = watcher.send(event.clone());
+        }
         if let EventKind::Finished { outcome } = &event.kind {
             entry.state = CommandState::Finished(outcome.clone());
             entry.watchers.clear();
         }
-        let _ = self.events.send(event);
     }
 
     /// An event on the lane broadcast only (news, or commands resumed after a restart).
@@ -268,6 +280,7 @@ impl ScriptedEngine {
             command_id: command_id.map(|id| CommandId::new(id).unwrap()),
             at_ms: 0,
             kind,
+            submitters: Vec::new(),
         });
     }
 }
@@ -278,5 +291,6 @@ fn lane_event(id: &CommandId, kind: EventKind) -> LaneEvent {
         command_id: Some(id.clone()),
         at_ms: 0,
         kind,
+        submitters: Vec::new(),
     }
 }

@@ -260,7 +260,7 @@ impl Session {
             );
         }
         tracing::info!(
-            lane = self.engine.lane(),
+            lane = self.engine.point_of_sale(),
             ecr = ecr.as_deref().unwrap_or("unnamed"),
             "cash register said hello"
         );
@@ -271,7 +271,7 @@ impl Session {
                 protocol: PROTOCOL_VERSION,
                 product: "mposd".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
-                lane: self.engine.lane(),
+                lane: self.engine.point_of_sale(),
             },
         );
     }
@@ -298,7 +298,7 @@ impl Session {
                 let shared = lock(&shared);
                 DaemonMessage::Status {
                     id,
-                    lane: engine.lane(),
+                    lane: engine.point_of_sale(),
                     backend: if shared.backend_offline {
                         Reachability::Offline
                     } else {
@@ -558,7 +558,7 @@ mod tests {
 
         // No await from here on: the session's tasks cannot run while the engine emits.
         let event = |kind, submitters| LaneEvent {
-            lane: "pos-1".into(),
+            point_of_sale: "pos-1".into(),
             command_id: Some(id.clone()),
             at_ms: 0,
             kind,

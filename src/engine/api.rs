@@ -504,8 +504,9 @@ pub enum EventKind {
 /// One event on a lane.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaneEvent {
-    /// The lane (MobilePay `posId` of the point of sale).
-    pub lane: String,
+    /// The MobilePay `posId` of the point of sale the event happened on.
+    #[serde(rename = "lane")]
+    pub point_of_sale: String,
     /// The command the event belongs to; `None` for lane-wide news (backend offline/online,
     /// alarms found at start).
     pub command_id: Option<CommandId>,
@@ -677,7 +678,7 @@ pub struct EngineHandle {
     events: broadcast::Sender<LaneEvent>,
     /// The lane's `posId`, shared by every clone; empty only on a handle made ahead of a lane
     /// that never ran. It changes when the point of sale is re-created or registered again.
-    lane: Arc<RwLock<String>>,
+    point_of_sale: Arc<RwLock<String>>,
     /// Shared by every clone: open, not ready yet, or stopping.
     gate: Arc<AtomicU8>,
     /// The journal was rebuilt after damage, and until when that matters. Shared by every
@@ -691,12 +692,12 @@ impl EngineHandle {
     pub fn new(
         requests: mpsc::Sender<Request>,
         events: broadcast::Sender<LaneEvent>,
-        lane: String,
+        pos_id: String,
     ) -> EngineHandle {
         EngineHandle {
             requests,
             events,
-            lane: Arc::new(RwLock::new(lane)),
+            point_of_sale: Arc::new(RwLock::new(pos_id)),
             gate: Arc::new(AtomicU8::new(GATE_OPEN)),
             doubt: Arc::new(OnceLock::new()),
         }
@@ -723,7 +724,7 @@ impl EngineHandle {
     /// MobilePay, so the register gets clear answers instead of silence. Commands are refused
     /// with [`EngineError::NotReady`] until [`EngineSlot::open`]. Until an engine is attached
     /// with [`EngineSlot::attach`] the lane has never run, so queries find nothing, there are
-    /// no alarms and [`EngineHandle::lane`] is empty; from then on every request goes to that
+    /// no alarms and [`EngineHandle::point_of_sale`] is empty; from then on every request goes to that
     /// engine and its events reach this handle's subscribers. Must be called inside a tokio
     /// runtime.
     pub fn ahead_of_engine() -> (EngineHandle, EngineSlot) {
@@ -732,7 +733,7 @@ impl EngineHandle {
         let front = EngineHandle {
             requests,
             events: events.clone(),
-            lane: Arc::default(),
+            point_of_sale: Arc::default(),
             gate: Arc::new(AtomicU8::new(GATE_NOT_READY)),
             doubt: Arc::new(OnceLock::new()),
         };
@@ -765,8 +766,11 @@ impl EngineHandle {
 
     /// The lane's MobilePay `posId`, the point of sale new payments start on; empty on a
     /// handle made by [`EngineHandle::ahead_of_engine`] until its engine is attached.
-    pub fn lane(&self) -> String {
-        self.lane.read().unwrap_or_else(|p| p.into_inner()).clone()
+    pub fn point_of_sale(&self) -> String {
+        self.point_of_sale
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Hands a command to the engine. Returns once the command is accepted (its intent is
@@ -855,7 +859,7 @@ impl EngineHandle {
 
     /// Serve the point of sale `pos_id` (its customers shown `prompt`) from now on and take payments
     /// again. Work begun on the previous point of sale finishes there: every journal record
-    /// keeps the point of sale it started on. [`EngineHandle::lane`] of this handle and its
+    /// keeps the point of sale it started on. [`EngineHandle::point_of_sale`] of this handle and its
     /// clones follows.
     pub async fn move_to(&self, pos_id: &str, prompt: CustomerPrompt) -> Result<(), EngineError> {
         let (reply, answer) = oneshot::channel();
@@ -866,7 +870,7 @@ impl EngineHandle {
         })
         .await?;
         answer.await.map_err(|_| EngineError::Stopped)?;
-        *self.lane.write().unwrap_or_else(|p| p.into_inner()) = pos_id.to_string();
+        *self.point_of_sale.write().unwrap_or_else(|p| p.into_inner()) = pos_id.to_string();
         Ok(())
     }
 
@@ -908,7 +912,11 @@ impl EngineSlot {
         let Some(attach) = self.attach.take() else {
             return;
         };
-        *self.front.lane.write().unwrap_or_else(|p| p.into_inner()) = engine.lane();
+        *self
+            .front
+            .point_of_sale
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = engine.point_of_sale();
         if let Some(doubt) = engine.doubt.get() {
             let _ = self.front.doubt.set(doubt.clone());
         }
@@ -991,7 +999,7 @@ mod tests {
         // A lane that never ran: nothing to find, no posId yet, commands refused.
         assert_eq!(front.query(&id).await, Ok(None));
         assert_eq!(front.alarms().await, Ok(Vec::new()));
-        assert_eq!(front.lane(), "");
+        assert_eq!(front.point_of_sale(), "");
         assert_eq!(
             front.submit(id.clone(), pay.clone()).await.err(),
             Some(EngineError::NotReady)
@@ -1002,7 +1010,7 @@ mod tests {
         let (events, _) = broadcast::channel(4);
         let engine = EngineHandle::new(requests, events.clone(), "pos-1".into());
         slot.attach(&engine);
-        assert_eq!(front.lane(), "pos-1");
+        assert_eq!(front.point_of_sale(), "pos-1");
         let mut watcher = front.subscribe();
         let asked = tokio::spawn({
             let front = front.clone();
@@ -1022,7 +1030,7 @@ mod tests {
             Some(EngineError::NotReady)
         );
         let news = LaneEvent {
-            lane: "pos-1".into(),
+            point_of_sale: "pos-1".into(),
             command_id: None,
             at_ms: 0,
             kind: EventKind::BackendOnline,

@@ -107,7 +107,7 @@ impl<B: Backend> Shared<B> {
 
     pub fn emit(&self, command_id: Option<&CommandId>, kind: EventKind) {
         let mut event = LaneEvent {
-            lane: self.pos_id(),
+            point_of_sale: self.pos_id(),
             command_id: command_id.cloned(),
             at_ms: now_ms(),
             kind,
@@ -248,7 +248,7 @@ fn finished(
 ) -> mpsc::UnboundedReceiver<LaneEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(LaneEvent {
-        lane: shared.pos_id(),
+        point_of_sale: shared.pos_id(),
         command_id: Some(id.clone()),
         at_ms: now_ms(),
         kind: EventKind::Finished { outcome },

@@ -3,7 +3,7 @@
 //! commands, events and outcomes, repeats after an ECR restart, lane-wide events, and the
 //! serial device vanishing and coming back.
 
-use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, LANE};
+use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, POS_ID};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{
     DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, Reachability, WireOutcome,
@@ -72,7 +72,7 @@ async fn hello_status_and_refusals() {
     )
     .await;
     assert!(
-        matches!(&hello, DaemonMessage::Hello { lane, protocol: 1, product, .. } if lane == LANE && product == "mposd"),
+        matches!(&hello, DaemonMessage::Hello { lane, protocol: 1, product, .. } if lane == POS_ID && product == "mposd"),
         "{hello:?}"
     );
     let refused = ask(
@@ -97,7 +97,7 @@ async fn hello_status_and_refusals() {
         status,
         DaemonMessage::Status {
             id: "st-1".into(),
-            lane: LANE.into(),
+            lane: POS_ID.into(),
             backend: Reachability::Online,
             running: vec![],
             alarms: vec![],

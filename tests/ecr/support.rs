@@ -24,7 +24,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_serial::SerialStream;
 
-pub const LANE: &str = "c85916b1-8e17-4275-a388-551e16aa6293";
+/// The scripted lane's MobilePay `posId`.
+pub const POS_ID: &str = "c85916b1-8e17-4275-a388-551e16aa6293";
 
 /// Generous: the machine running the tests may be busy.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -157,7 +158,7 @@ impl ScriptedEngine {
     pub fn start() -> ScriptedEngine {
         let (requests, mut incoming) = mpsc::channel::<Request>(64);
         let (events, _) = broadcast::channel(256);
-        let handle = EngineHandle::new(requests, events.clone(), LANE.into());
+        let handle = EngineHandle::new(requests, events.clone(), POS_ID.into());
         let journal: Arc<Mutex<HashMap<CommandId, Entry>>> = Arc::default();
         let (started_tx, started) = mpsc::unbounded_channel();
         let j = journal.clone();
@@ -276,7 +277,7 @@ impl ScriptedEngine {
     /// An event on the lane broadcast only (news, or commands resumed after a restart).
     pub fn broadcast(&self, command_id: Option<&str>, kind: EventKind) {
         let _ = self.events.send(LaneEvent {
-            lane: LANE.into(),
+            point_of_sale: POS_ID.into(),
             command_id: command_id.map(|id| CommandId::new(id).unwrap()),
             at_ms: 0,
             kind,
@@ -287,7 +288,7 @@ impl ScriptedEngine {
 
 fn lane_event(id: &CommandId, kind: EventKind) -> LaneEvent {
     LaneEvent {
-        lane: LANE.into(),
+        point_of_sale: POS_ID.into(),
         command_id: Some(id.clone()),
         at_ms: 0,
         kind,

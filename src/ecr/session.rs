@@ -43,13 +43,15 @@ impl Default for SessionConfig {
     }
 }
 
+/// What the session has seen of its lane in the events it forwarded, for `status`: the
+/// commands running and whether MobilePay answers.
 #[derive(Debug, Default)]
-struct Shared {
+struct LaneView {
     running: BTreeSet<String>,
     backend_offline: bool,
 }
 
-impl Shared {
+impl LaneView {
     /// Keeps `running` and the backend state up to date with an event of the lane.
     fn note(&mut self, event: &LaneEvent) {
         match (&event.command_id, &event.kind) {
@@ -71,14 +73,14 @@ pub struct Session {
     engine: EngineHandle,
     config: SessionConfig,
     outbox: mpsc::UnboundedSender<Vec<u8>>,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<LaneView>>,
     /// Who this session is to the engine, for its submissions and its watch of the lane.
     submitter: Submitter,
     /// Tasks following submitted commands and the lane broadcast; aborted with the session.
     tasks: JoinSet<()>,
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+fn lock(shared: &Mutex<LaneView>) -> MutexGuard<'_, LaneView> {
     // The data stays consistent even if a holder panicked: every update is a single step.
     shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -96,7 +98,7 @@ impl Session {
         config: SessionConfig,
         outbox: mpsc::UnboundedSender<Vec<u8>>,
     ) -> Session {
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(LaneView::default()));
         let submitter = Submitter::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(forward_lane_events(
@@ -504,7 +506,7 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
 async fn forward_lane_events(
     mut events: broadcast::Receiver<LaneEvent>,
     submitter: Submitter,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<LaneView>>,
     outbox: mpsc::UnboundedSender<Vec<u8>>,
 ) {
     loop {

@@ -69,9 +69,10 @@ pub(crate) struct Waiter {
     events: mpsc::UnboundedSender<LaneEvent>,
 }
 
-/// What the engine's tasks share. Never held across an `.await`.
+/// The engine's registry of commands: the latest journal records, the flows running and who
+/// waits for them, and what a person must look at. Locked, never across an `.await`.
 #[derive(Default)]
-pub(crate) struct State {
+pub(crate) struct Registry {
     /// The latest copy of every journal record.
     pub records: HashMap<CommandId, Record>,
     running: HashMap<CommandId, Running>,
@@ -86,13 +87,13 @@ pub(crate) struct State {
     pub reported: HashSet<String>,
 }
 
-/// Everything a flow task or the reconciler needs.
-pub(crate) struct Shared<B> {
+/// A running engine: everything its request loop, flow tasks and reconciler need.
+pub(crate) struct Engine<B> {
     pub backend: Arc<B>,
     pub journal: Journal,
     pub committer: Committer,
     pub config: EngineConfig,
-    pub state: Mutex<State>,
+    pub registry: Mutex<Registry>,
     pub events: broadcast::Sender<LaneEvent>,
     /// The journal was rebuilt after damage and may not know every command id used before.
     pub doubt: Option<Doubt>,
@@ -100,9 +101,9 @@ pub(crate) struct Shared<B> {
     pub pos: Mutex<super::pos::Binding>,
 }
 
-impl<B: Backend> Shared<B> {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+impl<B: Backend> Engine<B> {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn emit(&self, command_id: Option<&CommandId>, kind: EventKind) {
@@ -196,12 +197,12 @@ pub async fn start<B: Backend>(
         prompt: config.prompt.clone(),
         retiring: None,
     };
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Engine {
         backend,
         journal,
         committer,
         config,
-        state: Mutex::new(State::default()),
+        registry: Mutex::new(Registry::default()),
         events: events.clone(),
         doubt: doubt.clone(),
         pos: Mutex::new(pos),
@@ -242,7 +243,7 @@ pub async fn start<B: Backend>(
 
 /// The events of a command that is already answered: its `Finished` event alone.
 fn finished(
-    shared: &Shared<impl Backend>,
+    shared: &Engine<impl Backend>,
     id: &CommandId,
     outcome: Outcome,
 ) -> mpsc::UnboundedReceiver<LaneEvent> {
@@ -258,13 +259,13 @@ fn finished(
 }
 
 /// A submission of a stored command that is already answered.
-fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
+fn answered(shared: &Engine<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
     Submission::new(finished(shared, id, outcome))
 }
 
 /// A command refused before anything was stored.
 fn rejected(
-    shared: &Shared<impl Backend>,
+    shared: &Engine<impl Backend>,
     id: &CommandId,
     code: RejectCode,
     message: impl Into<String>,
@@ -278,7 +279,7 @@ fn rejected(
 /// checked ([`super::admission`]), made durable, and started. Refused commands are not stored:
 /// nothing happened.
 async fn accept<B: Backend>(
-    shared: &Arc<Shared<B>>,
+    shared: &Arc<Engine<B>>,
     id: CommandId,
     command: Command,
     submitter: Submitter,
@@ -355,7 +356,7 @@ async fn accept<B: Backend>(
 
 /// The idempotency key of a creating command: derived from the command, so that repeating it
 /// after the journal lost its record is still a replay at the backend (see [`super::keys`]).
-fn create_key<B: Backend>(shared: &Shared<B>, id: &CommandId, command: &Command) -> String {
+fn create_key<B: Backend>(shared: &Engine<B>, id: &CommandId, command: &Command) -> String {
     super::keys::create_key(
         shared.journal.db().installation(),
         shared.journal.lane(),
@@ -366,7 +367,7 @@ fn create_key<B: Backend>(shared: &Shared<B>, id: &CommandId, command: &Command)
 
 /// Connects a started cancel command to the command it cancels: if that one has answered, the
 /// cancel learns its outcome now, otherwise when it answers; a running flow is told to cancel.
-pub(crate) fn follow_cancel_target<B: Backend>(shared: &Shared<B>, id: &CommandId, victim: &CommandId) {
+pub(crate) fn follow_cancel_target<B: Backend>(shared: &Engine<B>, id: &CommandId, victim: &CommandId) {
     let (deliver_now, running) = {
         let mut state = shared.lock();
         let running = state.running.contains_key(victim);
@@ -394,14 +395,14 @@ pub(crate) fn follow_cancel_target<B: Backend>(shared: &Shared<B>, id: &CommandI
     }
 }
 
-pub(crate) fn send_input<B: Backend>(shared: &Shared<B>, id: &CommandId, input: Input) {
+pub(crate) fn send_input<B: Backend>(shared: &Engine<B>, id: &CommandId, input: Input) {
     if let Some(running) = shared.lock().running.get(id) {
         let _ = running.inputs.send(input);
     }
 }
 
 /// Runs a record's flow in its own task until the flow stops.
-pub(crate) fn spawn_flow<B: Backend>(shared: Arc<Shared<B>>, record: Record, waiters: Vec<Waiter>) {
+pub(crate) fn spawn_flow<B: Backend>(shared: Arc<Engine<B>>, record: Record, waiters: Vec<Waiter>) {
     let (inputs, mut inbox) = mpsc::unbounded_channel();
     shared
         .lock()
@@ -419,7 +420,7 @@ pub(crate) fn spawn_flow<B: Backend>(shared: Arc<Shared<B>>, record: Record, wai
 }
 
 async fn run_flow<B: Backend>(
-    shared: &Arc<Shared<B>>,
+    shared: &Arc<Engine<B>>,
     mut record: Record,
     inbox: &mut mpsc::UnboundedReceiver<Input>,
 ) -> Result<(), EngineError> {
@@ -474,7 +475,7 @@ async fn run_flow<B: Backend>(
 
 /// The first answer of a command: to everyone waiting for it, the lane, and any cancel command
 /// waiting for it.
-fn answer<B: Backend>(shared: &Shared<B>, id: &CommandId, outcome: Outcome) {
+fn answer<B: Backend>(shared: &Engine<B>, id: &CommandId, outcome: Outcome) {
     shared.emit(
         Some(id),
         EventKind::Finished {

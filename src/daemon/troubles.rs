@@ -12,12 +12,13 @@ pub struct Troubles(Arc<Inner>);
 
 #[derive(Default)]
 struct Inner {
-    state: Mutex<State>,
+    reasons: Mutex<Reasons>,
     changed: Notify,
 }
 
+/// Why each troubled lane waits, by kind of trouble.
 #[derive(Default)]
-struct State {
+struct Reasons {
     /// Lanes registering their point of sale, with the reason the last attempt failed.
     registering: BTreeMap<String, Option<String>>,
     /// Lanes whose cash-register line cannot be opened, with the reason.
@@ -27,15 +28,15 @@ struct State {
 }
 
 impl Troubles {
-    fn update(&self, change: impl FnOnce(&mut State) -> bool) {
-        let changed = change(&mut self.0.state.lock().unwrap_or_else(|p| p.into_inner()));
+    fn update(&self, change: impl FnOnce(&mut Reasons) -> bool) {
+        let changed = change(&mut self.0.reasons.lock().unwrap_or_else(|p| p.into_inner()));
         if changed {
             self.0.changed.notify_one();
         }
     }
 
-    fn read<T>(&self, look: impl FnOnce(&State) -> T) -> T {
-        look(&self.0.state.lock().unwrap_or_else(|p| p.into_inner()))
+    fn read<T>(&self, look: impl FnOnce(&Reasons) -> T) -> T {
+        look(&self.0.reasons.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The lane is registering its point of sale; `reason` is why the last attempt failed.

@@ -338,10 +338,11 @@ mod tests {
 
     fn ev(command: Option<&str>, kind: EventKind) -> LaneEvent {
         LaneEvent {
-            lane: "pos-1".into(),
+            point_of_sale: "pos-1".into(),
             command_id: command.map(|c| CommandId::new(c).unwrap()),
             at_ms: 0,
             kind,
+            submitters: Vec::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! connection the transport currently has. Both outlive connections, so messages queued while
 //! the line is down are sent once it is back.
 
-use super::driver::{run_connection, ConnectionReport};
+use super::connection::{run_connection, ConnectionReport};
 use super::link::{Link, LinkConfig, LinkEvent};
 use super::session::{Session, SessionConfig};
 use crate::engine::EngineHandle;

@@ -7,13 +7,14 @@
 //! - [`session`]: messages ⇄ the payment engine's commands, outcomes and events.
 //!
 //! Transports carry the bytes: [`serial`] (reopened when the device goes away) and [`tcp`];
-//! [`lane`] ties a session and its link to whichever connection is current, one per lane.
+//! [`connection`] runs a link over one open stream of either; [`lane`] ties a session and its
+//! link to whichever connection is current, one per lane.
 //!
 //! The protocol is specified for ECR vendors in docs/ecr-protocol.md.
 
 pub mod cli;
 pub mod config;
-pub mod driver;
+pub mod connection;
 pub mod frame;
 pub mod lane;
 pub mod link;

@@ -1,7 +1,7 @@
 //! The cash-register end of the protocol, as a library: what `mposd ecr` (the virtual cash
 //! register) is built on, and what tests and ECR integrators can drive mposd with.
 
-use super::driver::{run_connection, ConnectionReport};
+use super::connection::{run_connection, ConnectionReport};
 use super::link::{Link, LinkConfig, LinkEvent};
 use super::message::{encode, DaemonMessage, EcrMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,7 +24,7 @@ pub enum Heard {
 pub struct Register {
     outbox: mpsc::UnboundedSender<Vec<u8>>,
     heard: mpsc::UnboundedReceiver<Heard>,
-    driver: JoinHandle<ConnectionReport>,
+    connection: JoinHandle<ConnectionReport>,
 }
 
 impl Register {
@@ -36,7 +36,7 @@ impl Register {
     {
         let (outbox, mut outgoing) = mpsc::unbounded_channel();
         let (tell, heard) = mpsc::unbounded_channel();
-        let driver = tokio::spawn(async move {
+        let connection = tokio::spawn(async move {
             let mut link = Link::new(config);
             let report = run_connection(
                 stream,
@@ -61,12 +61,12 @@ impl Register {
         Register {
             outbox,
             heard,
-            driver,
+            connection,
         }
     }
 
     pub fn send(&self, message: &EcrMessage) {
-        // If the driver has ended, the next `next` reports it as `Closed`.
+        // If the connection has ended, the next `next` reports it as `Closed`.
         let _ = self.outbox.send(encode(message));
     }
 
@@ -83,6 +83,6 @@ impl Register {
     /// Ends the connection, returning the link's report.
     pub async fn close(self) -> Option<ConnectionReport> {
         drop(self.outbox);
-        self.driver.await.ok()
+        self.connection.await.ok()
     }
 }

@@ -5,11 +5,13 @@
 //! goes to the outbox the session was created with, so the session outlives the connections
 //! of its lane (a serial device that is reopened, a TCP client that reconnects).
 //!
-//! Events reach the cash register by two paths, without duplicates: a command submitted here
-//! is followed through its engine [`Submission`](crate::engine::Submission) (reliable, also
-//! for a repeated command whose outcome the engine answers from its journal); everything else
-//! on the lane (commands resumed after a restart, `Resolved` outcomes, lane-wide news) comes
-//! from the lane's broadcast.
+//! Every engine event reaches the cash register once. The session submits commands and
+//! watches the lane as one [`Submitter`]: the events of a command submitted here come through
+//! its engine [`Submission`](crate::engine::Submission) (reliable even when the broadcast lags,
+//! in order after `accepted`, and also for a repeated command the engine answers from its
+//! journal), and the engine marks their broadcast copies with the submitter, so the broadcast
+//! path forwards exactly the rest: commands submitted elsewhere or resumed after a restart,
+//! `Resolved` outcomes and lane-wide news.
 
 use super::message::{
     encode, parse_ecr_message, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueriedOutcome,
@@ -18,9 +20,10 @@ use super::message::{
 use crate::engine::backend::CardRestrictions as Restrictions;
 use crate::engine::{
     Command, CommandId, CommandState, EngineError, EngineHandle, EventKind, LaneEvent, PaymentSelector,
+    Submitter,
 };
 use crate::money::Currency;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
@@ -40,35 +43,15 @@ impl Default for SessionConfig {
     }
 }
 
-/// How many followed command ids are remembered to keep broadcast copies of their events out.
-const FOLLOWED_LIMIT: usize = 1024;
-
+/// What the session has seen of its lane in the events it forwarded, for `status`: the
+/// commands running and whether MobilePay answers.
 #[derive(Debug, Default)]
-struct Shared {
-    /// Commands whose events arrive through their submission, with an insertion counter for
-    /// evicting the oldest.
-    followed: HashMap<CommandId, u64>,
-    counter: u64,
+struct LaneView {
     running: BTreeSet<String>,
     backend_offline: bool,
 }
 
-impl Shared {
-    fn follow(&mut self, id: &CommandId) {
-        self.counter += 1;
-        self.followed.insert(id.clone(), self.counter);
-        if self.followed.len() > FOLLOWED_LIMIT {
-            if let Some(oldest) = self
-                .followed
-                .iter()
-                .min_by_key(|(_, n)| **n)
-                .map(|(id, _)| id.clone())
-            {
-                self.followed.remove(&oldest);
-            }
-        }
-    }
-
+impl LaneView {
     /// Keeps `running` and the backend state up to date with an event of the lane.
     fn note(&mut self, event: &LaneEvent) {
         match (&event.command_id, &event.kind) {
@@ -90,12 +73,14 @@ pub struct Session {
     engine: EngineHandle,
     config: SessionConfig,
     outbox: mpsc::UnboundedSender<Vec<u8>>,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<LaneView>>,
+    /// Who this session is to the engine, for its submissions and its watch of the lane.
+    submitter: Submitter,
     /// Tasks following submitted commands and the lane broadcast; aborted with the session.
     tasks: JoinSet<()>,
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+fn lock(shared: &Mutex<LaneView>) -> MutexGuard<'_, LaneView> {
     // The data stays consistent even if a holder panicked: every update is a single step.
     shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -113,10 +98,12 @@ impl Session {
         config: SessionConfig,
         outbox: mpsc::UnboundedSender<Vec<u8>>,
     ) -> Session {
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(LaneView::default()));
+        let submitter = Submitter::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(forward_lane_events(
             engine.subscribe(),
+            submitter,
             shared.clone(),
             outbox.clone(),
         ));
@@ -125,6 +112,7 @@ impl Session {
             config,
             outbox,
             shared,
+            submitter,
             tasks,
         }
     }
@@ -274,7 +262,7 @@ impl Session {
             );
         }
         tracing::info!(
-            lane = self.engine.lane(),
+            lane = self.engine.point_of_sale(),
             ecr = ecr.as_deref().unwrap_or("unnamed"),
             "cash register said hello"
         );
@@ -285,7 +273,7 @@ impl Session {
                 protocol: PROTOCOL_VERSION,
                 product: "mposd".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
-                lane: self.engine.lane(),
+                lane: self.engine.point_of_sale(),
             },
         );
     }
@@ -312,7 +300,7 @@ impl Session {
                 let shared = lock(&shared);
                 DaemonMessage::Status {
                     id,
-                    lane: engine.lane(),
+                    lane: engine.point_of_sale(),
                     backend: if shared.backend_offline {
                         Reachability::Offline
                     } else {
@@ -348,12 +336,12 @@ impl Session {
             // nothing left to send, and this refusal must be among what it sends.
             return self.error(Some(id.to_string()), refusal_code(&refusal), refusal.to_string());
         }
-        lock(&self.shared).follow(&id);
         let engine = self.engine.clone();
         let outbox = self.outbox.clone();
         let shared = self.shared.clone();
+        let submitter = self.submitter;
         self.tasks.spawn(async move {
-            let mut submission = match engine.submit(id.clone(), command).await {
+            let mut submission = match engine.submit_as(submitter, id.clone(), command).await {
                 Ok(submission) => submission,
                 Err(err) => {
                     tracing::warn!(command = %id, "the engine did not accept a command: {err}");
@@ -373,18 +361,11 @@ impl Session {
                 lock(&shared).running.insert(id.to_string());
                 send(&outbox, &DaemonMessage::Accepted { id: id.to_string() });
             }
+            // Ends after `Finished`, or without it when a repeat of the command took over.
             while let Some(event) = submission.next_event().await {
-                // A later resolution arrives on the lane broadcast only.
-                if matches!(event.kind, EventKind::Resolved { .. }) {
-                    continue;
-                }
                 lock(&shared).note(&event);
-                let finished = matches!(event.kind, EventKind::Finished { .. });
                 if let Some(message) = to_message(event) {
                     send(&outbox, &message);
-                }
-                if finished {
-                    break;
                 }
             }
         });
@@ -521,10 +502,11 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
     Some(DaemonMessage::Event { id, event })
 }
 
-/// Forwards the lane's events that no submission of this session follows.
+/// Forwards the lane's events that no submission of this session carries.
 async fn forward_lane_events(
     mut events: broadcast::Receiver<LaneEvent>,
-    shared: Arc<Mutex<Shared>>,
+    submitter: Submitter,
+    shared: Arc<Mutex<LaneView>>,
     outbox: mpsc::UnboundedSender<Vec<u8>>,
 ) {
     loop {
@@ -533,33 +515,117 @@ async fn forward_lane_events(
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,
-                    "the cash register missed lane events; it can query outcomes"
+                    "the cash register missed lane events of commands it did not send; it can query outcomes"
                 );
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        let forward = {
-            let mut shared = lock(&shared);
-            let followed = event
-                .command_id
-                .as_ref()
-                .is_some_and(|id| shared.followed.contains_key(id));
-            let resolved = matches!(event.kind, EventKind::Resolved { .. });
-            if followed && !resolved {
-                if let (Some(id), EventKind::Finished { .. }) = (&event.command_id, &event.kind) {
-                    shared.followed.remove(id);
-                }
-                false
-            } else {
-                shared.note(&event);
-                true
-            }
-        };
-        if forward {
-            if let Some(message) = to_message(event) {
-                send(&outbox, &message);
-            }
+        if event.carried_to(submitter) {
+            continue;
         }
+        lock(&shared).note(&event);
+        if let Some(message) = to_message(event) {
+            send(&outbox, &message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Outcome, Request, Submission};
+    use crate::money::Minor;
+
+    /// A lane broadcast that runs far ahead of the session loses events, but none of a command
+    /// submitted through the session (its submission carries them), and their broadcast copies
+    /// that survive are not sent a second time.
+    #[tokio::test]
+    async fn a_lagging_broadcast_loses_no_event_of_a_command_sent_here() {
+        let (requests, mut driver) = mpsc::channel(4);
+        // Room for four: the first of the five events below is lost to the session.
+        let (lane, _) = broadcast::channel(4);
+        let engine = EngineHandle::new(requests, lane.clone(), "pos-1".into());
+        let (outbox, mut sent) = mpsc::unbounded_channel();
+        let mut session = Session::start(engine, SessionConfig::default(), outbox);
+        session.handle(br#"{"type":"pay","id":"sale-1","amount":700,"order":"R1-0001"}"#);
+        let Some(Request::Submit {
+            id, submitter, reply, ..
+        }) = driver.recv().await
+        else {
+            panic!("the session submits the payment")
+        };
+        let (submission, events) = mpsc::unbounded_channel();
+        reply.send(Ok(Submission::new(events))).unwrap();
+
+        // No await from here on: the session's tasks cannot run while the engine emits.
+        let event = |kind, submitters| LaneEvent {
+            point_of_sale: "pos-1".into(),
+            command_id: Some(id.clone()),
+            at_ms: 0,
+            kind,
+            submitters,
+        };
+        let outcome = Outcome::Captured {
+            payment_id: "p1".into(),
+            amount: Minor(700),
+            currency: Currency::DKK,
+        };
+        for kind in [
+            EventKind::Reserved {
+                payment_id: "p1".into(),
+                amount: Minor(700),
+                partial_capture_possible: false,
+            },
+            EventKind::Captured {
+                payment_id: "p1".into(),
+                amount: Minor(700),
+            },
+            EventKind::Finished { outcome },
+        ] {
+            let event = event(kind, vec![submitter]);
+            lane.send(event.clone()).unwrap();
+            submission.send(event).unwrap();
+        }
+        drop(submission);
+        // News only the broadcast carries.
+        let news = |kind| LaneEvent {
+            command_id: None,
+            ..event(kind, Vec::new())
+        };
+        lane.send(news(EventKind::BackendOffline)).unwrap();
+        lane.send(news(EventKind::BackendOnline)).unwrap();
+
+        let mut heard = Vec::new();
+        while heard.len() < 6 {
+            let body = tokio::time::timeout(std::time::Duration::from_secs(30), sent.recv())
+                .await
+                .expect("the session sends")
+                .expect("the session runs");
+            heard.push(serde_json::from_slice::<DaemonMessage>(&body).unwrap());
+        }
+        let tags: Vec<_> = heard
+            .iter()
+            .map(|m| match m {
+                DaemonMessage::Accepted { id } => format!("accepted {id}"),
+                DaemonMessage::Event { id, event } => format!("{id:?} {event:?}"),
+                DaemonMessage::Outcome { id, approved, .. } => format!("outcome {id} {approved}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "accepted sale-1",
+                "Some(\"sale-1\") Reserved { payment_id: \"p1\", amount: Minor(700), partial_capture_possible: false }",
+                "Some(\"sale-1\") Captured { payment_id: \"p1\", amount: Minor(700) }",
+                "outcome sale-1 true",
+                "None BackendOffline",
+                "None BackendOnline",
+            ]
+        );
+        // Nothing else was sent, and the session stays usable.
+        tokio::task::yield_now().await;
+        assert!(sent.try_recv().is_err());
     }
 }

@@ -17,7 +17,7 @@ use super::backend::{CardRestrictions as Restrictions, CustomerPrompt};
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -504,14 +504,51 @@ pub enum EventKind {
 /// One event on a lane.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaneEvent {
-    /// The lane (MobilePay `posId` of the point of sale).
-    pub lane: String,
+    /// The MobilePay `posId` of the point of sale the event happened on.
+    #[serde(rename = "lane")]
+    pub point_of_sale: String,
     /// The command the event belongs to; `None` for lane-wide news (backend offline/online,
     /// alarms found at start).
     pub command_id: Option<CommandId>,
     /// When it happened (milliseconds since the Unix epoch).
     pub at_ms: u64,
     pub kind: EventKind,
+    /// On the lane broadcast: the submitters whose submissions carry this event too (see
+    /// [`EngineHandle::submit_as`]). Delivery bookkeeping, not part of what happened, so
+    /// it is never stored or shown.
+    #[serde(skip)]
+    pub submitters: Vec<Submitter>,
+}
+
+impl LaneEvent {
+    /// Whether `submitter` gets this event through one of its submissions, so a front end
+    /// watching the lane as `submitter` must leave this copy out.
+    pub fn carried_to(&self, submitter: Submitter) -> bool {
+        self.submitters.contains(&submitter)
+    }
+}
+
+/// A front end that both submits commands and watches the lane, such as a cash register's
+/// session. The events of a command it submits as this submitter reach it through the
+/// command's [`Submission`] (reliable, in order, after the caller learnt that the command is
+/// stored), and the engine marks their copies on the lane broadcast with it
+/// ([`LaneEvent::carried_to`]), so that it sees every event exactly once: a lagging
+/// broadcast can lose none of its own commands' events, and nothing has to be deduplicated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Submitter(u64);
+
+impl Submitter {
+    /// A submitter distinct from every other of this process.
+    pub fn new() -> Submitter {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Submitter(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Default for Submitter {
+    fn default() -> Submitter {
+        Submitter::new()
+    }
 }
 
 /// Why the engine could not take or answer a request at all. Refusals of a command itself are
@@ -535,6 +572,10 @@ pub enum EngineError {
 }
 
 /// A submitted command: its events as they happen, ending with [`EventKind::Finished`].
+///
+/// A [`Submitter`] gets a command's events through its newest submission: when the same
+/// submitter submits a running command again, the earlier submission ends (without its
+/// `Finished`) and the new one carries the rest, so the submitter gets each event once.
 ///
 /// Dropping a submission does not cancel the command; it runs on, and its outcome can be
 /// queried.
@@ -589,6 +630,8 @@ pub enum Request {
     Submit {
         id: CommandId,
         command: Command,
+        /// Who gets the command's events through the returned submission.
+        submitter: Submitter,
         reply: oneshot::Sender<Result<Submission, EngineError>>,
     },
     Query {
@@ -635,7 +678,7 @@ pub struct EngineHandle {
     events: broadcast::Sender<LaneEvent>,
     /// The lane's `posId`, shared by every clone; empty only on a handle made ahead of a lane
     /// that never ran. It changes when the point of sale is re-created or registered again.
-    lane: Arc<RwLock<String>>,
+    point_of_sale: Arc<RwLock<String>>,
     /// Shared by every clone: open, not ready yet, or stopping.
     gate: Arc<AtomicU8>,
     /// The journal was rebuilt after damage, and until when that matters. Shared by every
@@ -649,12 +692,12 @@ impl EngineHandle {
     pub fn new(
         requests: mpsc::Sender<Request>,
         events: broadcast::Sender<LaneEvent>,
-        lane: String,
+        pos_id: String,
     ) -> EngineHandle {
         EngineHandle {
             requests,
             events,
-            lane: Arc::new(RwLock::new(lane)),
+            point_of_sale: Arc::new(RwLock::new(pos_id)),
             gate: Arc::new(AtomicU8::new(GATE_OPEN)),
             doubt: Arc::new(OnceLock::new()),
         }
@@ -681,7 +724,7 @@ impl EngineHandle {
     /// MobilePay, so the register gets clear answers instead of silence. Commands are refused
     /// with [`EngineError::NotReady`] until [`EngineSlot::open`]. Until an engine is attached
     /// with [`EngineSlot::attach`] the lane has never run, so queries find nothing, there are
-    /// no alarms and [`EngineHandle::lane`] is empty; from then on every request goes to that
+    /// no alarms and [`EngineHandle::point_of_sale`] is empty; from then on every request goes to that
     /// engine and its events reach this handle's subscribers. Must be called inside a tokio
     /// runtime.
     pub fn ahead_of_engine() -> (EngineHandle, EngineSlot) {
@@ -690,7 +733,7 @@ impl EngineHandle {
         let front = EngineHandle {
             requests,
             events: events.clone(),
-            lane: Arc::default(),
+            point_of_sale: Arc::default(),
             gate: Arc::new(AtomicU8::new(GATE_NOT_READY)),
             doubt: Arc::new(OnceLock::new()),
         };
@@ -723,20 +766,39 @@ impl EngineHandle {
 
     /// The lane's MobilePay `posId`, the point of sale new payments start on; empty on a
     /// handle made by [`EngineHandle::ahead_of_engine`] until its engine is attached.
-    pub fn lane(&self) -> String {
-        self.lane.read().unwrap_or_else(|p| p.into_inner()).clone()
+    pub fn point_of_sale(&self) -> String {
+        self.point_of_sale
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Hands a command to the engine. Returns once the command is accepted (its intent is
     /// durable, or it was recognised as a repeat) or refused ([`Submission::is_stored`] tells
     /// which); follow its progress and final outcome through the returned [`Submission`].
     pub async fn submit(&self, id: CommandId, command: Command) -> Result<Submission, EngineError> {
+        self.submit_as(Submitter::new(), id, command).await
+    }
+
+    /// [`EngineHandle::submit`] for a front end that also watches the lane as `submitter`: the
+    /// copies of the command's events on the lane broadcast are marked with it.
+    pub async fn submit_as(
+        &self,
+        submitter: Submitter,
+        id: CommandId,
+        command: Command,
+    ) -> Result<Submission, EngineError> {
         if let Some(refusal) = self.refusal() {
             return Err(refusal);
         }
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::Submit { id, command, reply })
+            .send(Request::Submit {
+                id,
+                command,
+                submitter,
+                reply,
+            })
             .await
             .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
@@ -797,7 +859,7 @@ impl EngineHandle {
 
     /// Serve the point of sale `pos_id` (its customers shown `prompt`) from now on and take payments
     /// again. Work begun on the previous point of sale finishes there: every journal record
-    /// keeps the point of sale it started on. [`EngineHandle::lane`] of this handle and its
+    /// keeps the point of sale it started on. [`EngineHandle::point_of_sale`] of this handle and its
     /// clones follows.
     pub async fn move_to(&self, pos_id: &str, prompt: CustomerPrompt) -> Result<(), EngineError> {
         let (reply, answer) = oneshot::channel();
@@ -808,7 +870,7 @@ impl EngineHandle {
         })
         .await?;
         answer.await.map_err(|_| EngineError::Stopped)?;
-        *self.lane.write().unwrap_or_else(|p| p.into_inner()) = pos_id.to_string();
+        *self.point_of_sale.write().unwrap_or_else(|p| p.into_inner()) = pos_id.to_string();
         Ok(())
     }
 
@@ -828,7 +890,8 @@ impl EngineHandle {
 
     /// Every event of this lane from now on (all commands and lane-wide news). A subscriber
     /// that falls behind loses the oldest events (`RecvError::Lagged`), never blocks the
-    /// engine.
+    /// engine; a front end that must not lose its own commands' events gets them through
+    /// their submissions ([`Submitter`]).
     pub fn subscribe(&self) -> broadcast::Receiver<LaneEvent> {
         self.events.subscribe()
     }
@@ -849,7 +912,11 @@ impl EngineSlot {
         let Some(attach) = self.attach.take() else {
             return;
         };
-        *self.front.lane.write().unwrap_or_else(|p| p.into_inner()) = engine.lane();
+        *self
+            .front
+            .point_of_sale
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = engine.point_of_sale();
         if let Some(doubt) = engine.doubt.get() {
             let _ = self.front.doubt.set(doubt.clone());
         }
@@ -932,7 +999,7 @@ mod tests {
         // A lane that never ran: nothing to find, no posId yet, commands refused.
         assert_eq!(front.query(&id).await, Ok(None));
         assert_eq!(front.alarms().await, Ok(Vec::new()));
-        assert_eq!(front.lane(), "");
+        assert_eq!(front.point_of_sale(), "");
         assert_eq!(
             front.submit(id.clone(), pay.clone()).await.err(),
             Some(EngineError::NotReady)
@@ -943,7 +1010,7 @@ mod tests {
         let (events, _) = broadcast::channel(4);
         let engine = EngineHandle::new(requests, events.clone(), "pos-1".into());
         slot.attach(&engine);
-        assert_eq!(front.lane(), "pos-1");
+        assert_eq!(front.point_of_sale(), "pos-1");
         let mut watcher = front.subscribe();
         let asked = tokio::spawn({
             let front = front.clone();
@@ -963,10 +1030,11 @@ mod tests {
             Some(EngineError::NotReady)
         );
         let news = LaneEvent {
-            lane: "pos-1".into(),
+            point_of_sale: "pos-1".into(),
             command_id: None,
             at_ms: 0,
             kind: EventKind::BackendOnline,
+            submitters: Vec::new(),
         };
         events.send(news.clone()).unwrap();
         assert_eq!(watcher.recv().await.unwrap(), news);

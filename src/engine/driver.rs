@@ -5,7 +5,7 @@
 use super::admission::{admit, Admission, Lane};
 use super::api::{
     Command, CommandId, EngineError, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode, Request,
-    Submission,
+    Submission, Submitter,
 };
 use super::backend::{Backend, BackendError, CorrelationId, CustomerPrompt};
 use super::flow::{self, Action, ApiCall, Input, Policy, Reply};
@@ -60,12 +60,19 @@ pub(crate) fn now_ms() -> u64 {
 /// A running flow's mailbox and the callers waiting for its answer.
 struct Running {
     inputs: mpsc::UnboundedSender<Input>,
-    waiters: Vec<mpsc::UnboundedSender<LaneEvent>>,
+    waiters: Vec<Waiter>,
 }
 
-/// What the engine's tasks share. Never held across an `.await`.
+/// A caller that gets a running command's events through its submission.
+pub(crate) struct Waiter {
+    submitter: Submitter,
+    events: mpsc::UnboundedSender<LaneEvent>,
+}
+
+/// The engine's registry of commands: the latest journal records, the flows running and who
+/// waits for them, and what a person must look at. Locked, never across an `.await`.
 #[derive(Default)]
-pub(crate) struct State {
+pub(crate) struct Registry {
     /// The latest copy of every journal record.
     pub records: HashMap<CommandId, Record>,
     running: HashMap<CommandId, Running>,
@@ -80,13 +87,13 @@ pub(crate) struct State {
     pub reported: HashSet<String>,
 }
 
-/// Everything a flow task or the reconciler needs.
-pub(crate) struct Shared<B> {
+/// A running engine: everything its request loop, flow tasks and reconciler need.
+pub(crate) struct Engine<B> {
     pub backend: Arc<B>,
     pub journal: Journal,
     pub committer: Committer,
     pub config: EngineConfig,
-    pub state: Mutex<State>,
+    pub registry: Mutex<Registry>,
     pub events: broadcast::Sender<LaneEvent>,
     /// The journal was rebuilt after damage and may not know every command id used before.
     pub doubt: Option<Doubt>,
@@ -94,27 +101,30 @@ pub(crate) struct Shared<B> {
     pub pos: Mutex<super::pos::Binding>,
 }
 
-impl<B: Backend> Shared<B> {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+impl<B: Backend> Engine<B> {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn emit(&self, command_id: Option<&CommandId>, kind: EventKind) {
-        let event = LaneEvent {
-            lane: self.pos_id(),
+        let mut event = LaneEvent {
+            point_of_sale: self.pos_id(),
             command_id: command_id.cloned(),
             at_ms: now_ms(),
             kind,
+            submitters: Vec::new(),
         };
+        // Under one lock with the waiters' list, so that every submitter marked on the broadcast
+        // copy gets the event through its submission, and no other does.
+        let state = self.lock();
+        let waiters = command_id
+            .and_then(|id| state.running.get(id))
+            .map_or(&[][..], |running| &running.waiters[..]);
+        event.submitters = waiters.iter().map(|w| w.submitter).collect();
         // The lane first: a caller that has its answer must find the event already there.
         let _ = self.events.send(event.clone());
-        if let Some(id) = command_id {
-            let state = self.lock();
-            if let Some(running) = state.running.get(id) {
-                for waiter in &running.waiters {
-                    let _ = waiter.send(event.clone());
-                }
-            }
+        for waiter in waiters {
+            let _ = waiter.events.send(event.clone());
         }
     }
 
@@ -187,12 +197,12 @@ pub async fn start<B: Backend>(
         prompt: config.prompt.clone(),
         retiring: None,
     };
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Engine {
         backend,
         journal,
         committer,
         config,
-        state: Mutex::new(State::default()),
+        registry: Mutex::new(Registry::default()),
         events: events.clone(),
         doubt: doubt.clone(),
         pos: Mutex::new(pos),
@@ -204,8 +214,13 @@ pub async fn start<B: Backend>(
     tokio::spawn(async move {
         while let Some(request) = inbox.recv().await {
             match request {
-                Request::Submit { id, command, reply } => {
-                    let _ = reply.send(accept(&acceptor, id, command).await);
+                Request::Submit {
+                    id,
+                    command,
+                    submitter,
+                    reply,
+                } => {
+                    let _ = reply.send(accept(&acceptor, id, command, submitter).await);
                 }
                 Request::Query { id, reply } => {
                     let view = acceptor.lock().records.get(&id).map(Record::view);
@@ -228,28 +243,29 @@ pub async fn start<B: Backend>(
 
 /// The events of a command that is already answered: its `Finished` event alone.
 fn finished(
-    shared: &Shared<impl Backend>,
+    shared: &Engine<impl Backend>,
     id: &CommandId,
     outcome: Outcome,
 ) -> mpsc::UnboundedReceiver<LaneEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(LaneEvent {
-        lane: shared.pos_id(),
+        point_of_sale: shared.pos_id(),
         command_id: Some(id.clone()),
         at_ms: now_ms(),
         kind: EventKind::Finished { outcome },
+        submitters: Vec::new(),
     });
     rx
 }
 
 /// A submission of a stored command that is already answered.
-fn answered(shared: &Shared<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
+fn answered(shared: &Engine<impl Backend>, id: &CommandId, outcome: Outcome) -> Submission {
     Submission::new(finished(shared, id, outcome))
 }
 
 /// A command refused before anything was stored.
 fn rejected(
-    shared: &Shared<impl Backend>,
+    shared: &Engine<impl Backend>,
     id: &CommandId,
     code: RejectCode,
     message: impl Into<String>,
@@ -263,9 +279,10 @@ fn rejected(
 /// checked ([`super::admission`]), made durable, and started. Refused commands are not stored:
 /// nothing happened.
 async fn accept<B: Backend>(
-    shared: &Arc<Shared<B>>,
+    shared: &Arc<Engine<B>>,
     id: CommandId,
     command: Command,
+    submitter: Submitter,
 ) -> Result<Submission, EngineError> {
     let now = now_ms();
     let mut record = Record::new(id.clone(), command.clone(), shared.pos_id(), now);
@@ -290,13 +307,30 @@ async fn accept<B: Backend>(
         Admission::Answer(outcome) => return Ok(answered(shared, &id, outcome)),
         Admission::Refuse(code, message) => return Ok(rejected(shared, &id, code, message)),
         Admission::Follow { payment_id } => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            return Ok(match shared.lock().running.get_mut(&id) {
-                Some(running) => {
-                    running.waiters.push(tx);
-                    Submission::new(rx)
+            let (events, rx) = mpsc::unbounded_channel();
+            let outcome = {
+                let mut state = shared.lock();
+                // Looked at again under the lock `emit` holds: a command that answered since
+                // the decision has sent its `Finished` already and is answered from its record.
+                match state.records.get(&id).filter(|r| r.answered) {
+                    Some(done) => Some(done.outcome.clone().unwrap_or(Outcome::Unknown {
+                        payment_id: done.payment_id.clone(),
+                    })),
+                    None => match state.running.get_mut(&id) {
+                        Some(running) => {
+                            // The submitter's earlier submission ends here; this one carries
+                            // the rest.
+                            running.waiters.retain(|w| w.submitter != submitter);
+                            running.waiters.push(Waiter { submitter, events });
+                            None
+                        }
+                        None => Some(Outcome::Unknown { payment_id }),
+                    },
                 }
-                None => answered(shared, &id, Outcome::Unknown { payment_id }),
+            };
+            return Ok(match outcome {
+                Some(outcome) => answered(shared, &id, outcome),
+                None => Submission::new(rx),
             });
         }
         Admission::Start {
@@ -312,8 +346,8 @@ async fn accept<B: Backend>(
     // I4: the intent (and its idempotency key) is durable before the first request.
     shared.durable().await?;
     super::audit::accepted(&record);
-    let (tx, rx) = mpsc::unbounded_channel();
-    spawn_flow(shared.clone(), record, vec![tx]);
+    let (events, rx) = mpsc::unbounded_channel();
+    spawn_flow(shared.clone(), record, vec![Waiter { submitter, events }]);
     if let Some(victim) = cancel_victim {
         follow_cancel_target(shared, &id, &victim);
     }
@@ -322,7 +356,7 @@ async fn accept<B: Backend>(
 
 /// The idempotency key of a creating command: derived from the command, so that repeating it
 /// after the journal lost its record is still a replay at the backend (see [`super::keys`]).
-fn create_key<B: Backend>(shared: &Shared<B>, id: &CommandId, command: &Command) -> String {
+fn create_key<B: Backend>(shared: &Engine<B>, id: &CommandId, command: &Command) -> String {
     super::keys::create_key(
         shared.journal.db().installation(),
         shared.journal.lane(),
@@ -333,7 +367,7 @@ fn create_key<B: Backend>(shared: &Shared<B>, id: &CommandId, command: &Command)
 
 /// Connects a started cancel command to the command it cancels: if that one has answered, the
 /// cancel learns its outcome now, otherwise when it answers; a running flow is told to cancel.
-pub(crate) fn follow_cancel_target<B: Backend>(shared: &Shared<B>, id: &CommandId, victim: &CommandId) {
+pub(crate) fn follow_cancel_target<B: Backend>(shared: &Engine<B>, id: &CommandId, victim: &CommandId) {
     let (deliver_now, running) = {
         let mut state = shared.lock();
         let running = state.running.contains_key(victim);
@@ -361,18 +395,14 @@ pub(crate) fn follow_cancel_target<B: Backend>(shared: &Shared<B>, id: &CommandI
     }
 }
 
-pub(crate) fn send_input<B: Backend>(shared: &Shared<B>, id: &CommandId, input: Input) {
+pub(crate) fn send_input<B: Backend>(shared: &Engine<B>, id: &CommandId, input: Input) {
     if let Some(running) = shared.lock().running.get(id) {
         let _ = running.inputs.send(input);
     }
 }
 
 /// Runs a record's flow in its own task until the flow stops.
-pub(crate) fn spawn_flow<B: Backend>(
-    shared: Arc<Shared<B>>,
-    record: Record,
-    waiters: Vec<mpsc::UnboundedSender<LaneEvent>>,
-) {
+pub(crate) fn spawn_flow<B: Backend>(shared: Arc<Engine<B>>, record: Record, waiters: Vec<Waiter>) {
     let (inputs, mut inbox) = mpsc::unbounded_channel();
     shared
         .lock()
@@ -390,7 +420,7 @@ pub(crate) fn spawn_flow<B: Backend>(
 }
 
 async fn run_flow<B: Backend>(
-    shared: &Arc<Shared<B>>,
+    shared: &Arc<Engine<B>>,
     mut record: Record,
     inbox: &mut mpsc::UnboundedReceiver<Input>,
 ) -> Result<(), EngineError> {
@@ -445,7 +475,7 @@ async fn run_flow<B: Backend>(
 
 /// The first answer of a command: to everyone waiting for it, the lane, and any cancel command
 /// waiting for it.
-fn answer<B: Backend>(shared: &Shared<B>, id: &CommandId, outcome: Outcome) {
+fn answer<B: Backend>(shared: &Engine<B>, id: &CommandId, outcome: Outcome) {
     shared.emit(
         Some(id),
         EventKind::Finished {

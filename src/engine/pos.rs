@@ -14,7 +14,7 @@
 
 use super::api::{CommandKind, EventKind, Outcome, PosRequest};
 use super::backend::{Backend, CustomerPrompt};
-use super::driver::Shared;
+use super::driver::Engine;
 use super::flow::Policy;
 use super::record::{Phase, Record};
 use super::recovery::raise_alarm;
@@ -33,7 +33,7 @@ pub(crate) struct Binding {
 /// read where the engine's state is locked (a command refused while its checks hold that lock).
 /// Retiring and checking for open payments need no common lock: both happen in the engine's one
 /// task that also accepts commands, so no command can slip in between.
-impl<B: Backend> Shared<B> {
+impl<B: Backend> Engine<B> {
     fn binding(&self) -> std::sync::MutexGuard<'_, Binding> {
         self.pos.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -61,7 +61,7 @@ impl<B: Backend> Shared<B> {
 
 /// Answers a request of the daemon about the point of sale. Runs in the engine's accepting
 /// task.
-pub(crate) fn handle<B: Backend>(shared: &Shared<B>, request: PosRequest) {
+pub(crate) fn handle<B: Backend>(shared: &Engine<B>, request: PosRequest) {
     match request {
         PosRequest::OpenPayments { reply } => {
             let _ = reply.send(open_now(shared));
@@ -94,7 +94,7 @@ pub(crate) fn handle<B: Backend>(shared: &Shared<B>, request: PosRequest) {
     }
 }
 
-fn open_now<B: Backend>(shared: &Shared<B>) -> Vec<String> {
+fn open_now<B: Backend>(shared: &Engine<B>) -> Vec<String> {
     let pos_id = shared.pos_id();
     let state = shared.lock();
     open_payments(

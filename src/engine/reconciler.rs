@@ -11,13 +11,13 @@
 use super::api::{Command, CommandId, Outcome};
 use super::backend::Backend;
 use super::backend::{PaymentInfo, PaymentQuery};
-use super::driver::{now_ms, Shared};
+use super::driver::{now_ms, Engine};
 use super::record::{Decision, Phase, Record};
 use super::recovery::{raise_alarm, recovered_reservation};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub(crate) fn spawn<B: Backend>(shared: Arc<Shared<B>>) {
+pub(crate) fn spawn<B: Backend>(shared: Arc<Engine<B>>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(shared.config.reconcile_every).await;
@@ -28,7 +28,7 @@ pub(crate) fn spawn<B: Backend>(shared: Arc<Shared<B>>) {
 
 /// One pass. With `rebuild` (the journal was set aside), reservations without a record get a
 /// recovered record so a person can capture or cancel them by command id.
-pub(crate) async fn sweep<B: Backend>(shared: &Arc<Shared<B>>, rebuild: bool) {
+pub(crate) async fn sweep<B: Backend>(shared: &Arc<Engine<B>>, rebuild: bool) {
     prune(shared);
     let capabilities = shared.backend.capabilities();
     if !capabilities.lists_open_payments {
@@ -175,7 +175,7 @@ fn decide(info: &PaymentInfo, seen: Unowned) -> Verdict {
 /// Records a reservation found at MobilePay after the journal was lost, answered as kept, so
 /// that `Capture`/`Cancel` with target `recovered-<paymentId>` can finish it.
 fn adopt_reservation<B: Backend>(
-    shared: &Shared<B>,
+    shared: &Engine<B>,
     info: &super::backend::PaymentInfo,
 ) -> Result<(), super::api::EngineError> {
     let Ok(id) = CommandId::new(format!("recovered-{}", info.payment_id)) else {
@@ -214,7 +214,7 @@ fn adopt_reservation<B: Backend>(
     shared.store(&record)
 }
 
-fn prune<B: Backend>(shared: &Shared<B>) {
+fn prune<B: Backend>(shared: &Engine<B>) {
     let retention = shared.config.retention;
     let cutoff = now_ms().saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
     let expired = |r: &Record| r.is_finished() && r.updated_at_ms < cutoff;

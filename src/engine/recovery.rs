@@ -4,7 +4,7 @@
 
 use super::api::{Command, CommandId, EventKind, Outcome};
 use super::backend::Backend;
-use super::driver::{follow_cancel_target, spawn_flow, Shared};
+use super::driver::{follow_cancel_target, spawn_flow, Engine};
 use super::journal::SetAside;
 use super::reconciler;
 use super::record::{Phase, Record};
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) async fn recover<B: Backend>(
-    shared: &Arc<Shared<B>>,
+    shared: &Arc<Engine<B>>,
     set_aside: Option<SetAside>,
 ) -> anyhow::Result<()> {
     let loaded = shared.journal.load()?;
@@ -126,7 +126,7 @@ fn plan(records: &HashMap<CommandId, Record>) -> Resumption {
 
 /// Something a person must look at: logged, kept for [`crate::engine::EngineHandle::alarms`],
 /// and announced on the lane.
-pub(crate) fn raise_alarm<B: Backend>(shared: &Shared<B>, detail: String) {
+pub(crate) fn raise_alarm<B: Backend>(shared: &Engine<B>, detail: String) {
     tracing::error!(alarm = %detail, "payment engine alarm");
     shared.lock().alarms.push(detail.clone());
     shared.emit(

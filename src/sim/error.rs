@@ -9,16 +9,18 @@ use axum::{
 use serde_json::json;
 use std::borrow::Cow;
 
+/// An error answer the simulator gives, as MobilePay would (not to be confused with the
+/// client's [`crate::backends::pos_v10::ApiError`], the error it receives).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub struct ErrorAnswer {
     pub status: StatusCode,
     pub code: Option<Cow<'static, str>>,
     pub message: String,
 }
 
-impl ApiError {
+impl ErrorAnswer {
     fn new(status: StatusCode, code: Option<&'static str>, message: impl Into<String>) -> Self {
-        ApiError {
+        ErrorAnswer {
             status,
             code: code.map(Cow::Borrowed),
             message: message.into(),
@@ -45,7 +47,7 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, None, "")
     }
     pub fn server_error(code: String) -> Self {
-        ApiError {
+        ErrorAnswer {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: Some(Cow::Owned(code)),
             message: "Internal server error (simulated)".into(),
@@ -63,7 +65,7 @@ pub enum Family {
     Refunds,
 }
 
-pub fn render(err: &ApiError, correlation_id: &str, family: Family) -> Response {
+pub fn render(err: &ErrorAnswer, correlation_id: &str, family: Family) -> Response {
     let Some(code) = &err.code else {
         return err.status.into_response();
     };

@@ -3,7 +3,7 @@
 
 use super::clock::format_rfc3339;
 use super::context::SimContext;
-use super::error::{render, ApiError, Family};
+use super::error::{render, ErrorAnswer, Family};
 use super::observe::{endpoint_name, FaultMode, LogEntry};
 use super::server::ConnectionKill;
 use crate::backends::pos_v10::model::headers;
@@ -76,7 +76,7 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
                 .as_ref()
                 .and_then(|f| f.code.clone())
                 .unwrap_or_else(|| "2000".to_string());
-            render(&ApiError::server_error(code), &correlation, family)
+            render(&ErrorAnswer::server_error(code), &correlation, family)
         }
         Some(FaultMode::Unauthorized) => StatusCode::UNAUTHORIZED.into_response(),
         Some(FaultMode::CommitThenDrop) => {

@@ -132,10 +132,11 @@ async fn a_failing_display_is_reported_and_retried_without_stopping_anything() {
 
 fn event(command: &str, kind: EventKind) -> LaneEvent {
     LaneEvent {
-        lane: "pos-1".into(),
+        point_of_sale: "pos-1".into(),
         command_id: Some(CommandId::new(command).unwrap()),
         at_ms: 0,
         kind,
+        submitters: Vec::new(),
     }
 }
 

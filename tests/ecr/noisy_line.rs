@@ -4,7 +4,7 @@
 //! retransmission must get every message through.
 
 use bytes::BytesMut;
-use mposd::ecr::driver::run_connection;
+use mposd::ecr::connection::run_connection;
 use mposd::ecr::frame::{Decoded, Frame, FrameCodec, FrameKind};
 use mposd::ecr::link::{Link, LinkConfig, LinkEvent};
 use rand::{rngs::StdRng, Rng, SeedableRng};

@@ -3,7 +3,7 @@
 //! commands, events and outcomes, repeats after an ECR restart, lane-wide events, and the
 //! serial device vanishing and coming back.
 
-use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, LANE};
+use super::support::{ask, expect, refused, PtyLine, ScriptedEngine, POS_ID};
 use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::message::{
     DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, Reachability, WireOutcome,
@@ -72,7 +72,7 @@ async fn hello_status_and_refusals() {
     )
     .await;
     assert!(
-        matches!(&hello, DaemonMessage::Hello { lane, protocol: 1, product, .. } if lane == LANE && product == "mposd"),
+        matches!(&hello, DaemonMessage::Hello { lane, protocol: 1, product, .. } if lane == POS_ID && product == "mposd"),
         "{hello:?}"
     );
     let refused = ask(
@@ -97,7 +97,7 @@ async fn hello_status_and_refusals() {
         status,
         DaemonMessage::Status {
             id: "st-1".into(),
-            lane: LANE.into(),
+            lane: POS_ID.into(),
             backend: Reachability::Online,
             running: vec![],
             alarms: vec![],
@@ -769,6 +769,126 @@ async fn unknown_outcomes_are_resolved_and_lane_news_is_forwarded() {
             ..
         }
     ));
+}
+
+/// Each event reaches the cash register once: a command's events through its submission (also
+/// when the register repeats the running command), everything else on the lane through the
+/// broadcast, and none of them both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_the_cash_register_exactly_once() {
+    let mut engine = ScriptedEngine::start();
+    let line = PtyLine::new();
+    let _daemon = serve(&line, &engine);
+    let mut ecr = line.register();
+
+    let accepted = |id: &str| DaemonMessage::Accepted { id: id.into() };
+    assert_eq!(
+        ask(&mut ecr, pay("sale-1", 700, "R1-0001")).await,
+        accepted("sale-1")
+    );
+    engine.next_started().await;
+    let waiting = EventKind::WaitingForCustomer {
+        payment_id: "p1".into(),
+        prompt: None,
+        amount: Some(Minor(700)),
+        currency: Some(Currency::DKK),
+    };
+    engine.emit("sale-1", waiting.clone());
+    expect(&mut ecr, "waiting", event_of("sale-1")).await;
+    // The register repeats the running command: the new submission carries the rest.
+    assert_eq!(
+        ask(&mut ecr, pay("sale-1", 700, "R1-0001")).await,
+        accepted("sale-1")
+    );
+    assert!(engine.started.try_recv().is_err(), "a repeat started a command");
+
+    // A command resumed after a restart and lane news: on the broadcast only.
+    engine.broadcast(Some("sale-old"), waiting);
+    engine.broadcast(None, EventKind::BackendOffline);
+    engine.emit(
+        "sale-1",
+        EventKind::Reserved {
+            payment_id: "p1".into(),
+            amount: Minor(700),
+            partial_capture_possible: false,
+        },
+    );
+    engine.emit(
+        "sale-1",
+        EventKind::Finished {
+            outcome: Outcome::Captured {
+                payment_id: "p1".into(),
+                amount: Minor(700),
+                currency: Currency::DKK,
+            },
+        },
+    );
+    engine.broadcast(None, EventKind::BackendOnline);
+
+    let mut heard = Vec::new();
+    let mut outcomes = 0;
+    let mut news = 0;
+    expect(&mut ecr, "the outcome and the lane news", |m| {
+        heard.push(m.clone());
+        match m {
+            DaemonMessage::Outcome { .. } => outcomes += 1,
+            DaemonMessage::Event { id: None, .. } => news += 1,
+            _ => {}
+        }
+        (outcomes >= 1 && news >= 2).then_some(())
+    })
+    .await;
+    // A copy sent twice would be sent by now: the status reply comes after a round trip to
+    // the engine.
+    ecr.send(&EcrMessage::Status { id: "st".into() });
+    let running = expect(&mut ecr, "the status", |m| match m {
+        DaemonMessage::Status { running, .. } => Some(running.clone()),
+        other => {
+            heard.push(other.clone());
+            None
+        }
+    })
+    .await;
+    assert_eq!(running, ["sale-old"]);
+
+    let count = |wanted: &dyn Fn(&DaemonMessage) -> bool| heard.iter().filter(|m| wanted(m)).count();
+    let of = |id: &'static str, e: fn(&Event) -> bool| move |m: &DaemonMessage| matches!(m, DaemonMessage::Event { id: Some(i), event } if i == id && e(event));
+    assert_eq!(
+        count(&of("sale-1", |e| matches!(e, Event::Reserved { .. }))),
+        1,
+        "{heard:#?}"
+    );
+    assert_eq!(
+        count(&|m| matches!(m, DaemonMessage::Outcome { id, .. } if id == "sale-1")),
+        1,
+        "{heard:#?}"
+    );
+    assert_eq!(
+        count(&of("sale-old", |e| matches!(e, Event::WaitingForCustomer { .. }))),
+        1,
+        "{heard:#?}"
+    );
+    assert_eq!(
+        count(&|m| matches!(
+            m,
+            DaemonMessage::Event {
+                id: None,
+                event: Event::BackendOffline
+            }
+        )),
+        1
+    );
+    assert_eq!(
+        count(&|m| matches!(
+            m,
+            DaemonMessage::Event {
+                id: None,
+                event: Event::BackendOnline
+            }
+        )),
+        1
+    );
+    assert_eq!(heard.len(), 5, "nothing else: {heard:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

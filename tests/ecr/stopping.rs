@@ -3,7 +3,7 @@
 //! out, and the connection ends only once the register has acknowledged it.
 
 use bytes::BytesMut;
-use mposd::ecr::driver::{run_connection, ConnectionEnd};
+use mposd::ecr::connection::{run_connection, ConnectionEnd};
 use mposd::ecr::frame::{Decoded, Frame, FrameCodec, FrameKind};
 use mposd::ecr::link::{Link, LinkConfig};
 use mposd::ecr::message::{DaemonMessage, ErrorCode};

@@ -14,7 +14,7 @@ use mposd::ecr::message::{DaemonMessage, EcrMessage, WireOutcome};
 use mposd::ecr::register::{Heard, Register};
 use mposd::engine::{
     Command, CommandId, CommandState, CommandView, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode,
-    Request, Submission,
+    Request, Submission, Submitter,
 };
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -24,7 +24,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_serial::SerialStream;
 
-pub const LANE: &str = "c85916b1-8e17-4275-a388-551e16aa6293";
+/// The scripted lane's MobilePay `posId`.
+pub const POS_ID: &str = "c85916b1-8e17-4275-a388-551e16aa6293";
 
 /// Generous: the machine running the tests may be busy.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -140,7 +141,8 @@ pub fn reply_id(message: &DaemonMessage) -> Option<&str> {
 struct Entry {
     command: Command,
     state: CommandState,
-    watchers: Vec<mpsc::UnboundedSender<LaneEvent>>,
+    /// Who gets the command's events through a submission, and its channel.
+    watchers: Vec<(Submitter, mpsc::UnboundedSender<LaneEvent>)>,
 }
 
 /// A payment engine whose flows the test plays out by hand.
@@ -156,14 +158,19 @@ impl ScriptedEngine {
     pub fn start() -> ScriptedEngine {
         let (requests, mut incoming) = mpsc::channel::<Request>(64);
         let (events, _) = broadcast::channel(256);
-        let handle = EngineHandle::new(requests, events.clone(), LANE.into());
+        let handle = EngineHandle::new(requests, events.clone(), POS_ID.into());
         let journal: Arc<Mutex<HashMap<CommandId, Entry>>> = Arc::default();
         let (started_tx, started) = mpsc::unbounded_channel();
         let j = journal.clone();
         tokio::spawn(async move {
             while let Some(request) = incoming.recv().await {
                 match request {
-                    Request::Submit { id, command, reply } => {
+                    Request::Submit {
+                        id,
+                        command,
+                        submitter,
+                        reply,
+                    } => {
                         let (tx, rx) = mpsc::unbounded_channel();
                         let mut stored = true;
                         let mut journal = j.lock().unwrap();
@@ -189,7 +196,10 @@ impl ScriptedEngine {
                                         },
                                     ));
                                 }
-                                CommandState::Running => entry.watchers.push(tx),
+                                CommandState::Running => {
+                                    entry.watchers.retain(|(f, _)| *f != submitter);
+                                    entry.watchers.push((submitter, tx));
+                                }
                             },
                             None => {
                                 journal.insert(
@@ -197,7 +207,7 @@ impl ScriptedEngine {
                                     Entry {
                                         command: command.clone(),
                                         state: CommandState::Running,
-                                        watchers: vec![tx],
+                                        watchers: vec![(submitter, tx)],
                                     },
                                 );
                                 let _ = started_tx.send((id, command));
@@ -246,37 +256,42 @@ impl ScriptedEngine {
             .expect("engine running")
     }
 
-    /// Emits an event of command `id` (to its followers and the lane); `Finished` stores the
-    /// outcome.
+    /// Emits an event of command `id` (through its submissions, and on the lane marked with their
+    /// submitters); `Finished` stores the outcome.
     pub fn emit(&self, id: &str, kind: EventKind) {
         let id = CommandId::new(id).unwrap();
-        let event = lane_event(&id, kind);
+        let mut event = lane_event(&id, kind);
         let mut journal = self.journal.lock().unwrap();
         let entry = journal.get_mut(&id).expect("a known command");
-        entry.watchers.retain(|w| w.send(event.clone()).is_ok());
+        event.submitters = entry.watchers.iter().map(|(f, _)| *f).collect();
+        let _ = self.events.send(event.clone());
+        for (_, watcher) in &entry.watchers {
+            let _ = watcher.send(event.clone());
+        }
         if let EventKind::Finished { outcome } = &event.kind {
             entry.state = CommandState::Finished(outcome.clone());
             entry.watchers.clear();
         }
-        let _ = self.events.send(event);
     }
 
     /// An event on the lane broadcast only (news, or commands resumed after a restart).
     pub fn broadcast(&self, command_id: Option<&str>, kind: EventKind) {
         let _ = self.events.send(LaneEvent {
-            lane: LANE.into(),
+            point_of_sale: POS_ID.into(),
             command_id: command_id.map(|id| CommandId::new(id).unwrap()),
             at_ms: 0,
             kind,
+            submitters: Vec::new(),
         });
     }
 }
 
 fn lane_event(id: &CommandId, kind: EventKind) -> LaneEvent {
     LaneEvent {
-        lane: LANE.into(),
+        point_of_sale: POS_ID.into(),
         command_id: Some(id.clone()),
         at_ms: 0,
         kind,
+        submitters: Vec::new(),
     }
 }

@@ -5,7 +5,8 @@ use mposd::backends::pos_v10::idempotency::IdempotencyKey;
 use mposd::backends::pos_v10::model::{InitiatePaymentRequest, PlannedCaptureDelay};
 use mposd::correlation::Correlation;
 use mposd::engine::api::{
-    Command, CommandState, DeclineReason, EventKind, Outcome, PaymentSelector, RejectCode,
+    Command, CommandState, DeclineReason, EventKind, LaneEvent, Outcome, PaymentSelector, RejectCode,
+    Submission, Submitter,
 };
 use mposd::money::{Currency, MajorAmount, Minor};
 
@@ -50,6 +51,94 @@ async fn payment_is_captured_and_answered_again_for_the_same_command_id() {
         }
     ));
     assert_eq!(lane.engine().query(&id("never-used")).await.unwrap(), None);
+}
+
+/// Every event of a submission, until the engine ends it.
+async fn events_of(mut submission: Submission) -> Vec<LaneEvent> {
+    let mut events = Vec::new();
+    while let Some(event) = tokio::time::timeout(std::time::Duration::from_secs(60), submission.next_event())
+        .await
+        .expect("the submission ends")
+    {
+        events.push(event);
+    }
+    events
+}
+
+/// A front end that submits commands and watches the lane gets each event of its command once:
+/// its submissions carry them all (a repeat of the running command takes over from the earlier
+/// submission, which ends without the outcome), and their copies on the lane broadcast are
+/// marked with it, so it can leave them out there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submitter_gets_each_event_of_its_command_once() {
+    let lane = lane().await;
+    let engine = lane.engine();
+    let mut broadcast = engine.subscribe();
+    let (cashier, display) = (Submitter::new(), Submitter::new());
+    let sale = || pay(1000, "order-1", false);
+    let first = engine.submit_as(cashier, id("sale-1"), sale()).await.unwrap();
+    let watched = engine.submit_as(display, id("sale-1"), sale()).await.unwrap();
+    wait_for_status(&lane, "Initiated").await;
+    let again = engine.submit_as(cashier, id("sale-1"), sale()).await.unwrap();
+    let cancel = lane
+        .run("cancel-1", Command::Cancel { target: id("sale-1") })
+        .await;
+    assert_eq!(cancel, Outcome::Cancelled { target: id("sale-1") });
+
+    let (first, again, watched) = (
+        events_of(first).await,
+        events_of(again).await,
+        events_of(watched).await,
+    );
+    let mut on_the_lane = Vec::new();
+    while !matches!(
+        on_the_lane.last(),
+        Some(LaneEvent {
+            kind: EventKind::Finished { .. },
+            ..
+        })
+    ) {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(60), broadcast.recv())
+            .await
+            .expect("the lane's events")
+            .expect("no lane event lost");
+        if event.command_id == Some(id("sale-1")) {
+            on_the_lane.push(event);
+        }
+    }
+    assert!(matches!(
+        watched.last(),
+        Some(LaneEvent {
+            kind: EventKind::Finished {
+                outcome: Outcome::Declined { .. }
+            },
+            ..
+        })
+    ));
+    assert_eq!(
+        watched, on_the_lane,
+        "a submission carries every event of its command"
+    );
+    assert_eq!(
+        [first.clone(), again].concat(),
+        watched,
+        "the cashier's submissions, once each"
+    );
+    assert!(!first.iter().any(|e| matches!(e.kind, EventKind::Finished { .. })));
+    for event in &on_the_lane {
+        assert!(
+            event.carried_to(cashier) && event.carried_to(display),
+            "{event:?}"
+        );
+    }
+
+    // Answered from the journal: through the submission only, not on the lane.
+    let repeat = events_of(engine.submit_as(cashier, id("sale-1"), sale()).await.unwrap()).await;
+    assert_eq!(repeat.len(), 1);
+    assert_eq!(repeat[0].kind, watched.last().unwrap().kind);
+    while let Ok(event) = broadcast.try_recv() {
+        assert_ne!(event.command_id, Some(id("sale-1")), "{event:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,7 +36,7 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
     let beacon = "0b1d2c3e-0000-4000-8000-00000000beef";
     let new_pos = register_pos(&lane.client, &format!("moved-{}", lane.beacon_id), beacon).await;
     engine.move_to(&new_pos, prompt(beacon)).await.unwrap();
-    assert_eq!(engine.lane(), new_pos);
+    assert_eq!(engine.point_of_sale(), new_pos);
     // The kept reservation lives on the old point of sale.
     assert!(engine.open_payments().await.unwrap().is_empty());
 
@@ -47,7 +47,7 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
     let mut shown = None;
     while let Ok(event) = events.try_recv() {
         if let EventKind::WaitingForCustomer { prompt, .. } = event.kind {
-            assert_eq!(event.lane, new_pos);
+            assert_eq!(event.point_of_sale, new_pos);
             shown = prompt.and_then(|p| p.sticker_id().map(str::to_string));
         }
     }

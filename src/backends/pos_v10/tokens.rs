@@ -139,8 +139,9 @@ struct Stored {
     merchant_locked: bool,
 }
 
+/// The token held now, and how renewing it goes (failures, backoff, a renewal under way).
 #[derive(Default)]
-struct State {
+struct Held {
     current: Option<Token>,
     failures: u32,
     next_attempt: Option<SystemTime>,
@@ -159,7 +160,7 @@ struct Inner {
     tree: sled::Tree,
     clock: Arc<dyn Clock>,
     settings: TokenSettings,
-    state: Mutex<State>,
+    held: Mutex<Held>,
     renewal: tokio::sync::Mutex<()>,
 }
 
@@ -208,7 +209,7 @@ impl TokenManager {
             tree,
             clock,
             settings,
-            state: Mutex::new(State::default()),
+            held: Mutex::new(Held::default()),
             renewal: tokio::sync::Mutex::new(()),
         };
         let manager = TokenManager {
@@ -222,7 +223,7 @@ impl TokenManager {
                 Some(token)
             }
         };
-        manager.state().current = initial;
+        manager.held().current = initial;
         Ok(manager)
     }
 
@@ -235,7 +236,7 @@ impl TokenManager {
     pub async fn token(&self, correlation: &Correlation) -> Result<Token, TokenError> {
         let now = self.inner.clock.now();
         let (usable, start_background) = {
-            let mut state = self.state();
+            let mut state = self.held();
             let usable = state.current.clone().filter(|t| self.is_usable(t, now));
             let due = usable.as_ref().is_some_and(|t| now >= t.renew_at)
                 && !state.renewing
@@ -266,7 +267,7 @@ impl TokenManager {
         rejected: &AccessToken,
     ) -> Result<Token, TokenError> {
         {
-            let mut state = self.state();
+            let mut state = self.held();
             if state
                 .current
                 .as_ref()
@@ -316,7 +317,7 @@ impl TokenManager {
                                 match manager.read_provisioned(path) {
                                     Ok(token) => {
                                         manager.check_provisioned_expiry(&token);
-                                        manager.state().current = Some(token);
+                                        manager.held().current = Some(token);
                                     }
                                     Err(err) => tracing::error!(error = %err, "provisioned token unusable"),
                                 }
@@ -330,7 +331,7 @@ impl TokenManager {
     }
 
     fn background_due(&self, now: SystemTime) -> bool {
-        let state = self.state();
+        let state = self.held();
         let due = match &state.current {
             Some(token) => now >= token.renew_at,
             None => false,
@@ -354,7 +355,7 @@ impl TokenManager {
         let _guard = self.inner.renewal.lock().await;
         let now = self.inner.clock.now();
         {
-            let mut state = self.state();
+            let mut state = self.held();
             if let Some(current) = state.current.clone() {
                 let usable = self.is_usable(&current, now) && rejected != Some(&current.access_token);
                 let fresh = now < current.renew_at;
@@ -376,7 +377,7 @@ impl TokenManager {
                 token
             }
         };
-        let mut state = self.state();
+        let mut state = self.held();
         state.renewing = false;
         match result {
             Ok(token) => {
@@ -611,9 +612,9 @@ impl TokenManager {
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
         self.inner
-            .state
+            .held
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -730,7 +731,7 @@ mod tests {
             &jwt(&serde_json::json!({"exp": 1_900_000_000u64 + 90 * 86_400, "merchant_vat": "DK12345678"})),
         );
         let m = manager(dir.path(), Credentials::ProvisionedToken(path.clone()), now).unwrap();
-        let token = m.state().current.clone().unwrap();
+        let token = m.held().current.clone().unwrap();
         assert!(token.merchant_locked);
         assert_eq!(token.expires_at, now + Duration::from_secs(90 * 86_400));
         drop(m);

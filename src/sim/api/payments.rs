@@ -7,7 +7,7 @@ use crate::backends::pos_v10::model::{
     PaymentReadyRequest, PreparePaymentRequest,
 };
 use crate::money::MajorAmount;
-use crate::sim::error::{ApiError, Family};
+use crate::sim::error::{ErrorAnswer, Family};
 use crate::sim::world::Terms;
 use axum::{
     body::Body,
@@ -22,7 +22,7 @@ fn terms_of(
     label: &Option<String>,
     restrictions: Option<crate::backends::pos_v10::model::Restrictions>,
     planned: crate::backends::pos_v10::model::PlannedCaptureDelay,
-) -> Result<Terms, ApiError> {
+) -> Result<Terms, ErrorAnswer> {
     let amount = amount(amount_value)?;
     if let Some(label) = label {
         text(label, "1117", "MerchantPaymentLabel")?;
@@ -135,13 +135,13 @@ pub(super) async fn find_payments(
             None => false,
             Some("Captured") => true,
             Some(other) => {
-                return Err(ApiError::malformed(format!(
+                return Err(ErrorAnswer::malformed(format!(
                     "Unknown payment state filter {other:?}"
                 )))
             }
         };
         if pos_id.is_none() && order_id.is_none() {
-            return Err(ApiError::bad_request(
+            return Err(ErrorAnswer::bad_request(
                 "1109",
                 "Payment filter not specific enough",
             ));

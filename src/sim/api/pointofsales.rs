@@ -5,7 +5,7 @@ use super::checks::{authorize, guid, query_map, read_body, text};
 use super::respond::{create, ok_empty, ok_json, on_resource, Reply, Sim};
 use crate::backends::pos_v10::formats;
 use crate::backends::pos_v10::model::{CreatePosRequest, PosIdResponse, PosIdsResponse};
-use crate::sim::error::{ApiError, Family};
+use crate::sim::error::{ErrorAnswer, Family};
 use axum::{
     body::Body,
     extract::{Path, RawQuery, State as AxumState},
@@ -32,7 +32,7 @@ pub(super) async fn create_pos(AxumState(sim): Sim, headers: HeaderMap, body: Bo
                 .as_deref()
                 .is_some_and(|b| !formats::is_valid_beacon_id(b))
             {
-                return Err(ApiError::bad_request("1100", "Invalid BeaconId"));
+                return Err(ErrorAnswer::bad_request("1100", "Invalid BeaconId"));
             }
             if let Some(alias) = &req.callback_alias {
                 text(alias, "1116", "CallbackAlias")?;
@@ -41,7 +41,7 @@ pub(super) async fn create_pos(AxumState(sim): Sim, headers: HeaderMap, body: Bo
             let types = &req.supported_beacon_types;
             let unique: std::collections::HashSet<_> = types.iter().collect();
             if types.is_empty() || unique.len() != types.len() {
-                return Err(ApiError::malformed(
+                return Err(ErrorAnswer::malformed(
                     "supportedBeaconTypes must be a non-empty list without repeats",
                 ));
             }
@@ -60,7 +60,7 @@ pub(super) async fn find_pos(AxumState(sim): Sim, headers: HeaderMap, RawQuery(q
         let beacon_id = q.get("beaconId");
         let merchant_pos_id = q.get("merchantPosId");
         if store_id.is_none() && beacon_id.is_none() && merchant_pos_id.is_none() {
-            return Err(ApiError::bad_request(
+            return Err(ErrorAnswer::bad_request(
                 "1121",
                 "Point of sale filter not specific enough",
             ));

@@ -7,7 +7,7 @@ use crate::backends::pos_v10::model::{
     CreateRefundRequest, GetRefundResponse, RefundIdResponse, RefundIdsResponse,
 };
 use crate::money::MajorAmount;
-use crate::sim::error::{ApiError, Family};
+use crate::sim::error::{ErrorAnswer, Family};
 use crate::sim::world::NewRefund;
 use axum::{
     body::Body,
@@ -76,7 +76,7 @@ pub(super) async fn find_refunds(AxumState(sim): Sim, headers: HeaderMap, RawQue
         let q = query_map(q)?;
         let payment_id = q
             .get("paymentId")
-            .ok_or_else(|| ApiError::bad_request("1110", "Refund filter not specific enough"))?;
+            .ok_or_else(|| ErrorAnswer::bad_request("1110", "Refund filter not specific enough"))?;
         let payment_id = guid(payment_id, "paymentId")?;
         let refund_ids = sim.with_world(|st, _| st.find_refunds(&caller, &payment_id));
         Ok(ok_json(&RefundIdsResponse { refund_ids }))

@@ -5,7 +5,7 @@
 use super::checks::{authorize, guid, parse_json};
 use crate::backends::pos_v10::model::headers;
 use crate::sim::context::SimContext;
-use crate::sim::error::{render, ApiError, Family};
+use crate::sim::error::{render, ErrorAnswer, Family};
 use crate::sim::world::{Caller, IdemScope, World};
 use axum::{
     extract::State as AxumState,
@@ -38,7 +38,7 @@ impl Reply {
         }
     }
 
-    pub(super) fn send(&self, result: Result<Response, ApiError>) -> Response {
+    pub(super) fn send(&self, result: Result<Response, ErrorAnswer>) -> Response {
         result.unwrap_or_else(|err| render(&err, &self.correlation_id, self.family))
     }
 }
@@ -62,7 +62,7 @@ pub(super) fn on_resource(
     headers: &HeaderMap,
     family: Family,
     (raw_id, what): (&str, &str),
-    act: impl FnOnce(&Caller, &str) -> Result<Response, ApiError>,
+    act: impl FnOnce(&Caller, &str) -> Result<Response, ErrorAnswer>,
 ) -> Response {
     Reply::new(headers, family).send((|| {
         let (caller, _) = authorize(sim, headers, false)?;
@@ -78,9 +78,9 @@ pub(super) fn create<T: DeserializeOwned, V, R: Serialize>(
     headers: &HeaderMap,
     body: &[u8],
     endpoint: &'static str,
-    validate: impl FnOnce(&T) -> Result<V, ApiError>,
-    act: impl FnOnce(&mut World, &Caller, &T, V, &str, i64) -> Result<R, ApiError>,
-) -> Result<Response, ApiError> {
+    validate: impl FnOnce(&T) -> Result<V, ErrorAnswer>,
+    act: impl FnOnce(&mut World, &Caller, &T, V, &str, i64) -> Result<R, ErrorAnswer>,
+) -> Result<Response, ErrorAnswer> {
     let (caller, key) = authorize(sim, headers, true)?;
     let key = key.unwrap_or_default();
     let (request, fingerprint) = parse_json::<T>(body)?;

@@ -4,7 +4,7 @@ use super::checks::{authorize, query_map};
 use super::respond::{ok_json, on_resource, Reply, Sim};
 use crate::backends::pos_v10::formats;
 use crate::backends::pos_v10::model::StoreIdsResponse;
-use crate::sim::error::{ApiError, Family};
+use crate::sim::error::{ErrorAnswer, Family};
 use crate::sim::world::stores::store_response;
 use axum::{
     extract::{Path, RawQuery, State as AxumState},
@@ -13,19 +13,22 @@ use axum::{
 };
 use std::collections::HashMap;
 
-fn store_filter(query: &HashMap<String, String>) -> Result<Option<(String, String)>, ApiError> {
+fn store_filter(query: &HashMap<String, String>) -> Result<Option<(String, String)>, ErrorAnswer> {
     let brand = query.get("merchantBrandId");
     let location = query.get("merchantLocationId");
     if brand.is_some_and(|b| !formats::is_valid_brand_id(b)) {
-        return Err(ApiError::bad_request("1119", "Invalid MerchantBrandId"));
+        return Err(ErrorAnswer::bad_request("1119", "Invalid MerchantBrandId"));
     }
     if location.is_some_and(|l| !formats::is_valid_location_id(l)) {
-        return Err(ApiError::bad_request("1120", "Invalid MerchantLocationId"));
+        return Err(ErrorAnswer::bad_request("1120", "Invalid MerchantLocationId"));
     }
     match (brand, location) {
         (Some(b), Some(l)) => Ok(Some((b.clone(), l.clone()))),
         (None, None) => Ok(None),
-        _ => Err(ApiError::bad_request("1122", "Store filter not specific enough")),
+        _ => Err(ErrorAnswer::bad_request(
+            "1122",
+            "Store filter not specific enough",
+        )),
     }
 }
 

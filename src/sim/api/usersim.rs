@@ -5,7 +5,7 @@ use super::checks::{parse_json, read_body, single};
 use super::respond::{ok_empty, Reply, Sim};
 use crate::backends::pos_v10::model::{headers, UserSimulationRequest};
 use crate::sim::context::SimContext;
-use crate::sim::error::{ApiError, Family};
+use crate::sim::error::{ErrorAnswer, Family};
 use crate::sim::world::World;
 use axum::{
     body::Body,
@@ -34,7 +34,7 @@ async fn user_action(
     sim: Arc<SimContext>,
     headers: HeaderMap,
     body: Body,
-    act: impl FnOnce(&mut World, &UserSimulationRequest, i64) -> Result<(), ApiError>,
+    act: impl FnOnce(&mut World, &UserSimulationRequest, i64) -> Result<(), ErrorAnswer>,
 ) -> Response {
     let reply = Reply::new(&headers, Family::Pos);
     if !app_credentials_ok(&sim, &headers) {
@@ -51,10 +51,10 @@ async fn user_action(
     })())
 }
 
-fn phone(req: &UserSimulationRequest) -> Result<&str, ApiError> {
+fn phone(req: &UserSimulationRequest) -> Result<&str, ErrorAnswer> {
     req.phone_number
         .as_deref()
-        .ok_or_else(|| ApiError::malformed("phoneNumber is required"))
+        .ok_or_else(|| ErrorAnswer::malformed("phoneNumber is required"))
 }
 
 pub(super) async fn user_checkin(AxumState(sim): Sim, headers: HeaderMap, body: Body) -> Response {

@@ -6,7 +6,7 @@ use super::records::{AutoAction, Checkin, ScheduledUserAction, UserStep};
 use super::{ms, Timer, World};
 use crate::backends::pos_v10::model::PaymentStatus;
 use crate::sim::clock::Millis;
-use crate::sim::error::ApiError;
+use crate::sim::error::ErrorAnswer;
 use crate::sim::fixtures::{Feature, Fixtures};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -20,7 +20,7 @@ impl World {
             .map(|p| p.pos_id.clone())
     }
 
-    pub fn user_checkin(&mut self, beacon_id: &str, phone: &str, now: Millis) -> Result<(), ApiError> {
+    pub fn user_checkin(&mut self, beacon_id: &str, phone: &str, now: Millis) -> Result<(), ErrorAnswer> {
         if self.fixtures.user(phone).is_none() {
             return Err(user_error(format!("Unknown test user {phone}")));
         }
@@ -28,7 +28,7 @@ impl World {
             .pos_by_beacon(beacon_id)
             .ok_or_else(|| user_error("No point of sale has that beacon"))?;
         let active = self.active_payment(&pos_id);
-        let pos = self.poses.get_mut(&pos_id).ok_or_else(ApiError::not_found)?;
+        let pos = self.poses.get_mut(&pos_id).ok_or_else(ErrorAnswer::not_found)?;
         if pos.require_payment_before_checkin && active.is_none() {
             return Err(user_error(
                 "This point of sale requires a payment before check-in",
@@ -58,7 +58,7 @@ impl World {
         Ok(())
     }
 
-    fn payment_issued_on(&self, beacon_id: &str) -> Result<String, ApiError> {
+    fn payment_issued_on(&self, beacon_id: &str) -> Result<String, ErrorAnswer> {
         let pos_id = self
             .pos_by_beacon(beacon_id)
             .ok_or_else(|| user_error("No point of sale has that beacon"))?;
@@ -66,14 +66,14 @@ impl World {
             .ok_or_else(|| user_error("There is no active payment on that point of sale"))
     }
 
-    pub fn user_accept(&mut self, beacon_id: &str, phone: &str, now: Millis) -> Result<(), ApiError> {
+    pub fn user_accept(&mut self, beacon_id: &str, phone: &str, now: Millis) -> Result<(), ErrorAnswer> {
         let user = self
             .fixtures
             .user(phone)
             .cloned()
             .ok_or_else(|| user_error(format!("Unknown test user {phone}")))?;
         let id = self.payment_issued_on(beacon_id)?;
-        let p = self.payments.get(&id).ok_or_else(ApiError::not_found)?;
+        let p = self.payments.get(&id).ok_or_else(ErrorAnswer::not_found)?;
         if p.status != PaymentStatus::IssuedToUser {
             return Err(user_error(format!(
                 "The payment is {}, not issued to the user",
@@ -104,7 +104,7 @@ impl World {
         Ok(())
     }
 
-    pub fn user_cancel(&mut self, beacon_id: &str, now: Millis) -> Result<(), ApiError> {
+    pub fn user_cancel(&mut self, beacon_id: &str, now: Millis) -> Result<(), ErrorAnswer> {
         let id = self.payment_issued_on(beacon_id)?;
         match self.payments.get(&id).map(|p| p.status.clone()) {
             Some(PaymentStatus::Paired | PaymentStatus::IssuedToUser) => {
@@ -114,7 +114,7 @@ impl World {
             Some(other) => Err(user_error(format!(
                 "The user cannot cancel a payment that is {other}"
             ))),
-            None => Err(ApiError::not_found()),
+            None => Err(ErrorAnswer::not_found()),
         }
     }
 
@@ -166,8 +166,8 @@ impl World {
     }
 }
 
-fn user_error(message: impl Into<String>) -> ApiError {
-    ApiError::conflict("1099", message)
+fn user_error(message: impl Into<String>) -> ErrorAnswer {
+    ErrorAnswer::conflict("1099", message)
 }
 
 /// What MobilePay knows about a test user towards a merchant.

@@ -18,7 +18,7 @@ pub use records::{
 };
 
 use super::clock::Millis;
-use super::error::ApiError;
+use super::error::ErrorAnswer;
 use super::fixtures::{Fixtures, Store};
 use super::settings::Settings;
 use crate::backends::pos_v10::model::{PaymentStatus, RefundStatus};
@@ -201,11 +201,11 @@ impl World {
         &self,
         scope: &IdemScope,
         fingerprint: &str,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<String>, ErrorAnswer> {
         match self.idempotency.get(scope) {
             None => Ok(None),
             Some(e) if e.fingerprint == fingerprint => Ok(Some(e.body.clone())),
-            Some(_) => Err(ApiError::conflict(
+            Some(_) => Err(ErrorAnswer::conflict(
                 "1306",
                 "Idempotency key has to be unique per request unless the request is a retry",
             )),

@@ -8,7 +8,7 @@ use super::{ms, new_id, Timer, World};
 use crate::backends::pos_v10::model::{PaymentStatus, QueryPaymentResponse};
 use crate::money::{MajorAmount, Minor};
 use crate::sim::clock::{format_mobilepay, Millis};
-use crate::sim::error::ApiError;
+use crate::sim::error::ErrorAnswer;
 use crate::sim::settings::ENDED_RETENTION;
 use std::time::Duration;
 
@@ -22,11 +22,11 @@ impl World {
         terms: Option<Terms>,
         idempotency_key: &str,
         now: Millis,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ErrorAnswer> {
         let pos = match self.poses.get(&pos_id.to_lowercase()).filter(|p| !p.deleted) {
-            None => return Err(ApiError::conflict("1000", "Point of Sale not found")),
+            None => return Err(ErrorAnswer::conflict("1000", "Point of Sale not found")),
             Some(p) if p.client_id != caller.client_id || p.vat != caller.vat => {
-                return Err(ApiError::forbidden(
+                return Err(ErrorAnswer::forbidden(
                     "1400",
                     "PoS was created by a different integrator",
                 ))
@@ -36,13 +36,13 @@ impl World {
         let pos_id = pos.pos_id.clone();
         let store_id = pos.store_id.clone();
         if !self.stores.get(&store_id).is_some_and(|(_, s)| s.activated) {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1204",
                 "The store for the given point of sale is not activated. Activate the store before starting a payment",
             ));
         }
         if self.active_payment(&pos_id).is_some() {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1301",
                 "A payment is already active. Cancel it before starting a new one",
             ));
@@ -109,19 +109,19 @@ impl World {
         caller: &Caller,
         id: &str,
         other_merchant: &'static str,
-    ) -> Result<&Payment, ApiError> {
+    ) -> Result<&Payment, ErrorAnswer> {
         let p = self
             .payments
             .get(&id.to_lowercase())
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or_else(ErrorAnswer::not_found)?;
         if p.client_id != caller.client_id {
-            return Err(ApiError::forbidden(
+            return Err(ErrorAnswer::forbidden(
                 "1401",
                 "Payment was created by a different integrator",
             ));
         }
         if p.vat != caller.vat {
-            return Err(ApiError::forbidden(
+            return Err(ErrorAnswer::forbidden(
                 other_merchant,
                 "Payment was created on behalf of a different merchant",
             ));
@@ -129,11 +129,11 @@ impl World {
         Ok(p)
     }
 
-    pub fn query_payment(&mut self, caller: &Caller, id: &str) -> Result<QueryPaymentResponse, ApiError> {
+    pub fn query_payment(&mut self, caller: &Caller, id: &str) -> Result<QueryPaymentResponse, ErrorAnswer> {
         let id = self.own_payment(caller, id, "1411")?.payment_id.clone();
         let settings = self.settings.clone();
         let fixtures = self.fixtures.clone();
-        let p = self.payments.get_mut(&id).ok_or_else(ApiError::not_found)?;
+        let p = self.payments.get_mut(&id).ok_or_else(ErrorAnswer::not_found)?;
         let user_data = p
             .user
             .as_ref()
@@ -216,14 +216,14 @@ impl World {
             .collect()
     }
 
-    pub fn ready(&mut self, caller: &Caller, id: &str, terms: Terms, now: Millis) -> Result<(), ApiError> {
+    pub fn ready(&mut self, caller: &Caller, id: &str, terms: Terms, now: Millis) -> Result<(), ErrorAnswer> {
         let p = self.own_payment(caller, id, "1406")?;
         let id = p.payment_id.clone();
         let next = match p.status {
             PaymentStatus::Prepared => PaymentStatus::Initiated,
             PaymentStatus::Paired => PaymentStatus::IssuedToUser,
             _ => {
-                return Err(ApiError::conflict(
+                return Err(ErrorAnswer::conflict(
                     "1303",
                     "Payment needs to be prepared before it can be marked as ready",
                 ))
@@ -236,19 +236,25 @@ impl World {
         Ok(())
     }
 
-    pub fn capture(&mut self, caller: &Caller, id: &str, amount: Minor, now: Millis) -> Result<(), ApiError> {
+    pub fn capture(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        amount: Minor,
+        now: Millis,
+    ) -> Result<(), ErrorAnswer> {
         let p = self.own_payment(caller, id, "1407")?;
         let id = p.payment_id.clone();
         match p.status {
             PaymentStatus::Reserved => {
                 if amount > p.reserved {
-                    return Err(ApiError::conflict(
+                    return Err(ErrorAnswer::conflict(
                         "1305",
                         "Capture Amount cannot exceed the reserved amount",
                     ));
                 }
                 if amount < p.reserved && p.partial_capture_possible != Some(true) {
-                    return Err(ApiError::conflict(
+                    return Err(ErrorAnswer::conflict(
                         "1308",
                         "Partial capture not possible on this payment",
                     ));
@@ -267,18 +273,18 @@ impl World {
                 Ok(())
             }
             PaymentStatus::Captured if p.captured == amount => Ok(()),
-            PaymentStatus::Captured => Err(ApiError::conflict(
+            PaymentStatus::Captured => Err(ErrorAnswer::conflict(
                 "1307",
                 "Payment has already been captured with a different amount",
             )),
-            _ => Err(ApiError::conflict(
+            _ => Err(ErrorAnswer::conflict(
                 "1304",
                 "Cannot capture payment when payment is not reserved",
             )),
         }
     }
 
-    pub fn cancel(&mut self, caller: &Caller, id: &str, now: Millis) -> Result<(), ApiError> {
+    pub fn cancel(&mut self, caller: &Caller, id: &str, now: Millis) -> Result<(), ErrorAnswer> {
         let p = self.own_payment(caller, id, "1408")?;
         let id = p.payment_id.clone();
         match p.status {
@@ -287,7 +293,7 @@ impl World {
                 self.set_status(&id, PaymentStatus::CancelledByClient, now);
                 Ok(())
             }
-            _ => Err(ApiError::conflict(
+            _ => Err(ErrorAnswer::conflict(
                 "1300",
                 "The payment cannot be cancelled in the current state",
             )),

@@ -6,7 +6,7 @@ use super::{ms, new_id, Timer, World};
 use crate::backends::pos_v10::model::{PaymentStatus, RefundStatus};
 use crate::money::Minor;
 use crate::sim::clock::Millis;
-use crate::sim::error::ApiError;
+use crate::sim::error::ErrorAnswer;
 
 impl World {
     pub fn create_refund(
@@ -15,7 +15,7 @@ impl World {
         new: &NewRefund<'_>,
         idempotency_key: &str,
         now: Millis,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ErrorAnswer> {
         let NewRefund {
             payment_id,
             refund_order_id,
@@ -25,21 +25,21 @@ impl World {
         let p = self
             .payments
             .get(&payment_id.to_lowercase())
-            .ok_or_else(|| ApiError::conflict("1001", "Payment not found"))?;
+            .ok_or_else(|| ErrorAnswer::conflict("1001", "Payment not found"))?;
         if p.client_id != caller.client_id || p.vat != caller.vat {
-            return Err(ApiError::forbidden(
+            return Err(ErrorAnswer::forbidden(
                 "1401",
                 "Payment was created by a different integrator",
             ));
         }
         if p.status != PaymentStatus::Captured {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1354",
                 "Refund of payment not possible when payment is not captured",
             ));
         }
         if p.terms.as_ref().map(|t| t.currency) != Some(currency) {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1365",
                 "Refund CurrencyCode differs from payment CurrencyCode",
             ));
@@ -47,14 +47,14 @@ impl World {
         if p.captured_at
             .is_some_and(|at| now > at + ms(self.settings.refund_window))
         {
-            return Err(ApiError::conflict("1366", "Payment is too old"));
+            return Err(ErrorAnswer::conflict("1366", "Payment is too old"));
         }
         if Minor(p.refunded.0 + amount.0) > p.captured {
-            return Err(ApiError::conflict("1367", "Refund Amount is too high"));
+            return Err(ErrorAnswer::conflict("1367", "Refund Amount is too high"));
         }
         let balance = self.store_balance.get(&p.store_id).copied().unwrap_or_default();
         if balance < amount.0 {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1368",
                 "Cannot refund Amount as it exceeds the available balance on the store",
             ));
@@ -87,10 +87,10 @@ impl World {
         Ok(refund_id)
     }
 
-    fn own_refund(&self, caller: &Caller, id: &str, missing: ApiError) -> Result<&Refund, ApiError> {
+    fn own_refund(&self, caller: &Caller, id: &str, missing: ErrorAnswer) -> Result<&Refund, ErrorAnswer> {
         let r = self.refunds.get(&id.to_lowercase()).ok_or(missing)?;
         if r.client_id != caller.client_id || r.vat != caller.vat {
-            return Err(ApiError::forbidden(
+            return Err(ErrorAnswer::forbidden(
                 "1402",
                 "Refund was created by a different integrator",
             ));
@@ -98,8 +98,8 @@ impl World {
         Ok(r)
     }
 
-    pub fn refund(&self, caller: &Caller, id: &str) -> Result<&Refund, ApiError> {
-        self.own_refund(caller, id, ApiError::not_found())
+    pub fn refund(&self, caller: &Caller, id: &str) -> Result<&Refund, ErrorAnswer> {
+        self.own_refund(caller, id, ErrorAnswer::not_found())
     }
 
     pub fn find_refunds(&self, caller: &Caller, payment_id: &str) -> Vec<String> {
@@ -110,8 +110,12 @@ impl World {
             .unwrap_or_default()
     }
 
-    pub fn capture_refund(&mut self, caller: &Caller, id: &str, now: Millis) -> Result<(), ApiError> {
-        let r = self.own_refund(caller, id, ApiError::not_found_with("1004", "Refund not found"))?;
+    pub fn capture_refund(&mut self, caller: &Caller, id: &str, now: Millis) -> Result<(), ErrorAnswer> {
+        let r = self.own_refund(
+            caller,
+            id,
+            ErrorAnswer::not_found_with("1004", "Refund not found"),
+        )?;
         let id = r.refund_id.clone();
         match r.status {
             RefundStatus::Reserved => {
@@ -119,15 +123,15 @@ impl World {
                 Ok(())
             }
             RefundStatus::Captured => Ok(()),
-            _ => Err(ApiError::conflict(
+            _ => Err(ErrorAnswer::conflict(
                 "1351",
                 "Cannot capture refund when refund is not reserved",
             )),
         }
     }
 
-    pub fn cancel_refund(&mut self, caller: &Caller, id: &str, now: Millis) -> Result<(), ApiError> {
-        let r = self.own_refund(caller, id, ApiError::not_found())?;
+    pub fn cancel_refund(&mut self, caller: &Caller, id: &str, now: Millis) -> Result<(), ErrorAnswer> {
+        let r = self.own_refund(caller, id, ErrorAnswer::not_found())?;
         let id = r.refund_id.clone();
         match r.status {
             RefundStatus::Initiated | RefundStatus::Reserved => {
@@ -137,7 +141,7 @@ impl World {
                 Ok(())
             }
             RefundStatus::CancelledByClient => Ok(()),
-            _ => Err(ApiError::conflict(
+            _ => Err(ErrorAnswer::conflict(
                 "1352",
                 "The refund cannot be cancelled in the current state",
             )),

@@ -8,7 +8,7 @@ use crate::backends::pos_v10::model::{
     CreatePosRequest, GetCheckInResponse, PaymentStatus, PosResponse, StoreResponse,
 };
 use crate::sim::clock::Millis;
-use crate::sim::error::ApiError;
+use crate::sim::error::ErrorAnswer;
 use crate::sim::fixtures::Store;
 use std::collections::BTreeSet;
 
@@ -28,14 +28,14 @@ impl World {
         found
     }
 
-    pub fn store(&self, caller: &Caller, store_id: &str) -> Result<StoreResponse, ApiError> {
+    pub fn store(&self, caller: &Caller, store_id: &str) -> Result<StoreResponse, ErrorAnswer> {
         match self.stores.get(&store_id.to_lowercase()) {
             Some((vat, s)) if *vat == caller.vat => Ok(store_response(s)),
-            _ => Err(ApiError::not_found()),
+            _ => Err(ErrorAnswer::not_found()),
         }
     }
 
-    pub fn create_pos(&mut self, caller: &Caller, req: &CreatePosRequest) -> Result<String, ApiError> {
+    pub fn create_pos(&mut self, caller: &Caller, req: &CreatePosRequest) -> Result<String, ErrorAnswer> {
         self.add_pos(caller, req, new_id())
     }
 
@@ -48,10 +48,10 @@ impl World {
         caller: &Caller,
         req: &CreatePosRequest,
         pos_id: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ErrorAnswer> {
         let pos_id = pos_id.to_lowercase();
         if self.poses.contains_key(&pos_id) {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1200",
                 "A point of sale with that PosId already exists",
             ));
@@ -64,12 +64,12 @@ impl World {
         caller: &Caller,
         req: &CreatePosRequest,
         pos_id: String,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ErrorAnswer> {
         let store_id = req.store_id.to_lowercase();
         match self.stores.get(&store_id) {
-            None => return Err(ApiError::conflict("1002", "Store not found")),
+            None => return Err(ErrorAnswer::conflict("1002", "Store not found")),
             Some((vat, _)) if *vat != caller.vat => {
-                return Err(ApiError::forbidden(
+                return Err(ErrorAnswer::forbidden(
                     "1403",
                     "Cannot create a PoS on a store that does not belong to the merchant",
                 ))
@@ -80,7 +80,7 @@ impl World {
         if self.poses.values().filter(live).any(|p| {
             p.client_id == caller.client_id && p.vat == caller.vat && p.merchant_pos_id == req.merchant_pos_id
         }) {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1200",
                 "A point of sale with that MerchantPosId already exists",
             ));
@@ -95,7 +95,7 @@ impl World {
             .filter(live)
             .any(|p| p.beacon_id.eq_ignore_ascii_case(&beacon_id))
         {
-            return Err(ApiError::conflict(
+            return Err(ErrorAnswer::conflict(
                 "1202",
                 "A point of sale with that BeaconId already exists",
             ));
@@ -123,20 +123,25 @@ impl World {
     }
 
     /// A live PoS the caller may use, with MobilePay's codes for someone else's.
-    fn own_pos(&self, caller: &Caller, pos_id: &str, other_merchant: &'static str) -> Result<&Pos, ApiError> {
+    fn own_pos(
+        &self,
+        caller: &Caller,
+        pos_id: &str,
+        other_merchant: &'static str,
+    ) -> Result<&Pos, ErrorAnswer> {
         let pos = self
             .poses
             .get(&pos_id.to_lowercase())
             .filter(|p| !p.deleted)
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or_else(ErrorAnswer::not_found)?;
         if pos.client_id != caller.client_id {
-            return Err(ApiError::forbidden(
+            return Err(ErrorAnswer::forbidden(
                 "1400",
                 "PoS was created by a different integrator",
             ));
         }
         if pos.vat != caller.vat {
-            return Err(ApiError::forbidden(
+            return Err(ErrorAnswer::forbidden(
                 other_merchant,
                 "PoS was created on behalf of a different merchant",
             ));
@@ -144,7 +149,7 @@ impl World {
         Ok(pos)
     }
 
-    pub fn get_pos(&self, caller: &Caller, pos_id: &str) -> Result<PosResponse, ApiError> {
+    pub fn get_pos(&self, caller: &Caller, pos_id: &str) -> Result<PosResponse, ErrorAnswer> {
         let pos = self.own_pos(caller, pos_id, "1410")?;
         Ok(PosResponse {
             pos_id: pos.pos_id.clone(),
@@ -178,12 +183,12 @@ impl World {
         ids
     }
 
-    pub fn delete_pos(&mut self, caller: &Caller, pos_id: &str, now: Millis) -> Result<(), ApiError> {
+    pub fn delete_pos(&mut self, caller: &Caller, pos_id: &str, now: Millis) -> Result<(), ErrorAnswer> {
         let pos_id = self.own_pos(caller, pos_id, "1409")?.pos_id.clone();
         if let Some(active) = self.active_payment(&pos_id) {
             self.set_status(&active, PaymentStatus::CancelledByMobilePay, now);
         }
-        let pos = self.poses.get_mut(&pos_id).ok_or_else(ApiError::not_found)?;
+        let pos = self.poses.get_mut(&pos_id).ok_or_else(ErrorAnswer::not_found)?;
         pos.deleted = true;
         pos.checkin = None;
         if pos.open_payments.is_empty() && pos.captured_payments.is_empty() {
@@ -192,12 +197,12 @@ impl World {
         Ok(())
     }
 
-    pub fn get_checkin(&mut self, caller: &Caller, pos_id: &str) -> Result<GetCheckInResponse, ApiError> {
+    pub fn get_checkin(&mut self, caller: &Caller, pos_id: &str) -> Result<GetCheckInResponse, ErrorAnswer> {
         let pos_id = self.own_pos(caller, pos_id, "1400")?.pos_id.clone();
         let vat = caller.vat.clone();
         let delay = self.settings.checkin_poll_delay_ms;
         let fixtures = self.fixtures.clone();
-        let pos = self.poses.get_mut(&pos_id).ok_or_else(ApiError::not_found)?;
+        let pos = self.poses.get_mut(&pos_id).ok_or_else(ErrorAnswer::not_found)?;
         let Some(checkin) = pos.checkin.as_mut() else {
             return Ok(GetCheckInResponse {
                 is_user_checked_in: false,

@@ -1,5 +1,5 @@
 //! Runs a [`Link`] over one open byte stream (a serial device, a pseudo-terminal, a TCP
-//! connection) until the stream ends. The same driver serves the daemon's lanes and the
+//! connection) until the stream ends. The same code serves the daemon's lanes and the
 //! virtual cash register.
 
 use super::frame::FrameCodec;

@@ -12,8 +12,8 @@ use super::backend::Capabilities;
 use super::record::{Decision, OrderCheck, Phase, Record};
 use std::collections::HashMap;
 
-/// What the decision looks at besides the command.
-pub(crate) struct Lane<'a> {
+/// What the journal knows, which the decision looks at besides the command.
+pub(crate) struct Ledger<'a> {
     /// The latest copy of every journal record.
     pub records: &'a HashMap<CommandId, Record>,
     /// The command's stored record is unreadable.
@@ -49,14 +49,14 @@ fn refuse(code: RejectCode, message: impl Into<String>) -> Admission {
 
 /// Decides about `command` under `id`. `record` is its fresh record (with its create key for
 /// a creating command).
-pub(crate) fn admit(lane: &Lane<'_>, id: &CommandId, command: &Command, mut record: Record) -> Admission {
-    if lane.unreadable {
+pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut record: Record) -> Admission {
+    if ledger.unreadable {
         return Admission::Answer(Outcome::NeedsHuman {
             payment_id: None,
             detail: format!("the journal record of command {id} is unreadable"),
         });
     }
-    if let Some(existing) = lane.records.get(id) {
+    if let Some(existing) = ledger.records.get(id) {
         if existing.command != *command {
             return refuse(
                 RejectCode::CommandIdReused,
@@ -75,27 +75,27 @@ pub(crate) fn admit(lane: &Lane<'_>, id: &CommandId, command: &Command, mut reco
     if let Err((code, message)) = super::flow::validate(command) {
         return refuse(code, message);
     }
-    let target_of = |target: &CommandId| lane.records.get(target).cloned();
+    let target_of = |target: &CommandId| ledger.records.get(target).cloned();
     let mut updates = Vec::new();
     let mut cancel_victim = None;
     match command {
         Command::Pay { .. } | Command::Prepare { .. } => {
-            if matches!(command, Command::Prepare { .. }) && !lane.capabilities.check_in_before_amount {
+            if matches!(command, Command::Prepare { .. }) && !ledger.capabilities.check_in_before_amount {
                 return refuse(
                     RejectCode::NotSupported,
                     "this backend has no check-in before the amount; send the payment with its amount",
                 );
             }
-            if let Some(reason) = &lane.retiring {
+            if let Some(reason) = &ledger.retiring {
                 return refuse(RejectCode::LaneBusy, reason.clone());
             }
-            if let Some(holder) = lane.records.values().find(|r| r.holds_lane()) {
+            if let Some(holder) = ledger.records.values().find(|r| r.holds_lane()) {
                 return refuse(
                     RejectCode::LaneBusy,
                     format!("command {} is still using this point of sale", holder.id),
                 );
             }
-            if lane.in_doubt {
+            if ledger.in_doubt {
                 record.phase = Phase::CheckOrder(OrderCheck::Open);
             }
         }
@@ -204,7 +204,7 @@ pub(crate) fn admit(lane: &Lane<'_>, id: &CommandId, command: &Command, mut reco
                     );
                 }
                 if let Err((code, message)) =
-                    super::refund_limit::check(&payment_id, *amount, lane.records.values())
+                    super::refund_limit::check(&payment_id, *amount, ledger.records.values())
                 {
                     return refuse(code, message);
                 }

@@ -120,14 +120,14 @@ impl Books {
     }
 
     fn admit(&self, id: &str, command: Command) -> Admission {
-        let lane = Lane {
+        let ledger = Ledger {
             records: &self.records,
             unreadable: false,
             retiring: self.retiring.clone(),
             in_doubt: self.in_doubt,
             capabilities: &self.capabilities,
         };
-        admit(&lane, &cid(id), &command, fresh(id, &command))
+        admit(&ledger, &cid(id), &command, fresh(id, &command))
     }
 
     fn refused(&self, id: &str, command: Command) -> RejectCode {
@@ -208,7 +208,7 @@ fn a_repeat_is_answered_from_the_journal_and_a_reused_id_refused() {
 #[test]
 fn an_unreadable_record_is_never_replaced() {
     let books = Books::with(vec![]);
-    let lane = Lane {
+    let ledger = Ledger {
         records: &books.records,
         unreadable: true,
         retiring: None,
@@ -217,7 +217,7 @@ fn an_unreadable_record_is_never_replaced() {
     };
     let command = pay("o-1", false);
     assert!(matches!(
-        admit(&lane, &cid("sale-1"), &command, fresh("sale-1", &command)),
+        admit(&ledger, &cid("sale-1"), &command, fresh("sale-1", &command)),
         Admission::Answer(Outcome::NeedsHuman { .. })
     ));
 }

@@ -2,7 +2,7 @@
 //! one task per unfinished command (executing the actions of [`flow::step`]) and fans events
 //! out to the callers and the lane's watchers.
 
-use super::admission::{admit, Admission, Lane};
+use super::admission::{admit, Admission, Ledger};
 use super::api::{
     Command, CommandId, EngineError, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode, Request,
     Submission, Submitter,
@@ -294,14 +294,14 @@ async fn accept<B: Backend>(
     }
     let admission = {
         let state = shared.lock();
-        let lane = Lane {
+        let ledger = Ledger {
             records: &state.records,
             unreadable: state.corrupt.contains(id.as_str()),
             retiring: shared.retiring(),
             in_doubt: shared.in_doubt(),
             capabilities: shared.backend.capabilities(),
         };
-        admit(&lane, &id, &command, record)
+        admit(&ledger, &id, &command, record)
     };
     let (record, updates, cancel_victim) = match admission {
         Admission::Answer(outcome) => return Ok(answered(shared, &id, outcome)),

@@ -94,7 +94,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
             // No journal records yet, but a store rebuilt after damage may have lost them:
             // until the engine runs, unknown ids are answered "in doubt" as it will answer them.
             if let Some(doubt) = Journal::for_lane(ctx.db.clone(), &settings.name)?.doubt() {
-                let until = engine::driver::doubt_until(&doubt, engine::driver::DOUBT_WINDOW);
+                let until = doubt.until_ms(engine::doubt::DOUBT_WINDOW);
                 front = front.with_doubt(doubt, until);
             }
             None

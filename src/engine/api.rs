@@ -683,7 +683,7 @@ pub struct EngineHandle {
     gate: Arc<AtomicU8>,
     /// The journal was rebuilt after damage, and until when that matters. Shared by every
     /// clone, so a handle made ahead of its engine learns it when the engine is attached.
-    doubt: Arc<OnceLock<(crate::engine::journal::doubt::Doubt, u64)>>,
+    doubt: Arc<OnceLock<(super::doubt::Doubt, u64)>>,
 }
 
 impl EngineHandle {
@@ -704,7 +704,7 @@ impl EngineHandle {
     }
 
     /// The same handle, telling callers that the journal is in doubt until `until_ms`.
-    pub fn with_doubt(self, doubt: crate::engine::journal::doubt::Doubt, until_ms: u64) -> EngineHandle {
+    pub fn with_doubt(self, doubt: super::doubt::Doubt, until_ms: u64) -> EngineHandle {
         let _ = self.doubt.set((doubt, until_ms));
         self
     }
@@ -712,10 +712,10 @@ impl EngineHandle {
     /// While the journal is in doubt (rebuilt after damage, within the engine's doubt window),
     /// a command id [`EngineHandle::query`] does not find may still have been used before the
     /// damage: callers must not present it as "never used". `None` otherwise.
-    pub fn journal_doubt(&self) -> Option<&crate::engine::journal::doubt::Doubt> {
+    pub fn journal_doubt(&self) -> Option<&super::doubt::Doubt> {
         self.doubt
             .get()
-            .filter(|(_, until_ms)| crate::engine::driver::now_ms() < *until_ms)
+            .filter(|(_, until_ms)| super::clock::now_ms() < *until_ms)
             .map(|(doubt, _)| doubt)
     }
 

@@ -13,28 +13,18 @@
 //! journal and the daemon asks both before a deletion.
 
 use super::api::{CommandKind, EventKind, Outcome, PosRequest};
-use super::backend::{Backend, CustomerPrompt};
-use super::driver::Engine;
+use super::backend::Backend;
+use super::core::Engine;
 use super::flow::Policy;
 use super::record::{Phase, Record};
-use super::recovery::raise_alarm;
 use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// The point of sale new payments start on.
-#[derive(Clone, Debug)]
-pub(crate) struct Binding {
-    pub pos_id: String,
-    pub prompt: CustomerPrompt,
-    /// Why new payments are refused while the point of sale is being replaced.
-    pub retiring: Option<String>,
-}
 
 /// The binding has its own lock, taken alone and never while waiting for another, so it can be
 /// read where the engine's state is locked (a command refused while its checks hold that lock).
 /// Retiring and checking for open payments need no common lock: both happen in the engine's one
 /// task that also accepts commands, so no command can slip in between.
 impl<B: Backend> Engine<B> {
-    fn binding(&self) -> std::sync::MutexGuard<'_, Binding> {
+    fn binding(&self) -> std::sync::MutexGuard<'_, super::core::Binding> {
         self.pos.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -78,7 +68,7 @@ pub(crate) fn handle<B: Backend>(shared: &Engine<B>, request: PosRequest) {
             let moved = {
                 let mut binding = shared.binding();
                 let moved = binding.pos_id != pos_id;
-                *binding = Binding {
+                *binding = super::core::Binding {
                     pos_id: pos_id.clone(),
                     prompt,
                     retiring: None,
@@ -90,7 +80,7 @@ pub(crate) fn handle<B: Backend>(shared: &Engine<B>, request: PosRequest) {
             }
             let _ = reply.send(());
         }
-        PosRequest::Alarm { detail } => raise_alarm(shared, detail),
+        PosRequest::Alarm { detail } => shared.raise_alarm(detail),
     }
 }
 
@@ -100,7 +90,7 @@ fn open_now<B: Backend>(shared: &Engine<B>) -> Vec<String> {
     open_payments(
         state.records.values(),
         &pos_id,
-        super::driver::now_ms(),
+        super::clock::now_ms(),
         shared.backend.capabilities().reservation_lifetime_ms,
     )
 }

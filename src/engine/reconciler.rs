@@ -11,9 +11,9 @@
 use super::api::{Command, CommandId, Outcome};
 use super::backend::Backend;
 use super::backend::{PaymentInfo, PaymentQuery};
-use super::driver::{now_ms, Engine};
+use super::clock::now_ms;
+use super::core::Engine;
 use super::record::{Decision, Phase, Record};
-use super::recovery::{raise_alarm, recovered_reservation};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -45,10 +45,9 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Engine<B>>, rebuild: bool) {
         Err(error) => {
             tracing::warn!(%error, "reconciler: cannot list the point of sale's payments");
             if rebuild {
-                raise_alarm(
-                    shared,
-                    format!("open payments could not be rebuilt from MobilePay ({error}); retrying"),
-                );
+                shared.raise_alarm(format!(
+                    "open payments could not be rebuilt from MobilePay ({error}); retrying"
+                ));
             }
             return;
         }
@@ -118,19 +117,16 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Engine<B>>, rebuild: bool) {
         }
         let first_report = shared.lock().reported.insert(payment_id.clone());
         if first_report {
-            raise_alarm(
-                shared,
-                format!(
-                    "payment {payment_id} (order {}) is reserved at MobilePay but no command owns it; \
+            shared.raise_alarm(format!(
+                "payment {payment_id} (order {}) is reserved at MobilePay but no command owns it; \
                      capture or cancel it{}",
-                    info.order_id,
-                    if rebuild {
-                        format!(" with command id recovered-{payment_id}")
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
+                info.order_id,
+                if rebuild {
+                    format!(" with command id recovered-{payment_id}")
+                } else {
+                    String::new()
+                }
+            ));
         }
     }
 }
@@ -244,6 +240,21 @@ fn prune<B: Backend>(shared: &Engine<B>) {
             );
         }
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot prune the journal"),
+    }
+}
+
+/// A recovered outcome for a reservation found at MobilePay without a journal record.
+pub(crate) fn recovered_reservation(
+    payment_id: &str,
+    amount: crate::money::Minor,
+    currency: crate::money::Currency,
+    partial: bool,
+) -> Outcome {
+    Outcome::Reserved {
+        payment_id: payment_id.to_string(),
+        amount,
+        currency,
+        partial_capture_possible: partial,
     }
 }
 

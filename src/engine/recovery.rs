@@ -2,12 +2,13 @@
 //! (invariant I5: the backend is the truth, so each resumed flow re-queries or replays its
 //! create with the stored key, and a key older than the backend's retention is never replayed).
 
-use super::api::{Command, CommandId, EventKind, Outcome};
+use super::api::{Command, CommandId};
 use super::backend::Backend;
-use super::driver::{follow_cancel_target, spawn_flow, Engine};
+use super::core::Engine;
 use super::journal::SetAside;
 use super::reconciler;
 use super::record::{Phase, Record};
+use super::runner::{follow_cancel_target, spawn_flow};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,38 +27,29 @@ pub(crate) async fn recover<B: Backend>(
         }
     }
     for (key, error) in &loaded.corrupt {
-        raise_alarm(
-            shared,
-            format!(
-                "the journal record of command {key} is unreadable ({error}); check its payment at MobilePay"
-            ),
-        );
+        shared.raise_alarm(format!(
+            "the journal record of command {key} is unreadable ({error}); check its payment at MobilePay"
+        ));
     }
     match (&set_aside, &shared.doubt) {
         // Raised below, with where the journal went.
         (Some(_), _) => {}
-        (None, Some(doubt)) if shared.in_doubt() => raise_alarm(
-            shared,
-            format!(
-                "the payment journal was rebuilt after damage ({}); commands it no longer knows \
+        (None, Some(doubt)) if shared.in_doubt() => shared.raise_alarm(format!(
+            "the payment journal was rebuilt after damage ({}); commands it no longer knows \
                  are answered \"in doubt\" until {} days after the rebuild",
-                doubt.reason,
-                shared.config.doubt_window.as_secs() / 86_400
-            ),
-        ),
+            doubt.reason,
+            shared.config.doubt_window.as_secs() / 86_400
+        )),
         _ => {}
     }
     if let Some(aside) = &set_aside {
-        raise_alarm(
-            shared,
-            format!(
-                "the payment journal was damaged ({}) and was moved to {}; open payments were \
+        shared.raise_alarm(format!(
+            "the payment journal was damaged ({}) and was moved to {}; open payments were \
                  rebuilt from MobilePay, reservations are kept for a person to capture or cancel, \
                  and commands it no longer knows are answered \"in doubt\"",
-                aside.reason,
-                aside.path.display()
-            ),
-        );
+            aside.reason,
+            aside.path.display()
+        ));
     }
 
     let plan = {
@@ -122,35 +114,6 @@ fn plan(records: &HashMap<CommandId, Record>) -> Resumption {
         }
     }
     plan
-}
-
-/// Something a person must look at: logged, kept for [`crate::engine::EngineHandle::alarms`],
-/// and announced on the lane.
-pub(crate) fn raise_alarm<B: Backend>(shared: &Engine<B>, detail: String) {
-    tracing::error!(alarm = %detail, "payment engine alarm");
-    shared.lock().alarms.push(detail.clone());
-    shared.emit(
-        None,
-        EventKind::NeedsHuman {
-            payment_id: None,
-            detail,
-        },
-    );
-}
-
-/// A recovered outcome for a reservation found at MobilePay without a journal record.
-pub(crate) fn recovered_reservation(
-    payment_id: &str,
-    amount: crate::money::Minor,
-    currency: crate::money::Currency,
-    partial: bool,
-) -> Outcome {
-    Outcome::Reserved {
-        payment_id: payment_id.to_string(),
-        amount,
-        currency,
-        partial_capture_possible: partial,
-    }
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ async fn a_store_rebuilt_after_damage_answers_in_doubt_while_mobilepay_is_unreac
     // recorded beside it. The lane's point of sale is forgotten with it.
     let store = setup.dir.path().join("state/store");
     std::fs::rename(&store, setup.dir.path().join("state/store.corrupt-1")).expect("move aside");
-    let doubt = mposd::engine::journal::doubt::Doubt {
+    let doubt = mposd::engine::doubt::Doubt {
         since_ms: u64::try_from(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -135,7 +135,7 @@ async fn a_store_rebuilt_after_damage_answers_in_doubt_while_mobilepay_is_unreac
         .expect("millis"),
         reason: "the store was damaged".into(),
     };
-    mposd::engine::journal::doubt::record(&store, &doubt).expect("record the rebuild");
+    mposd::engine::doubt::record(&store, &doubt).expect("record the rebuild");
 
     // Started while MobilePay is unreachable, the lane cannot vouch that sale-1 was never
     // used, so it does not say `not_found`.

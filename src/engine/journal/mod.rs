@@ -15,13 +15,12 @@
 //! record's checksum, the summaries and the store's high-water mark (written at every
 //! durability point, outside sled) are compared: a journal that lost records, holds a changed
 //! one or ends before its mark is treated like a store sled cannot open: it is moved aside and
-//! the engine rebuilds open work from the backend, with queries in doubt (see [`doubt`]).
+//! the engine rebuilds open work from the backend, with queries in doubt (see [`super::doubt`]).
 //!
 //! This module holds the journal's API; the value format, the summary, the check at start,
 //! the doubt record and the group commit each have a module of their own.
 
 mod committer;
-pub mod doubt;
 mod set_aside;
 mod summary;
 mod value;
@@ -101,9 +100,9 @@ impl Journal {
     }
 
     /// Whether the store was rebuilt after damage recently enough that a command id missing
-    /// from the journal may still have been used (see [`doubt`]).
-    pub fn doubt(&self) -> Option<doubt::Doubt> {
-        doubt::read(self.db.path())
+    /// from the journal may still have been used (see [`super::doubt`]).
+    pub fn doubt(&self) -> Option<super::doubt::Doubt> {
+        super::doubt::read(self.db.path())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Summary> {

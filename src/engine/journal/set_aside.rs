@@ -2,8 +2,9 @@
 //! high-water mark, and a store that is damaged or fails the check is moved aside (with the
 //! doubt recorded first) so the engine starts empty and rebuilds open work from the backend.
 
+use super::super::doubt;
 use super::summary::{journal_tables, Summary};
-use super::{doubt, Journal};
+use super::Journal;
 use crate::store::{self, Db};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -152,7 +153,7 @@ impl Journal {
         doubt::record(
             dir,
             &doubt::Doubt {
-                since_ms: crate::engine::driver::now_ms(),
+                since_ms: crate::engine::clock::now_ms(),
                 reason: reason.clone(),
             },
         )?;

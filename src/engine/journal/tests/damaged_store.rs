@@ -2,6 +2,7 @@
 //! with the doubt recorded; a store in use by another daemon is left alone.
 
 use super::*;
+use crate::engine::doubt;
 
 #[test]
 fn an_unopenable_store_is_moved_aside_and_a_fresh_one_started() {

@@ -2,6 +2,7 @@
 //! high-water mark, is not trusted; an intact one, or one from before summaries, is.
 
 use super::*;
+use crate::engine::doubt;
 
 #[test]
 fn an_intact_journal_passes_its_check_across_reopens() {

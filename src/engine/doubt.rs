@@ -10,8 +10,22 @@
 use crate::store::sidecar;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const HEADER: &str = "mposd-journal-doubt 1";
+
+/// The default [`crate::engine::EngineConfig::doubt_window`]: seven days, the longest a
+/// reservation lives.
+pub const DOUBT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+impl Doubt {
+    /// Until when (unix milliseconds) a journal rebuilt after this doubt answers unknown ids
+    /// "in doubt", with the doubt window `window`.
+    pub fn until_ms(&self, window: Duration) -> u64 {
+        self.since_ms
+            .saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Doubt {
@@ -32,7 +46,7 @@ pub fn record(store_dir: &Path, doubt: &Doubt) -> anyhow::Result<()> {
 }
 
 pub fn read(store_dir: &Path) -> Option<Doubt> {
-    let now_ms = crate::engine::driver::now_ms();
+    let now_ms = super::clock::now_ms();
     let damaged = |what: &str| {
         let doubt = Doubt {
             since_ms: now_ms,

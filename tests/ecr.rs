@@ -10,6 +10,8 @@ mod end_to_end;
 mod engine_support;
 #[path = "ecr/fuzz_props.rs"]
 mod fuzz_props;
+#[path = "ecr/lane_news.rs"]
+mod lane_news;
 #[path = "ecr/noisy_line.rs"]
 mod noisy_line;
 #[path = "ecr/session.rs"]

@@ -9,13 +9,16 @@
 
 #![allow(dead_code)]
 
+use mposd::ecr::lane::LaneConfig;
 use mposd::ecr::link::LinkConfig;
-use mposd::ecr::message::{DaemonMessage, EcrMessage, WireOutcome};
+use mposd::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, WireOutcome};
 use mposd::ecr::register::{Heard, Register};
+use mposd::ecr::serial::{serve_serial, SerialSettings};
 use mposd::engine::{
     Command, CommandId, CommandState, CommandView, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode,
     Request, Submission, Submitter,
 };
+use mposd::money::Minor;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -23,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_serial::SerialStream;
+use tokio_util::sync::CancellationToken;
 
 /// The scripted lane's MobilePay `posId`.
 pub const POS_ID: &str = "c85916b1-8e17-4275-a388-551e16aa6293";
@@ -293,5 +297,47 @@ fn lane_event(id: &CommandId, kind: EventKind) -> LaneEvent {
         at_ms: 0,
         kind,
         submitters: Vec::new(),
+    }
+}
+
+/// A daemon lane serving `line`, stopped when the returned token is dropped.
+pub fn serve(line: &PtyLine, engine: &ScriptedEngine) -> tokio_util::sync::DropGuard {
+    let token = CancellationToken::new();
+    tokio::spawn(serve_serial(
+        SerialSettings::new(&line.path),
+        engine.handle.clone(),
+        LaneConfig::default(),
+        token.clone(),
+    ));
+    token.drop_guard()
+}
+
+pub fn pay(id: &str, amount: i64, order: &str) -> EcrMessage {
+    EcrMessage::Pay {
+        id: id.into(),
+        amount: Minor(amount),
+        currency: None,
+        order: order.into(),
+        reserve: false,
+        options: PaymentOptions::default(),
+    }
+}
+
+pub fn outcome_of<'a>(id: &'a str) -> impl FnMut(&DaemonMessage) -> Option<(bool, bool, WireOutcome)> + 'a {
+    move |m| match m {
+        DaemonMessage::Outcome {
+            id: i,
+            approved,
+            resolved,
+            outcome,
+        } if i == id => Some((*approved, *resolved, outcome.clone())),
+        _ => None,
+    }
+}
+
+pub fn event_of<'a>(id: &'a str) -> impl FnMut(&DaemonMessage) -> Option<Event> + 'a {
+    move |m| match m {
+        DaemonMessage::Event { id: Some(i), event } if i == id => Some(event.clone()),
+        _ => None,
     }
 }

@@ -46,6 +46,8 @@ struct Active {
 
 pub struct ScreenFollower {
     settings: FollowSettings,
+    /// The idle screen shows the point of sale's QR code, so it follows a changed prompt.
+    idle_shows_qr: bool,
     active: Option<Active>,
     offline: bool,
     /// The customer was told MobilePay is unavailable for this command's outcome.
@@ -107,6 +109,7 @@ fn refund_cancel_screen(reason: RefundCancelReason) -> Screen {
 impl ScreenFollower {
     pub fn new(settings: FollowSettings) -> ScreenFollower {
         ScreenFollower {
+            idle_shows_qr: matches!(settings.idle, Screen::Idle { qr: Some(_) }),
             settings,
             active: None,
             offline: false,
@@ -208,6 +211,18 @@ impl ScreenFollower {
                     screen: screen.clone(),
                 });
                 Some(Update { screen, hold: false })
+            }
+            EventKind::PromptChanged { prompt } if self.idle_shows_qr => {
+                let qr = match prompt {
+                    CustomerPrompt::Qr { content, .. } => Some(content.clone()),
+                    CustomerPrompt::QrImage { .. } | CustomerPrompt::PushSent => None,
+                };
+                self.settings.idle = Screen::Idle { qr };
+                let quiet = self.active.is_none() && !self.offline;
+                quiet.then(|| Update {
+                    screen: self.idle(),
+                    hold: false,
+                })
             }
             EventKind::BackendOffline => {
                 self.offline = true;
@@ -419,6 +434,45 @@ mod tests {
                 hold: true
             })
         );
+    }
+
+    #[test]
+    fn an_idle_qr_code_follows_a_changed_point_of_sale_but_never_interrupts_a_sale() {
+        let moved = |content: &str| EventKind::PromptChanged {
+            prompt: CustomerPrompt::Qr {
+                content: content.into(),
+                sticker_id: None,
+            },
+        };
+        // No QR code between payments: nothing to follow.
+        let mut plain = ScreenFollower::new(settings());
+        assert_eq!(plain.on_event(&ev(None, moved("new"))), None);
+        let mut f = ScreenFollower::new(FollowSettings {
+            idle: Screen::Idle { qr: Some(QR.into()) },
+            ..settings()
+        });
+        let new_idle = Screen::Idle {
+            qr: Some("new".into()),
+        };
+        assert_eq!(
+            screen(f.on_event(&ev(None, moved("new")))),
+            Some(new_idle.clone())
+        );
+        // During a sale the screen stays; the next idle screen has the new code.
+        f.on_event(&ev(Some("s1"), waiting(Some(100))));
+        assert_eq!(f.on_event(&ev(None, moved("newer"))), None);
+        assert_eq!(
+            f.idle(),
+            Screen::Idle {
+                qr: Some("newer".into())
+            }
+        );
+        // A prompt without a QR code leaves the idle screen without one.
+        let pushed = EventKind::PromptChanged {
+            prompt: CustomerPrompt::PushSent,
+        };
+        f.on_event(&ev(None, pushed));
+        assert_eq!(f.idle(), Screen::Idle { qr: None });
     }
 
     #[test]

@@ -498,6 +498,8 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
         EventKind::NeedsHuman { payment_id, detail } => Event::NeedsHuman { payment_id, detail },
         EventKind::BackendOffline => Event::BackendOffline,
         EventKind::BackendOnline => Event::BackendOnline,
+        // The display's business; the cash register's protocol has no such event.
+        EventKind::PromptChanged { .. } => return None,
     };
     Some(DaemonMessage::Event { id, event })
 }

@@ -37,6 +37,7 @@ pub(crate) fn step(record: &Record, kind: &EventKind) {
         EventKind::NeedsHuman { .. } => ("needs a person", None),
         EventKind::BackendOffline => ("MobilePay cannot be reached", None),
         EventKind::BackendOnline => ("MobilePay answers again", None),
+        EventKind::PromptChanged { .. } => ("the point of sale changed", None),
         EventKind::Finished { outcome } => return answered(record, outcome, "answered"),
     };
     tracing::info!(

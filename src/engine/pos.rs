@@ -65,18 +65,23 @@ pub(crate) fn handle<B: Backend>(shared: &Engine<B>, request: PosRequest) {
             prompt,
             reply,
         } => {
-            let moved = {
+            let (moved, prompt_changed) = {
                 let mut binding = shared.binding();
                 let moved = binding.pos_id != pos_id;
+                let prompt_changed = binding.prompt != prompt;
                 *binding = super::core::Binding {
                     pos_id: pos_id.clone(),
-                    prompt,
+                    prompt: prompt.clone(),
                     retiring: None,
                 };
-                moved
+                (moved, prompt_changed)
             };
             if moved {
                 tracing::info!(pos_id = %pos_id, "the lane serves a new point of sale");
+            }
+            // Before the reply: whoever waits for the move finds the news already on the lane.
+            if prompt_changed {
+                shared.emit(None, EventKind::PromptChanged { prompt });
             }
             let _ = reply.send(());
         }

@@ -83,3 +83,22 @@ async fn a_retired_point_of_sale_takes_no_payment_and_the_engine_moves_to_the_ne
     assert!(matches!(captured, Outcome::Captured { .. }), "{captured:?}");
     assert_eq!(lane.payment(&kept_payment).await["status"], "Captured");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_point_of_sale_announces_its_new_prompt_once() {
+    let lane = lane().await;
+    let engine = lane.engine();
+    let mut events = engine.subscribe();
+    let beacon = "0b1d2c3e-0000-4000-8000-00000000cafe";
+    let new_pos = register_pos(&lane.client, &format!("moved-{}", lane.beacon_id), beacon).await;
+    engine.move_to(&new_pos, prompt(beacon)).await.unwrap();
+    // Told again the same: nothing new to announce.
+    engine.move_to(&new_pos, prompt(beacon)).await.unwrap();
+    let mut announced = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let EventKind::PromptChanged { prompt } = event.kind {
+            announced.push(prompt);
+        }
+    }
+    assert_eq!(announced, vec![prompt(beacon)]);
+}

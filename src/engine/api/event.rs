@@ -63,6 +63,9 @@ pub enum EventKind {
     BackendOffline,
     /// MobilePay answers again.
     BackendOnline,
+    /// The lane now serves a point of sale whose customers are shown `prompt` (it was
+    /// re-created or registered again): what waits for a customer between payments changes.
+    PromptChanged { prompt: CustomerPrompt },
     /// The command's final answer. Always the last event of a command.
     Finished { outcome: Outcome },
 }

@@ -35,7 +35,7 @@ pub enum DeclineReason {
     /// (`CancelledByClient` seen without our cancel, e.g. from another system of the merchant).
     CancelledElsewhere,
     /// Another payment is active on this point of sale and it is not one of ours that could be
-    /// cleaned up (409 `1301` after one cleanup attempt).
+    /// cleaned up (busy again after one cleanup attempt).
     PointOfSaleBusy,
     /// MobilePay was unreachable, so the command was answered [`Outcome::Unknown`]; once
     /// MobilePay answered again the engine cancelled the payment, because a cashier told
@@ -64,13 +64,13 @@ pub enum RefundCancelReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
-    /// The amount is zero, negative or too large (MobilePay `1102`).
+    /// The amount is zero, negative or too large .
     InvalidAmount,
-    /// The order id is empty, too long or has characters MobilePay refuses (`1113`).
+    /// The order id is empty, too long or has characters MobilePay refuses.
     InvalidOrderId,
-    /// The refund order id is invalid (`1114`).
+    /// The refund order id is invalid.
     InvalidRefundOrderId,
-    /// The payment label is invalid (`1117`).
+    /// The payment label is invalid.
     InvalidLabel,
     /// This command id was already used for a different command.
     CommandIdReused,
@@ -81,28 +81,28 @@ pub enum RejectCode {
     /// The target is not in a state that allows this command (e.g. capturing a payment that is
     /// not reserved, readying one that is not prepared, cancelling a captured payment).
     WrongState,
-    /// The capture amount exceeds the reserved amount (`1305`).
+    /// The capture amount exceeds the reserved amount.
     CaptureExceedsReservation,
-    /// The refund's currency differs from the payment's (`1365`).
+    /// The refund's currency differs from the payment's.
     CurrencyMismatch,
-    /// The refunds would exceed the captured amount (`1367`).
+    /// The refunds would exceed the captured amount.
     RefundTooHigh,
-    /// The payment is too old to be refunded (`1366`).
+    /// The payment is too old to be refunded.
     PaymentTooOld,
-    /// The store's balance cannot cover the refund (`1368`).
+    /// The store's balance cannot cover the refund.
     InsufficientBalance,
-    /// The payment to refund is not captured (`1354`).
+    /// The payment to refund is not captured.
     PaymentNotCaptured,
-    /// No captured payment with that order id or payment id was found (`1001`, 404).
+    /// No captured payment with that order id or payment id was found.
     PaymentNotFound,
-    /// The point of sale is unknown to MobilePay (`1000`).
+    /// The point of sale is unknown to MobilePay.
     PointOfSaleNotFound,
-    /// The store is not activated for payments (`1204`).
+    /// The store is not activated for payments.
     StoreNotActivated,
     /// MobilePay refused access: the payment or point of sale belongs to another integrator or
-    /// merchant (`1400`–`1411`), or our credentials are refused.
+    /// merchant, or our credentials are refused.
     Forbidden,
-    /// MobilePay refused the request as malformed (e.g. `1099`); a configuration or software
+    /// MobilePay refused the request as malformed; a configuration or software
     /// fault, reported with MobilePay's code in the message.
     InvalidRequest,
     /// Another command is running on this lane (one payment at a time per point of sale), or

@@ -106,7 +106,7 @@ fn active_payment_conflict_cancels_the_stale_payment_and_retries_once_with_the_s
         other => panic!("{other:?}"),
     }
     assert!(h.rec.stale_cleared);
-    // A second 1301 is not cleaned up again.
+    // A second "busy" is not cleaned up again.
     let outcome = answered(&h.err(refused(Refusal::PointOfSaleBusy)));
     assert_eq!(
         outcome,

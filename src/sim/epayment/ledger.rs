@@ -1,0 +1,628 @@
+//! What the simulated ePayment API keeps: payments per sales unit, their event logs, the
+//! simulated customers' steps, idempotency keys and request rates. Synchronous and free of
+//! I/O; the HTTP handlers call it under one lock with the virtual clock's time.
+//!
+//! Timers (expiry, the capture deadline, automatic customers) are applied before every call
+//! ([`Ledger::tick`]), which nobody observing the API can tell from running them in the
+//! background.
+
+use super::problem::EpError;
+use super::validate::{NewPayment, Target};
+use crate::backends::epayment::model::{
+    Aggregate, Amount, CreatePaymentResponse, Currency, EventName, GetPaymentResponse, ModificationResponse,
+    PaymentEvent, PaymentMethodResponse, PaymentMethodType, ProfileResponse, QrImageFormat, State, UserFlow,
+};
+use crate::sim::clock::Millis;
+use crate::sim::fixtures::EpaymentFixtures;
+use axum::http::StatusCode;
+use chrono::{SecondsFormat, TimeZone, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+const MINUTE: Millis = 60_000;
+const DAY: Millis = 24 * 60 * MINUTE;
+/// A payment nobody answers expires (and its QR image disappears) after 10 minutes.
+pub const PAYMENT_LIFETIME: Millis = 10 * MINUTE;
+/// Danish and Finnish sales units must capture within 14 days; the rest is then cancelled.
+pub const CAPTURE_DEADLINE: Millis = 14 * DAY;
+/// Refunds are possible for 365 days after the authorization.
+pub const REFUND_WINDOW: Millis = 365 * DAY;
+/// Requests per minute per reference: create, capture, cancel and refund (each)…
+pub const MODIFY_RATE: usize = 5;
+/// …and get payment and event log (each).
+pub const READ_RATE: usize = 120;
+
+/// The operations whose idempotency keys and rates are kept apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    Create,
+    Get,
+    Events,
+    Capture,
+    Cancel,
+    Refund,
+}
+
+/// What an automatic or scripted customer does with a payment offered to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CustomerAction {
+    Approve,
+    Abort,
+    /// Never answers: the payment expires.
+    Ignore,
+}
+
+/// An automatic customer: answers pushes to `phone_number` and, with `scans_qr`, scans every
+/// QR payment, `delay_ms` after the payment was created (on the virtual clock).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Behaviour {
+    pub phone_number: String,
+    pub action: CustomerAction,
+    #[serde(default)]
+    pub delay_ms: u64,
+    #[serde(default)]
+    pub scans_qr: bool,
+}
+
+#[derive(Clone, Debug)]
+struct AutoStep {
+    due: Millis,
+    action: CustomerAction,
+    phone: String,
+}
+
+/// One payment as the simulated backend keeps it.
+#[derive(Clone, Debug)]
+pub struct Payment {
+    pub msn: String,
+    pub reference: String,
+    pub currency: Currency,
+    pub amount: i64,
+    pub user_flow: UserFlow,
+    pub target: Target,
+    pub state: State,
+    pub authorized: i64,
+    pub cancelled: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    pub created_at: Millis,
+    pub authorized_at: Option<Millis>,
+    /// The customer who paid (or is paying).
+    pub customer: Option<String>,
+    /// The customer has the payment open in the app, approving it: it cannot be cancelled.
+    pub approving: bool,
+    pub token: String,
+    pub redirect_url: Option<String>,
+    pub qr: Option<(QrImageFormat, u32)>,
+    /// What the QR code encodes (for `QR` payments).
+    pub qr_target: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub events: Vec<PaymentEvent>,
+    auto: Option<AutoStep>,
+}
+
+impl Payment {
+    fn amount_of(&self, value: i64) -> Amount {
+        Amount {
+            currency: self.currency.clone(),
+            value,
+        }
+    }
+
+    fn aggregate(&self) -> Aggregate {
+        Aggregate {
+            authorized_amount: self.amount_of(self.authorized),
+            cancelled_amount: self.amount_of(self.cancelled),
+            captured_amount: self.amount_of(self.captured),
+            refunded_amount: self.amount_of(self.refunded),
+        }
+    }
+
+    /// Authorized money neither captured nor released.
+    pub fn capturable(&self) -> i64 {
+        self.authorized - self.captured - self.cancelled
+    }
+
+    fn log(&mut self, name: EventName, value: i64, key: Option<&str>, at: Millis) -> String {
+        let (psp_reference, timestamp) = if name == EventName::Created {
+            (uuid::Uuid::new_v4().to_string(), timestamp_ticks(at))
+        } else {
+            let n: u64 = rand::thread_rng().gen_range(1_000_000_000..10_000_000_000);
+            (n.to_string(), timestamp_millis(at))
+        };
+        self.events.push(PaymentEvent {
+            reference: self.reference.clone(),
+            psp_reference: psp_reference.clone(),
+            name,
+            amount: self.amount_of(value),
+            timestamp,
+            idempotency_key: key.map(str::to_string),
+            success: true,
+        });
+        psp_reference
+    }
+
+    pub fn view(&self) -> GetPaymentResponse {
+        GetPaymentResponse {
+            aggregate: self.aggregate(),
+            amount: self.amount_of(self.amount),
+            state: self.state.clone(),
+            payment_method: PaymentMethodResponse {
+                kind: PaymentMethodType::Wallet,
+                card_bin: None,
+            },
+            profile: ProfileResponse::default(),
+            psp_reference: self
+                .events
+                .first()
+                .map(|e| e.psp_reference.clone())
+                .unwrap_or_default(),
+            reference: self.reference.clone(),
+            redirect_url: self.redirect_url.clone(),
+            metadata: self.metadata.clone(),
+            user_details: None,
+            capture_guaranteed_until: None,
+        }
+    }
+
+    fn modification(&self, psp_reference: String) -> ModificationResponse {
+        ModificationResponse {
+            amount: self.amount_of(self.amount),
+            state: self.state.clone(),
+            aggregate: self.aggregate(),
+            psp_reference,
+            reference: self.reference.clone(),
+        }
+    }
+}
+
+/// Seven fractional digits, as the API writes the `CREATED` event.
+fn timestamp_ticks(ms: Millis) -> String {
+    let at = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+    format!(
+        "{}.{:07}Z",
+        at.format("%Y-%m-%dT%H:%M:%S"),
+        at.timestamp_subsec_nanos() / 100
+    )
+}
+
+fn timestamp_millis(ms: Millis) -> String {
+    let at = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A remembered answer for an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remembered {
+    pub status: StatusCode,
+    pub body: String,
+    pub problem: bool,
+}
+
+struct KeyEntry {
+    fingerprint: String,
+    answer: Remembered,
+    at: Millis,
+}
+
+type KeyScope = (String, Op, String, String);
+
+/// The simulated ePayment backend of every sales unit.
+pub struct Ledger {
+    pub fixtures: EpaymentFixtures,
+    payments: HashMap<(String, String), Payment>,
+    keys: HashMap<KeyScope, KeyEntry>,
+    key_retention: Millis,
+    rates: HashMap<(String, String, Op), VecDeque<Millis>>,
+    pub behaviours: Vec<Behaviour>,
+}
+
+impl Ledger {
+    pub fn new(fixtures: EpaymentFixtures, key_retention: Millis) -> Ledger {
+        Ledger {
+            fixtures,
+            payments: HashMap::new(),
+            keys: HashMap::new(),
+            key_retention,
+            rates: HashMap::new(),
+            behaviours: Vec::new(),
+        }
+    }
+
+    /// Every payment, oldest first.
+    pub fn payments(&self) -> Vec<&Payment> {
+        let mut list: Vec<_> = self.payments.values().collect();
+        list.sort_by(|a, b| (a.created_at, &a.reference).cmp(&(b.created_at, &b.reference)));
+        list
+    }
+
+    fn payment_mut(&mut self, msn: &str, reference: &str) -> Result<&mut Payment, EpError> {
+        self.payments
+            .get_mut(&(msn.to_string(), reference.to_string()))
+            .ok_or_else(|| EpError::not_found(reference))
+    }
+
+    pub fn payment(&self, msn: &str, reference: &str) -> Result<&Payment, EpError> {
+        self.payments
+            .get(&(msn.to_string(), reference.to_string()))
+            .ok_or_else(|| EpError::not_found(reference))
+    }
+
+    /// Counts a request against the per-minute limit of `who` (MSN or subscription key),
+    /// reference and operation.
+    pub fn count_rate(&mut self, who: &str, reference: &str, op: Op, now: Millis) -> Result<(), EpError> {
+        let limit = match op {
+            Op::Get | Op::Events => READ_RATE,
+            _ => MODIFY_RATE,
+        };
+        let window = self
+            .rates
+            .entry((who.to_string(), reference.to_string(), op))
+            .or_default();
+        while window.front().is_some_and(|t| *t <= now - MINUTE) {
+            window.pop_front();
+        }
+        if window.len() >= limit {
+            let oldest = window.front().copied().unwrap_or(now);
+            let wait_ms = (oldest + MINUTE - now).max(1);
+            return Err(EpError::rate_limited(((wait_ms + 999) / 1000) as u64));
+        }
+        window.push_back(now);
+        Ok(())
+    }
+
+    /// The remembered answer for a retry, or 409 when the key was used for another request.
+    pub fn replay(
+        &mut self,
+        scope: &KeyScope,
+        fingerprint: &str,
+        now: Millis,
+    ) -> Result<Option<Remembered>, EpError> {
+        let retention = self.key_retention;
+        self.keys.retain(|_, e| e.at + retention > now);
+        match self.keys.get(scope) {
+            None => Ok(None),
+            Some(e) if e.fingerprint == fingerprint => Ok(Some(e.answer.clone())),
+            Some(_) => {
+                let (code, what) = if scope.1 == Op::Create {
+                    ("4020", "Idempotency-Key already exists for another request")
+                } else {
+                    (
+                        "4010",
+                        "A retry with the same Idempotency-Key must have the same body",
+                    )
+                };
+                Err(EpError::code(StatusCode::CONFLICT, code, what))
+            }
+        }
+    }
+
+    pub fn remember(&mut self, scope: KeyScope, fingerprint: String, answer: Remembered, now: Millis) {
+        self.keys.insert(
+            scope,
+            KeyEntry {
+                fingerprint,
+                answer,
+                at: now,
+            },
+        );
+    }
+
+    /// Applies every timer due at `now`: automatic customers, expiry, the capture deadline.
+    pub fn tick(&mut self, now: Millis) {
+        let fixtures = &self.fixtures;
+        for p in self.payments.values_mut() {
+            loop {
+                let expiry = p.created_at + PAYMENT_LIFETIME;
+                let auto_due = p.auto.as_ref().map(|a| a.due).filter(|d| *d < expiry);
+                if p.state == State::Created {
+                    if let Some(due) = auto_due.filter(|d| *d <= now) {
+                        let step = p.auto.take();
+                        if let Some(step) = step {
+                            // An automatic customer's step cannot fail on a CREATED payment.
+                            let _ = customer_step(p, fixtures, step.action, &step.phone, due);
+                        }
+                        continue;
+                    }
+                    if expiry <= now {
+                        p.state = State::Expired;
+                        p.approving = false;
+                        let amount = p.amount;
+                        p.log(EventName::Expired, amount, None, expiry);
+                    }
+                    break;
+                }
+                if let Some(at) = p.authorized_at {
+                    let deadline = at + CAPTURE_DEADLINE;
+                    let rest = p.capturable();
+                    if p.state == State::Authorized && rest > 0 && deadline <= now {
+                        p.cancelled += rest;
+                        p.log(EventName::Cancelled, rest, None, deadline);
+                    }
+                }
+                break;
+            }
+        }
+    }
+
+    /// Creates a payment; `links` makes the `redirectUrl` and QR target from the token.
+    pub fn create(
+        &mut self,
+        msn: &str,
+        new: NewPayment,
+        key: &str,
+        links: impl FnOnce(&UserFlow, Option<&QrImageFormat>, &str) -> (Option<String>, Option<String>),
+        now: Millis,
+    ) -> Result<CreatePaymentResponse, EpError> {
+        let id = (msn.to_string(), new.request.reference.clone());
+        if self.payments.contains_key(&id) {
+            return Err(EpError::code(
+                StatusCode::CONFLICT,
+                "4150",
+                format!("Reference {} already exists", new.request.reference),
+            ));
+        }
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let flow = new.request.user_flow.clone();
+        let (redirect_url, qr_target) = links(&flow, new.qr.as_ref().map(|q| &q.0), &token);
+        let auto = self.automatic_customer(&flow, &new.target, now);
+        let mut payment = Payment {
+            msn: msn.to_string(),
+            reference: new.request.reference.clone(),
+            currency: new.request.amount.currency.clone(),
+            amount: new.request.amount.value,
+            user_flow: flow,
+            target: new.target,
+            state: State::Created,
+            authorized: 0,
+            cancelled: 0,
+            captured: 0,
+            refunded: 0,
+            created_at: now,
+            authorized_at: None,
+            customer: None,
+            approving: false,
+            token,
+            redirect_url: redirect_url.clone(),
+            qr: new.qr,
+            qr_target,
+            metadata: new.request.metadata.clone(),
+            events: Vec::new(),
+            auto,
+        };
+        let amount = payment.amount;
+        payment.log(EventName::Created, amount, Some(key), now);
+        self.payments.insert(id, payment);
+        Ok(CreatePaymentResponse {
+            reference: new.request.reference,
+            redirect_url,
+        })
+    }
+
+    fn automatic_customer(&self, flow: &UserFlow, target: &Target, now: Millis) -> Option<AutoStep> {
+        let behaviour = self.behaviours.iter().rev().find(|b| match target {
+            Target::Phone(phone) => b.phone_number == *phone,
+            Target::Anyone => b.scans_qr && *flow == UserFlow::Qr,
+        })?;
+        (behaviour.action != CustomerAction::Ignore).then(|| AutoStep {
+            due: now + Millis::try_from(behaviour.delay_ms).unwrap_or(Millis::MAX / 4),
+            action: behaviour.action,
+            phone: behaviour.phone_number.clone(),
+        })
+    }
+
+    pub fn capture(
+        &mut self,
+        msn: &str,
+        reference: &str,
+        amount: &Amount,
+        key: &str,
+        now: Millis,
+    ) -> Result<ModificationResponse, EpError> {
+        let p = self.payment_mut(msn, reference)?;
+        check_currency(p, amount)?;
+        if p.state != State::Authorized {
+            return Err(EpError::bad("6080", "The payment is not authorized"));
+        }
+        if amount.value <= 0 {
+            return Err(EpError::bad("4040", "modificationAmount.value must be positive"));
+        }
+        if p.capturable() == 0 && p.cancelled > 0 {
+            return Err(EpError::bad("6070", "The payment is cancelled"));
+        }
+        if amount.value > p.capturable() {
+            return Err(EpError::bad(
+                "6090",
+                "The amount is larger than what is left to capture",
+            ));
+        }
+        p.captured += amount.value;
+        let psp = p.log(EventName::Captured, amount.value, Some(key), now);
+        Ok(p.modification(psp))
+    }
+
+    pub fn refund(
+        &mut self,
+        msn: &str,
+        reference: &str,
+        amount: &Amount,
+        key: &str,
+        now: Millis,
+    ) -> Result<ModificationResponse, EpError> {
+        let p = self.payment_mut(msn, reference)?;
+        check_currency(p, amount)?;
+        let Some(authorized_at) = p.authorized_at.filter(|_| p.state == State::Authorized) else {
+            return Err(EpError::bad("6020", "The payment was never authorized"));
+        };
+        if amount.value <= 0 {
+            return Err(EpError::bad("4040", "modificationAmount.value must be positive"));
+        }
+        if now > authorized_at + REFUND_WINDOW {
+            return Err(EpError::bad("6220", "The refund period has expired"));
+        }
+        if amount.value > p.captured - p.refunded {
+            return Err(EpError::bad(
+                "6150",
+                "The amount is larger than what is captured and not refunded",
+            ));
+        }
+        p.refunded += amount.value;
+        let psp = p.log(EventName::Refunded, amount.value, Some(key), now);
+        Ok(p.modification(psp))
+    }
+
+    pub fn cancel(
+        &mut self,
+        msn: &str,
+        reference: &str,
+        transaction_only: bool,
+        now: Millis,
+    ) -> Result<ModificationResponse, EpError> {
+        let p = self.payment_mut(msn, reference)?;
+        match p.state {
+            State::Created if p.approving => Err(EpError::code(
+                StatusCode::LOCKED,
+                "6250",
+                "Cannot cancel a payment the customer is approving",
+            )),
+            State::Created => {
+                p.state = State::Terminated;
+                p.cancelled = p.amount;
+                p.auto = None;
+                let amount = p.amount;
+                let psp = p.log(EventName::Terminated, amount, None, now);
+                Ok(p.modification(psp))
+            }
+            State::Authorized if transaction_only => Err(EpError::bad(
+                "6060",
+                "cancelTransactionOnly: the payment is already authorized",
+            )),
+            State::Authorized if p.captured == p.authorized => {
+                Err(EpError::bad("6040", "The payment is fully captured"))
+            }
+            State::Authorized if p.capturable() > 0 => {
+                let rest = p.capturable();
+                p.cancelled += rest;
+                let psp = p.log(EventName::Cancelled, rest, None, now);
+                Ok(p.modification(psp))
+            }
+            // Already released or ended without money: nothing to do, answered as it is.
+            _ => {
+                let psp = p
+                    .events
+                    .last()
+                    .map(|e| e.psp_reference.clone())
+                    .unwrap_or_default();
+                Ok(p.modification(psp))
+            }
+        }
+    }
+
+    /// A customer step through the control API or the test API's force-approve.
+    pub fn customer(
+        &mut self,
+        msn: &str,
+        reference: &str,
+        step: Step,
+        phone: Option<&str>,
+        now: Millis,
+    ) -> Result<GetPaymentResponse, EpError> {
+        let fixtures = self.fixtures.clone();
+        let p = self.payment_mut(msn, reference)?;
+        if p.state != State::Created {
+            let code = if p.state == State::Authorized {
+                "6230"
+            } else {
+                "6080"
+            };
+            return Err(EpError::bad(code, format!("The payment is {}", p.state)));
+        }
+        let phone = match (&p.target, phone) {
+            (Target::Phone(target), Some(given)) if target != given => {
+                return Err(EpError::bad("7010", "The payment was sent to another customer"))
+            }
+            (Target::Phone(target), _) => target.clone(),
+            (Target::Anyone, Some(given)) => given.to_string(),
+            // The customer who scanned the code answers it.
+            (Target::Anyone, None) if p.customer.is_some() => p.customer.clone().unwrap_or_default(),
+            (Target::Anyone, None) => {
+                return Err(EpError::field(
+                    "customer.phoneNumber",
+                    "A customer phone number is needed for a payment not pushed to one",
+                ))
+            }
+        };
+        if fixtures.user_by_phone(&phone).is_none() {
+            return Err(EpError::bad("7010", "Customer not found"));
+        }
+        match step {
+            Step::Open => {
+                p.approving = true;
+                p.customer = Some(phone);
+            }
+            Step::Approve => customer_step(p, &fixtures, CustomerAction::Approve, &phone, now)?,
+            Step::Abort => customer_step(p, &fixtures, CustomerAction::Abort, &phone, now)?,
+        }
+        Ok(p.view())
+    }
+
+    /// The QR code behind an image token, while its payment can still be paid.
+    pub fn qr_image(&self, token: &str, now: Millis) -> Option<(QrImageFormat, u32, String)> {
+        let p = self.payments.values().find(|p| p.token == token)?;
+        let live = p.state == State::Created && now < p.created_at + PAYMENT_LIFETIME;
+        let (format, size) = p.qr.clone()?;
+        live.then(|| (format, size, p.qr_target.clone().unwrap_or_default()))
+    }
+}
+
+/// A step a customer takes in the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Opens the payment (after the push or the scan) and is approving it.
+    Open,
+    Approve,
+    Abort,
+}
+
+fn check_currency(p: &Payment, amount: &Amount) -> Result<(), EpError> {
+    if amount.currency != p.currency {
+        return Err(EpError::bad(
+            "5040",
+            format!("The payment is in {}, not {}", p.currency, amount.currency),
+        ));
+    }
+    Ok(())
+}
+
+fn customer_step(
+    p: &mut Payment,
+    fixtures: &EpaymentFixtures,
+    action: CustomerAction,
+    phone: &str,
+    now: Millis,
+) -> Result<(), EpError> {
+    if fixtures.user_by_phone(phone).is_none() {
+        return Err(EpError::bad("7010", "Customer not found"));
+    }
+    p.approving = false;
+    p.auto = None;
+    p.customer = Some(phone.to_string());
+    let amount = p.amount;
+    match action {
+        CustomerAction::Approve => {
+            p.state = State::Authorized;
+            p.authorized = amount;
+            p.authorized_at = Some(now);
+            p.log(EventName::Authorized, amount, None, now);
+        }
+        CustomerAction::Abort => {
+            p.state = State::Aborted;
+            p.log(EventName::Aborted, amount, None, now);
+        }
+        CustomerAction::Ignore => {}
+    }
+    Ok(())
+}

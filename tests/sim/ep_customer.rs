@@ -140,3 +140,17 @@ async fn injected_faults_answer_in_the_apis_own_format() {
     assert_eq!(ep.create(push_body(&reference, 100)).await.status, 201);
     assert_eq!(ep.sim.request_count("epCreatePayment").await, 2);
 }
+
+#[tokio::test]
+async fn reset_forgets_epayment_payments_and_customers() {
+    let ep = start_ep().await;
+    behaviour(&ep, json!({"phoneNumber": USER, "action": "approve"})).await;
+    let reference = ep.push(100).await;
+    ep.sim.post_json("/_sim/reset", json!({})).await.ok();
+    let listed = ep.sim.get("/_sim/epayment/payments").await;
+    assert_eq!(listed.ok()["payments"], json!([]));
+    let behaviours = ep.sim.get("/_sim/epayment/behaviour").await;
+    assert_eq!(behaviours.ok()["behaviours"], json!([]));
+    // Tokens are forgotten too.
+    gateway_denied(&ep.get(&reference).await);
+}

@@ -626,3 +626,91 @@ fn customer_step(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::epayment::validate::create_request;
+    use serde_json::json;
+
+    const T0: Millis = 1_700_000_000_000;
+
+    fn ledger_with_payment(value: i64) -> Ledger {
+        let fixtures = EpaymentFixtures::default();
+        let mut ledger = Ledger::new(fixtures.clone(), DAY);
+        let body = json!({
+            "amount": {"currency": "DKK", "value": value},
+            "paymentMethod": {"type": "WALLET"},
+            "reference": "ref-00000001",
+            "userFlow": "PUSH_MESSAGE",
+            "customer": {"phoneNumber": fixtures.users[0].phone_number}
+        });
+        let new = create_request(&body, &fixtures.sales_units[0], &fixtures).unwrap();
+        ledger
+            .create("123456", new, "k1", |_, _, _| (None, None), T0)
+            .unwrap();
+        ledger
+    }
+
+    #[test]
+    fn the_rate_window_slides_over_one_minute() {
+        let mut ledger = ledger_with_payment(100);
+        for i in 0..MODIFY_RATE as i64 {
+            ledger
+                .count_rate("123456", "r", Op::Capture, T0 + i * 1000)
+                .unwrap();
+        }
+        let refused = ledger
+            .count_rate("123456", "r", Op::Capture, T0 + 10_000)
+            .unwrap_err();
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        ledger.count_rate("123456", "r", Op::Cancel, T0 + 10_000).unwrap();
+        // A minute after the first request, its place is free again, and only its place.
+        ledger
+            .count_rate("123456", "r", Op::Capture, T0 + MINUTE)
+            .unwrap();
+        ledger
+            .count_rate("123456", "r", Op::Capture, T0 + MINUTE + 1)
+            .unwrap_err();
+        ledger
+            .count_rate("123456", "r", Op::Capture, T0 + MINUTE + 1000)
+            .unwrap();
+    }
+
+    #[test]
+    fn money_invariants_hold_through_capture_deadline_and_refunds() {
+        let mut ledger = ledger_with_payment(1000);
+        let phone = ledger.fixtures.users[0].phone_number.clone();
+        ledger
+            .customer("123456", "ref-00000001", Step::Approve, Some(&phone), T0 + 1000)
+            .unwrap();
+        let dkk = |value| Amount {
+            currency: Currency::Dkk,
+            value,
+        };
+        ledger
+            .capture("123456", "ref-00000001", &dkk(300), "c1", T0 + 2000)
+            .unwrap();
+        ledger.tick(T0 + 1000 + CAPTURE_DEADLINE);
+        let p = ledger.payment("123456", "ref-00000001").unwrap();
+        assert_eq!((p.authorized, p.captured, p.cancelled), (1000, 300, 700));
+        assert_eq!(p.state, State::Authorized);
+        ledger
+            .refund("123456", "ref-00000001", &dkk(300), "r1", T0 + 3000)
+            .unwrap();
+        let err = ledger
+            .refund("123456", "ref-00000001", &dkk(1), "r2", T0 + 4000)
+            .unwrap_err();
+        assert_eq!(err.error_code(), Some("6150"));
+    }
+
+    #[test]
+    fn an_expired_payment_records_when_it_expired() {
+        let mut ledger = ledger_with_payment(100);
+        ledger.tick(T0 + 3 * PAYMENT_LIFETIME);
+        let p = ledger.payment("123456", "ref-00000001").unwrap();
+        assert_eq!(p.state, State::Expired);
+        assert_eq!(p.events[1].timestamp, timestamp_millis(T0 + PAYMENT_LIFETIME));
+        assert_eq!(p.events[0].timestamp.len(), "2023-11-14T22:13:20.0000000Z".len());
+    }
+}

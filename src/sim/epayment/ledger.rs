@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 const MINUTE: Millis = 60_000;
 const DAY: Millis = 24 * 60 * MINUTE;
@@ -32,6 +32,9 @@ pub const REFUND_WINDOW: Millis = 365 * DAY;
 pub const MODIFY_RATE: usize = 5;
 /// …and get payment and event log (each).
 pub const READ_RATE: usize = 120;
+/// Past this many rate windows, idle ones are dropped, so that calls for many references do not
+/// accumulate.
+const RATE_WINDOWS_KEPT: usize = 4096;
 
 /// The operations whose idempotency keys and rates are kept apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -209,12 +212,17 @@ struct KeyEntry {
 }
 
 type KeyScope = (String, Op, String, String);
+type PaymentId = (String, String);
 
 /// The simulated ePayment backend of every sales unit.
 pub struct Ledger {
     pub fixtures: EpaymentFixtures,
-    payments: HashMap<(String, String), Payment>,
+    payments: HashMap<PaymentId, Payment>,
+    /// When each payment next needs its timers applied, earliest first.
+    timers: BTreeSet<(Millis, PaymentId)>,
     keys: HashMap<KeyScope, KeyEntry>,
+    /// Keys in the order they were remembered, to forget them oldest first.
+    key_order: VecDeque<(Millis, KeyScope)>,
     key_retention: Millis,
     rates: HashMap<(String, String, Op), VecDeque<Millis>>,
     pub behaviours: Vec<Behaviour>,
@@ -225,7 +233,9 @@ impl Ledger {
         Ledger {
             fixtures,
             payments: HashMap::new(),
+            timers: BTreeSet::new(),
             keys: HashMap::new(),
+            key_order: VecDeque::new(),
             key_retention,
             rates: HashMap::new(),
             behaviours: Vec::new(),
@@ -271,6 +281,10 @@ impl Ledger {
             return Err(EpError::rate_limited(((wait_ms + 999) / 1000) as u64));
         }
         window.push_back(now);
+        if self.rates.len() > RATE_WINDOWS_KEPT {
+            self.rates
+                .retain(|_, w| w.back().is_some_and(|t| *t > now - MINUTE));
+        }
         Ok(())
     }
 
@@ -281,8 +295,16 @@ impl Ledger {
         fingerprint: &str,
         now: Millis,
     ) -> Result<Option<Remembered>, EpError> {
-        let retention = self.key_retention;
-        self.keys.retain(|_, e| e.at + retention > now);
+        while let Some((at, _)) = self.key_order.front() {
+            if at + self.key_retention > now {
+                break;
+            }
+            if let Some((at, old)) = self.key_order.pop_front() {
+                if self.keys.get(&old).is_some_and(|e| e.at == at) {
+                    self.keys.remove(&old);
+                }
+            }
+        }
         match self.keys.get(scope) {
             None => Ok(None),
             Some(e) if e.fingerprint == fingerprint => Ok(Some(e.answer.clone())),
@@ -301,6 +323,7 @@ impl Ledger {
     }
 
     pub fn remember(&mut self, scope: KeyScope, fingerprint: String, answer: Remembered, now: Millis) {
+        self.key_order.push_back((now, scope.clone()));
         self.keys.insert(
             scope,
             KeyEntry {
@@ -313,38 +336,23 @@ impl Ledger {
 
     /// Applies every timer due at `now`: automatic customers, expiry, the capture deadline.
     pub fn tick(&mut self, now: Millis) {
-        let fixtures = &self.fixtures;
-        for p in self.payments.values_mut() {
-            loop {
-                let expiry = p.created_at + PAYMENT_LIFETIME;
-                let auto_due = p.auto.as_ref().map(|a| a.due).filter(|d| *d < expiry);
-                if p.state == State::Created {
-                    if let Some(due) = auto_due.filter(|d| *d <= now) {
-                        let step = p.auto.take();
-                        if let Some(step) = step {
-                            // An automatic customer's step cannot fail on a CREATED payment.
-                            let _ = customer_step(p, fixtures, step.action, &step.phone, due);
-                        }
-                        continue;
-                    }
-                    if expiry <= now {
-                        p.state = State::Expired;
-                        p.approving = false;
-                        let amount = p.amount;
-                        p.log(EventName::Expired, amount, None, expiry);
-                    }
-                    break;
-                }
-                if let Some(at) = p.authorized_at {
-                    let deadline = at + CAPTURE_DEADLINE;
-                    let rest = p.capturable();
-                    if p.state == State::Authorized && rest > 0 && deadline <= now {
-                        p.cancelled += rest;
-                        p.log(EventName::Cancelled, rest, None, deadline);
-                    }
-                }
+        while let Some((due, id)) = self.timers.first().cloned() {
+            if due > now {
                 break;
             }
+            self.timers.remove(&(due, id.clone()));
+            if let Some(p) = self.payments.get_mut(&id) {
+                apply_timers(p, &self.fixtures, now);
+            }
+            self.schedule(&id);
+        }
+    }
+
+    /// Notes when the payment next needs its timers applied. A timer whose reason has gone
+    /// (the customer answered, everything was captured) fires without effect.
+    fn schedule(&mut self, id: &PaymentId) {
+        if let Some(due) = self.payments.get(id).and_then(next_due) {
+            self.timers.insert((due, id.clone()));
         }
     }
 
@@ -395,7 +403,8 @@ impl Ledger {
         };
         let amount = payment.amount;
         payment.log(EventName::Created, amount, Some(key), now);
-        self.payments.insert(id, payment);
+        self.payments.insert(id.clone(), payment);
+        self.schedule(&id);
         Ok(CreatePaymentResponse {
             reference: new.request.reference,
             redirect_url,
@@ -566,7 +575,9 @@ impl Ledger {
             Step::Approve => customer_step(p, &fixtures, CustomerAction::Approve, &phone, now)?,
             Step::Abort => customer_step(p, &fixtures, CustomerAction::Abort, &phone, now)?,
         }
-        Ok(p.view())
+        let view = p.view();
+        self.schedule(&(msn.to_string(), reference.to_string()));
+        Ok(view)
     }
 
     /// The QR code behind an image token, while its payment can still be paid.
@@ -575,6 +586,50 @@ impl Ledger {
         let live = p.state == State::Created && now < p.created_at + PAYMENT_LIFETIME;
         let (format, size) = p.qr.clone()?;
         live.then(|| (format, size, p.qr_target.clone().unwrap_or_default()))
+    }
+}
+
+/// When the payment's next timer falls due: the automatic customer or expiry while it is
+/// `CREATED`, the capture deadline while authorized money is left.
+fn next_due(p: &Payment) -> Option<Millis> {
+    let expiry = p.created_at + PAYMENT_LIFETIME;
+    match p.state {
+        State::Created => Some(p.auto.as_ref().map_or(expiry, |a| a.due.min(expiry))),
+        State::Authorized if p.capturable() > 0 => p.authorized_at.map(|at| at + CAPTURE_DEADLINE),
+        _ => None,
+    }
+}
+
+/// Applies the payment's timers due at `now`, each at the moment it fell due.
+fn apply_timers(p: &mut Payment, fixtures: &EpaymentFixtures, now: Millis) {
+    let expiry = p.created_at + PAYMENT_LIFETIME;
+    if p.state == State::Created {
+        let auto_due = p
+            .auto
+            .as_ref()
+            .map(|a| a.due)
+            .filter(|d| *d < expiry && *d <= now);
+        if let Some(due) = auto_due {
+            // Taken before it runs, so that it runs once. It cannot fail on a CREATED payment
+            // (the customer was checked when the behaviour was added).
+            if let Some(step) = p.auto.take() {
+                let _ = customer_step(p, fixtures, step.action, &step.phone, due);
+            }
+        } else if expiry <= now {
+            p.state = State::Expired;
+            p.approving = false;
+            p.auto = None;
+            let amount = p.amount;
+            p.log(EventName::Expired, amount, None, expiry);
+        }
+    }
+    if let Some(at) = p.authorized_at {
+        let deadline = at + CAPTURE_DEADLINE;
+        let rest = p.capturable();
+        if p.state == State::Authorized && rest > 0 && deadline <= now {
+            p.cancelled += rest;
+            p.log(EventName::Cancelled, rest, None, deadline);
+        }
     }
 }
 
@@ -702,6 +757,40 @@ mod tests {
             .refund("123456", "ref-00000001", &dkk(1), "r2", T0 + 4000)
             .unwrap_err();
         assert_eq!(err.error_code(), Some("6150"));
+    }
+
+    #[test]
+    fn an_automatic_customer_answers_once_at_its_moment() {
+        let mut ledger = ledger_with_payment(100);
+        let phone = ledger.fixtures.users[0].phone_number.clone();
+        ledger.behaviours.push(Behaviour {
+            phone_number: phone,
+            action: CustomerAction::Approve,
+            delay_ms: 60_000,
+            scans_qr: false,
+        });
+        let fixtures = ledger.fixtures.clone();
+        let body = json!({
+            "amount": {"currency": "DKK", "value": 100},
+            "paymentMethod": {"type": "WALLET"},
+            "reference": "ref-00000002",
+            "userFlow": "PUSH_MESSAGE",
+            "customer": {"phoneNumber": fixtures.users[0].phone_number}
+        });
+        let new = create_request(&body, &fixtures.sales_units[0], &fixtures).unwrap();
+        ledger
+            .create("123456", new, "k2", |_, _, _| (None, None), T0)
+            .unwrap();
+        ledger.tick(T0 + 59_999);
+        let p = ledger.payment("123456", "ref-00000002").unwrap();
+        assert_eq!(p.state, State::Created);
+        ledger.tick(T0 + 2 * PAYMENT_LIFETIME);
+        let p = ledger.payment("123456", "ref-00000002").unwrap();
+        assert_eq!(p.state, State::Authorized);
+        assert_eq!(p.authorized_at, Some(T0 + 60_000));
+        // The payment without a customer behaviour expired meanwhile.
+        let first = ledger.payment("123456", "ref-00000001").unwrap();
+        assert_eq!(first.state, State::Expired);
     }
 
     #[test]

@@ -327,3 +327,31 @@ async fn qr_payments_link_an_image_without_auth_that_disappears_after_expiry() {
     assert_eq!(fetch_image(&ep, &svg_url).await.0, 404);
     assert_eq!(ep.state(&reference).await, "EXPIRED");
 }
+
+#[tokio::test]
+async fn the_qr_image_is_gone_once_the_payment_is_answered() {
+    let ep = start_ep().await;
+    let qr = ep.create(qr_body(&new_reference(), 100, None)).await;
+    let reference = qr.json["reference"].as_str().unwrap().to_string();
+    let url = qr.json["redirectUrl"].as_str().unwrap().to_string();
+    assert_eq!(fetch_image(&ep, &url).await.0, 200);
+    ep.step(&reference, "approve", Some(USER)).await.ok();
+    assert_eq!(fetch_image(&ep, &url).await.0, 404);
+    // A payment asked for as TEXT/TARGETURL has no image.
+    let text = ep
+        .create(qr_body(
+            &new_reference(),
+            100,
+            Some(json!({"format": "TEXT/TARGETURL"})),
+        ))
+        .await;
+    let token = text.json["redirectUrl"]
+        .as_str()
+        .unwrap()
+        .split('=')
+        .next_back()
+        .unwrap()
+        .to_string();
+    let image_url = ep.sim.url(&format!("/qr-image/v1?token={token}"));
+    assert_eq!(fetch_image(&ep, &image_url).await.0, 404);
+}

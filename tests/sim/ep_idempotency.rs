@@ -127,3 +127,32 @@ async fn reads_are_limited_to_120_a_minute_per_reference() {
     ep.sim.advance_ms(60_000).await;
     ep.get(&reference).await.ok();
 }
+
+#[tokio::test]
+async fn answers_about_credentials_or_locks_are_not_remembered_for_the_key() {
+    let ep = start_ep().await;
+    let key = new_key();
+    let reference = new_reference();
+    let body = push_body(&reference, 100);
+    let headers = ep.headers(
+        Some(&key),
+        &[("Authorization", "Bearer expired")],
+        &["Authorization"],
+    );
+    gateway_denied(
+        &ep.send_with(Method::POST, PAYMENTS, headers, Some(body.clone()))
+            .await,
+    );
+    let headers = ep.headers(
+        Some(&key),
+        &[("Merchant-Serial-Number", "654321")],
+        &["Merchant-Serial-Number"],
+    );
+    problem(
+        &ep.send_with(Method::POST, PAYMENTS, headers, Some(body.clone()))
+            .await,
+        403,
+        None,
+    );
+    assert_eq!(ep.create_keyed(&key, body).await.status, 201);
+}

@@ -216,3 +216,51 @@ async fn unknown_references_are_404_problems() {
         .await;
     problem(&events, 404, Some("5090"));
 }
+
+#[tokio::test]
+async fn cancelling_an_ended_payment_answers_it_unchanged() {
+    let ep = start_ep().await;
+    let aborted = ep.push(100).await;
+    ep.step(&aborted, "abort", None).await.ok();
+    let resp = ep.cancel(&aborted, json!({})).await;
+    assert_eq!(resp.ok()["state"], json!("ABORTED"));
+    assert_eq!(resp.json["aggregate"]["cancelledAmount"], dkk(0));
+    assert_eq!(ep.event_names(&aborted).await, ["CREATED", "ABORTED"]);
+    let force = ep
+        .send(
+            Method::POST,
+            &format!("/epayment/v1/test/payments/{aborted}/approve"),
+            None,
+            Some(json!({})),
+        )
+        .await;
+    problem(&force, 400, Some("6080"));
+
+    let released = ep.authorized(100).await;
+    ep.cancel(&released, json!({})).await.ok();
+    let again = ep.cancel(&released, json!({})).await;
+    assert_eq!(again.ok()["aggregate"]["cancelledAmount"], dkk(100));
+    assert_eq!(
+        ep.event_names(&released).await,
+        ["CREATED", "AUTHORIZED", "CANCELLED"]
+    );
+}
+
+#[tokio::test]
+async fn metadata_is_echoed_and_limited() {
+    let ep = start_ep().await;
+    let mut body = push_body(&new_reference(), 100);
+    body["metadata"] = json!({"till": "1", "receipt": "000042"});
+    let reference = body["reference"].as_str().unwrap().to_string();
+    assert_eq!(ep.create(body).await.status, 201);
+    assert_eq!(
+        ep.get(&reference).await.ok()["metadata"],
+        json!({"till": "1", "receipt": "000042"})
+    );
+    let mut six = push_body(&new_reference(), 100);
+    six["metadata"] = json!({"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"});
+    field_error(&ep.create(six).await, "metadata");
+    let mut long = push_body(&new_reference(), 100);
+    long["metadata"] = json!({"note": "x".repeat(501)});
+    field_error(&ep.create(long).await, "metadata");
+}

@@ -116,6 +116,10 @@ async fn required_fields_are_named_when_missing() {
     let mut long = push_body(&new_reference(), 100);
     long["paymentDescription"] = json!("x".repeat(101));
     field_error(&ep.create(long).await, "paymentDescription");
+    let mut both = push_body(&new_reference(), 100);
+    both["receipt"] = json!({"orderLines": [], "bottomLine": {"currency": "DKK"}});
+    both["receiptUrl"] = json!("https://shop.example/receipt/1");
+    field_error(&ep.create(both).await, "receiptUrl");
     // Fields the simulator does not know are accepted, as the reference names no rule.
     let mut extra = push_body(&new_reference(), 100);
     extra["someFutureField"] = json!(true);

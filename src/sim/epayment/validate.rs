@@ -149,6 +149,16 @@ pub fn create_request(
             ));
         }
     }
+    let has_order_lines = request
+        .receipt
+        .as_ref()
+        .is_some_and(|r| r.get("orderLines").is_some());
+    if has_order_lines && request.receipt_url.is_some() {
+        return Err(EpError::field(
+            "receiptUrl",
+            "Give either receipt.orderLines or receiptUrl, not both",
+        ));
+    }
     let target = customer_target(&request, unit, fixtures)?;
     let qr = qr_format(&request)?;
     if request.user_flow == UserFlow::WebRedirect && request.return_url.is_none() {

@@ -2,7 +2,8 @@
 //! rate, the idempotency key and the body, then the [`Ledger`](super::ledger::Ledger).
 
 use super::auth::{access_token, authorize, Caller};
-use super::ledger::{Ledger, Op, Remembered, Step};
+use super::ledger::{Ledger, Step};
+use super::limits::{Op, Remembered};
 use super::problem::{problem_response, EpError};
 use super::{qr, validate};
 use crate::backends::epayment::model::{
@@ -104,11 +105,11 @@ fn idempotent(
     let scope = (caller.msn.clone(), op, scope_reference, key.clone());
     sim.with_epayment(|ledger, now| {
         if let Some(r) = &rate_reference {
-            if let Err(e) = ledger.count_rate(&caller.msn, r, op, now) {
+            if let Err(e) = ledger.rates.count(&caller.msn, r, op, now) {
                 return e.render(instance);
             }
         }
-        match ledger.replay(&scope, &fingerprint, now) {
+        match ledger.keys.replay(&scope, &fingerprint, now) {
             Ok(Some(answer)) => return replay(answer),
             Ok(None) => {}
             Err(e) => return e.render(instance),
@@ -135,7 +136,7 @@ fn idempotent(
             }
             Err(e) => return e.render(instance),
         };
-        ledger.remember(scope, fingerprint, answer, now);
+        ledger.keys.remember(scope, fingerprint, answer, now);
         response
     })
 }
@@ -214,7 +215,7 @@ fn read(
 ) -> Response {
     let result = authorize(sim, headers, false).and_then(|(caller, _)| {
         sim.with_epayment(|ledger, now| {
-            ledger.count_rate(&caller.subscription_key, reference, op, now)?;
+            ledger.rates.count(&caller.subscription_key, reference, op, now)?;
             f(ledger, &caller)
         })
     });

@@ -1,61 +1,31 @@
-//! What the simulated ePayment API keeps: payments per sales unit, their event logs, the
-//! simulated customers' steps, idempotency keys and request rates. Synchronous and free of
-//! I/O; the HTTP handlers call it under one lock with the virtual clock's time.
+//! What the simulated ePayment API keeps: payments per sales unit (each a
+//! [`payment`](super::payment) state machine), the automatic customers, and the
+//! [`limits`](super::limits) on keys and rates. Synchronous and free of I/O; the HTTP handlers
+//! call it under one lock with the virtual clock's time.
 //!
 //! Timers (expiry, the capture deadline, automatic customers) are applied before every call
 //! ([`Ledger::tick`]), which nobody observing the API can tell from running them in the
 //! background.
 
+use super::limits::{Keys, Rates};
+use super::payment::{
+    apply_timers, check_currency, customer_step, next_due, AutoStep, CustomerAction, Payment, DAY,
+    PAYMENT_LIFETIME,
+};
 use super::problem::EpError;
 use super::validate::{NewPayment, Target};
 use crate::backends::epayment::model::{
-    Aggregate, Amount, CreatePaymentResponse, Currency, EventName, GetPaymentResponse, ModificationResponse,
-    PaymentEvent, PaymentMethodResponse, PaymentMethodType, ProfileResponse, QrImageFormat, State, UserFlow,
+    Amount, CreatePaymentResponse, EventName, GetPaymentResponse, ModificationResponse, QrImageFormat, State,
+    UserFlow,
 };
 use crate::sim::clock::Millis;
 use crate::sim::fixtures::EpaymentFixtures;
 use axum::http::StatusCode;
-use chrono::{SecondsFormat, TimeZone, Utc};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 
-const MINUTE: Millis = 60_000;
-const DAY: Millis = 24 * 60 * MINUTE;
-/// A payment nobody answers expires (and its QR image disappears) after 10 minutes.
-pub const PAYMENT_LIFETIME: Millis = 10 * MINUTE;
-/// Danish and Finnish sales units must capture within 14 days; the rest is then cancelled.
-pub const CAPTURE_DEADLINE: Millis = 14 * DAY;
 /// Refunds are possible for 365 days after the authorization.
 pub const REFUND_WINDOW: Millis = 365 * DAY;
-/// Requests per minute per reference: create, capture, cancel and refund (each)…
-pub const MODIFY_RATE: usize = 5;
-/// …and get payment and event log (each).
-pub const READ_RATE: usize = 120;
-/// Past this many rate windows, idle ones are dropped, so that calls for many references do not
-/// accumulate.
-const RATE_WINDOWS_KEPT: usize = 4096;
-
-/// The operations whose idempotency keys and rates are kept apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Op {
-    Create,
-    Get,
-    Events,
-    Capture,
-    Cancel,
-    Refund,
-}
-
-/// What an automatic or scripted customer does with a payment offered to them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum CustomerAction {
-    Approve,
-    Abort,
-    /// Never answers: the payment expires.
-    Ignore,
-}
 
 /// An automatic customer: answers pushes to `phone_number` and, with `scans_qr`, scans every
 /// QR payment, `delay_ms` after the payment was created (on the virtual clock).
@@ -70,148 +40,6 @@ pub struct Behaviour {
     pub scans_qr: bool,
 }
 
-#[derive(Clone, Debug)]
-struct AutoStep {
-    due: Millis,
-    action: CustomerAction,
-    phone: String,
-}
-
-/// One payment as the simulated backend keeps it.
-#[derive(Clone, Debug)]
-pub struct Payment {
-    pub msn: String,
-    pub reference: String,
-    pub currency: Currency,
-    pub amount: i64,
-    pub user_flow: UserFlow,
-    pub target: Target,
-    pub state: State,
-    pub authorized: i64,
-    pub cancelled: i64,
-    pub captured: i64,
-    pub refunded: i64,
-    pub created_at: Millis,
-    pub authorized_at: Option<Millis>,
-    /// The customer who paid (or is paying).
-    pub customer: Option<String>,
-    /// The customer has the payment open in the app, approving it: it cannot be cancelled.
-    pub approving: bool,
-    pub token: String,
-    pub redirect_url: Option<String>,
-    pub qr: Option<(QrImageFormat, u32)>,
-    /// What the QR code encodes (for `QR` payments).
-    pub qr_target: Option<String>,
-    pub metadata: Option<BTreeMap<String, String>>,
-    pub events: Vec<PaymentEvent>,
-    auto: Option<AutoStep>,
-}
-
-impl Payment {
-    fn amount_of(&self, value: i64) -> Amount {
-        Amount {
-            currency: self.currency.clone(),
-            value,
-        }
-    }
-
-    fn aggregate(&self) -> Aggregate {
-        Aggregate {
-            authorized_amount: self.amount_of(self.authorized),
-            cancelled_amount: self.amount_of(self.cancelled),
-            captured_amount: self.amount_of(self.captured),
-            refunded_amount: self.amount_of(self.refunded),
-        }
-    }
-
-    /// Authorized money neither captured nor released.
-    pub fn capturable(&self) -> i64 {
-        self.authorized - self.captured - self.cancelled
-    }
-
-    fn log(&mut self, name: EventName, value: i64, key: Option<&str>, at: Millis) -> String {
-        let (psp_reference, timestamp) = if name == EventName::Created {
-            (uuid::Uuid::new_v4().to_string(), timestamp_ticks(at))
-        } else {
-            let n: u64 = rand::thread_rng().gen_range(1_000_000_000..10_000_000_000);
-            (n.to_string(), timestamp_millis(at))
-        };
-        self.events.push(PaymentEvent {
-            reference: self.reference.clone(),
-            psp_reference: psp_reference.clone(),
-            name,
-            amount: self.amount_of(value),
-            timestamp,
-            idempotency_key: key.map(str::to_string),
-            success: true,
-        });
-        psp_reference
-    }
-
-    pub fn view(&self) -> GetPaymentResponse {
-        GetPaymentResponse {
-            aggregate: self.aggregate(),
-            amount: self.amount_of(self.amount),
-            state: self.state.clone(),
-            payment_method: PaymentMethodResponse {
-                kind: PaymentMethodType::Wallet,
-                card_bin: None,
-            },
-            profile: ProfileResponse::default(),
-            psp_reference: self
-                .events
-                .first()
-                .map(|e| e.psp_reference.clone())
-                .unwrap_or_default(),
-            reference: self.reference.clone(),
-            redirect_url: self.redirect_url.clone(),
-            metadata: self.metadata.clone(),
-            user_details: None,
-            capture_guaranteed_until: None,
-        }
-    }
-
-    fn modification(&self, psp_reference: String) -> ModificationResponse {
-        ModificationResponse {
-            amount: self.amount_of(self.amount),
-            state: self.state.clone(),
-            aggregate: self.aggregate(),
-            psp_reference,
-            reference: self.reference.clone(),
-        }
-    }
-}
-
-/// Seven fractional digits, as the API writes the `CREATED` event.
-fn timestamp_ticks(ms: Millis) -> String {
-    let at = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-    format!(
-        "{}.{:07}Z",
-        at.format("%Y-%m-%dT%H:%M:%S"),
-        at.timestamp_subsec_nanos() / 100
-    )
-}
-
-fn timestamp_millis(ms: Millis) -> String {
-    let at = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// A remembered answer for an idempotency key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Remembered {
-    pub status: StatusCode,
-    pub body: String,
-    pub problem: bool,
-}
-
-struct KeyEntry {
-    fingerprint: String,
-    answer: Remembered,
-    at: Millis,
-}
-
-type KeyScope = (String, Op, String, String);
 type PaymentId = (String, String);
 
 /// The simulated ePayment backend of every sales unit.
@@ -220,11 +48,8 @@ pub struct Ledger {
     payments: HashMap<PaymentId, Payment>,
     /// When each payment next needs its timers applied, earliest first.
     timers: BTreeSet<(Millis, PaymentId)>,
-    keys: HashMap<KeyScope, KeyEntry>,
-    /// Keys in the order they were remembered, to forget them oldest first.
-    key_order: VecDeque<(Millis, KeyScope)>,
-    key_retention: Millis,
-    rates: HashMap<(String, String, Op), VecDeque<Millis>>,
+    pub keys: Keys,
+    pub rates: Rates,
     pub behaviours: Vec<Behaviour>,
 }
 
@@ -234,10 +59,8 @@ impl Ledger {
             fixtures,
             payments: HashMap::new(),
             timers: BTreeSet::new(),
-            keys: HashMap::new(),
-            key_order: VecDeque::new(),
-            key_retention,
-            rates: HashMap::new(),
+            keys: Keys::new(key_retention),
+            rates: Rates::default(),
             behaviours: Vec::new(),
         }
     }
@@ -259,79 +82,6 @@ impl Ledger {
         self.payments
             .get(&(msn.to_string(), reference.to_string()))
             .ok_or_else(|| EpError::not_found(reference))
-    }
-
-    /// Counts a request against the per-minute limit of `who` (MSN or subscription key),
-    /// reference and operation.
-    pub fn count_rate(&mut self, who: &str, reference: &str, op: Op, now: Millis) -> Result<(), EpError> {
-        let limit = match op {
-            Op::Get | Op::Events => READ_RATE,
-            _ => MODIFY_RATE,
-        };
-        let window = self
-            .rates
-            .entry((who.to_string(), reference.to_string(), op))
-            .or_default();
-        while window.front().is_some_and(|t| *t <= now - MINUTE) {
-            window.pop_front();
-        }
-        if window.len() >= limit {
-            let oldest = window.front().copied().unwrap_or(now);
-            let wait_ms = (oldest + MINUTE - now).max(1);
-            return Err(EpError::rate_limited(((wait_ms + 999) / 1000) as u64));
-        }
-        window.push_back(now);
-        if self.rates.len() > RATE_WINDOWS_KEPT {
-            self.rates
-                .retain(|_, w| w.back().is_some_and(|t| *t > now - MINUTE));
-        }
-        Ok(())
-    }
-
-    /// The remembered answer for a retry, or 409 when the key was used for another request.
-    pub fn replay(
-        &mut self,
-        scope: &KeyScope,
-        fingerprint: &str,
-        now: Millis,
-    ) -> Result<Option<Remembered>, EpError> {
-        while let Some((at, _)) = self.key_order.front() {
-            if at + self.key_retention > now {
-                break;
-            }
-            if let Some((at, old)) = self.key_order.pop_front() {
-                if self.keys.get(&old).is_some_and(|e| e.at == at) {
-                    self.keys.remove(&old);
-                }
-            }
-        }
-        match self.keys.get(scope) {
-            None => Ok(None),
-            Some(e) if e.fingerprint == fingerprint => Ok(Some(e.answer.clone())),
-            Some(_) => {
-                let (code, what) = if scope.1 == Op::Create {
-                    ("4020", "Idempotency-Key already exists for another request")
-                } else {
-                    (
-                        "4010",
-                        "A retry with the same Idempotency-Key must have the same body",
-                    )
-                };
-                Err(EpError::code(StatusCode::CONFLICT, code, what))
-            }
-        }
-    }
-
-    pub fn remember(&mut self, scope: KeyScope, fingerprint: String, answer: Remembered, now: Millis) {
-        self.key_order.push_back((now, scope.clone()));
-        self.keys.insert(
-            scope,
-            KeyEntry {
-                fingerprint,
-                answer,
-                at: now,
-            },
-        );
     }
 
     /// Applies every timer due at `now`: automatic customers, expiry, the capture deadline.
@@ -589,50 +339,6 @@ impl Ledger {
     }
 }
 
-/// When the payment's next timer falls due: the automatic customer or expiry while it is
-/// `CREATED`, the capture deadline while authorized money is left.
-fn next_due(p: &Payment) -> Option<Millis> {
-    let expiry = p.created_at + PAYMENT_LIFETIME;
-    match p.state {
-        State::Created => Some(p.auto.as_ref().map_or(expiry, |a| a.due.min(expiry))),
-        State::Authorized if p.capturable() > 0 => p.authorized_at.map(|at| at + CAPTURE_DEADLINE),
-        _ => None,
-    }
-}
-
-/// Applies the payment's timers due at `now`, each at the moment it fell due.
-fn apply_timers(p: &mut Payment, fixtures: &EpaymentFixtures, now: Millis) {
-    let expiry = p.created_at + PAYMENT_LIFETIME;
-    if p.state == State::Created {
-        let auto_due = p
-            .auto
-            .as_ref()
-            .map(|a| a.due)
-            .filter(|d| *d < expiry && *d <= now);
-        if let Some(due) = auto_due {
-            // Taken before it runs, so that it runs once. It cannot fail on a CREATED payment
-            // (the customer was checked when the behaviour was added).
-            if let Some(step) = p.auto.take() {
-                let _ = customer_step(p, fixtures, step.action, &step.phone, due);
-            }
-        } else if expiry <= now {
-            p.state = State::Expired;
-            p.approving = false;
-            p.auto = None;
-            let amount = p.amount;
-            p.log(EventName::Expired, amount, None, expiry);
-        }
-    }
-    if let Some(at) = p.authorized_at {
-        let deadline = at + CAPTURE_DEADLINE;
-        let rest = p.capturable();
-        if p.state == State::Authorized && rest > 0 && deadline <= now {
-            p.cancelled += rest;
-            p.log(EventName::Cancelled, rest, None, deadline);
-        }
-    }
-}
-
 /// A step a customer takes in the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -642,49 +348,11 @@ pub enum Step {
     Abort,
 }
 
-fn check_currency(p: &Payment, amount: &Amount) -> Result<(), EpError> {
-    if amount.currency != p.currency {
-        return Err(EpError::bad(
-            "5040",
-            format!("The payment is in {}, not {}", p.currency, amount.currency),
-        ));
-    }
-    Ok(())
-}
-
-fn customer_step(
-    p: &mut Payment,
-    fixtures: &EpaymentFixtures,
-    action: CustomerAction,
-    phone: &str,
-    now: Millis,
-) -> Result<(), EpError> {
-    if fixtures.user_by_phone(phone).is_none() {
-        return Err(EpError::bad("7010", "Customer not found"));
-    }
-    p.approving = false;
-    p.auto = None;
-    p.customer = Some(phone.to_string());
-    let amount = p.amount;
-    match action {
-        CustomerAction::Approve => {
-            p.state = State::Authorized;
-            p.authorized = amount;
-            p.authorized_at = Some(now);
-            p.log(EventName::Authorized, amount, None, now);
-        }
-        CustomerAction::Abort => {
-            p.state = State::Aborted;
-            p.log(EventName::Aborted, amount, None, now);
-        }
-        CustomerAction::Ignore => {}
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backends::epayment::model::Currency;
+    use crate::sim::epayment::payment::{timestamp_millis, CAPTURE_DEADLINE};
     use crate::sim::epayment::validate::create_request;
     use serde_json::json;
 
@@ -705,31 +373,6 @@ mod tests {
             .create("123456", new, "k1", |_, _, _| (None, None), T0)
             .unwrap();
         ledger
-    }
-
-    #[test]
-    fn the_rate_window_slides_over_one_minute() {
-        let mut ledger = ledger_with_payment(100);
-        for i in 0..MODIFY_RATE as i64 {
-            ledger
-                .count_rate("123456", "r", Op::Capture, T0 + i * 1000)
-                .unwrap();
-        }
-        let refused = ledger
-            .count_rate("123456", "r", Op::Capture, T0 + 10_000)
-            .unwrap_err();
-        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-        ledger.count_rate("123456", "r", Op::Cancel, T0 + 10_000).unwrap();
-        // A minute after the first request, its place is free again, and only its place.
-        ledger
-            .count_rate("123456", "r", Op::Capture, T0 + MINUTE)
-            .unwrap();
-        ledger
-            .count_rate("123456", "r", Op::Capture, T0 + MINUTE + 1)
-            .unwrap_err();
-        ledger
-            .count_rate("123456", "r", Op::Capture, T0 + MINUTE + 1000)
-            .unwrap();
     }
 
     #[test]

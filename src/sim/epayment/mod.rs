@@ -7,6 +7,8 @@ mod api;
 mod auth;
 mod control;
 pub mod ledger;
+mod limits;
+mod payment;
 pub(super) mod problem;
 mod qr;
 mod validate;

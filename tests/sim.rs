@@ -1,4 +1,5 @@
-//! Black-box tests of `mposd sim`, the MobilePay PoS V10 simulator: every request goes over
+//! Black-box tests of `mposd sim`, the MobilePay PoS V10 and ePayment simulator (the `ep_`
+//! files are ePayment's): every request goes over
 //! loopback HTTP(S) to a running simulator and every answer is checked as raw JSON, so exact
 //! field names, camelCase, missing-versus-null and error codes are part of what is tested.
 
@@ -10,6 +11,20 @@ mod binary;
 mod common;
 #[path = "sim/control.rs"]
 mod control;
+#[path = "sim/ep_auth.rs"]
+mod ep_auth;
+#[path = "sim/ep_create.rs"]
+mod ep_create;
+#[path = "sim/ep_customer.rs"]
+mod ep_customer;
+#[path = "sim/ep_idempotency.rs"]
+mod ep_idempotency;
+#[path = "sim/ep_lifecycle.rs"]
+mod ep_lifecycle;
+#[path = "sim/ep_support.rs"]
+mod ep_support;
+#[path = "sim/ep_timers.rs"]
+mod ep_timers;
 #[path = "sim/faults.rs"]
 mod faults;
 #[path = "sim/headers.rs"]

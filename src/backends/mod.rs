@@ -2,4 +2,5 @@
 //! interface ([`crate::engine::backend::Backend`]). Each folder holds everything of its API:
 //! wire model, client, credentials and the adapter that speaks the engine's vocabulary.
 
+pub mod epayment;
 pub mod pos_v10;

@@ -1,7 +1,9 @@
 //! The simulator's context, which every request handler shares: the simulated world behind its
-//! lock, the virtual clock, the token issuer, pending faults and the request log.
+//! lock (and the ePayment ledger behind its own), the virtual clock, the token issuer, pending
+//! faults and the request log.
 
 use super::clock::{Clock, Millis};
+use super::epayment::ledger::Ledger;
 use super::observe::Observer;
 use super::tokens::TokenIssuer;
 use super::world::{ScheduledUserAction, UserStep, World};
@@ -9,15 +11,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub struct SimContext {
     world: Mutex<World>,
+    epayment: Mutex<Ledger>,
+    /// `http` or `https`, for links the simulator hands out.
+    pub scheme: &'static str,
     pub clock: Clock,
     pub tokens: TokenIssuer,
     pub observer: Observer,
 }
 
 impl SimContext {
-    pub fn new(world: World) -> Arc<SimContext> {
+    pub fn new(world: World, tls: bool) -> Arc<SimContext> {
+        let epayment = Ledger::new(world.fixtures.epayment.clone(), key_retention(&world));
         Arc::new(SimContext {
             world: Mutex::new(world),
+            epayment: Mutex::new(epayment),
+            scheme: if tls { "https" } else { "http" },
             clock: Clock::default(),
             tokens: TokenIssuer::new(),
             observer: Observer::default(),
@@ -45,6 +53,27 @@ impl SimContext {
         result
     }
 
+    /// Runs `f` on the ePayment ledger after applying its due timers.
+    pub fn with_epayment<T>(&self, f: impl FnOnce(&mut Ledger, Millis) -> T) -> T {
+        let now = self.clock.now();
+        let mut ledger = self
+            .epayment
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ledger.tick(now);
+        f(&mut ledger, now)
+    }
+
+    /// Forgets every ePayment payment, key and automatic customer (`/_sim/reset`).
+    pub fn reset_epayment(&self) {
+        let retention = key_retention(&self.lock());
+        let fixtures = self.lock().fixtures.epayment.clone();
+        *self
+            .epayment
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Ledger::new(fixtures, retention);
+    }
+
     fn spawn_customer(self: &Arc<Self>, action: ScheduledUserAction) {
         let context = Arc::clone(self);
         tokio::spawn(async move {
@@ -59,4 +88,9 @@ impl SimContext {
             }
         });
     }
+}
+
+/// ePayment keeps idempotency keys as long as PoS V10 does (the reference names no period).
+fn key_retention(world: &World) -> Millis {
+    Millis::try_from(world.settings.idempotency_retention.as_millis()).unwrap_or(Millis::MAX / 4)
 }

@@ -334,6 +334,7 @@ async fn reset(AxumState(sim): Sim) -> Response {
     sim.with_world(|st, _| {
         *st = World::new(st.fixtures.clone(), st.settings.clone());
     });
+    sim.reset_epayment();
     sim.clock.reset();
     sim.tokens.rotate();
     sim.observer.clear();

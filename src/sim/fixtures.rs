@@ -12,6 +12,105 @@ pub struct Fixtures {
     pub integrators: Vec<Integrator>,
     pub merchants: Vec<Merchant>,
     pub users: Vec<User>,
+    /// The ePayment API's sales units and test users. A fixtures file without them gets the
+    /// built-in ones.
+    #[serde(default)]
+    pub epayment: EpaymentFixtures,
+}
+
+/// ePayment test data: sales units (each with its own API keys) and the app's test users.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EpaymentFixtures {
+    pub sales_units: Vec<SalesUnit>,
+    pub users: Vec<EpaymentUser>,
+}
+
+/// A sales unit (merchant serial number) with the keys of its API product.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SalesUnit {
+    pub msn: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub subscription_key: String,
+    /// The market's currency; payments in another are refused with `5040`.
+    pub currency: String,
+    /// Approved for `PUSH_MESSAGE` payments; without it they are refused with `5080`.
+    #[serde(default = "yes")]
+    pub push_allowed: bool,
+}
+
+/// A test user of the app: a phone number (MSISDN without `+`) and the content of the
+/// personal QR code the app shows for it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EpaymentUser {
+    pub phone_number: String,
+    pub personal_qr: String,
+}
+
+pub const EP_MSN: &str = "123456";
+pub const EP_CLIENT_ID: &str = "8f6c2a1e-4b3d-4e5f-a6b7-c8d9e0f1a2b3";
+pub const EP_CLIENT_SECRET: &str = "sim-secret-epayment-bageriet";
+pub const EP_SUBSCRIPTION_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+/// A second sales unit, not approved for `PUSH_MESSAGE`.
+pub const EP_OTHER_MSN: &str = "654321";
+pub const EP_OTHER_CLIENT_ID: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+pub const EP_OTHER_CLIENT_SECRET: &str = "sim-secret-epayment-kiosken";
+pub const EP_OTHER_SUBSCRIPTION_KEY: &str = "a0b1c2d3e4f5061728394a5b6c7d8e9f";
+/// ePayment test users (Danish numbers, as the sales units are Danish).
+pub const EP_USERS: [&str; 3] = ["4591000001", "4591000002", "4591000003"];
+
+/// The personal QR content the built-in fixtures give a test user.
+pub fn personal_qr_of(phone: &str) -> String {
+    format!("https://qr.vipps.no/sim/personal/{phone}")
+}
+
+impl Default for EpaymentFixtures {
+    fn default() -> Self {
+        let unit = |msn: &str, id: &str, secret: &str, key: &str, push_allowed| SalesUnit {
+            msn: msn.into(),
+            client_id: id.into(),
+            client_secret: secret.into(),
+            subscription_key: key.into(),
+            currency: "DKK".into(),
+            push_allowed,
+        };
+        EpaymentFixtures {
+            sales_units: vec![
+                unit(EP_MSN, EP_CLIENT_ID, EP_CLIENT_SECRET, EP_SUBSCRIPTION_KEY, true),
+                unit(
+                    EP_OTHER_MSN,
+                    EP_OTHER_CLIENT_ID,
+                    EP_OTHER_CLIENT_SECRET,
+                    EP_OTHER_SUBSCRIPTION_KEY,
+                    false,
+                ),
+            ],
+            users: EP_USERS
+                .iter()
+                .map(|phone| EpaymentUser {
+                    phone_number: phone.to_string(),
+                    personal_qr: personal_qr_of(phone),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl EpaymentFixtures {
+    pub fn sales_unit(&self, msn: &str) -> Option<&SalesUnit> {
+        self.sales_units.iter().find(|u| u.msn == msn)
+    }
+
+    pub fn user_by_phone(&self, phone: &str) -> Option<&EpaymentUser> {
+        self.users.iter().find(|u| u.phone_number == phone)
+    }
+
+    pub fn user_by_personal_qr(&self, content: &str) -> Option<&EpaymentUser> {
+        self.users.iter().find(|u| u.personal_qr == content)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -212,6 +311,7 @@ impl Default for Fixtures {
                     feature,
                 })
                 .collect(),
+            epayment: EpaymentFixtures::default(),
         }
     }
 }
@@ -249,6 +349,32 @@ impl Fixtures {
                 }
             }
         }
+        let mut msns = std::collections::HashSet::new();
+        for u in &self.epayment.sales_units {
+            let digits = (4..=6).contains(&u.msn.len()) && u.msn.bytes().all(|b| b.is_ascii_digit());
+            if !digits {
+                problems.push(format!("sales unit MSN {:?} is not 4 to 6 digits", u.msn));
+            }
+            if !msns.insert(u.msn.clone()) {
+                problems.push(format!("sales unit MSN {:?} appears twice", u.msn));
+            }
+            if !["NOK", "DKK", "EUR"].contains(&u.currency.as_str()) {
+                problems.push(format!(
+                    "sales unit currency {:?} is not NOK, DKK or EUR",
+                    u.currency
+                ));
+            }
+        }
+        for u in &self.epayment.users {
+            let valid = (10..=15).contains(&u.phone_number.len())
+                && u.phone_number.bytes().all(|b| b.is_ascii_digit());
+            if !valid {
+                problems.push(format!(
+                    "ePayment user {:?} is not a phone number of 10 to 15 digits",
+                    u.phone_number
+                ));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -279,7 +405,11 @@ mod tests {
         let mut f = Fixtures::default();
         f.merchants[0].vat = "DK-1".into();
         f.merchants[1].stores[0].store_id = DK_STORE.into();
+        f.epayment.sales_units[1].msn = EP_MSN.into();
+        f.epayment.users[0].phone_number = "+4591000001".into();
         let err = f.validate().unwrap_err();
         assert!(err.contains("DK-1") && err.contains("appears twice"), "{err}");
+        assert!(err.contains("MSN \"123456\" appears twice"), "{err}");
+        assert!(err.contains("+4591000001"), "{err}");
     }
 }

@@ -3,9 +3,11 @@
 
 use super::clock::format_rfc3339;
 use super::context::SimContext;
+use super::epayment::problem::EpError;
 use super::error::{render, ErrorAnswer, Family};
-use super::observe::{endpoint_name, FaultMode, LogEntry};
+use super::observe::{endpoint_name, is_epayment, FaultMode, LogEntry};
 use super::server::ConnectionKill;
+use crate::backends::epayment::model::headers as epayment_headers;
 use crate::backends::pos_v10::model::headers;
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -37,7 +39,8 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
         method: req.method().to_string(),
         path: req.uri().path().to_string(),
         status: None,
-        idempotency_key: header(&req, headers::IDEMPOTENCY_KEY),
+        idempotency_key: header(&req, headers::IDEMPOTENCY_KEY)
+            .or_else(|| header(&req, epayment_headers::IDEMPOTENCY_KEY)),
         correlation_id: header(&req, headers::CORRELATION_ID),
         fault: None,
         at: format_rfc3339(context.clock.now()),
@@ -71,6 +74,17 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
                 .await
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
+        Some(FaultMode::ServerError) if is_epayment(endpoint) => EpError::code(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "3010",
+            "Internal error (simulated)",
+        )
+        .render(&entry.path),
+        Some(FaultMode::Unauthorized) if is_epayment(endpoint) => EpError::gateway(
+            StatusCode::UNAUTHORIZED,
+            "Access denied due to invalid or missing token",
+        )
+        .render(&entry.path),
         Some(FaultMode::ServerError) => {
             let code = fault
                 .as_ref()

@@ -1,4 +1,5 @@
-//! A faithful MobilePay PoS V10 backend, served over HTTP(S) on loopback.
+//! A faithful MobilePay PoS V10 backend, served over HTTP(S) on loopback, and beside it the
+//! Vipps MobilePay ePayment API that replaced it.
 //!
 //! MobilePay PoS V10 is switched off; this simulator is the backend for mposd's demo and tests.
 //! Its behaviour follows the API reference; where the reference leaves a choice, the choice is
@@ -9,6 +10,7 @@ pub mod cli;
 pub mod clock;
 mod context;
 mod control;
+mod epayment;
 mod error;
 pub mod fixtures;
 mod intercept;
@@ -96,10 +98,11 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
     } else {
         (None, None)
     };
-    let context = context::SimContext::new(world::World::new(config.fixtures, config.settings));
+    let context = context::SimContext::new(world::World::new(config.fixtures, config.settings), config.tls);
     let app = Router::new()
         .merge(api::routes())
         .merge(control::routes())
+        .merge(epayment::routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
             context.clone(),

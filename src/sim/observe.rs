@@ -42,7 +42,25 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/pos/app/usersimulation/cancelpaymentbyuser",
         "userCancelPayment",
     ),
+    ("POST", "/accesstoken/get", "epAccessToken"),
+    ("POST", "/epayment/v1/payments", "epCreatePayment"),
+    ("GET", "/epayment/v1/payments/{reference}", "epGetPayment"),
+    ("GET", "/epayment/v1/payments/{reference}/events", "epGetEvents"),
+    ("POST", "/epayment/v1/payments/{reference}/capture", "epCapture"),
+    ("POST", "/epayment/v1/payments/{reference}/cancel", "epCancel"),
+    ("POST", "/epayment/v1/payments/{reference}/refund", "epRefund"),
+    (
+        "POST",
+        "/epayment/v1/test/payments/{reference}/approve",
+        "epForceApprove",
+    ),
+    ("GET", "/qr-image/v1", "epQrImage"),
 ];
+
+/// ePayment endpoints answer faults in their own error format.
+pub fn is_epayment(endpoint: &str) -> bool {
+    endpoint.starts_with("ep")
+}
 
 pub fn endpoint_name(method: &Method, route: &str) -> Option<&'static str> {
     ENDPOINTS

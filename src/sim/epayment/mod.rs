@@ -1,0 +1,49 @@
+//! The Vipps MobilePay ePayment API beside PoS V10 in the same server: access token,
+//! payments (create, get, event log, capture, cancel, refund), the test environment's
+//! force-approve, the one-time QR image, and a simulated customer under `/_sim/epayment/`.
+//! Where the API reference is silent the choice is written down in docs/simulator.md.
+
+mod api;
+mod auth;
+mod control;
+pub mod ledger;
+mod limits;
+mod payment;
+pub(super) mod problem;
+mod qr;
+mod validate;
+
+use super::context::SimContext;
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<SimContext>> {
+    Router::new()
+        .route("/accesstoken/get", post(api::token))
+        .route("/epayment/v1/payments", post(api::create))
+        .route("/epayment/v1/payments/{reference}", get(api::get_payment))
+        .route("/epayment/v1/payments/{reference}/events", get(api::events))
+        .route("/epayment/v1/payments/{reference}/capture", post(api::capture))
+        .route("/epayment/v1/payments/{reference}/cancel", post(api::cancel))
+        .route("/epayment/v1/payments/{reference}/refund", post(api::refund))
+        .route(
+            "/epayment/v1/test/payments/{reference}/approve",
+            post(api::force_approve),
+        )
+        .route("/qr-image/v1", get(api::qr_image))
+        .route("/_sim/epayment/payments", get(control::payments))
+        .route(
+            "/_sim/epayment/payments/{msn}/{reference}/{step}",
+            post(control::customer_step),
+        )
+        .route("/_sim/epayment/scan", post(control::scan))
+        .route(
+            "/_sim/epayment/behaviour",
+            post(control::add_behaviour)
+                .get(control::list_behaviour)
+                .delete(control::clear_behaviour),
+        )
+}

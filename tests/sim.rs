@@ -21,10 +21,14 @@ mod ep_customer;
 mod ep_idempotency;
 #[path = "sim/ep_lifecycle.rs"]
 mod ep_lifecycle;
+#[path = "sim/ep_receiver.rs"]
+mod ep_receiver;
 #[path = "sim/ep_support.rs"]
 mod ep_support;
 #[path = "sim/ep_timers.rs"]
 mod ep_timers;
+#[path = "sim/ep_webhooks.rs"]
+mod ep_webhooks;
 #[path = "sim/faults.rs"]
 mod faults;
 #[path = "sim/headers.rs"]

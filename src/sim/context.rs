@@ -3,6 +3,7 @@
 //! faults and the request log.
 
 use super::clock::{Clock, Millis};
+use super::epayment::delivery::Deliveries;
 use super::epayment::ledger::Ledger;
 use super::observe::Observer;
 use super::tokens::TokenIssuer;
@@ -17,6 +18,8 @@ pub struct SimContext {
     pub clock: Clock,
     pub tokens: TokenIssuer,
     pub observer: Observer,
+    /// Webhook registrations and their deliveries.
+    pub webhooks: Deliveries,
 }
 
 impl SimContext {
@@ -29,6 +32,7 @@ impl SimContext {
             clock: Clock::default(),
             tokens: TokenIssuer::new(),
             observer: Observer::default(),
+            webhooks: Deliveries::default(),
         })
     }
 
@@ -53,19 +57,28 @@ impl SimContext {
         result
     }
 
-    /// Runs `f` on the ePayment ledger after applying its due timers.
+    /// Runs `f` on the ePayment ledger after applying its due timers, then hands the payment
+    /// events this logged to the webhooks.
     pub fn with_epayment<T>(&self, f: impl FnOnce(&mut Ledger, Millis) -> T) -> T {
         let now = self.clock.now();
-        let mut ledger = self
-            .epayment
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        ledger.tick(now);
-        f(&mut ledger, now)
+        let (result, fresh) = {
+            let mut ledger = self
+                .epayment
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            ledger.tick(now);
+            let result = f(&mut ledger, now);
+            (result, ledger.take_unpublished())
+        };
+        for (msn, event) in fresh {
+            self.webhooks.publish_payment_event(&msn, event);
+        }
+        result
     }
 
-    /// Forgets every ePayment payment, key and automatic customer (`/_sim/reset`).
+    /// Forgets every ePayment payment, key, automatic customer and webhook (`/_sim/reset`).
     pub fn reset_epayment(&self) {
+        self.webhooks.reset();
         let retention = key_retention(&self.lock());
         let fixtures = self.lock().fixtures.epayment.clone();
         *self

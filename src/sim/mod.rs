@@ -21,7 +21,7 @@ mod tokens;
 mod world;
 use anyhow::Context;
 use axum::{http::StatusCode, Router};
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 use tokio_util::sync::CancellationToken;
 
 pub use fixtures::Fixtures;
@@ -108,8 +108,12 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
             context.clone(),
             intercept::middleware,
         ))
-        .with_state(context);
+        .with_state(context.clone());
     let shutdown = CancellationToken::new();
+    tokio::spawn(epayment::delivery::watch_timers(
+        Arc::downgrade(&context),
+        shutdown.clone(),
+    ));
     let task = tokio::spawn(server::serve(listener, acceptor, app, shutdown.clone()));
     Ok(Simulator {
         addr,

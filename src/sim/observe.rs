@@ -55,6 +55,9 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
         "epForceApprove",
     ),
     ("GET", "/qr-image/v1", "epQrImage"),
+    ("POST", "/webhooks/v1/webhooks", "epRegisterWebhook"),
+    ("GET", "/webhooks/v1/webhooks", "epListWebhooks"),
+    ("DELETE", "/webhooks/v1/webhooks/{id}", "epDeleteWebhook"),
 ];
 
 /// ePayment endpoints answer faults in their own error format.

@@ -4,3 +4,4 @@
 //! production client that will use it.
 
 pub mod model;
+pub mod webhooks;

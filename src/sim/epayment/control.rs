@@ -141,3 +141,20 @@ pub async fn clear_behaviour(State(sim): Sim) -> Response {
     sim.with_epayment(|l, _| l.behaviours.clear());
     Json(json!({})).into_response()
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Duplicates {
+    every_delivery: bool,
+}
+
+/// `POST /_sim/epayment/webhooks/duplicates {"everyDelivery": bool}`: deliver every accepted
+/// webhook event a second time, as the at-least-once delivery of the real service may.
+pub async fn duplicates(State(sim): Sim, bytes: Bytes) -> Response {
+    let req: Duplicates = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    sim.webhooks.set_duplicate_every(req.every_delivery);
+    Json(json!({ "everyDelivery": req.every_delivery })).into_response()
+}

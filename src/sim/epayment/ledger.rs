@@ -15,8 +15,8 @@ use super::payment::{
 use super::problem::EpError;
 use super::validate::{NewPayment, Target};
 use crate::backends::epayment::model::{
-    Amount, CreatePaymentResponse, EventName, GetPaymentResponse, ModificationResponse, QrImageFormat, State,
-    UserFlow,
+    Amount, CreatePaymentResponse, EventName, GetPaymentResponse, ModificationResponse, PaymentEvent,
+    QrImageFormat, State, UserFlow,
 };
 use crate::sim::clock::Millis;
 use crate::sim::fixtures::EpaymentFixtures;
@@ -84,6 +84,16 @@ impl Ledger {
             .ok_or_else(|| EpError::not_found(reference))
     }
 
+    /// The events logged since the last call, with their sales unit, for the webhooks.
+    pub fn take_unpublished(&mut self) -> Vec<(String, PaymentEvent)> {
+        let mut fresh = Vec::new();
+        for p in self.payments.values_mut() {
+            fresh.extend(p.events[p.published..].iter().map(|e| (p.msn.clone(), e.clone())));
+            p.published = p.events.len();
+        }
+        fresh
+    }
+
     /// Applies every timer due at `now`: automatic customers, expiry, the capture deadline.
     pub fn tick(&mut self, now: Millis) {
         while let Some((due, id)) = self.timers.first().cloned() {
@@ -149,6 +159,7 @@ impl Ledger {
             qr_target,
             metadata: new.request.metadata.clone(),
             events: Vec::new(),
+            published: 0,
             auto,
         };
         let amount = payment.amount;
@@ -373,6 +384,27 @@ mod tests {
             .create("123456", new, "k1", |_, _, _| (None, None), T0)
             .unwrap();
         ledger
+    }
+
+    #[test]
+    fn every_event_is_handed_to_the_webhooks_once() {
+        let mut ledger = ledger_with_payment(1000);
+        let names = |fresh: Vec<(String, PaymentEvent)>| {
+            fresh
+                .into_iter()
+                .map(|(msn, e)| (msn, e.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(ledger.take_unpublished()),
+            [("123456".to_string(), EventName::Created)]
+        );
+        assert!(ledger.take_unpublished().is_empty());
+        ledger.tick(T0 + PAYMENT_LIFETIME);
+        assert_eq!(
+            names(ledger.take_unpublished()),
+            [("123456".to_string(), EventName::Expired)]
+        );
     }
 
     #[test]

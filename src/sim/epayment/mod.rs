@@ -1,21 +1,25 @@
 //! The Vipps MobilePay ePayment API beside PoS V10 in the same server: access token,
 //! payments (create, get, event log, capture, cancel, refund), the test environment's
-//! force-approve, the one-time QR image, and a simulated customer under `/_sim/epayment/`.
+//! force-approve, the one-time QR image, the Webhooks API with signed deliveries, and a
+//! simulated customer under `/_sim/epayment/`.
 //! Where the API reference is silent the choice is written down in docs/simulator.md.
 
 mod api;
 mod auth;
 mod control;
+pub mod delivery;
+mod hooks;
 pub mod ledger;
 mod limits;
 mod payment;
 pub(super) mod problem;
 mod qr;
 mod validate;
+mod webhooks_api;
 
 use super::context::SimContext;
 use axum::{
-    routing::{get, post},
+    routing::{delete, get, post},
     Router,
 };
 use std::sync::Arc;
@@ -34,6 +38,12 @@ pub fn routes() -> Router<Arc<SimContext>> {
             post(api::force_approve),
         )
         .route("/qr-image/v1", get(api::qr_image))
+        .route(
+            "/webhooks/v1/webhooks",
+            post(webhooks_api::register).get(webhooks_api::list),
+        )
+        .route("/webhooks/v1/webhooks/{id}", delete(webhooks_api::delete))
+        .route("/_sim/epayment/webhooks/duplicates", post(control::duplicates))
         .route("/_sim/epayment/payments", get(control::payments))
         .route(
             "/_sim/epayment/payments/{msn}/{reference}/{step}",

@@ -67,6 +67,8 @@ pub struct Payment {
     pub metadata: Option<BTreeMap<String, String>>,
     pub events: Vec<PaymentEvent>,
     pub(super) auto: Option<AutoStep>,
+    /// How many of `events` have been handed to the webhooks.
+    pub(super) published: usize,
 }
 
 impl Payment {

@@ -13,6 +13,8 @@ mod common;
 mod control;
 #[path = "sim/ep_auth.rs"]
 mod ep_auth;
+#[path = "sim/ep_checkin.rs"]
+mod ep_checkin;
 #[path = "sim/ep_create.rs"]
 mod ep_create;
 #[path = "sim/ep_customer.rs"]

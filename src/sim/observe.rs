@@ -58,6 +58,15 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("POST", "/webhooks/v1/webhooks", "epRegisterWebhook"),
     ("GET", "/webhooks/v1/webhooks", "epListWebhooks"),
     ("DELETE", "/webhooks/v1/webhooks/{id}", "epDeleteWebhook"),
+    ("GET", "/qr/v1/merchant-callback", "epQrListCallbacks"),
+    ("PUT", "/qr/v1/merchant-callback/{id}", "epQrPutCallback"),
+    ("GET", "/qr/v1/merchant-callback/{id}", "epQrGetCallback"),
+    ("DELETE", "/qr/v1/merchant-callback/{id}", "epQrDeleteCallback"),
+    (
+        "PUT",
+        "/qr/v1/merchant-callback/mobilepay/{id}",
+        "epQrPutMobilePayCallback",
+    ),
 ];
 
 /// ePayment endpoints answer faults in their own error format.

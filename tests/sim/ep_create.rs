@@ -270,7 +270,7 @@ async fn fetch_image(ep: &Ep, url: &str) -> (u16, String, Vec<u8>) {
     )
 }
 
-fn decode_png(bytes: &[u8]) -> (u32, Vec<String>) {
+pub fn decode_png(bytes: &[u8]) -> (u32, Vec<String>) {
     let decoder = png::Decoder::new(bytes);
     let mut reader = decoder.read_info().expect("png header");
     let mut pixels = vec![0; reader.output_buffer_size()];

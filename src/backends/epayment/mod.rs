@@ -4,4 +4,5 @@
 //! production client that will use it.
 
 pub mod model;
+pub mod qr;
 pub mod webhooks;

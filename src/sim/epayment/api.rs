@@ -172,7 +172,8 @@ pub async fn create(State(sim): Sim, headers: HeaderMap, uri: Uri, bytes: Bytes)
                 .cloned()
                 .ok_or_else(|| EpError::plain(StatusCode::FORBIDDEN, "Unknown sales unit"))?;
             let fixtures = ledger.fixtures.clone();
-            let new = validate::create_request(&body, &unit, &fixtures)?;
+            let checked_in = |token: &str| ledger.callback_qrs.customer(&msn, token, now).map(str::to_string);
+            let new = validate::create_request(&body, &unit, &fixtures, &checked_in)?;
             let links =
                 |flow: &UserFlow, qr: Option<&QrImageFormat>, token: &str| links(&base, flow, qr, token);
             let answer = ledger.create(&msn, new, key, links, now)?;

@@ -139,6 +139,11 @@ impl Deliveries {
         }
     }
 
+    /// Whether a registration of `msn` wants `event_type`.
+    pub fn wants(&self, msn: &str, event_type: &str) -> bool {
+        self.lock().registry.matching(msn, event_type).next().is_some()
+    }
+
     pub fn has_registrations(&self) -> bool {
         !self.lock().workers.is_empty()
     }

@@ -2,13 +2,23 @@
 //! with the documented limits. Pure bookkeeping; [`delivery`](super::delivery) sends.
 
 use super::problem::EpError;
+use crate::backends::epayment::qr::USER_CHECKED_IN;
 use crate::backends::epayment::webhooks::{Registration, PAYMENT_EVENT_TYPES};
 use axum::http::StatusCode;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use rand::RngCore;
 
-/// At most this many registrations of one sales unit may subscribe to one event type.
+/// At most this many registrations of one sales unit may subscribe to one event type...
 pub const MAX_PER_EVENT_TYPE: usize = 25;
+
+/// ...except check-ins, which go to one registration only.
+fn limit(event_type: &str) -> usize {
+    if event_type == USER_CHECKED_IN {
+        1
+    } else {
+        MAX_PER_EVENT_TYPE
+    }
+}
 
 /// One registration with what only the simulator knows: its sales unit and secret.
 #[derive(Clone, Debug)]
@@ -38,7 +48,7 @@ impl Registry {
             ));
         }
         for (i, event) in events.iter().enumerate() {
-            if !PAYMENT_EVENT_TYPES.contains(&event.as_str()) {
+            if !PAYMENT_EVENT_TYPES.contains(&event.as_str()) && event != USER_CHECKED_IN {
                 return Err(EpError::field("events", format!("unknown event type {event:?}")));
             }
             if events[..i].contains(event) {
@@ -47,11 +57,11 @@ impl Registry {
                     format!("event type {event:?} is listed twice"),
                 ));
             }
-            let taken = self.matching(msn, event).count();
-            if taken >= MAX_PER_EVENT_TYPE {
+            let most = limit(event);
+            if self.matching(msn, event).count() >= most {
                 return Err(EpError::field(
                     "events",
-                    format!("at most {MAX_PER_EVENT_TYPE} webhooks per event type: {event:?} has them"),
+                    format!("at most {most} webhooks per event type: {event:?} has them"),
                 ));
             }
         }
@@ -130,6 +140,21 @@ mod tests {
                 &events(&["epayments.payment.captured.v1"]),
             )
             .expect("another event type has its own limit");
+    }
+
+    #[test]
+    fn one_check_in_registration_per_sales_unit() {
+        let mut registry = Registry::default();
+        let checked_in = events(&[USER_CHECKED_IN]);
+        registry
+            .register("123456", "https://shop.example/a", &checked_in)
+            .unwrap();
+        assert!(registry
+            .register("123456", "https://shop.example/b", &checked_in)
+            .is_err());
+        registry
+            .register("654321", "https://shop.example/b", &checked_in)
+            .unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! ([`Ledger::tick`]), which nobody observing the API can tell from running them in the
 //! background.
 
+use super::callback::CallbackQrs;
 use super::limits::{Keys, Rates};
 use super::payment::{
     apply_timers, check_currency, customer_step, next_due, AutoStep, CustomerAction, Payment, DAY,
@@ -51,6 +52,7 @@ pub struct Ledger {
     pub keys: Keys,
     pub rates: Rates,
     pub behaviours: Vec<Behaviour>,
+    pub callback_qrs: CallbackQrs,
 }
 
 impl Ledger {
@@ -62,6 +64,7 @@ impl Ledger {
             keys: Keys::new(key_retention),
             rates: Rates::default(),
             behaviours: Vec::new(),
+            callback_qrs: CallbackQrs::default(),
         }
     }
 
@@ -379,7 +382,7 @@ mod tests {
             "userFlow": "PUSH_MESSAGE",
             "customer": {"phoneNumber": fixtures.users[0].phone_number}
         });
-        let new = create_request(&body, &fixtures.sales_units[0], &fixtures).unwrap();
+        let new = create_request(&body, &fixtures.sales_units[0], &fixtures, &|_| None).unwrap();
         ledger
             .create("123456", new, "k1", |_, _, _| (None, None), T0)
             .unwrap();
@@ -452,7 +455,7 @@ mod tests {
             "userFlow": "PUSH_MESSAGE",
             "customer": {"phoneNumber": fixtures.users[0].phone_number}
         });
-        let new = create_request(&body, &fixtures.sales_units[0], &fixtures).unwrap();
+        let new = create_request(&body, &fixtures.sales_units[0], &fixtures, &|_| None).unwrap();
         ledger
             .create("123456", new, "k2", |_, _, _| (None, None), T0)
             .unwrap();

@@ -1,11 +1,12 @@
 //! The Vipps MobilePay ePayment API beside PoS V10 in the same server: access token,
 //! payments (create, get, event log, capture, cancel, refund), the test environment's
-//! force-approve, the one-time QR image, the Webhooks API with signed deliveries, and a
-//! simulated customer under `/_sim/epayment/`.
+//! force-approve, the one-time QR image, the Webhooks API with signed deliveries, the QR API's
+//! merchant callback QRs, and a simulated customer under `/_sim/epayment/`.
 //! Where the API reference is silent the choice is written down in docs/simulator.md.
 
 mod api;
 mod auth;
+mod callback;
 mod control;
 pub mod delivery;
 mod hooks;
@@ -14,12 +15,13 @@ mod limits;
 mod payment;
 pub(super) mod problem;
 mod qr;
+mod qr_api;
 mod validate;
 mod webhooks_api;
 
 use super::context::SimContext;
 use axum::{
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
     Router,
 };
 use std::sync::Arc;
@@ -44,6 +46,22 @@ pub fn routes() -> Router<Arc<SimContext>> {
         )
         .route("/webhooks/v1/webhooks/{id}", delete(webhooks_api::delete))
         .route("/_sim/epayment/webhooks/duplicates", post(control::duplicates))
+        .route("/qr/v1/merchant-callback", get(qr_api::list_callbacks))
+        .route(
+            "/qr/v1/merchant-callback/{id}",
+            put(qr_api::put_callback)
+                .get(qr_api::get_callback)
+                .delete(qr_api::delete_callback),
+        )
+        .route(
+            "/qr/v1/merchant-callback/mobilepay/{id}",
+            put(qr_api::put_mobilepay),
+        )
+        .route(
+            "/qr-image/v1/merchant-callback/{msn}/{id}",
+            get(qr_api::callback_image),
+        )
+        .route("/_sim/epayment/checkin", post(qr_api::check_in))
         .route("/_sim/epayment/payments", get(control::payments))
         .route(
             "/_sim/epayment/payments/{msn}/{reference}/{step}",

@@ -14,7 +14,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const MINUTE: Millis = 60_000;
+pub(super) const MINUTE: Millis = 60_000;
 pub(super) const DAY: Millis = 24 * 60 * MINUTE;
 /// A payment nobody answers expires (and its QR image disappears) after 10 minutes.
 pub const PAYMENT_LIFETIME: Millis = 10 * MINUTE;

@@ -66,11 +66,15 @@ pub fn check_amount_json(amount: &Value, field: &str) -> Result<(), EpError> {
     }
 }
 
+/// Who checked in with a customer token (at the sales unit, still valid), if anyone.
+pub type CheckedIn<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Parses and checks a create body for `unit`.
 pub fn create_request(
     body: &Value,
     unit: &SalesUnit,
     fixtures: &EpaymentFixtures,
+    checked_in: CheckedIn<'_>,
 ) -> Result<NewPayment, EpError> {
     if let Some(amount) = body.get("amount") {
         check_amount_json(amount, "amount")?;
@@ -159,7 +163,7 @@ pub fn create_request(
             "Give either receipt.orderLines or receiptUrl, not both",
         ));
     }
-    let target = customer_target(&request, unit, fixtures)?;
+    let target = customer_target(&request, unit, fixtures, checked_in)?;
     let qr = qr_format(&request)?;
     if request.user_flow == UserFlow::WebRedirect && request.return_url.is_none() {
         return Err(EpError::field(
@@ -180,6 +184,7 @@ fn customer_target(
     request: &CreatePaymentRequest,
     unit: &SalesUnit,
     fixtures: &EpaymentFixtures,
+    checked_in: CheckedIn<'_>,
 ) -> Result<Target, EpError> {
     let customer = request.customer.clone().unwrap_or_default();
     let given = [
@@ -238,9 +243,10 @@ fn customer_target(
             .map(|u| Target::Phone(u.phone_number.clone()))
             .ok_or_else(|| EpError::bad("7010", "Customer not found"));
     }
-    if customer.customer_token.is_some() {
-        // No check-in has happened in this simulator, so no token can be valid.
-        return Err(EpError::bad("4050", "customer.customerToken is not valid"));
+    if let Some(token) = customer.customer_token {
+        return checked_in(&token)
+            .map(Target::Phone)
+            .ok_or_else(|| EpError::bad("4050", "customer.customerToken is not valid"));
     }
     Err(EpError::bad("4140", "PUSH_MESSAGE needs a customer"))
 }

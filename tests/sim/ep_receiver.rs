@@ -117,6 +117,11 @@ impl Receiver {
         self.shared.failures_left.store(n, Ordering::SeqCst);
     }
 
+    /// The next delivery if one arrives within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Delivery> {
+        tokio::time::timeout(wait, self.inbox.recv()).await.ok().flatten()
+    }
+
     /// The next delivery, waiting generously for it.
     pub async fn next(&mut self) -> Delivery {
         tokio::time::timeout(Duration::from_secs(30), self.inbox.recv())

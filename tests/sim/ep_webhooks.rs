@@ -177,6 +177,37 @@ async fn a_refused_delivery_is_retried_and_holds_back_later_events() {
     );
 }
 
+/// Twelve failures in a row would take over an hour of back-off in real time; advancing the
+/// virtual clock brings every retry forward.
+#[tokio::test]
+async fn retries_follow_the_virtual_clock() {
+    let ep = start_ep().await;
+    let mut receiver = Receiver::start().await;
+    let (_, secret) = register(&ep, &format!("{}/hook", receiver.base), &[&event("created")]).await;
+    receiver.fail_next(12);
+    ep.push(600).await;
+
+    let started = std::time::Instant::now();
+    let mut attempts = 0;
+    loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "retries stalled after {attempts}"
+        );
+        ep.sim.advance_ms(3_600_000).await;
+        let Some(delivery) = receiver.next_within(std::time::Duration::from_millis(500)).await else {
+            continue;
+        };
+        delivery.assert_signed_with(&secret);
+        assert_eq!(delivery.name(), "CREATED");
+        attempts += 1;
+        if delivery.status == 200 {
+            break;
+        }
+    }
+    assert_eq!(attempts, 13, "twelve refusals, then the accepted delivery");
+}
+
 #[tokio::test]
 async fn the_duplicate_switch_delivers_every_event_twice() {
     let ep = start_ep().await;

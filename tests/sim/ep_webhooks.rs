@@ -259,6 +259,22 @@ async fn the_duplicate_switch_delivers_every_event_twice() {
 }
 
 #[tokio::test]
+async fn a_failed_registration_registers_nothing() {
+    let ep = start_ep().await;
+    ep.sim
+        .fault("epRegisterWebhook", "serverError", 1, json!({}))
+        .await;
+    let body = json!({"url": "https://shop.example/hook", "events": [event("created")]});
+    let failed = ep.send(Method::POST, HOOKS, None, Some(body)).await;
+    super::ep_support::problem(&failed, 500, Some("3010"));
+    assert_eq!(
+        ep.send(Method::GET, HOOKS, None, None).await.ok(),
+        &json!({"webhooks": []})
+    );
+    assert_eq!(ep.sim.request_count("epRegisterWebhook").await, 1);
+}
+
+#[tokio::test]
 async fn a_reset_forgets_registrations() {
     let ep = start_ep().await;
     register(&ep, "https://shop.example/hook", &[&event("created")]).await;

@@ -9,7 +9,10 @@ use mposd::{
     },
     engine::backend::{BackendError, PaymentState, Refusal},
     secrets::SecretSource,
-    sim::{fixtures::EP_MSN, Fixtures, Settings, SimConfig},
+    sim::{
+        fixtures::{EP_MSN, EP_OTHER_MSN},
+        Fixtures, Settings, SimConfig,
+    },
 };
 use std::{os::unix::fs::PermissionsExt, time::Duration};
 
@@ -221,6 +224,22 @@ async fn wrong_keys_are_an_error_that_names_the_sales_unit_and_no_secret() {
     assert!(text.contains(EP_MSN), "{text}");
     assert!(!text.contains("not-the-secret-at-all"), "{text}");
     assert_eq!(translate::error(err), BackendError::Unauthorized);
+}
+
+#[tokio::test]
+async fn the_sales_unit_is_named_in_every_call() {
+    // The keys are the first unit's; calls for another unit's MSN are refused by the API,
+    // which only happens if the header is sent.
+    let h = Harness::start().await;
+    let mut config = ep_config(&h);
+    config.msn = EP_OTHER_MSN.into();
+    let client = EpaymentClient::with_keys(config, ep_keys()).unwrap();
+    let err = client
+        .create(&correlation(), &new_key(), &push_request(&new_reference(), 100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EpError::Refused { status: 403, .. }), "{err}");
+    assert!(matches!(translate::error(err), BackendError::Forbidden { .. }));
 }
 
 #[tokio::test]

@@ -50,6 +50,36 @@ async fn a_capture_whose_answer_is_lost_captures_once() {
 }
 
 #[tokio::test]
+async fn a_refund_that_times_out_is_repeated_with_the_same_key_and_refunds_once() {
+    let h = Harness::start().await;
+    let mut config = ep_config(&h);
+    config.timeouts.write = Duration::from_millis(500);
+    let client = EpaymentClient::with_keys(config, ep_keys()).unwrap();
+    let reference = authorized(&h, &client, 1000).await;
+    client
+        .capture(&correlation(), &reference, &new_key(), &dkk(1000))
+        .await
+        .unwrap();
+    // The API carries the first attempt out after 1.5 s, long after the client gave up on it
+    // and repeated it with the same key.
+    h.control.fault("epRefund", "delay", 1, Some(1500)).await;
+    let refunded = client
+        .refund(&correlation(), &reference, &new_key(), &dkk(250))
+        .await
+        .unwrap();
+    assert_eq!(refunded.aggregate.refunded_amount.value, 250);
+    eventually("the held attempt was carried out", || async {
+        h.control.log("epRefund").await.len() == 2
+    })
+    .await;
+    let log = keys(&h.control.log("epRefund").await);
+    assert_eq!(log[0], log[1], "one key");
+    assert_eq!(ground(&h, &reference).await[0]["refundedMinor"], json!(250));
+    let events = client.events(&correlation(), &reference).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.name.as_str() == "REFUNDED").count(), 1);
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_then_reported_as_nothing_done() {
     let h = Harness::start().await;
     let client = ep_client(&h);

@@ -9,7 +9,7 @@
 //!   approving in the app) waits a pause, then repeats. Both are bounded.
 //! - 401 drops the token and repeats once with a fresh one.
 //! - Any other 4xx is an answer and returned at once: the API remembers it for that key.
-//! - Reads wait for their slot of the [`ReadPacer`], retries included.
+//! - Reads wait for their slot of the read pacer, retries included.
 //!
 //! The test environment's force-approve is not offered: a till never approves in the
 //! customer's place.

@@ -174,11 +174,11 @@ async fn concurrent_callers_share_one_token() {
 }
 
 #[tokio::test]
-async fn the_token_is_renewed_ahead_of_its_expiry() {
-    // A 4 s token is renewed after 3 s, before the API would refuse it.
+async fn the_token_is_renewed_ahead_of_its_expiry_and_kept_while_renewal_fails() {
+    // An 8 s token is due for renewal after 6 s, before the API would refuse it.
     let h = Harness::with(SimConfig {
         settings: Settings {
-            token_lifetime: Duration::from_secs(4),
+            token_lifetime: Duration::from_secs(8),
             ..Settings::default()
         },
         ..SimConfig::default()
@@ -188,11 +188,29 @@ async fn the_token_is_renewed_ahead_of_its_expiry() {
     let reference = created(&client, 100).await;
     assert_eq!(h.control.count("epAccessToken").await, 1);
     // The passing of time is what is tested here.
-    tokio::time::sleep(Duration::from_millis(3200)).await;
+    tokio::time::sleep(Duration::from_millis(6200)).await;
+    // The renewal fails; the token, still valid, serves meanwhile.
+    h.control.fault("epAccessToken", "serverError", 1, None).await;
     client.payment(&correlation(), &reference).await.unwrap();
     assert_eq!(h.control.count("epAccessToken").await, 2);
-    let refused = statuses(&h.control.log("epGetPayment").await);
-    assert_eq!(refused, [Some(200)], "no call was made with an expired token");
+    client.payment(&correlation(), &reference).await.unwrap();
+    assert_eq!(h.control.count("epAccessToken").await, 3);
+    let statuses = statuses(&h.control.log("epGetPayment").await);
+    assert_eq!(statuses, [Some(200); 2], "no call was made with an expired token");
+}
+
+#[tokio::test]
+async fn without_a_token_nothing_is_sent_and_the_error_is_transient() {
+    let h = Harness::start().await;
+    let client = ep_client(&h);
+    h.control.fault("epAccessToken", "serverError", 1, None).await;
+    let err = client
+        .create(&correlation(), &new_key(), &push_request(&new_reference(), 100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EpError::Token(_)), "{err}");
+    assert!(translate::error(err).is_transient());
+    assert_eq!(h.control.count("epCreatePayment").await, 0);
 }
 
 #[tokio::test]

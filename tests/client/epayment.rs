@@ -249,9 +249,9 @@ async fn the_sales_unit_is_named_in_every_call() {
     // The keys are the first unit's; calls for another unit's MSN are refused by the API,
     // which only happens if the header is sent.
     let h = Harness::start().await;
-    let mut config = ep_config(&h);
-    config.msn = EP_OTHER_MSN.into();
-    let client = EpaymentClient::with_keys(config, ep_keys()).unwrap();
+    let client = ep_client_with(&h, |c| {
+        c.msn = EP_OTHER_MSN.into();
+    });
     let err = client
         .create(&correlation(), &new_key(), &push_request(&new_reference(), 100))
         .await

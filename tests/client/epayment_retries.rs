@@ -52,9 +52,9 @@ async fn a_capture_whose_answer_is_lost_captures_once() {
 #[tokio::test]
 async fn a_refund_that_times_out_is_repeated_with_the_same_key_and_refunds_once() {
     let h = Harness::start().await;
-    let mut config = ep_config(&h);
-    config.timeouts.write = Duration::from_millis(500);
-    let client = EpaymentClient::with_keys(config, ep_keys()).unwrap();
+    let client = ep_client_with(&h, |c| {
+        c.timeouts.write = Duration::from_millis(500);
+    });
     let reference = authorized(&h, &client, 1000).await;
     client
         .capture(&correlation(), &reference, &new_key(), &dkk(1000))
@@ -153,9 +153,9 @@ async fn a_rate_limited_call_waits_for_retry_after_then_goes_through() {
 #[tokio::test]
 async fn a_rate_limit_that_persists_ends_in_a_transient_error() {
     let h = Harness::start().await;
-    let mut config = ep_config(&h);
-    config.waits.max_retry_after = Duration::from_millis(50);
-    let client = EpaymentClient::with_keys(config, ep_keys()).unwrap();
+    let client = ep_client_with(&h, |c| {
+        c.waits.max_retry_after = Duration::from_millis(50);
+    });
     let reference = created(&client, 100).await;
     let key = use_up_cancels(&client, &reference).await;
     let err = client
@@ -196,10 +196,10 @@ async fn a_cancel_while_the_customer_is_approving_waits_until_they_answer() {
 #[tokio::test]
 async fn a_lock_that_outlasts_the_waits_is_a_state_conflict() {
     let h = Harness::start().await;
-    let mut config = ep_config(&h);
-    config.waits.locked = Duration::from_millis(20);
-    config.waits.locked_attempts = 3;
-    let client = EpaymentClient::with_keys(config, ep_keys()).unwrap();
+    let client = ep_client_with(&h, |c| {
+        c.waits.locked = Duration::from_millis(20);
+        c.waits.locked_attempts = 3;
+    });
     let reference = created(&client, 800).await;
     customer(&h, &reference, "open").await;
     let err = client
@@ -219,9 +219,9 @@ async fn a_lock_that_outlasts_the_waits_is_a_state_conflict() {
 #[tokio::test]
 async fn reads_of_one_payment_are_paced() {
     let h = Harness::start().await;
-    let mut config = ep_config(&h);
-    config.waits.read_interval = Duration::from_millis(200);
-    let client = EpaymentClient::with_keys(config, ep_keys()).unwrap();
+    let client = ep_client_with(&h, |c| {
+        c.waits.read_interval = Duration::from_millis(200);
+    });
     let reference = created(&client, 100).await;
     let c = correlation();
     let started = Instant::now();

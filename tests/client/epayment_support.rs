@@ -42,7 +42,14 @@ pub fn ep_keys() -> Keys {
 }
 
 pub fn ep_client(h: &Harness) -> EpaymentClient {
-    EpaymentClient::with_keys(ep_config(h), ep_keys()).unwrap()
+    ep_client_with(h, |_| {})
+}
+
+/// A client whose configuration `change` adjusts first.
+pub fn ep_client_with(h: &Harness, change: impl FnOnce(&mut EpaymentConfig)) -> EpaymentClient {
+    let mut config = ep_config(h);
+    change(&mut config);
+    EpaymentClient::with_keys(config, ep_keys()).unwrap()
 }
 
 pub fn correlation() -> Correlation {

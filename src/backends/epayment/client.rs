@@ -24,7 +24,7 @@ use crate::backends::epayment::{
     pacing::ReadPacer,
     tokens::Tokens,
 };
-use crate::backends::pos_v10::{config::build_http, tokens::describe_network_error};
+use crate::backends::pos_v10::{config::build_http, tokens::exchange};
 use crate::correlation::Correlation;
 use crate::secrets::{AccessToken, SecretError};
 use reqwest::{header::HeaderMap, Method, StatusCode};
@@ -397,18 +397,12 @@ impl EpaymentClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(err) => return Attempt::Lost(describe_network_error(&err)),
-        };
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let body = match response.bytes().await {
-            Ok(body) => body.to_vec(),
-            Err(err) => return Attempt::Lost(describe_network_error(&err)),
+        let (status, headers, body) = match exchange(request).await {
+            Ok(answer) => answer,
+            Err(reason) => return Attempt::Lost(reason),
         };
         tracing::debug!(status = status.as_u16(), "answer");
-        classify(status, retry_after, body)
+        classify(status, retry_after(&headers), body)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::backends::epayment::{
     error::TokenError,
     model::{headers, AccessTokenResponse},
 };
-use crate::backends::pos_v10::tokens::describe_network_error;
+use crate::backends::pos_v10::tokens::exchange;
 use crate::secrets::AccessToken;
 use std::time::Duration;
 use tokio::{sync::Mutex, time::Instant};
@@ -126,15 +126,7 @@ impl Tokens {
             request = request.header(name, value);
         }
         let started = Instant::now();
-        let response = request
-            .send()
-            .await
-            .map_err(|err| unavailable(describe_network_error(&err)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| unavailable(describe_network_error(&err)))?;
+        let (status, _, body) = exchange(request).await.map_err(unavailable)?;
         if status.is_client_error() {
             return Err(TokenError::Refused {
                 msn: self.msn.clone(),

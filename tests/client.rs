@@ -1,11 +1,15 @@
-//! The MobilePay client, token manager and PoS onboarding against the simulator, over real
-//! HTTP on loopback (and one suite over HTTPS with the simulator's CA).
+//! The MobilePay PoS V10 client, token manager and PoS onboarding, and the ePayment client,
+//! against the simulator, over real HTTP on loopback (and one suite over HTTPS with the
+//! simulator's CA).
 
 mod client {
     pub mod support;
 
     mod canary;
     mod endpoints;
+    mod epayment;
+    mod epayment_retries;
+    mod epayment_support;
     mod onboarding;
     mod polling;
     mod retries;

@@ -96,7 +96,9 @@ impl Endpoints {
     }
 }
 
-fn check_url(what: &'static str, url: &str) -> Result<(), ConfigError> {
+/// Checks a configured base URL: a URL without credentials, query or fragment, `https://`
+/// unless the host is loopback. Shared by every backend's configuration.
+pub(crate) fn check_url(what: &'static str, url: &str) -> Result<(), ConfigError> {
     let parsed = reqwest::Url::parse(url).map_err(|err| ConfigError::BadUrl {
         what,
         url: url.to_string(),
@@ -227,29 +229,38 @@ impl ClientConfig {
     /// extra CA file if one is configured.
     pub fn build_http(&self) -> Result<reqwest::Client, ConfigError> {
         self.validate()?;
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .http1_only()
-            .connect_timeout(self.timeouts.write)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("mposd/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &self.extra_ca_file {
-            let bad = |reason: String| ConfigError::BadCaFile {
-                path: path.display().to_string(),
-                reason,
-            };
-            let pem = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| bad(err.to_string()))?;
-            if certs.is_empty() {
-                return Err(bad("no PEM certificate in it".into()));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        builder.build().map_err(|err| ConfigError::Http(err.to_string()))
+        build_http(self.timeouts.write, self.extra_ca_file.as_deref())
     }
+}
+
+/// A reqwest client as every backend uses it: rustls only, HTTP/1.1 only, no redirects, the
+/// built-in web PKI roots plus `extra_ca_file` if one is configured.
+pub(crate) fn build_http(
+    connect_timeout: Duration,
+    extra_ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, ConfigError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .http1_only()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("mposd/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = extra_ca_file {
+        let bad = |reason: String| ConfigError::BadCaFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| bad(err.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|err| ConfigError::Http(err.to_string()))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::backends::pos_v10::{
     idempotency::IdempotencyKey,
     model::headers,
     polling::{Pacer, PollEndpoint},
-    tokens::{describe_network_error, TokenManager},
+    tokens::{exchange, TokenManager},
 };
 use reqwest::{Method, StatusCode};
 use std::{sync::Arc, time::Duration};
@@ -229,14 +229,9 @@ impl Transport {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(err) => return Attempt::Lost(describe_network_error(&err)),
-        };
-        let status = response.status();
-        let body = match response.bytes().await {
-            Ok(body) => body.to_vec(),
-            Err(err) => return Attempt::Lost(describe_network_error(&err)),
+        let (status, _, body) = match exchange(request).await {
+            Ok(answer) => answer,
+            Err(reason) => return Attempt::Lost(reason),
         };
         tracing::debug!(status = status.as_u16(), "answer");
         classify(call.endpoint, status, body)

@@ -620,6 +620,21 @@ impl TokenManager {
     }
 }
 
+/// Sends `request` and reads the whole answer: its status, headers and body, or what went wrong
+/// on the way in words ([`describe_network_error`]). Any status is an answer.
+pub(crate) async fn exchange(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), String> {
+    let response = request.send().await.map_err(|err| describe_network_error(&err))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| describe_network_error(&err))?;
+    Ok((status, headers, body.to_vec()))
+}
+
 /// A reqwest error in words, without the chain's noise. Never contains secrets: the URL is
 /// the only request detail reqwest includes, and ours carry none.
 pub(crate) fn describe_network_error(err: &reqwest::Error) -> String {

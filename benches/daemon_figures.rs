@@ -117,6 +117,8 @@ fn fill_journal(state: &Path, n: usize) {
             keep_reservation: false,
             restrictions: None,
             label: None,
+            payer: Default::default(),
+            order_lines: Vec::new(),
         };
         let mut record = Record::new(id, command, "figures-pos".into(), now);
         record.phase = Phase::Done;

@@ -56,11 +56,17 @@ impl Backend for Timed {
     async fn find_payments(&self, c: CorrelationId, q: &PaymentQuery) -> Result<Vec<String>, BackendError> {
         self.inner.find_payments(c, q).await
     }
-    async fn capture(&self, c: CorrelationId, id: &str, amount: Minor) -> Result<(), BackendError> {
-        self.inner.capture(c, id, amount).await
+    async fn capture(
+        &self,
+        c: CorrelationId,
+        key: &str,
+        id: &str,
+        amount: Minor,
+    ) -> Result<(), BackendError> {
+        self.inner.capture(c, key, id, amount).await
     }
-    async fn cancel(&self, c: CorrelationId, id: &str) -> Result<(), BackendError> {
-        self.inner.cancel(c, id).await
+    async fn cancel(&self, c: CorrelationId, key: &str, id: &str) -> Result<(), BackendError> {
+        self.inner.cancel(c, key, id).await
     }
     async fn refund(&self, c: CorrelationId, key: &str, r: &NewRefund) -> Result<String, BackendError> {
         self.inner.refund(c, key, r).await
@@ -120,6 +126,8 @@ async fn main() {
             keep_reservation: false,
             restrictions: None,
             label: None,
+            payer: Default::default(),
+            order_lines: Vec::new(),
         };
         let sent = Instant::now();
         let outcome = engine.run(id, command).await.unwrap();

@@ -263,6 +263,8 @@ async fn torture(kills: usize) -> String {
                     keep_reservation: keep,
                     restrictions: None,
                     label: None,
+                    payer: Default::default(),
+                    order_lines: Vec::new(),
                 };
                 child.send(json!({"id": id, "command": command}));
                 touched.insert(id.clone());

@@ -182,6 +182,8 @@ impl Session {
                         keep_reservation: reserve,
                         restrictions,
                         label,
+                        payer: Default::default(),
+                        order_lines: Vec::new(),
                     },
                 )
             }

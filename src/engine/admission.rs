@@ -86,6 +86,14 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
                     "this backend has no check-in before the amount; send the payment with its amount",
                 );
             }
+            if let Command::Pay { payer, .. } = command {
+                if !payer.is_scans() && !ledger.capabilities.pushes_to_customer {
+                    return refuse(
+                        RejectCode::NotSupported,
+                        "this backend cannot push a payment to the customer's phone; let the customer scan",
+                    );
+                }
+            }
             if let Some(reason) = &ledger.retiring {
                 return refuse(RejectCode::LaneBusy, reason.clone());
             }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::engine::api::{CustomerInfo, DeclineReason};
+use crate::engine::backend::Payer;
 use crate::money::{Currency, Minor};
 
 fn cid(s: &str) -> CommandId {
@@ -16,6 +17,8 @@ fn pay(order: &str, keep: bool) -> Command {
         keep_reservation: keep,
         restrictions: None,
         label: None,
+        payer: Default::default(),
+        order_lines: Vec::new(),
     }
 }
 
@@ -256,6 +259,28 @@ fn a_check_in_before_the_amount_needs_a_backend_that_has_it() {
         RejectCode::NotSupported
     );
     books.started("sale-1", pay("o-1", false));
+}
+
+#[test]
+fn a_payment_pushed_to_a_phone_needs_a_backend_that_pushes() {
+    let mut books = Books::with(vec![]);
+    books.capabilities.pushes_to_customer = false;
+    let pushed = |payer| {
+        let mut command = pay("o-1", false);
+        if let Command::Pay { payer: p, .. } = &mut command {
+            *p = payer;
+        }
+        command
+    };
+    for payer in [
+        Payer::Phone {
+            number: "4512345678".into(),
+        },
+        Payer::PersonalQr { code: "qr".into() },
+    ] {
+        assert_eq!(books.refused("sale-1", pushed(payer)), RejectCode::NotSupported);
+    }
+    books.started("sale-1", pushed(Payer::Scans));
 }
 
 #[test]

@@ -144,6 +144,43 @@ pub struct PaymentTerms {
     pub keep_reservation: bool,
 }
 
+/// How the customer gets a payment onto their phone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum Payer {
+    /// The customer scans a code: the one on the customer display, or the printed sticker.
+    #[default]
+    Scans,
+    /// The payment is pushed to this phone number (country code and number, digits only),
+    /// typed at the till.
+    Phone { number: String },
+    /// The payment is pushed to the customer whose personal QR code the till scanned
+    /// (`code` is the scanned content, as it is).
+    PersonalQr { code: String },
+}
+
+impl Payer {
+    pub fn is_scans(&self) -> bool {
+        *self == Payer::Scans
+    }
+}
+
+/// One line of the customer's receipt, sent with the payment where the backend shows receipts
+/// in the app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// The article's number or code.
+    pub id: String,
+    pub name: String,
+    /// How many; `None` for a line without a count (a service, a weighed article).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
+    /// The line's total, VAT included.
+    pub total: Minor,
+    /// The VAT rate in hundredths of a percent (2500 = 25 %).
+    pub vat_rate: u16,
+}
+
 /// A new payment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewPayment {
@@ -155,6 +192,9 @@ pub struct NewPayment {
     pub point_of_sale: String,
     pub order_id: String,
     pub terms: PaymentTerms,
+    pub payer: Payer,
+    /// The receipt's lines; empty for none.
+    pub order_lines: Vec<OrderLine>,
 }
 
 /// A check-in started before the amount is known (a prepared payment).
@@ -284,6 +324,9 @@ pub struct PaymentInfo {
     pub partial_capture_possible: Option<bool>,
     /// When to ask again, as the backend wants it.
     pub poll_delay_ms: u32,
+    /// What this payment's customer is shown, for backends that draw a prompt per payment
+    /// (`None`: the point of sale's own prompt).
+    pub prompt: Option<CustomerPrompt>,
 }
 
 /// How far a refund has come.
@@ -349,15 +392,23 @@ pub struct Capabilities {
     pub partial_capture: PartialCapture,
     /// Most status polls per minute for one payment (`None`: the backend paces polls itself).
     pub polls_per_minute: Option<u32>,
-    /// How long an uncaptured reservation lives at the backend.
+    /// How long an uncaptured reservation lives at the backend: its capture deadline. The
+    /// backend cancels it afterwards, so the reconciler warns a person well before.
     pub reservation_lifetime_ms: u64,
     /// Whether payments start on a point of sale registered at the backend.
     pub point_of_sale_registered: bool,
+    /// Whether the backend names a payment by [`NewPayment::reference`] (its payment id *is* the
+    /// reference) and never lets two payments share one. Then a create repeated at any age is
+    /// safe, and a create refused because the reference exists found our own payment.
+    pub payment_named_by_reference: bool,
+    /// Whether a payment can be pushed to the customer's phone ([`Payer::Phone`],
+    /// [`Payer::PersonalQr`]) instead of being scanned.
+    pub pushes_to_customer: bool,
 }
 
 impl Capabilities {
     /// Every feature the engine can use, no poll limit of the backend's own, reservations kept
-    /// 7 days.
+    /// 7 days, payments named by the backend (the reference is not their id).
     pub const ALL: Capabilities = Capabilities {
         check_in_before_amount: true,
         lists_open_payments: true,
@@ -366,6 +417,8 @@ impl Capabilities {
         polls_per_minute: None,
         reservation_lifetime_ms: 7 * 24 * 3600 * 1000,
         point_of_sale_registered: true,
+        payment_named_by_reference: false,
+        pushes_to_customer: true,
     };
 }
 
@@ -444,18 +497,22 @@ pub trait Backend: Send + Sync + 'static {
         query: &PaymentQuery,
     ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
 
-    /// Captures `amount` of a reserved payment.
+    /// Captures `amount` of a reserved payment. `idempotency_key` is the same for every repeat
+    /// of this one capture (and differs between two captures of one payment).
     fn capture(
         &self,
         correlation: CorrelationId,
+        idempotency_key: &str,
         payment_id: &str,
         amount: Minor,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
-    /// Cancels a payment (before approval), or releases its reservation.
+    /// Cancels a payment (before approval), or releases its reservation. `idempotency_key` is
+    /// the same for every repeat of this one cancel.
     fn cancel(
         &self,
         correlation: CorrelationId,
+        idempotency_key: &str,
         payment_id: &str,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 

@@ -49,7 +49,7 @@ pub(crate) struct Registry {
     pub backend_offline: bool,
     /// Things a person must look at, newest last.
     pub alarms: Vec<String>,
-    /// Payments already reported by the reconciler, so each is reported once.
+    /// Payments and capture deadlines already reported by the reconciler, so each is reported once.
     pub reported: HashSet<String>,
 }
 

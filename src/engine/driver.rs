@@ -125,12 +125,7 @@ async fn accept<B: Backend>(
 ) -> Result<Submission, EngineError> {
     let now = now_ms();
     let mut record = Record::new(id.clone(), command.clone(), shared.pos_id(), now);
-    if matches!(
-        command,
-        Command::Pay { .. } | Command::Prepare { .. } | Command::Refund { .. }
-    ) {
-        record.create_key = Some(create_key(shared, &id, &command));
-    }
+    record.create_key = Some(create_key(shared, &id, &command));
     let admission = {
         let state = shared.lock();
         let ledger = Ledger {
@@ -193,8 +188,9 @@ async fn accept<B: Backend>(
     Ok(Submission::new(rx))
 }
 
-/// The idempotency key of a creating command: derived from the command, so that repeating it
-/// after the journal lost its record is still a replay at the backend (see [`super::keys`]).
+/// The idempotency key of a command: derived from the command, so that repeating it after the
+/// journal lost its record is still a replay at the backend (see [`super::keys`]). Commands
+/// that create nothing use it as the base of their capture and cancel keys.
 fn create_key<B: Backend>(shared: &Engine<B>, id: &CommandId, command: &Command) -> String {
     super::keys::create_key(
         shared.journal.db().installation(),

@@ -149,7 +149,21 @@ pub fn open_payments<'a>(
         Some(home) => *home == pos_id,
         None => r.pos_id == pos_id,
     };
-    let ended: HashSet<&str> = records
+    let ended = ended_payments(&records);
+    let mut open = BTreeSet::new();
+    for record in records.iter().filter(|r| payment_kind(r) && on_pos(r)) {
+        let name = || record.payment_id.clone().unwrap_or_else(|| record.id.to_string());
+        let kept = is_kept(record, &ended, now_ms, reservation_lifetime_ms);
+        if !record.is_finished() || record.holds_lane() || kept {
+            open.insert(name());
+        }
+    }
+    open.into_iter().collect()
+}
+
+/// The payments some command of ours captured, declined or cancelled.
+fn ended_payments<'a>(records: &[&'a Record]) -> HashSet<&'a str> {
+    records
         .iter()
         .filter(|r| r.phase == Phase::Done)
         .filter(|r| {
@@ -159,19 +173,45 @@ pub fn open_payments<'a>(
             )
         })
         .filter_map(|r| r.payment_id.as_deref())
+        .collect()
+}
+
+/// A reservation answered as kept that no capture or cancel has ended and that the backend has
+/// not ended by its lifetime yet.
+fn is_kept(record: &Record, ended: &HashSet<&str>, now_ms: u64, reservation_lifetime_ms: u64) -> bool {
+    record.phase == Phase::Done
+        && matches!(record.outcome, Some(Outcome::Reserved { .. }))
+        && now_ms.saturating_sub(record.updated_at_ms) < reservation_lifetime_ms
+        && !record.payment_id.as_deref().is_some_and(|p| ended.contains(p))
+}
+
+/// How long before the backend ends an uncaptured reservation a person is warned: three days,
+/// or half the lifetime where it is shorter than six days. Long enough to capture over a weekend.
+pub fn capture_warning_ms(reservation_lifetime_ms: u64) -> u64 {
+    (3 * 24 * 3600 * 1000).min(reservation_lifetime_ms / 2)
+}
+
+/// Kept reservations whose capture deadline is nearer than [`capture_warning_ms`] at `now_ms`:
+/// `(command, payment, milliseconds left)`, oldest first. Only a person may capture them (I2);
+/// the reconciler reports them.
+pub fn near_capture_deadline<'a>(
+    records: impl IntoIterator<Item = &'a Record>,
+    now_ms: u64,
+    reservation_lifetime_ms: u64,
+) -> Vec<(&'a Record, u64)> {
+    let records: Vec<&Record> = records.into_iter().collect();
+    let ended = ended_payments(&records);
+    let warn_at = reservation_lifetime_ms.saturating_sub(capture_warning_ms(reservation_lifetime_ms));
+    let mut near: Vec<(&Record, u64)> = records
+        .iter()
+        .filter(|r| is_kept(r, &ended, now_ms, reservation_lifetime_ms))
+        .filter_map(|r| {
+            let age = now_ms.saturating_sub(r.updated_at_ms);
+            (age >= warn_at).then(|| (*r, reservation_lifetime_ms - age))
+        })
         .collect();
-    let mut open = BTreeSet::new();
-    for record in records.iter().filter(|r| payment_kind(r) && on_pos(r)) {
-        let name = || record.payment_id.clone().unwrap_or_else(|| record.id.to_string());
-        let kept = record.phase == Phase::Done
-            && matches!(record.outcome, Some(Outcome::Reserved { .. }))
-            && now_ms.saturating_sub(record.updated_at_ms) < reservation_lifetime_ms
-            && !record.payment_id.as_deref().is_some_and(|p| ended.contains(p));
-        if !record.is_finished() || record.holds_lane() || kept {
-            open.insert(name());
-        }
-    }
-    open.into_iter().collect()
+    near.sort_by_key(|(_, left)| *left);
+    near
 }
 
 #[cfg(test)]
@@ -193,6 +233,8 @@ mod tests {
                 keep_reservation: keep,
                 restrictions: None,
                 label: None,
+                payer: Default::default(),
+                order_lines: Vec::new(),
             },
             pos.into(),
             NOW,
@@ -325,5 +367,27 @@ mod tests {
             super::super::api::RejectCode::LaneBusy
         )));
         assert!(!is_point_of_sale_gone(&EventKind::BackendOffline));
+    }
+
+    #[test]
+    fn kept_reservations_are_reported_three_days_before_their_capture_deadline() {
+        const DAY: u64 = 24 * 3600 * 1000;
+        let kept = done(pay("sale-1", "pos-a", true), "pay-1", reserved("pay-1"));
+        let taken = done(pay("sale-2", "pos-a", true), "pay-2", reserved("pay-2"));
+        let capture = done(capture("cap-2", "sale-2", "pos-a"), "pay-2", captured("pay-2"));
+        let records = [kept, taken, capture];
+        let near = |age: u64, lifetime: u64| -> Vec<(String, u64)> {
+            near_capture_deadline(&records, NOW + age, lifetime)
+                .into_iter()
+                .map(|(r, left)| (r.id.to_string(), left))
+                .collect()
+        };
+        assert!(near(11 * DAY - 1, 14 * DAY).is_empty());
+        assert_eq!(near(11 * DAY, 14 * DAY), vec![("sale-1".to_string(), 3 * DAY)]);
+        assert_eq!(near(14 * DAY - 1, 14 * DAY), vec![("sale-1".to_string(), 1)]);
+        assert!(near(14 * DAY, 14 * DAY).is_empty(), "ended by the backend");
+        // A short lifetime is warned about at its half.
+        assert!(near(2 * DAY - 1, 4 * DAY).is_empty());
+        assert_eq!(near(2 * DAY, 4 * DAY).len(), 1);
     }
 }

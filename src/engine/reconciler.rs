@@ -30,6 +30,7 @@ pub(crate) fn spawn<B: Backend>(shared: Arc<Engine<B>>) {
 /// recovered record so a person can capture or cancel them by command id.
 pub(crate) async fn sweep<B: Backend>(shared: &Arc<Engine<B>>, rebuild: bool) {
     prune(shared);
+    warn_of_capture_deadlines(shared);
     let capabilities = shared.backend.capabilities();
     if !capabilities.lists_open_payments {
         return;
@@ -101,7 +102,10 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Engine<B>>, rebuild: bool) {
         match decide(&info, seen) {
             Verdict::Leave => continue,
             Verdict::Cancel => {
-                match shared.backend.cancel(correlation, &payment_id).await {
+                // One key per payment: a later sweep repeating a cancel that got no answer is a
+                // replay.
+                let key = super::keys::change_key(&payment_id, "cancel unowned", 0);
+                match shared.backend.cancel(correlation, &key, &payment_id).await {
                     Ok(()) => tracing::warn!(payment = %payment_id, state = %info.state,
                         "reconciler: cancelled a payment no command drives"),
                     Err(error) => tracing::warn!(%error, payment = %payment_id, "reconciler: cancel failed"),
@@ -129,6 +133,35 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Engine<B>>, rebuild: bool) {
             ));
         }
     }
+}
+
+/// Reports each kept reservation once when its capture deadline comes near: the backend
+/// cancels it at the deadline and the sale is lost. It is never captured here (I2).
+fn warn_of_capture_deadlines<B: Backend>(shared: &Engine<B>) {
+    let lifetime = shared.backend.capabilities().reservation_lifetime_ms;
+    let near: Vec<(CommandId, String, u64)> = {
+        let state = shared.lock();
+        super::pos::near_capture_deadline(state.records.values(), now_ms(), lifetime)
+            .into_iter()
+            .filter(|(r, _)| !state.reported.contains(&deadline_report(&r.id)))
+            .map(|(r, left)| (r.id.clone(), r.payment_id.clone().unwrap_or_default(), left))
+            .collect()
+    };
+    for (id, payment_id, left_ms) in near {
+        shared.lock().reported.insert(deadline_report(&id));
+        let hours = left_ms / (3600 * 1000);
+        shared.raise_alarm(format!(
+            "the reservation of command {id} (payment {payment_id}) must be captured or cancelled \
+             within {} days {} hours; the backend cancels it after that",
+            hours / 24,
+            hours % 24
+        ));
+    }
+}
+
+/// The key under which a deadline warning is remembered as given.
+fn deadline_report(id: &CommandId) -> String {
+    format!("capture deadline {id}")
 }
 
 /// What the sweep knows around a payment no record of ours owns.
@@ -191,6 +224,8 @@ fn adopt_reservation<B: Backend>(
             keep_reservation: true,
             restrictions: None,
             label: None,
+            payer: Default::default(),
+            order_lines: Vec::new(),
         },
         shared.pos_id(),
         now_ms(),
@@ -276,6 +311,7 @@ mod tests {
             customer_receipt_token: None,
             partial_capture_possible: None,
             poll_delay_ms: 1000,
+            prompt: None,
         }
     }
 

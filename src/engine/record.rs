@@ -91,7 +91,8 @@ pub struct Record {
     pub payment_id: Option<String>,
     /// The refund this command creates, once known.
     pub refund_id: Option<String>,
-    /// Idempotency key of the creating request (payment or refund).
+    /// The command's idempotency key, derived from the command: the key of the creating request
+    /// (payment or refund), and the base of the keys of the changes it makes (capture, cancel).
     pub create_key: Option<String>,
     /// When `create_key` was made; a key older than the backend's retention is never replayed.
     pub create_key_at_ms: u64,
@@ -118,6 +119,10 @@ pub struct Record {
     pub attempts: u32,
     /// The backend's poll delay from the last status poll.
     pub last_poll_delay_ms: u32,
+    /// Captures and cancels of this command definitively refused so far: a new attempt after a
+    /// refusal gets a new key ([`crate::engine::keys::change_key`]).
+    #[serde(default)]
+    pub refused_changes: u32,
     /// When the last status poll was answered (milliseconds since the Unix epoch; 0 in
     /// records written before it was kept). With `last_poll_delay_ms` it paces the first poll
     /// after a restart.
@@ -170,6 +175,7 @@ impl Record {
             failing_since_ms: None,
             attempts: 0,
             last_poll_delay_ms: 1000,
+            refused_changes: 0,
             last_poll_at_ms: 0,
             announced: Announced::default(),
             accepted_at_ms: now_ms,

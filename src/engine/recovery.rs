@@ -135,6 +135,8 @@ mod tests {
             keep_reservation: false,
             restrictions: None,
             label: None,
+            payer: Default::default(),
+            order_lines: Vec::new(),
         };
         record(id, pay, phase)
     }

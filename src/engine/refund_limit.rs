@@ -69,6 +69,8 @@ mod tests {
             keep_reservation: false,
             restrictions: None,
             label: None,
+            payer: Default::default(),
+            order_lines: Vec::new(),
         };
         let mut record = Record::new(CommandId::new(id).unwrap(), command, "pos".into(), 0);
         record.payment_id = Some("pay-1".into());
@@ -164,6 +166,8 @@ mod tests {
             keep_reservation: true,
             restrictions: None,
             label: None,
+            payer: Default::default(),
+            order_lines: Vec::new(),
         };
         assert_eq!(left_to_refund("pay-1", [&reserved]), None);
         let mut capture = Record::new(

@@ -159,11 +159,17 @@ pub(crate) async fn execute<B: Backend>(
             .map(|()| Reply::Done),
         ApiCall::GetPayment { payment_id } => backend.payment(c, &payment_id).await.map(Reply::Payment),
         ApiCall::FindPayments { query } => backend.find_payments(c, &query).await.map(Reply::Ids),
-        ApiCall::Capture { payment_id, amount } => backend
-            .capture(c, &payment_id, amount)
+        ApiCall::Capture {
+            key,
+            payment_id,
+            amount,
+        } => backend
+            .capture(c, &key, &payment_id, amount)
             .await
             .map(|()| Reply::Done),
-        ApiCall::CancelPayment { payment_id } => backend.cancel(c, &payment_id).await.map(|()| Reply::Done),
+        ApiCall::CancelPayment { key, payment_id } => {
+            backend.cancel(c, &key, &payment_id).await.map(|()| Reply::Done)
+        }
         ApiCall::Refund { key, refund } => backend.refund(c, &key, &refund).await.map(Reply::Id),
         ApiCall::GetRefund { refund_id } => backend.refund_status(c, &refund_id).await.map(Reply::Refund),
         ApiCall::ConfirmRefund { refund_id } => {

@@ -149,6 +149,8 @@ async fn a_payment_reports_every_event_and_its_outcome() {
             keep_reservation: false,
             restrictions: None,
             label: None,
+            payer: Default::default(),
+            order_lines: Vec::new(),
         }
     );
 

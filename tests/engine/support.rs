@@ -41,6 +41,8 @@ pub fn pay(amount: i64, order: &str, keep_reservation: bool) -> Command {
         keep_reservation,
         restrictions: None,
         label: None,
+        payer: Default::default(),
+        order_lines: Vec::new(),
     }
 }
 

@@ -19,8 +19,12 @@ use crate::money::{MajorAmount, Minor};
 /// What PoS V10 offers (reference §9-§13): prepared payments, listing a point of sale's
 /// payments, refunds as resources confirmed by a capture, `partialCapturePossible` on the
 /// reserved payment, polls paced by `pollDelayInMs` alone, reservations cancelled after 7
-/// days, registered points of sale: the whole set the engine was first built for.
-const CAPABILITIES: Capabilities = Capabilities::ALL;
+/// days, registered points of sale, payments named by MobilePay: the set the engine was first
+/// built for. The customer always scans: V10 cannot push a payment to a phone.
+const CAPABILITIES: Capabilities = Capabilities {
+    pushes_to_customer: false,
+    ..Capabilities::ALL
+};
 
 /// PoS V10 through [`MobilePayClient`] (which does the HTTP retries, token renewal and poll
 /// pacing below the engine).
@@ -169,6 +173,7 @@ impl Backend for PosV10Backend {
             customer_receipt_token: p.customer_receipt_token,
             partial_capture_possible: p.partial_capture_possible,
             poll_delay_ms: p.poll_delay_in_ms,
+            prompt: None,
         })
     }
 
@@ -188,9 +193,12 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
+    /// V10 captures are naturally idempotent (a repeated capture of the same amount is
+    /// answered as done), so no key is sent.
     async fn capture(
         &self,
         correlation: CorrelationId,
+        _idempotency_key: &str,
         payment_id: &str,
         amount: Minor,
     ) -> Result<(), BackendError> {
@@ -200,7 +208,13 @@ impl Backend for PosV10Backend {
             .map_err(translate)
     }
 
-    async fn cancel(&self, correlation: CorrelationId, payment_id: &str) -> Result<(), BackendError> {
+    /// V10 cancels are naturally idempotent, so no key is sent.
+    async fn cancel(
+        &self,
+        correlation: CorrelationId,
+        _idempotency_key: &str,
+        payment_id: &str,
+    ) -> Result<(), BackendError> {
         self.client
             .cancel_payment(&Correlation::resume("payment", correlation), payment_id)
             .await

@@ -1,6 +1,7 @@
 //! Commands and the ids a caller names them by.
 
 use crate::engine::backend::CardRestrictions as Restrictions;
+use crate::engine::backend::{OrderLine, Payer};
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -98,6 +99,11 @@ pub enum Command {
     /// full amount. With `keep_reservation` the payment stays reserved and a later
     /// [`Command::Capture`] (or [`Command::Cancel`]) finishes it; the reservation lasts at most
     /// 7 days at MobilePay.
+    ///
+    /// `payer` says how the customer gets the payment (scanning by default; pushed to a phone
+    /// where the backend can) and `order_lines` the receipt shown in the app. Both are left out
+    /// of the stored form when they have their defaults, so a command stored before they existed
+    /// keeps its derived key (see [`crate::engine::keys`]).
     Pay {
         amount: Minor,
         currency: Currency,
@@ -105,6 +111,10 @@ pub enum Command {
         keep_reservation: bool,
         restrictions: Option<Restrictions>,
         label: Option<String>,
+        #[serde(default, skip_serializing_if = "Payer::is_scans")]
+        payer: Payer,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        order_lines: Vec<OrderLine>,
     },
     /// Start a payment before the total is known, so the customer can check in first and their
     /// loyalty ids and customer tokens can be used to compute the total. Finishes with

@@ -15,6 +15,9 @@ impl Flow<'_> {
         let phase = self.rec.phase.clone();
         let refusal = error.refusal();
         let is_capture_command = self.rec.kind() == CommandKind::Capture;
+        if matches!(phase, Phase::Capture | Phase::CancelPayment) {
+            self.rec.refused_changes = self.rec.refused_changes.saturating_add(1);
+        }
         match phase {
             Phase::Create => match refusal {
                 Some(Refusal::PointOfSaleBusy)
@@ -23,6 +26,12 @@ impl Flow<'_> {
                     self.goto(Phase::ClearStale { pending: None })
                 }
                 Some(Refusal::PointOfSaleBusy) => self.declined(DeclineReason::PointOfSaleBusy),
+                // The reference exists: it is derived from this very command, so the payment
+                // is ours (created by a request whose answer was lost). Follow it.
+                Some(Refusal::KeyReused) if self.policy.capabilities.payment_named_by_reference => {
+                    self.rec.payment_id = Some(self.key());
+                    self.goto(Phase::Poll)
+                }
                 Some(Refusal::KeyReused) => self.key_refused(&error),
                 _ => self.reject_from(&error),
             },

@@ -71,17 +71,46 @@ impl Default for Policy {
 /// One backend request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApiCall {
-    CreatePayment { key: String, payment: NewPayment },
-    CheckIn { key: String, check_in: NewCheckIn },
-    SetTerms { payment_id: String, terms: PaymentTerms },
-    GetPayment { payment_id: String },
-    FindPayments { query: PaymentQuery },
-    Capture { payment_id: String, amount: Minor },
-    CancelPayment { payment_id: String },
-    Refund { key: String, refund: NewRefund },
-    GetRefund { refund_id: String },
-    ConfirmRefund { refund_id: String },
-    CancelRefund { refund_id: String },
+    CreatePayment {
+        key: String,
+        payment: NewPayment,
+    },
+    CheckIn {
+        key: String,
+        check_in: NewCheckIn,
+    },
+    SetTerms {
+        payment_id: String,
+        terms: PaymentTerms,
+    },
+    GetPayment {
+        payment_id: String,
+    },
+    FindPayments {
+        query: PaymentQuery,
+    },
+    Capture {
+        key: String,
+        payment_id: String,
+        amount: Minor,
+    },
+    CancelPayment {
+        key: String,
+        payment_id: String,
+    },
+    Refund {
+        key: String,
+        refund: NewRefund,
+    },
+    GetRefund {
+        refund_id: String,
+    },
+    ConfirmRefund {
+        refund_id: String,
+    },
+    CancelRefund {
+        refund_id: String,
+    },
 }
 
 /// A successful backend answer.
@@ -185,6 +214,14 @@ impl Flow<'_> {
 
     fn key(&self) -> String {
         self.rec.create_key.clone().unwrap_or_default()
+    }
+
+    /// The key of this command's capture or cancel (`change`), see
+    /// [`crate::engine::keys::change_key`]. Records stored before every command had a key
+    /// derive it from the command id.
+    fn change_key(&self, change: &str) -> String {
+        let base = self.rec.create_key.as_deref().unwrap_or(self.rec.id.as_str());
+        crate::engine::keys::change_key(base, change, self.rec.refused_changes)
     }
 
     fn key_too_old(&self) -> bool {

@@ -39,7 +39,7 @@ impl Flow<'_> {
                     };
                     self.push(Action::Emit(EventKind::WaitingForCustomer {
                         payment_id: p.payment_id.clone(),
-                        prompt: self.policy.prompt.clone(),
+                        prompt: p.prompt.clone().or_else(|| self.policy.prompt.clone()),
                         amount,
                         currency: if amount.is_some() { self.rec.currency } else { None },
                     }));

@@ -61,6 +61,7 @@ impl Flow<'_> {
                     self.goto(Phase::Poll);
                 } else if p.state.is_open() {
                     self.push(Action::Call(ApiCall::CancelPayment {
+                        key: crate::engine::keys::change_key(&p.payment_id, "cancel stale", 0),
                         payment_id: p.payment_id,
                     }));
                 } else {

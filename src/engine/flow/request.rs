@@ -12,10 +12,18 @@ impl Flow<'_> {
     pub(super) fn issue(&mut self) {
         let rec = &*self.rec;
         let lists = self.policy.capabilities.lists_open_payments;
+        let by_reference = self.policy.capabilities.payment_named_by_reference;
         let call = match &rec.phase {
-            Phase::Create if self.key_too_old() => return self.goto(Phase::FindOwn),
+            // A backend that names payments by our reference refuses a second payment with it,
+            // so the create can be repeated at any age.
+            Phase::Create if self.key_too_old() && !by_reference => return self.goto(Phase::FindOwn),
             Phase::Create => match &rec.command {
-                Command::Pay { order_id, .. } => match self.terms() {
+                Command::Pay {
+                    order_id,
+                    payer,
+                    order_lines,
+                    ..
+                } => match self.terms() {
                     Some(terms) => ApiCall::CreatePayment {
                         key: self.key(),
                         payment: NewPayment {
@@ -23,6 +31,8 @@ impl Flow<'_> {
                             point_of_sale: rec.pos_id.clone(),
                             order_id: order_id.clone(),
                             terms,
+                            payer: payer.clone(),
+                            order_lines: order_lines.clone(),
                         },
                     },
                     None => return self.needs_human("a sale without its amount"),
@@ -89,11 +99,13 @@ impl Flow<'_> {
                     return self.partial_refused(amount);
                 }
                 ApiCall::Capture {
+                    key: self.change_key("capture"),
                     payment_id: self.payment_id(),
                     amount,
                 }
             }
             Phase::CancelPayment => ApiCall::CancelPayment {
+                key: self.change_key("cancel"),
                 payment_id: self.payment_id(),
             },
             Phase::AwaitTarget => return,

@@ -92,3 +92,88 @@ fn a_backend_poll_limit_is_kept_whatever_delay_it_suggests() {
     };
     assert_eq!(sleeps(&h.ok(Reply::Payment(eager))), 500);
 }
+
+/// A backend like ePayment: the payment's id is our reference, no listing.
+fn by_reference(rec: Record) -> Harness {
+    with_capabilities(rec, |c| {
+        c.lists_open_payments = false;
+        c.payment_named_by_reference = true;
+    })
+}
+
+#[test]
+fn where_the_reference_names_the_payment_an_old_create_is_repeated_not_sent_to_a_person() {
+    let mut rec = record(pay_command(false));
+    rec.create_key_at_ms = 0;
+    let mut h = by_reference(rec);
+    h.now = h.policy.create_key_max_age_ms + 1_000;
+    assert!(matches!(
+        call(&h.start()),
+        ApiCall::CreatePayment { key, payment } if key == "key-1" && payment.reference == "key-1"
+    ));
+}
+
+#[test]
+fn a_create_refused_because_the_reference_exists_follows_that_payment() {
+    let mut h = by_reference(doubtful_record());
+    h.start();
+    assert_eq!(
+        call(&h.err(refused(Refusal::KeyReused))),
+        ApiCall::GetPayment {
+            payment_id: "key-1".into()
+        }
+    );
+    assert_eq!(h.rec.payment_id.as_deref(), Some("key-1"));
+    // Where the backend names payments itself, the same refusal is a person's matter.
+    let mut h = Harness::new(doubtful_record());
+    h.start();
+    assert!(matches!(
+        answered(&h.err(refused(Refusal::KeyReused))),
+        Outcome::NeedsHuman { .. }
+    ));
+}
+
+#[test]
+fn a_capture_tried_again_after_a_refusal_carries_a_new_key_and_a_lost_one_the_same() {
+    let mut h = by_reference(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("key-1".into()));
+    let first = match call(&h.status(reserved())) {
+        ApiCall::Capture { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    h.err(BackendError::NoAnswer);
+    match call(&h.input(Input::Timer)) {
+        ApiCall::Capture { key, .. } => assert_eq!(key, first, "a repeat after no answer"),
+        other => panic!("{other:?}"),
+    }
+    // Refused while the backend still moves the payment: read it, then capture anew.
+    assert_eq!(
+        call(&h.err(refused(Refusal::NotCapturable))),
+        ApiCall::GetPayment {
+            payment_id: "key-1".into()
+        }
+    );
+    match call(&h.status(reserved())) {
+        ApiCall::Capture { key, .. } => assert_ne!(key, first, "a new attempt after a refusal"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_prompt_of_the_payment_is_shown_instead_of_the_point_of_sales() {
+    let mut h = by_reference(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("key-1".into()));
+    let image = CustomerPrompt::QrImage {
+        url: "https://qr.example/v1?token=t".into(),
+    };
+    h.ok(Reply::Payment(PaymentInfo {
+        prompt: Some(image.clone()),
+        ..payment(PaymentState::WaitingForCustomer)
+    }));
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        EventKind::WaitingForCustomer { prompt: Some(p), .. } if *p == image
+    )));
+}

@@ -13,7 +13,8 @@ fn cashier_cancel_while_waiting_cancels_the_payment() {
     assert_eq!(
         call(&actions),
         ApiCall::CancelPayment {
-            payment_id: "pay-1".into()
+            payment_id: "pay-1".into(),
+            key: h.change_key("cancel"),
         }
     );
     assert_eq!(
@@ -37,7 +38,8 @@ fn cashier_cancel_during_create_cancels_what_was_created() {
     assert_eq!(
         call(&h.ok(Reply::Id("pay-1".into()))),
         ApiCall::CancelPayment {
-            payment_id: "pay-1".into()
+            payment_id: "pay-1".into(),
+            key: h.change_key("cancel"),
         }
     );
 }
@@ -78,7 +80,8 @@ fn capture_command_captures_full_or_partial() {
         call(&h.start()),
         ApiCall::Capture {
             payment_id: "pay-1".into(),
-            amount: Minor(1000)
+            amount: Minor(1000),
+            key: h.change_key("capture"),
         }
     );
     assert_eq!(
@@ -197,7 +200,8 @@ fn cancel_command_follows_its_target() {
     assert_eq!(
         call(&actions),
         ApiCall::CancelPayment {
-            payment_id: "pay-1".into()
+            payment_id: "pay-1".into(),
+            key: h.change_key("cancel"),
         }
     );
     assert_eq!(h.durable.as_ref().unwrap().decision, Some(Decision::Cancel));

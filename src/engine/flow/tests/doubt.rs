@@ -79,7 +79,8 @@ fn in_doubt_our_sale_still_waiting_for_the_customer_is_taken_over() {
         call(&h.status(reserved())),
         ApiCall::Capture {
             payment_id: "pay-1".into(),
-            amount: Minor(4995)
+            amount: Minor(4995),
+            key: h.change_key("capture"),
         }
     );
     assert!(matches!(answered(&h.ok(Reply::Done)), Outcome::Captured { .. }));

@@ -88,7 +88,8 @@ fn active_payment_conflict_cancels_the_stale_payment_and_retries_once_with_the_s
     assert_eq!(
         call(&h.ok(stale(PaymentState::CustomerIdentified))),
         ApiCall::CancelPayment {
-            payment_id: "stale".into()
+            payment_id: "stale".into(),
+            key: crate::engine::keys::change_key("stale", "cancel stale", 0),
         }
     );
     assert_eq!(
@@ -171,7 +172,8 @@ fn an_unreachable_backend_is_answered_unknown_and_the_payment_later_abandoned() 
     assert_eq!(
         call(&h.ok(Reply::Id("pay-1".into()))),
         ApiCall::CancelPayment {
-            payment_id: "pay-1".into()
+            payment_id: "pay-1".into(),
+            key: h.change_key("cancel"),
         }
     );
     let actions = h.ok(Reply::Done);
@@ -206,7 +208,8 @@ fn a_reserved_payment_found_after_unknown_is_cancelled_not_captured() {
     assert_eq!(
         call(&h.status(reserved())),
         ApiCall::CancelPayment {
-            payment_id: "pay-1".into()
+            payment_id: "pay-1".into(),
+            key: h.change_key("cancel"),
         }
     );
 }

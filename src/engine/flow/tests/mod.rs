@@ -36,6 +36,8 @@ fn pay_command(keep_reservation: bool) -> Command {
         keep_reservation,
         restrictions: None,
         label: None,
+        payer: Default::default(),
+        order_lines: Vec::new(),
     }
 }
 
@@ -57,6 +59,7 @@ fn payment(state: PaymentState) -> PaymentInfo {
         customer_receipt_token: Some(String::new()),
         partial_capture_possible: Some(true),
         poll_delay_ms: 1000,
+        prompt: None,
     }
 }
 
@@ -106,6 +109,12 @@ struct Harness {
 }
 
 impl Harness {
+    /// The key the record's next capture or cancel (`change`) must carry.
+    fn change_key(&self, change: &str) -> String {
+        let base = self.rec.create_key.as_deref().unwrap_or(self.rec.id.as_str());
+        crate::engine::keys::change_key(base, change, self.rec.refused_changes)
+    }
+
     fn new(rec: Record) -> Harness {
         Harness {
             durable: Some(rec.clone()),

@@ -32,7 +32,8 @@ fn payment_is_captured_in_full_after_approval() {
         call(&h.status(reserved())),
         ApiCall::Capture {
             payment_id: "pay-1".into(),
-            amount: Minor(4995)
+            amount: Minor(4995),
+            key: h.change_key("capture"),
         }
     );
     assert_eq!(h.rec.decision, Some(Decision::Capture(Minor(4995))));

@@ -93,7 +93,8 @@ fn ready_gives_the_amount_and_finishes_like_a_payment() {
         call(&h.ok(Reply::Payment(reserved))),
         ApiCall::Capture {
             payment_id: "pay-1".into(),
-            amount: Minor(2500)
+            amount: Minor(2500),
+            key: h.change_key("capture"),
         }
     );
 }

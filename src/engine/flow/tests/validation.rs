@@ -13,6 +13,8 @@ fn command_fields_are_validated_before_anything_happens() {
                 keep_reservation: false,
                 restrictions: None,
                 label: None,
+                payer: Default::default(),
+                order_lines: Vec::new(),
             },
             RejectCode::InvalidAmount,
         ),
@@ -24,6 +26,8 @@ fn command_fields_are_validated_before_anything_happens() {
                 keep_reservation: false,
                 restrictions: None,
                 label: None,
+                payer: Default::default(),
+                order_lines: Vec::new(),
             },
             RejectCode::InvalidOrderId,
         ),
@@ -35,6 +39,8 @@ fn command_fields_are_validated_before_anything_happens() {
                 keep_reservation: false,
                 restrictions: None,
                 label: Some("emoji 🎉".into()),
+                payer: Default::default(),
+                order_lines: Vec::new(),
             },
             RejectCode::InvalidLabel,
         ),
@@ -77,6 +83,8 @@ fn an_amount_above_the_maximum_is_refused_naming_the_maximum() {
         keep_reservation: false,
         restrictions: None,
         label: None,
+        payer: Default::default(),
+        order_lines: Vec::new(),
     };
     let capture = Command::Capture {
         target: cid("t"),
@@ -107,6 +115,8 @@ fn an_amount_above_the_maximum_is_refused_naming_the_maximum() {
         keep_reservation: false,
         restrictions: None,
         label: None,
+        payer: Default::default(),
+        order_lines: Vec::new(),
     })
     .unwrap_err();
     assert_eq!(message, "the amount must be positive");

@@ -109,7 +109,7 @@ async fn main() {
         creates: Mutex::new(Vec::new()),
     });
     let (journal, _) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
-    let engine_config = EngineConfig::new(&pos, mposd::backends::pos_v10::engine::prompt(&beacon));
+    let engine_config = EngineConfig::new(&pos, Some(mposd::backends::pos_v10::engine::prompt(&beacon)));
     let engine = start(backend.clone(), journal, engine_config, None)
         .await
         .unwrap();

@@ -64,7 +64,9 @@ fn child() {
         let (journal, _) = Journal::open_or_set_aside(&dir.join("journal"), 4 << 20, 1).unwrap();
         let mut config = EngineConfig::new(
             var("MPOSD_TORTURE_POS"),
-            mposd::backends::pos_v10::engine::prompt(&var("MPOSD_TORTURE_BEACON")),
+            Some(mposd::backends::pos_v10::engine::prompt(&var(
+                "MPOSD_TORTURE_BEACON",
+            ))),
         );
         config.policy = Policy {
             answer_unknown_after_ms: 5_000,

@@ -1,11 +1,14 @@
 //! The daemon's configuration file (`/etc/mposd/mposd.toml`): one TOML file with the state
-//! directory, the MobilePay connection and one `[[lane]]` per checkout.
+//! directory, the backends (`[mobilepay]` for PoS V10, one `[[epayment]]` per Vipps MobilePay
+//! sales unit) and one `[[lane]]` per checkout. A lane takes payments through PoS V10 when it
+//! has a `[lane.pos]`, through ePayment when it names a sales unit with `msn`.
 //!
 //! Loading never stops at the first mistake: every problem found is reported with the line it
 //! is on, so an integrator fixes a file in one round (`mposd check-config`). The sections of a
 //! lane reuse the settings types of the parts they configure (PoS onboarding, cash-register
 //! link, display), so a setting is defined exactly once.
 
+use super::epayment_config::SalesUnitSettings;
 use crate::backends::pos_v10::config::{ClientConfig, Endpoints};
 use crate::backends::pos_v10::onboarding::PosSettings;
 use crate::backends::pos_v10::tokens::Credentials;
@@ -24,7 +27,11 @@ use std::time::Duration;
 pub struct Config {
     #[serde(default)]
     pub state: StateSettings,
-    pub mobilepay: MobilePaySettings,
+    /// PoS V10; needed when a lane has a `[lane.pos]`.
+    #[serde(default)]
+    pub mobilepay: Option<MobilePaySettings>,
+    #[serde(rename = "epayment", default)]
+    pub sales_units: Vec<SalesUnitSettings>,
     #[serde(rename = "lane", default)]
     pub lanes: Vec<LaneSettings>,
 }
@@ -122,7 +129,12 @@ pub struct LaneSettings {
     pub name: String,
     #[serde(default = "default_currency")]
     pub currency: Currency,
-    pub pos: PosSettings,
+    /// The lane's point of sale at PoS V10.
+    #[serde(default)]
+    pub pos: Option<PosSettings>,
+    /// The ePayment sales unit (MSN of an `[[epayment]]` section) the lane takes payments for.
+    #[serde(default)]
+    pub msn: Option<String>,
     pub ecr: EcrSettings,
     #[serde(default)]
     pub display: Option<DisplaySettings>,
@@ -258,55 +270,68 @@ impl Config {
         if let Err(e) = state_dir_possible(&self.state.dir()) {
             add("state.dir".into(), e);
         }
-        let m = &self.mobilepay;
-        if let Err(e) = self.endpoints() {
-            add("mobilepay.environment".into(), e);
-        }
-        if m.client_id.trim().is_empty() {
-            add("mobilepay.client_id".into(), "is empty".into());
-        }
-        match (&m.client_secret, &m.provisioned_tokens) {
-            (None, None) => add(
-                "mobilepay".into(),
-                "needs either client_secret or provisioned_tokens".into(),
-            ),
-            (Some(_), Some(_)) => add(
-                "mobilepay".into(),
-                "client_secret and provisioned_tokens exclude each other: choose one".into(),
-            ),
-            (Some(source), None) => {
-                let checkable = !matches!(source, SecretSource::Credential(_))
-                    || std::env::var_os("CREDENTIALS_DIRECTORY").is_some();
-                if checkable {
-                    if let Err(e) = secrets::load_secret(source) {
-                        add("mobilepay.client_secret".into(), e.to_string());
-                    }
-                }
+        if let Some(m) = &self.mobilepay {
+            if let Err(e) = self.endpoints() {
+                add("mobilepay.environment".into(), e);
             }
-            (None, Some(dir)) => {
-                for lane in &self.lanes {
-                    let file = dir.join(format!("{}.jwt", lane.pos.vat));
-                    if let Err(e) = secrets::check_private(&file) {
-                        add("mobilepay.provisioned_tokens".into(), e.to_string());
-                    }
-                }
+            if m.client_id.trim().is_empty() {
+                add("mobilepay.client_id".into(), "is empty".into());
             }
-        }
-        if let Some(ca) = &m.extra_ca {
-            if let Err(e) = read_pem(ca) {
-                add("mobilepay.extra_ca".into(), e);
-            }
-        }
-        if m.retries
-            .is_some_and(|r| r > crate::backends::pos_v10::config::MAX_RETRIES)
-        {
-            add(
-                "mobilepay.retries".into(),
-                format!(
-                    "MobilePay allows at most {} retries",
-                    crate::backends::pos_v10::config::MAX_RETRIES
+            match (&m.client_secret, &m.provisioned_tokens) {
+                (None, None) => add(
+                    "mobilepay".into(),
+                    "needs either client_secret or provisioned_tokens".into(),
                 ),
-            );
+                (Some(_), Some(_)) => add(
+                    "mobilepay".into(),
+                    "client_secret and provisioned_tokens exclude each other: choose one".into(),
+                ),
+                (Some(source), None) => {
+                    let checkable = !matches!(source, SecretSource::Credential(_))
+                        || std::env::var_os("CREDENTIALS_DIRECTORY").is_some();
+                    if checkable {
+                        if let Err(e) = secrets::load_secret(source) {
+                            add("mobilepay.client_secret".into(), e.to_string());
+                        }
+                    }
+                }
+                (None, Some(dir)) => {
+                    for pos in self.lanes.iter().filter_map(|l| l.pos.as_ref()) {
+                        let file = dir.join(format!("{}.jwt", pos.vat));
+                        if let Err(e) = secrets::check_private(&file) {
+                            add("mobilepay.provisioned_tokens".into(), e.to_string());
+                        }
+                    }
+                }
+            }
+            if let Some(ca) = &m.extra_ca {
+                if let Err(e) = read_pem(ca) {
+                    add("mobilepay.extra_ca".into(), e);
+                }
+            }
+            if m.retries
+                .is_some_and(|r| r > crate::backends::pos_v10::config::MAX_RETRIES)
+            {
+                add(
+                    "mobilepay.retries".into(),
+                    format!(
+                        "MobilePay allows at most {} retries",
+                        crate::backends::pos_v10::config::MAX_RETRIES
+                    ),
+                );
+            }
+        }
+        let mut msns = HashSet::new();
+        for (i, unit) in self.sales_units.iter().enumerate() {
+            for problem in unit.problems(i) {
+                add(problem.key, problem.message);
+            }
+            if !msns.insert(unit.msn.clone()) {
+                add(
+                    format!("epayment[{i}].msn"),
+                    format!("{:?} is configured twice", unit.msn),
+                );
+            }
         }
         if self.lanes.is_empty() {
             add("lane".into(), "at least one [[lane]] is needed".into());
@@ -331,14 +356,40 @@ impl Config {
             if !names.insert(lane.name.clone()) {
                 add(key("name"), format!("{:?} is used by another lane", lane.name));
             }
-            for (field, rule) in lane.pos.problems() {
-                add(key(&format!("pos.{field}")), rule.into());
-            }
-            if !pos_ids.insert((lane.pos.vat.clone(), lane.pos.merchant_pos_id.clone())) {
-                add(
-                    key("pos.merchant_pos_id"),
-                    "is used by another lane of the same merchant".into(),
-                );
+            match (&lane.pos, &lane.msn) {
+                (Some(pos), None) => {
+                    for (field, rule) in pos.problems() {
+                        add(key(&format!("pos.{field}")), rule.into());
+                    }
+                    if !pos_ids.insert((pos.vat.clone(), pos.merchant_pos_id.clone())) {
+                        add(
+                            key("pos.merchant_pos_id"),
+                            "is used by another lane of the same merchant".into(),
+                        );
+                    }
+                    if self.mobilepay.is_none() {
+                        add(
+                            key("pos"),
+                            "a PoS V10 lane needs the [mobilepay] section".into(),
+                        );
+                    }
+                }
+                (None, Some(msn)) => {
+                    if !self.sales_units.iter().any(|u| &u.msn == msn) {
+                        add(
+                            key("msn"),
+                            format!("no [[epayment]] section has msn = {msn:?}"),
+                        );
+                    }
+                }
+                (Some(_), Some(_)) => add(
+                    key("msn"),
+                    "a lane takes payments through one backend: give [lane.pos] (PoS V10) or msn (ePayment), not both".into(),
+                ),
+                (None, None) => add(
+                    key("name"),
+                    "the lane needs [lane.pos] (PoS V10) or msn (an ePayment sales unit)".into(),
+                ),
             }
             if let Err(e) = lane.ecr.validate() {
                 add(key("ecr"), e);
@@ -362,9 +413,21 @@ impl Config {
         out
     }
 
+    /// The PoS V10 settings.
+    fn pos_v10(&self) -> Result<&MobilePaySettings, String> {
+        self.mobilepay
+            .as_ref()
+            .ok_or_else(|| "the [mobilepay] section (PoS V10) is missing".to_string())
+    }
+
+    /// The sales unit `msn`.
+    pub fn sales_unit(&self, msn: &str) -> Option<&SalesUnitSettings> {
+        self.sales_units.iter().find(|u| u.msn == msn)
+    }
+
     /// The MobilePay base URLs this configuration selects.
     pub fn endpoints(&self) -> Result<Endpoints, String> {
-        let m = &self.mobilepay;
+        let m = self.pos_v10()?;
         let endpoints = match m.environment {
             Environment::Production => Endpoints::production(),
             Environment::Sandbox => Endpoints::sandbox(),
@@ -382,9 +445,10 @@ impl Config {
 
     /// The client settings shared by every merchant.
     pub fn client_config(&self) -> Result<ClientConfig, String> {
-        let mut config = ClientConfig::new(self.endpoints()?, self.mobilepay.client_id.clone());
-        config.extra_ca_file = self.mobilepay.extra_ca.clone();
-        if let Some(retries) = self.mobilepay.retries {
+        let m = self.pos_v10()?;
+        let mut config = ClientConfig::new(self.endpoints()?, m.client_id.clone());
+        config.extra_ca_file = m.extra_ca.clone();
+        if let Some(retries) = m.retries {
             config.retry.retries = retries;
         }
         config.validate().map_err(|e| e.to_string())?;
@@ -393,7 +457,8 @@ impl Config {
 
     /// How merchant `vat` gets its tokens.
     pub fn credentials(&self, vat: &str) -> Result<Credentials, String> {
-        match (&self.mobilepay.client_secret, &self.mobilepay.provisioned_tokens) {
+        let m = self.pos_v10()?;
+        match (&m.client_secret, &m.provisioned_tokens) {
             (Some(source), _) => secrets::load_secret(source)
                 .map(Credentials::ClientSecret)
                 .map_err(|e| e.to_string()),
@@ -403,7 +468,7 @@ impl Config {
     }
 }
 
-fn read_pem(path: &Path) -> Result<(), String> {
+pub(super) fn read_pem(path: &Path) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut reader = &bytes[..];
     let certs: Vec<_> = rustls_pemfile::certs(&mut reader).collect();

@@ -1,10 +1,13 @@
-//! One checkout lane at run time: its point of sale at MobilePay, its engine, its cash
-//! register link and its customer display. Lanes share the store and the per-merchant
-//! MobilePay client but nothing else, so a stuck display or cash register on one lane never
-//! blocks another.
+//! One checkout lane at run time: its backend (a point of sale at PoS V10, or an ePayment sales
+//! unit), its engine, its cash register link and its customer display. Lanes share the store
+//! and the per-merchant clients but nothing else, so a stuck display or cash register on one
+//! lane never blocks another.
 
 use super::config::LaneSettings;
-use super::registration::{known_pos, onboard_until_done, remember_pos, report, KnownPos, LaneContext};
+use super::registration::{
+    known_pos, onboard_until_done, remember_pos, report, KnownPos, LaneContext, PosV10Context,
+};
+use crate::backends::epayment::engine::EpaymentBackend;
 use crate::backends::pos_v10::engine::{prompt as v10_prompt, PosV10Backend};
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::display::settings::RunningDisplay;
@@ -18,22 +21,32 @@ pub struct RunningLane {
     pub name: String,
     /// The handle the cash register is served with.
     pub engine: EngineHandle,
-    /// The point of sale served at start; the lane moves on when it is replaced.
-    pub pos: KnownPos,
+    /// The PoS V10 point of sale served at start (the lane moves on when it is replaced);
+    /// `None` for an ePayment lane.
+    pub pos: Option<KnownPos>,
     pub ecr: JoinHandle<()>,
     pub display: Option<RunningDisplay>,
 }
 
 /// Starts the lane's engine on the point of sale `pos` (recovering its unfinished work first).
 async fn start_engine(
-    ctx: &LaneContext,
+    ctx: &PosV10Context,
     settings: &LaneSettings,
     pos: &KnownPos,
 ) -> anyhow::Result<EngineHandle> {
-    let journal = Journal::for_lane(ctx.db.clone(), &settings.name)?;
-    let mut config = EngineConfig::new(pos.pos_id.clone(), v10_prompt(&pos.beacon_id));
-    config.retention = ctx.retention;
+    let config = EngineConfig::new(pos.pos_id.clone(), Some(v10_prompt(&pos.beacon_id)));
     let backend = Arc::new(PosV10Backend::new(ctx.client.clone()));
+    start_engine_with(&ctx.lane, settings, backend, config).await
+}
+
+async fn start_engine_with<B: crate::engine::backend::Backend>(
+    ctx: &LaneContext,
+    settings: &LaneSettings,
+    backend: Arc<B>,
+    mut config: EngineConfig,
+) -> anyhow::Result<EngineHandle> {
+    let journal = Journal::for_lane(ctx.db.clone(), &settings.name)?;
+    config.retention = ctx.retention;
     engine::start(backend, journal, config, ctx.set_aside.clone())
         .await
         .with_context(|| format!("lane {}: cannot start its payment engine", settings.name))
@@ -81,8 +94,8 @@ fn serve_cash_register(
 /// The cash register is served as soon as the journal is recovered, before the point of sale
 /// is registered: while MobilePay cannot be reached at start, the register gets its queries
 /// answered and a clear `not_ready` for new commands instead of a silent line.
-pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<RunningLane> {
-    let known = known_pos(&ctx.db, &settings.name)?;
+pub async fn start_pos_v10(ctx: &PosV10Context, settings: &LaneSettings) -> anyhow::Result<RunningLane> {
+    let known = known_pos(&ctx.lane.db, &settings.name)?;
     let (mut front, mut slot) = EngineHandle::ahead_of_engine();
     let recovered = match &known {
         Some(pos) => {
@@ -93,14 +106,14 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
         None => {
             // No journal records yet, but a store rebuilt after damage may have lost them:
             // until the engine runs, unknown ids are answered "in doubt" as it will answer them.
-            if let Some(doubt) = Journal::for_lane(ctx.db.clone(), &settings.name)?.doubt() {
+            if let Some(doubt) = Journal::for_lane(ctx.lane.db.clone(), &settings.name)?.doubt() {
                 let until = doubt.until_ms(engine::doubt::DOUBT_WINDOW);
                 front = front.with_doubt(doubt, until);
             }
             None
         }
     };
-    let (ecr, line_tried) = serve_cash_register(ctx, settings, &front);
+    let (ecr, line_tried) = serve_cash_register(&ctx.lane, settings, &front);
     // What the recovered engine still has open keeps the point of sale from being re-created
     // under it (no new payment starts: the front takes commands only once it is opened).
     let ours_open = match &recovered {
@@ -116,7 +129,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
         pos_id: onboarded.pos_id.clone(),
         beacon_id: onboarded.beacon_id.clone(),
     };
-    remember_pos(&ctx.db, &settings.name, &pos)?;
+    remember_pos(&ctx.lane.db, &settings.name, &pos)?;
     let engine = match recovered {
         // A re-created point of sale is served at once; work begun on the old one finishes there.
         Some(engine) => {
@@ -136,7 +149,7 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     let display = match &settings.display {
         Some(display) => Some(
             display
-                .start(&engine, &qr_payload(&pos.beacon_id), settings.currency)
+                .start(&engine, Some(&qr_payload(&pos.beacon_id)), settings.currency)
                 .with_context(|| format!("lane {}: display", settings.name))?,
         ),
         None => None,
@@ -157,7 +170,37 @@ pub async fn start(ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result
     Ok(RunningLane {
         name: settings.name.clone(),
         engine: front,
-        pos,
+        pos: Some(pos),
+        ecr,
+        display,
+    })
+}
+
+/// Starts an ePayment lane: store → recovery → cash register → display. There is no point of
+/// sale to register: the sales unit takes payments as soon as its keys are valid, and every
+/// payment brings its own QR code.
+pub async fn start_epayment(
+    ctx: &LaneContext,
+    settings: &LaneSettings,
+    backend: Arc<EpaymentBackend>,
+) -> anyhow::Result<RunningLane> {
+    let config = EngineConfig::new(settings.name.clone(), None);
+    let engine = start_engine_with(ctx, settings, backend, config).await?;
+    let (ecr, line_tried) = serve_cash_register(ctx, settings, &engine);
+    let display = match &settings.display {
+        Some(display) => Some(
+            display
+                .start(&engine, None, settings.currency)
+                .with_context(|| format!("lane {}: display", settings.name))?,
+        ),
+        None => None,
+    };
+    let _ = line_tried.await;
+    tracing::info!(lane = %settings.name, "lane ready");
+    Ok(RunningLane {
+        name: settings.name.clone(),
+        engine,
+        pos: None,
         ecr,
         display,
     })

@@ -1,6 +1,7 @@
 //! `mposd run`: the daemon that serves one or more checkout lanes, and `mposd check-config`.
 
 pub mod config;
+pub mod epayment_config;
 pub mod lane;
 mod pos_watch;
 mod registration;

@@ -16,7 +16,7 @@
 //! with the reason, so no payment starts on a point of sale about to be deleted. What waits is
 //! shown in the systemd status line (see [`super::troubles`]).
 
-use super::registration::{self, KnownPos, LaneContext};
+use super::registration::{self, KnownPos, PosV10Context};
 use crate::backends::pos_v10::engine::prompt;
 use crate::backends::pos_v10::onboarding::{OnboardedPos, SyncOutcome};
 use crate::daemon::config::LaneSettings;
@@ -126,7 +126,7 @@ impl Watch {
 /// Watches the lane's point of sale `pos` (registered with `outcome` while the engine had
 /// `ours_open`) until the daemon stops.
 pub fn spawn(
-    ctx: LaneContext,
+    ctx: PosV10Context,
     settings: LaneSettings,
     engine: EngineHandle,
     pos: KnownPos,
@@ -138,15 +138,15 @@ pub fn spawn(
     let mut watch = Watch::default();
     watch.registered(&outcome, ours_open, now_ms());
     // Noted before the lane is reported ready, so the first status line already says it.
-    ctx.troubles.point_of_sale(&settings.name, watch.note());
+    ctx.lane.troubles.point_of_sale(&settings.name, watch.note());
     let mut events = engine.subscribe();
     tokio::spawn(async move {
         let mut current = pos;
         let mut look = tokio::time::interval(LOOK_EVERY);
         loop {
-            ctx.troubles.point_of_sale(&settings.name, watch.note());
+            ctx.lane.troubles.point_of_sale(&settings.name, watch.note());
             tokio::select! {
-                _ = ctx.shutdown.cancelled() => return,
+                _ = ctx.lane.shutdown.cancelled() => return,
                 event = events.recv() => match event {
                     Ok(event) if is_point_of_sale_gone(&event.kind) => {
                         if watch.lost() {
@@ -173,7 +173,7 @@ pub fn spawn(
             if watch.step(open.len(), now_ms()) == Step::Nothing {
                 continue;
             }
-            ctx.troubles.point_of_sale(&settings.name, watch.note());
+            ctx.lane.troubles.point_of_sale(&settings.name, watch.note());
             match register(&ctx, &settings, &engine, watch.busy_reason()).await {
                 Ok((onboarded, ours)) => {
                     current = KnownPos {
@@ -183,7 +183,7 @@ pub fn spawn(
                     watch.registered(&onboarded.outcome, &ours, now_ms());
                 }
                 Err(err) => {
-                    if ctx.shutdown.is_cancelled() {
+                    if ctx.lane.shutdown.is_cancelled() {
                         return;
                     }
                     let detail = format!(
@@ -204,7 +204,7 @@ pub fn spawn(
 /// engine (and the lane's record of its point of sale) to the result. Returns it with our
 /// payments that were open.
 async fn register(
-    ctx: &LaneContext,
+    ctx: &PosV10Context,
     settings: &LaneSettings,
     engine: &EngineHandle,
     busy_reason: &str,
@@ -219,7 +219,7 @@ async fn register(
         pos_id: onboarded.pos_id.clone(),
         beacon_id: onboarded.beacon_id.clone(),
     };
-    if let Err(err) = registration::remember_pos(&ctx.db, &settings.name, &pos) {
+    if let Err(err) = registration::remember_pos(&ctx.lane.db, &settings.name, &pos) {
         // The next start finds the point of sale at MobilePay by its merchantPosId anyway.
         tracing::warn!(lane = %settings.name, error = %format!("{err:#}"), "cannot record the new point of sale");
     }

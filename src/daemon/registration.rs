@@ -5,7 +5,7 @@
 
 use super::config::LaneSettings;
 use super::troubles::Troubles;
-use crate::backends::pos_v10::onboarding::{self, OnboardedPos, PendingCreations, SyncOutcome};
+use crate::backends::pos_v10::onboarding::{self, OnboardedPos, PendingCreations, PosSettings, SyncOutcome};
 use crate::backends::pos_v10::{Correlation, MobilePayClient};
 use crate::backoff::Backoff;
 use crate::engine;
@@ -36,54 +36,59 @@ pub(super) fn remember_pos(db: &Db, lane: &str, pos: &KnownPos) -> anyhow::Resul
     db.durable()
 }
 
-/// Everything a lane needs from the daemon.
+/// Everything a lane needs from the daemon, whatever its backend.
 #[derive(Clone)]
 pub struct LaneContext {
     pub db: Arc<Db>,
-    pub client: MobilePayClient,
-    pub pending: PendingCreations,
     pub set_aside: Option<engine::journal::SetAside>,
     pub retention: Duration,
     pub shutdown: CancellationToken,
     pub troubles: Troubles,
 }
 
+/// What a PoS V10 lane needs besides: its merchant's client and the point-of-sale creations
+/// not yet confirmed.
+#[derive(Clone)]
+pub struct PosV10Context {
+    pub lane: LaneContext,
+    pub client: MobilePayClient,
+    pub pending: PendingCreations,
+    /// The point of sale the lane registers.
+    pub pos: PosSettings,
+}
+
 /// Onboards the lane's point of sale, retrying while MobilePay cannot be reached. `ours_open`
 /// are the payments the lane's engine still has open (see [`onboarding::onboard`]).
 pub(super) async fn onboard_until_done(
-    ctx: &LaneContext,
+    ctx: &PosV10Context,
     settings: &LaneSettings,
     ours_open: &[String],
 ) -> anyhow::Result<OnboardedPos> {
-    ctx.troubles.registering(&settings.name, None);
+    ctx.lane.troubles.registering(&settings.name, None);
     let onboarded = onboard_with_retries(ctx, settings, ours_open).await;
-    ctx.troubles.registered(&settings.name);
+    ctx.lane.troubles.registered(&settings.name);
     onboarded
 }
 
 async fn onboard_with_retries(
-    ctx: &LaneContext,
+    ctx: &PosV10Context,
     settings: &LaneSettings,
     ours_open: &[String],
 ) -> anyhow::Result<OnboardedPos> {
     let mut pauses = Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).pauses();
     loop {
         let correlation = Correlation::new("onboarding");
-        let pause = match onboarding::onboard(
-            &ctx.client,
-            &ctx.pending,
-            &correlation,
-            &settings.pos,
-            ours_open,
-        )
-        .await
+        let pause = match onboarding::onboard(&ctx.client, &ctx.pending, &correlation, &ctx.pos, ours_open)
+            .await
         {
             Ok(pos) => return Ok(pos),
             Err(onboarding::OnboardingError::Api(err)) if err.is_transient() => {
                 let pause = pauses.next_pause();
                 tracing::warn!(lane = %settings.name, error = %err, retry_in_ms = pause.as_millis() as u64,
                     "cannot register the point of sale at MobilePay yet");
-                ctx.troubles.registering(&settings.name, Some(err.to_string()));
+                ctx.lane
+                    .troubles
+                    .registering(&settings.name, Some(err.to_string()));
                 pause
             }
             Err(err) => {
@@ -95,7 +100,7 @@ async fn onboard_with_retries(
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = ctx.shutdown.cancelled() => anyhow::bail!("stopped while registering lane {}", settings.name),
+            _ = ctx.lane.shutdown.cancelled() => anyhow::bail!("stopped while registering lane {}", settings.name),
         }
     }
 }

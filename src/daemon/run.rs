@@ -14,20 +14,23 @@
 //! the lane's engine still finishes and reconciles its payments meanwhile. It is retried until
 //! it opens, and named in the status line for as long as it is broken.
 
-use super::config::Config;
+use super::config::{Config, LaneSettings};
 use super::lane::{self, RunningLane};
-use super::registration::LaneContext;
+use super::registration::{LaneContext, PosV10Context};
 use super::state_dir;
 use super::troubles::Troubles;
+use crate::backends::epayment::engine::EpaymentBackend;
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::PendingCreations;
 use crate::backends::pos_v10::MobilePayClient;
 use crate::display::qr_size;
 use crate::engine::{journal::Journal, CommandId};
+use crate::money::Currency;
 use crate::service::{self, Notifier};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
@@ -70,35 +73,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "ALARM: the store was damaged and was moved aside; open work is rebuilt from MobilePay");
     }
     let db = journal.db().clone();
-    let client_config = config.client_config().map_err(anyhow::Error::msg)?;
-    let pending = PendingCreations::open(db.clone())?;
-
-    // One client (and so one token manager) per merchant.
-    let mut clients: HashMap<String, MobilePayClient> = HashMap::new();
-    for lane in &config.lanes {
-        if clients.contains_key(&lane.pos.vat) {
-            continue;
-        }
-        let credentials = config.credentials(&lane.pos.vat).map_err(anyhow::Error::msg)?;
-        let client = MobilePayClient::open(client_config.clone(), &lane.pos.vat, credentials, db.clone())
-            .with_context(|| format!("MobilePay client for merchant {}", lane.pos.vat))?;
-        client.tokens().spawn_refresher(shutdown.clone());
-        clients.insert(lane.pos.vat.clone(), client);
-    }
-
     let troubles = Troubles::default();
+    let ctx = LaneContext {
+        db: db.clone(),
+        set_aside: set_aside.clone(),
+        retention: config.state.retention(),
+        shutdown: shutdown.clone(),
+        troubles: troubles.clone(),
+    };
+    let backends = LaneBackends::open(&config, &ctx)?;
     let mut starting = tokio::task::JoinSet::new();
     for settings in config.lanes.clone() {
-        let ctx = LaneContext {
-            db: db.clone(),
-            client: clients[&settings.pos.vat].clone(),
-            pending: pending.clone(),
-            set_aside: set_aside.clone(),
-            retention: config.state.retention(),
-            shutdown: shutdown.clone(),
-            troubles: troubles.clone(),
-        };
-        starting.spawn(async move { lane::start(&ctx, &settings).await });
+        let backend = backends.for_lane(&ctx, &settings)?;
+        let ctx = ctx.clone();
+        starting.spawn(async move {
+            match backend {
+                LaneBackend::PosV10(v10) => lane::start_pos_v10(&v10, &settings).await,
+                LaneBackend::Epayment(backend) => lane::start_epayment(&ctx, &settings, backend).await,
+            }
+        });
     }
     let mut lanes: Vec<RunningLane> = Vec::new();
     let mut progress = tokio::time::interval(START_PROGRESS_EVERY);
@@ -168,6 +161,79 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The clients of every merchant and sales unit the lanes use: one each (and so one token
+/// manager each), shared by the merchant's lanes.
+struct LaneBackends {
+    pos_v10: HashMap<String, MobilePayClient>,
+    pending: Option<PendingCreations>,
+    epayment: HashMap<(String, Currency), Arc<EpaymentBackend>>,
+}
+
+/// How one lane takes payments.
+enum LaneBackend {
+    PosV10(Box<PosV10Context>),
+    Epayment(Arc<EpaymentBackend>),
+}
+
+impl LaneBackends {
+    fn open(config: &Config, ctx: &LaneContext) -> anyhow::Result<LaneBackends> {
+        let mut backends = LaneBackends {
+            pos_v10: HashMap::new(),
+            pending: None,
+            epayment: HashMap::new(),
+        };
+        for lane in &config.lanes {
+            if let Some(pos) = &lane.pos {
+                if backends.pos_v10.contains_key(&pos.vat) {
+                    continue;
+                }
+                let client_config = config.client_config().map_err(anyhow::Error::msg)?;
+                let credentials = config.credentials(&pos.vat).map_err(anyhow::Error::msg)?;
+                let client = MobilePayClient::open(client_config, &pos.vat, credentials, ctx.db.clone())
+                    .with_context(|| format!("MobilePay client for merchant {}", pos.vat))?;
+                client.tokens().spawn_refresher(ctx.shutdown.clone());
+                backends.pos_v10.insert(pos.vat.clone(), client);
+                if backends.pending.is_none() {
+                    backends.pending = Some(PendingCreations::open(ctx.db.clone())?);
+                }
+            }
+            if let Some(msn) = &lane.msn {
+                let key = (msn.clone(), lane.currency);
+                if backends.epayment.contains_key(&key) {
+                    continue;
+                }
+                let unit = config
+                    .sales_unit(msn)
+                    .with_context(|| format!("lane {}: no [[epayment]] section has msn {msn}", lane.name))?;
+                let backend = unit
+                    .backend(lane.currency)
+                    .with_context(|| format!("ePayment client for sales unit {msn}"))?;
+                backends.epayment.insert(key, Arc::new(backend));
+            }
+        }
+        Ok(backends)
+    }
+
+    fn for_lane(&self, ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<LaneBackend> {
+        let missing = || anyhow::anyhow!("lane {}: its backend is not configured", settings.name);
+        match (&settings.pos, &settings.msn) {
+            (Some(pos), _) => Ok(LaneBackend::PosV10(Box::new(PosV10Context {
+                lane: ctx.clone(),
+                client: self.pos_v10.get(&pos.vat).ok_or_else(missing)?.clone(),
+                pending: self.pending.clone().ok_or_else(missing)?,
+                pos: pos.clone(),
+            }))),
+            (None, Some(msn)) => Ok(LaneBackend::Epayment(
+                self.epayment
+                    .get(&(msn.clone(), settings.currency))
+                    .ok_or_else(missing)?
+                    .clone(),
+            )),
+            (None, None) => Err(missing()),
+        }
+    }
+}
+
 /// Pings the systemd watchdog while every lane's engine answers, and keeps the status line
 /// (`serving` and any broken cash-register line) up to date; returns when a stop is requested.
 /// A hung engine stops the pings, and systemd restarts the daemon.
@@ -216,7 +282,7 @@ pub fn check(config_path: &Path) -> anyhow::Result<()> {
     for warning in config.warnings(&text) {
         println!("  warning: {warning}");
     }
-    for lane in &config.lanes {
+    for lane in config.lanes.iter().filter(|l| l.pos.is_some()) {
         if let Some(display) = &lane.display {
             if let Ok(profile) = display.validate() {
                 // The beacon id is not known before MobilePay generates it (a GUID, the longest

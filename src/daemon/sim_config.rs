@@ -203,7 +203,7 @@ mod tests {
         let pos_ids: Vec<&str> = config
             .lanes
             .iter()
-            .map(|l| l.pos.merchant_pos_id.as_str())
+            .filter_map(|l| l.pos.as_ref().map(|p| p.merchant_pos_id.as_str()))
             .collect();
         assert_eq!(pos_ids, ["pos-a", "pos-b"]);
         for index in 0..2 {

@@ -117,12 +117,12 @@ impl DisplaySettings {
     pub fn start(
         &self,
         engine: &EngineHandle,
-        qr: &str,
+        qr: Option<&str>,
         currency: Currency,
     ) -> Result<RunningDisplay, SettingsError> {
         let profile = self.validate()?;
         let idle = Screen::Idle {
-            qr: self.idle_qr.then(|| qr.to_string()),
+            qr: qr.filter(|_| self.idle_qr).map(str::to_string),
         };
         let events = engine.subscribe();
         let (handle, renderer) = super::start(profile, self.look(), qr, idle.clone());

@@ -48,14 +48,14 @@ impl Output for ProfileOutput {
 /// Starts the customer display for `profile`. `qr` sizes the start-up check of the QR code
 /// against the panel's physical size: the content the lane's customers are shown, or the
 /// longest the caller expects when it does not know it yet (longer content needs more
-/// modules). The warning goes to the log.
+/// modules); `None` where each payment brings its own code. The warning goes to the log.
 pub fn start(
     profile: BoardProfile,
     look: Look,
-    qr: &str,
+    qr: Option<&str>,
     initial: Screen,
 ) -> (DisplayHandle, JoinHandle<()>) {
-    if let Some(warning) = qr_size::warning(&profile, qr, &look) {
+    if let Some(warning) = qr.and_then(|qr| qr_size::warning(&profile, qr, &look)) {
         tracing::warn!("{warning}");
     }
     renderer::spawn(Box::new(ProfileOutput::new(profile)), look, initial)

@@ -188,7 +188,7 @@ pub struct NewPayment {
     /// installation. Backends whose API takes a client-chosen reference use it; backends
     /// that name payments themselves ignore it.
     pub reference: String,
-    /// The point of sale the payment starts on (empty for backends without one).
+    /// The point of sale the payment starts on (the lane's name for backends without one).
     pub point_of_sale: String,
     pub order_id: String,
     pub terms: PaymentTerms,

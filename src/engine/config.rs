@@ -8,10 +8,12 @@ use std::time::Duration;
 /// How an engine runs.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// The point of sale (the backend's id for it) this lane starts on.
+    /// The point of sale (the backend's id for it) this lane starts on; the lane's name for
+    /// backends without registered points of sale.
     pub pos_id: String,
-    /// What the customers of the point of sale are shown to start paying.
-    pub prompt: CustomerPrompt,
+    /// What the customers of the point of sale are shown to start paying; `None` where every
+    /// payment brings its own prompt ([`super::backend::PaymentInfo::prompt`]).
+    pub prompt: Option<CustomerPrompt>,
     /// Timing of the flows (the backend's capabilities are added at start).
     pub policy: Policy,
     /// Finished records are pruned this long after their last change.
@@ -26,7 +28,7 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    pub fn new(pos_id: impl Into<String>, prompt: CustomerPrompt) -> EngineConfig {
+    pub fn new(pos_id: impl Into<String>, prompt: Option<CustomerPrompt>) -> EngineConfig {
         EngineConfig {
             pos_id: pos_id.into(),
             prompt,

@@ -18,7 +18,8 @@ use tokio::sync::{broadcast, mpsc};
 #[derive(Clone, Debug)]
 pub(crate) struct Binding {
     pub pos_id: String,
-    pub prompt: CustomerPrompt,
+    /// `None` where every payment brings its own prompt.
+    pub prompt: Option<CustomerPrompt>,
     /// Why new payments are refused while the point of sale is being replaced.
     pub retiring: Option<String>,
 }

@@ -43,7 +43,7 @@ impl<B: Backend> Engine<B> {
     pub(crate) fn policy(&self) -> Policy {
         Policy {
             capabilities: self.backend.capabilities().clone(),
-            prompt: Some(self.binding().prompt.clone()),
+            prompt: self.binding().prompt.clone(),
             ..self.config.policy.clone()
         }
     }
@@ -68,10 +68,10 @@ pub(crate) fn handle<B: Backend>(shared: &Engine<B>, request: PosRequest) {
             let (moved, prompt_changed) = {
                 let mut binding = shared.binding();
                 let moved = binding.pos_id != pos_id;
-                let prompt_changed = binding.prompt != prompt;
+                let prompt_changed = binding.prompt.as_ref() != Some(&prompt);
                 *binding = super::core::Binding {
                     pos_id: pos_id.clone(),
-                    prompt: prompt.clone(),
+                    prompt: Some(prompt.clone()),
                     retiring: None,
                 };
                 (moved, prompt_changed)

@@ -45,7 +45,7 @@ async fn a_customer_pays_by_scanning_the_code_on_the_display() {
     ))
     .unwrap();
     let display = settings
-        .start(lane.engine(), &qr_payload(&lane.beacon_id), Currency::DKK)
+        .start(lane.engine(), Some(&qr_payload(&lane.beacon_id)), Currency::DKK)
         .unwrap();
     let handle = display.handle.clone();
 

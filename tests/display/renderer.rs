@@ -161,7 +161,9 @@ async fn lane_events_drive_the_display_and_results_return_to_idle() {
     let (requests, _driver) = tokio::sync::mpsc::channel(4);
     let (events, _) = tokio::sync::broadcast::channel(16);
     let engine = EngineHandle::new(requests, events.clone(), "pos-1".into());
-    let running = settings.start(&engine, &qr_payload(GUID), Currency::EUR).unwrap();
+    let running = settings
+        .start(&engine, Some(&qr_payload(GUID)), Currency::EUR)
+        .unwrap();
     let handle = running.handle.clone();
     let idle = Screen::Idle {
         qr: Some(qr_payload(GUID)),
@@ -233,7 +235,7 @@ async fn a_display_that_appears_later_is_picked_up() {
     );
     std::fs::write(dir.path().join("late.toml"), text).unwrap();
     let profile = mposd::display::board::BoardProfile::load("late", Some(dir.path())).unwrap();
-    let (handle, task) = mposd::display::start(profile, look(Language::En), &qr_payload(GUID), scan());
+    let (handle, task) = mposd::display::start(profile, look(Language::En), Some(&qr_payload(GUID)), scan());
     let status = wait_for(&handle, "the missing directory reported", |s| s.failures >= 1).await;
     assert!(status.last_error.unwrap().contains("does not exist"));
 

@@ -152,7 +152,7 @@ pub async fn start_engine_with(
     tweak: impl FnOnce(&mut EngineConfig),
 ) -> EngineHandle {
     let (journal, aside) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
-    let mut config = EngineConfig::new(pos_id, prompt(beacon_id));
+    let mut config = EngineConfig::new(pos_id, Some(prompt(beacon_id)));
     config.policy = test_policy();
     tweak(&mut config);
     start(

@@ -95,7 +95,7 @@ async fn a_journal_of_the_first_schema_is_answered_from_and_its_unfinished_payme
     assert!(opened.doubt().is_none());
     let journal = Journal::for_lane(opened.db().clone(), LANE).unwrap();
     let client = client_for(&lane.sim, &lane.dir, "tokens").await;
-    let mut config = EngineConfig::new(POS_ID, mposd::backends::pos_v10::engine::prompt(BEACON_ID));
+    let mut config = EngineConfig::new(POS_ID, Some(mposd::backends::pos_v10::engine::prompt(BEACON_ID)));
     config.policy = mposd::engine::flow::Policy {
         // The fixture's create key is as old as the fixture; a box restarts well within
         // MobilePay's key retention, which this test stands for.

@@ -4,6 +4,8 @@
 //! - [`screen`] is the model the payment side sets (which screen is current);
 //! - [`content`], [`layout`], [`text`], [`qr`] and [`render`](mod@render) turn it into
 //!   pixels for any panel size, in Danish, Finnish or English;
+//! - [`qr_image`] reads the symbol back from a QR image a payment backend drew, module for
+//!   module, to be redrawn at the panel's resolution;
 //! - [`output`] sends pictures to PNG files, a terminal, a Linux framebuffer, SPI panels or a
 //!   small status OLED;
 //! - [`board`] reads the board profiles that say which panel is wired how, [`device`] opens
@@ -23,6 +25,7 @@ pub mod layout;
 pub mod output;
 pub mod picture;
 pub mod qr;
+pub mod qr_image;
 pub mod qr_size;
 pub mod render;
 pub mod renderer;

@@ -15,6 +15,13 @@ mod engine_support;
 #[allow(dead_code)]
 mod sim_pos;
 
+/// The client tests' log capture.
+#[path = "client/support.rs"]
+#[allow(dead_code)]
+mod client_support;
+
+#[path = "display/backend_code.rs"]
+mod backend_code;
 #[path = "display/cli.rs"]
 mod cli;
 #[path = "display/end_to_end.rs"]

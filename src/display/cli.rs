@@ -7,7 +7,7 @@ use super::device;
 use super::language::Language;
 use super::qr_size;
 use super::render::{render_picture, Look};
-use super::screen::{Reason, Screen, StaffHint};
+use super::screen::{BackendCode, Reason, Screen, StaffHint};
 use crate::money::{Currency, Minor};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -43,8 +43,8 @@ pub enum DisplayCommand {
         /// Panel size, e.g. 320x240.
         #[arg(long, default_value = "320x240", value_parser = parse_size)]
         size: Size,
-        /// closed, idle, scan-to-pay, checked-in, approved, declined, cancelled, refund,
-        /// refund-done or offline.
+        /// closed, idle, scan-to-pay, code-loading, code-unavailable, checked-in, approved,
+        /// declined, cancelled, refund, refund-done or offline.
         #[arg(long, default_value = "scan-to-pay")]
         screen: String,
         /// Amount in major units, e.g. 149.95.
@@ -89,6 +89,16 @@ fn screen_named(name: &str, amount: Minor, currency: Currency, qr: &str) -> anyh
             currency,
             qr: qr.to_string(),
         },
+        "code-loading" => Screen::ScanBackendCode {
+            amount,
+            currency,
+            code: BackendCode::Loading,
+        },
+        "code-unavailable" => Screen::ScanBackendCode {
+            amount,
+            currency,
+            code: BackendCode::Unavailable,
+        },
         "checked-in" => Screen::CheckedIn {
             amount: Some((amount, currency)),
         },
@@ -116,10 +126,12 @@ fn screen_named(name: &str, amount: Minor, currency: Currency, qr: &str) -> anyh
     })
 }
 
-const DEMO_SCREENS: [&str; 10] = [
+const DEMO_SCREENS: [&str; 12] = [
     "closed",
     "idle",
     "scan-to-pay",
+    "code-loading",
+    "code-unavailable",
     "checked-in",
     "approved",
     "declined",

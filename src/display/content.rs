@@ -3,7 +3,9 @@
 //! gets the same treatment on every panel size.
 
 use super::language::{format_amount, phrase, Language, Phrase};
-use super::screen::Screen;
+use super::qr::{QrError, QrSymbol};
+use super::screen::{BackendCode, Screen};
+use std::borrow::Cow;
 
 /// A status symbol drawn with primitives (no bitmaps to ship).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,11 +31,29 @@ pub struct Line {
     pub text: String,
 }
 
+/// The QR code a screen shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QrSource {
+    /// Content the display encodes, verbatim.
+    Content(String),
+    /// A symbol someone else drew (the payment backend), drawn module for module.
+    Symbol(QrSymbol),
+}
+
+impl QrSource {
+    /// The symbol to draw: encoded from content, or the one given.
+    pub fn symbol(&self) -> Result<Cow<'_, QrSymbol>, QrError> {
+        match self {
+            QrSource::Content(content) => QrSymbol::encode(content).map(Cow::Owned),
+            QrSource::Symbol(symbol) => Ok(Cow::Borrowed(symbol)),
+        }
+    }
+}
+
 /// Everything a screen shows, already in the customer's language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Content {
-    /// Exactly what the QR code encodes: the screen's QR content, verbatim.
-    pub qr: Option<String>,
+    pub qr: Option<QrSource>,
     pub icon: Option<Icon>,
     pub lines: Vec<Line>,
 }
@@ -57,7 +77,7 @@ impl Content {
                 vec![title(Phrase::Welcome), detail(Phrase::PayWithMobilePay)],
             ),
             Screen::Idle { qr: Some(qr) } => (
-                Some(qr.clone()),
+                Some(QrSource::Content(qr.clone())),
                 None,
                 vec![title(Phrase::PayWithMobilePay), detail(Phrase::ScanWithMobilePay)],
             ),
@@ -66,7 +86,7 @@ impl Content {
                 currency,
                 qr,
             } => (
-                Some(qr.clone()),
+                Some(QrSource::Content(qr.clone())),
                 None,
                 vec![
                     title(Phrase::ToPay),
@@ -74,6 +94,26 @@ impl Content {
                     detail(Phrase::ScanWithMobilePay),
                 ],
             ),
+            Screen::ScanBackendCode {
+                amount: a,
+                currency,
+                code,
+            } => {
+                let (qr, icon, hint) = match code {
+                    BackendCode::Loading => (None, Some(Icon::Wait), Phrase::LoadingCode),
+                    BackendCode::Ready(symbol) => (
+                        Some(QrSource::Symbol(symbol.clone())),
+                        None,
+                        Phrase::ScanWithMobilePay,
+                    ),
+                    BackendCode::Unavailable => (None, Some(Icon::Warning), Phrase::CodeUnavailable),
+                };
+                (
+                    qr,
+                    icon,
+                    vec![title(Phrase::ToPay), amount(*a, *currency), detail(hint)],
+                )
+            }
             Screen::CheckedIn { amount: None } => (
                 None,
                 Some(Icon::Wait),
@@ -145,10 +185,44 @@ mod tests {
             qr: qr.into(),
         };
         let content = Content::of(&screen, Language::Da);
-        assert_eq!(content.qr.as_deref(), Some(qr));
+        assert_eq!(content.qr, Some(QrSource::Content(qr.into())));
         assert!(content.lines.iter().any(|l| l.text == "49,95 kr."));
         let idle = Screen::Idle { qr: Some(qr.into()) };
-        assert_eq!(Content::of(&idle, Language::En).qr.as_deref(), Some(qr));
+        assert_eq!(
+            Content::of(&idle, Language::En).qr,
+            Some(QrSource::Content(qr.into()))
+        );
+    }
+
+    #[test]
+    fn a_backend_code_is_shown_as_drawn_and_its_absence_explained() {
+        let symbol = QrSymbol::encode("https://qr.example/p1").unwrap();
+        let with = |code| Screen::ScanBackendCode {
+            amount: Minor(4995),
+            currency: Currency::DKK,
+            code,
+        };
+        let ready = Content::of(&with(BackendCode::Ready(symbol.clone())), Language::Da);
+        assert_eq!(ready.qr, Some(QrSource::Symbol(symbol)));
+        assert_eq!(ready.lines[1].text, "49,95 kr.");
+        for (code, hint) in [
+            (BackendCode::Loading, Phrase::LoadingCode),
+            (BackendCode::Unavailable, Phrase::CodeUnavailable),
+        ] {
+            for language in Language::ALL {
+                let content = Content::of(&with(code.clone()), language);
+                assert_eq!(content.qr, None);
+                let texts: Vec<&str> = content.lines.iter().map(|l| l.text.as_str()).collect();
+                assert_eq!(
+                    texts,
+                    [
+                        phrase(language, Phrase::ToPay),
+                        &format_amount(Minor(4995), Currency::DKK, language),
+                        phrase(language, hint),
+                    ]
+                );
+            }
+        }
     }
 
     #[test]

@@ -7,14 +7,21 @@
 //! Only the payment the customer is dealing with moves the screen: events of other commands
 //! (a late capture of an old reservation, a query, a rejected command) are ignored, so a
 //! cashier's back-office work never flashes over the current customer's payment.
+//!
+//! A QR code the payment backend drew as an image is fetched by the driver, never by the
+//! follower: an update asks for it ([`QrImageFetch`]) and the symbol read from it comes back
+//! through [`ScreenFollower::on_qr_image`], which drops it when the payment has moved on.
 
+use super::qr::QrSymbol;
+use super::qr_fetch::{self, QrFetcher};
 use super::renderer::DisplayHandle;
-use super::screen::{Reason, Screen, StaffHint};
+use super::screen::{BackendCode, Reason, Screen, StaffHint};
 use crate::engine::backend::CustomerPrompt;
 use crate::engine::{CommandId, DeclineReason, EventKind, LaneEvent, Outcome, RefundCancelReason};
 use crate::money::{Currency, Minor};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// How the display follows the engine; from the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +41,35 @@ pub struct Update {
     pub screen: Screen,
     /// A result: return to the idle screen after [`FollowSettings::result_hold`].
     pub hold: bool,
+    /// The backend's QR image to fetch for this screen.
+    pub fetch: Option<QrImageFetch>,
+}
+
+impl Update {
+    fn show(screen: Screen) -> Update {
+        Update {
+            screen,
+            hold: false,
+            fetch: None,
+        }
+    }
+
+    fn result(screen: Screen) -> Update {
+        Update {
+            screen,
+            hold: true,
+            fetch: None,
+        }
+    }
+}
+
+/// A QR image for the driver to fetch; what it finds is handed back with `ticket` to
+/// [`ScreenFollower::on_qr_image`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QrImageFetch {
+    pub ticket: u64,
+    /// The image's address; its query is a credential of the payment, never to be logged.
+    pub url: String,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +78,8 @@ struct Active {
     amount: Option<(Minor, Currency)>,
     /// The screen the payment was on, to return to when MobilePay is reachable again.
     screen: Screen,
+    /// The ticket of the QR image this screen still waits for.
+    fetching: Option<u64>,
 }
 
 pub struct ScreenFollower {
@@ -52,6 +90,8 @@ pub struct ScreenFollower {
     offline: bool,
     /// The customer was told MobilePay is unavailable for this command's outcome.
     unknown: Option<Option<CommandId>>,
+    /// The last QR image ticket handed out.
+    tickets: u64,
 }
 
 fn decline_screen(reason: DeclineReason) -> Screen {
@@ -75,10 +115,18 @@ fn decline_screen(reason: DeclineReason) -> Screen {
 }
 
 /// The screen that asks the customer to start paying, drawn from what the engine says they
-/// are shown. Only QR content is drawn here; a QR image the backend draws, a request pushed
-/// to the phone, or nothing to show get the screen without a code that fits best: "approve in
-/// the app" with the amount, or the welcome screen while a prepared payment has no amount.
+/// are shown. QR content is drawn at once; a QR image the backend drew is shown with the
+/// amount once fetched. A request pushed to the phone, nothing to show, or a QR image without
+/// an amount get the screen without a code that fits best: "approve in the app" with the
+/// amount, or the welcome screen while a prepared payment has no amount.
 fn waiting_screen(prompt: Option<&CustomerPrompt>, amount: Option<(Minor, Currency)>) -> Screen {
+    if let (Some(CustomerPrompt::QrImage { .. }), Some((amount, currency))) = (prompt, amount) {
+        return Screen::ScanBackendCode {
+            amount,
+            currency,
+            code: BackendCode::Loading,
+        };
+    }
     let qr = match prompt {
         Some(CustomerPrompt::Qr { content, .. }) => Some(content.clone()),
         Some(CustomerPrompt::QrImage { .. } | CustomerPrompt::PushSent) | None => None,
@@ -114,6 +162,7 @@ impl ScreenFollower {
             active: None,
             offline: false,
             unknown: None,
+            tickets: 0,
         }
     }
 
@@ -136,14 +185,34 @@ impl ScreenFollower {
 
     fn result(&mut self, screen: Screen) -> Option<Update> {
         self.active = None;
-        Some(Update { screen, hold: true })
+        Some(Update::result(screen))
     }
 
     fn progress(&mut self, screen: Screen) -> Option<Update> {
         if let Some(active) = &mut self.active {
             active.screen = screen.clone();
+            active.fetching = None;
         }
-        Some(Update { screen, hold: false })
+        Some(Update::show(screen))
+    }
+
+    /// The symbol read from the QR image of `ticket`, or `None` when it could not be fetched
+    /// or read. Shown only while the payment still waits for it: an image arriving after the
+    /// customer checked in, the payment ended or another one started is dropped. While
+    /// MobilePay is unreachable it is kept for when the payment's screen returns.
+    pub fn on_qr_image(&mut self, ticket: u64, symbol: Option<QrSymbol>) -> Option<Update> {
+        let active = self.active.as_mut().filter(|a| a.fetching == Some(ticket))?;
+        active.fetching = None;
+        let Screen::ScanBackendCode { amount, currency, .. } = active.screen else {
+            return None;
+        };
+        active.screen = Screen::ScanBackendCode {
+            amount,
+            currency,
+            code: symbol.map_or(BackendCode::Unavailable, BackendCode::Ready),
+        };
+        let screen = active.screen.clone();
+        (!self.offline).then(|| Update::show(screen))
     }
 
     fn outcome_screen(&self, outcome: &Outcome) -> Option<Screen> {
@@ -188,13 +257,28 @@ impl ScreenFollower {
             } => {
                 let amount = amount.map(|a| (a, currency.unwrap_or(self.settings.currency)));
                 let screen = waiting_screen(prompt.as_ref(), amount);
+                let fetch = match (prompt, &screen) {
+                    (Some(CustomerPrompt::QrImage { url }), Screen::ScanBackendCode { .. }) => {
+                        self.tickets += 1;
+                        Some(QrImageFetch {
+                            ticket: self.tickets,
+                            url: url.clone(),
+                        })
+                    }
+                    _ => None,
+                };
                 self.active = Some(Active {
                     command: command.clone(),
                     amount,
                     screen: screen.clone(),
+                    fetching: fetch.as_ref().map(|f| f.ticket),
                 });
                 self.offline = false;
-                Some(Update { screen, hold: false })
+                Some(Update {
+                    screen,
+                    hold: false,
+                    fetch,
+                })
             }
             EventKind::RefundInProgress { amount, .. }
                 if self.active.is_none() || self.is_active(command) =>
@@ -209,8 +293,9 @@ impl ScreenFollower {
                     command: command.clone(),
                     amount: Some((amount, currency)),
                     screen: screen.clone(),
+                    fetching: None,
                 });
-                Some(Update { screen, hold: false })
+                Some(Update::show(screen))
             }
             EventKind::PromptChanged { prompt } if self.idle_shows_qr => {
                 let qr = match prompt {
@@ -219,19 +304,13 @@ impl ScreenFollower {
                 };
                 self.settings.idle = Screen::Idle { qr };
                 let quiet = self.active.is_none() && !self.offline;
-                quiet.then(|| Update {
-                    screen: self.idle(),
-                    hold: false,
-                })
+                quiet.then(|| Update::show(self.idle()))
             }
             EventKind::BackendOffline => {
                 self.offline = true;
-                Some(Update {
-                    screen: Screen::Offline {
-                        hint: StaffHint::CheckNetwork,
-                    },
-                    hold: false,
-                })
+                Some(Update::show(Screen::Offline {
+                    hint: StaffHint::CheckNetwork,
+                }))
             }
             EventKind::BackendOnline => {
                 self.offline = false;
@@ -240,25 +319,19 @@ impl ScreenFollower {
                     .as_ref()
                     .map(|a| a.screen.clone())
                     .unwrap_or_else(|| self.idle());
-                Some(Update { screen, hold: false })
+                Some(Update::show(screen))
             }
             EventKind::Resolved { outcome } if self.unknown.as_ref() == Some(command) => {
                 self.unknown = None;
                 let screen = self.outcome_screen(outcome)?;
                 self.result(screen)
             }
-            EventKind::NeedsHuman { .. } if command.is_none() => Some(Update {
-                screen: Screen::Offline {
-                    hint: StaffHint::NeedsAttention,
-                },
-                hold: true,
-            }),
-            EventKind::Cancelled { .. } if self.active.is_none() => Some(Update {
-                screen: Screen::Cancelled {
-                    reason: Reason::CancelledByStaff,
-                },
-                hold: true,
-            }),
+            EventKind::NeedsHuman { .. } if command.is_none() => Some(Update::result(Screen::Offline {
+                hint: StaffHint::NeedsAttention,
+            })),
+            EventKind::Cancelled { .. } if self.active.is_none() => Some(Update::result(Screen::Cancelled {
+                reason: Reason::CancelledByStaff,
+            })),
             _ if !self.is_active(command) => None,
             EventKind::CustomerCheckedIn { .. } => {
                 let amount = self.active.as_ref().and_then(|a| a.amount);
@@ -287,7 +360,7 @@ impl ScreenFollower {
                 match self.outcome_screen(outcome) {
                     Some(screen) if matches!(outcome, Outcome::Unknown { .. }) => {
                         self.active = None;
-                        Some(Update { screen, hold: false })
+                        Some(Update::show(screen))
                     }
                     Some(screen) => self.result(screen),
                     // A prepared payment is paired: the customer waits for the total.
@@ -303,39 +376,73 @@ impl ScreenFollower {
 }
 
 /// Drives the display from the lane's events until the engine's channel closes. A lagging
-/// receiver skips to the newest events (the display only needs the present).
+/// receiver skips to the newest events (the display only needs the present). A QR image is
+/// fetched in a task of its own: the events, the engine and the other lanes never wait for
+/// it, and a newer payment's image replaces a fetch still under way.
 pub async fn follow(
     mut events: broadcast::Receiver<LaneEvent>,
     display: DisplayHandle,
     mut follower: ScreenFollower,
 ) {
     let hold = follower.settings.result_hold;
+    let fetcher = Arc::new(QrFetcher::default());
+    let (fetched_tx, mut fetched) = mpsc::channel(4);
+    let mut fetching: Option<tokio::task::AbortHandle> = None;
     let mut back_to_idle: Option<tokio::time::Instant> = None;
     loop {
-        let event = match back_to_idle {
-            Some(deadline) => tokio::select! {
-                event = events.recv() => event,
-                _ = tokio::time::sleep_until(deadline) => {
-                    back_to_idle = None;
-                    display.show(follower.idle());
+        let idle_at = back_to_idle.unwrap_or_else(tokio::time::Instant::now);
+        let update = tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => follower.on_event(&event),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "display skipped lane events");
                     continue;
                 }
+                Err(broadcast::error::RecvError::Closed) => break,
             },
-            None => events.recv().await,
-        };
-        let event = match event {
-            Ok(event) => event,
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "display skipped lane events");
+            Some((ticket, symbol)) = fetched.recv() => follower.on_qr_image(ticket, symbol),
+            _ = tokio::time::sleep_until(idle_at), if back_to_idle.is_some() => {
+                back_to_idle = None;
+                display.show(follower.idle());
                 continue;
             }
-            Err(broadcast::error::RecvError::Closed) => return,
         };
-        if let Some(update) = follower.on_event(&event) {
-            back_to_idle = update.hold.then(|| tokio::time::Instant::now() + hold);
-            display.show(update.screen);
+        let Some(update) = update else { continue };
+        if let Some(fetch) = update.fetch {
+            if let Some(previous) = fetching.take() {
+                previous.abort();
+            }
+            let task = tokio::spawn(fetch_qr_image(fetcher.clone(), fetch, fetched_tx.clone()));
+            fetching = Some(task.abort_handle());
         }
+        back_to_idle = update.hold.then(|| tokio::time::Instant::now() + hold);
+        display.show(update.screen);
     }
+    if let Some(fetch) = fetching {
+        fetch.abort();
+    }
+}
+
+/// Fetches the image of `fetch` and hands its symbol (or `None`) back to the driver. A
+/// failure is logged here, once, without the address's query (the payment's token).
+async fn fetch_qr_image(
+    fetcher: Arc<QrFetcher>,
+    fetch: QrImageFetch,
+    fetched: mpsc::Sender<(u64, Option<QrSymbol>)>,
+) {
+    let symbol = match fetcher.symbol(&fetch.url).await {
+        Ok(symbol) => Some(symbol),
+        Err(error) => {
+            tracing::warn!(
+                url = %qr_fetch::loggable(&fetch.url),
+                %error,
+                "the payment's QR code cannot be shown; the customer is asked to turn to the cashier"
+            );
+            None
+        }
+    };
+    // The driver is gone once the lane's engine stopped: nobody waits for the image then.
+    let _ = fetched.send((fetch.ticket, symbol)).await;
 }
 
 #[cfg(test)]
@@ -427,13 +534,7 @@ mod tests {
                 },
             },
         ));
-        assert_eq!(
-            finished,
-            Some(Update {
-                screen: approved,
-                hold: true
-            })
-        );
+        assert_eq!(finished, Some(Update::result(approved)));
     }
 
     #[test]
@@ -546,12 +647,9 @@ mod tests {
         ));
         assert_eq!(
             unknown,
-            Some(Update {
-                screen: Screen::Offline {
-                    hint: StaffHint::MobilePayUnavailable
-                },
-                hold: false
-            })
+            Some(Update::show(Screen::Offline {
+                hint: StaffHint::MobilePayUnavailable
+            }))
         );
         let resolved = EventKind::Resolved {
             outcome: Outcome::Declined {
@@ -561,12 +659,9 @@ mod tests {
         };
         assert_eq!(
             f.on_event(&ev(Some("s1"), resolved)),
-            Some(Update {
-                screen: Screen::Cancelled {
-                    reason: Reason::Other
-                },
-                hold: true
-            })
+            Some(Update::result(Screen::Cancelled {
+                reason: Reason::Other
+            }))
         );
     }
 
@@ -590,11 +685,11 @@ mod tests {
     }
 
     #[test]
-    fn prompts_without_qr_content_show_no_code() {
+    fn prompts_without_a_code_to_show_ask_to_approve_in_the_app() {
         let image = CustomerPrompt::QrImage {
             url: "https://qr.example/p1.png".into(),
         };
-        for prompt in [Some(image), Some(CustomerPrompt::PushSent), None] {
+        for prompt in [Some(CustomerPrompt::PushSent), None] {
             let mut f = ScreenFollower::new(settings());
             assert_eq!(
                 screen(f.on_event(&ev(Some("s1"), waiting_with(prompt.clone(), Some(4995))))),
@@ -603,12 +698,107 @@ mod tests {
                 }),
                 "{prompt:?}"
             );
+        }
+        for prompt in [Some(image), Some(CustomerPrompt::PushSent), None] {
+            let mut f = ScreenFollower::new(settings());
+            let update = f.on_event(&ev(Some("prep"), waiting_with(prompt.clone(), None)));
             assert_eq!(
-                screen(f.on_event(&ev(Some("prep"), waiting_with(prompt.clone(), None)))),
-                Some(Screen::Idle { qr: None }),
-                "{prompt:?}"
+                update,
+                Some(Update::show(Screen::Idle { qr: None })),
+                "{prompt:?}: no amount, nothing to fetch"
             );
         }
+    }
+
+    const IMAGE_URL: &str = "https://qr.example/qr-image/v1?token=t1";
+
+    fn image_waiting(url: &str) -> EventKind {
+        let prompt = CustomerPrompt::QrImage { url: url.into() };
+        waiting_with(Some(prompt), Some(4995))
+    }
+
+    fn backend_code(code: BackendCode) -> Screen {
+        Screen::ScanBackendCode {
+            amount: Minor(4995),
+            currency: Currency::EUR,
+            code,
+        }
+    }
+
+    /// The image of the update's fetch, as the driver would hand it over.
+    fn ticket(update: &Option<Update>, url: &str) -> u64 {
+        let fetch = update.as_ref().and_then(|u| u.fetch.clone()).expect("a fetch");
+        assert_eq!(fetch.url, url);
+        fetch.ticket
+    }
+
+    #[test]
+    fn a_backend_qr_image_is_fetched_and_its_symbol_shown_with_the_amount() {
+        let symbol = QrSymbol::encode("https://qr.example/target/t1").unwrap();
+        let mut f = ScreenFollower::new(settings());
+        let waiting = f.on_event(&ev(Some("s1"), image_waiting(IMAGE_URL)));
+        assert_eq!(screen(waiting.clone()), Some(backend_code(BackendCode::Loading)));
+        let t = ticket(&waiting, IMAGE_URL);
+        assert_eq!(
+            f.on_qr_image(t, Some(symbol.clone())),
+            Some(Update::show(backend_code(BackendCode::Ready(symbol.clone()))))
+        );
+        // Handed over twice (it cannot be, but a stale copy must not redraw anything).
+        assert_eq!(f.on_qr_image(t, Some(symbol)), None);
+
+        let mut failed = ScreenFollower::new(settings());
+        let waiting = failed.on_event(&ev(Some("s1"), image_waiting(IMAGE_URL)));
+        assert_eq!(
+            failed.on_qr_image(ticket(&waiting, IMAGE_URL), None),
+            Some(Update::show(backend_code(BackendCode::Unavailable)))
+        );
+    }
+
+    #[test]
+    fn a_late_qr_image_for_a_payment_that_moved_on_is_dropped() {
+        let symbol = QrSymbol::encode("https://qr.example/target/t1").unwrap();
+        let checked_in = EventKind::CustomerCheckedIn {
+            payment_id: "p1".into(),
+            customer: CustomerInfo::default(),
+        };
+        // The customer checked in before the image arrived.
+        let mut f = ScreenFollower::new(settings());
+        let t = ticket(&f.on_event(&ev(Some("s1"), image_waiting(IMAGE_URL))), IMAGE_URL);
+        f.on_event(&ev(Some("s1"), checked_in));
+        assert_eq!(f.on_qr_image(t, Some(symbol.clone())), None);
+
+        // The payment ended, or the next one started with its own image.
+        let mut f = ScreenFollower::new(settings());
+        let first = ticket(&f.on_event(&ev(Some("s1"), image_waiting(IMAGE_URL))), IMAGE_URL);
+        let cancelled = EventKind::Finished {
+            outcome: Outcome::Declined {
+                payment_id: None,
+                reason: DeclineReason::CancelledByCashier,
+            },
+        };
+        f.on_event(&ev(Some("s1"), cancelled));
+        assert_eq!(f.on_qr_image(first, Some(symbol.clone())), None);
+        let next_url = "https://qr.example/qr-image/v1?token=t2";
+        let second = ticket(&f.on_event(&ev(Some("s2"), image_waiting(next_url))), next_url);
+        assert_ne!(first, second);
+        assert_eq!(f.on_qr_image(first, Some(symbol.clone())), None);
+        assert_eq!(
+            screen(f.on_qr_image(second, None)),
+            Some(backend_code(BackendCode::Unavailable))
+        );
+    }
+
+    #[test]
+    fn a_qr_image_arriving_while_offline_waits_for_the_connection() {
+        let symbol = QrSymbol::encode("https://qr.example/target/t1").unwrap();
+        let mut f = ScreenFollower::new(settings());
+        let t = ticket(&f.on_event(&ev(Some("s1"), image_waiting(IMAGE_URL))), IMAGE_URL);
+        f.on_event(&ev(None, EventKind::BackendOffline));
+        assert_eq!(f.on_qr_image(t, Some(symbol.clone())), None);
+        assert_eq!(
+            screen(f.on_event(&ev(None, EventKind::BackendOnline))),
+            Some(backend_code(BackendCode::Ready(symbol)))
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! - [`screen`] is the model the payment side sets (which screen is current);
 //! - [`content`], [`layout`], [`text`], [`qr`] and [`render`](mod@render) turn it into
 //!   pixels for any panel size, in Danish, Finnish or English;
+//! - [`qr_fetch`] fetches the QR image a payment backend drew and [`qr_image`] reads its
+//!   symbol back, module for module, to be redrawn at the panel's resolution;
 //! - [`output`] sends pictures to PNG files, a terminal, a Linux framebuffer, SPI panels or a
 //!   small status OLED;
 //! - [`board`] reads the board profiles that say which panel is wired how, [`device`] opens
@@ -23,6 +25,8 @@ pub mod layout;
 pub mod output;
 pub mod picture;
 pub mod qr;
+pub mod qr_fetch;
+pub mod qr_image;
 pub mod qr_size;
 pub mod render;
 pub mod renderer;
@@ -34,5 +38,5 @@ pub mod text;
 pub use language::Language;
 pub use picture::Picture;
 pub use render::{render, render_picture, Look, RenderReport};
-pub use screen::{Reason, Screen, StaffHint};
+pub use screen::{BackendCode, Reason, Screen, StaffHint};
 pub use start::start;

@@ -1,5 +1,6 @@
-//! The MobilePay QR code: encoding (EC level M), placement with whole-pixel modules and a
-//! four-module quiet zone, and the physical-size check behind the start-up warning.
+//! The MobilePay QR code: encoding (EC level M) or taking over a symbol read from a backend's
+//! image, placement with whole-pixel modules and a four-module quiet zone, and the
+//! physical-size check behind the start-up warning.
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
@@ -13,7 +14,7 @@ pub const QUIET_ZONE: u32 = 4;
 /// from a normal checkout distance of ~30 cm; see docs/display.md.
 pub const MIN_SIDE_MM: f64 = 25.0;
 
-/// An encoded QR symbol.
+/// A QR symbol: its modules, encoded here or read from a picture.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QrSymbol {
     /// Modules per side, without the quiet zone.
@@ -25,6 +26,9 @@ pub struct QrSymbol {
 #[error("the QR payload cannot be encoded: {0}")]
 pub struct QrError(String);
 
+/// Modules per side of the smallest (version 1) and largest (version 40) QR symbol.
+const WIDTHS: std::ops::RangeInclusive<u32> = 21..=177;
+
 impl QrSymbol {
     /// Encodes `payload` at error-correction level M (15 % of the symbol may be damaged or
     /// dirty and it still reads).
@@ -34,6 +38,15 @@ impl QrSymbol {
         let width = code.width() as u32;
         let dark = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
         Ok(QrSymbol { width, dark })
+    }
+
+    /// The symbol whose modules are `dark`, row by row from the top left (`width` × `width`,
+    /// quiet zone excluded). For a symbol someone else drew: its modules are drawn as they
+    /// are, nothing is encoded again. `None` unless `width` is a QR symbol's (21, 25, … 177
+    /// modules) and `dark` holds exactly its modules.
+    pub fn from_modules(width: u32, dark: Vec<bool>) -> Option<QrSymbol> {
+        let is_qr_width = WIDTHS.contains(&width) && (width - 21) % 4 == 0;
+        (is_qr_width && dark.len() == (width * width) as usize).then_some(QrSymbol { width, dark })
     }
 
     /// Modules per side including the quiet zone on both sides.
@@ -133,6 +146,18 @@ mod tests {
     fn fifteen_digit_beacon_fits_version_3_and_guid_version_5() {
         assert_eq!(QrSymbol::encode(SHORT).unwrap().width, 29);
         assert_eq!(QrSymbol::encode(LONG).unwrap().width, 37);
+    }
+
+    #[test]
+    fn a_symbol_from_modules_is_drawn_as_given() {
+        let encoded = QrSymbol::encode(SHORT).unwrap();
+        let modules: Vec<bool> = (0..29 * 29).map(|i| encoded.is_dark(i % 29, i / 29)).collect();
+        assert_eq!(QrSymbol::from_modules(29, modules.clone()), Some(encoded));
+        // Not a QR symbol's size, or not its number of modules.
+        assert_eq!(QrSymbol::from_modules(30, vec![false; 30 * 30]), None);
+        assert_eq!(QrSymbol::from_modules(17, vec![false; 17 * 17]), None);
+        assert_eq!(QrSymbol::from_modules(181, vec![false; 181 * 181]), None);
+        assert_eq!(QrSymbol::from_modules(29, modules[1..].to_vec()), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Draws a screen onto any embedded-graphics target and reports what went where, so tests
 //! can check text bounds and the QR code against the pixels actually drawn.
 
-use super::content::{Content, Icon, Role};
+use super::content::{Content, Icon, QrSource, Role};
 use super::language::Language;
 use super::layout::Layout;
 use super::picture::Picture;
@@ -71,10 +71,10 @@ where
     let size = target.bounding_box().size;
     let content = Content::of(screen, look.language);
     let roles: Vec<Role> = content.lines.iter().map(|l| l.role).collect();
-    let symbol = content.qr.as_deref().map(QrSymbol::encode).transpose()?;
+    let symbol = content.qr.as_ref().map(QrSource::symbol).transpose()?;
     let layout = Layout::new(
         size,
-        symbol.as_ref().map(QrSymbol::width_with_quiet_zone),
+        symbol.as_deref().map(QrSymbol::width_with_quiet_zone),
         content.icon.is_some(),
         &roles,
     );

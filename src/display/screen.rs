@@ -4,6 +4,7 @@
 //! language, layout and pixels are the display's business. Keeping this model free of
 //! text means a screen can be compared, logged and coalesced cheaply.
 
+use super::qr::QrSymbol;
 use crate::money::{Currency, Minor};
 
 /// One state of the customer display.
@@ -21,6 +22,13 @@ pub enum Screen {
         amount: Minor,
         currency: Currency,
         qr: String,
+    },
+    /// A payment is waiting for the customer and the payment backend drew its QR code as an
+    /// image: the amount, and the backend's own symbol once the display has fetched it.
+    ScanBackendCode {
+        amount: Minor,
+        currency: Currency,
+        code: BackendCode,
     },
     /// The customer has checked in; with an amount, the payment is waiting for their approval
     /// in the app.
@@ -40,6 +48,18 @@ pub enum Screen {
     /// Payments are impossible right now; the customer is asked to pay another way and the
     /// staff get a hint about what to check.
     Offline { hint: StaffHint },
+}
+
+/// Where the display is with the QR code a payment backend drew.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackendCode {
+    /// The image is being fetched; the amount is shown without a code meanwhile.
+    Loading,
+    /// The backend's symbol, its modules read from the image, to be drawn as they are.
+    Ready(QrSymbol),
+    /// The image could not be fetched or read: the customer is asked to turn to the cashier,
+    /// who takes the payment another way.
+    Unavailable,
 }
 
 /// Why a payment was declined or cancelled, in terms a customer understands.
@@ -75,7 +95,8 @@ pub enum StaffHint {
 }
 
 impl Screen {
-    /// What the QR code this screen shows encodes, if it shows one.
+    /// The content this screen's QR code is encoded from, if the display encodes one (a
+    /// symbol the backend drew is shown as it is and has none here).
     pub fn qr(&self) -> Option<&str> {
         match self {
             Screen::Idle { qr } => qr.as_deref(),
@@ -90,6 +111,11 @@ impl Screen {
             Screen::Closed => "closed",
             Screen::Idle { .. } => "idle",
             Screen::ScanToPay { .. } => "scan-to-pay",
+            Screen::ScanBackendCode { code, .. } => match code {
+                BackendCode::Loading => "code-loading",
+                BackendCode::Ready(_) => "scan-to-pay",
+                BackendCode::Unavailable => "code-unavailable",
+            },
             Screen::CheckedIn { .. } => "checked-in",
             Screen::Approved { .. } => "approved",
             Screen::Declined { .. } => "declined",

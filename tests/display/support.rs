@@ -1,7 +1,7 @@
 //! Screens, languages and panel sizes every test iterates over.
 
 use mposd::backends::pos_v10::formats::qr_payload;
-use mposd::display::{Language, Look, Reason, Screen, StaffHint};
+use mposd::display::{BackendCode, Language, Look, Reason, Screen, StaffHint};
 use mposd::money::{Currency, Minor};
 
 pub const GUID: &str = "CD851CD7-8398-4A03-83C1-391A2F5CB71C";
@@ -61,6 +61,16 @@ pub fn all_screens() -> Vec<Screen> {
             amount: big,
             currency: Currency::EUR,
             done: true,
+        },
+        Screen::ScanBackendCode {
+            amount: big,
+            currency: Currency::DKK,
+            code: BackendCode::Loading,
+        },
+        Screen::ScanBackendCode {
+            amount: big,
+            currency: Currency::EUR,
+            code: BackendCode::Unavailable,
         },
     ];
     for reason in [

@@ -141,7 +141,7 @@ impl Lane {
         let (requests, _driver) = tokio::sync::mpsc::channel(4);
         let (events, _) = broadcast::channel(16);
         let engine = EngineHandle::new(requests, events.clone(), "pos-1".into());
-        let display = settings.start(&engine, "", Currency::DKK).unwrap();
+        let display = settings.start(&engine, None, Currency::DKK).unwrap();
         Lane {
             _dir: dir,
             png,

@@ -24,7 +24,7 @@ use crate::backends::epayment::{
     pacing::ReadPacer,
     tokens::Tokens,
 };
-use crate::backends::pos_v10::{config::build_http, tokens::exchange};
+use crate::backends::http::{build_http, exchange};
 use crate::correlation::Correlation;
 use crate::secrets::{AccessToken, SecretError};
 use reqwest::{header::HeaderMap, Method, StatusCode};

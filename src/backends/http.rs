@@ -2,12 +2,16 @@
 //!
 //! A till talks to one payment API over the internet from a shop's network, so every backend
 //! needs the same guarantees: base URLs that cannot leak traffic or credentials, one TLS stack,
-//! bounded waits and repeats, and network failures in words a shop owner can act on. Each
-//! backend keeps only what its own API adds (paths, headers, limits, error bodies).
+//! bounded waits and repeats, network failures in words a shop owner can act on, and the
+//! server's `Retry-After` read as HTTP defines it. Each backend keeps only what its own API
+//! adds (paths, headers, limits, error bodies).
 
 use crate::backoff::Backoff;
 use reqwest::{header::HeaderMap, StatusCode};
-use std::{path::Path, time::Duration};
+use std::{
+    path::Path,
+    time::{Duration, SystemTime},
+};
 
 /// What is wrong with the HTTP side of a backend's configuration.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -178,9 +182,27 @@ pub(crate) fn describe_network_error(err: &reqwest::Error) -> String {
     }
 }
 
+/// How long the `Retry-After` header of an answer asks us to wait, seen at `now`.
+///
+/// RFC 9110 §10.2.3 allows whole seconds (`120`) or an HTTP date (`Wed, 21 Oct 2026 07:28:00
+/// GMT`, or one of the two obsolete date forms every recipient must accept). A date already
+/// past means "now" (zero). Anything else is `None`: the caller falls back to its own wait
+/// rather than trusting a value it cannot read; so is an answer without the header. The caller
+/// caps the result, so that a misbehaving gateway cannot freeze a till.
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is still "very long": the caller's cap applies.
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn plain_http_only_on_loopback() {
@@ -223,5 +245,64 @@ mod tests {
         let err = build_http(Duration::from_secs(1), Some(&path)).unwrap_err();
         assert!(matches!(err, HttpConfigError::BadCaFile { .. }), "{err}");
         assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    }
+
+    /// 2026-10-21 07:28:00 UTC.
+    fn then() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_792_567_680)
+    }
+
+    /// What an answer with `Retry-After: value` asks for at `now`.
+    fn wait(value: &str, now: SystemTime) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, value.parse().unwrap());
+        retry_after(&headers, now)
+    }
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        assert_eq!(retry_after(&HeaderMap::new(), then()), None);
+        assert_eq!(wait("7", then()), Some(Duration::from_secs(7)));
+        assert_eq!(wait(" 0 ", then()), Some(Duration::ZERO));
+        assert_eq!(
+            wait("99999999999999999999999", then()),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        for unreadable in ["", "-1", "1.5", "soon", "7 s"] {
+            assert_eq!(wait(unreadable, then()), None, "{unreadable:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_every_http_date_form() {
+        let now = then() - Duration::from_secs(90);
+        for date in [
+            "Wed, 21 Oct 2026 07:28:00 GMT",
+            "Wednesday, 21-Oct-26 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2026",
+        ] {
+            assert_eq!(wait(date, now), Some(Duration::from_secs(90)), "{date}");
+        }
+    }
+
+    #[test]
+    fn a_date_already_past_means_now() {
+        let later = then() + Duration::from_secs(3600);
+        assert_eq!(wait("Wed, 21 Oct 2026 07:28:00 GMT", later), Some(Duration::ZERO));
+        assert_eq!(
+            wait("Wed, 21 Oct 2026 07:28:00 GMT", then()),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_malformed_date_is_unreadable() {
+        for bad in [
+            "Wed, 21 Oct 2026 07:28:00 CET",
+            "Wed, 32 Oct 2026 07:28:00 GMT",
+            "2026-10-21T07:28:00Z",
+        ] {
+            assert_eq!(wait(bad, then()), None, "{bad}");
+        }
     }
 }

@@ -60,7 +60,7 @@ pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
 pub struct Waits {
     /// A `Retry-After` above this is cut to it, so a misbehaving gateway cannot freeze a till.
     pub max_retry_after: Duration,
-    /// After a 429 without `Retry-After`.
+    /// After a 429 without a `Retry-After` that can be read.
     pub rate_limited: Duration,
     /// Answers of 429 in a row before the call gives up.
     pub rate_limited_attempts: u32,

@@ -5,7 +5,7 @@ use super::clock::format_rfc3339;
 use super::context::SimContext;
 use super::epayment::problem::EpError;
 use super::error::{render, ErrorAnswer, Family};
-use super::observe::{endpoint_name, is_epayment, FaultMode, LogEntry};
+use super::observe::{endpoint_name, is_epayment, FaultMode, LogEntry, LOGGED_HEADERS, SECRET_HEADERS};
 use super::server::ConnectionKill;
 use crate::backends::epayment::model::headers as epayment_headers;
 use crate::backends::pos_v10::model::headers;
@@ -42,6 +42,15 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
         idempotency_key: header(&req, headers::IDEMPOTENCY_KEY)
             .or_else(|| header(&req, epayment_headers::IDEMPOTENCY_KEY)),
         correlation_id: header(&req, headers::CORRELATION_ID),
+        headers: LOGGED_HEADERS
+            .iter()
+            .filter_map(|name| Some((*name, header(&req, name)?)))
+            .collect(),
+        secret_headers: SECRET_HEADERS
+            .iter()
+            .copied()
+            .filter(|name| req.headers().contains_key(*name))
+            .collect(),
         fault: None,
         at: format_rfc3339(context.clock.now()),
     };

@@ -11,7 +11,7 @@ use crate::backends::epayment::model::headers as epayment_headers;
 use crate::backends::pos_v10::model::headers;
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::StatusCode,
+    http::{header::RETRY_AFTER, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -94,6 +94,18 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
             "Access denied due to invalid or missing token",
         )
         .render(&entry.path),
+        Some(FaultMode::RateLimited) if is_epayment(endpoint) => {
+            let retry_after = fault.as_ref().and_then(|f| f.retry_after.clone());
+            EpError::throttled(retry_after).render(&entry.path)
+        }
+        Some(FaultMode::RateLimited) => {
+            let retry_after = fault.as_ref().and_then(|f| f.retry_after.clone());
+            let mut response = StatusCode::TOO_MANY_REQUESTS.into_response();
+            if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            response
+        }
         Some(FaultMode::ServerError) => {
             let code = fault
                 .as_ref()

@@ -118,6 +118,8 @@ pub enum FaultMode {
     ServerError,
     CommitThenDrop,
     Unauthorized,
+    /// 429, with `Retry-After` as the fault gives it (seconds or an HTTP date), or without.
+    RateLimited,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -131,6 +133,9 @@ pub struct FaultSpec {
     pub delay_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// `Retry-After` of a `rateLimited` answer, sent as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
 }
 
 fn one() -> u32 {

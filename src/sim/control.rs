@@ -3,7 +3,7 @@
 
 use super::clock::{format_rfc3339, Millis};
 use super::context::SimContext;
-use super::observe::{is_endpoint, FaultSpec};
+use super::observe::{is_endpoint, FaultMode, FaultSpec};
 use super::world::{Behaviour, Caller, World};
 use crate::backends::pos_v10::model::{BeaconType, CreatePosRequest};
 use axum::{
@@ -93,6 +93,14 @@ async fn add_fault(AxumState(sim): Sim, bytes: axum::body::Bytes) -> Response {
         let valid = code.len() == 4 && code.starts_with('2') && code.bytes().all(|b| b.is_ascii_digit());
         if !valid {
             return bad("code must be a server error code from 2000 to 2999");
+        }
+    }
+    if let Some(value) = &spec.retry_after {
+        if spec.mode != FaultMode::RateLimited {
+            return bad("retryAfter belongs to the rateLimited mode");
+        }
+        if axum::http::HeaderValue::from_str(value).is_err() {
+            return bad("retryAfter must be a header value: seconds or an HTTP date");
         }
     }
     sim.observer.add_fault(spec);

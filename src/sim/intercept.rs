@@ -5,13 +5,13 @@ use super::clock::format_rfc3339;
 use super::context::SimContext;
 use super::epayment::problem::EpError;
 use super::error::{render, ErrorAnswer, Family};
-use super::observe::{endpoint_name, is_epayment, FaultMode, LogEntry};
+use super::observe::{endpoint_name, is_epayment, FaultMode, LogEntry, LOGGED_HEADERS, SECRET_HEADERS};
 use super::server::ConnectionKill;
 use crate::backends::epayment::model::headers as epayment_headers;
 use crate::backends::pos_v10::model::headers;
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::StatusCode,
+    http::{header::RETRY_AFTER, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -42,6 +42,15 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
         idempotency_key: header(&req, headers::IDEMPOTENCY_KEY)
             .or_else(|| header(&req, epayment_headers::IDEMPOTENCY_KEY)),
         correlation_id: header(&req, headers::CORRELATION_ID),
+        headers: LOGGED_HEADERS
+            .iter()
+            .filter_map(|name| Some((*name, header(&req, name)?)))
+            .collect(),
+        secret_headers: SECRET_HEADERS
+            .iter()
+            .copied()
+            .filter(|name| req.headers().contains_key(*name))
+            .collect(),
         fault: None,
         at: format_rfc3339(context.clock.now()),
     };
@@ -85,6 +94,18 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
             "Access denied due to invalid or missing token",
         )
         .render(&entry.path),
+        Some(FaultMode::RateLimited) if is_epayment(endpoint) => {
+            let retry_after = fault.as_ref().and_then(|f| f.retry_after.clone());
+            EpError::throttled(retry_after).render(&entry.path)
+        }
+        Some(FaultMode::RateLimited) => {
+            let retry_after = fault.as_ref().and_then(|f| f.retry_after.clone());
+            let mut response = StatusCode::TOO_MANY_REQUESTS.into_response();
+            if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            response
+        }
         Some(FaultMode::ServerError) => {
             let code = fault
                 .as_ref()

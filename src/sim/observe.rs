@@ -3,6 +3,7 @@
 //! and fills. It holds data only, so that the shared context can own it without depending on
 //! the middleware that uses the context.
 
+use crate::backends::{epayment::model::headers as ep, pos_v10::model::headers as v10};
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -85,6 +86,31 @@ pub fn is_endpoint(name: &str) -> bool {
     ENDPOINTS.iter().any(|(_, _, n)| *n == name)
 }
 
+/// Request headers whose values the log keeps: what the APIs' header rules are about (which
+/// system calls, for which merchant or sales unit), so that a test can check a client sends
+/// them.
+pub const LOGGED_HEADERS: &[&str] = &[
+    ep::MSN,
+    ep::SYSTEM_NAME,
+    ep::SYSTEM_VERSION,
+    ep::SYSTEM_PLUGIN_NAME,
+    ep::SYSTEM_PLUGIN_VERSION,
+    v10::CLIENT_NAME,
+    v10::CLIENT_VERSION,
+    v10::MERCHANT_VAT,
+];
+
+/// Request headers that carry keys, ids or tokens: the log says that they were sent, never
+/// what they held, so that the control API cannot leak a client's secrets.
+pub const SECRET_HEADERS: &[&str] = &[
+    "Authorization",
+    ep::SUBSCRIPTION_KEY,
+    ep::CLIENT_ID,
+    ep::CLIENT_SECRET,
+    v10::CLIENT_ID,
+    v10::CLIENT_SECRET,
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FaultMode {
@@ -92,6 +118,8 @@ pub enum FaultMode {
     ServerError,
     CommitThenDrop,
     Unauthorized,
+    /// 429, with `Retry-After` as the fault gives it (seconds or an HTTP date), or without.
+    RateLimited,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -105,6 +133,9 @@ pub struct FaultSpec {
     pub delay_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// `Retry-After` of a `rateLimited` answer, sent as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
 }
 
 fn one() -> u32 {
@@ -120,6 +151,10 @@ pub struct LogEntry {
     pub status: Option<u16>,
     pub idempotency_key: Option<String>,
     pub correlation_id: Option<String>,
+    /// The [`LOGGED_HEADERS`] the request had, with their values.
+    pub headers: BTreeMap<&'static str, String>,
+    /// The [`SECRET_HEADERS`] the request had, without their values.
+    pub secret_headers: Vec<&'static str>,
     pub fault: Option<FaultMode>,
     pub at: String,
 }

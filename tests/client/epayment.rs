@@ -10,10 +10,11 @@ use mposd::{
     engine::backend::{BackendError, PaymentState, Refusal},
     secrets::SecretSource,
     sim::{
-        fixtures::{EP_MSN, EP_OTHER_MSN},
+        fixtures::{EP_CLIENT_ID, EP_CLIENT_SECRET, EP_MSN, EP_OTHER_MSN, EP_SUBSCRIPTION_KEY},
         Fixtures, Settings, SimConfig,
     },
 };
+use serde_json::Value;
 use std::{os::unix::fs::PermissionsExt, time::Duration};
 
 #[tokio::test]
@@ -258,6 +259,73 @@ async fn the_sales_unit_is_named_in_every_call() {
         .unwrap_err();
     assert!(matches!(err, EpError::Refused { status: 403, .. }), "{err}");
     assert!(matches!(translate::error(err), BackendError::Forbidden { .. }));
+}
+
+#[tokio::test]
+async fn every_call_token_call_included_names_the_system_the_sales_unit_and_carries_the_keys() {
+    let h = Harness::start().await;
+    let client = ep_client_with(&h, |c| {
+        c.system.name = "Bageriet-Kasse".into();
+        c.system.version = "4.2.1".into();
+        c.system.plugin_name = "mposd-ep-test".into();
+        c.system.plugin_version = "0.9".into();
+    });
+    let c = correlation();
+    // A 401 makes the client fetch a second token, so the token call is seen twice.
+    h.control.fault("epGetPayment", "unauthorized", 1, None).await;
+    let reference = authorized(&h, &client, 1000).await;
+    client.payment(&c, &reference).await.unwrap();
+    client.events(&c, &reference).await.unwrap();
+    client
+        .capture(&c, &reference, &new_key(), &dkk(1000))
+        .await
+        .unwrap();
+
+    let requests = h.control.get("/_sim/requests").await;
+    let calls: Vec<&Value> = requests["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["endpoint"].as_str().unwrap().starts_with("ep"))
+        .collect();
+    let endpoints: Vec<&str> = calls.iter().map(|e| e["endpoint"].as_str().unwrap()).collect();
+    assert_eq!(
+        endpoints,
+        [
+            "epAccessToken",
+            "epCreatePayment",
+            "epGetPayment",
+            "epAccessToken",
+            "epGetPayment",
+            "epGetEvents",
+            "epCapture"
+        ]
+    );
+    for call in &calls {
+        let headers = &call["headers"];
+        assert_eq!(headers["Merchant-Serial-Number"], EP_MSN, "{call}");
+        assert_eq!(headers["Vipps-System-Name"], "Bageriet-Kasse", "{call}");
+        assert_eq!(headers["Vipps-System-Version"], "4.2.1", "{call}");
+        assert_eq!(headers["Vipps-System-Plugin-Name"], "mposd-ep-test", "{call}");
+        assert_eq!(headers["Vipps-System-Plugin-Version"], "0.9", "{call}");
+        let secrets: Vec<&str> = call["secretHeaders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let expected: &[&str] = if call["endpoint"] == "epAccessToken" {
+            &["Ocp-Apim-Subscription-Key", "client_id", "client_secret"]
+        } else {
+            &["Authorization", "Ocp-Apim-Subscription-Key"]
+        };
+        assert_eq!(secrets, expected, "{call}");
+    }
+    // The simulator's log says the keys were sent, never what they were.
+    let text = requests.to_string();
+    for secret in [EP_CLIENT_ID, EP_CLIENT_SECRET, EP_SUBSCRIPTION_KEY, "Bearer"] {
+        assert!(!text.contains(secret), "{secret} in the request log");
+    }
 }
 
 #[tokio::test]

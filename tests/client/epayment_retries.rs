@@ -7,8 +7,8 @@ use mposd::{
     backends::epayment::{model::CancelRequest, translate, EpError, EpaymentClient},
     engine::backend::{BackendError, Refusal},
 };
-use serde_json::json;
-use std::time::{Duration, Instant};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant, SystemTime};
 
 #[tokio::test]
 async fn a_create_whose_answer_is_lost_is_repeated_with_the_same_key_and_makes_one_payment() {
@@ -166,6 +166,71 @@ async fn a_rate_limit_that_persists_ends_in_a_transient_error() {
     assert!(translate::error(err).is_transient());
     let statuses = statuses(&h.control.log("epCancel").await);
     assert_eq!(&statuses[5..], [Some(429); 3]);
+}
+
+/// Any fallback to the default wait after a 429 would take this long; a test whose repeat
+/// comes well before it was not waiting for the default.
+const FALLBACK: Duration = Duration::from_secs(40);
+
+#[tokio::test]
+async fn a_retry_after_date_is_waited_for_then_the_call_goes_through() {
+    let h = Harness::start().await;
+    let client = ep_client_with(&h, |c| c.waits.rate_limited = FALLBACK);
+    let reference = created(&client, 100).await;
+    // The date has whole seconds: two seconds ahead is at least one second of waiting.
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    let until = httpdate::parse_http_date(&date).unwrap();
+    rate_limit_once(&h, "epGetPayment", &date).await;
+    client.payment(&correlation(), &reference).await.unwrap();
+    let log = h.control.log("epGetPayment").await;
+    assert_eq!(statuses(&log), [Some(429), Some(200)]);
+    let repeated = logged_at(&log[1]);
+    assert!(repeated >= until, "repeated before {date}");
+    assert!(
+        repeated < until + FALLBACK / 2,
+        "repeated at the date, not after the default wait"
+    );
+}
+
+/// How long the simulator saw the client wait between a 429 and its repeat.
+fn waited(answer: &Value, repeat: &Value) -> Duration {
+    logged_at(repeat)
+        .duration_since(logged_at(answer))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_retry_after_date_already_past_repeats_at_once() {
+    let h = Harness::start().await;
+    let client = ep_client_with(&h, |c| c.waits.rate_limited = FALLBACK);
+    let reference = created(&client, 100).await;
+    let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(3600));
+    rate_limit_once(&h, "epGetEvents", &past).await;
+    client.events(&correlation(), &reference).await.unwrap();
+    let log = h.control.log("epGetEvents").await;
+    assert_eq!(statuses(&log), [Some(429), Some(200)]);
+    let waited = waited(&log[0], &log[1]);
+    assert!(waited < FALLBACK / 2, "waited {waited:?}");
+}
+
+#[tokio::test]
+async fn a_retry_after_date_far_ahead_waits_only_as_long_as_the_cap() {
+    let h = Harness::start().await;
+    let cap = Duration::from_secs(1);
+    let client = ep_client_with(&h, |c| {
+        // Shorter than the cap: a date read as absent would be repeated sooner.
+        c.waits.rate_limited = Duration::from_millis(10);
+        c.waits.max_retry_after = cap;
+    });
+    let reference = created(&client, 100).await;
+    let far = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+    rate_limit_once(&h, "epGetEvents", &far).await;
+    client.events(&correlation(), &reference).await.unwrap();
+    let log = h.control.log("epGetEvents").await;
+    assert_eq!(statuses(&log), [Some(429), Some(200)]);
+    let waited = waited(&log[0], &log[1]);
+    assert!(waited >= cap, "waited {waited:?}");
+    assert!(waited < FALLBACK / 2, "waited {waited:?}");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use mposd::{
     sim::fixtures::{EP_CLIENT_ID, EP_CLIENT_SECRET, EP_MSN, EP_SUBSCRIPTION_KEY, EP_USERS},
 };
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub const USER: &str = EP_USERS[0];
 
@@ -135,4 +135,20 @@ pub async fn ground(h: &Harness, reference: &str) -> Vec<Value> {
         .filter(|p| p["reference"] == reference)
         .cloned()
         .collect()
+}
+
+/// The next call of `endpoint` is answered 429 with `Retry-After: retry_after`.
+pub async fn rate_limit_once(h: &Harness, endpoint: &str, retry_after: &str) {
+    h.control
+        .post(
+            "/_sim/faults",
+            json!({ "endpoint": endpoint, "mode": "rateLimited", "retryAfter": retry_after }),
+        )
+        .await;
+}
+
+/// When the simulator logged a request (`at` of a request log entry).
+pub fn logged_at(entry: &Value) -> SystemTime {
+    let at = chrono::DateTime::parse_from_rfc3339(entry["at"].as_str().unwrap()).unwrap();
+    SystemTime::from(at)
 }

@@ -154,3 +154,57 @@ async fn idempotency_key_and_system_headers_are_checked() {
     let max_key = "k".repeat(50);
     assert_eq!(ep.create_keyed(&max_key, body).await.status, 201);
 }
+
+#[tokio::test]
+async fn the_request_log_shows_the_headers_sent_and_only_the_names_of_secret_ones() {
+    let ep = start_ep().await;
+    let reference = ep.push(100).await;
+    // The system headers are recommended, not required: a call without them is answered.
+    let bare = ep.headers(None, &[], &["Vipps-System-Name", "Vipps-System-Version"]);
+    let path = format!("{PAYMENTS}/{reference}");
+    ep.send_with(Method::GET, &path, bare, None).await.ok();
+    ep.get(&reference).await.ok();
+
+    let response = ep.sim.get("/_sim/requests").await;
+    let requests = response.ok();
+    let reads: Vec<_> = requests["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["endpoint"] == "epGetPayment")
+        .cloned()
+        .collect();
+    assert_eq!(reads.len(), 2, "{requests}");
+    let secret = json!(["Authorization", "Ocp-Apim-Subscription-Key"]);
+    assert_eq!(reads[0]["headers"], json!({ "Merchant-Serial-Number": ep.msn }));
+    assert_eq!(reads[0]["secretHeaders"], secret);
+    assert_eq!(
+        reads[1]["headers"],
+        json!({
+            "Merchant-Serial-Number": ep.msn,
+            "Vipps-System-Name": "mposd",
+            "Vipps-System-Version": "1.0.0",
+        })
+    );
+    assert_eq!(reads[1]["secretHeaders"], secret);
+    let token = requests["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["endpoint"] == "epAccessToken")
+        .cloned()
+        .expect("the token call is logged");
+    assert_eq!(
+        token["secretHeaders"],
+        json!(["Ocp-Apim-Subscription-Key", "client_id", "client_secret"])
+    );
+    let text = requests.to_string();
+    for secret in [
+        ep.token.as_str(),
+        EP_SUBSCRIPTION_KEY,
+        EP_CLIENT_ID,
+        EP_CLIENT_SECRET,
+    ] {
+        assert!(!text.contains(secret), "{secret} in the request log");
+    }
+}

@@ -156,3 +156,36 @@ async fn answers_about_credentials_or_locks_are_not_remembered_for_the_key() {
     );
     assert_eq!(ep.create_keyed(&key, body).await.status, 201);
 }
+
+#[tokio::test]
+async fn a_rate_limited_fault_answers_429_with_the_retry_after_it_was_given() {
+    let ep = start_ep().await;
+    let reference = ep.push(100).await;
+    let date = "Wed, 21 Oct 2026 07:28:00 GMT";
+    ep.sim
+        .fault("epGetPayment", "rateLimited", 1, json!({ "retryAfter": date }))
+        .await;
+    let mut req = ep.sim.http.get(ep.sim.url(&format!("{PAYMENTS}/{reference}")));
+    for (name, value) in ep.headers(None, &[], &[]) {
+        req = req.header(name, value);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(resp.headers()["retry-after"], date);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    // One answer only; without `retryAfter` it is a 429 problem all the same.
+    ep.get(&reference).await.ok();
+    ep.sim.fault("epGetPayment", "rateLimited", 1, json!({})).await;
+    problem(&ep.get(&reference).await, 429, None);
+
+    for (mode, retry_after) in [("serverError", "5"), ("rateLimited", "5\n")] {
+        let refused = ep
+            .sim
+            .post_json(
+                "/_sim/faults",
+                json!({ "endpoint": "epGetPayment", "mode": mode, "retryAfter": retry_after }),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{mode}: {}", refused.text);
+    }
+}

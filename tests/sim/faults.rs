@@ -1,5 +1,5 @@
-//! Fault injection (docs/simulator.md "Fault modes"): delay, serverError, commitThenDrop and
-//! unauthorized, each for the next N calls of one endpoint only.
+//! Fault injection (docs/simulator.md "Fault modes"): delay, serverError, commitThenDrop,
+//! unauthorized and rateLimited, each for the next N calls of one endpoint only.
 
 use crate::common::*;
 use mposd::sim::fixtures::DK_STORE;
@@ -47,16 +47,24 @@ async fn faults_touch_only_their_endpoint() {
 }
 
 #[tokio::test]
-async fn unauthorized_answers_401_and_changes_nothing() {
+async fn unauthorized_and_rate_limited_answer_without_a_body_and_change_nothing() {
     let sim = start().await;
     let api = sim.api().await;
-    sim.fault("createPos", "unauthorized", 1, json!({})).await;
-    let key = new_key();
-    let body = pos_body(DK_STORE, "till", None);
-    api.post_idem("/pointofsales", &key, body.clone()).await.bare(401);
-    assert!(sim.ground_pos().await.is_empty());
-    api.post_idem("/pointofsales", &key, body).await.ok();
-    assert_eq!(sim.ground_pos().await.len(), 1);
+    let faults = [
+        ("unauthorized", json!({}), 401),
+        ("rateLimited", json!({"retryAfter": "3"}), 429),
+    ];
+    for (i, (mode, extra, status)) in faults.into_iter().enumerate() {
+        sim.fault("createPos", mode, 1, extra).await;
+        let key = new_key();
+        let body = pos_body(DK_STORE, &format!("till {i}"), None);
+        api.post_idem("/pointofsales", &key, body.clone())
+            .await
+            .bare(status);
+        assert_eq!(sim.ground_pos().await.len(), i, "{mode}");
+        api.post_idem("/pointofsales", &key, body).await.ok();
+        assert_eq!(sim.ground_pos().await.len(), i + 1, "{mode}");
+    }
 }
 
 #[tokio::test]

@@ -5,8 +5,9 @@
 //!   (create, capture, cancel, refund) an `Idempotency-Key` chosen by the caller.
 //! - No answer or a 5xx is retried (bounded, with jittered exponential back-off) with the very
 //!   same key, path and body bytes: the API then carries the request out at most once.
-//! - 429 waits for `Retry-After` (capped), then repeats; 423 on a cancel (the customer is
-//!   approving in the app) waits a pause, then repeats. Both are bounded.
+//! - 429 waits for `Retry-After` (seconds or an HTTP date, capped), then repeats; 423 on a
+//!   cancel (the customer is approving in the app) waits a pause, then repeats. Both are
+//!   bounded.
 //! - 401 drops the token and repeats once with a fresh one.
 //! - Any other 4xx is an answer and returned at once: the API remembers it for that key.
 //! - Reads wait for their slot of the read pacer, retries included.
@@ -24,12 +25,15 @@ use crate::backends::epayment::{
     pacing::ReadPacer,
     tokens::Tokens,
 };
-use crate::backends::pos_v10::{config::build_http, tokens::exchange};
+use crate::backends::http::{build_http, exchange, retry_after};
 use crate::correlation::Correlation;
 use crate::secrets::{AccessToken, SecretError};
-use reqwest::{header::HeaderMap, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 use tracing::Instrument;
 
 /// Endpoint names used in logs and errors.
@@ -402,7 +406,7 @@ impl EpaymentClient {
             Err(reason) => return Attempt::Lost(reason),
         };
         tracing::debug!(status = status.as_u16(), "answer");
-        classify(status, retry_after(&headers), body)
+        classify(status, retry_after(&headers, SystemTime::now()), body)
     }
 }
 
@@ -463,13 +467,6 @@ fn unknown_if_lost(endpoint: &'static str, lost: &Option<String>, attempts: u32,
     }
 }
 
-/// `Retry-After` in seconds. The HTTP-date form is not used by the API; it reads as absent
-/// and the default wait applies.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 fn classify(status: StatusCode, retry_after: Option<Duration>, body: Vec<u8>) -> Attempt {
     if status.is_success() {
         return Attempt::Done(body);
@@ -510,18 +507,5 @@ mod tests {
             other => panic!("409 is an answer: {other:?}"),
         }
         assert!(matches!(classify_status(422, ""), Attempt::Answer(422, _)));
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(
-            reqwest::header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), None);
     }
 }

@@ -3,10 +3,10 @@
 //! The three keys of a sales unit (client id, client secret, subscription key) are kept where
 //! the daemon's other secrets are ([`SecretSource`]: a private file or a systemd credential)
 //! and only read when the client starts. Plain `http://` is accepted only for loopback hosts
-//! (the simulator on the same box), as for PoS V10.
+//! (the simulator on the same box), as for every backend.
 
 use crate::backends::epayment::model::headers::{MAX_SYSTEM_HEADER, SYSTEM};
-use crate::backends::pos_v10::config::{check_url, ConfigError, RetryPolicy, Timeouts};
+use crate::backends::http::{check_url, HttpConfigError, RetryPolicy, Timeouts};
 use crate::secrets::{load_secret, Secret, SecretError, SecretSource};
 use std::{path::PathBuf, time::Duration};
 
@@ -60,7 +60,7 @@ pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
 pub struct Waits {
     /// A `Retry-After` above this is cut to it, so a misbehaving gateway cannot freeze a till.
     pub max_retry_after: Duration,
-    /// After a 429 without `Retry-After`.
+    /// After a 429 without a `Retry-After` that can be read.
     pub rate_limited: Duration,
     /// Answers of 429 in a row before the call gives up.
     pub rate_limited_attempts: u32,
@@ -127,7 +127,7 @@ impl Keys {
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EpaymentConfigError {
     #[error(transparent)]
-    Url(#[from] ConfigError),
+    Url(#[from] HttpConfigError),
     #[error("{0:?} is not a Merchant Serial Number (4 to 6 digits)")]
     BadMsn(String),
     #[error("the {header} header {value:?} is empty or longer than {MAX_SYSTEM_HEADER} characters")]
@@ -197,7 +197,7 @@ mod tests {
         assert!(config("http://127.0.0.1:8080/", "123456").validate().is_ok());
         assert!(matches!(
             config("http://api.vipps.no", "123456").validate(),
-            Err(EpaymentConfigError::Url(ConfigError::InsecureUrl { .. }))
+            Err(EpaymentConfigError::Url(HttpConfigError::InsecureUrl { .. }))
         ));
     }
 

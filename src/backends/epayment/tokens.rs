@@ -12,7 +12,7 @@ use crate::backends::epayment::{
     error::TokenError,
     model::{headers, AccessTokenResponse},
 };
-use crate::backends::pos_v10::tokens::exchange;
+use crate::backends::http::exchange;
 use crate::secrets::AccessToken;
 use std::time::Duration;
 use tokio::{sync::Mutex, time::Instant};

@@ -11,13 +11,14 @@
 //! - polling endpoints wait for their pacer before every attempt, retries included.
 use crate::correlation::Correlation;
 
+use crate::backends::http::exchange;
 use crate::backends::pos_v10::{
     config::ClientConfig,
     error::{ApiError, MobilePayError},
     idempotency::IdempotencyKey,
     model::headers,
     polling::{Pacer, PollEndpoint},
-    tokens::{exchange, TokenManager},
+    tokens::TokenManager,
 };
 use reqwest::{Method, StatusCode};
 use std::{sync::Arc, time::Duration};

@@ -19,7 +19,7 @@ mod translate;
 pub use crate::correlation::{Correlation, CorrelationId};
 pub use crate::secrets::{AccessToken, Secret, SecretSource};
 pub use client::{ClientSetupError, MobilePayClient};
-pub use config::{ClientConfig, Endpoints, RetryPolicy, Timeouts};
+pub use config::{ClientConfig, Endpoints};
 pub use error::{codes, ApiError, MobilePayError};
 pub use idempotency::IdempotencyKey;
 pub use tokens::{Clock, Credentials, SystemClock, TokenManager, TokenSettings};

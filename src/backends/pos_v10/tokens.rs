@@ -17,8 +17,9 @@ use crate::correlation::Correlation;
 
 use crate::secrets::{self, AccessToken, Secret, SecretError};
 use crate::{
+    backends::http::{describe_network_error, RetryPolicy},
     backends::pos_v10::{
-        config::{ClientConfig, RetryPolicy},
+        config::ClientConfig,
         formats,
         model::{headers, TokenResponse},
     },
@@ -617,35 +618,6 @@ impl TokenManager {
             .held
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Sends `request` and reads the whole answer: its status, headers and body, or what went wrong
-/// on the way in words ([`describe_network_error`]). Any status is an answer.
-pub(crate) async fn exchange(
-    request: reqwest::RequestBuilder,
-) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), String> {
-    let response = request.send().await.map_err(|err| describe_network_error(&err))?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|err| describe_network_error(&err))?;
-    Ok((status, headers, body.to_vec()))
-}
-
-/// A reqwest error in words, without the chain's noise. Never contains secrets: the URL is
-/// the only request detail reqwest includes, and ours carry none.
-pub(crate) fn describe_network_error(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        "timed out".into()
-    } else if err.is_connect() {
-        "cannot connect".into()
-    } else if err.is_body() || err.is_decode() {
-        "the answer broke off".into()
-    } else {
-        "connection failed".into()
     }
 }
 

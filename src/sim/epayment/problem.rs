@@ -28,8 +28,8 @@ enum Kind {
     Plain,
     /// Answered by the API gateway before the API: `{statusCode, message}`.
     Gateway,
-    /// Too many requests: problem body plus `Retry-After`.
-    RateLimited(u64),
+    /// Too many requests: problem body plus `Retry-After` with this value, if any.
+    RateLimited(Option<String>),
 }
 
 impl EpError {
@@ -72,10 +72,16 @@ impl EpError {
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self::throttled(Some(retry_after_secs.to_string()))
+    }
+
+    /// 429 with `Retry-After: retry_after` as given (seconds or an HTTP date), or without the
+    /// header: the API may send either form, or none.
+    pub fn throttled(retry_after: Option<String>) -> Self {
         EpError {
             status: StatusCode::TOO_MANY_REQUESTS,
             detail: "Too many requests for this payment; retry later".into(),
-            kind: Kind::RateLimited(retry_after_secs),
+            kind: Kind::RateLimited(retry_after),
         }
     }
 
@@ -137,10 +143,12 @@ impl EpError {
         };
         let body = serde_json::to_string(&problem).unwrap_or_default();
         let mut response = problem_response(self.status, body);
-        if let Kind::RateLimited(secs) = self.kind {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        let retry_after = match &self.kind {
+            Kind::RateLimited(Some(value)) => HeaderValue::from_str(value).ok(),
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -124,7 +124,7 @@ impl SalesUnitSettings {
         match self.base_url() {
             Err(e) => add(key("environment"), e),
             Ok(url) => {
-                if let Err(e) = crate::backends::pos_v10::config::check_url("base_url", &url) {
+                if let Err(e) = crate::backends::http::check_url("base_url", &url) {
                     add(key("base_url"), e.to_string());
                 }
             }

@@ -9,7 +9,7 @@
 
 use super::qr::QrSymbol;
 use super::qr_image::{self, QrImageError};
-use crate::backends::pos_v10::config::build_http;
+use crate::backends::http::build_http;
 use reqwest::Url;
 use std::net::IpAddr;
 use std::time::Duration;

@@ -10,7 +10,7 @@
 #[path = "../tests/shared/sim_pos.rs"]
 mod sim_pos;
 
-use mposd::daemon::sim_config::SimulatorLane;
+use mposd::daemon::sim_config::{SimBackend, SimulatorLane};
 use mposd::engine::journal::Journal;
 use mposd::engine::record::{Phase, Record};
 use mposd::engine::{Command, CommandId, Outcome};
@@ -49,7 +49,9 @@ fn rss_kib(pid: u32) -> u64 {
 fn write_config(dir: &Path, base: &str, ecr: &str) -> PathBuf {
     SimulatorLane {
         sim_url: base,
-        merchant_pos_id: "figures-till",
+        backend: SimBackend::PosV10 {
+            merchant_pos_id: "figures-till",
+        },
         ecr: format!("tcp = {{ listen = \"{ecr}\" }}"),
         png_display: None,
     }

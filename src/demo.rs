@@ -6,7 +6,7 @@
 //! terminal while saving every screen as a PNG. Everything it starts is stopped before it
 //! exits, also on Ctrl-C.
 
-use crate::daemon::sim_config::{spawn_simulator, SimulatorLane};
+use crate::daemon::sim_config::{spawn_simulator, SimBackend, SimulatorLane};
 use crate::display::output::terminal::TerminalSink;
 use crate::display::picture::Picture;
 use crate::ecr::link::LinkConfig;
@@ -136,7 +136,9 @@ fn write_config(out: &Path, sim_url: &str, tty: Option<&str>) -> anyhow::Result<
     };
     SimulatorLane {
         sim_url,
-        merchant_pos_id: "demo-till-1",
+        backend: SimBackend::PosV10 {
+            merchant_pos_id: "demo-till-1",
+        },
         ecr,
         png_display: Some((
             PANEL,

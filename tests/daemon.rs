@@ -8,6 +8,8 @@ mod check_config;
 mod damaged_journal;
 #[path = "daemon/demo.rs"]
 mod demo;
+#[path = "daemon/epayment.rs"]
+mod epayment;
 #[path = "daemon/kept_journal.rs"]
 mod kept_journal;
 #[path = "daemon/lanes.rs"]

@@ -47,10 +47,19 @@ pub async fn spawn_simulator(exe: &Path, args: &[&str], log: Stdio) -> anyhow::R
     Ok((child, url))
 }
 
+/// Which of the simulator's APIs a lane takes payments through.
+#[derive(Clone, Copy, Debug)]
+pub enum SimBackend<'a> {
+    /// PoS V10, on the fixture merchant's store, as this merchant point-of-sale id.
+    PosV10 { merchant_pos_id: &'a str },
+    /// ePayment, for the fixture sales unit ([`fixtures::EP_MSN`]).
+    Epayment,
+}
+
 /// One checkout lane served against the simulator at `sim_url`.
 pub struct SimulatorLane<'a> {
     pub sim_url: &'a str,
-    pub merchant_pos_id: &'a str,
+    pub backend: SimBackend<'a>,
     /// The `[lane.ecr]` transport line, e.g. `tcp = { listen = "127.0.0.1:7410" }`.
     pub ecr: String,
     /// A customer display drawn to a PNG file in the folder (see [`png_path`]), with this size
@@ -80,9 +89,9 @@ impl SimulatorLane<'_> {
     }
 }
 
-/// Writes the client secret (mode 0600), the displays' board profiles and an `mposd.toml`
-/// serving `lanes` (named by [`lane_name`]) into `dir`; the state goes to `dir/state`. All
-/// lanes use the same simulator and merchant. Returns the configuration's path.
+/// Writes the secrets (mode 0600), the displays' board profiles and an `mposd.toml` serving
+/// `lanes` (named by [`lane_name`]) into `dir`; the state goes to `dir/state`. All lanes use the
+/// same simulator, and its fixture merchant or sales unit. Returns the configuration's path.
 pub fn write_lanes(dir: &Path, lanes: &[SimulatorLane]) -> anyhow::Result<PathBuf> {
     let Some(first) = lanes.first() else {
         anyhow::bail!("a configuration needs at least one lane");
@@ -91,15 +100,18 @@ pub fn write_lanes(dir: &Path, lanes: &[SimulatorLane]) -> anyhow::Result<PathBu
         lanes.iter().all(|lane| lane.sim_url == first.sim_url),
         "all lanes must use the same simulator"
     );
-    let secret = dir.join("client-secret");
-    std::fs::write(&secret, fixtures::DEMO_CLIENT_SECRET)
-        .with_context(|| format!("cannot write {}", secret.display()))?;
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
     let mut config = format!(
-        r#"# Checkout lanes against the MobilePay simulator.
-[state]
-dir = "{state}"
-
+        "# Checkout lanes against the MobilePay simulator.\n[state]\ndir = \"{}\"\n",
+        dir.join("state").display()
+    );
+    if lanes
+        .iter()
+        .any(|l| matches!(l.backend, SimBackend::PosV10 { .. }))
+    {
+        let secret = private_file(dir, "client-secret", fixtures::DEMO_CLIENT_SECRET)?;
+        write!(
+            config,
+            r#"
 [mobilepay]
 environment = "custom"
 auth_url = "{sim}/integrator-authentication"
@@ -107,11 +119,33 @@ api_url = "{sim}/pos/v10"
 client_id = "{client_id}"
 client_secret = {{ file = "{secret}" }}
 "#,
-        state = dir.join("state").display(),
-        sim = first.sim_url,
-        client_id = fixtures::DEMO_CLIENT_ID,
-        secret = secret.display(),
-    );
+            sim = first.sim_url,
+            client_id = fixtures::DEMO_CLIENT_ID,
+            secret = secret.display(),
+        )?;
+    }
+    if lanes.iter().any(|l| matches!(l.backend, SimBackend::Epayment)) {
+        let client_id = private_file(dir, "ep-client-id", fixtures::EP_CLIENT_ID)?;
+        let secret = private_file(dir, "ep-client-secret", fixtures::EP_CLIENT_SECRET)?;
+        let key = private_file(dir, "ep-subscription-key", fixtures::EP_SUBSCRIPTION_KEY)?;
+        write!(
+            config,
+            r#"
+[[epayment]]
+msn = "{msn}"
+environment = "custom"
+base_url = "{sim}"
+client_id = {{ file = "{client_id}" }}
+client_secret = {{ file = "{secret}" }}
+subscription_key = {{ file = "{key}" }}
+"#,
+            msn = fixtures::EP_MSN,
+            sim = first.sim_url,
+            client_id = client_id.display(),
+            secret = secret.display(),
+            key = key.display(),
+        )?;
+    }
     for (index, lane) in lanes.iter().enumerate() {
         let name = lane_name(index);
         let display = match lane.png_display {
@@ -134,31 +168,40 @@ client_secret = {{ file = "{secret}" }}
             }
             None => String::new(),
         };
+        let backend = match lane.backend {
+            SimBackend::PosV10 { merchant_pos_id } => format!(
+                "[lane.pos]\nvat = \"{vat}\"\nstore = {{ id = \"{store}\" }}\n\
+                 merchant_pos_id = \"{merchant_pos_id}\"\nname = \"Kasse {number}\"\n\
+                 beacon = \"generated\"\nsupported_beacon_types = [\"QR\"]\n",
+                vat = fixtures::DK_VAT,
+                store = fixtures::DK_STORE,
+                number = index + 1,
+            ),
+            SimBackend::Epayment => format!("msn = \"{}\"\n", fixtures::EP_MSN),
+        };
         write!(
             config,
             r#"
 [[lane]]
 name = "{name}"
 currency = "DKK"
-[lane.pos]
-vat = "{vat}"
-store = {{ id = "{store}" }}
-merchant_pos_id = "{pos}"
-name = "Kasse {number}"
-beacon = "generated"
-supported_beacon_types = ["QR"]
-[lane.ecr]
+{backend}[lane.ecr]
 {ecr}
 {display}"#,
-            vat = fixtures::DK_VAT,
-            store = fixtures::DK_STORE,
-            pos = lane.merchant_pos_id,
-            number = index + 1,
             ecr = lane.ecr,
         )?;
     }
     let path = dir.join("mposd.toml");
     std::fs::write(&path, config).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes `content` to `dir/name`, readable by its owner only (the daemon refuses secret
+/// files others can read).
+fn private_file(dir: &Path, name: &str, content: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     Ok(path)
 }
 
@@ -171,7 +214,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lane = SimulatorLane {
             sim_url: "http://127.0.0.1:9",
-            merchant_pos_id: "till-1",
+            backend: SimBackend::PosV10 {
+                merchant_pos_id: "till-1",
+            },
             ecr: "tcp = { listen = \"127.0.0.1:7410\" }".into(),
             png_display: Some((320, 240, "language = \"da\"\nheader = \"Kasse 1\"\n")),
         };
@@ -191,7 +236,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lane = |pos: &'static str, port: u16| SimulatorLane {
             sim_url: "http://127.0.0.1:9",
-            merchant_pos_id: pos,
+            backend: SimBackend::PosV10 { merchant_pos_id: pos },
             ecr: format!("tcp = {{ listen = \"127.0.0.1:{port}\" }}"),
             png_display: Some((320, 240, "header = \"Kasse\"\n")),
         };

@@ -1,7 +1,7 @@
 //! A simulator, a state directory and a configuration file for one daemon under test.
 
 use super::sim_pos;
-use mposd::daemon::sim_config::{lane_name, write_lanes, SimulatorLane};
+use mposd::daemon::sim_config::{lane_name, write_lanes, SimBackend, SimulatorLane};
 use mposd::sim::Simulator;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -52,6 +52,31 @@ impl Setup {
         Setup::reaching_the_simulator(lanes, |sim| sim.base_url()).await
     }
 
+    /// One lane that takes payments through the simulator's ePayment API (its fixture sales
+    /// unit), with a cash register on TCP and a PNG display.
+    pub async fn epayment() -> Setup {
+        let sim = mposd::sim::start(sim_pos::polling_every(100))
+            .await
+            .expect("simulator");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sim_url = sim.base_url();
+        let ecr_addr = format!("127.0.0.1:{}", free_port());
+        let lane = SimulatorLane {
+            sim_url: &sim_url,
+            backend: SimBackend::Epayment,
+            ecr: format!("tcp = {{ listen = \"{ecr_addr}\" }}"),
+            png_display: Some((320, 240, "header = \"Bageriet - Kasse 1\"\n")),
+        };
+        let config = lane.write(dir.path()).expect("config");
+        Setup {
+            sim,
+            dir,
+            ecr_addr: ecr_addr.clone(),
+            ecr_addrs: vec![ecr_addr],
+            config,
+        }
+    }
+
     /// A one-lane configuration that reaches the simulator only through a [`Relay`], which
     /// starts switched off: MobilePay is unreachable until [`Relay::on`].
     pub async fn behind_relay() -> (Setup, Relay) {
@@ -79,7 +104,7 @@ impl Setup {
             .zip(&pos_ids)
             .map(|(addr, pos)| SimulatorLane {
                 sim_url: &sim_url,
-                merchant_pos_id: pos,
+                backend: SimBackend::PosV10 { merchant_pos_id: pos },
                 ecr: format!("tcp = {{ listen = \"{addr}\" }}"),
                 png_display: Some((320, 240, "header = \"Bageriet - Kasse 1\"\n")),
             })

@@ -5,7 +5,7 @@
 //! settings change that waits for a kept reservation, named in the status until it is applied.
 
 use super::support::{final_outcome, free_port, sigterm, stops_with_exit_0, Setup, MPOSD};
-use mposd::daemon::sim_config::SimulatorLane;
+use mposd::daemon::sim_config::{SimBackend, SimulatorLane};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -104,7 +104,9 @@ async fn a_boot_without_mobilepay_waits_for_it_under_systemd_and_becomes_ready_w
     let ecr_addr = format!("127.0.0.1:{}", free_port());
     let config = SimulatorLane {
         sim_url: &format!("http://127.0.0.1:{port}"),
-        merchant_pos_id: "till-1",
+        backend: SimBackend::PosV10 {
+            merchant_pos_id: "till-1",
+        },
         ecr: format!("tcp = {{ listen = \"{ecr_addr}\" }}"),
         png_display: None,
     }

@@ -36,6 +36,17 @@ pub struct DemoArgs {
     /// Do not draw the display in the terminal (the PNGs are still written).
     #[arg(long)]
     pub no_screens: bool,
+    /// Which MobilePay API the checkout uses: `pos-v10` (the original PoS API) or `epayment`
+    /// (Vipps MobilePay ePayment, the live one).
+    #[arg(long, value_enum, default_value_t = DemoBackend::PosV10)]
+    pub backend: DemoBackend,
+}
+
+/// The simulator's API a demo day runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoBackend {
+    PosV10,
+    Epayment,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -59,6 +70,7 @@ const PANEL: u32 = 240;
 struct Stage {
     out: PathBuf,
     sim_url: String,
+    backend: DemoBackend,
     screens: usize,
     draw: bool,
     http: reqwest::Client,
@@ -83,7 +95,12 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     println!("  MobilePay simulator: {sim_url}");
     let (master, slave) = tokio_serial::SerialStream::pair().context("cannot create a pseudo-terminal")?;
     let tty = tokio_serial::SerialPort::name(&slave).context("the pseudo-terminal has no path")?;
-    let config = write_config(&out, &sim_url, if args.interactive { None } else { Some(&tty) })?;
+    let config = write_config(
+        &out,
+        &sim_url,
+        args.backend,
+        if args.interactive { None } else { Some(&tty) },
+    )?;
     let mut daemon = start_daemon(&exe, &config, &out).await?;
     println!(
         "  mposd daemon: ready (cash register line {})",
@@ -93,6 +110,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let mut stage = Stage {
         out: out.clone(),
         sim_url,
+        backend: args.backend,
         screens: 0,
         draw: !args.no_screens,
         http: reqwest::Client::new(),
@@ -103,7 +121,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         interactive(&mut stage).await
     } else {
         let mut register = Register::over(master, LinkConfig::default());
-        let day = scripted_day(&mut stage, &mut register).await;
+        let day = match args.backend {
+            DemoBackend::PosV10 => scripted_day(&mut stage, &mut register).await,
+            DemoBackend::Epayment => epayment_day(&mut stage, &mut register).await,
+        };
         drop(slave);
         day
     };
@@ -129,15 +150,23 @@ async fn start_simulator(exe: &Path, out: &Path) -> anyhow::Result<(Child, Strin
         .map_err(|err| anyhow::anyhow!("{err:#} (see sim.log)"))
 }
 
-fn write_config(out: &Path, sim_url: &str, tty: Option<&str>) -> anyhow::Result<PathBuf> {
+fn write_config(
+    out: &Path,
+    sim_url: &str,
+    backend: DemoBackend,
+    tty: Option<&str>,
+) -> anyhow::Result<PathBuf> {
     let ecr = match tty {
         Some(path) => format!("serial = {{ device = \"{path}\" }}"),
         None => format!("tcp = {{ listen = \"{ECR_TCP}\" }}"),
     };
     SimulatorLane {
         sim_url,
-        backend: SimBackend::PosV10 {
-            merchant_pos_id: "demo-till-1",
+        backend: match backend {
+            DemoBackend::PosV10 => SimBackend::PosV10 {
+                merchant_pos_id: "demo-till-1",
+            },
+            DemoBackend::Epayment => SimBackend::Epayment,
         },
         ecr,
         png_display: Some((
@@ -200,16 +229,27 @@ async fn stop(child: &mut Child, what: &str) {
 }
 
 impl Stage {
-    /// Tells the simulator how the next customer behaves.
+    /// Tells the simulator how the next customer behaves (`accept` or `cancel`).
     async fn customer(&self, phone: &str, action: &str) -> anyhow::Result<()> {
-        self.http
-            .delete(format!("{}/_sim/behaviour", self.sim_url))
-            .send()
-            .await?;
-        let body = json!({"beaconId": "*", "phoneNumber": phone, "action": action, "delayMs": CUSTOMER_MS});
+        let (path, body) = match self.backend {
+            DemoBackend::PosV10 => (
+                "/_sim/behaviour",
+                json!({"beaconId": "*", "phoneNumber": phone, "action": action, "delayMs": CUSTOMER_MS}),
+            ),
+            DemoBackend::Epayment => (
+                "/_sim/epayment/behaviour",
+                json!({
+                    "phoneNumber": phone.trim_start_matches('+'),
+                    "action": if action == "accept" { "approve" } else { "abort" },
+                    "delayMs": CUSTOMER_MS,
+                    "scansQr": true,
+                }),
+            ),
+        };
+        self.http.delete(format!("{}{path}", self.sim_url)).send().await?;
         let r = self
             .http
-            .post(format!("{}/_sim/behaviour", self.sim_url))
+            .post(format!("{}{path}", self.sim_url))
             .json(&body)
             .send()
             .await?;
@@ -270,6 +310,48 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// Waits until the display shows a QR code and returns what it decodes to: what the
+    /// customer's phone reads from the screen.
+    async fn code_on_screen(&self) -> anyhow::Result<String> {
+        let png = self.out.join("display.png");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(bytes) = std::fs::read(&png) {
+                if let Ok(picture) = Picture::read_png(&bytes[..]) {
+                    if let Some(code) = picture.decode_qr_codes().into_iter().next() {
+                        return Ok(code);
+                    }
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("the display showed no readable QR code within 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What the simulator's ePayment payments of `reference` hold as the QR content a phone
+    /// must read.
+    async fn payment_url(&self, reference: &str) -> anyhow::Result<String> {
+        let all: serde_json::Value = self
+            .http
+            .get(format!("{}/_sim/epayment/payments", self.sim_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        all["payments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["reference"] == reference)
+            .and_then(|p| p["qrContent"].as_str())
+            .map(str::to_string)
+            .context("the simulator has no QR content for the payment")
+    }
+}
+
 /// Sends one command and narrates its events until its outcome; returns the outcome.
 async fn command(
     stage: &mut Stage,
@@ -279,6 +361,11 @@ async fn command(
     let text = serde_json::to_string(&message)?;
     println!("  cash register → {text}");
     register.send(&message);
+    command_answer(stage, register).await
+}
+
+/// Narrates the events of the command just sent until its outcome; returns the outcome.
+async fn command_answer(stage: &mut Stage, register: &mut Register) -> anyhow::Result<WireOutcome> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let heard = tokio::time::timeout_at(deadline, register.next())
@@ -291,7 +378,14 @@ async fn command(
                     DaemonMessage::Event {
                         event: Event::WaitingForCustomer { .. },
                         ..
-                    } => stage.screen("scan-to-pay").await?,
+                    } => {
+                        // The backend's own code is fetched by the display: save the screen
+                        // once it shows it.
+                        if stage.backend == DemoBackend::Epayment {
+                            stage.code_on_screen().await?;
+                        }
+                        stage.screen("scan-to-pay").await?
+                    }
                     DaemonMessage::Event {
                         event: Event::CustomerCheckedIn { .. },
                         ..
@@ -489,6 +583,130 @@ async fn scripted_day(stage: &mut Stage, register: &mut Register) -> anyhow::Res
         Ok(Some(Heard::Message(message))) => println!("  terminal: {}", crate::ecr::cli::describe(&message)),
         other => bail!("no answer to the query: {other:?}"),
     }
+    Ok(())
+}
+
+/// The day against ePayment: a sale scanned from the display's code (read back from its
+/// pixels and compared with the payment's URL at the simulator), a reservation captured in
+/// part, a customer who declines, a refund and a query.
+async fn epayment_day(stage: &mut Stage, register: &mut Register) -> anyhow::Result<()> {
+    let plain = PaymentOptions::default();
+    scene(
+        "1. A payment by QR code",
+        "A customer buys bread for 49.95 kr. and scans the code on the display with the app.",
+    );
+    stage.customer("+4591000001", "accept").await?;
+    let pay = EcrMessage::Pay {
+        id: "sale-1".into(),
+        amount: Minor(4995),
+        currency: None,
+        order: "R1-0001".into(),
+        reserve: false,
+        options: plain.clone(),
+    };
+    let text = serde_json::to_string(&pay)?;
+    println!("  cash register → {text}");
+    register.send(&pay);
+    let code = stage.code_on_screen().await?;
+    let sale = command_answer(stage, register).await?;
+    let WireOutcome::Captured { payment_id, .. } = &sale else {
+        bail!("the payment was not captured: {sale:?}")
+    };
+    let url = stage.payment_url(payment_id).await?;
+    expect(code == url, "the code on the display is the payment's URL")?;
+    println!("  the code on the display reads {code}");
+    stage.screen("approved").await?;
+
+    scene(
+        "2. A reservation with partial capture",
+        "A cake order of 120.00 kr. is reserved; one item is sold out, so only 95.50 kr. is captured.",
+    );
+    stage.customer("+4591000001", "accept").await?;
+    let reserved = command(
+        stage,
+        register,
+        EcrMessage::Pay {
+            id: "sale-2".into(),
+            amount: Minor(12000),
+            currency: None,
+            order: "R1-0002".into(),
+            reserve: true,
+            options: plain.clone(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(reserved, WireOutcome::Reserved { .. }),
+        "the amount is reserved",
+    )?;
+    stage.screen("reserved").await?;
+    let captured = command(
+        stage,
+        register,
+        EcrMessage::Capture {
+            id: "sale-2-capture".into(),
+            payment: "sale-2".into(),
+            amount: Some(Minor(9550)),
+        },
+    )
+    .await?;
+    expect(
+        matches!(
+            captured,
+            WireOutcome::Captured {
+                amount: Minor(9550),
+                ..
+            }
+        ),
+        "95.50 is captured",
+    )?;
+
+    scene(
+        "3. A customer who declines",
+        "A customer changes their mind and declines in the app.",
+    );
+    stage.customer("+4591000001", "cancel").await?;
+    let declined = command(
+        stage,
+        register,
+        EcrMessage::Pay {
+            id: "sale-3".into(),
+            amount: Minor(1500),
+            currency: None,
+            order: "R1-0003".into(),
+            reserve: false,
+            options: plain.clone(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(declined, WireOutcome::Declined { .. }),
+        "the payment is declined",
+    )?;
+    stage.screen("declined").await?;
+
+    scene(
+        "4. A refund",
+        "The first customer returns a loaf: 10.00 kr. goes back to them.",
+    );
+    let refund = command(
+        stage,
+        register,
+        EcrMessage::Refund {
+            id: "refund-1".into(),
+            payment: Some("sale-1".into()),
+            order: None,
+            amount: Minor(1000),
+            currency: None,
+            refund_order: "RF-0001".into(),
+        },
+    )
+    .await?;
+    expect(
+        matches!(refund, WireOutcome::Refunded { .. }),
+        "the refund is done",
+    )?;
+    stage.screen("refunded").await?;
     Ok(())
 }
 

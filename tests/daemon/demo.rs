@@ -61,3 +61,43 @@ async fn the_demo_day_completes_and_its_screens_show_a_scannable_code() {
     // The daemon and simulator it started are gone: its state store can be opened again.
     mposd::store::Db::open(&out.join("state").join("store"), 1 << 20).expect("the store is no longer in use");
 }
+
+#[tokio::test]
+async fn the_epayment_day_shows_each_payments_own_code_read_back_from_the_screen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("demo");
+    let run = tokio::process::Command::new(MPOSD)
+        .args(["demo", "--backend", "epayment", "--no-screens", "--out"])
+        .arg(&out)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The demo itself compares the code on the screen with the payment's URL at the simulator.
+    assert!(
+        stdout.contains("the code on the display reads http://127.0.0.1:"),
+        "{stdout}"
+    );
+    let mut codes = Vec::new();
+    for entry in std::fs::read_dir(out.join("screens")).expect("screens folder") {
+        let path = entry.expect("entry").path();
+        if path.to_string_lossy().ends_with("scan-to-pay.png") {
+            let picture = Picture::read_png(std::fs::File::open(&path).expect("open png")).expect("read png");
+            codes.extend(picture.decode_qr_codes());
+        }
+    }
+    assert_eq!(codes.len(), 3, "one code per sale the customer scans: {codes:?}");
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), 3, "each payment has its own code");
+    assert!(
+        codes.iter().all(|c| c.contains("/landing/v1?token=")),
+        "{codes:?}"
+    );
+}

@@ -218,6 +218,12 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
                 }
                 record.payment_id = Some(payment_id);
             }
+            PaymentSelector::OrderId(_) if !ledger.capabilities.lists_open_payments => {
+                return refuse(
+                    RejectCode::NotSupported,
+                    "this backend cannot look a payment up by its order id; name the sale's command id",
+                )
+            }
             PaymentSelector::OrderId(_) => record.phase = Phase::FindRefundPayment,
         },
     }

@@ -262,6 +262,20 @@ fn a_check_in_before_the_amount_needs_a_backend_that_has_it() {
 }
 
 #[test]
+fn a_refund_by_order_id_needs_a_backend_that_lists_payments() {
+    let mut books = Books::with(vec![captured("sale-1")]);
+    books.capabilities.lists_open_payments = false;
+    let by_order = Command::Refund {
+        payment: PaymentSelector::OrderId("o-1".into()),
+        amount: Minor(100),
+        currency: Currency::DKK,
+        refund_order_id: "r-1".into(),
+    };
+    assert_eq!(books.refused("refund-1", by_order), RejectCode::NotSupported);
+    books.started("refund-2", refund("sale-1", 100, Currency::DKK));
+}
+
+#[test]
 fn a_payment_pushed_to_a_phone_needs_a_backend_that_pushes() {
     let mut books = Books::with(vec![]);
     books.capabilities.pushes_to_customer = false;

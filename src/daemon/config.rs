@@ -557,3 +557,53 @@ fn span_of(item: &toml_edit::Item) -> Option<std::ops::Range<usize>> {
         toml_edit::Item::None => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(text, Path::new("t.toml")) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.list.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    const UNIT: &str = r#"[[epayment]]
+msn = "123456"
+environment = "custom"
+base_url = "http://127.0.0.1:9"
+client_id = { credential = "a" }
+client_secret = { credential = "b" }
+subscription_key = { credential = "c" }
+"#;
+
+    #[test]
+    fn a_lane_takes_payments_through_exactly_one_backend() {
+        let neither = format!("{UNIT}[[lane]]\nname = \"till-1\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n");
+        let found = problems(&neither);
+        assert!(
+            found.iter().any(|p| p.starts_with("line 9: lane[0].name: the lane needs")),
+            "{found:?}"
+        );
+        let both = format!(
+            "{UNIT}[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.pos]\nvat = \"DK12345678\"\n\
+             store = {{ id = \"401b5617-ae5e-4f1a-9a59-5a446dbb3caa\" }}\nmerchant_pos_id = \"p\"\n\
+             name = \"K\"\nbeacon = \"generated\"\nsupported_beacon_types = [\"QR\"]\n\
+             [lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n"
+        );
+        let found = problems(&both);
+        assert!(
+            found.iter().any(|p| p.starts_with("line 10: lane[0].msn: a lane takes payments through one backend")),
+            "{found:?}"
+        );
+        let twice = format!("{UNIT}{UNIT}[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n");
+        let found = problems(&twice);
+        assert!(
+            found.iter().any(|p| p.starts_with("line 9: epayment[1].msn: \"123456\" is configured twice")),
+            "{found:?}"
+        );
+        let good = format!("{UNIT}[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n");
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+    }
+}

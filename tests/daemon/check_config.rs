@@ -91,6 +91,88 @@ header = "Kasse 1"
     assert!(text.contains("6 problems"), "{text}");
 }
 
+#[tokio::test]
+async fn a_good_epayment_file_passes() {
+    let setup = Setup::epayment().await;
+    let (ok, text) = check(&setup.config);
+    assert!(ok, "{text}");
+    assert!(text.contains("OK (1 lane"), "{text}");
+}
+
+#[test]
+fn every_epayment_problem_is_reported_on_its_keys_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = dir.path().join("open-key");
+    std::fs::write(&open, "k").expect("write");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let private = dir.path().join("key");
+    write_private(&private, "k");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[[epayment]]
+msn = "12a"
+environment = "production"
+base_url = "https://api.vipps.no"
+client_id = {{ file = "{private}" }}
+client_secret = {{ file = "{open}" }}
+subscription_key = {{ file = "{missing}" }}
+qr_image_size = 50
+
+[[epayment]]
+msn = "123456"
+environment = "custom"
+base_url = "http://api.example"
+client_id = {{ file = "{private}" }}
+client_secret = {{ file = "{private}" }}
+subscription_key = {{ file = "{private}" }}
+
+[[lane]]
+name = "till-1"
+msn = "654321"
+[lane.ecr]
+tcp = {{ listen = "127.0.0.1:7410" }}
+
+[[lane]]
+name = "till-2"
+[lane.pos]
+vat = "DK12345678"
+store = {{ id = "401b5617-ae5e-4f1a-9a59-5a446dbb3caa" }}
+merchant_pos_id = "till-2"
+name = "Kasse 2"
+beacon = "generated"
+supported_beacon_types = ["QR"]
+[lane.ecr]
+tcp = {{ listen = "127.0.0.1:7411" }}
+"#,
+            private = private.display(),
+            open = open.display(),
+            missing = dir.path().join("missing").display(),
+        ),
+    )
+    .expect("write config");
+    let (ok, text) = check(&path);
+    assert!(!ok, "{text}");
+    for (line, what) in [
+        (2, "epayment[0].msn"),
+        (3, "epayment[0].environment: base_url is only used with environment = \"custom\""),
+        (6, "chmod 600"),
+        (7, "epayment[0].subscription_key"),
+        (8, "epayment[0].qr_image_size"),
+        (13, "epayment[1].base_url"),
+        (20, "lane[0].msn: no [[epayment]] section has msn = \"654321\""),
+        (26, "lane[1].pos: a PoS V10 lane needs the [mobilepay] section"),
+    ] {
+        let wanted = format!("line {line}:");
+        assert!(
+            text.lines().any(|l| l.contains(&wanted) && l.contains(what)),
+            "expected {what:?} on line {line}:\n{text}"
+        );
+    }
+    assert!(text.contains("8 problems"), "{text}");
+}
+
 #[test]
 fn syntax_errors_name_their_line_and_unknown_keys_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -86,11 +86,25 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
                     "this backend has no check-in before the amount; send the payment with its amount",
                 );
             }
-            if let Command::Pay { payer, .. } = command {
+            if let Command::Pay {
+                payer,
+                restrictions,
+                ..
+            } = command
+            {
                 if !payer.is_scans() && !ledger.capabilities.pushes_to_customer {
                     return refuse(
                         RejectCode::NotSupported,
                         "this backend cannot push a payment to the customer's phone; let the customer scan",
+                    );
+                }
+                let restricted = restrictions.is_some_and(|r| {
+                    r.debit_card_disallowed == Some(true) || r.credit_card_disallowed == Some(true)
+                });
+                if restricted && !ledger.capabilities.restricts_cards {
+                    return refuse(
+                        RejectCode::NotSupported,
+                        "this backend cannot refuse debit or credit cards; send the payment without the restriction",
                     );
                 }
             }

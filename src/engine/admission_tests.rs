@@ -262,6 +262,21 @@ fn a_check_in_before_the_amount_needs_a_backend_that_has_it() {
 }
 
 #[test]
+fn a_card_restriction_needs_a_backend_that_can_restrict_cards() {
+    let mut books = Books::with(vec![]);
+    books.capabilities.restricts_cards = false;
+    let mut restricted = pay("o-1", false);
+    if let Command::Pay { restrictions, .. } = &mut restricted {
+        *restrictions = Some(crate::engine::backend::CardRestrictions {
+            debit_card_disallowed: None,
+            credit_card_disallowed: Some(true),
+        });
+    }
+    assert_eq!(books.refused("sale-1", restricted), RejectCode::NotSupported);
+    books.started("sale-2", pay("o-2", false));
+}
+
+#[test]
 fn a_refund_by_order_id_needs_a_backend_that_lists_payments() {
     let mut books = Books::with(vec![captured("sale-1")]);
     books.capabilities.lists_open_payments = false;

@@ -404,6 +404,8 @@ pub struct Capabilities {
     /// Whether a payment can be pushed to the customer's phone ([`Payer::Phone`],
     /// [`Payer::PersonalQr`]) instead of being scanned.
     pub pushes_to_customer: bool,
+    /// Whether a payment can refuse debit or credit cards ([`CardRestrictions`]).
+    pub restricts_cards: bool,
 }
 
 impl Capabilities {
@@ -419,6 +421,7 @@ impl Capabilities {
         point_of_sale_registered: true,
         payment_named_by_reference: false,
         pushes_to_customer: true,
+        restricts_cards: true,
     };
 }
 

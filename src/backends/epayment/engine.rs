@@ -36,7 +36,8 @@ const CAPTURE_DEADLINE_MS: u64 = 14 * 24 * 3600 * 1000;
 /// are gone), no listing of payments, refunds as changes to the payment, partial captures
 /// told only by a refusal, at most 120 reads per minute of one payment, a 14-day capture
 /// deadline, no point-of-sale object, payments named by our reference, pushes to a phone
-/// number or a scanned personal QR.
+/// number or a scanned personal QR, and no debit-only or credit-only payments (it can only
+/// block commercial cards).
 const CAPABILITIES: Capabilities = Capabilities {
     check_in_before_amount: false,
     lists_open_payments: false,
@@ -47,6 +48,7 @@ const CAPABILITIES: Capabilities = Capabilities {
     point_of_sale_registered: false,
     payment_named_by_reference: true,
     pushes_to_customer: true,
+    restricts_cards: false,
 };
 
 /// How the QR code of a sale the customer scans reaches the customer display.

@@ -1,0 +1,98 @@
+//! The in-store flows through `mposd run` and the virtual cash register on PoS V10, whose
+//! customers always scan: a sale pushed to a phone number or to a scanned personal QR code is
+//! refused `not_supported` before anything is stored or sent, values the engine checks are
+//! refused with their own codes first, and a sale with a receipt is paid as ever (V10 shows no
+//! receipt in the app).
+
+use super::support::{final_outcome, stops_with_exit_0, Setup};
+use serde_json::{json, Value};
+
+fn rejection(ok: bool, messages: &[Value]) -> (String, String) {
+    assert!(!ok, "a refused command exits non-zero: {messages:?}");
+    assert!(
+        !messages.iter().any(|m| m["type"] == "accepted"),
+        "a refused command is not stored: {messages:?}"
+    );
+    let outcome = final_outcome(messages);
+    assert_eq!(outcome["result"], json!("rejected"), "{messages:?}");
+    (
+        outcome["code"].as_str().unwrap_or_default().to_string(),
+        outcome["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn pushed_sales_are_refused_on_pos_v10_and_a_receipt_is_paid_as_ever() {
+    let setup = Setup::new().await;
+    let daemon = setup.start_daemon().await;
+    setup.customers_accept(100).await;
+    let pay = |id: &'static str, amount: &'static str, extra: &[&'static str]| {
+        let mut args = vec!["pay", amount, "--order", "R1-0100", "--id", id];
+        args.extend_from_slice(extra);
+        args
+    };
+
+    for (flag, value) in [
+        ("--phone", "+45 12 34 56 78"),
+        ("--personal-qr", "https://qr.example/p/3f9a2c"),
+    ] {
+        let (ok, messages) = setup.ecr(&pay("push-1", "12.50", &[flag, value])).await;
+        let (code, message) = rejection(ok, &messages);
+        assert_eq!(code, "not_supported", "{flag}: {message}");
+        assert!(message.contains("let the customer scan"), "{message}");
+    }
+    // Checked before the backend's features: a wrong number is the cashier's to fix anywhere.
+    let (ok, messages) = setup.ecr(&pay("push-2", "12.50", &["--phone", "12345678"])).await;
+    let (code, message) = rejection(ok, &messages);
+    assert_eq!(code, "invalid_phone_number", "{message}");
+    let lines = [
+        "--line",
+        "5701234567890;Rugbrød;2;39.90;25",
+        "--line",
+        "bag;Bærepose;;10.00;0",
+    ];
+    let (ok, messages) = setup.ecr(&pay("lines-1", "49.95", &lines)).await;
+    let (code, message) = rejection(ok, &messages);
+    assert_eq!(code, "invalid_order_lines", "{message}");
+    assert_eq!(
+        message,
+        "the order lines add up to 49.90, not to the amount 49.95"
+    );
+    // Both customers at once is refused by the register itself; nothing is sent.
+    let (ok, messages) = setup
+        .ecr(&pay(
+            "push-3",
+            "12.50",
+            &["--phone", "4512345678", "--personal-qr", "q"],
+        ))
+        .await;
+    assert!(!ok && messages.is_empty(), "{messages:?}");
+
+    // None of them was stored or reached MobilePay.
+    for id in ["push-1", "push-2", "lines-1", "push-3"] {
+        let (_, messages) = setup.ecr(&["query", id]).await;
+        let answer = messages
+            .iter()
+            .find(|m| m["type"] == "query_result")
+            .unwrap_or_else(|| panic!("no query_result for {id}: {messages:?}"));
+        assert_eq!(answer["state"], json!("not_found"), "{answer}");
+    }
+    assert!(setup.payments().await.is_empty());
+
+    // The receipt adds up: the sale is paid, the receipt is left out where V10 has none.
+    let lines = [
+        "--line",
+        "5701234567890;Rugbrød;2;39.90;25",
+        "--line",
+        "bag;Bærepose;;10.05;0",
+    ];
+    let (ok, messages) = setup.ecr(&pay("lines-2", "49.95", &lines)).await;
+    let outcome = final_outcome(&messages);
+    assert!(ok, "{messages:?}");
+    assert_eq!(outcome["result"], json!("captured"), "{outcome}");
+    let payments = setup.payments().await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["capturedMinor"], json!(4995));
+
+    stops_with_exit_0(daemon).await;
+}

@@ -2,10 +2,11 @@
 //! customers always scan: a sale pushed to a phone number or to a scanned personal QR code is
 //! refused `not_supported` before anything is stored or sent, values the engine checks are
 //! refused with their own codes first, and a sale with a receipt is paid as ever (V10 shows no
-//! receipt in the app).
+//! receipt in the app). The customer's number and code stay out of the daemon's log.
 
 use super::support::{final_outcome, stops_with_exit_0, Setup};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 fn rejection(ok: bool, messages: &[Value]) -> (String, String) {
     assert!(!ok, "a refused command exits non-zero: {messages:?}");
@@ -24,7 +25,7 @@ fn rejection(ok: bool, messages: &[Value]) -> (String, String) {
 #[tokio::test]
 async fn pushed_sales_are_refused_on_pos_v10_and_a_receipt_is_paid_as_ever() {
     let setup = Setup::new().await;
-    let daemon = setup.start_daemon().await;
+    let (daemon, log) = setup.start_daemon_logged().await;
     setup.customers_accept(100).await;
     let pay = |id: &'static str, amount: &'static str, extra: &[&'static str]| {
         let mut args = vec!["pay", amount, "--order", "R1-0100", "--id", id];
@@ -33,7 +34,7 @@ async fn pushed_sales_are_refused_on_pos_v10_and_a_receipt_is_paid_as_ever() {
     };
 
     for (flag, value) in [
-        ("--phone", "+45 12 34 56 78"),
+        ("--phone", "+45 20 31 77 94"),
         ("--personal-qr", "https://qr.example/p/3f9a2c"),
     ] {
         let (ok, messages) = setup.ecr(&pay("push-1", "12.50", &[flag, value])).await;
@@ -42,7 +43,7 @@ async fn pushed_sales_are_refused_on_pos_v10_and_a_receipt_is_paid_as_ever() {
         assert!(message.contains("let the customer scan"), "{message}");
     }
     // Checked before the backend's features: a wrong number is the cashier's to fix anywhere.
-    let (ok, messages) = setup.ecr(&pay("push-2", "12.50", &["--phone", "12345678"])).await;
+    let (ok, messages) = setup.ecr(&pay("push-2", "12.50", &["--phone", "20317794"])).await;
     let (code, message) = rejection(ok, &messages);
     assert_eq!(code, "invalid_phone_number", "{message}");
     let lines = [
@@ -95,4 +96,13 @@ async fn pushed_sales_are_refused_on_pos_v10_and_a_receipt_is_paid_as_ever() {
     assert_eq!(payments[0]["capturedMinor"], json!(4995));
 
     stops_with_exit_0(daemon).await;
+    // The customer's number and personal code are theirs, not the log's (read to its end).
+    log.wait_for(Duration::from_secs(30), |l| l.contains("\"message\":\"stopped\""))
+        .await
+        .unwrap_or_else(|| panic!("no \"stopped\" line in {:#?}", log.lines()));
+    for line in log.lines() {
+        for private in ["20317794", "20 31 77 94", "3f9a2c"] {
+            assert!(!line.contains(private), "{private:?} was logged: {line}");
+        }
+    }
 }

@@ -99,8 +99,9 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
 /// lower bound catches the commonest slip, a local number typed without its country code.
 const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 10..=15;
 
-/// Longest scanned personal QR code, in characters: far above any code issued today, low
-/// enough to keep the journal record small. The backend checks the code's form itself.
+/// Longest scanned personal QR code, in characters: well above the 255 ePayment takes today,
+/// so a change of the codes' form does not lock customers out here, and low enough to keep the
+/// journal record small. The backend checks the code itself.
 const MAX_PERSONAL_QR_CHARS: usize = 1024;
 
 /// Most order lines on one receipt; a longer receipt does not fit a cash register's frame

@@ -2,7 +2,9 @@
 //! or TCP, for trying out a terminal, for scripts and for demos.
 
 use super::link::LinkConfig;
-use super::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, QueryState, WireOutcome};
+use super::message::{
+    DaemonMessage, EcrMessage, Event, Flow, PaymentOptions, QueryState, ReceiptLine, WireOutcome,
+};
 use super::register::{Heard, Register};
 use super::serial::{Parity, SerialSettings};
 use crate::money::{Currency, Minor};
@@ -69,6 +71,21 @@ pub enum Action {
         reserve: bool,
         #[arg(long)]
         label: Option<String>,
+        /// Push the payment to this phone number instead of letting the customer scan: the
+        /// country code and the number, e.g. 4512345678 or "+45 12 34 56 78". Needs a backend
+        /// that pushes (not PoS V10).
+        #[arg(long, value_name = "NUMBER", conflicts_with = "personal_qr")]
+        phone: Option<String>,
+        /// Push the payment to the customer whose personal QR code the till scanned: the code's
+        /// complete content. Needs a backend that pushes (not PoS V10).
+        #[arg(long, value_name = "CODE")]
+        personal_qr: Option<String>,
+        /// A line of the receipt shown in the customer's app, as "ID;NAME;QUANTITY;TOTAL;VAT":
+        /// TOTAL in major units with VAT included, VAT in percent, QUANTITY empty for a line
+        /// without a count, e.g. "5701234567890;Rugbrød;2;39.90;25". Repeat for each line;
+        /// together the totals must make the amount.
+        #[arg(long = "line", value_name = "ID;NAME;QUANTITY;TOTAL;VAT", value_parser = receipt_line)]
+        lines: Vec<ReceiptLine>,
     },
     /// Start a payment before the total is known (the customer can check in first).
     Prepare {
@@ -201,6 +218,40 @@ fn amount(text: &str) -> anyhow::Result<Minor> {
     Minor::parse_major(text).map_err(|e| anyhow!("amount {text:?}: {e}"))
 }
 
+/// A receipt line from `--line "ID;NAME;QUANTITY;TOTAL;VAT"`. The name may contain `;` (the
+/// last three fields are taken from the end); the id may not.
+fn receipt_line(text: &str) -> Result<ReceiptLine, String> {
+    let shape = || format!("{text:?} is not \"ID;NAME;QUANTITY;TOTAL;VAT\"");
+    let mut fields = text.rsplitn(4, ';');
+    let (Some(vat), Some(total), Some(quantity), Some(head)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(shape());
+    };
+    let (id, name) = head.split_once(';').ok_or_else(shape)?;
+    let quantity = match quantity.trim() {
+        "" => None,
+        q => Some(
+            q.parse()
+                .map_err(|_| format!("quantity {q:?} is not a whole number"))?,
+        ),
+    };
+    let total = Minor::parse_major(total).map_err(|e| format!("total {total:?}: {e}"))?;
+    // A percentage with up to two decimals is a whole number of hundredths of a percent,
+    // read like an amount's minor units: 25 is 2500, 12.5 is 1250.
+    let vat_rate = Minor::parse_major(vat)
+        .ok()
+        .and_then(|rate| u32::try_from(rate.0).ok())
+        .ok_or_else(|| format!("VAT {vat:?} is not a percentage such as 25 or 12.5"))?;
+    Ok(ReceiptLine {
+        id: id.to_string(),
+        name: name.to_string(),
+        quantity,
+        total,
+        vat_rate,
+    })
+}
+
 /// The message the action sends; `None` for `watch`.
 fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage>> {
     let currency = args.currency;
@@ -219,6 +270,9 @@ fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage
             order,
             reserve,
             label,
+            phone,
+            personal_qr,
+            lines,
         } => EcrMessage::Pay {
             id,
             amount: amount(a)?,
@@ -227,6 +281,14 @@ fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage
             reserve: *reserve,
             options: PaymentOptions {
                 label: label.clone(),
+                flow: match (phone, personal_qr) {
+                    (Some(_), _) => Flow::Phone,
+                    (None, Some(_)) => Flow::PersonalQr,
+                    (None, None) => Flow::Qr,
+                },
+                phone: phone.clone(),
+                personal_qr: personal_qr.clone(),
+                lines: lines.clone(),
                 ..PaymentOptions::default()
             },
         },
@@ -518,4 +580,43 @@ fn snake<T: serde::Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_lines_are_read_from_the_command_line() {
+        assert_eq!(
+            receipt_line("5701234567890;Rugbrød;2;39.90;25"),
+            Ok(ReceiptLine {
+                id: "5701234567890".into(),
+                name: "Rugbrød".into(),
+                quantity: Some(2),
+                total: Minor(3990),
+                vat_rate: 2500,
+            })
+        );
+        assert_eq!(
+            receipt_line("fee;Service; tax; extra;;10,05;12.5"),
+            Ok(ReceiptLine {
+                id: "fee".into(),
+                name: "Service; tax; extra".into(),
+                quantity: None,
+                total: Minor(1005),
+                vat_rate: 1250,
+            })
+        );
+        for (text, words) in [
+            ("a;b;1;2", "is not \"ID;NAME;QUANTITY;TOTAL;VAT\""),
+            ("ab;1;2;25", "is not \"ID;NAME;QUANTITY;TOTAL;VAT\""),
+            ("a;b;two;2;25", "quantity \"two\" is not a whole number"),
+            ("a;b;1;2.999;25", "total \"2.999\""),
+            ("a;b;1;2;25%", "VAT \"25%\" is not a percentage"),
+        ] {
+            let err = receipt_line(text).unwrap_err();
+            assert!(err.contains(words), "{text}: {err}");
+        }
+    }
 }

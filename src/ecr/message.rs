@@ -93,7 +93,9 @@ pub enum EcrMessage {
     },
 }
 
-/// Optional settings of `pay` and `ready`.
+/// Optional settings of `pay` and `ready`. The in-store flow (`flow`, `phone`,
+/// `personal_qr`) and the receipt (`lines`) are `pay`'s alone: a `ready` finishes a payment
+/// the customer already checked in to, and the session refuses them there.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentOptions {
     /// Shown in MobilePay's transaction reporting.
@@ -103,6 +105,58 @@ pub struct PaymentOptions {
     pub debit_card_disallowed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credit_card_disallowed: Option<bool>,
+    /// How the customer gets the payment; the scanned QR code unless the cash register says
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Flow::is_qr")]
+    pub flow: Flow,
+    /// The customer's phone number, typed at the till (with `flow` `phone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// The content of the customer's personal QR code, as the till's scanner read it (with
+    /// `flow` `personal_qr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_qr: Option<String>,
+    /// The receipt shown in the customer's app, where the backend shows one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<ReceiptLine>,
+}
+
+/// How the customer gets a payment (`flow` of `pay`): the in-store flows of the payment
+/// backends. Pushed flows need a backend that can push (not PoS V10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flow {
+    /// The customer scans the QR code on the customer display (or the printed sticker).
+    #[default]
+    Qr,
+    /// The payment is pushed to the phone number in `phone`.
+    Phone,
+    /// The payment is pushed to the customer whose personal QR code is in `personal_qr`.
+    PersonalQr,
+}
+
+impl Flow {
+    fn is_qr(&self) -> bool {
+        *self == Flow::Qr
+    }
+}
+
+/// One line of the receipt (`lines` of `pay`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptLine {
+    /// The article's number or code.
+    pub id: String,
+    pub name: String,
+    /// How many; absent for a line without a count (a service, a weighed article).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
+    /// The line's total in minor units, VAT included, read like `amount`.
+    #[serde(deserialize_with = "wire_amount")]
+    pub total: Minor,
+    /// The VAT rate in hundredths of a percent (2500 = 25 %). Wider than any valid rate, so
+    /// an out-of-range rate is refused by the engine's check with the rule, not as a type
+    /// error.
+    pub vat_rate: u32,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -738,5 +792,79 @@ mod tests {
             text,
             r#"{"type":"outcome","id":"sale-1","approved":false,"resolved":true,"result":"rejected","code":"lane_busy","message":"busy"}"#
         );
+    }
+
+    #[test]
+    fn a_pushed_sale_with_receipt_lines_round_trips() {
+        let body = r#"{"type":"pay","id":"sale-2","amount":4995,"order":"R1-0002","flow":"phone","phone":"4512345678","lines":[{"id":"5701234567890","name":"Rugbrød","quantity":2,"total":3990,"vat_rate":2500},{"id":"bag","name":"Bærepose","total":1005,"vat_rate":0}]}"#;
+        let msg = parse_ecr_message(body.as_bytes()).unwrap();
+        let EcrMessage::Pay { options, .. } = &msg else {
+            panic!("{msg:?}")
+        };
+        assert_eq!(options.flow, Flow::Phone);
+        assert_eq!(options.phone.as_deref(), Some("4512345678"));
+        assert_eq!(
+            options.lines[1],
+            ReceiptLine {
+                id: "bag".into(),
+                name: "Bærepose".into(),
+                quantity: None,
+                total: Minor(1005),
+                vat_rate: 0,
+            }
+        );
+        assert_eq!(String::from_utf8(encode(&msg)).unwrap(), body);
+        // The default flow is not written out, so a plain sale encodes as before.
+        let plain =
+            parse_ecr_message(br#"{"type":"pay","id":"s","amount":1,"order":"o","flow":"qr"}"#).unwrap();
+        assert_eq!(
+            String::from_utf8(encode(&plain)).unwrap(),
+            r#"{"type":"pay","id":"s","amount":1,"order":"o"}"#
+        );
+        let scanned = br#"{"type":"pay","id":"s","amount":1,"order":"o","flow":"personal_qr","personal_qr":"https://qr.example/p/1"}"#;
+        let msg = parse_ecr_message(scanned).unwrap();
+        assert_eq!(encode(&msg), scanned);
+    }
+
+    #[test]
+    fn unreadable_flows_and_lines_are_refused_with_the_id() {
+        for (body, words) in [
+            (
+                r#"{"type":"pay","id":"s","amount":1,"order":"o","flow":"bluetooth"}"#,
+                "unknown variant `bluetooth`, expected one of `qr`, `phone`, `personal_qr`",
+            ),
+            (
+                r#"{"type":"pay","id":"s","amount":1,"order":"o","phone":4512345678}"#,
+                "invalid type: integer `4512345678`, expected a string",
+            ),
+            (
+                r#"{"type":"pay","id":"s","amount":1,"order":"o","lines":{"id":"a"}}"#,
+                "expected a sequence",
+            ),
+            (
+                r#"{"type":"pay","id":"s","amount":1,"order":"o","lines":[{"id":"a","name":"b","total":0.5,"vat_rate":0}]}"#,
+                "expected an integer amount in minor units",
+            ),
+            (
+                r#"{"type":"pay","id":"s","amount":1,"order":"o","lines":[{"id":"a","name":"b","total":1}]}"#,
+                "missing field `vat_rate`",
+            ),
+            (
+                r#"{"type":"pay","id":"s","amount":1,"order":"o","lines":[{"id":"a","name":"b","quantity":-1,"total":1,"vat_rate":0}]}"#,
+                "invalid value: integer `-1`, expected u32",
+            ),
+            (
+                r#"{"type":"pay","id":"s","amount":1,"order":"o","lines":[{"id":"a","name":"b","total":1e300,"vat_rate":0}]}"#,
+                "the amount must be at most 100000000000.00",
+            ),
+        ] {
+            let err = parse_ecr_message(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (err.id.as_deref(), err.code),
+                (Some("s"), ErrorCode::InvalidMessage),
+                "{body}"
+            );
+            assert!(err.message.contains(words), "{body}: {}", err.message);
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod frame;
+mod in_store;
 pub mod lane;
 pub mod link;
 pub mod message;

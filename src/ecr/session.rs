@@ -172,9 +172,11 @@ impl Session {
                 reserve,
                 options,
             } => {
+                let id = command_id(&id)?;
+                let (payer, order_lines) = super::in_store::sale(&options)?;
                 let (restrictions, label) = split_options(options);
                 Request::Submit(
-                    command_id(&id)?,
+                    id,
                     Command::Pay {
                         amount,
                         currency: currency(c),
@@ -182,8 +184,8 @@ impl Session {
                         keep_reservation: reserve,
                         restrictions,
                         label,
-                        payer: Default::default(),
-                        order_lines: Vec::new(),
+                        payer,
+                        order_lines,
                     },
                 )
             }
@@ -198,9 +200,16 @@ impl Session {
                 reserve,
                 options,
             } => {
+                let id = command_id(&id)?;
+                if super::in_store::has_sale_fields(&options) {
+                    return Err((
+                        ErrorCode::InvalidMessage,
+                        "\"flow\", \"phone\", \"personal_qr\" and \"lines\" belong to pay: a ready finishes a payment the customer already checked in to".into(),
+                    ));
+                }
                 let (restrictions, label) = split_options(options);
                 Request::Submit(
-                    command_id(&id)?,
+                    id,
                     Command::Ready {
                         target: command_id(&prepared)?,
                         amount,

@@ -3,11 +3,12 @@
 //! commands, events and outcomes, and repeats after an ECR restart.
 
 use super::support::{
-    ask, event_of, expect, outcome_of, pay, refused, serve, PtyLine, ScriptedEngine, POS_ID,
+    ask, event_of, expect, outcome_of, pay, refused, reply_id, serve, PtyLine, ScriptedEngine, POS_ID,
 };
 use mposd::ecr::message::{
-    DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueryState, Reachability, WireOutcome,
+    DaemonMessage, EcrMessage, ErrorCode, Event, Flow, PaymentOptions, QueryState, Reachability, WireOutcome,
 };
+use mposd::engine::backend::{OrderLine, Payer};
 use mposd::engine::{Command, CommandId, CustomerInfo, EventKind, Outcome, PaymentSelector};
 use mposd::money::{Currency, Minor};
 
@@ -429,6 +430,7 @@ async fn prepared_payment_reservation_capture_cancel_and_refund_map_to_the_engin
                 label: Some("Shop 1".into()),
                 debit_card_disallowed: None,
                 credit_card_disallowed: Some(true),
+                ..PaymentOptions::default()
             },
         },
     )
@@ -631,4 +633,128 @@ async fn prepared_payment_reservation_capture_cancel_and_refund_map_to_the_engin
             }
         ));
     }
+}
+
+/// The in-store flows reach the engine as its payer and order lines: a phone number as the
+/// cashier typed it arrives in the engine's form, a scanned code as it was scanned. Fields
+/// that contradict each other, and a `ready` with a flow or receipt, are refused before the
+/// engine sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_store_flows_and_receipt_lines_map_to_the_engine() {
+    let mut engine = ScriptedEngine::start();
+    let line = PtyLine::new();
+    let _daemon = serve(&line, &engine);
+    let mut ecr = line.register();
+
+    let body = r#"{"type":"pay","id":"sale-push","amount":4995,"order":"R1-0010","flow":"phone","phone":"+45 12 34 56 78","lines":[{"id":"5701234567890","name":"Rugbrød","quantity":2,"total":3990,"vat_rate":2500},{"id":"bag","name":"Bærepose","total":1005,"vat_rate":0}]}"#;
+    ecr.send_raw(body.as_bytes().to_vec());
+    assert_eq!(
+        expect(&mut ecr, "accepted", |m| (reply_id(m) == Some("sale-push"))
+            .then(|| m.clone()))
+        .await,
+        DaemonMessage::Accepted {
+            id: "sale-push".into()
+        }
+    );
+    let (id, command) = engine.next_started().await;
+    assert_eq!(id.as_str(), "sale-push");
+    assert_eq!(
+        command,
+        Command::Pay {
+            amount: Minor(4995),
+            currency: Currency::DKK,
+            order_id: "R1-0010".into(),
+            keep_reservation: false,
+            restrictions: None,
+            label: None,
+            payer: Payer::Phone {
+                number: "4512345678".into()
+            },
+            order_lines: vec![
+                OrderLine {
+                    id: "5701234567890".into(),
+                    name: "Rugbrød".into(),
+                    quantity: Some(2),
+                    total: Minor(3990),
+                    vat_rate: 2500,
+                },
+                OrderLine {
+                    id: "bag".into(),
+                    name: "Bærepose".into(),
+                    quantity: None,
+                    total: Minor(1005),
+                    vat_rate: 0,
+                },
+            ],
+        }
+    );
+    engine.emit(
+        "sale-push",
+        EventKind::Finished {
+            outcome: Outcome::Declined {
+                payment_id: None,
+                reason: mposd::engine::DeclineReason::CancelledByUser,
+            },
+        },
+    );
+    expect(&mut ecr, "the pushed sale's outcome", outcome_of("sale-push")).await;
+
+    let scanned = EcrMessage::Pay {
+        id: "sale-qr".into(),
+        amount: Minor(700),
+        currency: None,
+        order: "R1-0011".into(),
+        reserve: false,
+        options: PaymentOptions {
+            flow: Flow::PersonalQr,
+            personal_qr: Some("https://qr.example/p/3f9a2c".into()),
+            ..PaymentOptions::default()
+        },
+    };
+    assert_eq!(
+        ask(&mut ecr, scanned).await,
+        DaemonMessage::Accepted { id: "sale-qr".into() }
+    );
+    match engine.next_started().await.1 {
+        Command::Pay {
+            payer, order_lines, ..
+        } => {
+            assert_eq!(
+                payer,
+                Payer::PersonalQr {
+                    code: "https://qr.example/p/3f9a2c".into()
+                }
+            );
+            assert!(order_lines.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let refusals = [
+        r#"{"type":"pay","id":"p-1","amount":1,"order":"R","phone":"4512345678"}"#,
+        r#"{"type":"pay","id":"p-2","amount":1,"order":"R","flow":"phone"}"#,
+        r#"{"type":"pay","id":"p-3","amount":1,"order":"R","flow":"personal_qr","phone":"4512345678"}"#,
+        r#"{"type":"pay","id":"p-4","amount":1,"order":"R","flow":"phone","phone":"4512345678","personal_qr":"q"}"#,
+        r#"{"type":"pay","id":"p-5","amount":1,"order":"R","flow":"nfc"}"#,
+        r#"{"type":"ready","id":"p-6","prepared":"prep-1","amount":1,"lines":[{"id":"a","name":"b","total":1,"vat_rate":0}]}"#,
+        r#"{"type":"ready","id":"p-7","prepared":"prep-1","amount":1,"flow":"phone","phone":"4512345678"}"#,
+    ];
+    for body in refusals {
+        ecr.send_raw(body.as_bytes().to_vec());
+        let (id, code, message) = expect(&mut ecr, "an error reply", |m| match m {
+            DaemonMessage::Error { id, code, message } => Some((id.clone(), *code, message.clone())),
+            _ => None,
+        })
+        .await;
+        let expected_id = serde_json::from_str::<serde_json::Value>(body).unwrap()["id"].clone();
+        assert_eq!(id.as_deref(), expected_id.as_str(), "{body}");
+        assert_eq!(code, ErrorCode::InvalidMessage, "{body}: {message}");
+    }
+    // None of them reached the engine.
+    let status = ask(&mut ecr, EcrMessage::Status { id: "st".into() }).await;
+    assert!(matches!(status, DaemonMessage::Status { .. }));
+    assert!(
+        engine.started.try_recv().is_err(),
+        "a refused message reached the engine"
+    );
 }

@@ -112,6 +112,13 @@ pub enum RejectCode {
     /// The payment backend in use has no such feature (e.g. a check-in before the amount is
     /// known); the message says which.
     NotSupported,
+    /// The phone number to push the payment to is not 10-15 digits with the country code.
+    InvalidPhoneNumber,
+    /// The scanned personal QR code is empty, too long or has control characters.
+    InvalidPersonalQr,
+    /// The receipt's order lines are invalid or do not add up to the amount; the message says
+    /// which line and why.
+    InvalidOrderLines,
 }
 
 impl RejectCode {
@@ -139,6 +146,9 @@ impl RejectCode {
             RejectCode::InvalidRequest => "invalid_request",
             RejectCode::LaneBusy => "lane_busy",
             RejectCode::NotSupported => "not_supported",
+            RejectCode::InvalidPhoneNumber => "invalid_phone_number",
+            RejectCode::InvalidPersonalQr => "invalid_personal_qr",
+            RejectCode::InvalidOrderLines => "invalid_order_lines",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! amount or text is refused with a clear code and never reaches the backend.
 
 use crate::engine::api::{Command, PaymentSelector, RejectCode};
+use crate::engine::backend::{OrderLine, Payer};
 use crate::engine::text;
 use crate::money::{above_maximum, Minor, MAX_MINOR};
 
@@ -24,6 +25,8 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             amount,
             order_id,
             label,
+            payer,
+            order_lines,
             ..
         } => {
             check_amount(*amount, "the amount")?;
@@ -39,6 +42,8 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
                     "the label must be 1-36 valid characters",
                 );
             }
+            check_payer(payer)?;
+            check_order_lines(order_lines, *amount)?;
         }
         Command::Prepare { order_id } => {
             if !text_ok(order_id) {
@@ -85,6 +90,112 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Shortest and longest phone number: E.164 numbers have at most 15 digits, and with the
+/// country code no number a backend pushes to has fewer than 10 (ePayment's own rule). The
+/// lower bound catches the commonest slip, a local number typed without its country code.
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 10..=15;
+
+/// Longest scanned personal QR code, in characters: well above the 255 ePayment takes today,
+/// so a change of the codes' form does not lock customers out here, and low enough to keep the
+/// journal record small. The backend checks the code itself.
+const MAX_PERSONAL_QR_CHARS: usize = 1024;
+
+/// Most order lines on one receipt; a longer receipt does not fit a cash register's frame
+/// anyway, and the journal record stays small.
+const MAX_ORDER_LINES: usize = 100;
+const MAX_LINE_ID_CHARS: usize = 64;
+const MAX_LINE_NAME_CHARS: usize = 100;
+/// 100 % in hundredths of a percent.
+const MAX_VAT_RATE: u16 = 10_000;
+
+/// Whom a pushed payment goes to: a phone number of digits only with its country code (no
+/// `+`, no leading `0`), or the content of a personal QR code as scanned.
+fn check_payer(payer: &Payer) -> Result<(), (RejectCode, String)> {
+    match payer {
+        Payer::Scans => Ok(()),
+        Payer::Phone { number } => {
+            let digits_only = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+            if !digits_only || !PHONE_DIGITS.contains(&number.len()) || number.starts_with('0') {
+                return Err((
+                    RejectCode::InvalidPhoneNumber,
+                    "the phone number must be 10-15 digits: the country code (without + or 00) and the number, e.g. 4512345678".into(),
+                ));
+            }
+            Ok(())
+        }
+        Payer::PersonalQr { code } => {
+            let count = code.chars().count();
+            if count == 0 || count > MAX_PERSONAL_QR_CHARS || code.chars().any(char::is_control) {
+                return Err((
+                    RejectCode::InvalidPersonalQr,
+                    format!("the personal QR code must be 1-{MAX_PERSONAL_QR_CHARS} characters as scanned, without control characters (such as the scanner's line end)"),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A receipt the customer sees in the app: every line well formed and, together, exactly the
+/// amount paid, because a receipt that does not add up is a wrong receipt in the customer's
+/// hand. Lines are sales (totals of zero or more); returns and discounts are folded into the
+/// lines' totals by the cash register.
+fn check_order_lines(lines: &[OrderLine], amount: Minor) -> Result<(), (RejectCode, String)> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let bad = |message: String| Err((RejectCode::InvalidOrderLines, message));
+    if lines.len() > MAX_ORDER_LINES {
+        return bad(format!(
+            "a receipt has at most {MAX_ORDER_LINES} order lines, not {}",
+            lines.len()
+        ));
+    }
+    let text_ok = |s: &str, max: usize| {
+        let count = s.chars().count();
+        count > 0 && count <= max && !s.chars().any(char::is_control)
+    };
+    let mut sum: i64 = 0;
+    for (index, line) in lines.iter().enumerate() {
+        let n = index + 1;
+        if !text_ok(&line.id, MAX_LINE_ID_CHARS) {
+            return bad(format!(
+                "order line {n}: the id must be 1-{MAX_LINE_ID_CHARS} characters without control characters"
+            ));
+        }
+        if !text_ok(&line.name, MAX_LINE_NAME_CHARS) {
+            return bad(format!(
+                "order line {n}: the name must be 1-{MAX_LINE_NAME_CHARS} characters without control characters"
+            ));
+        }
+        if line.quantity == Some(0) {
+            return bad(format!(
+                "order line {n}: the quantity must be at least 1 (leave it out for a line without a count)"
+            ));
+        }
+        if line.total.0 < 0 {
+            return bad(format!("order line {n}: the total must not be negative"));
+        }
+        if line.total.0 > MAX_MINOR {
+            return bad(format!("order line {n}: {}", above_maximum("the total")));
+        }
+        if line.vat_rate > MAX_VAT_RATE {
+            return bad(format!(
+                "order line {n}: the VAT rate must be 0-{MAX_VAT_RATE} hundredths of a percent (2500 = 25 %)"
+            ));
+        }
+        // Cannot overflow: at most 100 lines of at most MAX_MINOR each.
+        sum += line.total.0;
+    }
+    if sum != amount.0 {
+        return bad(format!(
+            "the order lines add up to {}, not to the amount {amount}",
+            Minor(sum)
+        ));
     }
     Ok(())
 }

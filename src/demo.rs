@@ -10,7 +10,7 @@ use crate::daemon::sim_config::{spawn_simulator, SimBackend, SimulatorLane};
 use crate::display::output::terminal::TerminalSink;
 use crate::display::picture::Picture;
 use crate::ecr::link::LinkConfig;
-use crate::ecr::message::{DaemonMessage, EcrMessage, Event, PaymentOptions, WireOutcome};
+use crate::ecr::message::{DaemonMessage, EcrMessage, Event, Flow, PaymentOptions, ReceiptLine, WireOutcome};
 use crate::ecr::register::{Heard, Register};
 use crate::money::Minor;
 use anyhow::{bail, Context};
@@ -71,6 +71,8 @@ struct Stage {
     out: PathBuf,
     sim_url: String,
     backend: DemoBackend,
+    /// Whether the payment being made shows a QR code (pushed ones do not).
+    shows_code: bool,
     screens: usize,
     draw: bool,
     http: reqwest::Client,
@@ -111,6 +113,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         out: out.clone(),
         sim_url,
         backend: args.backend,
+        shows_code: true,
         screens: 0,
         draw: !args.no_screens,
         http: reqwest::Client::new(),
@@ -360,6 +363,7 @@ async fn command(
 ) -> anyhow::Result<WireOutcome> {
     let text = serde_json::to_string(&message)?;
     println!("  cash register → {text}");
+    stage.shows_code = !matches!(&message, EcrMessage::Pay { options, .. } if options.flow != Flow::Qr);
     register.send(&message);
     command_answer(stage, register).await
 }
@@ -381,10 +385,15 @@ async fn command_answer(stage: &mut Stage, register: &mut Register) -> anyhow::R
                     } => {
                         // The backend's own code is fetched by the display: save the screen
                         // once it shows it.
-                        if stage.backend == DemoBackend::Epayment {
+                        if stage.backend == DemoBackend::Epayment && stage.shows_code {
                             stage.code_on_screen().await?;
                         }
-                        stage.screen("scan-to-pay").await?
+                        let name = if stage.shows_code {
+                            "scan-to-pay"
+                        } else {
+                            "approve-in-app"
+                        };
+                        stage.screen(name).await?
                     }
                     DaemonMessage::Event {
                         event: Event::CustomerCheckedIn { .. },
@@ -587,8 +596,9 @@ async fn scripted_day(stage: &mut Stage, register: &mut Register) -> anyhow::Res
 }
 
 /// The day against ePayment: a sale scanned from the display's code (read back from its
-/// pixels and compared with the payment's URL at the simulator), a reservation captured in
-/// part, a customer who declines, a refund and a query.
+/// pixels and compared with the payment's URL at the simulator), a sale pushed to a phone
+/// number with its receipt lines, a reservation captured in part, a customer who declines and
+/// a refund.
 async fn epayment_day(stage: &mut Stage, register: &mut Register) -> anyhow::Result<()> {
     let plain = PaymentOptions::default();
     scene(
@@ -618,7 +628,46 @@ async fn epayment_day(stage: &mut Stage, register: &mut Register) -> anyhow::Res
     stage.screen("approved").await?;
 
     scene(
-        "2. A reservation with partial capture",
+        "2. A payment pushed to a phone, with a receipt",
+        "A regular gives the cashier her phone number; the payment and its receipt lines go to her app.",
+    );
+    stage.customer("+4591000001", "accept").await?;
+    let line = |id: &str, name: &str, quantity, total| ReceiptLine {
+        id: id.into(),
+        name: name.into(),
+        quantity: Some(quantity),
+        total: Minor(total),
+        vat_rate: 2500,
+    };
+    let pushed = command(
+        stage,
+        register,
+        EcrMessage::Pay {
+            id: "sale-push".into(),
+            amount: Minor(8500),
+            currency: None,
+            order: "R1-0004".into(),
+            reserve: false,
+            options: PaymentOptions {
+                flow: Flow::Phone,
+                phone: Some("+45 91 00 00 01".into()),
+                lines: vec![
+                    line("101", "Rugbrød", 1, 3500),
+                    line("205", "Kanelsnegl", 2, 5000),
+                ],
+                ..PaymentOptions::default()
+            },
+        },
+    )
+    .await?;
+    expect(
+        matches!(pushed, WireOutcome::Captured { .. }),
+        "the pushed payment is captured",
+    )?;
+    stage.screen("approved").await?;
+
+    scene(
+        "3. A reservation with partial capture",
         "A cake order of 120.00 kr. is reserved; one item is sold out, so only 95.50 kr. is captured.",
     );
     stage.customer("+4591000001", "accept").await?;
@@ -662,7 +711,7 @@ async fn epayment_day(stage: &mut Stage, register: &mut Register) -> anyhow::Res
     )?;
 
     scene(
-        "3. A customer who declines",
+        "4. A customer who declines",
         "A customer changes their mind and declines in the app.",
     );
     stage.customer("+4591000001", "cancel").await?;
@@ -686,7 +735,7 @@ async fn epayment_day(stage: &mut Stage, register: &mut Register) -> anyhow::Res
     stage.screen("declined").await?;
 
     scene(
-        "4. A refund",
+        "5. A refund",
         "The first customer returns a loaf: 10.00 kr. goes back to them.",
     );
     let refund = command(

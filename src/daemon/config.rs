@@ -580,10 +580,14 @@ subscription_key = { credential = "c" }
 
     #[test]
     fn a_lane_takes_payments_through_exactly_one_backend() {
-        let neither = format!("{UNIT}[[lane]]\nname = \"till-1\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n");
+        let neither = format!(
+            "{UNIT}[[lane]]\nname = \"till-1\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n"
+        );
         let found = problems(&neither);
         assert!(
-            found.iter().any(|p| p.starts_with("line 9: lane[0].name: the lane needs")),
+            found
+                .iter()
+                .any(|p| p.starts_with("line 9: lane[0].name: the lane needs")),
             "{found:?}"
         );
         let both = format!(
@@ -594,13 +598,17 @@ subscription_key = { credential = "c" }
         );
         let found = problems(&both);
         assert!(
-            found.iter().any(|p| p.starts_with("line 10: lane[0].msn: a lane takes payments through one backend")),
+            found
+                .iter()
+                .any(|p| p.starts_with("line 10: lane[0].msn: a lane takes payments through one backend")),
             "{found:?}"
         );
         let twice = format!("{UNIT}{UNIT}[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n");
         let found = problems(&twice);
         assert!(
-            found.iter().any(|p| p.starts_with("line 9: epayment[1].msn: \"123456\" is configured twice")),
+            found
+                .iter()
+                .any(|p| p.starts_with("line 9: epayment[1].msn: \"123456\" is configured twice")),
             "{found:?}"
         );
         let good = format!("{UNIT}[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n");

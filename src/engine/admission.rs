@@ -87,9 +87,7 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
                 );
             }
             if let Command::Pay {
-                payer,
-                restrictions,
-                ..
+                payer, restrictions, ..
             } = command
             {
                 if !payer.is_scans() && !ledger.capabilities.pushes_to_customer {

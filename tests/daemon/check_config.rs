@@ -156,7 +156,10 @@ tcp = {{ listen = "127.0.0.1:7411" }}
     assert!(!ok, "{text}");
     for (line, what) in [
         (2, "epayment[0].msn"),
-        (3, "epayment[0].environment: base_url is only used with environment = \"custom\""),
+        (
+            3,
+            "epayment[0].environment: base_url is only used with environment = \"custom\"",
+        ),
         (6, "chmod 600"),
         (7, "epayment[0].subscription_key"),
         (8, "epayment[0].qr_image_size"),

@@ -93,6 +93,16 @@ async fn the_epayment_day_shows_each_payments_own_code_read_back_from_the_screen
         }
     }
     assert_eq!(codes.len(), 3, "one code per sale the customer scans: {codes:?}");
+    assert!(
+        stdout.contains("\"flow\":\"phone\"")
+            && out.join("screens").read_dir().unwrap().any(|e| {
+                e.unwrap()
+                    .path()
+                    .to_string_lossy()
+                    .ends_with("approve-in-app.png")
+            }),
+        "a pushed sale asks the customer to approve in the app:\n{stdout}"
+    );
     codes.sort();
     codes.dedup();
     assert_eq!(codes.len(), 3, "each payment has its own code");

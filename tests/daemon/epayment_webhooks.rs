@@ -1,6 +1,7 @@
 //! `mposd run` with webhooks for its ePayment sales unit: the registration is made once and
-//! kept across restarts (made again when it was deleted), forged deliveries are refused,
-//! duplicates dropped, and a delivery makes the lane poll its payment at once.
+//! kept across restarts (made again when it was deleted or its URL changed), forged
+//! deliveries are refused, duplicates dropped, and a delivery makes the lane poll its payment
+//! at once.
 
 use super::support::{final_outcome, stops_with_exit_0, DaemonLog, Setup, MPOSD};
 use mposd::backends::epayment::{EpaymentClient, EpaymentConfig, Keys};
@@ -86,7 +87,7 @@ async fn customer(setup: &Setup, action: &str) {
 }
 
 #[tokio::test]
-async fn the_registration_is_kept_across_restarts_and_made_again_when_deleted() {
+async fn the_registration_is_kept_across_restarts_and_made_again_when_deleted_or_moved() {
     let (setup, url) = Setup::epayment_with_webhooks().await;
     let (daemon, log) = setup.start_daemon_logged().await;
     registered(&log, "Registered").await;
@@ -115,6 +116,17 @@ async fn the_registration_is_kept_across_restarts_and_made_again_when_deleted() 
     assert_eq!(count(&setup, "epRegisterWebhook").await, 2);
     let listed = client.webhooks(&correlation).await.expect("list").webhooks;
     assert_eq!(listed.len(), 1, "one registration of the URL: {listed:?}");
+    stops_with_exit_0(daemon).await;
+
+    // The shop moves the box to another public URL: the old registration goes.
+    let moved = url.replace("/hooks/bageriet", "/hooks/bageriet-kasse");
+    let config = std::fs::read_to_string(&setup.config).expect("config");
+    std::fs::write(&setup.config, config.replace(&url, &moved)).expect("config");
+    let (daemon, log) = setup.start_daemon_logged().await;
+    registered(&log, "Registered").await;
+    let listed = client.webhooks(&correlation).await.expect("list").webhooks;
+    let urls: Vec<&str> = listed.iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(urls, [moved.as_str()]);
     stops_with_exit_0(daemon).await;
 }
 

@@ -27,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 /// A listener that cannot bind (the address taken or not configured on the box) tries again
 /// this often.
 const BIND_RETRY: Duration = Duration::from_secs(5);
+/// How often a running box checks that its registration still exists: Vipps MobilePay deletes
+/// one whose deliveries failed for two weeks (a relay down), and a person may delete it.
+const RECHECK: Duration = Duration::from_secs(3600);
 
 /// One sales unit's webhooks and the engines of its lanes.
 pub struct SalesUnitHooks {
@@ -88,22 +91,31 @@ async fn register(
 ) {
     let events: Vec<String> = PAYMENT_EVENT_TYPES.iter().map(|e| e.to_string()).collect();
     let backoff = Backoff::jittered(Duration::from_secs(1), Duration::from_secs(300));
-    let mut attempt = 0;
+    let mut failures = 0;
     loop {
-        attempt += 1;
-        match registration::ensure(&client, &db, &url, &events).await {
+        let wait = match registration::ensure(&client, &db, &url, &events).await {
             Ok((secret, how)) => {
-                *inbox.secret.write().unwrap_or_else(|p| p.into_inner()) = Some(secret);
-                tracing::info!(msn = client.msn(), %url, ?how, "webhooks registered");
-                return;
+                failures = 0;
+                let first = inbox
+                    .secret
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .replace(secret)
+                    .is_none();
+                if first || how == registration::Ensured::Registered {
+                    tracing::info!(msn = client.msn(), %url, ?how, "webhooks registered");
+                }
+                RECHECK
             }
             Err(e) => {
-                tracing::warn!(msn = client.msn(), error = %format!("{e:#}"), "cannot register the webhooks yet; trying again (payments are polled meanwhile)")
+                failures += 1;
+                tracing::warn!(msn = client.msn(), error = %format!("{e:#}"), "cannot register the webhooks yet; trying again (payments are polled meanwhile)");
+                backoff.delay(failures)
             }
-        }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff.delay(attempt)) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -47,10 +47,16 @@ pub async fn ensure(
     let kept: Option<Kept> = tree.get(msn)?.and_then(|v| serde_json::from_slice(&v).ok());
     let listed = client.webhooks(&correlation).await?.webhooks;
     let wanted = |r: &Registration| r.url == url && same_events(&r.events, events);
-    if let Some(kept) = kept.filter(|k| k.url == url && same_events(&k.events, events)) {
-        if listed.iter().any(|r| r.id == kept.id && wanted(r)) {
-            remove_strays(client, &correlation, &listed, url, &kept.id).await?;
-            return Ok((Secret::new(kept.secret), Ensured::Kept));
+    if let Some(kept) = kept {
+        if kept.url == url && same_events(&kept.events, events) {
+            if listed.iter().any(|r| r.id == kept.id && wanted(r)) {
+                remove_strays(client, &correlation, &listed, url, &kept.id).await?;
+                return Ok((Secret::new(kept.secret), Ensured::Kept));
+            }
+        } else if listed.iter().any(|r| r.id == kept.id) {
+            // The URL or the events changed: the old registration goes, a new one comes.
+            tracing::info!(msn, id = %kept.id, "deleting the webhook registration of the former URL or events");
+            client.delete_webhook(&correlation, &kept.id).await?;
         }
     }
     let made = client

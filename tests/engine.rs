@@ -7,6 +7,8 @@ mod background;
 mod chaos;
 #[path = "engine/flows.rs"]
 mod flows;
+#[path = "engine/nudge.rs"]
+mod nudge;
 #[path = "engine/point_of_sale.rs"]
 mod point_of_sale;
 #[path = "engine/recovery.rs"]

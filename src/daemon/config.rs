@@ -322,9 +322,18 @@ impl Config {
             }
         }
         let mut msns = HashSet::new();
+        let mut hook_addresses = HashSet::new();
         for (i, unit) in self.sales_units.iter().enumerate() {
             for problem in unit.problems(i) {
                 add(problem.key, problem.message);
+            }
+            if let Some(hooks) = &unit.webhooks {
+                if !hook_addresses.insert(hooks.listen) {
+                    add(
+                        format!("epayment[{i}].webhooks.listen"),
+                        format!("{} is used by another sales unit's webhooks", hooks.listen),
+                    );
+                }
             }
             if !msns.insert(unit.msn.clone()) {
                 add(

@@ -5,6 +5,7 @@
 //! private file (`{ file = "…" }`, mode 600) or a systemd credential (`{ credential = "…" }`).
 
 use super::config::Problem;
+use super::webhooks::settings::WebhookSettings;
 use crate::backends::epayment::config::{PRODUCTION, TEST};
 use crate::backends::epayment::engine::{EpaymentBackend, QrDrawing};
 use crate::backends::epayment::{EpaymentClient, EpaymentConfig};
@@ -57,6 +58,9 @@ pub struct SalesUnitSettings {
     /// Extra certificates to trust (PEM), e.g. a corporate proxy.
     #[serde(default)]
     pub extra_ca: Option<PathBuf>,
+    /// Webhook deliveries as an early signal beside polling.
+    #[serde(default)]
+    pub webhooks: Option<WebhookSettings>,
 }
 
 fn default_qr_image_size() -> u32 {
@@ -152,6 +156,9 @@ impl SalesUnitSettings {
             if let Err(e) = super::config::read_pem(ca) {
                 add(key("extra_ca"), e);
             }
+        }
+        if let Some(hooks) = &self.webhooks {
+            out.extend(hooks.problems(index));
         }
         out
     }

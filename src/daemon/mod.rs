@@ -9,6 +9,7 @@ pub mod run;
 pub mod sim_config;
 mod state_dir;
 mod troubles;
+pub mod webhooks;
 
 use clap::Args;
 use std::path::PathBuf;

@@ -19,6 +19,7 @@ use super::lane::{self, RunningLane};
 use super::registration::{LaneContext, PosV10Context};
 use super::state_dir;
 use super::troubles::Troubles;
+use super::webhooks::{self, SalesUnitHooks};
 use crate::backends::epayment::engine::EpaymentBackend;
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::PendingCreations;
@@ -138,6 +139,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     }
+    start_webhooks(&config, &backends, &lanes, &ctx);
     let names: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
     let serving = format!("serving {} lane(s): {}", lanes.len(), names.join(", "));
     notifier.ready(&troubles.status(&serving));
@@ -231,6 +233,37 @@ impl LaneBackends {
             )),
             (None, None) => Err(missing()),
         }
+    }
+}
+
+/// Starts the webhooks of every sales unit that has them, for the engines of its lanes.
+fn start_webhooks(config: &Config, backends: &LaneBackends, lanes: &[RunningLane], ctx: &LaneContext) {
+    for unit in &config.sales_units {
+        let Some(settings) = &unit.webhooks else {
+            continue;
+        };
+        let serving: Vec<&LaneSettings> = config
+            .lanes
+            .iter()
+            .filter(|l| l.msn.as_deref() == Some(unit.msn.as_str()))
+            .collect();
+        let Some(backend) = serving
+            .iter()
+            .find_map(|l| backends.epayment.get(&(unit.msn.clone(), l.currency)))
+        else {
+            continue;
+        };
+        let engines = lanes
+            .iter()
+            .filter(|lane| serving.iter().any(|l| l.name == lane.name))
+            .map(|lane| lane.engine.clone())
+            .collect();
+        let hooks = SalesUnitHooks {
+            settings: settings.clone(),
+            client: backend.client().clone(),
+            engines,
+        };
+        webhooks::start(hooks, ctx.db.clone(), ctx.shutdown.clone());
     }
 }
 

@@ -69,6 +69,7 @@ pub async fn start<B: Backend>(
                     let _ = reply.send(Ok(acceptor.lock().alarms.clone()));
                 }
                 Request::PointOfSale(request) => super::pos::handle(&acceptor, request),
+                Request::Nudge { payment_id } => super::runner::nudge(&acceptor, &payment_id),
             }
         }
     });

@@ -11,6 +11,7 @@ use super::record::Record;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Connects a started cancel command to the command it cancels: if that one has answered, the
 /// cancel learns its outcome now, otherwise when it answers; a running flow is told to cancel.
@@ -48,6 +49,17 @@ pub(crate) fn send_input<B: Backend>(shared: &Engine<B>, id: &CommandId, input: 
     }
 }
 
+/// Tells the running flows of `payment_id` (its sale, and any refund of it) that it may have
+/// changed, so one waiting for its next status poll polls now.
+pub(crate) fn nudge<B: Backend>(shared: &Engine<B>, payment_id: &str) {
+    let state = shared.lock();
+    for (id, running) in &state.running {
+        if state.records.get(id).and_then(|r| r.payment_id.as_deref()) == Some(payment_id) {
+            let _ = running.inputs.send(Input::Nudge);
+        }
+    }
+}
+
 /// Runs a record's flow in its own task until the flow stops.
 pub(crate) fn spawn_flow<B: Backend>(shared: Arc<Engine<B>>, record: Record, waiters: Vec<Waiter>) {
     let (inputs, mut inbox) = mpsc::unbounded_channel();
@@ -72,8 +84,16 @@ async fn run_flow<B: Backend>(
     inbox: &mut mpsc::UnboundedReceiver<Input>,
 ) -> Result<(), EngineError> {
     let mut input = Input::Start;
+    // The end of a wait that an outside input interrupted: when that input asks for nothing
+    // (news the flow has no use for now), the wait goes on until then.
+    let mut interrupted: Option<Instant> = None;
     loop {
-        let actions = flow::step(&mut record, input, now_ms(), &shared.policy());
+        let mut actions = flow::step(&mut record, input, now_ms(), &shared.policy());
+        if let (true, Some(until)) = (actions.is_empty(), interrupted) {
+            let left = until.saturating_duration_since(Instant::now());
+            actions.push(Action::Sleep(u64::try_from(left.as_millis()).unwrap_or(u64::MAX)));
+        }
+        interrupted = None;
         let mut next: Option<Input> = None;
         let mut wait = true;
         for action in actions {
@@ -98,9 +118,13 @@ async fn run_flow<B: Backend>(
                     next = Some(Input::Reply(reply));
                 }
                 Action::Sleep(ms) => {
+                    let until = Instant::now() + Duration::from_millis(ms);
                     tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(ms)) => next = Some(Input::Timer),
-                        Some(external) = inbox.recv() => next = Some(external),
+                        _ = tokio::time::sleep_until(until) => next = Some(Input::Timer),
+                        Some(external) = inbox.recv() => {
+                            interrupted = Some(until);
+                            next = Some(external);
+                        }
                     }
                 }
                 Action::Stop => {

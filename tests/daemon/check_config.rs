@@ -223,3 +223,39 @@ async fn a_panel_too_small_for_a_scannable_qr_code_is_reported() {
         format!("board profile pi-zero2w-st7789-1.3: the MobilePay QR code will be only {side:.1} mm");
     assert!(text.contains(&expected), "{expected}\n{text}");
 }
+
+#[tokio::test]
+async fn webhook_problems_are_reported_with_their_lines() {
+    let (setup, _) = Setup::epayment_with_webhooks().await;
+    let text = std::fs::read_to_string(&setup.config).expect("config");
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| match l {
+            l if l.starts_with("listen = \"127.0.0.1:") && !l.contains('{') => {
+                "listen = \"127.0.0.1:0\"".to_string()
+            }
+            l if l.starts_with("url = \"http://127.0.0.1:") => {
+                "url = \"http://hooks.shop.example/x\"".to_string()
+            }
+            l => l.to_string(),
+        })
+        .collect();
+    let line_of = |prefix: &str| 1 + text.iter().position(|l| l.starts_with(prefix)).expect(prefix);
+    let (listen, url) = (
+        line_of("listen = \"127.0.0.1:0\""),
+        line_of("url = \"http://hooks"),
+    );
+    write_private(&setup.config, &text.join("\n"));
+    let (ok, out) = check(&setup.config);
+    assert!(!ok, "{out}");
+    for (line, what) in [
+        (listen, "epayment[0].webhooks.listen"),
+        (url, "epayment[0].webhooks.url"),
+    ] {
+        let wanted = format!("line {line}:");
+        assert!(
+            out.lines().any(|l| l.contains(&wanted) && l.contains(what)),
+            "expected {what:?} on line {line}:\n{out}"
+        );
+    }
+}

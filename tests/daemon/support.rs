@@ -77,6 +77,21 @@ impl Setup {
         }
     }
 
+    /// [`Setup::epayment`], with the sales unit's webhooks on a free loopback port; returns
+    /// the URL they are registered with (the listener's own address: no relay between).
+    pub async fn epayment_with_webhooks() -> (Setup, String) {
+        let setup = Setup::epayment().await;
+        let listen = format!("127.0.0.1:{}", free_port());
+        let url = format!("http://{listen}/hooks/bageriet");
+        let mut config = std::fs::read_to_string(&setup.config).expect("config");
+        // Appended after the lanes, the table still belongs to the last [[epayment]].
+        config.push_str(&format!(
+            "\n[epayment.webhooks]\nlisten = \"{listen}\"\nurl = \"{url}\"\n"
+        ));
+        std::fs::write(&setup.config, config).expect("config");
+        (setup, url)
+    }
+
     /// A one-lane configuration that reaches the simulator only through a [`Relay`], which
     /// starts switched off: MobilePay is unreachable until [`Relay::on`].
     pub async fn behind_relay() -> (Setup, Relay) {

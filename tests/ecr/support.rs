@@ -239,8 +239,8 @@ impl ScriptedEngine {
                     Request::Alarms { reply } => {
                         let _ = reply.send(Ok(Vec::new()));
                     }
-                    // The scripted lane never changes its point of sale.
-                    Request::PointOfSale(_) => {}
+                    // The scripted lane never changes its point of sale, and polls nothing.
+                    Request::PointOfSale(_) | Request::Nudge { .. } => {}
                 }
             }
         });

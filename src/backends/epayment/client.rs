@@ -24,6 +24,7 @@ use crate::backends::epayment::{
     },
     pacing::ReadPacer,
     tokens::Tokens,
+    webhooks::{RegisterRequest, RegisterResponse, RegistrationList},
 };
 use crate::backends::http::{build_http, exchange, retry_after};
 use crate::correlation::Correlation;
@@ -44,9 +45,13 @@ pub mod endpoints {
     pub const CAPTURE: &str = "capturePayment";
     pub const CANCEL: &str = "cancelPayment";
     pub const REFUND: &str = "refundPayment";
+    pub const REGISTER_WEBHOOK: &str = "registerWebhook";
+    pub const LIST_WEBHOOKS: &str = "getAllWebhooks";
+    pub const DELETE_WEBHOOK: &str = "deleteWebhook";
 }
 
 const PAYMENTS: &str = "epayment/v1/payments";
+const WEBHOOKS: &str = "webhooks/v1/webhooks";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EpaymentSetupError {
@@ -75,7 +80,9 @@ struct Inner {
 struct Call<'a> {
     endpoint: &'static str,
     method: Method,
-    /// Path segments below the base URL; each is escaped on its own.
+    /// The API's path below the base URL.
+    api: &'static str,
+    /// Path segments below the API's path; each is escaped on its own.
     segments: Vec<&'a str>,
     /// Serialised once, so every retry sends identical bytes.
     body: Option<Vec<u8>>,
@@ -212,6 +219,40 @@ impl EpaymentClient {
             )
         };
         self.json(correlation, call).await
+    }
+
+    /// `POST /webhooks/v1/webhooks`: `url` gets `events` from now on, signed with the secret
+    /// in the answer, which is shown this once. Sent without an idempotency key (the API takes
+    /// none), so a repeat after a lost answer may leave a second registration of the URL:
+    /// callers list the registrations afterwards and delete the ones they do not hold.
+    pub async fn register_webhook(
+        &self,
+        correlation: &Correlation,
+        request: &RegisterRequest,
+    ) -> Result<RegisterResponse, EpError> {
+        let call = Call {
+            method: Method::POST,
+            body: Some(body(request)),
+            ..Call::webhooks(endpoints::REGISTER_WEBHOOK, vec![])
+        };
+        self.json(correlation, call).await
+    }
+
+    /// `GET /webhooks/v1/webhooks`: this sales unit's registrations, without their secrets.
+    pub async fn webhooks(&self, correlation: &Correlation) -> Result<RegistrationList, EpError> {
+        let call = Call::webhooks(endpoints::LIST_WEBHOOKS, vec![]);
+        self.json(correlation, call).await
+    }
+
+    /// `DELETE /webhooks/v1/webhooks/{id}`.
+    pub async fn delete_webhook(&self, correlation: &Correlation, id: &str) -> Result<(), EpError> {
+        let call = Call {
+            method: Method::DELETE,
+            ..Call::webhooks(endpoints::DELETE_WEBHOOK, vec![id])
+        };
+        let span =
+            tracing::info_span!("epayment", endpoint = call.endpoint, correlation_id = %correlation.id());
+        self.send(&call).instrument(span).await.map(drop)
     }
 
     async fn json<T: DeserializeOwned>(
@@ -367,7 +408,7 @@ impl EpaymentClient {
 
     async fn attempt(&self, call: &Call<'_>, token: &AccessToken) -> Attempt {
         let inner = &self.inner;
-        let mut url = match reqwest::Url::parse(&format!("{}/{PAYMENTS}", inner.config.base_url)) {
+        let mut url = match reqwest::Url::parse(&format!("{}/{}", inner.config.base_url, call.api)) {
             Ok(url) => url,
             Err(err) => return Attempt::Lost(format!("bad URL: {err}")),
         };
@@ -415,10 +456,25 @@ impl<'a> Call<'a> {
         Call {
             endpoint,
             method: Method::GET,
+            api: PAYMENTS,
             segments,
             body: None,
             idempotency_key: None,
             paced: Some(reference),
+            retry_locked: false,
+        }
+    }
+
+    /// A read of the Webhooks API; the others change `method` and `body`.
+    fn webhooks(endpoint: &'static str, segments: Vec<&'a str>) -> Call<'a> {
+        Call {
+            endpoint,
+            method: Method::GET,
+            api: WEBHOOKS,
+            segments,
+            body: None,
+            idempotency_key: None,
+            paced: None,
             retry_locked: false,
         }
     }
@@ -441,6 +497,7 @@ impl<'a> Call<'a> {
         Call {
             endpoint,
             method: Method::POST,
+            api: PAYMENTS,
             segments,
             body: Some(body),
             idempotency_key: Some(key),

@@ -106,6 +106,68 @@ pub fn sign(secret: &str, host: &str, path_and_query: &str, date: &str, body: &[
     }
 }
 
+/// The documented `SignedHeaders` of a delivery, in their order.
+const SIGNED_HEADERS: &str = "x-ms-date;host;x-ms-content-sha256";
+
+/// Why a delivery is not trusted. None of them carries the secret or a signature.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Untrusted {
+    #[error("the header {0} is missing")]
+    Missing(&'static str),
+    #[error("the Authorization header is not HMAC-SHA256 over x-ms-date;host;x-ms-content-sha256")]
+    Scheme,
+    #[error("x-ms-content-sha256 is not the SHA-256 of the body")]
+    ContentHash,
+    #[error("the signature does not match")]
+    Signature,
+    #[error("x-ms-date is not an RFC 1123 date")]
+    Date,
+    #[error("x-ms-date is {skew_s} s away from this box's clock (at most {tolerance_s} s allowed)")]
+    Stale { skew_s: i64, tolerance_s: u64 },
+}
+
+/// Checks a delivery the way the Webhooks API signs it ([`sign`]): the body against
+/// `x-ms-content-sha256`, the signature over `host` and `path_and_query` (the registered
+/// URL's, as the sender signed them) in constant time, and `x-ms-date` within `tolerance` of
+/// `now` (a replayed old delivery is refused).
+pub fn verify(
+    secret: &str,
+    host: &str,
+    path_and_query: &str,
+    signature: &Signature,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+    tolerance: std::time::Duration,
+) -> Result<(), Untrusted> {
+    let mac = signature
+        .authorization
+        .strip_prefix("HMAC-SHA256 SignedHeaders=")
+        .and_then(|rest| rest.strip_prefix(SIGNED_HEADERS))
+        .and_then(|rest| rest.strip_prefix("&Signature="))
+        .ok_or(Untrusted::Scheme)?;
+    let mac = STANDARD.decode(mac.trim()).map_err(|_| Untrusted::Signature)?;
+    if content_hash(body) != signature.content_sha256 {
+        return Err(Untrusted::ContentHash);
+    }
+    let to_sign = format!(
+        "POST\n{path_and_query}\n{};{host};{}",
+        signature.date, signature.content_sha256
+    );
+    let mut expected =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    expected.update(to_sign.as_bytes());
+    expected.verify_slice(&mac).map_err(|_| Untrusted::Signature)?;
+    let date = chrono::DateTime::parse_from_rfc2822(&signature.date).map_err(|_| Untrusted::Date)?;
+    let skew_s = (now - date.with_timezone(&chrono::Utc)).num_seconds();
+    if skew_s.unsigned_abs() > tolerance.as_secs() {
+        return Err(Untrusted::Stale {
+            skew_s,
+            tolerance_s: tolerance.as_secs(),
+        });
+    }
+    Ok(())
+}
+
 /// HMAC (RFC 2104) over SHA-256.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
@@ -147,6 +209,75 @@ mod tests {
         assert_eq!(
             signed.authorization,
             "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=agAiSyogQbDHpeucoNwYz+yAr5nJ+v+zasdkSbqzv+U="
+        );
+    }
+
+    fn example() -> (&'static str, &'static [u8], Signature) {
+        let secret =
+            "A0+AeKBRG2KRGvnNwJpQlb6IJFk48CKXCIcrLoHncVJKDILsQSxS6NWCccwWm6r6FhGKhiHTBsG2wo/xU6FY/A==";
+        let body: &[u8] = br#"{"some-unique-content":"ee6e441b-cc4a-46f8-895d-a5af79bcc233/hello-world"}"#;
+        let signed = sign(
+            secret,
+            "webhook.site",
+            "/e2cee29b-012e-4f1d-8ef4-e95fd74a7a63",
+            "Thu, 30 Mar 2023 08:38:32 GMT",
+            body,
+        );
+        (secret, body, signed)
+    }
+
+    fn at(date: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc2822(date).unwrap().into()
+    }
+
+    #[test]
+    fn verifies_the_documented_example_and_refuses_any_change() {
+        let (secret, body, signed) = example();
+        let path = "/e2cee29b-012e-4f1d-8ef4-e95fd74a7a63";
+        let now = at("Thu, 30 Mar 2023 08:40:00 GMT");
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        let check = |secret: &str, host: &str, signed: &Signature, body: &[u8]| {
+            verify(secret, host, path, signed, body, now, minutes(5))
+        };
+        assert_eq!(check(secret, "webhook.site", &signed, body), Ok(()));
+        assert_eq!(
+            check("another secret", "webhook.site", &signed, body),
+            Err(Untrusted::Signature)
+        );
+        assert_eq!(
+            check(secret, "other.site", &signed, body),
+            Err(Untrusted::Signature)
+        );
+        assert_eq!(
+            check(secret, "webhook.site", &signed, b"{}"),
+            Err(Untrusted::ContentHash)
+        );
+        let mut forged = signed.clone();
+        forged.date = "Thu, 30 Mar 2023 08:39:32 GMT".into();
+        assert_eq!(
+            check(secret, "webhook.site", &forged, body),
+            Err(Untrusted::Signature)
+        );
+        let mut other_scheme = signed.clone();
+        other_scheme.authorization = other_scheme.authorization.replace("x-ms-date;host;", "host;");
+        assert_eq!(
+            check(secret, "webhook.site", &other_scheme, body),
+            Err(Untrusted::Scheme)
+        );
+        assert_eq!(
+            verify(
+                secret,
+                "webhook.site",
+                path,
+                &signed,
+                body,
+                at("Thu, 30 Mar 2023 09:00:00 GMT"),
+                minutes(5)
+            ),
+            Err(Untrusted::Stale {
+                skew_s: 1288,
+                tolerance_s: 300
+            })
         );
     }
 

@@ -101,6 +101,8 @@ pub enum Request {
     },
     /// About the point of sale the engine serves (see [`EngineHandle::retire`]).
     PointOfSale(PosRequest),
+    /// The payment may have changed (see [`EngineHandle::nudge`]).
+    Nudge { payment_id: String },
 }
 
 /// What the daemon asks the engine about its point of sale, when the point of sale must be
@@ -339,6 +341,17 @@ impl EngineHandle {
         self.pos_request(PosRequest::Alarm { detail }).await
     }
 
+    /// News that the payment `payment_id` may have changed (a webhook said so): if this
+    /// engine is waiting to poll it, it polls now instead of at the next scheduled poll.
+    /// Polling stays the truth, so news of a payment the engine does not follow changes
+    /// nothing, and so does news that arrives while the engine is too busy to take it (the
+    /// scheduled poll comes anyway); it never waits.
+    pub fn nudge(&self, payment_id: &str) {
+        let _ = self.requests.try_send(Request::Nudge {
+            payment_id: payment_id.to_string(),
+        });
+    }
+
     async fn pos_request(&self, request: PosRequest) -> Result<(), EngineError> {
         self.requests
             .send(Request::PointOfSale(request))
@@ -419,6 +432,8 @@ async fn forward_ahead(
                 }
                 // No engine, no point of sale yet: the caller sees the engine as stopped.
                 Some(Request::PointOfSale(_)) => {}
+                // No engine, so no payment of its is being polled.
+                Some(Request::Nudge { .. }) => {}
                 None => return,
             },
         }

@@ -138,6 +138,10 @@ pub enum Input {
     CancelRequested,
     /// For a cancel command: the command it cancels has been answered with this outcome.
     TargetFinished(Outcome),
+    /// News that the payment or refund may have changed (a webhook said so): a flow waiting
+    /// for its next status poll polls now. In any other phase nothing changes, and a wait the
+    /// news interrupted goes on (the driver keeps it).
+    Nudge,
 }
 
 /// What the driver must do, in order.
@@ -171,6 +175,7 @@ pub fn step(record: &mut Record, input: Input, now_ms: u64, policy: &Policy) -> 
         Input::Timer => flow.issue(),
         Input::CancelRequested => flow.on_cancel(),
         Input::TargetFinished(outcome) => flow.on_target_finished(outcome),
+        Input::Nudge => flow.on_nudge(),
         Input::Reply(Ok(reply)) => {
             // A status the engine does not understand counts as a failure, so remember the
             // streak until the answer has been looked at.
@@ -269,6 +274,15 @@ impl Flow<'_> {
             self.push(Action::Persist { durable: false });
         }
         self.push(Action::Sleep(delay));
+    }
+
+    /// Polls now instead of at the next scheduled poll. Only a poll is brought forward: a
+    /// retry after a failure keeps its back-off, and a request is never repeated early.
+    fn on_nudge(&mut self) {
+        let polling = matches!(self.rec.phase, Phase::Poll | Phase::PollRefund);
+        if polling && self.rec.failing_since_ms.is_none() {
+            self.issue()
+        }
     }
 
     fn wants_cancel(&self) -> bool {

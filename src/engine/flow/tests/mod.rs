@@ -9,6 +9,7 @@ mod capture_cancel;
 mod crash_points;
 mod doubt;
 mod errors;
+mod nudge;
 mod payments;
 mod prepared;
 mod refunds;

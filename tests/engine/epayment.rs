@@ -204,27 +204,15 @@ async fn outcome_of(submission: Submission) -> Outcome {
         .expect("the engine runs")
 }
 
-fn pay_by(amount: i64, order: &str, payer: Payer) -> Command {
-    let Command::Pay {
-        amount,
-        currency,
-        order_id,
-        keep_reservation,
-        restrictions,
-        label,
-        order_lines,
-        ..
-    } = pay(amount, order, false)
-    else {
-        unreachable!()
-    };
+/// A sale paid by `payer`, with `order_lines` as its receipt.
+fn sale(amount: i64, order: &str, payer: Payer, order_lines: Vec<OrderLine>) -> Command {
     Command::Pay {
-        amount,
-        currency,
-        order_id,
-        keep_reservation,
-        restrictions,
-        label,
+        amount: Minor(amount),
+        currency: Currency::DKK,
+        order_id: order.into(),
+        keep_reservation: false,
+        restrictions: None,
+        label: None,
         payer,
         order_lines,
     }
@@ -316,7 +304,7 @@ async fn a_payment_is_pushed_to_a_phone_number_or_a_personal_qr() {
     ];
     for (n, (command, payer)) in payers.into_iter().enumerate() {
         let mut sale = engine
-            .submit(id(command), pay_by(1500, &format!("R1-000{n}"), payer))
+            .submit(id(command), sale(1500, &format!("R1-000{n}"), payer, Vec::new()))
             .await
             .unwrap();
         let (payment_id, prompt) = waiting_prompt(&mut sale).await;
@@ -354,7 +342,7 @@ async fn a_payment_is_pushed_to_a_phone_number_or_a_personal_qr() {
         ),
     ];
     for (command, payer) in unknown {
-        let outcome = run(&engine, command, pay_by(1500, "R1-0009", payer)).await;
+        let outcome = run(&engine, command, sale(1500, "R1-0009", payer, Vec::new())).await;
         assert_eq!(rejected_with(&outcome), RejectCode::InvalidRequest, "{outcome:?}");
     }
     assert_eq!(lane.payments().await.len(), 2);
@@ -376,29 +364,7 @@ async fn order_lines_reach_the_app_as_the_receipt() {
         line("4711", "Rugbrød", Some(2), 4500, 2500),
         line("0815", "Kaffe", None, 2995, 2500),
     ];
-    let with_lines = |order: &str, lines: Vec<OrderLine>| match pay(7495, order, false) {
-        Command::Pay {
-            amount,
-            currency,
-            order_id,
-            keep_reservation,
-            restrictions,
-            label,
-            payer,
-            ..
-        } => Command::Pay {
-            amount,
-            currency,
-            order_id,
-            keep_reservation,
-            restrictions,
-            label,
-            payer,
-            order_lines: lines,
-        },
-        _ => unreachable!(),
-    };
-    let outcome = run(&engine, "sale-1", with_lines("R1-0001", lines)).await;
+    let outcome = run(&engine, "sale-1", sale(7495, "R1-0001", Payer::Scans, lines)).await;
     let Outcome::Captured { payment_id, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -420,7 +386,12 @@ async fn order_lines_reach_the_app_as_the_receipt() {
     let outcome = run(
         &engine,
         "sale-2",
-        with_lines("R1-0002", vec![line("1", "Odd", None, 7495, 10_001)]),
+        sale(
+            7495,
+            "R1-0002",
+            Payer::Scans,
+            vec![line("1", "Odd", None, 7495, 10_001)],
+        ),
     )
     .await;
     assert_eq!(rejected_with(&outcome), RejectCode::InvalidRequest);

@@ -58,7 +58,7 @@ fn order_line(line: &Value, at: &str) -> Result<(), EpError> {
         }
     }
     for name in ["totalAmount", "totalAmountExcludingTax", "totalTaxAmount"] {
-        if !line.get(name).is_some_and(|v| v.as_i64().is_some()) {
+        if line.get(name).and_then(Value::as_i64).is_none() {
             return Err(EpError::field(
                 format!("{at}.{name}"),
                 format!("{at}.{name} is required and must be a whole number of minor units"),

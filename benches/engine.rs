@@ -1,13 +1,19 @@
-//! Engine figures against the in-process simulator, journal on disk:
+//! Engine figures for each backend (PoS V10 and ePayment) against the in-process simulator,
+//! journal on disk:
 //! - overhead from a command to its first HTTP request (p50/p99), which includes the durability
 //!   point (flush + fsync) that makes the intent and its idempotency key survive a power cut;
-//! - HTTP calls per sale compared with the minimum (initiate, one status poll, capture);
-//! - sales per second through one point of sale.
+//! - HTTP calls per sale, by endpoint, from the simulator's request log, compared with the
+//!   protocol's minimum (create, one status read, capture), and how many of the status reads
+//!   found the customer still deciding (those come from the customer's pace, not the engine);
+//! - sales per second through one lane.
 //!
-//! `cargo bench --bench engine` (`MPOSD_BENCH_SALES` sets the number of sales, default 200).
-//! The simulator answers status polls with `pollDelayInMs` = 20 and the customer approves at
-//! once, so the figures show the engine, not a customer.
+//! `cargo bench --bench engine` (`MPOSD_BENCH_SALES` sets the number of sales per backend,
+//! default 200). The PoS V10 simulator answers status polls with `pollDelayInMs` = 20 and the
+//! customers approve at once, so the figures show the engine, not a customer.
 
+#[allow(dead_code)] // shared with the tests; this benchmark uses part of it
+#[path = "../tests/shared/sim_ep.rs"]
+mod sim_ep;
 #[allow(dead_code)] // shared with the tests; this benchmark uses part of it
 #[path = "../tests/shared/sim_pos.rs"]
 mod sim_pos;
@@ -15,23 +21,28 @@ mod sim_pos;
 use mposd::backends::pos_v10::engine::PosV10Backend;
 use mposd::engine::api::{Command, CommandId, Outcome};
 use mposd::engine::backend::{
-    Backend, BackendError, Capabilities, CorrelationId, NewCheckIn, NewPayment, NewRefund, PaymentInfo,
-    PaymentQuery, PaymentTerms, RefundInfo,
+    Backend, BackendError, Capabilities, CorrelationId, CustomerPrompt, NewCheckIn, NewPayment, NewRefund,
+    PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo,
 };
 use mposd::engine::journal::Journal;
 use mposd::engine::{start, EngineConfig};
 use mposd::money::{Currency, Minor};
-use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The real PoS V10 backend, with the moment of each create request noted.
-struct Timed {
-    inner: PosV10Backend,
+/// A real backend, with the moment of each create request noted, and the status reads that
+/// found the customer still deciding counted (the engine cannot save those: they come from
+/// the customer's pace).
+struct Timed<B> {
+    inner: B,
     creates: Mutex<Vec<Instant>>,
+    reads_before_answer: AtomicU64,
 }
 
-impl Backend for Timed {
+impl<B: Backend> Backend for Timed<B> {
     fn capabilities(&self) -> &Capabilities {
         self.inner.capabilities()
     }
@@ -51,7 +62,11 @@ impl Backend for Timed {
         self.inner.set_terms(c, id, t).await
     }
     async fn payment(&self, c: CorrelationId, id: &str) -> Result<PaymentInfo, BackendError> {
-        self.inner.payment(c, id).await
+        let info = self.inner.payment(c, id).await;
+        if info.as_ref().is_ok_and(|i| i.state.is_open()) {
+            self.reads_before_answer.fetch_add(1, Ordering::Relaxed);
+        }
+        info
     }
     async fn find_payments(&self, c: CorrelationId, q: &PaymentQuery) -> Result<Vec<String>, BackendError> {
         self.inner.find_payments(c, q).await
@@ -87,6 +102,122 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// The simulator's request counts by endpoint.
+async fn request_counts(base_url: &str) -> BTreeMap<String, u64> {
+    let log = sim_pos::ground_truth(base_url, "/_sim/requests").await;
+    log["counts"]
+        .as_object()
+        .map(|counts| {
+            counts
+                .iter()
+                .map(|(endpoint, n)| (endpoint.clone(), n.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One backend's run: `sales` captured sales through one lane whose journal is at `journal`.
+struct Run<'a> {
+    name: &'a str,
+    base_url: &'a str,
+    lane: &'a str,
+    prompt: Option<CustomerPrompt>,
+    journal: &'a Path,
+    sales: usize,
+    /// The protocol's minimum per sale, and its endpoints.
+    minimum: &'a str,
+}
+
+impl Run<'_> {
+    async fn measure<B: Backend>(&self, backend: B) {
+        let backend = Arc::new(Timed {
+            inner: backend,
+            creates: Mutex::new(Vec::new()),
+            reads_before_answer: AtomicU64::new(0),
+        });
+        let (journal, _) = Journal::open_or_set_aside(self.journal, 4 << 20, 1).unwrap();
+        let engine = start(
+            backend.clone(),
+            journal,
+            EngineConfig::new(self.lane, self.prompt.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+        let before = request_counts(self.base_url).await;
+        let mut overheads = Vec::new();
+        let started = Instant::now();
+        for n in 0..self.sales {
+            let id = CommandId::new(format!("bench-{n}")).unwrap();
+            let command = Command::Pay {
+                amount: Minor(1000 + n as i64),
+                currency: Currency::DKK,
+                order_id: format!("bench-{n}"),
+                keep_reservation: false,
+                restrictions: None,
+                label: None,
+                payer: Default::default(),
+                order_lines: Vec::new(),
+            };
+            let sent = Instant::now();
+            let outcome = engine.run(id, command).await.unwrap();
+            assert!(matches!(outcome, Outcome::Captured { .. }), "{outcome:?}");
+            let first_request = *backend.creates.lock().unwrap().last().unwrap();
+            overheads.push(first_request - sent);
+        }
+        let elapsed = started.elapsed();
+        let after = request_counts(self.base_url).await;
+        overheads.sort();
+        let waiting = backend.reads_before_answer.load(Ordering::Relaxed);
+        self.report(&overheads, elapsed, &before, &after, waiting);
+    }
+
+    fn report(
+        &self,
+        overheads: &[Duration],
+        elapsed: Duration,
+        before: &BTreeMap<String, u64>,
+        after: &BTreeMap<String, u64>,
+        reads_before_answer: u64,
+    ) {
+        let sales = self.sales as f64;
+        // Every request in the log is the engine's: the simulated customers act inside the
+        // simulator.
+        let made: Vec<(&str, u64)> = after
+            .iter()
+            .map(|(endpoint, n)| (endpoint.as_str(), n - before.get(endpoint).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let per_sale = made.iter().map(|(_, n)| n).sum::<u64>() as f64 / sales;
+        let by_endpoint = made
+            .iter()
+            .map(|(endpoint, n)| format!("{endpoint} {:.2}", *n as f64 / sales))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "{}: {} sales through one lane, journal on disk",
+            self.name, self.sales
+        );
+        println!(
+            "  command -> first HTTP request: p50 {:.2} ms, p99 {:.2} ms (includes the fsync of the intent)",
+            percentile(overheads, 0.5).as_secs_f64() * 1e3,
+            percentile(overheads, 0.99).as_secs_f64() * 1e3
+        );
+        println!(
+            "  HTTP calls per sale: {per_sale:.2} (minimum {}): {by_endpoint}",
+            self.minimum,
+        );
+        println!(
+            "    of which status reads while the customer was still deciding: {:.2} (the customer's pace)",
+            reads_before_answer as f64 / sales
+        );
+        println!(
+            "  throughput: {:.1} sales/s (customer approves at once)",
+            sales / elapsed.as_secs_f64()
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let sales: usize = std::env::var("MPOSD_BENCH_SALES")
@@ -103,58 +234,30 @@ async fn main() {
         pos_id: pos,
         beacon_id: beacon,
     } = pos;
-    sim_pos::customers_everywhere(&base, "+4520031805", "accept", 0).await;
-    let backend = Arc::new(Timed {
-        inner: PosV10Backend::new(client),
-        creates: Mutex::new(Vec::new()),
-    });
-    let (journal, _) = Journal::open_or_set_aside(&dir.path().join("journal"), 4 << 20, 1).unwrap();
-    let engine_config = EngineConfig::new(&pos, Some(mposd::backends::pos_v10::engine::prompt(&beacon)));
-    let engine = start(backend.clone(), journal, engine_config, None)
-        .await
-        .unwrap();
-    let before = sim_pos::ground_truth(&base, "/_sim/requests").await;
 
-    let mut overheads = Vec::new();
-    let started = Instant::now();
-    for n in 0..sales {
-        let id = CommandId::new(format!("bench-{n}")).unwrap();
-        let command = Command::Pay {
-            amount: Minor(1000 + n as i64),
-            currency: Currency::DKK,
-            order_id: format!("bench-{n}"),
-            keep_reservation: false,
-            restrictions: None,
-            label: None,
-            payer: Default::default(),
-            order_lines: Vec::new(),
-        };
-        let sent = Instant::now();
-        let outcome = engine.run(id, command).await.unwrap();
-        assert!(matches!(outcome, Outcome::Captured { .. }), "{outcome:?}");
-        let first_request = *backend.creates.lock().unwrap().last().unwrap();
-        overheads.push(first_request - sent);
+    sim_pos::customers_everywhere(&base, "+4520031805", "accept", 0).await;
+    Run {
+        name: "PoS V10",
+        base_url: &base,
+        lane: &pos,
+        prompt: Some(mposd::backends::pos_v10::engine::prompt(&beacon)),
+        journal: &dir.path().join("journal-v10"),
+        sales,
+        minimum: "3: initiate, one status poll, capture",
     }
-    let elapsed = started.elapsed();
-    let after = sim_pos::ground_truth(&base, "/_sim/requests").await;
-    let count = |v: &Value, e: &str| v["counts"][e].as_u64().unwrap_or(0);
-    let calls: u64 = ["initiatePayment", "getPayment", "capturePayment", "token"]
-        .iter()
-        .map(|e| count(&after, e) - count(&before, e))
-        .sum();
-    overheads.sort();
-    println!("engine benchmark, {sales} sales through one point of sale, journal on disk");
-    println!(
-        "  command -> first HTTP request: p50 {:.2} ms, p99 {:.2} ms (includes the fsync of the intent)",
-        percentile(&overheads, 0.5).as_secs_f64() * 1e3,
-        percentile(&overheads, 0.99).as_secs_f64() * 1e3
-    );
-    println!(
-        "  HTTP calls per sale: {:.2} (minimum 3: initiate, one status poll, capture)",
-        calls as f64 / sales as f64
-    );
-    println!(
-        "  throughput: {:.1} sales/s (status poll delay 20 ms, customer approves at once)",
-        sales as f64 / elapsed.as_secs_f64()
-    );
+    .measure(PosV10Backend::new(client))
+    .await;
+
+    sim_ep::customers(&base, "approve", 0).await;
+    Run {
+        name: "ePayment",
+        base_url: &base,
+        lane: "bench",
+        prompt: None,
+        journal: &dir.path().join("journal-epayment"),
+        sales,
+        minimum: "3: create, one read, capture",
+    }
+    .measure(sim_ep::backend(&base))
+    .await;
 }

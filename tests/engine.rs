@@ -5,6 +5,8 @@
 mod background;
 #[path = "engine/chaos.rs"]
 mod chaos;
+#[path = "engine/epayment.rs"]
+mod epayment;
 #[path = "engine/flows.rs"]
 mod flows;
 #[path = "engine/nudge.rs"]
@@ -13,6 +15,9 @@ mod nudge;
 mod point_of_sale;
 #[path = "engine/recovery.rs"]
 mod recovery;
+#[allow(dead_code)] // shared with the torture tests and benchmarks; these tests use part of it
+#[path = "shared/sim_ep.rs"]
+mod sim_ep;
 #[allow(dead_code)] // shared with the torture tests and benchmarks; these tests use part of it
 #[path = "shared/sim_pos.rs"]
 mod sim_pos;

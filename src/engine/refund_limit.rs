@@ -11,11 +11,12 @@ use super::api::{Command, CommandKind, Outcome, RejectCode};
 use super::record::Record;
 use crate::money::Minor;
 
-/// What is left to refund of the payment `payment_id`: its captured amount less the refunds of
-/// it that are still running (they may yet be paid out) or were paid out. Refunds that were
-/// cancelled or refused took nothing. `None` when the journal holds no capture of the payment.
+/// What is left to refund of the payment `payment_id`: its captured amount (the sum of every
+/// capture of it: a reservation may be captured in parts) less the refunds of it that are still
+/// running (they may yet be paid out) or were paid out. Refunds that were cancelled or refused
+/// took nothing. `None` when the journal holds no capture of the payment.
 pub fn left_to_refund<'a>(payment_id: &str, records: impl IntoIterator<Item = &'a Record>) -> Option<Minor> {
-    let mut captured = None;
+    let mut captured: Option<i64> = None;
     let mut refunded = 0i64;
     for record in records {
         if record.payment_id.as_deref() != Some(payment_id) {
@@ -26,7 +27,7 @@ pub fn left_to_refund<'a>(payment_id: &str, records: impl IntoIterator<Item = &'
                 CommandKind::Pay | CommandKind::Ready | CommandKind::Capture,
                 _,
                 Some(Outcome::Captured { amount, .. } | Outcome::CapturePending { amount, .. }),
-            ) => captured = Some(*amount),
+            ) => captured = Some(captured.unwrap_or(0).saturating_add(amount.0)),
             (CommandKind::Refund, Command::Refund { amount, .. }, outcome) => {
                 let counts = !record.is_finished() || matches!(outcome, Some(Outcome::Refunded { .. }));
                 if counts {
@@ -36,7 +37,7 @@ pub fn left_to_refund<'a>(payment_id: &str, records: impl IntoIterator<Item = &'
             _ => {}
         }
     }
-    captured.map(|c| Minor(c.0.saturating_sub(refunded).max(0)))
+    captured.map(|c| Minor(c.saturating_sub(refunded).max(0)))
 }
 
 /// Refuses a refund of `amount` that is more than is left to refund of `payment_id`.
@@ -186,6 +187,18 @@ mod tests {
             currency: Currency::DKK,
         });
         assert_eq!(left_to_refund("pay-1", [&reserved, &capture]), Some(Minor(600)));
+        // A second part of the reservation adds to what may be refunded.
+        let mut rest = capture.clone();
+        rest.id = CommandId::new("cap-2").unwrap();
+        rest.outcome = Some(Outcome::Captured {
+            payment_id: "pay-1".into(),
+            amount: Minor(300),
+            currency: Currency::DKK,
+        });
+        assert_eq!(
+            left_to_refund("pay-1", [&reserved, &capture, &rest]),
+            Some(Minor(900))
+        );
     }
 
     #[test]

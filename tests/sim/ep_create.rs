@@ -126,6 +126,68 @@ async fn required_fields_are_named_when_missing() {
     assert_eq!(ep.create(extra).await.status, 201);
 }
 
+/// The receipt is checked against the Order Management shape and kept as sent, so a till sees
+/// in the ground truth what the app would show.
+#[tokio::test]
+async fn the_receipt_is_checked_and_kept() {
+    let ep = start_ep().await;
+    let receipt = json!({
+        "orderLines": [{
+            "name": "Rugbrød", "id": "4711", "totalAmount": 4500,
+            "totalAmountExcludingTax": 3600, "totalTaxAmount": 900, "taxRate": 2500,
+            "unitInfo": {"unitPrice": 2250, "quantity": "2", "quantityUnit": "PCS"}
+        }],
+        "bottomLine": {"currency": "DKK", "receiptNumber": "R1-0001"}
+    });
+    let reference = new_reference();
+    let mut body = push_body(&reference, 4500);
+    body["receipt"] = receipt.clone();
+    let created = ep.create(body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(ep.ground(&reference).await["receipt"], receipt);
+
+    let broken = [
+        (
+            "/orderLines/0/taxRate",
+            json!(10_001),
+            "receipt.orderLines[0].taxRate",
+        ),
+        ("/orderLines/0/name", Value::Null, "receipt.orderLines[0].name"),
+        (
+            "/orderLines/0/totalAmountExcludingTax",
+            json!("3600"),
+            "receipt.orderLines[0].totalAmountExcludingTax",
+        ),
+        (
+            "/orderLines/0/unitInfo/quantityUnit",
+            json!("BOX"),
+            "receipt.orderLines[0].unitInfo.quantityUnit",
+        ),
+        (
+            "/bottomLine/currency",
+            json!("EUR"),
+            "receipt.bottomLine.currency",
+        ),
+        ("/bottomLine", Value::Null, "receipt.bottomLine"),
+    ];
+    for (pointer, value, field) in broken {
+        let mut bad = receipt.clone();
+        *bad.pointer_mut(pointer).unwrap() = value;
+        let reference = new_reference();
+        let mut body = push_body(&reference, 4500);
+        body["receipt"] = bad;
+        field_error(&ep.create(body).await, field);
+        assert!(
+            ep.sim.get("/_sim/epayment/payments").await.ok()["payments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["reference"] != json!(reference)),
+            "a refused create leaves no payment"
+        );
+    }
+}
+
 #[tokio::test]
 async fn customer_is_one_of_phone_personal_qr_and_token() {
     let ep = start_ep().await;

@@ -51,6 +51,7 @@ pub async fn payments(State(sim): Sim) -> Response {
                     "customer": p.customer,
                     "approving": p.approving,
                     "qrContent": p.qr_target,
+                    "receipt": p.receipt,
                     "createdAt": format_rfc3339(p.created_at),
                     "events": p.events,
                 })

@@ -161,6 +161,7 @@ impl Ledger {
             qr: new.qr,
             qr_target,
             metadata: new.request.metadata.clone(),
+            receipt: new.request.receipt.clone(),
             events: Vec::new(),
             published: 0,
             auto,

@@ -16,6 +16,7 @@ mod payment;
 pub(super) mod problem;
 mod qr;
 mod qr_api;
+mod receipt;
 mod validate;
 mod webhooks_api;
 

@@ -65,6 +65,8 @@ pub struct Payment {
     /// What the QR code encodes (for `QR` payments).
     pub qr_target: Option<String>,
     pub metadata: Option<BTreeMap<String, String>>,
+    /// The receipt the app shows, as the till sent it.
+    pub receipt: Option<serde_json::Value>,
     pub events: Vec<PaymentEvent>,
     pub(super) auto: Option<AutoStep>,
     /// How many of `events` have been handed to the webhooks.

@@ -163,6 +163,9 @@ pub fn create_request(
             "Give either receipt.orderLines or receiptUrl, not both",
         ));
     }
+    if let Some(receipt) = &request.receipt {
+        super::receipt::check(receipt, currency)?;
+    }
     let target = customer_target(&request, unit, fixtures, checked_in)?;
     let qr = qr_format(&request)?;
     if request.user_flow == UserFlow::WebRedirect && request.return_url.is_none() {

@@ -24,6 +24,9 @@ mod offline_start;
 mod point_of_sale;
 #[path = "daemon/run.rs"]
 mod run;
+#[allow(dead_code)] // shared with the engine tests; these tests use part of it
+#[path = "shared/sim_ep.rs"]
+mod sim_ep;
 #[allow(dead_code)] // shared with the engine tests and benchmarks; these tests use part of it
 #[path = "shared/sim_pos.rs"]
 mod sim_pos;

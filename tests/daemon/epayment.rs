@@ -2,45 +2,17 @@
 //! ePayment API, captures, reservations and refunds move the money once, and a daemon killed
 //! in the middle of a sale finds it again by its reference.
 
+use super::sim_ep;
 use super::support::{final_outcome, stops_with_exit_0, Setup};
 use mposd::sim::fixtures::{EP_CLIENT_SECRET, EP_MSN, EP_SUBSCRIPTION_KEY, EP_USERS};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-
-/// An automatic customer who scans every QR payment (and takes pushes to their phone) and
-/// answers with `action` after `delay_ms`.
-async fn customer(setup: &Setup, action: &str, delay_ms: u64) {
-    let http = reqwest::Client::new();
-    let base = setup.sim.base_url();
-    http.delete(format!("{base}/_sim/epayment/behaviour"))
-        .send()
-        .await
-        .expect("behaviour");
-    let r = http
-        .post(format!("{base}/_sim/epayment/behaviour"))
-        .json(&json!({"phoneNumber": EP_USERS[0], "action": action, "delayMs": delay_ms, "scansQr": true}))
-        .send()
-        .await
-        .expect("behaviour");
-    assert!(r.status().is_success(), "{}", r.status());
-}
-
-/// The simulator's ePayment ground truth.
-async fn payments(setup: &Setup) -> Vec<Value> {
-    let v: Value = reqwest::get(format!("{}/_sim/epayment/payments", setup.sim.base_url()))
-        .await
-        .expect("payments")
-        .json()
-        .await
-        .expect("json");
-    v["payments"].as_array().cloned().unwrap_or_default()
-}
 
 #[tokio::test]
 async fn sales_reservations_and_refunds_move_the_money_once() {
     let setup = Setup::epayment().await;
     let (daemon, log) = setup.start_daemon_logged().await;
-    customer(&setup, "approve", 200).await;
+    sim_ep::customers(&setup.sim.base_url(), "approve", 200).await;
 
     let (ok, messages) = setup
         .ecr(&["pay", "49.95", "--order", "R1-0001", "--id", "sale-1"])
@@ -54,7 +26,7 @@ async fn sales_reservations_and_refunds_move_the_money_once() {
             .any(|m| m["event"] == json!("waiting_for_customer")),
         "{messages:?}"
     );
-    let sold = payments(&setup).await;
+    let sold = sim_ep::payments(&setup.sim.base_url()).await;
     assert_eq!(sold.len(), 1, "{sold:?}");
     assert_eq!(sold[0]["userFlow"], json!("QR"));
     assert_eq!(sold[0]["capturedMinor"], json!(4995));
@@ -97,7 +69,7 @@ async fn sales_reservations_and_refunds_move_the_money_once() {
         json!("captured"),
         "{messages:?}"
     );
-    let reserved = payments(&setup)
+    let reserved = sim_ep::payments(&setup.sim.base_url())
         .await
         .into_iter()
         .find(|p| p["amountMinor"] == json!(12000))
@@ -124,7 +96,7 @@ async fn sales_reservations_and_refunds_move_the_money_once() {
             "{messages:?}"
         );
     }
-    let first = payments(&setup)
+    let first = sim_ep::payments(&setup.sim.base_url())
         .await
         .into_iter()
         .find(|p| p["reference"] == json!(reference))
@@ -152,7 +124,7 @@ async fn sales_reservations_and_refunds_move_the_money_once() {
 #[tokio::test]
 async fn a_killed_daemon_finds_its_sale_by_reference_and_never_creates_a_second() {
     let setup = Setup::epayment().await;
-    customer(&setup, "ignore", 0).await;
+    sim_ep::customers(&setup.sim.base_url(), "ignore", 0).await;
     let mut daemon = setup.start_daemon().await;
     let ecr_addr = setup.ecr_addr.clone();
     let pay = tokio::spawn(async move {
@@ -164,7 +136,7 @@ async fn a_killed_daemon_finds_its_sale_by_reference_and_never_creates_a_second(
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let reference = loop {
-        if let Some(p) = payments(&setup).await.first() {
+        if let Some(p) = sim_ep::payments(&setup.sim.base_url()).await.first() {
             break p["reference"].as_str().expect("reference").to_string();
         }
         assert!(
@@ -195,7 +167,7 @@ async fn a_killed_daemon_finds_its_sale_by_reference_and_never_creates_a_second(
     let outcome = final_outcome(&messages);
     assert!(ok, "{messages:?}");
     assert_eq!(outcome["result"], json!("captured"), "{outcome}");
-    let all = payments(&setup).await;
+    let all = sim_ep::payments(&setup.sim.base_url()).await;
     assert_eq!(all.len(), 1, "one payment, never a second: {all:?}");
     assert_eq!(all[0]["capturedMinor"], json!(2000));
 }

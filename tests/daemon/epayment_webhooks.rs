@@ -3,11 +3,10 @@
 //! deliveries are refused, duplicates dropped, and a delivery makes the lane poll its payment
 //! at once.
 
+use super::sim_ep;
 use super::support::{final_outcome, stops_with_exit_0, DaemonLog, Setup, MPOSD};
-use mposd::backends::epayment::{EpaymentClient, EpaymentConfig, Keys};
 use mposd::correlation::Correlation;
-use mposd::secrets::{Secret, SecretSource};
-use mposd::sim::fixtures::{EP_CLIENT_ID, EP_CLIENT_SECRET, EP_MSN, EP_SUBSCRIPTION_KEY, EP_USERS};
+use mposd::sim::fixtures::{EP_MSN, EP_USERS};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -52,38 +51,10 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl
     }
 }
 
-/// The fixture sales unit's own client, as the shop owner's tools would use it.
-fn sales_unit_client(base_url: &str) -> EpaymentClient {
-    let source = || SecretSource::Credential("unused".into());
-    let config = EpaymentConfig::new(base_url, EP_MSN, source(), source(), source());
-    let keys = Keys {
-        client_id: Secret::new(EP_CLIENT_ID),
-        client_secret: Secret::new(EP_CLIENT_SECRET),
-        subscription_key: Secret::new(EP_SUBSCRIPTION_KEY),
-    };
-    EpaymentClient::with_keys(config, keys).expect("client")
-}
-
 async fn registered(log: &DaemonLog, how: &str) {
     log.wait_for(WAIT, |l| l.contains("webhooks registered") && l.contains(how))
         .await
         .unwrap_or_else(|| panic!("no \"webhooks registered\" ({how}): {:?}", log.lines()));
-}
-
-async fn customer(setup: &Setup, action: &str) {
-    let http = reqwest::Client::new();
-    let base = setup.sim.base_url();
-    http.delete(format!("{base}/_sim/epayment/behaviour"))
-        .send()
-        .await
-        .expect("behaviour");
-    let r = http
-        .post(format!("{base}/_sim/epayment/behaviour"))
-        .json(&json!({"phoneNumber": EP_USERS[0], "action": action, "delayMs": 0, "scansQr": true}))
-        .send()
-        .await
-        .expect("behaviour");
-    assert!(r.status().is_success(), "{}", r.status());
 }
 
 #[tokio::test]
@@ -99,7 +70,7 @@ async fn the_registration_is_kept_across_restarts_and_made_again_when_deleted_or
     stops_with_exit_0(daemon).await;
 
     // Someone deletes it while the box is off: the next start registers again.
-    let client = sales_unit_client(&setup.sim.base_url());
+    let client = sim_ep::client(&setup.sim.base_url());
     let correlation = Correlation::new("test");
     let listed = client.webhooks(&correlation).await.expect("list").webhooks;
     assert_eq!(listed.len(), 1, "{listed:?}");
@@ -134,7 +105,7 @@ async fn the_registration_is_kept_across_restarts_and_made_again_when_deleted_or
 async fn a_delivery_makes_the_lane_poll_at_once_and_duplicates_or_forgeries_change_nothing() {
     let (setup, url) = Setup::epayment_with_webhooks().await;
     let base = setup.sim.base_url();
-    customer(&setup, "ignore").await;
+    sim_ep::customers(&setup.sim.base_url(), "ignore", 0).await;
     let r = reqwest::Client::new()
         .post(format!("{base}/_sim/epayment/webhooks/duplicates"))
         .json(&json!({"everyDelivery": true}))

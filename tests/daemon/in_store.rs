@@ -115,12 +115,6 @@ async fn never_logged(log: &DaemonLog, private: &[&str]) {
     }
 }
 
-/// The simulator's ePayment payments.
-async fn epayment_payments(setup: &Setup) -> Vec<Value> {
-    let v = super::sim_pos::ground_truth(&setup.sim.base_url(), "/_sim/epayment/payments").await;
-    v["payments"].as_array().cloned().unwrap_or_default()
-}
-
 /// On ePayment the same flows push the payment to the customer's app: to the number as the
 /// cashier typed it, and to the customer whose personal QR code was scanned. The phone sale
 /// carries its receipt lines (the simulator checks the create request; the receipt's form is
@@ -175,7 +169,7 @@ async fn sales_pushed_to_a_phone_or_a_personal_qr_are_paid_through_epayment() {
         assert_eq!(outcome["result"], json!("captured"), "{args:?}: {outcome}");
     }
 
-    let payments = epayment_payments(&setup).await;
+    let payments = super::sim_ep::payments(&setup.sim.base_url()).await;
     assert_eq!(payments.len(), 2, "{payments:?}");
     for (customer, captured) in [(by_phone, 4995), (by_code, 1250)] {
         let payment = payments

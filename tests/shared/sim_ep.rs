@@ -13,10 +13,20 @@ use std::time::Duration;
 /// The test user every automatic customer here is.
 pub const USER: &str = EP_USERS[0];
 
-/// The engine's ePayment backend for the fixture sales unit at `base_url`, in DKK, with
-/// timeouts generous enough for a loaded machine and short waits, so tests show the engine
-/// rather than the pauses a production client keeps.
+/// The engine's ePayment backend for the fixture sales unit at `base_url`, in DKK, over
+/// [`client`].
 pub fn backend(base_url: &str) -> EpaymentBackend {
+    EpaymentBackend::new(
+        client(base_url),
+        QrDrawing::OfficialImage { size: 200 },
+        Currency::DKK,
+    )
+}
+
+/// The fixture sales unit's client at `base_url`, with timeouts generous enough for a loaded
+/// machine and short waits, so tests show the engine rather than the pauses a production
+/// client keeps.
+pub fn client(base_url: &str) -> EpaymentClient {
     let source = || SecretSource::Credential("unused".into());
     let mut config = EpaymentConfig::new(base_url, EP_MSN, source(), source(), source());
     config.timeouts.read = Duration::from_secs(10);
@@ -29,8 +39,7 @@ pub fn backend(base_url: &str) -> EpaymentBackend {
         client_secret: Secret::new(EP_CLIENT_SECRET),
         subscription_key: Secret::new(EP_SUBSCRIPTION_KEY),
     };
-    let client = EpaymentClient::with_keys(config, keys).expect("a valid client configuration");
-    EpaymentBackend::new(client, QrDrawing::OfficialImage { size: 200 }, Currency::DKK)
+    EpaymentClient::with_keys(config, keys).expect("a valid client configuration")
 }
 
 /// Replaces the automatic customers by one who scans every QR payment (and takes pushes to

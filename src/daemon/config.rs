@@ -9,6 +9,8 @@
 //! link, display), so a setting is defined exactly once.
 
 use super::epayment_config::SalesUnitSettings;
+use super::problem::read_pem;
+pub use super::problem::Problem;
 use crate::backends::pos_v10::config::{ClientConfig, Endpoints};
 use crate::backends::pos_v10::onboarding::PosSettings;
 use crate::backends::pos_v10::tokens::Credentials;
@@ -142,23 +144,6 @@ pub struct LaneSettings {
 
 fn default_currency() -> Currency {
     Currency::DKK
-}
-
-/// A problem in the configuration, located by the TOML key path it concerns.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub line: Option<usize>,
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: {}: {}", self.key, self.message),
-            None => write!(f, "{}: {}", self.key, self.message),
-        }
-    }
 }
 
 /// Every problem found in a configuration file.
@@ -475,16 +460,6 @@ impl Config {
             (None, None) => Err("no client secret and no provisioned tokens are configured".into()),
         }
     }
-}
-
-pub(super) fn read_pem(path: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut reader = &bytes[..];
-    let certs: Vec<_> = rustls_pemfile::certs(&mut reader).collect();
-    if certs.is_empty() || certs.iter().any(Result::is_err) {
-        return Err(format!("{} holds no PEM certificate", path.display()));
-    }
-    Ok(())
 }
 
 /// Fills in the line of each problem from its key path.

@@ -4,7 +4,7 @@
 //! The sales unit's three keys are secrets and are given like the daemon's other secrets: a
 //! private file (`{ file = "…" }`, mode 600) or a systemd credential (`{ credential = "…" }`).
 
-use super::config::Problem;
+use super::problem::Problem;
 use super::webhooks::settings::WebhookSettings;
 use crate::backends::epayment::config::{PRODUCTION, TEST};
 use crate::backends::epayment::engine::{EpaymentBackend, QrDrawing};
@@ -153,7 +153,7 @@ impl SalesUnitSettings {
             add(key("qr_image_size"), "must be between 100 and 2000 pixels".into());
         }
         if let Some(ca) = &self.extra_ca {
-            if let Err(e) = super::config::read_pem(ca) {
+            if let Err(e) = super::problem::read_pem(ca) {
                 add(key("extra_ca"), e);
             }
         }

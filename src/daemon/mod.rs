@@ -4,6 +4,7 @@ pub mod config;
 pub mod epayment_config;
 pub mod lane;
 mod pos_watch;
+mod problem;
 mod registration;
 pub mod run;
 pub mod sim_config;

@@ -1,6 +1,6 @@
 //! `[epayment.webhooks]`: where a sales unit's webhook deliveries reach the box.
 
-use super::super::config::Problem;
+use super::super::problem::Problem;
 use serde::Deserialize;
 use std::net::SocketAddr;
 

@@ -1,5 +1,6 @@
 //! The HTTP end of the webhooks: takes deliveries on the configured address, has each judged
-//! ([`super::delivery`]), answers at once, and hands payment news to the lanes' engines.
+//! ([`super::delivery`]), answers at once, and hands payment news to the lanes' engines and
+//! check-ins to the lanes with the sticker ([`super::stickers`]).
 
 use super::delivery::{Headers, Receiver, Recent, Verdict};
 use super::stickers::{checked_in, StickerLane};

@@ -10,6 +10,8 @@ mod damaged_journal;
 mod demo;
 #[path = "daemon/epayment.rs"]
 mod epayment;
+#[path = "daemon/epayment_sticker.rs"]
+mod epayment_sticker;
 #[path = "daemon/epayment_webhooks.rs"]
 mod epayment_webhooks;
 #[path = "daemon/in_store.rs"]

@@ -137,6 +137,9 @@ pub struct LaneSettings {
     /// The ePayment sales unit (MSN of an `[[epayment]]` section) the lane takes payments for.
     #[serde(default)]
     pub msn: Option<String>,
+    /// The printed sticker customers check in at (ePayment lanes with webhooks only).
+    #[serde(default)]
+    pub sticker: Option<super::sticker::StickerSettings>,
     pub ecr: EcrSettings,
     #[serde(default)]
     pub display: Option<DisplaySettings>,
@@ -333,6 +336,7 @@ impl Config {
         let mut names = HashSet::new();
         let mut pos_ids = HashSet::new();
         let mut ports = HashSet::new();
+        let mut stickers = HashSet::new();
         for (i, lane) in self.lanes.iter().enumerate() {
             let key = |k: &str| format!("lane[{i}].{k}");
             if lane.name.is_empty()
@@ -384,6 +388,35 @@ impl Config {
                     key("name"),
                     "the lane needs [lane.pos] (PoS V10) or msn (an ePayment sales unit)".into(),
                 ),
+            }
+            if let Some(sticker) = &lane.sticker {
+                for (field, message) in sticker.problems() {
+                    add(key(&format!("sticker.{field}")), message);
+                }
+                match &lane.msn {
+                    None => add(
+                        key("sticker"),
+                        "a sticker needs an ePayment lane (msn): PoS V10 points of sale have their own"
+                            .into(),
+                    ),
+                    Some(msn) => {
+                        let unit = self.sales_units.iter().find(|u| &u.msn == msn);
+                        if unit.is_some_and(|u| u.webhooks.is_none()) {
+                            add(
+                                key("sticker"),
+                                format!("check-ins at a sticker arrive only as webhook deliveries: the sales unit {msn} needs [epayment.webhooks]"),
+                            );
+                        }
+                        if let Some(id) = sticker.merchant_qr_id() {
+                            if !stickers.insert((msn.clone(), id.to_string())) {
+                                add(
+                                    key("sticker"),
+                                    format!("{id:?} is the sticker of another lane of the sales unit"),
+                                );
+                            }
+                        }
+                    }
+                }
             }
             if let Err(e) = lane.ecr.validate() {
                 add(key("ecr"), e);
@@ -597,5 +630,44 @@ subscription_key = { credential = "c" }
         );
         let good = format!("{UNIT}[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n");
         assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+    }
+
+    #[test]
+    fn a_sticker_needs_an_epayment_lane_whose_sales_unit_has_webhooks() {
+        let lane = |sticker: &str| {
+            format!("[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\nsticker = {sticker}\n[lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n")
+        };
+        let hooks =
+            "[epayment.webhooks]\nlisten = \"127.0.0.1:7480\"\nurl = \"https://hooks.shop.example/mposd\"\n";
+        let new = r#"{ merchant_qr_id = "kasse-1", location = "Kasse 1" }"#;
+        let good = format!("{UNIT}{hooks}{}", lane(new));
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+        let found = problems(&format!("{UNIT}{}", lane(new)));
+        assert!(
+            found.iter().any(|p| p.starts_with(
+                "line 11: lane[0].sticker: check-ins at a sticker arrive only as webhook deliveries"
+            )),
+            "{found:?}"
+        );
+        let old = r#"{ beacon_id = "12", location = "Kasse 1" }"#;
+        let found = problems(&format!("{UNIT}{hooks}{}", lane(old)));
+        assert!(
+            found.iter().any(|p| p.starts_with(
+                "line 14: lane[0].sticker.beacon_id: must be the MobilePay sticker's beacon id"
+            )),
+            "{found:?}"
+        );
+        let twice = format!(
+            "{UNIT}{hooks}{}{}",
+            lane(new),
+            lane(new).replace("till-1", "till-2").replace("7410", "7411")
+        );
+        let found = problems(&twice);
+        assert!(
+            found.iter().any(
+                |p| p.starts_with("line 20: lane[1].sticker: \"kasse-1\" is the sticker of another lane")
+            ),
+            "{found:?}"
+        );
     }
 }

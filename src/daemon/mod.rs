@@ -9,6 +9,7 @@ mod registration;
 pub mod run;
 pub mod sim_config;
 mod state_dir;
+pub mod sticker;
 mod troubles;
 pub mod webhooks;
 

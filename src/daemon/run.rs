@@ -19,7 +19,7 @@ use super::lane::{self, RunningLane};
 use super::registration::{LaneContext, PosV10Context};
 use super::state_dir;
 use super::troubles::Troubles;
-use super::webhooks::{self, SalesUnitHooks};
+use super::webhooks::{self, stickers::StickerLane, SalesUnitHooks};
 use crate::backends::epayment::engine::EpaymentBackend;
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::PendingCreations;
@@ -258,10 +258,29 @@ fn start_webhooks(config: &Config, backends: &LaneBackends, lanes: &[RunningLane
             .filter(|lane| serving.iter().any(|l| l.name == lane.name))
             .map(|lane| lane.engine.clone())
             .collect();
+        let stickers = serving
+            .iter()
+            .filter_map(|l| {
+                let sticker = l.sticker.clone()?;
+                let engine = lanes.iter().find(|lane| lane.name == l.name)?.engine.clone();
+                let check_ins = backends
+                    .epayment
+                    .get(&(unit.msn.clone(), l.currency))?
+                    .check_ins()
+                    .clone();
+                Some(StickerLane {
+                    lane: l.name.clone(),
+                    sticker,
+                    engine,
+                    check_ins,
+                })
+            })
+            .collect();
         let hooks = SalesUnitHooks {
             settings: settings.clone(),
             client: backend.client().clone(),
             engines,
+            stickers,
         };
         webhooks::start(hooks, ctx.db.clone(), ctx.shutdown.clone());
     }

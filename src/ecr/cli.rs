@@ -80,6 +80,10 @@ pub enum Action {
         /// complete content. Needs a backend that pushes (not PoS V10).
         #[arg(long, value_name = "CODE")]
         personal_qr: Option<String>,
+        /// Push the payment to the customer who last checked in at the lane's printed sticker
+        /// (an ePayment lane with a sticker).
+        #[arg(long, conflicts_with_all = ["phone", "personal_qr"])]
+        sticker: bool,
         /// A line of the receipt shown in the customer's app, as "ID;NAME;QUANTITY;TOTAL;VAT":
         /// TOTAL in major units with VAT included, VAT in percent, QUANTITY empty for a line
         /// without a count, e.g. "5701234567890;Rugbrød;2;39.90;25". Repeat for each line;
@@ -272,6 +276,7 @@ fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage
             label,
             phone,
             personal_qr,
+            sticker,
             lines,
         } => EcrMessage::Pay {
             id,
@@ -281,10 +286,11 @@ fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage
             reserve: *reserve,
             options: PaymentOptions {
                 label: label.clone(),
-                flow: match (phone, personal_qr) {
-                    (Some(_), _) => Flow::Phone,
-                    (None, Some(_)) => Flow::PersonalQr,
-                    (None, None) => Flow::Qr,
+                flow: match (phone, personal_qr, sticker) {
+                    (Some(_), ..) => Flow::Phone,
+                    (None, Some(_), _) => Flow::PersonalQr,
+                    (None, None, true) => Flow::Sticker,
+                    (None, None, false) => Flow::Qr,
                 },
                 phone: phone.clone(),
                 personal_qr: personal_qr.clone(),
@@ -511,6 +517,7 @@ fn describe_event(event: &Event) -> String {
             }
         ),
         Event::Captured { amount, .. } => format!("captured {amount}"),
+        Event::StickerCheckIn { location } => format!("a customer checked in at the sticker ({location})"),
         Event::Declined { reason, .. } => format!("declined: {}", snake(reason)),
         Event::Cancelled { .. } => "cancelled".into(),
         Event::RefundInProgress { amount, .. } => format!("refund of {amount} in progress"),

@@ -21,6 +21,7 @@ pub fn sale(options: &PaymentOptions) -> Result<(Payer, Vec<OrderLine>), (ErrorC
             number: phone_number(number),
         },
         (Flow::PersonalQr, None, Some(code)) => Payer::PersonalQr { code: code.clone() },
+        (Flow::Sticker, None, None) => Payer::Sticker,
         (Flow::Phone, None, _) => {
             return refuse("\"flow\":\"phone\" needs the customer's phone number in \"phone\"")
         }
@@ -114,6 +115,7 @@ mod tests {
             },
             "the scanned content is passed on as it is"
         );
+        assert_eq!(pay(r#","flow":"sticker""#).unwrap().0, Payer::Sticker);
         for (extra, words) in [
             (r#","flow":"phone""#, "needs the customer's phone number"),
             (
@@ -126,6 +128,10 @@ mod tests {
                 "needs the scanned code",
             ),
             (r#","phone":"4512345678""#, "without \"flow\":\"phone\""),
+            (
+                r#","flow":"sticker","phone":"4512345678""#,
+                "without \"flow\":\"phone\"",
+            ),
             (
                 r#","flow":"qr","phone":"4512345678""#,
                 "without \"flow\":\"phone\"",

@@ -133,6 +133,9 @@ pub enum Flow {
     Phone,
     /// The payment is pushed to the customer whose personal QR code is in `personal_qr`.
     PersonalQr,
+    /// The payment is pushed to the customer who last checked in at the lane's printed sticker
+    /// (ePayment lanes with a sticker).
+    Sticker,
 }
 
 impl Flow {
@@ -375,6 +378,11 @@ pub enum Event {
     },
     BackendOffline,
     BackendOnline,
+    /// A customer checked in at the lane's printed sticker (`location`): a `pay` with
+    /// `"flow":"sticker"` in the next minutes is pushed to them.
+    StickerCheckIn {
+        location: String,
+    },
 }
 
 /// What the customer's app told about them at check-in.

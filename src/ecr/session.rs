@@ -509,6 +509,7 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
         EventKind::NeedsHuman { payment_id, detail } => Event::NeedsHuman { payment_id, detail },
         EventKind::BackendOffline => Event::BackendOffline,
         EventKind::BackendOnline => Event::BackendOnline,
+        EventKind::StickerCheckIn { location } => Event::StickerCheckIn { location },
         // The display's business; the cash register's protocol has no such event.
         EventKind::PromptChanged { .. } => return None,
     };

@@ -306,6 +306,7 @@ fn a_payment_pushed_to_a_phone_needs_a_backend_that_pushes() {
             number: "4512345678".into(),
         },
         Payer::PersonalQr { code: "qr".into() },
+        Payer::Sticker,
     ] {
         assert_eq!(books.refused("sale-1", pushed(payer)), RejectCode::NotSupported);
     }

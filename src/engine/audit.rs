@@ -38,6 +38,7 @@ pub(crate) fn step(record: &Record, kind: &EventKind) {
         EventKind::BackendOffline => ("MobilePay cannot be reached", None),
         EventKind::BackendOnline => ("MobilePay answers again", None),
         EventKind::PromptChanged { .. } => ("the point of sale changed", None),
+        EventKind::StickerCheckIn { .. } => ("customer checked in at the sticker", None),
         EventKind::Finished { outcome } => return answered(record, outcome, "answered"),
     };
     tracing::info!(

@@ -157,6 +157,10 @@ pub enum Payer {
     /// The payment is pushed to the customer whose personal QR code the till scanned
     /// (`code` is the scanned content, as it is).
     PersonalQr { code: String },
+    /// The customer scanned the lane's printed sticker: the payment is pushed to whoever
+    /// checked in there last. The command names no customer (the check-in's token is only
+    /// good for minutes), so a repeated `pay` with the same id is the same command.
+    Sticker,
 }
 
 impl Payer {
@@ -402,7 +406,7 @@ pub struct Capabilities {
     /// safe, and a create refused because the reference exists found our own payment.
     pub payment_named_by_reference: bool,
     /// Whether a payment can be pushed to the customer's phone ([`Payer::Phone`],
-    /// [`Payer::PersonalQr`]) instead of being scanned.
+    /// [`Payer::PersonalQr`], [`Payer::Sticker`]) instead of being scanned.
     pub pushes_to_customer: bool,
     /// Whether a payment can refuse debit or credit cards ([`CardRestrictions`]).
     pub restricts_cards: bool,

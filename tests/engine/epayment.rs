@@ -767,3 +767,149 @@ fn a_reservation_near_its_capture_deadline_raises_the_alarm_once() {
     assert!(main.block_on(lane.requests_to("epCapture")).is_empty());
     second.kill();
 }
+
+/// A sales unit whose sticker `till-1` takes check-ins (its `user.checked-in.v1` webhook
+/// points nowhere: the tests hand the tokens to the backend themselves).
+async fn sticker_at(lane: &EpLane) {
+    let client = sim_ep::backend(&lane.sim.base_url()).client().clone();
+    let correlation = mposd::correlation::Correlation::new("test");
+    client
+        .register_webhook(
+            &correlation,
+            &mposd::backends::epayment::webhooks::RegisterRequest {
+                url: "http://127.0.0.1:9/hooks".into(),
+                events: vec![mposd::backends::epayment::qr::USER_CHECKED_IN.into()],
+            },
+        )
+        .await
+        .unwrap();
+    client
+        .put_callback_qr(
+            &correlation,
+            "till-1",
+            &mposd::backends::epayment::qr::PutMerchantCallbackRequest {
+                location_description: "Till 1".into(),
+                category: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// `phone` scans the sticker; the backend learns the check-in's token as the daemon's
+/// webhook listener would tell it.
+async fn checks_in(lane: &EpLane, backend: &mposd::backends::epayment::engine::EpaymentBackend, phone: &str) {
+    let event = lane
+        .control(
+            reqwest::Method::POST,
+            "/_sim/epayment/checkin",
+            json!({
+                "qrContent": format!("https://qr.vipps.no/sim/merchant-callback/{EP_MSN}/till-1"),
+                "phoneNumber": phone
+            }),
+        )
+        .await;
+    let token = event["customerToken"].as_str().expect("a token");
+    backend.check_ins().record(
+        LANE,
+        mposd::secrets::Secret::new(token),
+        std::time::Instant::now(),
+    );
+}
+
+async fn start_engine_on(
+    lane: &EpLane,
+    backend: mposd::backends::epayment::engine::EpaymentBackend,
+) -> EngineHandle {
+    let (journal, aside) = Journal::open_or_set_aside(&lane.journal_path(), 4 << 20, 1).unwrap();
+    let mut config = EngineConfig::new(LANE, None);
+    config.policy = test_policy();
+    start(Arc::new(backend), journal, config, aside).await.unwrap()
+}
+
+fn sticker_sale(amount: i64, order: &str) -> Command {
+    sale(amount, order, Payer::Sticker, Vec::new())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_for_the_sticker_is_pushed_to_whoever_checked_in_and_refused_without_one() {
+    let lane = ep_lane().await;
+    sticker_at(&lane).await;
+    let backend = sim_ep::backend(&lane.sim.base_url());
+    let engine = start_engine_on(&lane, backend.clone()).await;
+    let refused = run(&engine, "sale-1", sticker_sale(1500, "R1-0001")).await;
+    assert_eq!(rejected_with(&refused), RejectCode::InvalidRequest, "{refused:?}");
+    assert!(lane.payments().await.is_empty());
+
+    sim_ep::customers(&lane.sim.base_url(), "approve", 0).await;
+    checks_in(&lane, &backend, USER).await;
+    let outcome = run(&engine, "sale-2", sticker_sale(1500, "R1-0002")).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Captured {
+                amount: Minor(1500),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let payments = lane.payments().await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["userFlow"], "PUSH_MESSAGE");
+    assert_eq!(payments[0]["customer"], USER);
+}
+
+/// A sale for the sticker whose create was never answered is replayed after a crash while a
+/// newer customer has checked in: the replay's body differs, the API refuses its key, and the
+/// engine finds its payment by the reference; the first customer pays it, once.
+#[test]
+fn a_sticker_sale_replayed_with_a_newer_check_in_finds_its_payment_by_reference() {
+    let (first_customer, newer_customer) = (
+        mposd::sim::fixtures::EP_USERS[1],
+        mposd::sim::fixtures::EP_USERS[2],
+    );
+    let main = runtime();
+    let lane = main.block_on(ep_lane());
+    main.block_on(sticker_at(&lane));
+    let backend = sim_ep::backend(&lane.sim.base_url());
+    main.block_on(checks_in(&lane, &backend, first_customer));
+    // Every create is carried out and its answer lost, until the crash.
+    main.block_on(lane.fault("epCreatePayment", "commitThenDrop", 1000));
+    let runtime1 = runtime();
+    let first = runtime1.block_on(start_engine_on(&lane, backend));
+    let submission = main
+        .block_on(first.submit(id("sale-1"), sticker_sale(2000, "R1-0001")))
+        .unwrap();
+    let reference = main.block_on(lane.first_payment());
+    drop(submission);
+    drop(first);
+    runtime1.shutdown_timeout(Duration::from_secs(10));
+    main.block_on(lane.clear_faults());
+
+    let backend = sim_ep::backend(&lane.sim.base_url());
+    main.block_on(checks_in(&lane, &backend, newer_customer));
+    let runtime2 = runtime();
+    let second = runtime2.block_on(start_engine_on(&lane, backend));
+    main.block_on(lane.answered("epCreatePayment", 409));
+    main.block_on(lane.control(
+        reqwest::Method::POST,
+        &format!("/_sim/epayment/payments/{EP_MSN}/{reference}/approve"),
+        json!({ "phoneNumber": first_customer }),
+    ));
+    let outcome = main.block_on(finished(&second, "sale-1"));
+    assert_eq!(
+        outcome,
+        Outcome::Captured {
+            payment_id: reference.clone(),
+            amount: Minor(2000),
+            currency: Currency::DKK
+        }
+    );
+    let payments = main.block_on(lane.payments());
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["customer"], first_customer);
+    assert_eq!(events_named(&payments[0], "CAPTURED"), 1);
+    drop(second);
+    runtime2.shutdown_timeout(Duration::from_secs(10));
+}

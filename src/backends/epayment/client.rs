@@ -23,6 +23,7 @@ use crate::backends::epayment::{
         ModificationRequest, ModificationResponse, PaymentEvent,
     },
     pacing::ReadPacer,
+    qr::PutMerchantCallbackRequest,
     tokens::Tokens,
     webhooks::{RegisterRequest, RegisterResponse, RegistrationList},
 };
@@ -48,10 +49,13 @@ pub mod endpoints {
     pub const REGISTER_WEBHOOK: &str = "registerWebhook";
     pub const LIST_WEBHOOKS: &str = "getAllWebhooks";
     pub const DELETE_WEBHOOK: &str = "deleteWebhook";
+    pub const PUT_CALLBACK_QR: &str = "putMerchantCallbackQr";
+    pub const PUT_MOBILEPAY_CALLBACK_QR: &str = "putMerchantCallbackMobilePayQr";
 }
 
 const PAYMENTS: &str = "epayment/v1/payments";
 const WEBHOOKS: &str = "webhooks/v1/webhooks";
+const CALLBACK_QRS: &str = "qr/v1/merchant-callback";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EpaymentSetupError {
@@ -250,6 +254,40 @@ impl EpaymentClient {
             method: Method::DELETE,
             ..Call::webhooks(endpoints::DELETE_WEBHOOK, vec![id])
         };
+        self.send_plain(correlation, call).await
+    }
+
+    /// `PUT /qr/v1/merchant-callback/{merchantQrId}`: the merchant callback QR (a printed
+    /// sticker customers check in at) exists with this description. Naturally idempotent.
+    pub async fn put_callback_qr(
+        &self,
+        correlation: &Correlation,
+        merchant_qr_id: &str,
+        request: &PutMerchantCallbackRequest,
+    ) -> Result<(), EpError> {
+        let call = Call::put_qr(endpoints::PUT_CALLBACK_QR, vec![merchant_qr_id], body(request));
+        self.send_plain(correlation, call).await
+    }
+
+    /// `PUT /qr/v1/merchant-callback/mobilepay/{beaconId}`: the printed MobilePay sticker
+    /// `beacon_id` checks customers in at this sales unit (its check-ins name it as their
+    /// `merchantQrId`). 409 when another sales unit has it.
+    pub async fn put_mobilepay_callback_qr(
+        &self,
+        correlation: &Correlation,
+        beacon_id: &str,
+        request: &PutMerchantCallbackRequest,
+    ) -> Result<(), EpError> {
+        let call = Call::put_qr(
+            endpoints::PUT_MOBILEPAY_CALLBACK_QR,
+            vec!["mobilepay", beacon_id],
+            body(request),
+        );
+        self.send_plain(correlation, call).await
+    }
+
+    /// Sends a call whose answer has no body worth reading.
+    async fn send_plain(&self, correlation: &Correlation, call: Call<'_>) -> Result<(), EpError> {
         let span =
             tracing::info_span!("epayment", endpoint = call.endpoint, correlation_id = %correlation.id());
         self.send(&call).instrument(span).await.map(drop)
@@ -473,6 +511,20 @@ impl<'a> Call<'a> {
             api: WEBHOOKS,
             segments,
             body: None,
+            idempotency_key: None,
+            paced: None,
+            retry_locked: false,
+        }
+    }
+
+    /// A `PUT` of the QR API's merchant callback QRs.
+    fn put_qr(endpoint: &'static str, segments: Vec<&'a str>, body: Vec<u8>) -> Call<'a> {
+        Call {
+            endpoint,
+            method: Method::PUT,
+            api: CALLBACK_QRS,
+            segments,
+            body: Some(body),
             idempotency_key: None,
             paced: None,
             retry_locked: false,

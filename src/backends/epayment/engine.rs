@@ -6,6 +6,7 @@
 //! (derived from the command) *is* the payment's id: a create repeated at any age, after any
 //! crash, reaches the one payment, and a second payment with that reference cannot exist.
 
+use super::check_ins::CheckIns;
 use super::client::EpaymentClient;
 use super::model::{
     Amount, CancelRequest, CreatePaymentRequest, Currency as WireCurrency, Customer, CustomerInteraction,
@@ -20,6 +21,8 @@ use crate::engine::backend::{
 };
 use crate::money::{Currency, Minor};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Metadata key under which the cash register's order id travels with the payment, so a
 /// payment read back names its order.
@@ -36,7 +39,7 @@ const CAPTURE_DEADLINE_MS: u64 = 14 * 24 * 3600 * 1000;
 /// are gone), no listing of payments, refunds as changes to the payment, partial captures
 /// told only by a refusal, at most 120 reads per minute of one payment, a 14-day capture
 /// deadline, no point-of-sale object, payments named by our reference, pushes to a phone
-/// number or a scanned personal QR, and no debit-only or credit-only payments (it can only
+/// number, a scanned personal QR or whoever checked in at the lane's sticker, and no debit-only or credit-only payments (it can only
 /// block commercial cards).
 const CAPABILITIES: Capabilities = Capabilities {
     check_in_before_amount: false,
@@ -76,15 +79,27 @@ pub struct EpaymentBackend {
     /// A sales unit takes one currency, that of its market (reference §A4): captures are in
     /// it.
     currency: Currency,
+    /// The check-ins at the printed stickers of the sales unit's lanes.
+    check_ins: Arc<CheckIns>,
 }
 
 impl EpaymentBackend {
     pub fn new(client: EpaymentClient, qr: QrDrawing, currency: Currency) -> EpaymentBackend {
-        EpaymentBackend { client, qr, currency }
+        EpaymentBackend {
+            client,
+            qr,
+            currency,
+            check_ins: Arc::default(),
+        }
     }
 
     pub fn client(&self) -> &EpaymentClient {
         &self.client
+    }
+
+    /// Where the webhook listener records check-ins at the stickers of this backend's lanes.
+    pub fn check_ins(&self) -> &Arc<CheckIns> {
+        &self.check_ins
     }
 
     /// What the customer of a payment is shown: the QR behind `redirect_url` in the way this
@@ -146,6 +161,9 @@ fn description(order_id: &str, label: Option<&str>) -> String {
     text.chars().take(100).collect()
 }
 
+/// Why a sale for the sticker cannot be pushed to anyone.
+const NO_CHECK_IN: &str = "no customer has checked in at the sticker in the last 14 minutes";
+
 /// A call the engine makes only on backends that declare the capability ePayment lacks.
 fn lacking(what: &str) -> BackendError {
     BackendError::Refused {
@@ -181,6 +199,25 @@ impl Backend for EpaymentBackend {
                     ..Customer::default()
                 }),
             ),
+            // The lane's name is the engine's point of sale on ePayment lanes. A repeat after
+            // a crash may find a newer check-in: its body then differs from the first
+            // attempt's, the API refuses the key, and the engine finds its payment by the
+            // reference.
+            Payer::Sticker => match self.check_ins.latest(&p.point_of_sale, Instant::now()) {
+                Some(token) => (
+                    UserFlow::PushMessage,
+                    Some(Customer {
+                        customer_token: Some(token.expose().to_string()),
+                        ..Customer::default()
+                    }),
+                ),
+                None => {
+                    return Err(BackendError::Refused {
+                        reason: Refusal::Invalid,
+                        detail: NO_CHECK_IN.into(),
+                    })
+                }
+            },
         };
         let request = CreatePaymentRequest {
             amount: amount(p.terms.amount, p.terms.currency),

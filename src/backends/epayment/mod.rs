@@ -6,6 +6,7 @@
 //! translation of its answers into the engine's words; and the engine's backend over it
 //! (`engine.rs`): which in-store flow a sale takes, receipts, prompts.
 
+pub mod check_ins;
 pub mod client;
 pub mod config;
 pub mod engine;

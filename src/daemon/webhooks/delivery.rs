@@ -1,11 +1,16 @@
 //! What one webhook delivery means, decided without I/O: refused (bad or missing signature,
-//! stale date), unreadable, someone else's, already seen, or news of one of our payments.
+//! stale date), unreadable, someone else's, already seen, news of one of our payments, or a
+//! customer checking in at one of our lanes' stickers.
 //!
 //! Deliveries are at-least-once and only notifications: a payment event makes the lane poll
 //! the payment now, and what the poll finds is the truth. So a duplicate (same reference and
 //! event name) is acknowledged and dropped, and nothing a delivery says is taken as a state.
+//! A check-in is the one delivery that carries something polling cannot learn: the checked-in
+//! customer's token (a duplicate repeats the token, and is dropped the same way).
 
+use crate::backends::epayment::qr::{UserCheckedInEvent, USER_CHECKED_IN};
 use crate::backends::epayment::webhooks::{verify, Signature, Untrusted};
+use crate::secrets::Secret;
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -45,6 +50,12 @@ pub enum Verdict {
     Duplicate,
     /// News of the payment `reference`: 200, and the lane that has it polls it now.
     Payment { reference: String, event: String },
+    /// A customer checked in at the sticker `merchant_qr_id` of one of our lanes: 200, and a
+    /// sale for that sticker is pushed to `customer_token`.
+    CheckIn {
+        merchant_qr_id: String,
+        customer_token: Secret,
+    },
 }
 
 impl Verdict {
@@ -54,7 +65,9 @@ impl Verdict {
             Verdict::NotReady => 503,
             Verdict::Refused(_) => 401,
             Verdict::Unreadable(_) => 400,
-            Verdict::Ignored(_) | Verdict::Duplicate | Verdict::Payment { .. } => 200,
+            Verdict::Ignored(_) | Verdict::Duplicate | Verdict::Payment { .. } | Verdict::CheckIn { .. } => {
+                200
+            }
         }
     }
 }
@@ -66,6 +79,16 @@ pub struct Receiver {
     /// The registered URL's `Host` value and path, which the sender signs.
     pub host: String,
     pub path: String,
+    /// The `merchantQrId`s of the stickers of the sales unit's lanes.
+    pub stickers: Vec<String>,
+}
+
+/// What a delivery tells: a check-in has a `customerToken`, a payment event a `reference`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum News {
+    CheckIn(UserCheckedInEvent),
+    Payment(PaymentNews),
 }
 
 /// The fields of a payment event this box uses; the rest (amount, pspReference, ...) is the
@@ -112,9 +135,10 @@ impl Receiver {
         ) {
             return Verdict::Refused(e);
         }
-        let news: PaymentNews = match serde_json::from_slice(body) {
-            Ok(news) => news,
-            Err(e) => return Verdict::Unreadable(format!("not a payment event: {e}")),
+        let news = match serde_json::from_slice(body) {
+            Ok(News::Payment(news)) => news,
+            Ok(News::CheckIn(check_in)) => return self.check_in(check_in, recent),
+            Err(_) => return Verdict::Unreadable("neither a payment event nor a check-in".into()),
         };
         if news.msn != self.msn {
             return Verdict::Ignored(format!("an event of sales unit {}", news.msn));
@@ -125,6 +149,27 @@ impl Receiver {
         Verdict::Payment {
             reference: news.reference,
             event: news.name,
+        }
+    }
+}
+
+impl Receiver {
+    fn check_in(&self, event: UserCheckedInEvent, recent: &mut Recent) -> Verdict {
+        if event.msn != self.msn {
+            return Verdict::Ignored(format!("a check-in at sales unit {}", event.msn));
+        }
+        if !self.stickers.contains(&event.merchant_qr_id) {
+            return Verdict::Ignored(format!(
+                "a check-in at {:?}, the sticker of no lane of this box",
+                event.merchant_qr_id
+            ));
+        }
+        if !recent.first_time(&event.customer_token, USER_CHECKED_IN) {
+            return Verdict::Duplicate;
+        }
+        Verdict::CheckIn {
+            merchant_qr_id: event.merchant_qr_id,
+            customer_token: Secret::new(event.customer_token),
         }
     }
 }
@@ -166,6 +211,7 @@ mod tests {
             msn: "123456".into(),
             host: "hooks.shop.example".into(),
             path: "/mposd".into(),
+            stickers: vec!["kasse-1".into()],
         }
     }
 
@@ -248,6 +294,45 @@ mod tests {
         let foreign = String::from_utf8(body).unwrap().replace("123456", "654321");
         let foreign = judge(foreign.as_bytes(), DATE, SECRET, &mut recent);
         assert!(matches!(foreign, Verdict::Ignored(_)), "{foreign:?}");
+    }
+
+    fn check_in(merchant_qr_id: &str, msn: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "customerToken": "dG9rZW4tb2YtdGhlLWN1c3RvbWVy", "merchantQrId": merchant_qr_id,
+            "msn": msn, "initiatedAt": "2026-12-05T09:59:57.123Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_check_in_at_a_lanes_sticker_carries_the_token_once() {
+        let mut recent = Recent::default();
+        let body = check_in("kasse-1", "123456");
+        let verdict = judge(&body, DATE, SECRET, &mut recent);
+        assert_eq!(
+            verdict,
+            Verdict::CheckIn {
+                merchant_qr_id: "kasse-1".into(),
+                customer_token: Secret::new("dG9rZW4tb2YtdGhlLWN1c3RvbWVy"),
+            }
+        );
+        assert_eq!(verdict.status(), 200);
+        assert!(
+            !format!("{verdict:?}").contains("dG9rZW4"),
+            "the token never reaches a log"
+        );
+        assert_eq!(judge(&body, DATE, SECRET, &mut recent), Verdict::Duplicate);
+        let elsewhere = judge(&check_in("kasse-9", "123456"), DATE, SECRET, &mut recent);
+        assert!(matches!(elsewhere, Verdict::Ignored(_)), "{elsewhere:?}");
+        let foreign = judge(&check_in("kasse-1", "654321"), DATE, SECRET, &mut recent);
+        assert!(matches!(foreign, Verdict::Ignored(_)), "{foreign:?}");
+        let forged = judge(
+            &check_in("kasse-1", "123456"),
+            DATE,
+            "not-our-secret",
+            &mut recent,
+        );
+        assert_eq!(forged, Verdict::Refused(Untrusted::Signature));
     }
 
     #[test]

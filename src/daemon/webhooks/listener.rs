@@ -1,7 +1,9 @@
 //! The HTTP end of the webhooks: takes deliveries on the configured address, has each judged
-//! ([`super::delivery`]), answers at once, and hands payment news to the lanes' engines.
+//! ([`super::delivery`]), answers at once, and hands payment news to the lanes' engines and
+//! check-ins to the lanes with the sticker ([`super::stickers`]).
 
 use super::delivery::{Headers, Receiver, Recent, Verdict};
+use super::stickers::{checked_in, StickerLane};
 use crate::engine::EngineHandle;
 use crate::secrets::Secret;
 use axum::body::Bytes;
@@ -23,6 +25,8 @@ pub struct Inbox {
     pub recent: Mutex<Recent>,
     /// The engines of the lanes that take payments for this sales unit.
     pub engines: Vec<EngineHandle>,
+    /// The stickers of those lanes.
+    pub stickers: Vec<StickerLane>,
 }
 
 /// Serves `inbox` on `listener` until `shutdown`.
@@ -84,6 +88,10 @@ async fn deliver(
                 engine.nudge(reference);
             }
         }
+        Verdict::CheckIn {
+            merchant_qr_id,
+            customer_token,
+        } => checked_in(&inbox.stickers, merchant_qr_id, customer_token.clone()),
     }
     StatusCode::from_u16(verdict.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -6,12 +6,17 @@
 //! instead of at its next scheduled poll. The engines poll every payment anyway: a box whose
 //! deliveries never arrive (no inbound route, a relay down) works as before, a little slower to
 //! notice an approval.
+//!
+//! Lanes with a printed sticker ([`stickers`]) depend on the deliveries: a check-in at a
+//! sticker (`user.checked-in.v1`, registered with the payment events) cannot be polled for.
 
 mod delivery;
 mod listener;
 mod registration;
 pub mod settings;
+pub mod stickers;
 
+use crate::backends::epayment::qr::USER_CHECKED_IN;
 use crate::backends::epayment::webhooks::PAYMENT_EVENT_TYPES;
 use crate::backends::epayment::EpaymentClient;
 use crate::backoff::Backoff;
@@ -22,6 +27,7 @@ use listener::Inbox;
 use settings::WebhookSettings;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use stickers::StickerLane;
 use tokio_util::sync::CancellationToken;
 
 /// A listener that cannot bind (the address taken or not configured on the box) tries again
@@ -36,6 +42,8 @@ pub struct SalesUnitHooks {
     pub settings: WebhookSettings,
     pub client: EpaymentClient,
     pub engines: Vec<EngineHandle>,
+    /// The stickers of those lanes.
+    pub stickers: Vec<StickerLane>,
 }
 
 /// Starts the listener and the registration of a sales unit; both keep trying in the
@@ -51,13 +59,35 @@ pub fn start(hooks: SalesUnitHooks, db: Arc<Db>, shutdown: CancellationToken) {
             msn: hooks.client.msn().to_string(),
             host,
             path,
+            stickers: hooks
+                .stickers
+                .iter()
+                .filter_map(|s| s.sticker.merchant_qr_id().map(str::to_string))
+                .collect(),
         },
         secret: RwLock::new(None),
         recent: Mutex::new(Recent::default()),
         engines: hooks.engines,
+        stickers: hooks.stickers.clone(),
     });
+    let mut events: Vec<String> = PAYMENT_EVENT_TYPES.iter().map(|e| e.to_string()).collect();
+    if !hooks.stickers.is_empty() {
+        events.push(USER_CHECKED_IN.to_string());
+        tokio::spawn(stickers::ensure(
+            hooks.client.clone(),
+            hooks.stickers,
+            shutdown.clone(),
+        ));
+    }
     tokio::spawn(listen(hooks.settings.listen, inbox.clone(), shutdown.clone()));
-    tokio::spawn(register(hooks.client, hooks.settings.url, db, inbox, shutdown));
+    tokio::spawn(register(
+        hooks.client,
+        hooks.settings.url,
+        events,
+        db,
+        inbox,
+        shutdown,
+    ));
 }
 
 async fn listen(address: std::net::SocketAddr, inbox: Arc<Inbox>, shutdown: CancellationToken) {
@@ -85,11 +115,11 @@ async fn listen(address: std::net::SocketAddr, inbox: Arc<Inbox>, shutdown: Canc
 async fn register(
     client: EpaymentClient,
     url: String,
+    events: Vec<String>,
     db: Arc<Db>,
     inbox: Arc<Inbox>,
     shutdown: CancellationToken,
 ) {
-    let events: Vec<String> = PAYMENT_EVENT_TYPES.iter().map(|e| e.to_string()).collect();
     let backoff = Backoff::jittered(Duration::from_secs(1), Duration::from_secs(300));
     let mut failures = 0;
     loop {

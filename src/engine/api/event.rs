@@ -66,6 +66,10 @@ pub enum EventKind {
     /// The lane now serves a point of sale whose customers are shown `prompt` (it was
     /// re-created or registered again): what waits for a customer between payments changes.
     PromptChanged { prompt: CustomerPrompt },
+    /// A customer scanned the lane's printed sticker and checked in (`location` is the
+    /// sticker's description): a `pay` for the sticker is pushed to them for the next minutes.
+    /// Told by the daemon, not by a command.
+    StickerCheckIn { location: String },
     /// The command's final answer. Always the last event of a command.
     Finished { outcome: Outcome },
 }

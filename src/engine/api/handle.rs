@@ -352,6 +352,18 @@ impl EngineHandle {
         });
     }
 
+    /// Tells everyone watching the lane lane-wide news that comes from outside the engine
+    /// (a customer checked in at the lane's sticker). Nobody watching is fine.
+    pub fn announce(&self, kind: EventKind) {
+        let _ = self.events.send(LaneEvent {
+            point_of_sale: self.point_of_sale(),
+            command_id: None,
+            at_ms: crate::engine::clock::now_ms(),
+            kind,
+            submitters: Vec::new(),
+        });
+    }
+
     async fn pos_request(&self, request: PosRequest) -> Result<(), EngineError> {
         self.requests
             .send(Request::PointOfSale(request))

@@ -116,7 +116,7 @@ const MAX_VAT_RATE: u16 = 10_000;
 /// `+`, no leading `0`), or the content of a personal QR code as scanned.
 fn check_payer(payer: &Payer) -> Result<(), (RejectCode, String)> {
     match payer {
-        Payer::Scans => Ok(()),
+        Payer::Scans | Payer::Sticker => Ok(()),
         Payer::Phone { number } => {
             let digits_only = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
             if !digits_only || !PHONE_DIGITS.contains(&number.len()) || number.starts_with('0') {

@@ -1,21 +1,29 @@
 //! Crash torture: the engine runs in a child process against the simulator and is killed with
 //! SIGKILL at random moments, then restarted on the same journal. After every kill the
 //! simulator's ground truth is checked:
-//! - no command id has two payments (order id = command id here), no payment is captured twice
-//!   or for more than its amount;
-//! - every answer given before a kill is given again by a query after the restart;
+//! - no command id has two payments (order id = command id here; for ePayment the payment's
+//!   reference is derived from the command, so a repeat finds the same payment), no payment is
+//!   captured twice or for more than its amount;
+//! - every answer given before a kill is given again by a query after the restart, and names
+//!   the payment the simulator has for the command;
 //! - at the end, every reserved payment of a sale that was to be captured is captured (its
 //!   persisted decision carried out); kept reservations stay reserved.
 //!
-//! Quick mode (the default, run by `cargo test`): 200 kills. Long mode:
-//! `MPOSD_TORTURE_KILLS=5000 cargo test --release --test engine_torture`.
+//! It runs against PoS V10 and ePayment, one after the other (`MPOSD_TORTURE_BACKEND=pos-v10`,
+//! `epayment` or `both`, the default). Quick mode (the default, run by `cargo test`): 200 kills
+//! for each. Long mode: `MPOSD_TORTURE_KILLS=5000 cargo test --release --test engine_torture`.
 //!
-//! The binary is its own child: with `MPOSD_TORTURE_CHILD=1` it runs one engine and speaks JSON
-//! lines on stdin/stdout.
+//! The binary is its own child: with `MPOSD_TORTURE_CHILD=<backend>` it runs one engine and
+//! speaks JSON lines on stdin/stdout.
 
+#[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
+#[path = "shared/sim_ep.rs"]
+mod sim_ep;
 #[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
 #[path = "shared/sim_pos.rs"]
 mod sim_pos;
+#[path = "shared/truth.rs"]
+mod truth;
 
 use mposd::backends::pos_v10::engine::PosV10Backend;
 use mposd::engine::api::{Command, CommandId, CommandState, Outcome};
@@ -33,13 +41,14 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use truth::{Api, Money, Paid};
 
 /// Answers from earlier engine lives queried again after each kill (all of them at the end).
 const OLD_ANSWERS_SAMPLED: usize = 25;
 
 fn main() {
-    if std::env::var_os("MPOSD_TORTURE_CHILD").is_some() {
-        child();
+    if let Ok(api) = std::env::var("MPOSD_TORTURE_CHILD") {
+        child(Api::named(&api).expect("a backend name"));
         return;
     }
     let kills: usize = std::env::var("MPOSD_TORTURE_KILLS")
@@ -47,36 +56,45 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let report = runtime.block_on(torture(kills));
-    println!("{report}");
+    for api in Api::chosen() {
+        let report = runtime.block_on(torture(api, kills));
+        println!("{report}");
+    }
 }
 
 /// The child: one engine on the journal in `MPOSD_TORTURE_DIR`; commands in, answers out.
-fn child() {
+fn child(api: Api) {
     let var = |name: &str| std::env::var(name).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let dir = PathBuf::from(var("MPOSD_TORTURE_DIR"));
-        let client = sim_pos::client(
-            &var("MPOSD_TORTURE_SIM"),
-            &dir.join(format!("tokens-{}", std::process::id())),
-        );
+        let sim = var("MPOSD_TORTURE_SIM");
         let (journal, _) = Journal::open_or_set_aside(&dir.join("journal"), 4 << 20, 1).unwrap();
-        let mut config = EngineConfig::new(
-            var("MPOSD_TORTURE_POS"),
-            Some(mposd::backends::pos_v10::engine::prompt(&var(
-                "MPOSD_TORTURE_BEACON",
-            ))),
-        );
-        config.policy = Policy {
+        let policy = Policy {
             answer_unknown_after_ms: 5_000,
             retry_base_ms: 50,
             retry_max_ms: 500,
             ..Policy::default()
         };
-        let engine = start(Arc::new(PosV10Backend::new(client)), journal, config, None)
-            .await
-            .unwrap();
+        let engine = match api {
+            Api::PosV10 => {
+                let client = sim_pos::client(&sim, &dir.join(format!("tokens-{}", std::process::id())));
+                let mut config = EngineConfig::new(
+                    var("MPOSD_TORTURE_POS"),
+                    Some(mposd::backends::pos_v10::engine::prompt(&var(
+                        "MPOSD_TORTURE_BEACON",
+                    ))),
+                );
+                config.policy = policy;
+                start(Arc::new(PosV10Backend::new(client)), journal, config, None).await
+            }
+            Api::Epayment => {
+                let mut config = EngineConfig::new(var("MPOSD_TORTURE_POS"), None);
+                config.policy = policy;
+                start(Arc::new(sim_ep::backend(&sim)), journal, config, None).await
+            }
+        }
+        .unwrap();
         let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines().map_while(Result::ok) {
@@ -131,9 +149,9 @@ impl Running {
     }
 }
 
-fn spawn_child(base: &str, dir: &Path, pos: &str, beacon: &str) -> Running {
+fn spawn_child(api: Api, base: &str, dir: &Path, pos: &str, beacon: &str) -> Running {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("MPOSD_TORTURE_CHILD", "1")
+        .env("MPOSD_TORTURE_CHILD", api.name())
         .env("MPOSD_TORTURE_SIM", base)
         .env("MPOSD_TORTURE_DIR", dir)
         .env("MPOSD_TORTURE_POS", pos)
@@ -173,15 +191,30 @@ struct Known {
     answered_in_run: usize,
 }
 
-async fn torture(kills: usize) -> String {
+/// The simulator with a sales point of `api` and customers who pay at once: the simulator (kept
+/// running for the whole torture), the point of sale's id (the lane's name for ePayment) and
+/// its beacon.
+async fn sales_point(api: Api, dir: &Path) -> (mposd::sim::Simulator, String, String) {
+    match api {
+        Api::PosV10 => {
+            let tokens = dir.join("tokens-onboarding");
+            let sim_pos::SimPos { sim, pos } =
+                sim_pos::SimPos::start(sim_pos::polling_every(50), &tokens, "torture").await;
+            sim_pos::customers_everywhere(&sim.base_url(), "+4520031805", "accept", 0).await;
+            (sim, pos.pos_id, pos.beacon_id)
+        }
+        Api::Epayment => {
+            let sim = mposd::sim::start(sim_pos::polling_every(50)).await.unwrap();
+            sim_ep::customers(&sim.base_url(), "approve", 0).await;
+            (sim, "torture".into(), String::new())
+        }
+    }
+}
+
+async fn torture(api: Api, kills: usize) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens-onboarding");
-    let sim_pos::SimPos { sim, pos } =
-        sim_pos::SimPos::start(sim_pos::polling_every(50), &tokens, "torture").await;
+    let (sim, pos, beacon) = sales_point(api, dir.path()).await;
     let base = sim.base_url();
-    let http = reqwest::Client::new();
-    let (pos, beacon) = (pos.pos_id, pos.beacon_id);
-    sim_pos::customers_everywhere(&base, "+4520031805", "accept", 0).await;
 
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
     let mut next_id = 0usize;
@@ -195,7 +228,7 @@ async fn torture(kills: usize) -> String {
     for run in 0..=kills {
         let last = run == kills;
         let (b, d, p, bc) = (base2.clone(), dir2.clone(), pos2.clone(), beacon2.clone());
-        let mut child = tokio::task::spawn_blocking(move || spawn_child(&b, &d, &p, &bc))
+        let mut child = tokio::task::spawn_blocking(move || spawn_child(api, &b, &d, &p, &bc))
             .await
             .unwrap();
         // Every answer given before the last kill is given again; older answers (checked after
@@ -305,10 +338,11 @@ async fn torture(kills: usize) -> String {
         // The whole ground truth every 100 kills and at the end; in between the payments of
         // the commands this engine life could touch, so a long run stays linear.
         let scope = (!last && run % 100 != 99).then_some(&touched);
-        check_ground_truth(&http, &base, &pos, &known, scope, last).await;
+        check_ground_truth(&base, api, &known, scope, last).await;
         if run % 100 == 99 {
             println!(
-                "{} kills checked, {} sales, {:.0} s",
+                "{}: {} kills checked, {} sales, {:.0} s",
+                api.name(),
                 run + 1,
                 known.len(),
                 started.elapsed().as_secs_f64()
@@ -328,52 +362,26 @@ async fn torture(kills: usize) -> String {
         *tally.entry(kind).or_default() += 1;
     }
     format!(
-        "engine torture: {kills} SIGKILLs, {} sales ({tally:?}), {:.0} s: no double payment, \
+        "engine torture ({}): {kills} SIGKILLs, {} sales ({tally:?}), {:.0} s: no double payment, \
          no double capture, every answer repeated, every decision carried out",
+        api.name(),
         known.len(),
         started.elapsed().as_secs_f64()
     )
 }
 
 async fn check_ground_truth(
-    http: &reqwest::Client,
     base: &str,
-    pos: &str,
+    api: Api,
     known: &BTreeMap<String, Known>,
     scope: Option<&BTreeSet<String>>,
     last: bool,
 ) {
-    let url = match scope {
-        Some(ids) => format!(
-            "{base}/_sim/payments?orderId={}",
-            ids.iter().cloned().collect::<Vec<_>>().join(",")
-        ),
-        None => format!("{base}/_sim/payments"),
-    };
-    let all: Value = http.get(url).send().await.unwrap().json().await.unwrap();
-    let payments: Vec<&Value> = all["payments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["posId"] == pos)
-        .collect();
-    let mut per_order: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    let payments = truth::payments(base, api, scope).await;
+    let mut per_order: BTreeMap<&str, Vec<&Paid>> = BTreeMap::new();
     for p in &payments {
-        per_order
-            .entry(p["orderId"].as_str().unwrap())
-            .or_default()
-            .push(p);
-        let captures = p["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["status"] == "Captured")
-            .count();
-        assert!(captures <= 1, "captured twice: {p}");
-        assert!(
-            p["capturedMinor"].as_i64().unwrap_or(0) <= p["amountMinor"].as_i64().unwrap_or(0),
-            "{p}"
-        );
+        per_order.entry(p.order_id.as_str()).or_default().push(p);
+        p.assert_captured_once_at_most();
     }
     for (order, list) in &per_order {
         assert_eq!(list.len(), 1, "command {order} has {} payments", list.len());
@@ -384,24 +392,26 @@ async fn check_ground_truth(
         }
         let payment = per_order.get(id.as_str()).map(|l| l[0]);
         match (&k.answer, payment) {
-            (Some(Outcome::Captured { amount, .. }), Some(p)) => {
-                assert_eq!(p["status"], "Captured", "{id}");
-                assert_eq!(p["capturedMinor"].as_i64(), Some(amount.0), "{id}");
+            (Some(Outcome::Captured { amount, payment_id, .. }), Some(p)) => {
+                assert_eq!(&p.payment_id, payment_id, "{id}");
+                assert_eq!(p.money, Money::Captured, "{id}: {}", p.raw);
+                assert_eq!(p.captured, amount.0, "{id}");
             }
             (Some(Outcome::Captured { .. }), None) => panic!("{id} answered captured without a payment"),
-            (Some(Outcome::Reserved { .. }), Some(p)) => {
-                assert!(matches!(p["status"].as_str(), Some("Reserved")), "{id}: {p}")
+            (Some(Outcome::Reserved { payment_id, .. }), Some(p)) => {
+                assert_eq!(&p.payment_id, payment_id, "{id}");
+                assert_eq!(p.money, Money::Reserved, "{id}: {}", p.raw);
             }
             _ => {}
         }
         if last {
             if let Some(p) = payment {
-                let status = p["status"].as_str().unwrap_or_default();
                 if k.keep {
-                    assert_ne!(status, "Captured", "{id} kept as reservation but captured");
+                    assert_ne!(p.money, Money::Captured, "{id} kept as reservation but captured");
                 } else {
                     assert_ne!(
-                        status, "Reserved",
+                        p.money,
+                        Money::Reserved,
                         "{id}: reserved payment left without its capture"
                     );
                 }

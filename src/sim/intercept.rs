@@ -94,6 +94,13 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
             "Access denied due to invalid or missing token",
         )
         .render(&entry.path),
+        Some(FaultMode::Locked) if is_epayment(endpoint) => EpError::code(
+            StatusCode::LOCKED,
+            "6250",
+            "The customer is approving the payment (simulated)",
+        )
+        .render(&entry.path),
+        Some(FaultMode::Locked) => StatusCode::LOCKED.into_response(),
         Some(FaultMode::RateLimited) if is_epayment(endpoint) => {
             let retry_after = fault.as_ref().and_then(|f| f.retry_after.clone());
             EpError::throttled(retry_after).render(&entry.path)

@@ -118,6 +118,8 @@ pub enum FaultMode {
     ServerError,
     CommitThenDrop,
     Unauthorized,
+    /// 423: ePayment's answer to a change while the customer is approving the payment.
+    Locked,
     /// 429, with `Retry-After` as the fault gives it (seconds or an HTTP date), or without.
     RateLimited,
 }

@@ -142,6 +142,17 @@ async fn injected_faults_answer_in_the_apis_own_format() {
 }
 
 #[tokio::test]
+async fn a_locked_fault_answers_423_and_changes_nothing() {
+    let ep = start_ep().await;
+    let reference = ep.authorized(100).await;
+    ep.sim.fault("epCapture", "locked", 1, json!({})).await;
+    problem(&ep.capture(&reference, 100).await, 423, Some("6250"));
+    assert_eq!(ep.ground(&reference).await["capturedMinor"], json!(0));
+    assert_eq!(ep.capture(&reference, 100).await.status, 200);
+    assert_eq!(ep.ground(&reference).await["capturedMinor"], json!(100));
+}
+
+#[tokio::test]
 async fn reset_forgets_epayment_payments_and_customers() {
     let ep = start_ep().await;
     behaviour(&ep, json!({"phoneNumber": USER, "action": "approve"})).await;

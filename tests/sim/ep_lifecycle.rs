@@ -257,6 +257,10 @@ async fn metadata_is_echoed_and_limited() {
         ep.get(&reference).await.ok()["metadata"],
         json!({"till": "1", "receipt": "000042"})
     );
+    assert_eq!(
+        ep.ground(&reference).await["metadata"],
+        json!({"till": "1", "receipt": "000042"})
+    );
     let mut six = push_body(&new_reference(), 100);
     six["metadata"] = json!({"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"});
     field_error(&ep.create(six).await, "metadata");

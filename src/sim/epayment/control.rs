@@ -52,6 +52,7 @@ pub async fn payments(State(sim): Sim) -> Response {
                     "approving": p.approving,
                     "qrContent": p.qr_target,
                     "receipt": p.receipt,
+                    "metadata": p.metadata,
                     "createdAt": format_rfc3339(p.created_at),
                     "events": p.events,
                 })

@@ -3,7 +3,7 @@
 
 use super::ep_support::*;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::HashSet;
 
 fn dkk(value: i64) -> serde_json::Value {
@@ -261,6 +261,19 @@ async fn metadata_is_echoed_and_limited() {
         ep.ground(&reference).await["metadata"],
         json!({"till": "1", "receipt": "000042"})
     );
+    let mut order = push_body(&new_reference(), 100);
+    order["metadata"] = json!({"orderId": "R-7"});
+    assert_eq!(ep.create(order.clone()).await.status, 201);
+    for (filter, wanted) in [("R-7", vec![&order["reference"]]), ("R-8,R-9", vec![])] {
+        let listed = ep.sim.get(&format!("/_sim/epayment/payments?orderId={filter}")).await;
+        let references: Vec<&Value> = listed.ok()["payments"]
+            .as_array()
+            .expect("payments")
+            .iter()
+            .map(|p| &p["reference"])
+            .collect();
+        assert_eq!(references, wanted, "{filter}");
+    }
     let mut six = push_body(&new_reference(), 100);
     six["metadata"] = json!({"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"});
     field_error(&ep.create(six).await, "metadata");

@@ -10,6 +10,11 @@ use crate::engine::record::{Decision, Phase};
 use crate::money::Minor;
 use std::time::Duration;
 
+/// Refusals of a capture or cancel because the payment was busy (ePayment's 423: another
+/// change, or the customer's approval, in progress) after which the payment is read and the
+/// change decided again; past them, a person looks at it.
+const BUSY_REFUSALS_RETRIED: u32 = 5;
+
 impl Flow<'_> {
     pub(super) fn on_error(&mut self, error: BackendError) {
         let phase = self.rec.phase.clone();
@@ -51,6 +56,9 @@ impl Flow<'_> {
                 _ => self.reject_from(&error),
             },
             Phase::Capture => match refusal {
+                Some(Refusal::StateConflict) if self.rec.refused_changes <= BUSY_REFUSALS_RETRIED => {
+                    self.goto(Phase::Poll)
+                }
                 Some(Refusal::PartialCaptureNotAllowed) => {
                     let amount = match self.rec.decision {
                         Some(Decision::Capture(a)) => a,
@@ -74,6 +82,9 @@ impl Flow<'_> {
             },
             Phase::CancelPayment => match (&error, refusal) {
                 (_, Some(Refusal::NotCancellable)) => self.goto(Phase::Poll),
+                (_, Some(Refusal::StateConflict)) if self.rec.refused_changes <= BUSY_REFUSALS_RETRIED => {
+                    self.goto(Phase::Poll)
+                }
                 (BackendError::Forbidden { .. }, _) if self.rec.kind() == CommandKind::Cancel => {
                     self.reject_from(&error)
                 }

@@ -2,11 +2,12 @@
 //! (scripted steps and automatic customers) and the ground truth of every payment.
 
 use super::ledger::{Behaviour, Step};
+use super::payment::Payment;
 use crate::sim::clock::format_rfc3339;
 use crate::sim::context::SimContext;
 use axum::{
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
@@ -32,10 +33,30 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Box<Response>> 
         .map_err(|e| Box::new(bad(StatusCode::BAD_REQUEST, format!("invalid body: {e}"))))
 }
 
-pub async fn payments(State(sim): Sim) -> Response {
+/// `?orderId=a,b` narrows the list to the payments whose `metadata.orderId` is one of those,
+/// so a long test can check the few payments it just touched without fetching them all.
+#[derive(Deserialize)]
+pub struct PaymentFilter {
+    #[serde(rename = "orderId")]
+    order_ids: Option<String>,
+}
+
+/// The order id the engine keeps in a payment's metadata.
+fn order_id(p: &Payment) -> &str {
+    p.metadata
+        .as_ref()
+        .and_then(|m| m.get("orderId"))
+        .map(String::as_str)
+        .unwrap_or_default()
+}
+
+pub async fn payments(State(sim): Sim, Query(filter): Query<PaymentFilter>) -> Response {
+    let wanted: Option<std::collections::HashSet<&str>> =
+        filter.order_ids.as_deref().map(|ids| ids.split(',').collect());
     let list: Vec<Value> = sim.with_epayment(|l, _| {
         l.payments()
             .iter()
+            .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(order_id(p))))
             .map(|p| {
                 json!({
                     "msn": p.msn,

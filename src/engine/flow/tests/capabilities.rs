@@ -161,6 +161,36 @@ fn a_capture_tried_again_after_a_refusal_carries_a_new_key_and_a_lost_one_the_sa
 }
 
 #[test]
+fn a_capture_refused_while_the_payment_is_busy_is_decided_again_a_few_times() {
+    let mut h = by_reference(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("key-1".into()));
+    h.status(reserved());
+    // ePayment's 423: read the payment, then capture anew.
+    assert_eq!(
+        call(&h.err(refused(Refusal::StateConflict))),
+        ApiCall::GetPayment {
+            payment_id: "key-1".into()
+        }
+    );
+    assert!(matches!(call(&h.status(reserved())), ApiCall::Capture { .. }));
+    assert!(matches!(answered(&h.ok(Reply::Done)), Outcome::Captured { .. }));
+    // A payment that stays busy is a person's matter, not an endless loop.
+    let mut h = by_reference(record(pay_command(false)));
+    h.start();
+    h.ok(Reply::Id("key-1".into()));
+    h.status(reserved());
+    for _ in 0..5 {
+        h.err(refused(Refusal::StateConflict));
+        h.status(reserved());
+    }
+    assert!(matches!(
+        answered(&h.err(refused(Refusal::StateConflict))),
+        Outcome::NeedsHuman { .. }
+    ));
+}
+
+#[test]
 fn a_prompt_of_the_payment_is_shown_instead_of_the_point_of_sales() {
     let mut h = by_reference(record(pay_command(false)));
     h.start();

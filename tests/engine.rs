@@ -25,5 +25,8 @@ mod sim_pos;
 mod store_copy;
 #[path = "engine/support.rs"]
 mod support;
+#[allow(dead_code)] // shared with the torture tests; these tests use part of it
+#[path = "shared/truth.rs"]
+mod truth;
 #[path = "engine/upgrade.rs"]
 mod upgrade;

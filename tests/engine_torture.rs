@@ -22,6 +22,7 @@ mod sim_ep;
 #[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
 #[path = "shared/sim_pos.rs"]
 mod sim_pos;
+#[allow(dead_code)] // shared with the rot torture and the chaos; this test uses part of it
 #[path = "shared/truth.rs"]
 mod truth;
 

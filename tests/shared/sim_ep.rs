@@ -13,11 +13,20 @@ use std::time::Duration;
 /// The test user every automatic customer here is.
 pub const USER: &str = EP_USERS[0];
 
+/// Timeouts generous enough for a loaded machine.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The engine's ePayment backend for the fixture sales unit at `base_url`, in DKK, over
 /// [`client`].
 pub fn backend(base_url: &str) -> EpaymentBackend {
+    backend_with_timeout(base_url, TIMEOUT)
+}
+
+/// Like [`backend`], giving up on a call after `timeout`: for tests whose simulator holds
+/// answers back on purpose.
+pub fn backend_with_timeout(base_url: &str, timeout: Duration) -> EpaymentBackend {
     EpaymentBackend::new(
-        client(base_url),
+        client_with_timeout(base_url, timeout),
         QrDrawing::OfficialImage { size: 200 },
         Currency::DKK,
     )
@@ -27,10 +36,14 @@ pub fn backend(base_url: &str) -> EpaymentBackend {
 /// machine and short waits, so tests show the engine rather than the pauses a production
 /// client keeps.
 pub fn client(base_url: &str) -> EpaymentClient {
+    client_with_timeout(base_url, TIMEOUT)
+}
+
+fn client_with_timeout(base_url: &str, timeout: Duration) -> EpaymentClient {
     let source = || SecretSource::Credential("unused".into());
     let mut config = EpaymentConfig::new(base_url, EP_MSN, source(), source(), source());
-    config.timeouts.read = Duration::from_secs(10);
-    config.timeouts.write = Duration::from_secs(10);
+    config.timeouts.read = timeout;
+    config.timeouts.write = timeout;
     config.retry.base_delay = Duration::from_millis(50);
     config.waits.locked = Duration::from_millis(100);
     config.waits.read_interval = Duration::from_millis(20);

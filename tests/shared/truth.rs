@@ -85,13 +85,19 @@ impl Paid {
 
 /// The payments of `api` at the simulator at `base_url`; only those of `orders` when given.
 pub async fn payments(base_url: &str, api: Api, orders: Option<&BTreeSet<String>>) -> Vec<Paid> {
-    let path = match (api, orders) {
-        (Api::PosV10, Some(orders)) => format!(
-            "/_sim/payments?orderId={}",
+    if orders.is_some_and(BTreeSet::is_empty) {
+        return Vec::new();
+    }
+    let list = match api {
+        Api::PosV10 => "/_sim/payments",
+        Api::Epayment => "/_sim/epayment/payments",
+    };
+    let path = match orders {
+        Some(orders) => format!(
+            "{list}?orderId={}",
             orders.iter().cloned().collect::<Vec<_>>().join(",")
         ),
-        (Api::PosV10, None) => "/_sim/payments".to_string(),
-        (Api::Epayment, _) => "/_sim/epayment/payments".to_string(),
+        None => list.to_string(),
     };
     let response = reqwest::get(format!("{base_url}{path}"))
         .await
@@ -106,7 +112,6 @@ pub async fn payments(base_url: &str, api: Api, orders: Option<&BTreeSet<String>
             Api::PosV10 => pos_v10(raw),
             Api::Epayment => epayment(raw),
         })
-        .filter(|p| orders.is_none_or(|o| o.contains(&p.order_id)))
         .collect()
 }
 

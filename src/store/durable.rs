@@ -88,7 +88,7 @@ impl Db {
         let found = mark::read(dir)?;
         let mark_copy = match found {
             mark::Found::Valid(m) => Some(m.installation),
-            _ => None,
+            _ => installation::copy_set_aside(dir),
         };
         let id_path = installation::path_for(dir);
         let (known, rewrite) = installation::choose(installation::read(&id_path)?, mark_copy);
@@ -225,6 +225,20 @@ mod tests {
         assert!(error.downcast_ref::<StoreInUse>().is_some(), "{error:#}");
         assert!(!is_damage(&error));
         assert!(format!("{error}").contains("in use by another mposd process"));
+    }
+
+    #[test]
+    fn a_new_store_takes_the_installation_id_from_the_store_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let id = *Db::open(&path, 4 << 20).unwrap().installation();
+        std::fs::rename(&path, dir.path().join("store.corrupt-100")).unwrap();
+        std::fs::write(installation::path_for(&path), b"damaged").unwrap();
+        assert_eq!(Db::open(&path, 4 << 20).unwrap().installation(), &id);
+        assert_eq!(
+            installation::read(&installation::path_for(&path)).unwrap(),
+            installation::Found::Valid(id)
+        );
     }
 
     #[test]

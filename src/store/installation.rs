@@ -5,9 +5,11 @@
 //! command), so that a command the journal forgot is still sent to MobilePay as the same request
 //! when the cash register repeats it, while two installations never share a key. It must
 //! therefore outlive the journal: it lives in its own file next to the store directory (which
-//! survives the store being moved aside after damage), and the store's mark keeps a copy.
+//! survives the store being moved aside after damage), and the store's mark keeps a copy. A
+//! store moved aside takes its mark along, so when the file and the new store's mark both lack
+//! the id, the marks of the stores set aside beside it still hold it.
 
-use super::sidecar;
+use super::{mark, sidecar};
 use std::path::{Path, PathBuf};
 
 const HEADER: &str = "mposd-installation 1";
@@ -52,6 +54,31 @@ pub fn write(path: &Path, id: &[u8; 16]) -> anyhow::Result<()> {
     sidecar::write(path, HEADER, &hex(id))
 }
 
+/// The id kept in the mark of the newest store set aside beside `store_dir` (named
+/// `<store>.corrupt-<unix seconds>[.<n>]`) that still has a valid mark. Those stores were this
+/// installation's, so their id is the one every earlier key was derived from: without it, a
+/// command repeated after damage would reach MobilePay as a new request, and a backend without
+/// a listing to look the order up in (ePayment) would take a second payment for it.
+pub fn copy_set_aside(store_dir: &Path) -> Option<[u8; 16]> {
+    let name = store_dir.file_name()?.to_str()?;
+    let prefix = format!("{name}.corrupt-");
+    let mut aside: Vec<((u64, u64), PathBuf)> = std::fs::read_dir(store_dir.parent()?)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name();
+            let rest = file_name.to_str()?.strip_prefix(&prefix)?;
+            let (seconds, n) = rest.split_once('.').unwrap_or((rest, "1"));
+            Some(((seconds.parse().ok()?, n.parse().ok()?), entry.path()))
+        })
+        .collect();
+    aside.sort_by_key(|(newest, _)| std::cmp::Reverse(*newest));
+    aside.iter().find_map(|(_, dir)| match mark::read(dir) {
+        Ok(mark::Found::Valid(m)) => Some(m.installation),
+        _ => None,
+    })
+}
+
 /// A fresh random id.
 pub fn generate() -> [u8; 16] {
     *uuid::Uuid::new_v4().as_bytes()
@@ -88,6 +115,29 @@ mod tests {
         );
         std::fs::write(&path, b"").unwrap();
         assert_eq!(read(&path).unwrap(), Found::Damaged);
+    }
+
+    fn store_set_aside(parent: &Path, name: &str, installation: [u8; 16]) {
+        let dir = parent.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut writer = mark::Writer::open(&dir, mark::Found::Absent).unwrap();
+        writer.write(mark::Mark { installation, seq: 3 }).unwrap();
+    }
+
+    #[test]
+    fn the_newest_store_set_aside_with_a_valid_mark_keeps_the_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        assert_eq!(copy_set_aside(&store), None);
+        store_set_aside(dir.path(), "store.corrupt-100", [1; 16]);
+        store_set_aside(dir.path(), "store.corrupt-200", [2; 16]);
+        store_set_aside(dir.path(), "other.corrupt-300", [3; 16]);
+        assert_eq!(copy_set_aside(&store), Some([2; 16]));
+        store_set_aside(dir.path(), "store.corrupt-200.2", [4; 16]);
+        assert_eq!(copy_set_aside(&store), Some([4; 16]));
+        // A damaged mark does not count; the next newest does.
+        std::fs::write(dir.path().join("store.corrupt-200.2").join(mark::FILE_NAME), b"").unwrap();
+        assert_eq!(copy_set_aside(&store), Some([2; 16]));
     }
 
     #[test]

@@ -393,7 +393,12 @@ async fn check_ground_truth(
         }
         let payment = per_order.get(id.as_str()).map(|l| l[0]);
         match (&k.answer, payment) {
-            (Some(Outcome::Captured { amount, payment_id, .. }), Some(p)) => {
+            (
+                Some(Outcome::Captured {
+                    amount, payment_id, ..
+                }),
+                Some(p),
+            ) => {
                 assert_eq!(&p.payment_id, payment_id, "{id}");
                 assert_eq!(p.money, Money::Captured, "{id}: {}", p.raw);
                 assert_eq!(p.captured, amount.0, "{id}");

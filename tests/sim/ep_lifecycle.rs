@@ -265,7 +265,10 @@ async fn metadata_is_echoed_and_limited() {
     order["metadata"] = json!({"orderId": "R-7"});
     assert_eq!(ep.create(order.clone()).await.status, 201);
     for (filter, wanted) in [("R-7", vec![&order["reference"]]), ("R-8,R-9", vec![])] {
-        let listed = ep.sim.get(&format!("/_sim/epayment/payments?orderId={filter}")).await;
+        let listed = ep
+            .sim
+            .get(&format!("/_sim/epayment/payments?orderId={filter}"))
+            .await;
         let references: Vec<&Value> = listed.ok()["payments"]
             .as_array()
             .expect("payments")

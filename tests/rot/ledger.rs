@@ -21,6 +21,9 @@ pub struct Sale {
     /// The journal (counted by [`Ledger::journal`]) that last said it holds this sale: by
     /// `accepted`, an outcome or a query answer. That journal must never forget it.
     pub held_by: Option<usize>,
+    /// Sent under an installation id the daemon has since lost with every copy of it (see
+    /// [`Ledger::keys_lost`]).
+    pub old_keys: bool,
 }
 
 impl Sale {
@@ -57,6 +60,11 @@ pub struct Tally {
     pub ground_truth_checks: usize,
     /// Accepted sales forgotten by a kept journal whose data and mark were damaged together.
     pub lost_with_the_mark: usize,
+    /// Times the installation id was lost with every copy of it.
+    pub installation_ids_lost: usize,
+    /// Sales paid again when repeated after the installation id was lost (see
+    /// [`Ledger::keys_lost`]).
+    pub paid_again_under_new_keys: usize,
 }
 
 /// The cash register's memory and its judgement of every answer.
@@ -72,6 +80,12 @@ pub struct Ledger {
     /// without the journal noticing. The register then hears `not_found` or `in_doubt` for a
     /// sale it was told was accepted, as after a journal set aside, and acts the same.
     pub mark_and_data_damaged: bool,
+    /// The installation id can be lost with every copy of it (its file, the store's mark and
+    /// the marks of the stores set aside); the daemon then derives new keys. A backend that can
+    /// look an order up (PoS V10) still finds a repeated sale's payment; one that cannot
+    /// (ePayment) takes a second payment for it. For such a backend a sale sent before the loss
+    /// may be paid again when repeated: counted, and flagged for a person.
+    pub keys_lost: bool,
 }
 
 impl Ledger {
@@ -115,6 +129,12 @@ impl Ledger {
             sale.flagged = true;
         }
         match &sale.approved {
+            Some(before) if self.keys_lost && sale.old_keys && !same_payment(before, &outcome) => {
+                if outcome.is_approved() && !sale.flagged {
+                    self.tally.paid_again_under_new_keys += 1;
+                }
+                sale.flagged = true;
+            }
             Some(before) => {
                 assert!(
                     same_payment(before, &outcome) || matches!(outcome, WireOutcome::NeedsHuman { .. }),

@@ -91,8 +91,25 @@ impl Db {
             _ => installation::copy_set_aside(dir),
         };
         let id_path = installation::path_for(dir);
-        let (known, rewrite) = installation::choose(installation::read(&id_path)?, mark_copy);
-        let id = known.unwrap_or_else(installation::generate);
+        let file = installation::read(&id_path)?;
+        let lived_before =
+            installation::lived_before(created, file, !installation::set_aside(dir).is_empty());
+        let (known, rewrite) = installation::choose(file, mark_copy);
+        let id = match known {
+            Some(id) => id,
+            None => {
+                if lived_before {
+                    tracing::error!(
+                        store = %dir.display(),
+                        "ALARM: the installation id was lost with every copy of it; a new one is made. \
+                         A sale the cash register repeats from before this start reaches the backend as a \
+                         new request: on a backend that cannot look orders up (ePayment) check such \
+                         repeats against the backend before handing over goods twice"
+                    );
+                }
+                installation::generate()
+            }
+        };
         if rewrite {
             installation::write(&id_path, &id)?;
         }

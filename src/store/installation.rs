@@ -60,10 +60,22 @@ pub fn write(path: &Path, id: &[u8; 16]) -> anyhow::Result<()> {
 /// command repeated after damage would reach MobilePay as a new request, and a backend without
 /// a listing to look the order up in (ePayment) would take a second payment for it.
 pub fn copy_set_aside(store_dir: &Path) -> Option<[u8; 16]> {
-    let name = store_dir.file_name()?.to_str()?;
+    set_aside(store_dir).iter().find_map(|dir| match mark::read(dir) {
+        Ok(mark::Found::Valid(m)) => Some(m.installation),
+        _ => None,
+    })
+}
+
+/// The stores set aside beside `store_dir`, newest first.
+pub fn set_aside(store_dir: &Path) -> Vec<PathBuf> {
+    let Some(name) = store_dir.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
     let prefix = format!("{name}.corrupt-");
-    let mut aside: Vec<((u64, u64), PathBuf)> = std::fs::read_dir(store_dir.parent()?)
-        .ok()?
+    let Some(entries) = store_dir.parent().and_then(|p| std::fs::read_dir(p).ok()) else {
+        return Vec::new();
+    };
+    let mut aside: Vec<((u64, u64), PathBuf)> = entries
         .flatten()
         .filter_map(|entry| {
             let file_name = entry.file_name();
@@ -73,10 +85,14 @@ pub fn copy_set_aside(store_dir: &Path) -> Option<[u8; 16]> {
         })
         .collect();
     aside.sort_by_key(|(newest, _)| std::cmp::Reverse(*newest));
-    aside.iter().find_map(|(_, dir)| match mark::read(dir) {
-        Ok(mark::Found::Valid(m)) => Some(m.installation),
-        _ => None,
-    })
+    aside.into_iter().map(|(_, dir)| dir).collect()
+}
+
+/// Whether this installation ran before: the store existed, or its id file is damaged, or a
+/// store was set aside beside it. An id made anew then changes every key, which a person must
+/// hear about.
+pub fn lived_before(store_created: bool, file: Found, stores_set_aside: bool) -> bool {
+    !store_created || file == Found::Damaged || stores_set_aside
 }
 
 /// A fresh random id.
@@ -148,5 +164,13 @@ mod tests {
         assert_eq!(choose(Found::Damaged, Some(b)), (Some(b), true));
         assert_eq!(choose(Found::Absent, Some(b)), (Some(b), true));
         assert_eq!(choose(Found::Absent, None), (None, true));
+    }
+
+    #[test]
+    fn only_a_first_start_makes_an_id_without_an_alarm() {
+        assert!(!lived_before(true, Found::Absent, false));
+        assert!(lived_before(false, Found::Absent, false));
+        assert!(lived_before(true, Found::Damaged, false));
+        assert!(lived_before(true, Found::Absent, true));
     }
 }

@@ -384,3 +384,62 @@ impl Backend for EpaymentBackend {
         Err(lacking("refund resources"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::epayment::{EpaymentConfig, Keys};
+    use crate::secrets::{Secret, SecretSource};
+
+    fn backend(qr: QrDrawing) -> EpaymentBackend {
+        let source = || SecretSource::Credential("unused".into());
+        let config = EpaymentConfig::new("http://127.0.0.1:9", "123456", source(), source(), source());
+        let keys = Keys {
+            client_id: Secret::new("id"),
+            client_secret: Secret::new("secret"),
+            subscription_key: Secret::new("key"),
+        };
+        let client = EpaymentClient::with_keys(config, keys).expect("a valid configuration");
+        EpaymentBackend::new(client, qr, Currency::DKK)
+    }
+
+    #[test]
+    fn the_official_image_is_asked_for_as_png_and_shown_as_an_image() {
+        let official = backend(QrDrawing::OfficialImage { size: 400 });
+        assert_eq!(
+            official.qr_format(),
+            QrFormat {
+                format: QrImageFormat::Png,
+                size: Some(400)
+            }
+        );
+        let url = "https://qr.example/v1?token=t".to_string();
+        assert_eq!(
+            official.prompt(Some(url.clone())),
+            CustomerPrompt::QrImage { url }
+        );
+        assert_eq!(official.prompt(None), CustomerPrompt::PushSent);
+    }
+
+    #[test]
+    fn a_self_drawn_code_is_asked_for_as_its_target_url_and_drawn_from_it() {
+        let drawn = backend(QrDrawing::FromTargetUrl);
+        assert_eq!(drawn.qr_format().format, QrImageFormat::TargetUrl);
+        assert_eq!(drawn.qr_format().size, None);
+        let target = "https://pay.example/landing?token=t".to_string();
+        assert_eq!(
+            drawn.prompt(Some(target.clone())),
+            CustomerPrompt::Qr {
+                content: target,
+                sticker_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn the_description_names_the_order_and_fits_the_apis_limit() {
+        assert_eq!(description("R1-0001", None), "Order R1-0001");
+        assert_eq!(description("R1", Some("Bakery")), "Bakery, order R1");
+        assert_eq!(description("R1", Some(&"x".repeat(200))).chars().count(), 100);
+    }
+}

@@ -14,8 +14,11 @@ use std::collections::HashMap;
 
 /// What the journal knows, which the decision looks at besides the command.
 pub(crate) struct Ledger<'a> {
-    /// The latest copy of every journal record.
+    /// The records the engine holds (every record with work left).
     pub records: &'a HashMap<CommandId, Record>,
+    /// The records of the journal this command names that the engine does not hold: its own,
+    /// its target's, and for a refund those of the payment.
+    pub from_disk: &'a HashMap<CommandId, Record>,
     /// The command's stored record is unreadable.
     pub unreadable: bool,
     /// Why new payments are refused now (the point of sale is being replaced), if they are.
@@ -23,6 +26,19 @@ pub(crate) struct Ledger<'a> {
     /// The journal was rebuilt after damage: look the order up before creating.
     pub in_doubt: bool,
     pub capabilities: &'a Capabilities,
+}
+
+impl Ledger<'_> {
+    fn get(&self, id: &CommandId) -> Option<&Record> {
+        self.records.get(id).or_else(|| self.from_disk.get(id))
+    }
+
+    /// Every record the ledger knows, each once.
+    fn all(&self) -> impl Iterator<Item = &Record> {
+        let held = self.records;
+        held.values()
+            .chain(self.from_disk.values().filter(move |r| !held.contains_key(&r.id)))
+    }
 }
 
 /// The decision about one command.
@@ -56,7 +72,7 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
             detail: format!("the journal record of command {id} is unreadable"),
         });
     }
-    if let Some(existing) = ledger.records.get(id) {
+    if let Some(existing) = ledger.get(id) {
         if existing.command != *command {
             return refuse(
                 RejectCode::CommandIdReused,
@@ -75,7 +91,7 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
     if let Err((code, message)) = super::flow::validate(command) {
         return refuse(code, message);
     }
-    let target_of = |target: &CommandId| ledger.records.get(target).cloned();
+    let target_of = |target: &CommandId| ledger.get(target).cloned();
     let mut updates = Vec::new();
     let mut cancel_victim = None;
     match command {
@@ -109,7 +125,7 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
             if let Some(reason) = &ledger.retiring {
                 return refuse(RejectCode::LaneBusy, reason.clone());
             }
-            if let Some(holder) = ledger.records.values().find(|r| r.holds_lane()) {
+            if let Some(holder) = ledger.all().find(|r| r.holds_lane()) {
                 return refuse(
                     RejectCode::LaneBusy,
                     format!("command {} is still using this point of sale", holder.id),
@@ -223,9 +239,7 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
                         "the refund's currency differs from the payment's",
                     );
                 }
-                if let Err((code, message)) =
-                    super::refund_limit::check(&payment_id, *amount, ledger.records.values())
-                {
+                if let Err((code, message)) = super::refund_limit::check(&payment_id, *amount, ledger.all()) {
                     return refuse(code, message);
                 }
                 record.payment_id = Some(payment_id);

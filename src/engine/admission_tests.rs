@@ -107,6 +107,7 @@ fn ready(target: &str) -> Command {
 
 struct Books {
     records: HashMap<CommandId, Record>,
+    from_disk: HashMap<CommandId, Record>,
     capabilities: Capabilities,
     retiring: Option<String>,
     in_doubt: bool,
@@ -116,6 +117,7 @@ impl Books {
     fn with(records: Vec<Record>) -> Books {
         Books {
             records: records.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            from_disk: HashMap::new(),
             capabilities: Capabilities::ALL,
             retiring: None,
             in_doubt: false,
@@ -125,6 +127,7 @@ impl Books {
     fn admit(&self, id: &str, command: Command) -> Admission {
         let ledger = Ledger {
             records: &self.records,
+            from_disk: &self.from_disk,
             unreadable: false,
             retiring: self.retiring.clone(),
             in_doubt: self.in_doubt,
@@ -213,6 +216,7 @@ fn an_unreadable_record_is_never_replaced() {
     let books = Books::with(vec![]);
     let ledger = Ledger {
         records: &books.records,
+        from_disk: &books.from_disk,
         unreadable: true,
         retiring: None,
         in_doubt: false,
@@ -428,6 +432,40 @@ fn a_refund_stays_within_the_payment_and_its_currency() {
         Books::with(vec![never]).refused("f-7", refund("sale-3", 1, Currency::DKK)),
         RejectCode::WrongTarget
     );
+}
+
+#[test]
+fn records_read_from_disk_count_like_records_held() {
+    // The engine holds nothing of this sale any more: it was finished before a restart.
+    let mut books = Books::with(vec![]);
+    let mut paid_back = fresh("f-1", &refund("sale-1", 600, Currency::DKK));
+    paid_back.payment_id = Some("pay-sale-1".into());
+    paid_back.phase = Phase::Done;
+    paid_back.outcome = Some(Outcome::Refunded {
+        refund_id: "refund-1".into(),
+        payment_id: "pay-sale-1".into(),
+        amount: Minor(600),
+        currency: Currency::DKK,
+    });
+    paid_back.answered = true;
+    for record in [captured("sale-1"), paid_back.clone()] {
+        books.from_disk.insert(record.id.clone(), record);
+    }
+    // A repeat is answered from the stored record, a reused id refused.
+    assert!(matches!(
+        books.admit("f-1", refund("sale-1", 600, Currency::DKK)),
+        Admission::Answer(Outcome::Refunded { .. })
+    ));
+    assert_eq!(
+        books.refused("f-1", refund("sale-1", 100, Currency::DKK)),
+        RejectCode::CommandIdReused
+    );
+    // The refund limit counts the capture and the refund read from disk.
+    assert_eq!(
+        books.refused("f-2", refund("sale-1", 401, Currency::DKK)),
+        RejectCode::RefundTooHigh
+    );
+    books.started("f-3", refund("sale-1", 400, Currency::DKK));
 }
 
 #[test]

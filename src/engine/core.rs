@@ -10,9 +10,10 @@ use super::doubt::Doubt;
 use super::flow::Input;
 use super::journal::{Committer, Journal};
 use super::record::Record;
+use super::verification::Verification;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// The point of sale new payments start on.
 #[derive(Clone, Debug)]
@@ -36,11 +37,13 @@ pub(crate) struct Waiter {
     pub events: mpsc::UnboundedSender<LaneEvent>,
 }
 
-/// The engine's registry of commands: the latest journal records, the flows running and who
-/// waits for them, and what a person must look at. Locked, never across an `.await`.
+/// The engine's registry of commands: the journal records it works on, the flows running and
+/// who waits for them, and what a person must look at. Locked, never across an `.await`.
 #[derive(Default)]
 pub(crate) struct Registry {
-    /// The latest copy of every journal record.
+    /// The latest copy of the records with work left, of the other records of their payments,
+    /// and of records written recently (until the reconciler lets them go). Any other record is
+    /// read from the journal when a command or query names it.
     pub records: HashMap<CommandId, Record>,
     pub running: HashMap<CommandId, Running>,
     /// Cancel commands waiting for the answer of the command they cancel.
@@ -52,6 +55,8 @@ pub(crate) struct Registry {
     pub alarms: Vec<String>,
     /// Payments and capture deadlines already reported by the reconciler, so each is reported once.
     pub reported: HashSet<String>,
+    /// Where the reconciler's next pruning step starts in the journal.
+    pub prune_from: Option<Vec<u8>>,
 }
 
 /// A running engine: everything its request loop, flow tasks and reconciler need.
@@ -66,6 +71,8 @@ pub(crate) struct Engine<B> {
     pub doubt: Option<Doubt>,
     /// The point of sale new payments start on (see [`super::pos`]).
     pub pos: Mutex<Binding>,
+    /// How far the check of the whole journal has come (see [`super::verification`]).
+    pub verified: watch::Sender<Verification>,
 }
 
 impl<B: Backend> Engine<B> {
@@ -123,6 +130,17 @@ impl<B: Backend> Engine<B> {
         self.doubt
             .as_ref()
             .is_some_and(|d| now_ms() < d.until_ms(self.config.doubt_window))
+            || *self.verified.borrow() == Verification::Damaged
+    }
+
+    /// The record of `id`: the registry's copy, or else the journal's. Unreadable records and
+    /// a journal that cannot be read give `None` (the first are reported at start or by the
+    /// check of the whole journal).
+    pub fn record(&self, id: &CommandId) -> Option<Record> {
+        if let Some(record) = self.lock().records.get(id) {
+            return Some(record.clone());
+        }
+        self.journal.get(id).ok().flatten().and_then(Result::ok)
     }
 
     pub fn store(&self, record: &Record) -> Result<(), EngineError> {

@@ -4,8 +4,8 @@
 
 use super::admission::{admit, Admission, Ledger};
 use super::api::{
-    Command, CommandId, EngineError, EngineHandle, EventKind, LaneEvent, Outcome, RejectCode, Request,
-    Submission, Submitter,
+    Command, CommandId, EngineError, EngineHandle, EventKind, LaneEvent, Outcome, PaymentSelector,
+    RejectCode, Request, Submission, Submitter,
 };
 use super::backend::Backend;
 use super::clock::now_ms;
@@ -15,8 +15,10 @@ use super::journal::{Committer, Journal, SetAside};
 use super::reconciler;
 use super::record::Record;
 use super::runner::{follow_cancel_target, spawn_flow};
+use super::verification::{self, Verification};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Starts an engine on `journal` for one lane. Before the returned handle takes commands, every
 /// unfinished record is resumed (recovery, I5); when the store had to be set aside
@@ -45,8 +47,10 @@ pub async fn start<B: Backend>(
         events: events.clone(),
         doubt: doubt.clone(),
         pos: Mutex::new(pos),
+        verified: watch::Sender::new(Verification::Pending),
     });
     super::recovery::recover(&shared, set_aside).await?;
+    verification::spawn(shared.clone());
     let (requests, mut inbox) = mpsc::channel::<Request>(64);
     let lane = shared.config.pos_id.clone();
     let acceptor = shared.clone();
@@ -62,8 +66,7 @@ pub async fn start<B: Backend>(
                     let _ = reply.send(accept(&acceptor, id, command, submitter).await);
                 }
                 Request::Query { id, reply } => {
-                    let view = acceptor.lock().records.get(&id).map(Record::view);
-                    let _ = reply.send(Ok(view));
+                    let _ = reply.send(Ok(acceptor.record(&id).as_ref().map(Record::view)));
                 }
                 Request::Alarms { reply } => {
                     let _ = reply.send(Ok(acceptor.lock().alarms.clone()));
@@ -127,11 +130,19 @@ async fn accept<B: Backend>(
     let now = now_ms();
     let mut record = Record::new(id.clone(), command.clone(), shared.pos_id(), now);
     record.create_key = Some(create_key(shared, &id, &command));
+    let (from_disk, unreadable) = from_disk(shared, &id, &command)?;
+    let known = unreadable || from_disk.contains_key(&id) || shared.lock().records.contains_key(&id);
+    if !known {
+        // Only a journal checked whole can tell that this id was never used.
+        let mut verified = shared.verified.subscribe();
+        let _ = verified.wait_for(|v| *v != Verification::Pending).await;
+    }
     let admission = {
         let state = shared.lock();
         let ledger = Ledger {
             records: &state.records,
-            unreadable: state.corrupt.contains(id.as_str()),
+            from_disk: &from_disk,
+            unreadable: unreadable || state.corrupt.contains(id.as_str()),
             retiring: shared.retiring(),
             in_doubt: shared.in_doubt(),
             capabilities: shared.backend.capabilities(),
@@ -147,7 +158,12 @@ async fn accept<B: Backend>(
                 let mut state = shared.lock();
                 // Looked at again under the lock `emit` holds: a command that answered since
                 // the decision has sent its `Finished` already and is answered from its record.
-                match state.records.get(&id).filter(|r| r.answered) {
+                match state
+                    .records
+                    .get(&id)
+                    .or(from_disk.get(&id))
+                    .filter(|r| r.answered)
+                {
                     Some(done) => Some(done.outcome.clone().unwrap_or(Outcome::Unknown {
                         payment_id: done.payment_id.clone(),
                     })),
@@ -192,6 +208,65 @@ async fn accept<B: Backend>(
 /// The idempotency key of a command: derived from the command, so that repeating it after the
 /// journal lost its record is still a replay at the backend (see [`super::keys`]). Commands
 /// that create nothing use it as the base of their capture and cancel keys.
+/// The records the admission of `command` may look at that the registry does not hold, read
+/// from the journal: the command's own record, its target (and a cancelled prepare's follower),
+/// and for a refund every record of the payment, whose captures and refunds set its limit.
+/// Also says whether the command's own record is unreadable.
+fn from_disk<B: Backend>(
+    shared: &Engine<B>,
+    id: &CommandId,
+    command: &Command,
+) -> Result<(HashMap<CommandId, Record>, bool), EngineError> {
+    let journal_error = |e: anyhow::Error| EngineError::Journal(format!("{e:#}"));
+    let mut found = HashMap::new();
+    let mut unreadable = false;
+    let mut fetch = |wanted: &CommandId, found: &mut HashMap<CommandId, Record>| -> Result<(), EngineError> {
+        if shared.lock().records.contains_key(wanted) || found.contains_key(wanted) {
+            return Ok(());
+        }
+        match shared.journal.get(wanted).map_err(journal_error)? {
+            Some(Ok(record)) => {
+                found.insert(wanted.clone(), record);
+            }
+            Some(Err(_)) if wanted == id => unreadable = true,
+            _ => {}
+        }
+        Ok(())
+    };
+    fetch(id, &mut found)?;
+    let target = match command {
+        Command::Ready { target, .. } | Command::Capture { target, .. } | Command::Cancel { target } => {
+            Some(target)
+        }
+        Command::Refund {
+            payment: PaymentSelector::Command(target),
+            ..
+        } => Some(target),
+        _ => None,
+    };
+    let Some(target) = target else {
+        return Ok((found, unreadable));
+    };
+    fetch(target, &mut found)?;
+    let target_record = shared
+        .lock()
+        .records
+        .get(target)
+        .cloned()
+        .or_else(|| found.get(target).cloned());
+    if let Some(next) = target_record.as_ref().and_then(|t| t.followed_by.clone()) {
+        fetch(&next, &mut found)?;
+    }
+    if let (Command::Refund { .. }, Some(payment_id)) = (command, target_record.and_then(|t| t.payment_id)) {
+        for record in shared.journal.of_payment(&payment_id).map_err(journal_error)? {
+            if !shared.lock().records.contains_key(&record.id) {
+                found.entry(record.id.clone()).or_insert(record);
+            }
+        }
+    }
+    Ok((found, unreadable))
+}
+
 fn create_key<B: Backend>(shared: &Engine<B>, id: &CommandId, command: &Command) -> String {
     super::keys::create_key(
         shared.journal.db().installation(),

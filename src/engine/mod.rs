@@ -22,6 +22,7 @@ pub mod refund_limit;
 mod runner;
 pub mod text;
 mod upgrade;
+mod verification;
 
 pub use api::*;
 pub use config::EngineConfig;

@@ -12,9 +12,9 @@ use super::api::{Command, CommandId, Outcome};
 use super::backend::Backend;
 use super::backend::{PaymentInfo, PaymentQuery};
 use super::clock::now_ms;
-use super::core::Engine;
+use super::core::{Engine, Registry, Running};
 use super::record::{Decision, Phase, Record};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) fn spawn<B: Backend>(shared: Arc<Engine<B>>) {
@@ -84,7 +84,14 @@ pub(crate) async fn sweep<B: Backend>(shared: &Arc<Engine<B>>, rebuild: bool) {
                 .collect();
             (known, lane_held, cancel_orders)
         };
-        if known {
+        // A payment of a record the engine let go of is ours too; a journal that cannot be
+        // read counts as knowing it, so nothing is cancelled on a guess.
+        if known
+            || shared
+                .journal
+                .of_payment(&payment_id)
+                .map_or(true, |r| !r.is_empty())
+        {
             continue;
         }
         let info = match shared.backend.payment(correlation, &payment_id).await {
@@ -245,37 +252,68 @@ fn adopt_reservation<B: Backend>(
     shared.store(&record)
 }
 
+/// How many journal records one sweep looks at for pruning: a sweep costs the same whatever
+/// the journal's size, and successive sweeps cover the whole journal.
+const PRUNE_STEP: usize = 2_000;
+
+/// One step of pruning the journal (see [`super::journal::Journal::prune_step`]), then lets go
+/// of the records the engine no longer needs to hold.
 fn prune<B: Backend>(shared: &Engine<B>) {
     let retention = shared.config.retention;
     let cutoff = now_ms().saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
-    let expired = |r: &Record| r.is_finished() && r.updated_at_ms < cutoff;
-    let candidates: Vec<CommandId> = shared
-        .lock()
-        .records
-        .values()
-        .filter(|r| expired(r))
-        .map(|r| r.id.clone())
-        .collect();
-    if candidates.is_empty() {
-        return;
-    }
-    match shared.journal.prune(&candidates, cutoff) {
-        Ok(removed) => {
+    let from = shared.lock().prune_from.take();
+    match shared.journal.prune_step(from.as_deref(), PRUNE_STEP, cutoff) {
+        Ok((removed, next)) => {
             let mut state = shared.lock();
+            state.prune_from = next;
             for id in &removed {
                 // A record rewritten since the journal let go of it stays.
-                if state.records.get(id).is_some_and(expired) {
+                if state
+                    .records
+                    .get(id)
+                    .is_some_and(|r| r.is_finished() && r.updated_at_ms < cutoff)
+                {
                     state.records.remove(id);
                 }
             }
             drop(state);
-            tracing::info!(
-                removed = removed.len(),
-                "pruned finished journal records past their retention"
-            );
+            if !removed.is_empty() {
+                tracing::info!(
+                    removed = removed.len(),
+                    "pruned finished journal records past their retention"
+                );
+            }
         }
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot prune the journal"),
     }
+    let mut state = shared.lock();
+    let Registry { records, running, .. } = &mut *state;
+    let before = records.len();
+    release_history(records, running);
+    let released = before - records.len();
+    if released > 0 {
+        tracing::debug!(released, "finished journal records left to the journal");
+    }
+}
+
+/// Lets go of the records that are history: answered, with no work left, no flow running, no
+/// cancel decided, and of a payment no record with work left belongs to. They stay in the
+/// journal, which admission and queries read when a command names one, so the engine's memory
+/// follows the open work rather than months of trading.
+fn release_history(records: &mut HashMap<CommandId, Record>, running: &HashMap<CommandId, Running>) {
+    let open_payments: HashSet<String> = records
+        .values()
+        .filter(|r| r.is_open_work())
+        .filter_map(|r| r.payment_id.clone())
+        .collect();
+    records.retain(|id, r| {
+        r.is_open_work()
+            || !r.answered
+            || running.contains_key(id)
+            || r.decision == Some(Decision::Cancel)
+            || r.cancel_requested
+            || r.payment_id.as_ref().is_some_and(|p| open_payments.contains(p))
+    });
 }
 
 /// A recovered outcome for a reservation found at MobilePay without a journal record.

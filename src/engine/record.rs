@@ -193,6 +193,14 @@ impl Record {
         self.phase == Phase::Done
     }
 
+    /// Whether the engine must hold this record from the start: its flow has work left, it holds
+    /// the lane, or it is a reservation kept for a later capture or cancel (the reconciler warns
+    /// of its capture deadline and the point-of-sale checks count it). Every other record is
+    /// history, read from disk when a command or query names it.
+    pub fn is_open_work(&self) -> bool {
+        !self.is_finished() || self.holds_lane() || matches!(self.outcome, Some(Outcome::Reserved { .. }))
+    }
+
     /// Whether this record's payment may be active (blocking the point of sale) and driven
     /// by this record, so no other payment may start on the lane.
     pub fn holds_lane(&self) -> bool {

@@ -16,7 +16,7 @@ pub(crate) async fn recover<B: Backend>(
     shared: &Arc<Engine<B>>,
     set_aside: Option<SetAside>,
 ) -> anyhow::Result<()> {
-    let loaded = shared.journal.load()?;
+    let loaded = shared.journal.load_open()?;
     {
         let mut state = shared.lock();
         for record in &loaded.records {

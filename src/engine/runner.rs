@@ -16,10 +16,12 @@ use tokio::time::Instant;
 /// Connects a started cancel command to the command it cancels: if that one has answered, the
 /// cancel learns its outcome now, otherwise when it answers; a running flow is told to cancel.
 pub(crate) fn follow_cancel_target<B: Backend>(shared: &Engine<B>, id: &CommandId, victim: &CommandId) {
+    // A finished victim may be only in the journal; a running one is always held.
+    let stored = shared.record(victim);
     let (deliver_now, running) = {
         let mut state = shared.lock();
         let running = state.running.contains_key(victim);
-        let deliver = match state.records.get(victim) {
+        let deliver = match state.records.get(victim).or(stored.as_ref()) {
             Some(v) if v.answered || !running => Some(v.outcome.clone().unwrap_or(Outcome::Unknown {
                 payment_id: v.payment_id.clone(),
             })),

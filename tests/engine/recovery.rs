@@ -484,3 +484,54 @@ fn a_journal_lost_without_trace_still_cannot_pay_a_repeated_command_twice() {
     assert_ne!(payment_id_of(&other), payment_id_of(&sale));
     third.kill();
 }
+
+fn refund_of(target: &str, amount: i64, order: &str) -> mposd::engine::api::Command {
+    mposd::engine::api::Command::Refund {
+        payment: mposd::engine::api::PaymentSelector::Command(id(target)),
+        amount: Minor(amount),
+        currency: Currency::DKK,
+        refund_order_id: order.into(),
+    }
+}
+
+/// After a restart the engine holds only open work; a sale finished before it is read from the
+/// journal on disk, and its refunds are limited and replayed exactly as before.
+#[test]
+fn history_read_from_disk_after_a_restart_answers_and_limits_refunds() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 20));
+    let first = life(&main, &lane, 1);
+    main.block_on(first.engine.run(id("sale-1"), pay(1000, "order-1", false)))
+        .unwrap();
+    let refunded = main
+        .block_on(first.engine.run(id("refund-1"), refund_of("sale-1", 600, "r-1")))
+        .unwrap();
+    assert!(matches!(refunded, Outcome::Refunded { .. }), "{refunded:?}");
+    first.kill();
+
+    let second = life(&main, &lane, 2);
+    let again = main
+        .block_on(second.engine.run(id("refund-1"), refund_of("sale-1", 600, "r-1")))
+        .unwrap();
+    assert_eq!(again, refunded, "a repeat is answered from the journal");
+    let too_much = main
+        .block_on(second.engine.run(id("refund-2"), refund_of("sale-1", 401, "r-2")))
+        .unwrap();
+    assert!(
+        matches!(
+            too_much,
+            Outcome::Rejected {
+                code: mposd::engine::api::RejectCode::RefundTooHigh,
+                ..
+            }
+        ),
+        "{too_much:?}"
+    );
+    let rest = main
+        .block_on(second.engine.run(id("refund-3"), refund_of("sale-1", 400, "r-3")))
+        .unwrap();
+    assert!(matches!(rest, Outcome::Refunded { .. }), "{rest:?}");
+    assert_eq!(main.block_on(lane.refunds()).len(), 2, "one refund per command");
+    second.kill();
+}

@@ -21,24 +21,27 @@
 //! the doubt record and the group commit each have a module of their own.
 
 mod committer;
+mod layout;
 mod set_aside;
 mod summary;
 mod value;
+mod verify;
 
 pub use committer::Committer;
-pub use set_aside::{check, SetAside};
+pub use set_aside::{check, check_whole_next_start, SetAside};
 pub use value::{decode, encode, RecordError};
+pub use verify::Audit;
 
 use super::api::CommandId;
 use super::record::Record;
 use crate::store::Db;
 use anyhow::Context;
+use layout::{INDEX_MARK_KEY, SUMMARY_KEY};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use summary::{fingerprint, Summary};
 
 const TREE: &str = "engine.commands";
-/// The summary's key: command ids are printable ASCII, so a leading NUL cannot clash.
-const SUMMARY_KEY: &[u8] = b"\0summary";
 
 /// The stored records, as found at start.
 #[derive(Debug, Default)]
@@ -46,6 +49,46 @@ pub struct Loaded {
     pub records: Vec<Record>,
     /// Keys whose value failed its checksum or could not be decoded.
     pub corrupt: Vec<(String, RecordError)>,
+}
+
+/// Runs a read of the store, turning a panic into an error. sled 0.34 panics on some damaged
+/// files instead of reporting them (a data file cut short, say); at start that sets the store
+/// aside, and while the engine runs it must fail the one command or check, not stop the lane.
+fn guarded<T>(read: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        Err(anyhow::anyhow!(
+            "sled failed while reading the store: {}",
+            set_aside::panic_text(panic.as_ref())
+        ))
+    })
+}
+
+impl Loaded {
+    fn add(&mut self, key: &[u8], value: &[u8]) {
+        match decode(value) {
+            Ok(record) => self.records.push(record),
+            Err(error) => self
+                .corrupt
+                .push((String::from_utf8_lossy(key).into_owned(), error)),
+        }
+    }
+}
+
+/// Writes the indexes of a table written by a release without them, then their mark, in one
+/// atomic batch. This reads the whole table once, on the first start after the upgrade.
+fn build_index(tree: &sled::Tree) -> anyhow::Result<()> {
+    let mut batch = sled::Batch::default();
+    for entry in tree.iter() {
+        let (key, value) = entry.context("cannot read the payment journal")?;
+        if layout::is_record(&key) {
+            if let Ok(record) = decode(&value) {
+                layout::index(&mut batch, &key, &record);
+            }
+        }
+    }
+    batch.insert(INDEX_MARK_KEY, &[]);
+    tree.apply_batch(batch)
+        .context("cannot index the payment journal")
 }
 
 /// The journal of one engine.
@@ -82,6 +125,13 @@ impl Journal {
             }
         };
         db.seq_at_least(summary.seq);
+        if tree
+            .get(INDEX_MARK_KEY)
+            .context("cannot read the payment journal")?
+            .is_none()
+        {
+            build_index(&tree)?;
+        }
         Ok(Journal {
             db,
             tree,
@@ -125,6 +175,7 @@ impl Journal {
         next.seq = seq;
         let mut batch = sled::Batch::default();
         batch.insert(key, value);
+        layout::index(&mut batch, key, record);
         batch.insert(SUMMARY_KEY, next.encode());
         self.tree
             .apply_batch(batch)
@@ -134,64 +185,139 @@ impl Journal {
     }
 
     pub fn get(&self, id: &CommandId) -> anyhow::Result<Option<Result<Record, RecordError>>> {
-        let value = self
-            .tree
-            .get(id.as_str().as_bytes())
-            .context("cannot read the payment journal")?;
-        Ok(value.map(|v| decode(&v)))
+        guarded(|| {
+            let value = self
+                .tree
+                .get(id.as_str().as_bytes())
+                .context("cannot read the payment journal")?;
+            Ok(value.map(|v| decode(&v)))
+        })
     }
 
+    /// Every record of the table (the check of the whole table and tests read it all; start-up
+    /// reads only [`Journal::load_open`]).
     pub fn load(&self) -> anyhow::Result<Loaded> {
         let mut loaded = Loaded::default();
         for entry in self.tree.iter() {
             let (key, value) = entry.context("cannot read the payment journal")?;
-            if &*key == SUMMARY_KEY {
-                continue;
-            }
-            let key = String::from_utf8_lossy(&key).into_owned();
-            match decode(&value) {
-                Ok(record) => loaded.records.push(record),
-                Err(error) => loaded.corrupt.push((key, error)),
+            if layout::is_record(&key) {
+                loaded.add(&key, &value);
             }
         }
         Ok(loaded)
     }
 
-    /// Removes those of `candidates` whose stored record is finished and was last changed
-    /// before `cutoff_ms`, keeping disk use bounded, and returns the ids removed. The caller
-    /// names the candidates from its own copy of the records, so a sweep decodes only what it
-    /// may remove instead of the whole journal every time. Each stored value is checked again
-    /// under the write lock, so a newer write is never lost; unreadable records are kept as
-    /// evidence for a person.
-    pub fn prune<'a>(
-        &self,
-        candidates: impl IntoIterator<Item = &'a CommandId>,
-        cutoff_ms: u64,
-    ) -> anyhow::Result<Vec<CommandId>> {
-        let mut removed = Vec::new();
-        for id in candidates {
-            let key = id.as_str().as_bytes();
-            let mut summary = self.lock();
-            let Some(value) = self.tree.get(key).context("cannot read the payment journal")? else {
-                continue;
-            };
-            let Ok(record) = decode(&value) else { continue };
-            if record.is_finished() && record.updated_at_ms < cutoff_ms {
-                let mut next = *summary;
-                next.count = next.count.saturating_sub(1);
-                next.digest ^= fingerprint(key, &value);
-                next.seq = self.db.next_seq();
-                let mut batch = sled::Batch::default();
-                batch.remove(key);
-                batch.insert(SUMMARY_KEY, next.encode());
-                self.tree
-                    .apply_batch(batch)
-                    .context("cannot prune the payment journal")?;
-                *summary = next;
-                removed.push(id.clone());
+    /// The records with work left (see [`Record::is_open_work`]) and every other record of their
+    /// payments, which the reconciler and the point-of-sale checks look at beside them: what a
+    /// starting engine needs, read through the open-work index instead of the whole table. An
+    /// index entry whose record is gone is reported as unreadable: the index and the record are
+    /// written together, so only damage separates them.
+    pub fn load_open(&self) -> anyhow::Result<Loaded> {
+        guarded(|| {
+            let mut loaded = Loaded::default();
+            let mut seen = BTreeSet::new();
+            for entry in self.tree.scan_prefix(layout::OPEN_PREFIX) {
+                let (key, _) = entry.context("cannot read the payment journal")?;
+                let id = layout::id_of_open(&key).to_vec();
+                match self.tree.get(&id).context("cannot read the payment journal")? {
+                    Some(value) => loaded.add(&id, &value),
+                    None => loaded
+                        .corrupt
+                        .push((String::from_utf8_lossy(&id).into_owned(), RecordError::Truncated)),
+                }
+                seen.insert(id);
             }
-        }
-        Ok(removed)
+            let payments: BTreeSet<String> = loaded
+                .records
+                .iter()
+                .filter_map(|r| r.payment_id.clone())
+                .collect();
+            for payment_id in payments {
+                for record in self.of_payment(&payment_id)? {
+                    if seen.insert(record.id.as_str().as_bytes().to_vec()) {
+                        loaded.records.push(record);
+                    }
+                }
+            }
+            Ok(loaded)
+        })
+    }
+
+    /// The readable records of payment `payment_id`, through the payment index.
+    pub fn of_payment(&self, payment_id: &str) -> anyhow::Result<Vec<Record>> {
+        guarded(|| {
+            let prefix = layout::payment_prefix(payment_id);
+            let mut records = Vec::new();
+            for entry in self.tree.scan_prefix(&prefix) {
+                let (key, _) = entry.context("cannot read the payment journal")?;
+                let id = layout::id_of_payment(&key, prefix.len());
+                let Some(value) = self.tree.get(id).context("cannot read the payment journal")? else {
+                    continue;
+                };
+                if let Ok(record) = decode(&value) {
+                    if record.payment_id.as_deref() == Some(payment_id) {
+                        records.push(record);
+                    }
+                }
+            }
+            Ok(records)
+        })
+    }
+
+    /// One step of pruning: looks at up to `limit` records from `from` on (the start of the
+    /// table for `None`) and removes those that are finished and were last changed before
+    /// `cutoff_ms`, keeping disk use bounded. Returns the ids removed and where the next step
+    /// starts, `None` once the end of the table is reached. A sweep so costs the same whatever
+    /// the journal's size, and the whole table is covered over successive sweeps. Each value is
+    /// checked again under the write lock, so a newer write is never lost; unreadable records are
+    /// kept as evidence for a person.
+    pub fn prune_step(
+        &self,
+        from: Option<&[u8]>,
+        limit: usize,
+        cutoff_ms: u64,
+    ) -> anyhow::Result<(Vec<CommandId>, Option<Vec<u8>>)> {
+        guarded(|| {
+            // Record keys are printable, so the range from a space holds records only.
+            let start = from.unwrap_or(b" ").to_vec();
+            let mut keys = Vec::with_capacity(limit);
+            for entry in self.tree.range(start..).take(limit) {
+                let (key, _) = entry.context("cannot read the payment journal")?;
+                keys.push(key);
+            }
+            let next = match keys.last() {
+                Some(last) if keys.len() == limit => {
+                    let mut after = last.to_vec();
+                    after.push(0);
+                    Some(after)
+                }
+                _ => None,
+            };
+            let mut removed = Vec::new();
+            for key in keys {
+                let mut summary = self.lock();
+                let Some(value) = self.tree.get(&key).context("cannot read the payment journal")? else {
+                    continue;
+                };
+                let Ok(record) = decode(&value) else { continue };
+                if record.is_finished() && record.updated_at_ms < cutoff_ms {
+                    let mut next = *summary;
+                    next.count = next.count.saturating_sub(1);
+                    next.digest ^= fingerprint(&key, &value);
+                    next.seq = self.db.next_seq();
+                    let mut batch = sled::Batch::default();
+                    batch.remove(&key);
+                    layout::unindex(&mut batch, &key, &record);
+                    batch.insert(SUMMARY_KEY, next.encode());
+                    self.tree
+                        .apply_batch(batch)
+                        .context("cannot prune the payment journal")?;
+                    *summary = next;
+                    removed.push(record.id);
+                }
+            }
+            Ok((removed, next))
+        })
     }
 
     /// Flush + fsync now (blocking).

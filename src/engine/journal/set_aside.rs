@@ -1,24 +1,49 @@
-//! Opening the journal at start: every table is checked against its summary and the store's
-//! high-water mark, and a store that is damaged or fails the check is moved aside (with the
-//! doubt recorded first) so the engine starts empty and rebuilds open work from the backend.
+//! Opening the journal at start: every table's summary is checked against the store's high-water
+//! mark and every record with work left against its checksum, and a store that is damaged or
+//! fails the check is moved aside (with the doubt recorded first) so the engine starts empty and
+//! rebuilds open work from the backend. The rest of the journal is checked while the engine runs
+//! ([`Journal::verify`]); damage found there asks the next start for the whole check, which sets
+//! the store aside.
 
 use super::super::doubt;
+use super::layout::{self, INDEX_MARK_KEY, SUMMARY_KEY};
 use super::summary::{journal_tables, Summary};
+use super::value::unwrap_value;
 use super::Journal;
 use crate::store::{self, Db};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Checks every journal table of `db` against its summary and the store's mark. `Ok` carries
-/// the highest sequence number found; `Err` says what is wrong, in words for the alarm.
+/// Checks every journal table of `db` whole: every record against its table's summary, and
+/// the summaries against the store's mark. `Ok` carries the highest sequence number found;
+/// `Err` says what is wrong, in words for the alarm.
 pub fn check(db: &Db) -> Result<u64, String> {
+    check_tables(db, Depth::Whole)
+}
+
+/// How much of the journal a check reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Every record: after damage was found, and for a table of a release without indexes.
+    Whole,
+    /// The summaries, the mark and the records with work left: every start. The rest is
+    /// checked by [`Journal::verify`] while the engine already runs.
+    Open,
+}
+
+fn check_tables(db: &Db, depth: Depth) -> Result<u64, String> {
     let opened = db.opened();
     let mut highest = 0;
     let mut summarised = false;
     for name in journal_tables(db) {
         let tree = db.tree(&name).map_err(|e| format!("{e:#}"))?;
-        let (found, stored) = Summary::of_table(&tree).map_err(|e| format!("{e:#}"))?;
+        let indexed = tree.contains_key(INDEX_MARK_KEY).map_err(|e| format!("{e}"))?;
+        let (found, stored) = if depth == Depth::Open && indexed {
+            open_summary(&tree, &name)?
+        } else {
+            Summary::of_table(&tree).map_err(|e| format!("{e:#}"))?
+        };
         match stored {
             Some(stored) => {
                 summarised = true;
@@ -54,6 +79,47 @@ pub fn check(db: &Db) -> Result<u64, String> {
     }
 }
 
+/// The quick check of an indexed table: every record with work left must be there and pass its
+/// checksum (those are what the engine acts on at once). Returns the stored summary twice, so
+/// the comparison with the mark is the same as for a whole check.
+fn open_summary(tree: &sled::Tree, name: &str) -> Result<(Summary, Option<Summary>), String> {
+    // An indexed table always has its summary: it is written before the index mark.
+    let value = tree
+        .get(SUMMARY_KEY)
+        .map_err(|e| format!("{e}"))?
+        .ok_or_else(|| format!("the journal table {name} lost its summary"))?;
+    let stored = Summary::decode(&value)
+        .ok_or_else(|| format!("the summary of the journal table {name} is unreadable"))?;
+    for entry in tree.scan_prefix(layout::OPEN_PREFIX) {
+        let (key, _) = entry.map_err(|e| format!("{e}"))?;
+        let id = layout::id_of_open(&key);
+        let command = String::from_utf8_lossy(id);
+        match tree.get(id).map_err(|e| format!("{e}"))? {
+            Some(value) => {
+                unwrap_value(&value)
+                    .map_err(|e| format!("the record of command {command} is damaged: {e}"))?;
+            }
+            None => {
+                return Err(format!(
+                    "the record of open command {command} is gone from the journal"
+                ))
+            }
+        }
+    }
+    Ok((stored, Some(stored)))
+}
+
+/// The file beside the store that asks the next start to check the journal whole: written when
+/// the check of a running journal found damage, so the store is set aside at the next start.
+fn check_whole_path(dir: &Path) -> PathBuf {
+    store::sidecar::beside(dir, "check-whole")
+}
+
+/// Asks the next start to check the journal in `dir` whole (see [`check_whole_path`]).
+pub fn check_whole_next_start(dir: &Path, reason: &str) -> anyhow::Result<()> {
+    store::sidecar::write(&check_whole_path(dir), "mposd-check-whole 1", reason)
+}
+
 /// Whether sled's data file is gone from a store that held one. sled would start an empty store
 /// in its place without a word, and with the mark lost too nothing else would notice; the other
 /// files sled leaves in the directory (its configuration, snapshots) show a store was there.
@@ -62,7 +128,7 @@ fn data_file_lost(dir: &Path) -> bool {
 }
 
 /// The message a panic carried, for the alarm.
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+pub(super) fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()
@@ -108,12 +174,18 @@ impl Journal {
         // sled can panic on some damaged files instead of reporting them (e.g. a snapshot that
         // names a part of the data file a truncation took away); that is damage too, and must
         // not stop the daemon from starting.
+        let check_whole = check_whole_path(dir);
         let opened = std::panic::catch_unwind(|| {
             if data_file_lost(dir) {
                 return Ok(None);
             }
             Db::open(dir, cache_bytes).map(|db| {
-                let checked = check(&db);
+                let depth = if check_whole.exists() {
+                    Depth::Whole
+                } else {
+                    Depth::Open
+                };
+                let checked = check_tables(&db, depth);
                 Some((db, checked))
             })
         });
@@ -131,7 +203,10 @@ impl Journal {
                         }
                         db.durable()?;
                     }
-                    return Ok((Journal::new(db)?, None));
+                    let journal = Journal::new(db)?;
+                    // Only now: a crash before this point checks the whole journal again.
+                    remove_if_present(&check_whole)?;
+                    return Ok((journal, None));
                 }
                 Err(reason) => reason,
             },
@@ -159,10 +234,20 @@ impl Journal {
         )?;
         std::fs::rename(dir, &aside)
             .with_context(|| format!("cannot move the damaged store {} aside", dir.display()))?;
+        remove_if_present(&check_whole)?;
         let db = Db::open(dir, cache_bytes)?;
         Ok((
             Journal::new(Arc::new(db))?,
             Some(SetAside { path: aside, reason }),
         ))
+    }
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
     }
 }

@@ -3,8 +3,9 @@
 //! batch as every record, so comparing it with the table as found tells lost or changed
 //! records apart from an intact journal, which sled alone would not notice.
 
+use super::layout::{self, SUMMARY_KEY};
 use super::value::unwrap_value;
-use super::{SUMMARY_KEY, TREE};
+use super::TREE;
 use crate::store::Db;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -48,7 +49,7 @@ impl Summary {
         serde_json::from_slice(body).ok()
     }
 
-    /// The summary of a table as it is, reading every value once; `Err` names the first key
+    /// The summary of a table as it is, reading every record once; `Err` names the first key
     /// whose value fails its checksum.
     pub(super) fn of_table(tree: &sled::Tree) -> anyhow::Result<(Summary, Option<Summary>)> {
         let mut found = Summary::default();
@@ -57,6 +58,9 @@ impl Summary {
             let (key, value) = entry.context("cannot read the payment journal")?;
             if &*key == SUMMARY_KEY {
                 stored = Some(Summary::decode(&value).context("the journal's summary is unreadable")?);
+                continue;
+            }
+            if !layout::is_record(&key) {
                 continue;
             }
             let (seq, _) = unwrap_value(&value).map_err(|e| {

@@ -63,7 +63,7 @@ fn a_second_damaged_store_in_the_same_second_is_moved_beside_the_first() {
 }
 
 #[test]
-fn a_store_that_makes_sled_panic_is_set_aside() {
+fn a_data_file_cut_short_is_set_aside_or_lost_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal");
     {
@@ -90,15 +90,32 @@ fn a_store_that_makes_sled_panic_is_set_aside() {
             .set_len(len * quarter / 4)
             .unwrap();
         let (journal, aside) = Journal::open_or_set_aside(&copy, 1 << 20, 9).unwrap();
-        reasons.push(aside.expect("a cut store is set aside").reason);
+        let (journal, aside) = match aside {
+            Some(aside) => (journal, aside),
+            None => match journal.verify() {
+                // Start read only the open work; the check of the whole journal finds the cut
+                // and the next start sets the store aside.
+                Err(reason) => {
+                    check_whole_next_start(&copy, &reason).unwrap();
+                    drop(journal);
+                    let (journal, aside) = Journal::open_or_set_aside(&copy, 1 << 20, 10).unwrap();
+                    (journal, aside.expect("set aside at the next start"))
+                }
+                // The cut took only pages sled no longer used: nothing is lost.
+                Ok(_) => {
+                    assert_eq!(journal.load().unwrap().records.len(), 10);
+                    continue;
+                }
+            },
+        };
+        reasons.push(aside.reason);
         journal.put(&sample("after")).unwrap();
         journal.durable_now().unwrap();
         assert_eq!(journal.load().unwrap().records.len(), 1);
     }
-    assert!(
-        reasons.iter().any(|r| r.contains("sled failed while opening")),
-        "{reasons:#?}"
-    );
+    // Where sled 0.34 panics instead of reporting the damage, the reason says so; which cuts
+    // make it panic depends on where it placed its pages.
+    assert!(!reasons.is_empty(), "a cut data file is found");
 }
 
 #[test]

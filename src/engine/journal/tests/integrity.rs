@@ -1,5 +1,6 @@
-//! The check at start: a journal that lost, changed or damaged records, or ends before its
-//! high-water mark, is not trusted; an intact one, or one from before summaries, is.
+//! The checks at start and of the whole journal: a journal that lost, changed or damaged
+//! records, or ends before its high-water mark, is not trusted; an intact one, or one from
+//! before summaries, is.
 
 use super::*;
 use crate::engine::doubt;
@@ -53,33 +54,61 @@ fn a_journal_behind_its_mark_is_set_aside() {
 }
 
 #[test]
-fn a_lost_or_changed_record_is_found_by_the_summary() {
+fn a_lost_record_with_work_left_is_found_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = journal_with(dir.path(), 4);
     {
-        // Behind the journal's back, as damage would: one record gone.
+        // Behind the journal's back, as damage would: one record gone, its index entry left.
         let db = Db::open(&path, 1 << 20).unwrap();
         db.tree(TREE).unwrap().remove("r1").unwrap();
         db.durable().unwrap();
     }
     let (_, aside) = reopen(&path);
-    assert!(aside
-        .expect("set aside")
-        .reason
-        .contains("do not match its summary"));
+    let reason = aside.expect("set aside").reason;
+    assert!(reason.contains("r1") && reason.contains("gone"), "{reason}");
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = journal_with(dir.path(), 4);
-    {
-        // One record replaced by an older, valid value of another record.
-        let db = Db::open(&path, 1 << 20).unwrap();
-        let tree = db.tree(TREE).unwrap();
-        let other = tree.get("r0").unwrap().unwrap();
-        tree.insert("r2", other).unwrap();
-        db.durable().unwrap();
+#[test]
+fn a_lost_or_changed_finished_record_is_found_by_the_whole_check_and_set_aside_at_the_next_start() {
+    type Damage = fn(&sled::Tree);
+    let lost: Damage = |tree| {
+        tree.remove("f1").unwrap();
+    };
+    // One record replaced by an older, valid value of another record.
+    let swapped: Damage = |tree| {
+        let other = tree.get("f0").unwrap().unwrap();
+        tree.insert("f2", other).unwrap();
+    };
+    for damage in [lost, swapped] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_with(dir.path(), 0);
+        {
+            let (journal, _) = reopen(&path);
+            for i in 0..4 {
+                journal.put(&finished(&format!("f{i}"))).unwrap();
+            }
+            journal.durable_now().unwrap();
+        }
+        {
+            let db = Db::open(&path, 1 << 20).unwrap();
+            damage(&db.tree(TREE).unwrap());
+            db.durable().unwrap();
+        }
+        // Start reads only open work, so it opens; the check of the whole table finds it.
+        let (journal, aside) = reopen(&path);
+        assert_eq!(aside, None);
+        let reason = journal.verify().expect_err("damage found");
+        assert!(reason.contains("do not match its summary"), "{reason}");
+        check_whole_next_start(&path, &reason).unwrap();
+        drop(journal);
+        let (_, aside) = reopen(&path);
+        assert!(aside
+            .expect("set aside at the next start")
+            .reason
+            .contains("do not match"));
+        let (_, aside) = reopen(&path);
+        assert_eq!(aside, None, "the fresh store is trusted again");
     }
-    let (_, aside) = reopen(&path);
-    assert!(aside.is_some(), "a swapped record is not trusted");
 }
 
 #[test]

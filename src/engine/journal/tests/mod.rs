@@ -3,6 +3,7 @@
 //! files by subject.
 
 mod damaged_store;
+mod index;
 mod integrity;
 mod records;
 
@@ -22,6 +23,14 @@ fn sample(id: &str) -> Record {
     );
     record.correlation_id =
         crate::engine::backend::CorrelationId::parse("3974eae6-e36f-4148-b5ee-22689e528c75").unwrap();
+    record
+}
+
+/// A record with no work left.
+fn finished(id: &str) -> Record {
+    let mut record = sample(id);
+    record.phase = crate::engine::record::Phase::Done;
+    record.answered = true;
     record
 }
 

@@ -63,15 +63,12 @@ fn pruning_removes_only_old_finished_records() {
     for r in [&old_done, &old_open, &new_done] {
         journal.put(r).unwrap();
     }
-    // Every record is named: only the old finished one goes, whatever the caller thinks.
-    let named: Vec<CommandId> = ["old-done", "old-open", "new-done", "never-stored"]
-        .into_iter()
-        .map(|id| CommandId::new(id).unwrap())
-        .collect();
-    let removed = journal.prune(&named, 1_000).unwrap();
+    // Only the old finished one goes.
+    let (removed, next) = journal.prune_step(None, 10, 1_000).unwrap();
     assert_eq!(removed, vec![CommandId::new("old-done").unwrap()]);
+    assert_eq!(next, None, "the whole table fits in one step");
     assert!(
-        journal.prune(&named, 1_000).unwrap().is_empty(),
+        journal.prune_step(None, 10, 1_000).unwrap().0.is_empty(),
         "nothing left to remove"
     );
     let mut left: Vec<String> = journal
@@ -83,6 +80,35 @@ fn pruning_removes_only_old_finished_records() {
         .collect();
     left.sort();
     assert_eq!(left, vec!["new-done", "old-open"]);
+}
+
+#[test]
+fn pruning_goes_through_the_journal_in_bounded_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Db::open(&dir.path().join("j"), 1 << 20).unwrap());
+    let journal = Journal::new(db).unwrap();
+    for i in 0..25 {
+        let mut old = sample(&format!("old-{i:02}"));
+        old.phase = crate::engine::record::Phase::Done;
+        old.updated_at_ms = 10;
+        journal.put(&old).unwrap();
+    }
+    let mut steps = 0;
+    let mut from = None;
+    let mut removed = Vec::new();
+    loop {
+        let (gone, next) = journal.prune_step(from.as_deref(), 10, 1_000).unwrap();
+        assert!(gone.len() <= 10, "a step looks at no more than its limit");
+        removed.extend(gone);
+        steps += 1;
+        match next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(steps, 3);
+    assert_eq!(removed.len(), 25);
+    assert!(journal.load().unwrap().records.is_empty());
 }
 
 #[tokio::test]

@@ -535,3 +535,36 @@ fn history_read_from_disk_after_a_restart_answers_and_limits_refunds() {
     assert_eq!(main.block_on(lane.refunds()).len(), 2, "one refund per command");
     second.kill();
 }
+
+/// A sale whose entry in the open-work index was lost to damage is not read at start; the check
+/// of the whole journal right after finds it, resumes it, and says so.
+#[test]
+fn a_sale_the_open_work_index_lost_is_resumed_by_the_check_of_the_whole_journal() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 1500));
+    let first = life(&main, &lane, 1);
+    let submission = main
+        .block_on(first.engine.submit(id("sale-1"), pay(2000, "order-1", false)))
+        .unwrap();
+    main.block_on(wait_for(&lane, "Initiated"));
+    drop(submission);
+    first.kill();
+    {
+        let db = sled::open(lane.dir.path().join("journal")).unwrap();
+        let tree = db.open_tree("engine.commands").unwrap();
+        assert!(tree.remove(b"\x01sale-1").unwrap().is_some(), "the index named the sale");
+        db.flush().unwrap();
+    }
+
+    let second = life(&main, &lane, 2);
+    let outcome = main.block_on(finished(&second.engine, "sale-1"));
+    assert!(matches!(outcome, Outcome::Captured { .. }), "{outcome:?}");
+    let alarms = main.block_on(second.engine.alarms()).unwrap();
+    assert!(
+        alarms.iter().any(|a| a.contains("index had lost command sale-1")),
+        "{alarms:?}"
+    );
+    assert_eq!(main.block_on(lane.payments()).len(), 1);
+    second.kill();
+}

@@ -39,6 +39,13 @@ use tokio_util::sync::CancellationToken;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long blocking work (a display draw) gets to finish once the daemon has stopped.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// Threads of the async runtime, whatever the number of cores: a few lanes waiting on the
+/// network and the disk keep two busy at most, and each further thread (one per core by
+/// default, four on a Raspberry Pi 3, 4 or 5) costs its stack and its own malloc arena. Two,
+/// not one: a task busy for a moment on one thread (a store write, a large answer parsed) leaves
+/// the other serving the cash-register links. Blocking work (fsync, display draws) runs on the
+/// runtime's blocking pool, not on these.
+const WORKER_THREADS: usize = 2;
 /// While a lane waits for MobilePay at start-up, systemd is asked for this much more time,
 /// every [`START_PROGRESS_EVERY`].
 const START_EXTENSION: Duration = Duration::from_secs(30);
@@ -47,7 +54,11 @@ const START_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     state_dir::private_umask();
     let config = Config::load(config_path)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(config));
     // A display driver hanging in a blocking call must not hold the exit up until systemd's
     // SIGKILL: by now the store is durable, so whatever still blocks is left behind.

@@ -208,7 +208,8 @@ impl MobilePayClient {
 
     // ---- payments (§12) ----
 
-    /// `POST /payments`. Persist `key` before calling and reuse it for every retry.
+    /// `POST /payments`. Persist `key` before calling and reuse it for every retry. The new
+    /// payment's first status poll waits one poll delay ([`Pacer::created`]).
     pub async fn initiate_payment(
         &self,
         correlation: &Correlation,
@@ -217,7 +218,11 @@ impl MobilePayClient {
     ) -> Result<PaymentIdResponse, ApiError> {
         let mut call = Call::post("initiatePayment", "/payments".into(), Some(body(request)?));
         call.idempotency_key = Some(key);
-        self.json(correlation, call).await
+        let answer: PaymentIdResponse = self.json(correlation, call).await?;
+        self.inner
+            .pacer
+            .created(PollEndpoint::Payment, &answer.payment_id);
+        Ok(answer)
     }
 
     /// `POST /payments/prepare`. Persist `key` before calling and reuse it for every retry.

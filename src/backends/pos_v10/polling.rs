@@ -35,6 +35,8 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct Pacer {
     slots: Mutex<HashMap<(PollEndpoint, String), Slot>>,
+    /// The delay of the latest answer from each endpoint, whatever resource it was about.
+    latest: Mutex<HashMap<PollEndpoint, Duration>>,
 }
 
 impl Pacer {
@@ -73,6 +75,10 @@ impl Pacer {
     /// Records the `pollDelayInMs` of an answer: the next poll waits that long from now.
     pub fn answered(&self, endpoint: PollEndpoint, id: &str, poll_delay_ms: u32) {
         let delay = Duration::from_millis(u64::from(poll_delay_ms)).min(MAX_POLL_DELAY);
+        self.latest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(endpoint, delay);
         self.lock().insert(
             (endpoint, id.to_string()),
             Slot {
@@ -80,6 +86,29 @@ impl Pacer {
                 not_before: Instant::now() + delay,
             },
         );
+    }
+
+    /// `id` was just created on `endpoint`: nobody can have acted on it yet, so its first poll
+    /// waits the delay MobilePay asked for in its latest answer on that endpoint, as if `id`
+    /// had been polled now. Polling at once would only find what the create answer already
+    /// said, one request per payment for nothing. Before any answer has given a delay, the
+    /// first poll is not held back.
+    pub fn created(&self, endpoint: PollEndpoint, id: &str) {
+        let latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&endpoint)
+            .copied();
+        if let Some(delay) = latest {
+            self.lock().insert(
+                (endpoint, id.to_string()),
+                Slot {
+                    delay,
+                    not_before: Instant::now() + delay,
+                },
+            );
+        }
     }
 
     /// The poll got no usable answer: the next one waits the last known delay from now.
@@ -132,6 +161,24 @@ mod tests {
         pacer.begin(PollEndpoint::Payment, "p2").await;
         pacer.begin(PollEndpoint::Checkin, "p1").await;
         assert!(Instant::now() - t1 < Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn a_new_resource_is_first_polled_after_the_latest_delay_of_its_endpoint() {
+        let pacer = Pacer::new();
+        // No delay known yet: a new payment may be polled at once.
+        pacer.created(PollEndpoint::Payment, "p1");
+        let t0 = Instant::now();
+        pacer.begin(PollEndpoint::Payment, "p1").await;
+        assert!(Instant::now() - t0 < Duration::from_millis(300));
+        pacer.answered(PollEndpoint::Payment, "p1", 300);
+        pacer.created(PollEndpoint::Payment, "p2");
+        let t1 = Instant::now();
+        pacer.begin(PollEndpoint::Payment, "p2").await;
+        assert!(Instant::now() - t1 >= Duration::from_millis(300));
+        // Another endpoint's delay does not hold a new resource back.
+        pacer.created(PollEndpoint::Refund, "r1");
+        assert_eq!(pacer.current_delay(PollEndpoint::Refund, "r1"), None);
     }
 
     #[tokio::test]

@@ -4,7 +4,9 @@
 
 use super::{Action, Flow};
 use crate::engine::api::{Command, CommandKind, CustomerInfo, DeclineReason, EventKind, Outcome, RejectCode};
-use crate::engine::backend::{BackendError, Decliner, PartialCapture, PaymentInfo, PaymentState};
+use crate::engine::backend::{
+    BackendError, CustomerPrompt, Decliner, PartialCapture, PaymentInfo, PaymentState,
+};
 use crate::engine::record::{Decision, Phase};
 use crate::money::Minor;
 
@@ -30,21 +32,8 @@ impl Flow<'_> {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelPayment);
                 }
-                if !self.rec.announced.waiting {
-                    self.rec.announced.waiting = true;
-                    let amount = if is_prepare {
-                        None
-                    } else {
-                        p.amount.or(self.rec.payment_amount())
-                    };
-                    self.push(Action::Emit(EventKind::WaitingForCustomer {
-                        payment_id: p.payment_id.clone(),
-                        prompt: p.prompt.clone().or_else(|| self.policy.prompt.clone()),
-                        amount,
-                        currency: if amount.is_some() { self.rec.currency } else { None },
-                    }));
-                    self.push(Action::Persist { durable: false });
-                }
+                let prompt = p.prompt.clone().or_else(|| self.policy.prompt.clone());
+                self.announce_waiting(&p.payment_id, prompt, p.amount);
                 self.poll_again(delay);
             }
             PaymentState::CheckedIn => {
@@ -105,6 +94,33 @@ impl Flow<'_> {
             // Not successful and not understood: keep asking, as for a failed request.
             PaymentState::Unrecognised(_) => self.on_transient(&BackendError::NoAnswer),
         }
+    }
+
+    /// Tells the cash register and the customer display, once, that the payment waits for the
+    /// customer, with what the customer is shown and the amount (none yet for a prepared
+    /// payment); `read_amount` is the backend's, when a status read gave one.
+    pub(super) fn announce_waiting(
+        &mut self,
+        payment_id: &str,
+        prompt: Option<CustomerPrompt>,
+        read_amount: Option<Minor>,
+    ) {
+        if self.rec.announced.waiting {
+            return;
+        }
+        self.rec.announced.waiting = true;
+        let amount = if self.rec.kind() == CommandKind::Prepare {
+            None
+        } else {
+            read_amount.or(self.rec.payment_amount())
+        };
+        self.push(Action::Emit(EventKind::WaitingForCustomer {
+            payment_id: payment_id.to_string(),
+            prompt,
+            amount,
+            currency: if amount.is_some() { self.rec.currency } else { None },
+        }));
+        self.push(Action::Persist { durable: false });
     }
 
     /// The customer approved: the money is reserved. Kept for a later capture, or captured now

@@ -12,13 +12,21 @@ impl Flow<'_> {
         let phase = self.rec.phase.clone();
         match (phase, reply) {
             (Phase::Create, Reply::Id(id)) => {
-                self.rec.payment_id = Some(id);
-                self.push(Action::Persist { durable: false });
+                self.rec.payment_id = Some(id.clone());
                 let next = if self.wants_cancel() {
                     Phase::CancelPayment
                 } else {
+                    // A lane whose prompt is fixed (the PoS V10 beacon) shows it as soon as the
+                    // payment exists instead of after a status read: the backend holds the first
+                    // read back until the customer could have acted (docs/engine.md).
+                    if let Some(prompt) = self.policy.prompt.clone() {
+                        self.announce_waiting(&id, Some(prompt), None);
+                    }
                     Phase::Poll
                 };
+                if self.out.last() != Some(&Action::Persist { durable: false }) {
+                    self.push(Action::Persist { durable: false });
+                }
                 self.goto(next);
             }
             (Phase::FindOwn, Reply::Ids(ids)) => match ids.into_iter().next() {

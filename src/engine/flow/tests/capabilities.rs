@@ -191,19 +191,25 @@ fn a_capture_refused_while_the_payment_is_busy_is_decided_again_a_few_times() {
 }
 
 #[test]
-fn a_prompt_of_the_payment_is_shown_instead_of_the_point_of_sales() {
+fn a_prompt_of_the_payment_is_shown_where_the_lane_has_none() {
     let mut h = by_reference(record(pay_command(false)));
+    h.policy.prompt = None;
     h.start();
     h.ok(Reply::Id("key-1".into()));
     let image = CustomerPrompt::QrImage {
         url: "https://qr.example/v1?token=t".into(),
     };
+    assert!(
+        h.events.is_empty(),
+        "nothing to show before the read: {:?}",
+        h.events
+    );
     h.ok(Reply::Payment(PaymentInfo {
         prompt: Some(image.clone()),
         ..payment(PaymentState::WaitingForCustomer)
     }));
-    assert!(h.events.iter().any(|e| matches!(
-        e,
-        EventKind::WaitingForCustomer { prompt: Some(p), .. } if *p == image
-    )));
+    assert!(matches!(
+        &h.events[..],
+        [EventKind::WaitingForCustomer { prompt: Some(p), .. }] if *p == image
+    ));
 }

@@ -179,3 +179,39 @@ fn amounts_that_move_under_an_authorization_are_read_as_what_they_mean() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_fixed_prompt_is_shown_as_soon_as_the_payment_exists_and_only_once() {
+    let mut h = Harness::new(record(pay_command(false)));
+    h.start();
+    assert!(h.events.is_empty());
+    // The lane's prompt (the beacon's QR) needs no status read: the customer sees it, with
+    // the amount, the moment MobilePay has the payment.
+    assert_eq!(call(&h.ok(Reply::Id("pay-1".into()))), get_payment());
+    assert!(matches!(
+        &h.events[..],
+        [EventKind::WaitingForCustomer { payment_id, prompt: Some(prompt), amount: Some(Minor(4995)), currency: Some(Currency::DKK) }]
+            if payment_id == "pay-1" && prompt.sticker_id() == Some("123456789012345")
+    ));
+    assert_eq!(h.rec.payment_id.as_deref(), Some("pay-1"));
+    sleeps(&h.status(PaymentState::WaitingForCustomer));
+    assert_eq!(h.events.len(), 1, "announced once: {:?}", h.events);
+}
+
+#[test]
+fn a_prepared_payment_shows_the_fixed_prompt_without_an_amount() {
+    let mut h = Harness::new(record(Command::Prepare {
+        order_id: "order-1".into(),
+    }));
+    h.start();
+    h.ok(Reply::Id("pay-1".into()));
+    assert!(matches!(
+        &h.events[..],
+        [EventKind::WaitingForCustomer {
+            prompt: Some(_),
+            amount: None,
+            currency: None,
+            ..
+        }]
+    ));
+}

@@ -2,8 +2,9 @@
 //! and the time from start to READY with an empty store and with a large journal.
 //!
 //! `cargo bench --bench daemon_figures` measures the host build; with `MPOSD_AARCH64_BIN` set
-//! to an aarch64 build of mposd (scripts/figures.sh does this) the same is measured for ARM64
-//! under qemu-user. `MPOSD_FIGURES_RECORDS` sets the journal size (default 100,000). Under
+//! to an aarch64 build of mposd and `MPOSD_ARMHF_BIN` to an armv7 (armhf) one
+//! (scripts/figures.sh does this) the same is measured for 64-bit and 32-bit ARM under
+//! qemu-user. `MPOSD_FIGURES_RECORDS` sets the journal size (default 100,000). Under
 //! `cargo test` a small round checks that the measurement itself works.
 
 #[allow(dead_code)] // shared with the tests; this benchmark uses part of it
@@ -214,15 +215,30 @@ fn main() {
         "host (x86_64)".to_string(),
         std::fs::metadata(HOST_EXE).map(|m| m.len()).unwrap_or(0),
     )];
-    if let Ok(arm) = std::env::var("MPOSD_AARCH64_BIN") {
+    // An ARM build, the variable naming it and how qemu-user runs it (-L: the cross C
+    // library, for hosts without the foreign architecture's libc6).
+    let arm_builds: [(&str, &str, &[&str]); 2] = [
+        ("aarch64", "MPOSD_AARCH64_BIN", &["qemu-aarch64-static"]),
+        (
+            "armhf",
+            "MPOSD_ARMHF_BIN",
+            &["qemu-arm-static", "-L", "/usr/arm-linux-gnueabihf"],
+        ),
+    ];
+    for (arch, variable, qemu) in arm_builds {
+        let Ok(arm) = std::env::var(variable) else {
+            continue;
+        };
         sizes.push((
-            "aarch64".into(),
+            arch.into(),
             std::fs::metadata(&arm)
                 .map(|m| m.len())
-                .expect("the aarch64 binary exists"),
+                .unwrap_or_else(|e| panic!("the {arch} binary {arm}: {e}")),
         ));
-        let runner = vec!["qemu-aarch64-static".to_string(), arm];
-        rows.push(runtime.block_on(measure("aarch64 under qemu-user", runner, payments, records)));
+        let mut runner: Vec<String> = qemu.iter().map(|s| s.to_string()).collect();
+        runner.push(arm);
+        let label = format!("{arch} under qemu-user");
+        rows.push(runtime.block_on(measure(&label, runner, payments, records)));
     }
     println!(
         "daemon figures ({}):",

@@ -2,11 +2,13 @@
 # Builds the mposd Debian package with cargo-deb and prints its path on the last line.
 #
 #   scripts/build-deb.sh            # amd64, built natively (cargo build --release)
-#   scripts/build-deb.sh arm64      # arm64, cross-compiled by scripts/cross-test.sh --build
+#   scripts/build-deb.sh arm64      # arm64 (64-bit Raspberry Pi OS), cross-compiled
+#   scripts/build-deb.sh armhf      # armhf (32-bit Raspberry Pi OS), cross-compiled
 #
-# The arm64 binary comes from Debian's cross toolchain (see scripts/cross-test.sh); cargo-deb
-# then only packages it (--no-build). CROSS_TARGET_DIR selects the cross build's target
-# directory (default target/cross), CARGO_TARGET_DIR the native one (default target).
+# The ARM binaries come from Debian's cross toolchain (scripts/cross-test.sh --arch ARCH
+# --build); cargo-deb then only packages them (--no-build). CROSS_TARGET_DIR selects the
+# cross build's target directory (default target/cross), CARGO_TARGET_DIR the native one
+# (default target).
 # Installs cargo-deb with `cargo install --locked` when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,16 +29,18 @@ case "$arch" in
     target_dir=${CARGO_TARGET_DIR:-target}
     cargo deb --locked --output "$target_dir/debian/" >&2
     ;;
-  arm64)
+  arm64 | armhf)
     target_dir=${CROSS_TARGET_DIR:-target/cross}
-    CROSS_TARGET_DIR=$target_dir scripts/cross-test.sh --build >&2
+    CROSS_TARGET_DIR=$target_dir scripts/cross-test.sh --arch "$arch" --build >&2
+    target=aarch64-unknown-linux-gnu
+    [ "$arch" = arm64 ] || target=armv7-unknown-linux-gnueabihf
     # The release profile strips the binary already; cargo-deb's own strip would need the
     # cross binutils' name.
-    CARGO_TARGET_DIR=$target_dir cargo deb --no-build --no-strip --target aarch64-unknown-linux-gnu \
+    CARGO_TARGET_DIR=$target_dir cargo deb --no-build --no-strip --target $target \
       --output "$target_dir/debian/" >&2
     ;;
   *)
-    echo "usage: scripts/build-deb.sh [amd64|arm64]" >&2
+    echo "usage: scripts/build-deb.sh [amd64|arm64|armhf]" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the mposd Debian package with cargo-deb and prints its path on the last line.
 #
-#   scripts/build-deb.sh            # amd64, built natively (cargo build --release)
+#   scripts/build-deb.sh            # amd64, built natively (cargo build --release
+#                                   # --no-default-features, from [package.metadata.deb])
 #   scripts/build-deb.sh arm64      # arm64, cross-compiled by scripts/cross-test.sh --build
 #
 # The arm64 binary comes from Debian's cross toolchain (see scripts/cross-test.sh); cargo-deb

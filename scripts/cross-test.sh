@@ -3,7 +3,7 @@
 # qemu-user. Installs Debian's cross toolchain when it is missing (needs root and apt).
 #
 #   scripts/cross-test.sh            # build and run every test under qemu-aarch64
-#   scripts/cross-test.sh --build    # build the release binary only
+#   scripts/cross-test.sh --build    # build the production release binary only
 #
 # Debian ships the aarch64 Rust standard library as a package (libstd-rust-web-dev:arm64),
 # which needs Debian's own rustc of the same version; rustup's toolchain is not used here.
@@ -39,8 +39,9 @@ fi
 
 case "$mode" in
   --build)
-    echo "== cargo build --release --target $target"
-    $cargo build --release --locked --target $target
+    # The production feature set: without the simulator and the demo (the tests need them).
+    echo "== cargo build --release --no-default-features --target $target"
+    $cargo build --release --locked --no-default-features --target $target
     ;;
   test)
     echo "== cargo test --target $target (under qemu-aarch64)"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Prints the daemon's figures for the README: binary sizes, memory idle and while paying, and
 # time to READY with an empty store and with 100,000 journal records, on the host and for
-# ARM64 under qemu-user.
+# ARM64 under qemu-user. It measures the production binaries (without the `sim` feature); the
+# host one is built in a target directory of its own (PRODUCTION_TARGET_DIR, default
+# target/production) so that the benchmark's default build is not relinked back and forth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CROSS_TARGET_DIR=${CROSS_TARGET_DIR:-target/cross} scripts/cross-test.sh --build
 arm=${CROSS_TARGET_DIR:-target/cross}/aarch64-unknown-linux-gnu/release/mposd
-MPOSD_AARCH64_BIN=$arm cargo bench --bench daemon_figures
+production=${PRODUCTION_TARGET_DIR:-target/production}
+cargo build --release --locked --no-default-features --target-dir "$production"
+MPOSD_HOST_BIN=$production/release/mposd MPOSD_AARCH64_BIN=$arm cargo bench --bench daemon_figures

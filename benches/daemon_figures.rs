@@ -1,8 +1,10 @@
 //! Figures of the daemon as a whole: binary size, memory when idle and while taking payments,
 //! and the time from start to READY with an empty store and with a large journal.
 //!
-//! `cargo bench --bench daemon_figures` measures the host build; with `MPOSD_AARCH64_BIN` set
-//! to an aarch64 build of mposd and `MPOSD_ARMHF_BIN` to an armv7 (armhf) one
+//! `cargo bench --bench daemon_figures` measures the host build: the production binary named by
+//! `MPOSD_HOST_BIN` (built without the `sim` feature; scripts/figures.sh builds it), else the
+//! default build cargo made for this benchmark, simulator included. With `MPOSD_AARCH64_BIN`
+//! set to an aarch64 build of mposd and `MPOSD_ARMHF_BIN` to an armv7 (armhf) one
 //! (scripts/figures.sh does this) the same is measured for 64-bit and 32-bit ARM under
 //! qemu-user. `MPOSD_FIGURES_RECORDS` sets the journal size (default 100,000). Under
 //! `cargo test` a small round checks that the measurement itself works.
@@ -24,7 +26,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Process};
 
+/// The default build (with the simulator): the cash-register tool the payments are sent with.
 const HOST_EXE: &str = env!("CARGO_BIN_EXE_mposd");
+
+/// The host binary measured: the production build if `MPOSD_HOST_BIN` names one.
+fn daemon_exe() -> String {
+    std::env::var("MPOSD_HOST_BIN").unwrap_or_else(|_| HOST_EXE.to_string())
+}
 
 struct Figures {
     label: String,
@@ -65,7 +73,7 @@ fn write_config(dir: &Path, base: &str, ecr: &str) -> PathBuf {
 async fn start(runner: &[String], config: &Path) -> (Child, Duration) {
     let (program, args) = match runner.split_first() {
         Some((program, rest)) => (program.clone(), rest.to_vec()),
-        None => (HOST_EXE.to_string(), Vec::new()),
+        None => (daemon_exe(), Vec::new()),
     };
     let started = Instant::now();
     let mut child = Process::new(program)
@@ -213,8 +221,16 @@ fn main() {
     let mut rows = vec![runtime.block_on(measure("host (x86_64)", Vec::new(), payments, records))];
     let mut sizes = vec![(
         "host (x86_64)".to_string(),
-        std::fs::metadata(HOST_EXE).map(|m| m.len()).unwrap_or(0),
+        std::fs::metadata(daemon_exe())
+            .map(|m| m.len())
+            .expect("the host binary exists"),
     )];
+    if std::env::var_os("MPOSD_HOST_BIN").is_some() {
+        sizes.push((
+            "host (x86_64) with the simulator (default features)".to_string(),
+            std::fs::metadata(HOST_EXE).map(|m| m.len()).unwrap_or(0),
+        ));
+    }
     // An ARM build, the variable naming it and how qemu-user runs it (-L: the cross C
     // library, for hosts without the foreign architecture's libc6).
     let arm_builds: [(&str, &str, &[&str]); 2] = [

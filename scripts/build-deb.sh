@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the mposd Debian package with cargo-deb and prints its path on the last line.
 #
-#   scripts/build-deb.sh            # amd64, built natively (cargo build --release)
+#   scripts/build-deb.sh            # amd64, built natively (cargo build --release
+#                                   # --no-default-features, from [package.metadata.deb])
 #   scripts/build-deb.sh arm64      # arm64 (64-bit Raspberry Pi OS), cross-compiled
 #   scripts/build-deb.sh armhf      # armhf (32-bit Raspberry Pi OS), cross-compiled
 #

@@ -5,9 +5,9 @@
 # Installs Debian's cross toolchain when it is missing (needs root and apt).
 #
 #   scripts/cross-test.sh                        # build and run the tests under qemu-aarch64
-#   scripts/cross-test.sh --build                # build the arm64 release binary only
+#   scripts/cross-test.sh --build                # build the arm64 production release binary only
 #   scripts/cross-test.sh --arch armhf           # build and run the tests under qemu-arm
-#   scripts/cross-test.sh --arch armhf --build   # build the armhf release binary only
+#   scripts/cross-test.sh --arch armhf --build   # build the armhf production release binary only
 #
 # Debian ships the ARM Rust standard libraries as packages (libstd-rust-web-dev:arm64,
 # :armhf), which need Debian's own rustc of the same version; scripts/debian-rust.sh picks
@@ -67,8 +67,9 @@ fi
 # nothing to the language, so cargo's version check is skipped. Every other locked
 # dependency supports 1.85.0, so a real incompatibility still shows as a compile error.
 cargo_flags=(--locked --ignore-rust-version --target "$target")
-# The release binary that ships (scripts/build-deb.sh packages it).
-release_build=(build --release "${cargo_flags[@]}")
+# The release binary that ships (scripts/build-deb.sh packages it): the production feature
+# set, without the simulator and the demo (the tests need them).
+release_build=(build --release --no-default-features "${cargo_flags[@]}")
 
 case "$mode" in
   build)

@@ -9,6 +9,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo clippy --no-default-features (the production build)"
+cargo clippy --all-targets --locked --no-default-features -- -D warnings
 echo "== cargo test"
 cargo test --all-targets --locked
 

@@ -1,7 +1,7 @@
 //! mposd: a MobilePay payment terminal daemon for checkout hardware.
 //!
-//! The crate is both the daemon's library and the home of its tools: the simulator used for
-//! demos and tests, and the virtual cash register.
+//! The crate is both the daemon's library and the home of its tools: the virtual cash register,
+//! and, with the `sim` feature, the simulator used for demos and tests.
 //!
 //! Layout, from the core outwards (a module uses only those above it, and the cash register,
 //! display and engine never use a backend):
@@ -15,12 +15,13 @@
 //! | [`ecr`] | the cash-register protocol: frames, links over serial and TCP, sessions |
 //! | [`display`] | the customer display: screens, layout, rendering, outputs |
 //! | [`daemon`], [`service`], [`logging`] | configuration, lanes and start-up; systemd integration; logs |
-//! | [`sim`], [`demo`] | the simulator (`mposd sim`) and the demo |
+//! | `sim`, `demo` | the simulator (`mposd sim`) and the demo; only with the `sim` feature (on by default), which the production build leaves out |
 
 pub mod backends;
 pub mod backoff;
 pub mod correlation;
 pub mod daemon;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod display;
 pub mod ecr;
@@ -29,5 +30,6 @@ pub mod logging;
 pub mod money;
 pub mod secrets;
 pub mod service;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;

@@ -6,7 +6,8 @@
 
 use clap::ValueEnum;
 use std::io::IsTerminal;
-use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
@@ -33,9 +34,20 @@ impl LogFormat {
     }
 }
 
+/// The filter `RUST_LOG` asks for: a level (`debug`) or comma-separated `target=level`
+/// directives (`info,mposd::engine=debug`); `info` when it is unset, empty or unreadable.
+/// Plain targets and levels are all a checkout needs; full `EnvFilter` expressions (spans,
+/// fields, regular expressions) would carry a regex engine in the binary.
+fn filter(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+}
+
 /// Installs the global subscriber. The level comes from `RUST_LOG` (default `info`).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format.resolve() {
         LogFormat::Journald => match tracing_journald::layer() {
@@ -65,4 +77,28 @@ pub fn init(format: LogFormat) {
     };
     // A subscriber installed earlier (e.g. by a test harness) stays in place.
     drop(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_sets_levels_per_target() {
+        let f = filter(Some("warn,mposd::engine=debug"));
+        assert!(f.would_enable("mposd::engine::driver", &Level::DEBUG));
+        assert!(!f.would_enable("mposd::ecr", &Level::INFO));
+        assert!(f.would_enable("mposd::ecr", &Level::WARN));
+        assert!(filter(Some("debug")).would_enable("sled", &Level::DEBUG));
+    }
+
+    #[test]
+    fn unset_empty_or_unreadable_rust_log_means_info() {
+        for value in [None, Some(""), Some("  "), Some("mposd=loud")] {
+            let f = filter(value);
+            assert!(f.would_enable("mposd", &Level::INFO), "{value:?}");
+            assert!(!f.would_enable("mposd", &Level::DEBUG), "{value:?}");
+        }
+    }
 }

@@ -1,5 +1,8 @@
 use clap::{Parser, Subcommand};
 
+// The production build (without the `sim` feature) carries the daemon and its tools only;
+// `sim` and `demo` are there for developers, demos and tests.
+
 /// mposd turns a small Linux box at a checkout into a MobilePay payment terminal.
 #[derive(Parser)]
 #[command(name = "mposd", version, about, long_about = None, propagate_version = true)]
@@ -11,12 +14,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// A narrated demo day: simulator, daemon, virtual cash register and customer display.
+    #[cfg(feature = "sim")]
     Demo(mposd::demo::DemoArgs),
     /// Run the payment terminal daemon (normally started by systemd).
     Run(mposd::daemon::RunArgs),
     /// Check a configuration file; prints every problem with its line.
     CheckConfig(mposd::daemon::CheckConfigArgs),
     /// Run a MobilePay PoS V10 backend simulator (for demos, tests and integration work).
+    #[cfg(feature = "sim")]
     Sim(mposd::sim::cli::SimArgs),
     /// A virtual cash register: drive a terminal over a serial line or TCP.
     Ecr(mposd::ecr::cli::EcrArgs),
@@ -37,9 +42,11 @@ fn display_qr(beacon: &str) -> anyhow::Result<String> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "sim")]
         Command::Demo(args) => mposd::demo::run(args),
         Command::Run(args) => mposd::daemon::run_command(args),
         Command::CheckConfig(args) => mposd::daemon::check_command(args),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => mposd::sim::cli::run(args),
         Command::Ecr(args) => mposd::ecr::cli::run(args),
         Command::Display(args) => display_qr(&args.beacon).and_then(|qr| mposd::display::cli::run(args, &qr)),

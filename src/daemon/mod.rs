@@ -7,6 +7,7 @@ mod pos_watch;
 mod problem;
 mod registration;
 pub mod run;
+#[cfg(feature = "sim")]
 pub mod sim_config;
 mod state_dir;
 pub mod sticker;

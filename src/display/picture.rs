@@ -55,12 +55,16 @@ impl Picture {
     }
 
     /// Perceived brightness 0..=255 (ITU-R BT.601 weights), for QR decoding.
+    #[cfg(feature = "sim")]
     pub fn luma(&self, x: u32, y: u32) -> u8 {
         let c = self.pixel(x, y);
         ((299 * c.r() as u32 + 587 * c.g() as u32 + 114 * c.b() as u32) / 1000) as u8
     }
 
-    /// Every QR code a phone camera would find in the picture, decoded.
+    /// Every QR code a phone camera would find in the picture, decoded. The demo and the tests
+    /// check what a customer would scan with it; the daemon never reads its own pictures, so
+    /// the production build leaves it out.
+    #[cfg(feature = "sim")]
     pub fn decode_qr_codes(&self) -> Vec<String> {
         let mut image = rqrr::PreparedImage::prepare_from_greyscale(
             self.size.width as usize,

@@ -555,7 +555,10 @@ fn a_sale_the_open_work_index_lost_is_resumed_by_the_check_of_the_whole_journal(
     {
         let db = sled::open(lane.dir.path().join("journal")).unwrap();
         let tree = db.open_tree("engine.commands").unwrap();
-        assert!(tree.remove(b"\x01sale-1").unwrap().is_some(), "the index named the sale");
+        assert!(
+            tree.remove(b"\x01sale-1").unwrap().is_some(),
+            "the index named the sale"
+        );
         db.flush().unwrap();
     }
 

@@ -51,8 +51,12 @@ if [ "$sysroot" != /usr ]; then
   export "CARGO_TARGET_${target_env}_RUSTFLAGS=--sysroot=$sysroot"
 fi
 # ARM executables started by the tests find the cross C library here when the foreign
-# architecture's libc6 is not installed.
-export QEMU_LD_PREFIX=/usr/$gnu
+# architecture's libc6 is not installed. Only then: with the arm64 cross C library
+# (libc6-arm64-cross 2.36-8cross1), qemu-aarch64 7.2 spins for ever in the first thread a
+# program starts, while the installed libc6:arm64 runs it.
+if [ ! -e "/lib/$gnu/libc.so.6" ]; then
+  export QEMU_LD_PREFIX=/usr/$gnu
+fi
 
 # Test binaries start the mposd binary as a child process; let the kernel hand ARM
 # executables to qemu (root only; without it those tests cannot start their child).

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Builds the mposd Debian package with cargo-deb and prints its path on the last line.
 #
-#   scripts/build-deb.sh            # amd64, built natively (cargo build --release
-#                                   # --no-default-features, from [package.metadata.deb])
+#   scripts/build-deb.sh            # amd64, built natively (scripts/production-build.sh)
 #   scripts/build-deb.sh arm64      # arm64 (64-bit Raspberry Pi OS), cross-compiled
 #   scripts/build-deb.sh armhf      # armhf (32-bit Raspberry Pi OS), cross-compiled
 #
 # The ARM binaries come from Debian's cross toolchain (scripts/cross-test.sh --arch ARCH
-# --build); cargo-deb then only packages them (--no-build). CROSS_TARGET_DIR selects the
-# cross build's target directory (default target/cross), CARGO_TARGET_DIR the native one
-# (default target).
+# --build), the amd64 one from scripts/production-build.sh; cargo-deb then only packages them
+# (--no-build). CROSS_TARGET_DIR selects the cross build's target directory (default
+# target/cross), PRODUCTION_TARGET_DIR the native one (default target/production).
 # Installs cargo-deb with `cargo install --locked` when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +26,11 @@ fi
 
 case "$arch" in
   amd64)
-    target_dir=${CARGO_TARGET_DIR:-target}
-    cargo deb --locked --output "$target_dir/debian/" >&2
+    target_dir=${PRODUCTION_TARGET_DIR:-target/production}
+    PRODUCTION_TARGET_DIR=$target_dir scripts/production-build.sh >/dev/null
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    CARGO_TARGET_DIR=$target_dir cargo deb --no-build --no-strip --target "$host" \
+      --output "$target_dir/debian/" >&2
     ;;
   arm64 | armhf)
     target_dir=${CROSS_TARGET_DIR:-target/cross}

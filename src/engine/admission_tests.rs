@@ -41,7 +41,8 @@ fn done(id: &str, command: Command, outcome: Outcome) -> Record {
     r.payment_id = match &outcome {
         Outcome::Reserved { payment_id, .. }
         | Outcome::Captured { payment_id, .. }
-        | Outcome::Paired { payment_id, .. } => Some(payment_id.clone()),
+        | Outcome::Paired { payment_id, .. }
+        | Outcome::Refunded { payment_id, .. } => Some(payment_id.clone()),
         _ => None,
     };
     r.outcome = Some(outcome);
@@ -438,17 +439,17 @@ fn a_refund_stays_within_the_payment_and_its_currency() {
 fn records_read_from_disk_count_like_records_held() {
     // The engine holds nothing of this sale any more: it was finished before a restart.
     let mut books = Books::with(vec![]);
-    let mut paid_back = fresh("f-1", &refund("sale-1", 600, Currency::DKK));
-    paid_back.payment_id = Some("pay-sale-1".into());
-    paid_back.phase = Phase::Done;
-    paid_back.outcome = Some(Outcome::Refunded {
-        refund_id: "refund-1".into(),
-        payment_id: "pay-sale-1".into(),
-        amount: Minor(600),
-        currency: Currency::DKK,
-    });
-    paid_back.answered = true;
-    for record in [captured("sale-1"), paid_back.clone()] {
+    let paid_back = done(
+        "f-1",
+        refund("sale-1", 600, Currency::DKK),
+        Outcome::Refunded {
+            refund_id: "refund-1".into(),
+            payment_id: "pay-sale-1".into(),
+            amount: Minor(600),
+            currency: Currency::DKK,
+        },
+    );
+    for record in [captured("sale-1"), paid_back] {
         books.from_disk.insert(record.id.clone(), record);
     }
     // A repeat is answered from the stored record, a reused id refused.

@@ -67,18 +67,24 @@ async fn finished(engine: &EngineHandle, command: &str) -> Outcome {
     panic!("{command} did not finish");
 }
 
+/// Starts sale `sale-1` of 20.00 (order `order-1`) for a customer who accepts after 1.5 s, and
+/// kills the engine once MobilePay has the payment `Initiated`.
+fn crash_during_a_sale(main: &Runtime, lane: &Lane) {
+    main.block_on(lane.customer(CREDIT_USER, "accept", 1500));
+    let first = life(main, lane, 1);
+    let submission = main
+        .block_on(first.engine.submit(id("sale-1"), pay(2000, "order-1", false)))
+        .unwrap();
+    main.block_on(wait_for(lane, "Initiated"));
+    drop(submission);
+    first.kill();
+}
+
 #[test]
 fn a_payment_interrupted_by_a_crash_is_resumed_and_captured_once() {
     let main = main_runtime();
     let lane = main.block_on(lane_without_engine());
-    main.block_on(lane.customer(CREDIT_USER, "accept", 1500));
-    let first = life(&main, &lane, 1);
-    let submission = main
-        .block_on(first.engine.submit(id("sale-1"), pay(2000, "order-1", false)))
-        .unwrap();
-    main.block_on(wait_for(&lane, "Initiated"));
-    drop(submission);
-    first.kill();
+    crash_during_a_sale(&main, &lane);
 
     let second = life(&main, &lane, 2);
     let outcome = main.block_on(finished(&second.engine, "sale-1"));
@@ -544,14 +550,7 @@ fn history_read_from_disk_after_a_restart_answers_and_limits_refunds() {
 fn a_sale_the_open_work_index_lost_is_resumed_by_the_check_of_the_whole_journal() {
     let main = main_runtime();
     let lane = main.block_on(lane_without_engine());
-    main.block_on(lane.customer(CREDIT_USER, "accept", 1500));
-    let first = life(&main, &lane, 1);
-    let submission = main
-        .block_on(first.engine.submit(id("sale-1"), pay(2000, "order-1", false)))
-        .unwrap();
-    main.block_on(wait_for(&lane, "Initiated"));
-    drop(submission);
-    first.kill();
+    crash_during_a_sale(&main, &lane);
     {
         let db = sled::open(lane.dir.path().join("journal")).unwrap();
         let tree = db.open_tree("engine.commands").unwrap();

@@ -194,8 +194,10 @@ impl Journal {
         })
     }
 
-    /// Every record of the table (the check of the whole table and tests read it all; start-up
-    /// reads only [`Journal::load_open`]).
+    /// Every record of the table, for the journal's own tests: the daemon never reads the whole
+    /// table into memory (start-up reads [`Journal::load_open`], the check of the whole table
+    /// walks it with [`Journal::verify`]).
+    #[cfg(test)]
     pub fn load(&self) -> anyhow::Result<Loaded> {
         let mut loaded = Loaded::default();
         for entry in self.tree.iter() {

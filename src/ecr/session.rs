@@ -331,6 +331,7 @@ impl Session {
         self.tasks.spawn(async move {
             let message = match engine.query(&target).await {
                 Ok(view) => query_result(id, &target, view, engine.journal_doubt().is_some()),
+                Err(EngineError::InDoubt) => query_result(id, &target, None, true),
                 Err(err) => DaemonMessage::Error {
                     id: Some(id),
                     code: ErrorCode::EngineUnavailable,

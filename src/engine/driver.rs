@@ -4,8 +4,8 @@
 
 use super::admission::{admit, Admission, Ledger};
 use super::api::{
-    Command, CommandId, EngineError, EngineHandle, EventKind, LaneEvent, Outcome, PaymentSelector,
-    RejectCode, Request, Submission, Submitter,
+    Command, CommandId, CommandView, EngineError, EngineHandle, EventKind, LaneEvent, Outcome,
+    PaymentSelector, RejectCode, Request, Submission, Submitter,
 };
 use super::backend::Backend;
 use super::clock::now_ms;
@@ -66,7 +66,12 @@ pub async fn start<B: Backend>(
                     let _ = reply.send(accept(&acceptor, id, command, submitter).await);
                 }
                 Request::Query { id, reply } => {
-                    let _ = reply.send(Ok(acceptor.record(&id).as_ref().map(Record::view)));
+                    // Its own task: an unknown id may wait for the check of the whole journal,
+                    // and commands must not wait behind it.
+                    let shared = acceptor.clone();
+                    tokio::spawn(async move {
+                        let _ = reply.send(query(&shared, &id).await);
+                    });
                 }
                 Request::Alarms { reply } => {
                     let _ = reply.send(Ok(acceptor.lock().alarms.clone()));
@@ -82,6 +87,33 @@ pub async fn start<B: Backend>(
         handle = handle.with_doubt(doubt, until_ms);
     }
     Ok(handle)
+}
+
+/// What the engine knows of command `id`. An id found nowhere is "never used" (`None`) only
+/// when the journal can vouch for it: once it was checked whole and found intact, and outside
+/// the doubt window of a rebuild. A record that cannot be read, or an unknown id in a damaged
+/// journal, is [`EngineError::InDoubt`].
+async fn query<B: Backend>(shared: &Engine<B>, id: &CommandId) -> Result<Option<CommandView>, EngineError> {
+    if let Some(record) = shared.lock().records.get(id) {
+        return Ok(Some(record.view()));
+    }
+    match shared.journal.get(id) {
+        Ok(Some(Ok(record))) => return Ok(Some(record.view())),
+        Ok(Some(Err(_))) => return Err(EngineError::InDoubt),
+        Ok(None) => {}
+        Err(error) => return Err(EngineError::Journal(format!("{error:#}"))),
+    }
+    let mut verified = shared.verified.subscribe();
+    let _ = verified.wait_for(|v| *v != Verification::Pending).await;
+    // The check adopts records with work left that the index had lost.
+    if let Some(record) = shared.record(id) {
+        return Ok(Some(record.view()));
+    }
+    if shared.in_doubt() {
+        Err(EngineError::InDoubt)
+    } else {
+        Ok(None)
+    }
 }
 
 /// The events of a command that is already answered: its `Finished` event alone.

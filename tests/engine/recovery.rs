@@ -6,7 +6,7 @@ use super::support::*;
 use mposd::backends::pos_v10::idempotency::IdempotencyKey;
 use mposd::backends::pos_v10::model::{InitiatePaymentRequest, PlannedCaptureDelay};
 use mposd::correlation::Correlation;
-use mposd::engine::api::{CommandState, DeclineReason, EngineHandle, EventKind, Outcome};
+use mposd::engine::api::{CommandState, DeclineReason, EngineError, EngineHandle, EventKind, Outcome};
 use mposd::money::{Currency, MajorAmount, Minor};
 use std::time::Duration;
 use tokio::runtime::Runtime;
@@ -387,10 +387,10 @@ fn a_journal_that_lost_its_latest_records_is_caught_and_a_repeated_sale_is_not_p
         "{alarms:?}"
     );
     // The journal cannot vouch for sale-2 any more: in doubt, not "never used".
-    assert!(main
-        .block_on(third.engine.query(&id("sale-2")))
-        .unwrap()
-        .is_none());
+    assert!(matches!(
+        main.block_on(third.engine.query(&id("sale-2"))),
+        Err(EngineError::InDoubt)
+    ));
     assert!(third.engine.journal_doubt().is_some());
     // The register repeats sale-2 as the protocol tells it: MobilePay already has the order
     // captured, so nothing is created and a person is asked to look.
@@ -570,5 +570,49 @@ fn a_sale_the_open_work_index_lost_is_resumed_by_the_check_of_the_whole_journal(
         "{alarms:?}"
     );
     assert_eq!(main.block_on(lane.payments()).len(), 1);
+    second.kill();
+}
+
+/// Damage that the check of the whole journal finds while the engine runs: a finished sale,
+/// which start-up does not read, no longer passes its checksum. From then on the journal
+/// cannot vouch that an id was never used, so a query of an unknown id, like one of the damaged
+/// record, is answered in doubt, not "not found".
+#[test]
+fn damage_found_while_running_puts_queries_of_unknown_ids_in_doubt() {
+    let main = main_runtime();
+    let lane = main.block_on(lane_without_engine());
+    main.block_on(lane.customer(CREDIT_USER, "accept", 0));
+    let first = life(&main, &lane, 1);
+    let outcome = main
+        .block_on(first.engine.run(id("sale-1"), pay(2000, "order-1", false)))
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Captured { .. }), "{outcome:?}");
+    assert!(main
+        .block_on(first.engine.query(&id("never-used")))
+        .unwrap()
+        .is_none());
+    first.kill();
+    {
+        let db = sled::open(lane.dir.path().join("journal")).unwrap();
+        let tree = db.open_tree("engine.commands").unwrap();
+        let mut value = tree.get(b"sale-1").unwrap().expect("the sale's record").to_vec();
+        let middle = value.len() / 2;
+        value[middle] ^= 0x55;
+        tree.insert(b"sale-1", value).unwrap();
+        db.flush().unwrap();
+    }
+
+    let second = life(&main, &lane, 2);
+    for asked in ["never-used", "sale-1"] {
+        let answer = main.block_on(second.engine.query(&id(asked)));
+        assert!(matches!(answer, Err(EngineError::InDoubt)), "{asked}: {answer:?}");
+    }
+    let alarms = main.block_on(second.engine.alarms()).unwrap();
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a.contains("the payment journal is damaged")),
+        "{alarms:?}"
+    );
     second.kill();
 }

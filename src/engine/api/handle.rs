@@ -27,6 +27,11 @@ pub enum EngineError {
     /// The journal cannot be read or written; the command was not accepted.
     #[error("the payment journal is not available: {0}")]
     Journal(String),
+    /// A query's command is not in the journal, or its record cannot be read, and the journal
+    /// cannot vouch that the id was never used: it was damaged (found at start or while
+    /// running). The command may have run; it must not be sent again as new.
+    #[error("the payment journal was damaged and cannot tell whether this command ran")]
+    InDoubt,
 }
 
 /// A submitted command: its events as they happen, ending with [`EventKind::Finished`].

@@ -3,6 +3,7 @@
 //! and fills. It holds data only, so that the shared context can own it without depending on
 //! the middleware that uses the context.
 
+use super::oidc::paths as oidc;
 use crate::backends::{epayment::model::headers as ep, pos_v10::model::headers as v10};
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,13 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/qr/v1/merchant-callback/mobilepay/{id}",
         "epQrPutMobilePayCallback",
     ),
+    ("GET", oidc::DISCOVERY, "oidcDiscovery"),
+    ("GET", oidc::ACCOUNT_DISCOVERY, "oidcDiscovery"),
+    ("GET", oidc::JWKS, "oidcJwks"),
+    ("GET", oidc::AUTHORIZE, "oidcAuthorize"),
+    ("GET", oidc::END_SESSION, "oidcEndSession"),
+    ("POST", oidc::TOKEN, "oidcToken"),
+    ("POST", oidc::INTROSPECT, "oidcIntrospect"),
 ];
 
 /// ePayment endpoints answer faults in their own error format.

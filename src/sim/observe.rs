@@ -83,6 +83,11 @@ pub fn is_epayment(endpoint: &str) -> bool {
     endpoint.starts_with("ep")
 }
 
+/// So do the OIDC provider's (RFC 6749 error JSON).
+pub fn is_oidc(endpoint: &str) -> bool {
+    endpoint.starts_with("oidc")
+}
+
 pub fn endpoint_name(method: &Method, route: &str) -> Option<&'static str> {
     ENDPOINTS
         .iter()
@@ -125,6 +130,8 @@ pub enum FaultMode {
     Delay,
     ServerError,
     CommitThenDrop,
+    /// The call takes effect, then a 500 replaces its answer.
+    CommitThenServerError,
     Unauthorized,
     /// 423: ePayment's answer to a change while the customer is approving the payment.
     Locked,

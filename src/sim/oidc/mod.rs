@@ -11,7 +11,7 @@ mod authorize;
 pub mod bearer;
 mod claims;
 mod control;
-mod error;
+pub(super) mod error;
 mod keys;
 mod pages;
 pub mod provider;

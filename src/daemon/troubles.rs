@@ -2,6 +2,8 @@
 //! sale still registering at MobilePay, a cash-register line that cannot be opened, or a point
 //! of sale waiting to be re-created or registered again. All are retried without end, so
 //! `systemctl status` is where a shop owner or installer sees what the terminal waits for.
+//! The state of each merchant's consent (Invoice, Subscriptions) is shown there too, also when
+//! it is fine: a consent that is needed stops no lane, but it must be seen.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,8 @@ struct Reasons {
     lines: BTreeMap<String, String>,
     /// Lanes whose point of sale waits to be replaced at MobilePay, with what it waits for.
     points_of_sale: BTreeMap<String, String>,
+    /// Each merchant's consent, `consent DK12345678 (invoice, subscriptions)`, with its state.
+    consents: BTreeMap<String, String>,
 }
 
 impl Troubles {
@@ -65,6 +69,11 @@ impl Troubles {
         });
     }
 
+    /// The state of a merchant's consent (`ok, refreshed …`, `consent needed (…)`, `not given`).
+    pub fn consent(&self, merchant: &str, state: String) {
+        self.update(|s| s.consents.insert(merchant.to_string(), state.clone()) != Some(state));
+    }
+
     /// The lanes waiting for MobilePay with their last failure, e.g. `till-1 (no token for
     /// merchant DK12345678: cannot connect after 3 attempts)`; `None` when no lane is
     /// registering.
@@ -99,6 +108,9 @@ impl Troubles {
             }
             for (lane, note) in &s.points_of_sale {
                 status.push_str(&format!("; {lane}: {note}"));
+            }
+            for (merchant, state) in &s.consents {
+                status.push_str(&format!("; {merchant}: {state}"));
             }
             status
         })
@@ -152,6 +164,20 @@ mod tests {
         troubles.point_of_sale("till-1", None);
         troubles.point_of_sale("till-2", None);
         assert_eq!(troubles.status("serving"), "serving");
+    }
+
+    #[test]
+    fn names_each_merchants_consent_state() {
+        let troubles = Troubles::default();
+        troubles.consent("consent DK12345678 (invoice)", "not given".into());
+        troubles.consent(
+            "consent DK12345678 (invoice)",
+            "ok, refreshed 2026-12-05 23:00:00 UTC".into(),
+        );
+        assert_eq!(
+            troubles.status("serving"),
+            "serving; consent DK12345678 (invoice): ok, refreshed 2026-12-05 23:00:00 UTC"
+        );
     }
 
     #[tokio::test]

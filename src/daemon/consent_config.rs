@@ -146,3 +146,67 @@ pub fn is_vat(vat: &str) -> bool {
         && (vat.starts_with("DK") || vat.starts_with("FI"))
         && vat[2..].bytes().all(|b| b.is_ascii_digit())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::daemon::config::Config;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    const LANE: &str = "[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.ecr]\ntcp = { listen = \"127.0.0.1:7410\" }\n[[epayment]]\nmsn = \"123456\"\nenvironment = \"test\"\nclient_id = { credential = \"a\" }\nclient_secret = { credential = \"b\" }\nsubscription_key = { credential = \"c\" }\n";
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(text, Path::new("t.toml")) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.list.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_consent_section_without_lanes_using_it_is_valid_and_mistakes_are_named_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let section = |vat: &str, extra: &str| {
+            format!(
+                "[[consent]]\nvat = \"{vat}\"\nenvironment = \"sandbox\"\nclient_id = \"c\"\n\
+                 client_secret = {{ file = \"{}\" }}\nrotation = \"reuse\"\n\
+                 scopes = [\"invoice\", \"subscriptions\"]\n{extra}",
+                secret.display()
+            )
+        };
+        let good = format!(
+            "{LANE}{}",
+            section("DK12345678", "redirect_uri = \"http://127.0.0.1:7890/\"\n")
+        );
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+
+        let bad = format!(
+            "{LANE}{}{}",
+            section("DK1234", "scopes = [\"payments\"]\n")
+                .replace("scopes = [\"invoice\", \"subscriptions\"]\n", ""),
+            section(
+                "FI12345678",
+                "authority = \"http://mobilepay.example\"\nredirect_uri = \"https://shop.example/cb\"\n"
+            )
+        );
+        let found = problems(&bad);
+        for wanted in [
+            "line 13: consent[0].vat: must be DK or FI",
+            "line 18: consent[0].scopes: \"payments\" is not a product",
+            "line 21: consent[1].environment: authority is only used with environment = \"custom\"",
+            "line 27: consent[1].redirect_uri: \"https://shop.example/cb\": the loopback flow listens on",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let found = problems(&good);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("line 16: consent[0].client_secret: the secret file")),
+            "{found:?}"
+        );
+    }
+}

@@ -35,18 +35,21 @@ pub fn next_attempt(outcome: &Result<(), RefreshError>, failures: u32) -> Durati
     }
 }
 
-/// Refreshes `consent` until `shutdown`, telling `report` the state after every attempt
-/// (`ok, refreshed …`, `consent needed (…)`, `not given`, with a failing refresh named).
+/// Refreshes `consent` until `shutdown`, telling `report` the state after every attempt: a
+/// code (`ok`, `consent_needed`, `not_given`, `unknown`) and the words (`ok, refreshed …`,
+/// `consent needed (…)`, `not given`, with a failing refresh named).
 pub async fn keep(
     consent: Arc<Consent>,
-    report: impl Fn(String) + Send + 'static,
+    report: impl Fn(&'static str, String) + Send + 'static,
     shutdown: CancellationToken,
 ) {
     let mut failures = 0;
     loop {
         let outcome = consent.refresh().await.map(|_| ());
-        let stored = consent.file().read().map(|s| s.state());
-        let mut state = stored.unwrap_or_else(|e| format!("the consent file cannot be read: {e:#}"));
+        let (mut condition, mut state) = match consent.file().read() {
+            Ok(stored) => (stored.condition(), stored.state()),
+            Err(e) => ("unknown", format!("the consent file cannot be read: {e:#}")),
+        };
         match &outcome {
             Ok(()) => failures = 0,
             Err(RefreshError::Unavailable(reason) | RefreshError::Refused(reason)) => {
@@ -54,10 +57,13 @@ pub async fn keep(
                 tracing::warn!(merchant = %consent.settings().vat, %reason, "the consent could not be refreshed; retrying");
                 state.push_str(&format!("; refresh failing ({reason}), retrying"));
             }
-            Err(RefreshError::File(e)) => state = format!("the consent file cannot be used: {e:#}"),
+            Err(RefreshError::File(e)) => {
+                condition = "unknown";
+                state = format!("the consent file cannot be used: {e:#}");
+            }
             Err(_) => {}
         }
-        report(state);
+        report(condition, state);
         let wait = next_attempt(&outcome, failures);
         tokio::select! {
             () = tokio::time::sleep(wait) => {}

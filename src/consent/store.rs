@@ -110,6 +110,15 @@ pub enum Stored {
 }
 
 impl Stored {
+    /// The state as a code: `ok`, `consent_needed` or `not_given`.
+    pub fn condition(&self) -> &'static str {
+        match self {
+            Stored::Absent => "not_given",
+            Stored::Damaged | Stored::Valid(Record { needed: Some(_), .. }) => "consent_needed",
+            Stored::Valid(_) => "ok",
+        }
+    }
+
     /// The state for status lines and `mposd consent show`: `ok, refreshed <time>`,
     /// `consent needed (<reason>)` or `not given`. Never the token.
     pub fn state(&self) -> String {

@@ -28,6 +28,7 @@ use crate::consent::driver::Consent;
 use crate::consent::keeper;
 use crate::consent::store::ConsentFile;
 use crate::display::qr_size;
+use crate::ecr::message::ConsentState;
 use crate::engine::{journal::Journal, CommandId};
 use crate::money::Currency;
 use crate::service::{self, Notifier};
@@ -264,13 +265,17 @@ fn start_consents(
             .client()
             .with_context(|| format!("consent of merchant {}", settings.vat))?;
         let consent = Arc::new(Consent::new(client, ConsentFile::new(dir, &settings.vat))?);
-        let label = format!("consent {} ({})", settings.vat, settings.scopes.join(", "));
+        let (merchant, products) = (settings.vat.clone(), settings.scopes.clone());
         let troubles = troubles.clone();
-        tokio::spawn(keeper::keep(
-            consent,
-            move |state| troubles.consent(&label, state),
-            shutdown.clone(),
-        ));
+        let report = move |state: &'static str, detail: String| {
+            troubles.consent(ConsentState {
+                merchant: merchant.clone(),
+                products: products.clone(),
+                state: state.into(),
+                detail,
+            })
+        };
+        tokio::spawn(keeper::keep(consent, report, shutdown.clone()));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! The state of each merchant's consent (Invoice, Subscriptions) is shown there too, also when
 //! it is fine: a consent that is needed stops no lane, but it must be seen.
 
+use crate::ecr::message::ConsentState;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -27,8 +28,8 @@ struct Reasons {
     lines: BTreeMap<String, String>,
     /// Lanes whose point of sale waits to be replaced at MobilePay, with what it waits for.
     points_of_sale: BTreeMap<String, String>,
-    /// Each merchant's consent, `consent DK12345678 (invoice, subscriptions)`, with its state.
-    consents: BTreeMap<String, String>,
+    /// Each merchant's consent by VAT number.
+    consents: BTreeMap<String, ConsentState>,
 }
 
 impl Troubles {
@@ -69,9 +70,15 @@ impl Troubles {
         });
     }
 
-    /// The state of a merchant's consent (`ok, refreshed …`, `consent needed (…)`, `not given`).
-    pub fn consent(&self, merchant: &str, state: String) {
-        self.update(|s| s.consents.insert(merchant.to_string(), state.clone()) != Some(state));
+    /// The state of a merchant's consent (`detail`: `ok, refreshed …`, `consent needed (…)`,
+    /// `not given`).
+    pub fn consent(&self, state: ConsentState) {
+        self.update(|s| s.consents.insert(state.merchant.clone(), state.clone()) != Some(state));
+    }
+
+    /// Every merchant's consent state, for the cash register's `status`.
+    pub fn consents(&self) -> Vec<ConsentState> {
+        self.read(|s| s.consents.values().cloned().collect())
     }
 
     /// The lanes waiting for MobilePay with their last failure, e.g. `till-1 (no token for
@@ -109,8 +116,13 @@ impl Troubles {
             for (lane, note) in &s.points_of_sale {
                 status.push_str(&format!("; {lane}: {note}"));
             }
-            for (merchant, state) in &s.consents {
-                status.push_str(&format!("; {merchant}: {state}"));
+            for c in s.consents.values() {
+                status.push_str(&format!(
+                    "; consent {} ({}): {}",
+                    c.merchant,
+                    c.products.join(", "),
+                    c.detail
+                ));
             }
             status
         })
@@ -169,10 +181,17 @@ mod tests {
     #[test]
     fn names_each_merchants_consent_state() {
         let troubles = Troubles::default();
-        troubles.consent("consent DK12345678 (invoice)", "not given".into());
-        troubles.consent(
-            "consent DK12345678 (invoice)",
-            "ok, refreshed 2026-12-05 23:00:00 UTC".into(),
+        let state = |state: &str, detail: &str| ConsentState {
+            merchant: "DK12345678".into(),
+            products: vec!["invoice".into()],
+            state: state.into(),
+            detail: detail.into(),
+        };
+        troubles.consent(state("not_given", "not given"));
+        troubles.consent(state("ok", "ok, refreshed 2026-12-05 23:00:00 UTC"));
+        assert_eq!(
+            troubles.consents(),
+            vec![state("ok", "ok, refreshed 2026-12-05 23:00:00 UTC")]
         );
         assert_eq!(
             troubles.status("serving"),

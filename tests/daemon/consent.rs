@@ -249,7 +249,7 @@ async fn one_time_rotation_stores_every_new_token_and_the_daemon_refreshes_at_st
 }
 
 #[tokio::test]
-async fn revocation_means_consent_needed_in_the_status_line() {
+async fn revocation_means_consent_needed_in_the_status_line_and_the_cash_registers_status() {
     let setup = setup(REUSE, "reuse").await;
     let token = consent_by_web_service(&setup, REUSE).await;
     assert!(import(&setup, &token).await.0);
@@ -260,6 +260,13 @@ async fn revocation_means_consent_needed_in_the_status_line() {
             m.contains("consent DK12345678 (invoice, subscriptions): ok, refreshed ")
         })
         .await;
+    let consent = ecr_consent(&setup).await;
+    assert_eq!(consent["state"], "ok", "{consent}");
+    assert_eq!(consent["products"], json!(["invoice", "subscriptions"]));
+    assert!(
+        consent["detail"].as_str().unwrap().starts_with("ok, refreshed "),
+        "{consent}"
+    );
     super::support::stops_with_exit_0(daemon).await;
 
     let revoke = json!({"clientId": REUSE.0, "merchantVat": MERCHANT});
@@ -273,10 +280,30 @@ async fn revocation_means_consent_needed_in_the_status_line() {
             m.contains("consent DK12345678 (invoice, subscriptions): consent needed (the refresh token was refused: revoked or expired)")
         })
         .await;
+    let consent = ecr_consent(&setup).await;
+    assert_eq!(consent["state"], "consent_needed", "{consent}");
+    assert_eq!(
+        consent["detail"],
+        "consent needed (the refresh token was refused: revoked or expired)"
+    );
     super::support::stops_with_exit_0(daemon).await;
     assert!(show(&setup)
         .await
         .contains("consent needed (the refresh token was refused"));
+}
+
+/// The merchant's consent in the cash register's `status` answer.
+async fn ecr_consent(setup: &Setup) -> Value {
+    let (ok, messages) = setup.ecr(&["status"]).await;
+    assert!(ok, "{messages:?}");
+    let status = messages
+        .iter()
+        .find(|m| m["type"] == "status")
+        .unwrap_or_else(|| panic!("no status: {messages:?}"));
+    let consents = status["consents"].as_array().expect("consents");
+    assert_eq!(consents.len(), 1, "{status}");
+    assert_eq!(consents[0]["merchant"], MERCHANT);
+    consents[0].clone()
 }
 
 /// How many requests the token endpoint has had.

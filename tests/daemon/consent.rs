@@ -506,3 +506,65 @@ fn between(text: &str, start: &str, end: &str) -> String {
         .replace("&#39;", "'")
         .replace("&amp;", "&")
 }
+
+#[tokio::test]
+async fn a_new_consent_imported_while_the_daemon_runs_is_picked_up_without_a_restart() {
+    let setup = setup(REUSE, "reuse").await;
+    let notify = NotifySocket::bind(setup.dir.path());
+    let daemon = notify.spawn(&setup.config, None);
+    notify
+        .until(Duration::from_secs(60), |m| {
+            m.contains("consent DK12345678 (invoice, subscriptions): not given")
+        })
+        .await;
+    let token = consent_by_web_service(&setup, REUSE).await;
+    assert!(import(&setup, &token).await.0);
+    // The daemon looks at the file again within a minute.
+    notify
+        .until(Duration::from_secs(150), |m| {
+            m.contains("consent DK12345678 (invoice, subscriptions): ok, refreshed ")
+        })
+        .await;
+    super::support::stops_with_exit_0(daemon).await;
+    assert_eq!(consents(&setup, REUSE.0).await[0]["refreshes"], 2);
+}
+
+#[tokio::test]
+async fn an_access_token_is_fetched_once_and_then_used_from_memory() {
+    use mposd::consent::driver::Consent;
+    use mposd::consent::refresh::Rotation;
+    use mposd::consent::store::ConsentFile;
+    use mposd::consent::ClientSettings;
+    let setup = setup(ONE_TIME, "one-time").await;
+    let token = consent_by_web_service(&setup, ONE_TIME).await;
+    assert!(import(&setup, &token).await.0);
+    let settings = ClientSettings {
+        vat: MERCHANT.into(),
+        authority: format!("{}/merchant-authentication-openidconnect", setup.sim.base_url()),
+        client_id: ONE_TIME.0.into(),
+        client_secret: mposd::secrets::Secret::new(ONE_TIME.1),
+        rotation: Rotation::OneTime,
+        scopes: vec!["invoice".into(), "subscriptions".into()],
+    };
+    let consent = Consent::new(
+        settings,
+        ConsentFile::new(&setup.dir.path().join("state"), MERCHANT),
+    )
+    .expect("consent");
+    let before = token_requests(&setup).await;
+    let first = consent.access_token().await.expect("access token");
+    let again = consent.access_token().await.expect("access token");
+    assert_eq!(first, again);
+    assert_eq!(token_requests(&setup).await, before + 1, "one refresh for both");
+    let bearer: Value = http()
+        .get(format!("{}/_sim/oidc/bearer", setup.sim.base_url()))
+        .bearer_auth(first.expose())
+        .send()
+        .await
+        .expect("bearer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(bearer["clientId"], ONE_TIME.0);
+    assert!(!format!("{first:?}").contains(first.expose()));
+}

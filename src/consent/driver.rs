@@ -170,18 +170,14 @@ impl Consent {
                     "consent refreshed");
                 Ok((stored, access))
             }
-            Settled::ConsentNeeded { record, alarm } => {
+            // Told by whoever asked: the daemon's keeper logs it (an alarm for a used-up
+            // one-time token), `mposd consent` prints it.
+            Settled::ConsentNeeded(record) => {
                 write(&locked, record.clone()).await?;
                 cache.access = None;
-                let needed = record.needed.unwrap_or(Needed::Refused);
-                if alarm {
-                    tracing::error!(merchant = %self.provider.settings.vat, reason = %needed,
-                        "ALARM: consent needed: the merchant must give the consent again (mposd consent)");
-                } else {
-                    tracing::error!(merchant = %self.provider.settings.vat, reason = %needed,
-                        "consent needed: the merchant must give the consent again (mposd consent)");
-                }
-                Err(RefreshError::ConsentNeeded(needed))
+                Err(RefreshError::ConsentNeeded(
+                    record.needed.unwrap_or(Needed::Refused),
+                ))
             }
             Settled::TryLater(reason) => Err(RefreshError::Unavailable(reason)),
             Settled::Refused {

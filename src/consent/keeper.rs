@@ -9,6 +9,7 @@
 //! written by `mposd consent` is picked up without a restart.
 
 use super::driver::{Consent, RefreshError};
+use super::store::{Needed, Record, Stored};
 use crate::backoff::Backoff;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,10 +45,18 @@ pub async fn keep(
     shutdown: CancellationToken,
 ) {
     let mut failures = 0;
+    let mut last = None;
     loop {
         let outcome = consent.refresh().await.map(|_| ());
         let (mut condition, mut state) = match consent.file().read() {
-            Ok(stored) => (stored.condition(), stored.state()),
+            Ok(stored) => {
+                if last.as_ref() != Some(&stored) {
+                    log_change(&consent.settings().vat, &stored);
+                }
+                let shown = (stored.condition(), stored.state());
+                last = Some(stored);
+                shown
+            }
             Err(e) => ("unknown", format!("the consent file cannot be read: {e:#}")),
         };
         match &outcome {
@@ -72,10 +81,30 @@ pub async fn keep(
     }
 }
 
+/// Logs a consent that became unusable, once per change: a lost `OneTime` answer and a damaged
+/// file as alarms (someone must act, and nothing else will tell them), the others as errors
+/// or a warning.
+fn log_change(merchant: &str, stored: &Stored) {
+    match stored {
+        Stored::Absent => tracing::warn!(%merchant, "no consent is stored for the merchant (mposd consent)"),
+        Stored::Damaged => tracing::error!(%merchant,
+            "ALARM: consent needed: the consent file is damaged and not trusted; the merchant must give the consent again (mposd consent)"),
+        Stored::Valid(Record {
+            needed: Some(needed @ Needed::LostAnswer),
+            ..
+        }) => tracing::error!(%merchant, reason = %needed,
+            "ALARM: consent needed: the merchant must give the consent again (mposd consent)"),
+        Stored::Valid(Record {
+            needed: Some(needed), ..
+        }) => tracing::error!(%merchant, reason = %needed,
+            "consent needed: the merchant must give the consent again (mposd consent)"),
+        Stored::Valid(_) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::store::Needed;
 
     #[test]
     fn refreshed_twice_a_day_retried_on_failure_rechecked_every_minute_when_needed() {

@@ -13,7 +13,7 @@
 //! | [`driver`] | a refresh carried out in the core's order; access tokens in memory |
 //! | [`keeper`] | the daemon's task that refreshes each consent at start and daily |
 //! | [`authorize`] | the loopback authorization flow (PKCE, `state`, `nonce`, `form_post`) |
-//! | [`cli`] | `mposd consent authorize | import | show` |
+//! | [`cli`] | `mposd consent`: authorize, import, show |
 
 pub mod authorize;
 pub mod cli;

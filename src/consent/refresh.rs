@@ -67,12 +67,14 @@ pub enum Answer {
 pub enum Settled {
     /// Store the record durably, then use the new access token.
     Refreshed(Record),
-    /// Store the record: the consent has to be given again. `alarm` when a `OneTime` token was
-    /// used up by a lost answer, which is worth waking someone for.
-    ConsentNeeded { record: Record, alarm: bool },
+    /// Store the record: the consent has to be given again, for the reason in its `needed`
+    /// ([`Needed::LostAnswer`] when a lost answer used up a `OneTime` token: an alarm).
+    ConsentNeeded(Record),
     /// Keep the file as it is (a set marker stays set) and try again later.
     TryLater(String),
-    /// Store the record (the marker cleared: nothing was spent) and report the refusal.
+    /// Store the record and report the refusal. This request spent nothing, so the marker it
+    /// set is cleared; a marker found set before it stays, since the earlier lost answer is
+    /// still unexplained.
     Refused { record: Record, reason: String },
 }
 
@@ -99,19 +101,16 @@ pub fn settle(
         Answer::InvalidGrant => {
             let lost = after_lost_answer && rotation == Rotation::OneTime;
             let needed = if lost { Needed::LostAnswer } else { Needed::Refused };
-            Settled::ConsentNeeded {
-                record: Record {
-                    in_flight: false,
-                    needed: Some(needed),
-                    ..record.clone()
-                },
-                alarm: lost,
-            }
+            Settled::ConsentNeeded(Record {
+                in_flight: false,
+                needed: Some(needed),
+                ..record.clone()
+            })
         }
         Answer::Lost(reason) => Settled::TryLater(reason),
         Answer::Refused(reason) => Settled::Refused {
             record: Record {
-                in_flight: false,
+                in_flight: after_lost_answer,
                 ..record.clone()
             },
             reason,
@@ -208,10 +207,9 @@ mod tests {
             ..stored()
         };
         let settled = settle(&marked, Rotation::OneTime, true, Answer::InvalidGrant, 200);
-        let Settled::ConsentNeeded { record, alarm } = settled else {
+        let Settled::ConsentNeeded(record) = settled else {
             panic!("consent needed");
         };
-        assert!(alarm);
         assert_eq!(record.needed, Some(Needed::LostAnswer));
         assert!(!record.in_flight);
         // Never retried: the next plan sends nothing.
@@ -228,18 +226,17 @@ mod tests {
             (Rotation::Reuse, false),
             (Rotation::Reuse, true),
         ] {
-            let Settled::ConsentNeeded { record, alarm } =
+            let Settled::ConsentNeeded(record) =
                 settle(&stored(), rotation, after_lost, Answer::InvalidGrant, 200)
             else {
                 panic!("consent needed");
             };
-            assert!(!alarm);
             assert_eq!(record.needed, Some(Needed::Refused));
         }
     }
 
     #[test]
-    fn a_lost_answer_keeps_the_file_and_a_refusal_clears_the_marker() {
+    fn a_lost_answer_keeps_the_file_and_a_refusal_clears_only_its_own_marker() {
         assert_eq!(
             settle(
                 &stored(),
@@ -266,5 +263,16 @@ mod tests {
         assert!(!record.in_flight);
         assert_eq!(record.needed, None);
         assert_eq!(reason, "invalid_client");
+        // After a lost answer the marker stays: the next invalid_grant still means "used up".
+        let Settled::Refused { record, .. } = settle(
+            &marked,
+            Rotation::OneTime,
+            true,
+            Answer::Refused("invalid_client".into()),
+            200,
+        ) else {
+            panic!("refused");
+        };
+        assert!(record.in_flight);
     }
 }

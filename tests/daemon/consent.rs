@@ -306,6 +306,19 @@ async fn ecr_consent(setup: &Setup) -> Value {
     consents[0].clone()
 }
 
+/// The simulator's faults not yet taken by a request.
+async fn pending_faults(setup: &Setup) -> Vec<Value> {
+    let faults: Value = http()
+        .get(format!("{}/_sim/faults", setup.sim.base_url()))
+        .send()
+        .await
+        .expect("faults")
+        .json()
+        .await
+        .expect("json");
+    faults["faults"].as_array().expect("faults").clone()
+}
+
 /// How many requests the token endpoint has had.
 async fn token_requests(setup: &Setup) -> u64 {
     let log: Value = http()
@@ -374,19 +387,23 @@ async fn a_crash_between_the_refresh_request_and_storing_its_answer_is_detected_
     let fault = json!({"endpoint": "oidcToken", "mode": "delay", "delayMs": 4000, "count": 1});
     assert!(control(&setup, "/_sim/faults", fault).await.status().is_success());
     let (mut daemon, log) = setup.spawn_daemon(&[]);
+    // Killed once its request has reached the provider (which then takes the fault).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(consent_file(&setup))
-        .unwrap_or_default()
-        .contains("\"in_flight\":true")
-    {
+    while !pending_faults(&setup).await.is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no marker: {:?}",
+            "no refresh sent: {:?}",
             log.lines()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     daemon.kill().await.expect("kill");
+    assert!(
+        std::fs::read_to_string(consent_file(&setup))
+            .expect("consent file")
+            .contains("\"in_flight\":true"),
+        "the marker is on disk before the request is sent"
+    );
     // The held refresh happened at the provider: the stored token is used up.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while consents(&setup, ONE_TIME.0).await[0]["refreshes"] != 2 {
@@ -567,4 +584,31 @@ async fn an_access_token_is_fetched_once_and_then_used_from_memory() {
         .expect("json");
     assert_eq!(bearer["clientId"], ONE_TIME.0);
     assert!(!format!("{first:?}").contains(first.expose()));
+}
+
+#[tokio::test]
+async fn a_damaged_consent_file_is_reported_never_used() {
+    let setup = setup(REUSE, "reuse").await;
+    let token = consent_by_web_service(&setup, REUSE).await;
+    assert!(import(&setup, &token).await.0);
+    let mut bytes = std::fs::read(consent_file(&setup)).expect("consent file");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(consent_file(&setup), &bytes).expect("damage");
+    let before = token_requests(&setup).await;
+    let (daemon, log) = setup.start_daemon_logged().await;
+    let alarm = wait_for_alarm(&log).await;
+    assert!(
+        alarm.contains("ALARM") && alarm.contains("the consent file is damaged"),
+        "{alarm}"
+    );
+    super::support::stops_with_exit_0(daemon).await;
+    assert_eq!(
+        token_requests(&setup).await,
+        before,
+        "nothing is sent with a damaged token"
+    );
+    assert!(show(&setup)
+        .await
+        .contains("consent needed (the consent file is damaged)"));
 }

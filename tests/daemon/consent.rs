@@ -612,3 +612,21 @@ async fn a_damaged_consent_file_is_reported_never_used() {
         .await
         .contains("consent needed (the consent file is damaged)"));
 }
+
+#[tokio::test]
+async fn authorize_gives_up_cleanly_when_no_answer_comes() {
+    let setup = setup(REUSE, "reuse").await;
+    // Its own port: nobody answers there, and the loopback flow test keeps 7890.
+    let port = super::support::free_port();
+    let config = std::fs::read_to_string(&setup.config).expect("config");
+    std::fs::write(&setup.config, config.replace(":7890/", &format!(":{port}/"))).expect("config");
+    let (ok, text) = consent_tool(&setup, &["authorize", "--vat", MERCHANT, "--timeout", "2"], "").await;
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("no answer from MobilePay within 2 s; nothing was stored"),
+        "{text}"
+    );
+    assert!(show(&setup).await.contains("not given"));
+    // The listener is gone with the tool.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+}

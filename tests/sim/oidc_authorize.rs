@@ -2,6 +2,7 @@
 //! endpoint in both response modes, the portal user's login and consent, and every rule that
 //! makes a request invalid (answered by the generic page, never by a redirect).
 
+use super::common::str_field;
 use super::oidc_support::*;
 use mposd::sim::fixtures::{
     DK_MERCHANT_ID, OIDC_INVOICE_CLIENT_ID, OIDC_LOOPBACK_REDIRECT, OIDC_REUSE_CLIENT_ID,
@@ -35,15 +36,21 @@ async fn discovery_points_at_the_simulator_under_a_foreign_issuer() {
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     }
     let doc = oidc.sim.get(DISCOVERY).await.ok().clone();
-    let jwks = oidc.sim.http.get(field(&doc, "jwks_uri")).send().await.unwrap();
+    let jwks = oidc
+        .sim
+        .http
+        .get(str_field(&doc, "jwks_uri"))
+        .send()
+        .await
+        .unwrap();
     let jwks: serde_json::Value = jwks.json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(
         (&key["kty"], &key["alg"], &key["use"], &key["e"]),
         (&json!("RSA"), &json!("RS256"), &json!("sig"), &json!("AQAB"))
     );
-    assert_eq!(field(key, "kid").len(), 40);
-    assert!(field(key, "n").len() > 300, "a 2048-bit modulus");
+    assert_eq!(str_field(key, "kid").len(), 40);
+    assert!(str_field(key, "n").len() > 300, "a 2048-bit modulus");
 }
 
 #[tokio::test]

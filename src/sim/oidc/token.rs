@@ -117,8 +117,7 @@ fn no_store(body: Value) -> Response {
 pub async fn token(State(sim): State<Arc<SimContext>>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = (|| {
         let form = parse_form(&headers, &body)?;
-        let fixtures = sim.with_oidc(|p, _| p.fixtures.clone());
-        let client = authenticate_client(&headers, &form, &fixtures)?;
+        let client = sim.with_oidc(|p, _| authenticate_client(&headers, &form, &p.fixtures))?;
         let issued = grant(&sim, &client, &form)?;
         sign(issued, sim.clock.now() / 1000)
     })();
@@ -136,8 +135,7 @@ pub async fn token(State(sim): State<Arc<SimContext>>, headers: HeaderMap, body:
 pub async fn introspect(State(sim): State<Arc<SimContext>>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = (|| -> Result<Value, OAuthError> {
         let form = parse_form(&headers, &body)?;
-        let fixtures = sim.with_oidc(|p, _| p.fixtures.clone());
-        authenticate_client(&headers, &form, &fixtures)?;
+        sim.with_oidc(|p, _| authenticate_client(&headers, &form, &p.fixtures))?;
         let token = required(&form, "token")?;
         Ok(match bearer::verify(token, sim.clock.now() / 1000) {
             Ok(c) => json!({

@@ -76,6 +76,8 @@ async fn a_code_is_refused_when_reused_expired_foreign_or_redirected_elsewhere()
         400,
         "invalid_grant",
     );
+    // ...which does not spend it for its own client.
+    oidc.exchange(RE.0, RE.1, &consented).await.ok();
     // Redirect URI not the authorize request's.
     let consented = oidc.consent(RE.0).await;
     let resp = oidc

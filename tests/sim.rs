@@ -1,5 +1,6 @@
 //! Black-box tests of `mposd sim`, the MobilePay PoS V10 and ePayment simulator (the `ep_`
-//! files are ePayment's): every request goes over
+//! files are ePayment's, the `oidc_` files the Invoice and Subscriptions consent provider's):
+//! every request goes over
 //! loopback HTTP(S) to a running simulator and every answer is checked as raw JSON, so exact
 //! field names, camelCase, missing-versus-null and error codes are part of what is tested.
 
@@ -37,6 +38,12 @@ mod faults;
 mod headers;
 #[path = "sim/idempotency.rs"]
 mod idempotency;
+#[path = "sim/oidc_authorize.rs"]
+mod oidc_authorize;
+#[path = "sim/oidc_support.rs"]
+mod oidc_support;
+#[path = "sim/oidc_token.rs"]
+mod oidc_token;
 #[path = "sim/ownership.rs"]
 mod ownership;
 #[path = "sim/payments.rs"]

@@ -44,6 +44,10 @@ pub struct SimArgs {
     /// A refund goes from Initiated to Reserved after this long.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub refund_reserve_delay_ms: u64,
+    /// Sliding lifetime of OIDC refresh tokens (Invoice and Subscriptions consent) in days;
+    /// each refresh restarts it.
+    #[arg(long, default_value_t = 395, value_name = "DAYS")]
+    pub oidc_refresh_lifetime_days: u64,
 }
 
 impl SimArgs {
@@ -68,6 +72,9 @@ impl SimArgs {
             refund_poll_delay_ms: self.refund_poll_delay_ms,
             inactivity_timeout: Duration::from_secs(self.inactivity_timeout),
             refund_reserve_delay: Duration::from_millis(self.refund_reserve_delay_ms),
+            oidc_refresh_lifetime: Duration::from_secs(
+                self.oidc_refresh_lifetime_days.saturating_mul(24 * 3600),
+            ),
             ..Settings::default()
         };
         Ok(SimConfig {

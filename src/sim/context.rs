@@ -1,11 +1,12 @@
 //! The simulator's context, which every request handler shares: the simulated world behind its
-//! lock (and the ePayment ledger behind its own), the virtual clock, the token issuer, pending
+//! lock (and the ePayment ledger and the OIDC provider behind their own), the virtual clock, the token issuer, pending
 //! faults and the request log.
 
 use super::clock::{Clock, Millis};
 use super::epayment::delivery::Deliveries;
 use super::epayment::ledger::Ledger;
 use super::observe::Observer;
+use super::oidc::provider::Provider;
 use super::tokens::TokenIssuer;
 use super::world::{ScheduledUserAction, UserStep, World};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct SimContext {
     world: Mutex<World>,
     epayment: Mutex<Ledger>,
+    oidc: Mutex<Provider>,
     /// `http` or `https`, for links the simulator hands out.
     pub scheme: &'static str,
     pub clock: Clock,
@@ -25,9 +27,11 @@ pub struct SimContext {
 impl SimContext {
     pub fn new(world: World, tls: bool) -> Arc<SimContext> {
         let epayment = Ledger::new(world.fixtures.epayment.clone(), key_retention(&world));
+        let oidc = new_provider(&world);
         Arc::new(SimContext {
             world: Mutex::new(world),
             epayment: Mutex::new(epayment),
+            oidc: Mutex::new(oidc),
             scheme: if tls { "https" } else { "http" },
             clock: Clock::default(),
             tokens: TokenIssuer::new(),
@@ -87,6 +91,19 @@ impl SimContext {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Ledger::new(fixtures, retention);
     }
 
+    /// Runs `f` on the OIDC provider.
+    pub fn with_oidc<T>(&self, f: impl FnOnce(&mut Provider, Millis) -> T) -> T {
+        let now = self.clock.now();
+        let mut provider = self.oidc.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut provider, now)
+    }
+
+    /// Forgets every consent, code, nonce, refresh token and pending login (`/_sim/reset`).
+    pub fn reset_oidc(&self) {
+        let provider = new_provider(&self.lock());
+        *self.oidc.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = provider;
+    }
+
     fn spawn_customer(self: &Arc<Self>, action: ScheduledUserAction) {
         let context = Arc::clone(self);
         tokio::spawn(async move {
@@ -101,6 +118,12 @@ impl SimContext {
             }
         });
     }
+}
+
+fn new_provider(world: &World) -> Provider {
+    let lifetime =
+        Millis::try_from(world.settings.oidc_refresh_lifetime.as_millis()).unwrap_or(Millis::MAX / 4);
+    Provider::new(world.fixtures.oidc.clone(), lifetime)
 }
 
 /// ePayment keeps idempotency keys as long as PoS V10 does (the reference names no period).

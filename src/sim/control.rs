@@ -41,12 +41,12 @@ pub fn routes() -> Router<Arc<SimContext>> {
         .route("/_sim/reset", post(reset))
 }
 
-fn bad(message: impl Into<String>) -> Response {
+pub(super) fn bad(message: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// Parses a control body, answering 400 with the reason instead of axum's plain-text error.
-fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Box<Response>> {
+pub(super) fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(bytes).map_err(|e| Box::new(bad(format!("invalid body: {e}"))))
 }
 
@@ -343,6 +343,7 @@ async fn reset(AxumState(sim): Sim) -> Response {
         *st = World::new(st.fixtures.clone(), st.settings.clone());
     });
     sim.reset_epayment();
+    sim.reset_oidc();
     sim.clock.reset();
     sim.tokens.rotate();
     sim.observer.clear();

@@ -16,6 +16,10 @@ pub struct Fixtures {
     /// built-in ones.
     #[serde(default)]
     pub epayment: EpaymentFixtures,
+    /// The merchant-consent OpenID Connect provider's clients, merchants and portal users. A
+    /// fixtures file without them gets the built-in ones.
+    #[serde(default)]
+    pub oidc: OidcFixtures,
 }
 
 /// ePayment test data: sales units (each with its own API keys) and the app's test users.
@@ -110,6 +114,196 @@ impl EpaymentFixtures {
 
     pub fn user_by_personal_qr(&self, content: &str) -> Option<&EpaymentUser> {
         self.users.iter().find(|u| u.personal_qr == content)
+    }
+}
+
+/// OpenID Connect test data: the integrators' clients, the merchants they may get consent
+/// from, and the MobilePay Portal users who give it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcFixtures {
+    pub clients: Vec<OidcClient>,
+    pub merchants: Vec<OidcMerchant>,
+    pub users: Vec<PortalUser>,
+}
+
+/// What the refresh-token grant returns, a per-client setting at MobilePay.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RefreshTokenUsage {
+    /// A new refresh token every time; the one used is dead at once.
+    OneTime,
+    /// The same refresh token again, its lifetime restarted.
+    #[serde(rename = "reUse")]
+    ReUse,
+}
+
+/// An OIDC client (the credentials of the password-protected zip).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcClient {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Whitelisted `redirect_uri`s, compared exactly.
+    pub redirect_uris: Vec<String>,
+    pub refresh_token_usage: RefreshTokenUsage,
+    /// Product scopes the client may ask for (`openid` and `offline_access` always).
+    pub scopes: Vec<String>,
+}
+
+/// A merchant that can consent: VAT number and the `MerchantId` its tokens carry.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcMerchant {
+    pub vat: String,
+    pub merchant_id: String,
+    pub name: String,
+}
+
+/// A MobilePay Portal login: `sub` of its tokens and the merchants (VAT) it may consent for.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalUser {
+    pub login: String,
+    pub sub: String,
+    pub merchants: Vec<String>,
+}
+
+/// Product scopes MobilePay's provider knew (§1.3 of the reference).
+pub const OIDC_PRODUCT_SCOPES: [&str; 5] = [
+    "invoice",
+    "subscriptions",
+    "transactionreporting",
+    "merchantpayments",
+    "webhooks",
+];
+
+pub const OIDC_ONETIME_CLIENT_ID: &str = "sim-oidc-onetime";
+pub const OIDC_ONETIME_CLIENT_SECRET: &str = "sim-secret-oidc-onetime";
+pub const OIDC_REUSE_CLIENT_ID: &str = "sim-oidc-reuse";
+pub const OIDC_REUSE_CLIENT_SECRET: &str = "sim-secret-oidc-reuse";
+/// A `reUse` client allowed the `invoice` scope only.
+pub const OIDC_INVOICE_CLIENT_ID: &str = "sim-oidc-invoice-only";
+pub const OIDC_INVOICE_CLIENT_SECRET: &str = "sim-secret-oidc-invoice-only";
+/// The redirect URI of MobilePay's own C# sample, registered for every built-in client.
+pub const OIDC_LOOPBACK_REDIRECT: &str = "http://127.0.0.1:7890/";
+pub const OIDC_WEB_REDIRECT: &str = "https://integrator.example/mobilepay/consent";
+pub const DK_MERCHANT_ID: &str = "3f1e5a7c-2b4d-4c6e-8a9b-0c1d2e3f4a5b";
+pub const FI_MERCHANT_ID: &str = "6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d";
+pub const OTHER_DK_MERCHANT_ID: &str = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
+/// Portal user of the Bageriet group: may consent for `DK12345678` and `FI12345678`.
+pub const PORTAL_OWNER: &str = "owner@bageriet.example";
+pub const PORTAL_OWNER_SUB: &str = "b7e6d5c4-a3b2-4c1d-9e0f-1a2b3c4d5e6f";
+/// Portal user of the kiosk: may consent for `DK87654321` only.
+pub const PORTAL_KIOSK: &str = "manager@kiosken.example";
+pub const PORTAL_KIOSK_SUB: &str = "c8f7e6d5-b4a3-4d2c-8f1e-2b3c4d5e6f70";
+
+impl Default for OidcFixtures {
+    fn default() -> Self {
+        let client = |id: &str, secret: &str, usage, scopes: &[&str]| OidcClient {
+            client_id: id.into(),
+            client_secret: secret.into(),
+            redirect_uris: vec![OIDC_LOOPBACK_REDIRECT.into(), OIDC_WEB_REDIRECT.into()],
+            refresh_token_usage: usage,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        let merchant = |vat: &str, id: &str, name: &str| OidcMerchant {
+            vat: vat.into(),
+            merchant_id: id.into(),
+            name: name.into(),
+        };
+        let user = |login: &str, sub: &str, vats: &[&str]| PortalUser {
+            login: login.into(),
+            sub: sub.into(),
+            merchants: vats.iter().map(|v| v.to_string()).collect(),
+        };
+        let both = ["invoice", "subscriptions"];
+        OidcFixtures {
+            clients: vec![
+                client(
+                    OIDC_ONETIME_CLIENT_ID,
+                    OIDC_ONETIME_CLIENT_SECRET,
+                    RefreshTokenUsage::OneTime,
+                    &both,
+                ),
+                client(
+                    OIDC_REUSE_CLIENT_ID,
+                    OIDC_REUSE_CLIENT_SECRET,
+                    RefreshTokenUsage::ReUse,
+                    &both,
+                ),
+                client(
+                    OIDC_INVOICE_CLIENT_ID,
+                    OIDC_INVOICE_CLIENT_SECRET,
+                    RefreshTokenUsage::ReUse,
+                    &["invoice"],
+                ),
+            ],
+            merchants: vec![
+                merchant(DK_VAT, DK_MERCHANT_ID, "Bageriet ApS"),
+                merchant(FI_VAT, FI_MERCHANT_ID, "Leipomo Oy"),
+                merchant(OTHER_DK_VAT, OTHER_DK_MERCHANT_ID, "Kiosken I/S"),
+            ],
+            users: vec![
+                user(PORTAL_OWNER, PORTAL_OWNER_SUB, &[DK_VAT, FI_VAT]),
+                user(PORTAL_KIOSK, PORTAL_KIOSK_SUB, &[OTHER_DK_VAT]),
+            ],
+        }
+    }
+}
+
+impl OidcFixtures {
+    pub fn client(&self, client_id: &str) -> Option<&OidcClient> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub fn merchant_by_vat(&self, vat: &str) -> Option<&OidcMerchant> {
+        self.merchants.iter().find(|m| m.vat == vat)
+    }
+
+    pub fn user(&self, login: &str) -> Option<&PortalUser> {
+        self.users.iter().find(|u| u.login == login)
+    }
+
+    fn problems(&self, problems: &mut Vec<String>) {
+        let mut ids = std::collections::HashSet::new();
+        for c in &self.clients {
+            if !ids.insert(c.client_id.as_str()) {
+                problems.push(format!("OIDC client {:?} appears twice", c.client_id));
+            }
+            if c.redirect_uris.is_empty() {
+                problems.push(format!("OIDC client {:?} has no redirect URI", c.client_id));
+            }
+            for s in c
+                .scopes
+                .iter()
+                .filter(|s| !OIDC_PRODUCT_SCOPES.contains(&s.as_str()))
+            {
+                problems.push(format!("OIDC client {:?}: unknown scope {s:?}", c.client_id));
+            }
+        }
+        let mut vats = std::collections::HashSet::new();
+        for m in &self.merchants {
+            if !vats.insert(m.vat.as_str()) {
+                problems.push(format!("OIDC merchant VAT {:?} appears twice", m.vat));
+            }
+            if !formats::is_valid_vat(&m.vat) {
+                problems.push(format!(
+                    "OIDC merchant VAT {:?} is not DK or FI followed by 8 digits",
+                    m.vat
+                ));
+            }
+            if !formats::is_guid(&m.merchant_id) {
+                problems.push(format!("OIDC merchantId {:?} is not a GUID", m.merchant_id));
+            }
+        }
+        for u in &self.users {
+            if !formats::is_guid(&u.sub) {
+                problems.push(format!("portal user {:?}: sub is not a GUID", u.login));
+            }
+            for vat in u.merchants.iter().filter(|v| self.merchant_by_vat(v).is_none()) {
+                problems.push(format!("portal user {:?}: no OIDC merchant {vat:?}", u.login));
+            }
+        }
     }
 }
 
@@ -312,6 +506,7 @@ impl Default for Fixtures {
                 })
                 .collect(),
             epayment: EpaymentFixtures::default(),
+            oidc: OidcFixtures::default(),
         }
     }
 }
@@ -375,6 +570,7 @@ impl Fixtures {
                 ));
             }
         }
+        self.oidc.problems(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -407,9 +603,16 @@ mod tests {
         f.merchants[1].stores[0].store_id = DK_STORE.into();
         f.epayment.sales_units[1].msn = EP_MSN.into();
         f.epayment.users[0].phone_number = "+4591000001".into();
+        f.oidc.users[1].merchants.push("DK00000000".into());
+        f.oidc.clients[1].client_id = OIDC_ONETIME_CLIENT_ID.into();
         let err = f.validate().unwrap_err();
         assert!(err.contains("DK-1") && err.contains("appears twice"), "{err}");
         assert!(err.contains("MSN \"123456\" appears twice"), "{err}");
         assert!(err.contains("+4591000001"), "{err}");
+        assert!(err.contains("no OIDC merchant \"DK00000000\""), "{err}");
+        assert!(
+            err.contains("OIDC client \"sim-oidc-onetime\" appears twice"),
+            "{err}"
+        );
     }
 }

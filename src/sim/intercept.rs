@@ -5,7 +5,10 @@ use super::clock::format_rfc3339;
 use super::context::SimContext;
 use super::epayment::problem::EpError;
 use super::error::{render, ErrorAnswer, Family};
-use super::observe::{endpoint_name, is_epayment, FaultMode, LogEntry, LOGGED_HEADERS, SECRET_HEADERS};
+use super::observe::{
+    endpoint_name, is_epayment, is_oidc, FaultMode, FaultSpec, LogEntry, LOGGED_HEADERS, SECRET_HEADERS,
+};
+use super::oidc::error::OAuthError;
 use super::server::ConnectionKill;
 use crate::backends::epayment::model::headers as epayment_headers;
 use crate::backends::pos_v10::model::headers;
@@ -23,6 +26,31 @@ fn header(req: &Request, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// The 500 an endpoint answers in its API's error format.
+fn server_error(
+    endpoint: &str,
+    fault: Option<&FaultSpec>,
+    path: &str,
+    correlation: &str,
+    family: Family,
+) -> Response {
+    if is_epayment(endpoint) {
+        return EpError::code(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "3010",
+            "Internal error (simulated)",
+        )
+        .render(path);
+    }
+    if is_oidc(endpoint) {
+        return OAuthError::server_error("simulated").into_response();
+    }
+    let code = fault
+        .and_then(|f| f.code.clone())
+        .unwrap_or_else(|| "2000".to_string());
+    render(&ErrorAnswer::server_error(code), correlation, family)
 }
 
 /// Logs the call, and applies a pending fault for its endpoint.
@@ -83,12 +111,9 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
                 .await
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
-        Some(FaultMode::ServerError) if is_epayment(endpoint) => EpError::code(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "3010",
-            "Internal error (simulated)",
-        )
-        .render(&entry.path),
+        Some(FaultMode::ServerError) => {
+            server_error(endpoint, fault.as_ref(), &entry.path, &correlation, family)
+        }
         Some(FaultMode::Unauthorized) if is_epayment(endpoint) => EpError::gateway(
             StatusCode::UNAUTHORIZED,
             "Access denied due to invalid or missing token",
@@ -113,12 +138,9 @@ pub async fn middleware(State(context): State<Arc<SimContext>>, req: Request, ne
             }
             response
         }
-        Some(FaultMode::ServerError) => {
-            let code = fault
-                .as_ref()
-                .and_then(|f| f.code.clone())
-                .unwrap_or_else(|| "2000".to_string());
-            render(&ErrorAnswer::server_error(code), &correlation, family)
+        Some(FaultMode::CommitThenServerError) => {
+            drop(next.run(req).await);
+            server_error(endpoint, fault.as_ref(), &entry.path, &correlation, family)
         }
         Some(FaultMode::Unauthorized) => StatusCode::UNAUTHORIZED.into_response(),
         Some(FaultMode::CommitThenDrop) => {

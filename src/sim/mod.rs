@@ -1,5 +1,6 @@
 //! A faithful MobilePay PoS V10 backend, served over HTTP(S) on loopback, and beside it the
-//! Vipps MobilePay ePayment API that replaced it.
+//! Vipps MobilePay ePayment API that replaced it, and the merchant-consent OpenID Connect
+//! provider of MobilePay Invoice and Subscriptions.
 //!
 //! MobilePay PoS V10 is switched off; this simulator is the backend for mposd's demo and tests.
 //! Its behaviour follows the API reference; where the reference leaves a choice, the choice is
@@ -15,6 +16,7 @@ mod error;
 pub mod fixtures;
 mod intercept;
 mod observe;
+mod oidc;
 pub mod server;
 pub mod settings;
 mod tokens;
@@ -103,6 +105,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
         .merge(api::routes())
         .merge(control::routes())
         .merge(epayment::routes())
+        .merge(oidc::routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
             context.clone(),

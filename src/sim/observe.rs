@@ -3,6 +3,7 @@
 //! and fills. It holds data only, so that the shared context can own it without depending on
 //! the middleware that uses the context.
 
+use super::oidc::paths as oidc;
 use crate::backends::{epayment::model::headers as ep, pos_v10::model::headers as v10};
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -68,11 +69,23 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/qr/v1/merchant-callback/mobilepay/{id}",
         "epQrPutMobilePayCallback",
     ),
+    ("GET", oidc::DISCOVERY, "oidcDiscovery"),
+    ("GET", oidc::ACCOUNT_DISCOVERY, "oidcDiscovery"),
+    ("GET", oidc::JWKS, "oidcJwks"),
+    ("GET", oidc::AUTHORIZE, "oidcAuthorize"),
+    ("GET", oidc::END_SESSION, "oidcEndSession"),
+    ("POST", oidc::TOKEN, "oidcToken"),
+    ("POST", oidc::INTROSPECT, "oidcIntrospect"),
 ];
 
 /// ePayment endpoints answer faults in their own error format.
 pub fn is_epayment(endpoint: &str) -> bool {
     endpoint.starts_with("ep")
+}
+
+/// So do the OIDC provider's (RFC 6749 error JSON).
+pub fn is_oidc(endpoint: &str) -> bool {
+    endpoint.starts_with("oidc")
 }
 
 pub fn endpoint_name(method: &Method, route: &str) -> Option<&'static str> {
@@ -117,6 +130,8 @@ pub enum FaultMode {
     Delay,
     ServerError,
     CommitThenDrop,
+    /// The call takes effect, then a 500 replaces its answer.
+    CommitThenServerError,
     Unauthorized,
     /// 423: ePayment's answer to a change while the customer is approving the payment.
     Locked,

@@ -17,6 +17,8 @@ pub struct Settings {
     pub refund_window: Duration,
     pub idempotency_retention: Duration,
     pub checkin_lifetime: Duration,
+    /// Sliding lifetime of OIDC refresh tokens: each use restarts it.
+    pub oidc_refresh_lifetime: Duration,
 }
 
 const DAY: u64 = 24 * 3600;
@@ -35,9 +37,14 @@ impl Default for Settings {
             refund_window: Duration::from_secs(90 * DAY),
             idempotency_retention: Duration::from_secs(DAY),
             checkin_lifetime: Duration::from_secs(300),
+            oidc_refresh_lifetime: OIDC_REFRESH_LIFETIME,
         }
     }
 }
+
+/// 13 months, counted as 395 days. The reference names 13 months sliding in one place and one
+/// year in another; the newer text wins.
+pub const OIDC_REFRESH_LIFETIME: Duration = Duration::from_secs(395 * DAY);
 
 /// How long ended payments stay queryable after they end (captured ones: refund window + 1 day).
 pub const ENDED_RETENTION: Duration = Duration::from_secs(7 * DAY);

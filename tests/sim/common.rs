@@ -52,7 +52,7 @@ pub struct Resp {
 }
 
 impl Resp {
-    async fn from(resp: reqwest::Response) -> Resp {
+    pub async fn from(resp: reqwest::Response) -> Resp {
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("read body");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);

@@ -265,7 +265,11 @@ impl OidcFixtures {
     }
 
     fn problems(&self, problems: &mut Vec<String>) {
+        let mut ids = std::collections::HashSet::new();
         for c in &self.clients {
+            if !ids.insert(c.client_id.as_str()) {
+                problems.push(format!("OIDC client {:?} appears twice", c.client_id));
+            }
             if c.redirect_uris.is_empty() {
                 problems.push(format!("OIDC client {:?} has no redirect URI", c.client_id));
             }
@@ -277,7 +281,11 @@ impl OidcFixtures {
                 problems.push(format!("OIDC client {:?}: unknown scope {s:?}", c.client_id));
             }
         }
+        let mut vats = std::collections::HashSet::new();
         for m in &self.merchants {
+            if !vats.insert(m.vat.as_str()) {
+                problems.push(format!("OIDC merchant VAT {:?} appears twice", m.vat));
+            }
             if !formats::is_valid_vat(&m.vat) {
                 problems.push(format!(
                     "OIDC merchant VAT {:?} is not DK or FI followed by 8 digits",
@@ -596,10 +604,15 @@ mod tests {
         f.epayment.sales_units[1].msn = EP_MSN.into();
         f.epayment.users[0].phone_number = "+4591000001".into();
         f.oidc.users[1].merchants.push("DK00000000".into());
+        f.oidc.clients[1].client_id = OIDC_ONETIME_CLIENT_ID.into();
         let err = f.validate().unwrap_err();
         assert!(err.contains("DK-1") && err.contains("appears twice"), "{err}");
         assert!(err.contains("MSN \"123456\" appears twice"), "{err}");
         assert!(err.contains("+4591000001"), "{err}");
         assert!(err.contains("no OIDC merchant \"DK00000000\""), "{err}");
+        assert!(
+            err.contains("OIDC client \"sim-oidc-onetime\" appears twice"),
+            "{err}"
+        );
     }
 }

@@ -9,6 +9,7 @@ use mposd::engine::api::{
     Submission, Submitter,
 };
 use mposd::money::{Currency, MajorAmount, Minor};
+use tokio::sync::broadcast;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payment_is_captured_and_answered_again_for_the_same_command_id() {
@@ -65,10 +66,24 @@ async fn events_of(mut submission: Submission) -> Vec<LaneEvent> {
     events
 }
 
+/// The next event of command `wanted` on the lane broadcast.
+async fn next_on_the_lane(broadcast: &mut broadcast::Receiver<LaneEvent>, wanted: &str) -> LaneEvent {
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(60), broadcast.recv())
+            .await
+            .expect("the lane's events")
+            .expect("no lane event lost");
+        if event.command_id == Some(id(wanted)) {
+            return event;
+        }
+    }
+}
+
 /// A front end that submits commands and watches the lane gets each event of its command once:
 /// its submissions carry them all (a repeat of the running command takes over from the earlier
 /// submission, which ends without the outcome), and their copies on the lane broadcast are
-/// marked with it, so it can leave them out there.
+/// marked with it, so it can leave them out there. Another front end that joins the running
+/// command gets every event from then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submitter_gets_each_event_of_its_command_once() {
     let lane = lane().await;
@@ -77,8 +92,13 @@ async fn a_submitter_gets_each_event_of_its_command_once() {
     let (cashier, display) = (Submitter::new(), Submitter::new());
     let sale = || pay(1000, "order-1", false);
     let first = engine.submit_as(cashier, id("sale-1"), sale()).await.unwrap();
+    // The display joins once the customer is asked: the sale's first event.
+    let mut on_the_lane = vec![next_on_the_lane(&mut broadcast, "sale-1").await];
+    assert!(
+        matches!(on_the_lane[0].kind, EventKind::WaitingForCustomer { .. }),
+        "{on_the_lane:?}"
+    );
     let watched = engine.submit_as(display, id("sale-1"), sale()).await.unwrap();
-    wait_for_status(&lane, "Initiated").await;
     let again = engine.submit_as(cashier, id("sale-1"), sale()).await.unwrap();
     let cancel = lane
         .run("cancel-1", Command::Cancel { target: id("sale-1") })
@@ -90,7 +110,6 @@ async fn a_submitter_gets_each_event_of_its_command_once() {
         events_of(again).await,
         events_of(watched).await,
     );
-    let mut on_the_lane = Vec::new();
     while !matches!(
         on_the_lane.last(),
         Some(LaneEvent {
@@ -98,13 +117,7 @@ async fn a_submitter_gets_each_event_of_its_command_once() {
             ..
         })
     ) {
-        let event = tokio::time::timeout(std::time::Duration::from_secs(60), broadcast.recv())
-            .await
-            .expect("the lane's events")
-            .expect("no lane event lost");
-        if event.command_id == Some(id("sale-1")) {
-            on_the_lane.push(event);
-        }
+        on_the_lane.push(next_on_the_lane(&mut broadcast, "sale-1").await);
     }
     assert!(matches!(
         watched.last(),
@@ -116,16 +129,18 @@ async fn a_submitter_gets_each_event_of_its_command_once() {
         })
     ));
     assert_eq!(
-        watched, on_the_lane,
-        "a submission carries every event of its command"
+        watched,
+        on_the_lane[1..],
+        "a submission carries every event of its command from the moment it joined"
     );
     assert_eq!(
         [first.clone(), again].concat(),
-        watched,
+        on_the_lane,
         "the cashier's submissions, once each"
     );
     assert!(!first.iter().any(|e| matches!(e.kind, EventKind::Finished { .. })));
-    for event in &on_the_lane {
+    assert!(on_the_lane[0].carried_to(cashier), "{:?}", on_the_lane[0]);
+    for event in &on_the_lane[1..] {
         assert!(
             event.carried_to(cashier) && event.carried_to(display),
             "{event:?}"

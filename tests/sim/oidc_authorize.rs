@@ -2,6 +2,7 @@
 //! endpoint in both response modes, the portal user's login and consent, and every rule that
 //! makes a request invalid (answered by the generic page, never by a redirect).
 
+use super::common::str_field;
 use super::oidc_support::*;
 use mposd::sim::fixtures::{
     DK_MERCHANT_ID, OIDC_INVOICE_CLIENT_ID, OIDC_LOOPBACK_REDIRECT, OIDC_REUSE_CLIENT_ID,
@@ -35,15 +36,21 @@ async fn discovery_points_at_the_simulator_under_a_foreign_issuer() {
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     }
     let doc = oidc.sim.get(DISCOVERY).await.ok().clone();
-    let jwks = oidc.sim.http.get(field(&doc, "jwks_uri")).send().await.unwrap();
+    let jwks = oidc
+        .sim
+        .http
+        .get(str_field(&doc, "jwks_uri"))
+        .send()
+        .await
+        .unwrap();
     let jwks: serde_json::Value = jwks.json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(
         (&key["kty"], &key["alg"], &key["use"], &key["e"]),
         (&json!("RSA"), &json!("RS256"), &json!("sig"), &json!("AQAB"))
     );
-    assert_eq!(field(key, "kid").len(), 40);
-    assert!(field(key, "n").len() > 300, "a 2048-bit modulus");
+    assert_eq!(str_field(key, "kid").len(), 40);
+    assert!(str_field(key, "n").len() > 300, "a 2048-bit modulus");
 }
 
 #[tokio::test]
@@ -259,4 +266,64 @@ async fn login_refuses_unknown_clients_and_users() {
         )
         .await;
     assert_eq!(unknown_client.status, 400, "{}", unknown_client.text);
+}
+
+#[tokio::test]
+async fn fixtures_replace_the_clients_merchants_and_portal_users() {
+    let mut fixtures = serde_json::to_value(mposd::sim::Fixtures::default()).unwrap();
+    fixtures["oidc"] = json!({
+        "clients": [{
+            "clientId": "shop-app",
+            "clientSecret": "shop-secret",
+            "redirectUris": ["https://shop.example/consent"],
+            "refreshTokenUsage": "OneTime",
+            "scopes": ["subscriptions"]
+        }],
+        "merchants": [{"vat": "FI87654321", "merchantId": "11111111-2222-4333-8444-555555555555", "name": "Kauppa"}],
+        "users": [{"login": "kauppias@example.fi", "sub": "66666666-7777-4888-9999-000000000000", "merchants": ["FI87654321"]}]
+    });
+    let fixtures: mposd::sim::Fixtures = serde_json::from_value(fixtures).unwrap();
+    fixtures.validate().unwrap();
+    let sim = super::common::start_with_fixtures(super::common::fast_settings(), fixtures).await;
+    let oidc = oidc_on(sim);
+    let request = Request::new("shop-app")
+        .with("redirect_uri", Some("https://shop.example/consent"))
+        .with("scope", Some("openid offline_access subscriptions"))
+        .with("merchant_vat", Some("FI87654321"));
+    oidc.login("shop-app", "kauppias@example.fi", "approve").await;
+    let fields = oidc
+        .authorize(&request)
+        .await
+        .fragment("https://shop.example/consent");
+    let resp = oidc
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &fields["code"]),
+                ("redirect_uri", "https://shop.example/consent"),
+                ("code_verifier", &request.verifier),
+            ],
+            Some(("shop-app", "shop-secret")),
+        )
+        .await;
+    let access = oidc
+        .verified(&str_field(resp.ok(), "access_token"), AUDIENCE)
+        .await;
+    assert_eq!(
+        access["merchant_id"],
+        json!("11111111-2222-4333-8444-555555555555")
+    );
+    assert_eq!(access["sub"], json!("66666666-7777-4888-9999-000000000000"));
+    // The built-in client and portal user are gone.
+    oidc.authorize(&Request::new(OIDC_REUSE_CLIENT_ID))
+        .await
+        .unauthorized("unknown client_id");
+    let login = oidc
+        .sim
+        .post_json(
+            "/_sim/oidc/login",
+            json!({"clientId": "shop-app", "user": PORTAL_OWNER}),
+        )
+        .await;
+    assert_eq!(login.status, 400, "{}", login.text);
 }

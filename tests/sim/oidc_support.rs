@@ -332,11 +332,3 @@ pub fn oauth_err(resp: &Resp, status: u16, error: &str) {
         resp.text
     );
 }
-
-#[track_caller]
-pub fn field(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} is a string in {v}"))
-        .to_string()
-}

@@ -2,7 +2,7 @@
 //! signature, both refresh-token rotation modes, the sliding lifetime on the virtual clock,
 //! revocation, the refresh whose answer is lost, and the gateway's bearer check.
 
-use super::common::{fast_settings, start_with, DAY_MS, MINUTE_MS};
+use super::common::{fast_settings, start_with, str_field, DAY_MS, MINUTE_MS};
 use super::oidc_support::*;
 use mposd::sim::fixtures::{
     DK_MERCHANT_ID, DK_VAT, OIDC_ONETIME_CLIENT_ID, OIDC_ONETIME_CLIENT_SECRET, OIDC_REUSE_CLIENT_ID,
@@ -25,13 +25,13 @@ async fn the_code_buys_signed_300_second_tokens_with_the_merchant() {
     assert_eq!(body["expires_in"], json!(300));
     assert_eq!(body["token_type"], json!("Bearer"));
     assert_eq!(body["scope"], json!(SCOPE));
-    let refresh = field(&body, "refresh_token");
+    let refresh = str_field(&body, "refresh_token");
     assert!(
         refresh.len() == 64 && refresh.bytes().all(|b| b.is_ascii_hexdigit()),
         "{refresh}"
     );
 
-    let access = oidc.verified(&field(&body, "access_token"), AUDIENCE).await;
+    let access = oidc.verified(&str_field(&body, "access_token"), AUDIENCE).await;
     assert_eq!(access["iss"], json!(ISSUER));
     assert_eq!(access["client_id"], json!(RE.0));
     assert_eq!(access["sub"], json!(PORTAL_OWNER_SUB));
@@ -48,10 +48,10 @@ async fn the_code_buys_signed_300_second_tokens_with_the_merchant() {
         300
     );
 
-    let id_token = field(&body, "id_token");
+    let id_token = str_field(&body, "id_token");
     let id = oidc.verified(&id_token, RE.0).await;
     assert_eq!(id["nonce"], json!(consented.request.nonce));
-    assert_eq!(id["at_hash"], json!(half_hash(&field(&body, "access_token"))));
+    assert_eq!(id["at_hash"], json!(half_hash(&str_field(&body, "access_token"))));
     assert_eq!(id["sub"], json!(PORTAL_OWNER_SUB));
     assert_eq!(
         jsonwebtoken::decode_header(&id_token).unwrap().alg,
@@ -76,6 +76,8 @@ async fn a_code_is_refused_when_reused_expired_foreign_or_redirected_elsewhere()
         400,
         "invalid_grant",
     );
+    // ...which does not spend it for its own client.
+    oidc.exchange(RE.0, RE.1, &consented).await.ok();
     // Redirect URI not the authorize request's.
     let consented = oidc.consent(RE.0).await;
     let resp = oidc
@@ -201,17 +203,17 @@ async fn malformed_token_requests_and_bad_clients_get_rfc_6749_errors() {
 async fn reuse_clients_keep_their_refresh_token_and_its_lifetime_slides() {
     let oidc = start_oidc().await;
     let first = oidc.tokens(RE.0, RE.1).await;
-    let refresh = field(&first, "refresh_token");
+    let refresh = str_field(&first, "refresh_token");
     // 13 months (395 days) after each use, not after the consent.
     for _ in 0..3 {
         oidc.sim.advance_ms(394 * DAY_MS).await;
         let body = oidc.refresh(RE.0, RE.1, &refresh).await.ok().clone();
-        assert_eq!(field(&body, "refresh_token"), refresh);
+        assert_eq!(str_field(&body, "refresh_token"), refresh);
         assert_eq!(body["expires_in"], json!(300));
-        let access = oidc.verified(&field(&body, "access_token"), AUDIENCE).await;
+        let access = oidc.verified(&str_field(&body, "access_token"), AUDIENCE).await;
         assert_eq!(access["merchant_id"], json!(DK_MERCHANT_ID));
-        let id = oidc.verified(&field(&body, "id_token"), RE.0).await;
-        assert_eq!(id["at_hash"], json!(half_hash(&field(&body, "access_token"))));
+        let id = oidc.verified(&str_field(&body, "id_token"), RE.0).await;
+        assert_eq!(id["at_hash"], json!(half_hash(&str_field(&body, "access_token"))));
         assert!(id.get("nonce").is_none());
     }
     assert_eq!(oidc.consents().await[0]["refreshes"], json!(3));
@@ -227,7 +229,7 @@ async fn the_refresh_lifetime_is_a_setting() {
         ..fast_settings()
     };
     let oidc = oidc_on(start_with(settings).await);
-    let refresh = field(&oidc.tokens(RE.0, RE.1).await, "refresh_token");
+    let refresh = str_field(&oidc.tokens(RE.0, RE.1).await, "refresh_token");
     oidc.sim.advance_ms(3_590_000).await;
     oidc.refresh(RE.0, RE.1, &refresh).await.ok();
     oidc.sim.advance_ms(3_600_000).await;
@@ -237,7 +239,7 @@ async fn the_refresh_lifetime_is_a_setting() {
 #[tokio::test]
 async fn one_time_clients_get_a_new_refresh_token_and_the_old_one_dies() {
     let oidc = start_oidc().await;
-    let mut refresh = field(&oidc.tokens(ONE.0, ONE.1).await, "refresh_token");
+    let mut refresh = str_field(&oidc.tokens(ONE.0, ONE.1).await, "refresh_token");
     for round in 1..=2 {
         // A code_verifier sent with a refresh is ignored.
         let resp = oidc
@@ -250,7 +252,7 @@ async fn one_time_clients_get_a_new_refresh_token_and_the_old_one_dies() {
                 Some(ONE),
             )
             .await;
-        let next = field(resp.ok(), "refresh_token");
+        let next = str_field(resp.ok(), "refresh_token");
         assert_ne!(next, refresh);
         oauth_err(&oidc.refresh(ONE.0, ONE.1, &refresh).await, 400, "invalid_grant");
         let consent = &oidc.consents().await[0];
@@ -266,7 +268,7 @@ async fn one_time_clients_get_a_new_refresh_token_and_the_old_one_dies() {
 #[tokio::test]
 async fn a_refresh_may_narrow_the_scope_but_not_widen_it() {
     let oidc = start_oidc().await;
-    let refresh = field(&oidc.tokens(RE.0, RE.1).await, "refresh_token");
+    let refresh = str_field(&oidc.tokens(RE.0, RE.1).await, "refresh_token");
     let narrow = oidc
         .token(
             &[
@@ -279,7 +281,7 @@ async fn a_refresh_may_narrow_the_scope_but_not_widen_it() {
         .await;
     let body = narrow.ok().clone();
     assert_eq!(body["scope"], json!("openid invoice"));
-    let access = oidc.verified(&field(&body, "access_token"), AUDIENCE).await;
+    let access = oidc.verified(&str_field(&body, "access_token"), AUDIENCE).await;
     assert_eq!(access["scope"], json!(["openid", "invoice"]));
     let wide = oidc
         .token(
@@ -303,12 +305,12 @@ async fn a_refresh_may_narrow_the_scope_but_not_widen_it() {
 async fn revocation_stops_refreshes_while_issued_access_tokens_live_out_their_300_seconds() {
     let oidc = start_oidc().await;
     let body = oidc.tokens(RE.0, RE.1).await;
-    let access = field(&body, "access_token");
+    let access = str_field(&body, "access_token");
     let revoke = json!({"clientId": RE.0, "merchantVat": DK_VAT});
     oidc.sim.post_json("/_sim/oidc/revoke", revoke.clone()).await.ok();
     assert!(oidc.consents().await.is_empty());
     oauth_err(
-        &oidc.refresh(RE.0, RE.1, &field(&body, "refresh_token")).await,
+        &oidc.refresh(RE.0, RE.1, &str_field(&body, "refresh_token")).await,
         400,
         "invalid_grant",
     );
@@ -322,7 +324,7 @@ async fn revocation_stops_refreshes_while_issued_access_tokens_live_out_their_30
     // Nothing left to revoke; a new consent needs a new authorize round and works again.
     assert_eq!(oidc.sim.post_json("/_sim/oidc/revoke", revoke).await.status, 404);
     let again = oidc.tokens(RE.0, RE.1).await;
-    oidc.refresh(RE.0, RE.1, &field(&again, "refresh_token"))
+    oidc.refresh(RE.0, RE.1, &str_field(&again, "refresh_token"))
         .await
         .ok();
 }
@@ -330,7 +332,7 @@ async fn revocation_stops_refreshes_while_issued_access_tokens_live_out_their_30
 #[tokio::test]
 async fn a_one_time_refresh_whose_answer_is_lost_leaves_only_a_dead_refresh_token() {
     let oidc = start_oidc().await;
-    let refresh = field(&oidc.tokens(ONE.0, ONE.1).await, "refresh_token");
+    let refresh = str_field(&oidc.tokens(ONE.0, ONE.1).await, "refresh_token");
     oidc.sim
         .fault("oidcToken", "commitThenServerError", 1, json!({}))
         .await;
@@ -348,7 +350,7 @@ async fn a_one_time_refresh_whose_answer_is_lost_leaves_only_a_dead_refresh_toke
     );
 
     // The same with the connection dropped instead of a 500.
-    let refresh = field(&oidc.tokens(ONE.0, ONE.1).await, "refresh_token");
+    let refresh = str_field(&oidc.tokens(ONE.0, ONE.1).await, "refresh_token");
     oidc.sim.fault("oidcToken", "commitThenDrop", 1, json!({})).await;
     let dropped = super::common::http_client()
         .post(oidc.sim.url(TOKEN))
@@ -367,7 +369,7 @@ async fn a_one_time_refresh_whose_answer_is_lost_leaves_only_a_dead_refresh_toke
 #[tokio::test]
 async fn a_reuse_refresh_whose_answer_is_lost_can_be_retried() {
     let oidc = start_oidc().await;
-    let refresh = field(&oidc.tokens(RE.0, RE.1).await, "refresh_token");
+    let refresh = str_field(&oidc.tokens(RE.0, RE.1).await, "refresh_token");
     oidc.sim
         .fault("oidcToken", "commitThenServerError", 1, json!({}))
         .await;
@@ -380,7 +382,7 @@ async fn a_reuse_refresh_whose_answer_is_lost_can_be_retried() {
 async fn the_gateway_check_returns_merchant_and_scopes_or_401() {
     let oidc = start_oidc().await;
     let body = oidc.tokens(RE.0, RE.1).await;
-    let access = field(&body, "access_token");
+    let access = str_field(&body, "access_token");
     let ok = oidc.bearer(&access).await;
     let seen = ok.ok();
     assert_eq!(seen["merchantId"], json!(DK_MERCHANT_ID));
@@ -404,7 +406,7 @@ async fn the_gateway_check_returns_merchant_and_scopes_or_401() {
             None,
         )
         .await;
-    for token in [parts.join("."), v10, field(&body, "refresh_token")] {
+    for token in [parts.join("."), v10, str_field(&body, "refresh_token")] {
         assert_eq!(oidc.bearer(&token).await.status, 401);
     }
     oidc.sim.advance_ms(300_000).await;
@@ -415,7 +417,7 @@ async fn the_gateway_check_returns_merchant_and_scopes_or_401() {
 async fn introspection_needs_a_client_and_tells_whether_a_token_is_active() {
     let oidc = start_oidc().await;
     let body = oidc.tokens(RE.0, RE.1).await;
-    let access = field(&body, "access_token");
+    let access = str_field(&body, "access_token");
     let introspect = |token: String, basic: Option<(&'static str, &'static str)>| {
         let oidc = &oidc;
         async move {
@@ -435,7 +437,7 @@ async fn introspection_needs_a_client_and_tells_whether_a_token_is_active() {
     assert_eq!(seen["merchant_id"], json!(DK_MERCHANT_ID));
     assert_eq!(seen["client_id"], json!(RE.0));
     assert_eq!(seen["scope"], json!(SCOPE));
-    let refresh = introspect(field(&body, "refresh_token"), Some(RE)).await;
+    let refresh = introspect(str_field(&body, "refresh_token"), Some(RE)).await;
     assert_eq!(refresh.ok(), &json!({"active": false}));
     oidc.sim.advance_ms(300_000).await;
     assert_eq!(introspect(access, Some(RE)).await.ok(), &json!({"active": false}));
@@ -447,7 +449,7 @@ async fn the_request_log_keeps_no_secret_code_or_token() {
     let consented = oidc.consent(ONE.0).await;
     let body = oidc.exchange(ONE.0, ONE.1, &consented).await.ok().clone();
     let refreshed = oidc
-        .refresh(ONE.0, ONE.1, &field(&body, "refresh_token"))
+        .refresh(ONE.0, ONE.1, &str_field(&body, "refresh_token"))
         .await
         .ok()
         .clone();
@@ -455,7 +457,7 @@ async fn the_request_log_keeps_no_secret_code_or_token() {
         .token(
             &[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &field(&refreshed, "refresh_token")),
+                ("refresh_token", &str_field(&refreshed, "refresh_token")),
             ],
             Some(ONE),
         )
@@ -469,9 +471,9 @@ async fn the_request_log_keeps_no_secret_code_or_token() {
         for secret in [
             ONE.1.to_string(),
             consented.code.clone(),
-            field(&body, "refresh_token"),
-            field(&refreshed, "refresh_token"),
-            field(&body, "access_token"),
+            str_field(&body, "refresh_token"),
+            str_field(&refreshed, "refresh_token"),
+            str_field(&body, "access_token"),
         ] {
             assert!(!text.contains(&secret), "{secret} leaked into {text}");
         }

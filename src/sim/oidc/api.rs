@@ -62,8 +62,7 @@ pub async fn authorize(State(sim): Sim, RawQuery(query): RawQuery) -> Response {
         Ok(p) => p,
         Err(_) => return pages::unauthorized("the query string is not valid"),
     };
-    let fixtures = sim.with_oidc(|p, _| p.fixtures.clone());
-    let req = match authorize::parse(&params, &fixtures) {
+    let req = match sim.with_oidc(|p, _| authorize::parse(&params, &p.fixtures)) {
         Ok(r) => r,
         Err(reason) => return pages::unauthorized(&reason),
     };

@@ -10,6 +10,7 @@ mod api;
 mod authorize;
 pub mod bearer;
 mod claims;
+mod client_auth;
 mod control;
 pub(super) mod error;
 mod keys;

@@ -1,12 +1,13 @@
-//! `POST /connect/token` and `POST /connect/introspect`: the form, client authentication
-//! (`client_secret_post` or HTTP Basic), the two grants, and the signed answer.
+//! `POST /connect/token` and `POST /connect/introspect`: the two grants and the signed
+//! answer, and what introspection tells about a token.
 
 use super::bearer;
 use super::claims::{half_hash, is_pkce_value, AccessClaims, Grant, IdClaims, TOKEN_LIFETIME_SECS};
+use super::client_auth::{authenticate_client, parse_form};
 use super::error::OAuthError;
 use super::keys;
 use crate::sim::context::SimContext;
-use crate::sim::fixtures::{OidcClient, OidcFixtures};
+use crate::sim::fixtures::OidcClient;
 use axum::{
     body::Bytes,
     extract::State,
@@ -14,7 +15,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,89 +22,6 @@ use std::sync::Arc;
 /// Grant types RFC 6749 defines that these clients are not allowed (`unauthorized_client`);
 /// anything else unknown is `unsupported_grant_type`.
 const OTHER_KNOWN_GRANTS: [&str; 3] = ["client_credentials", "password", "implicit"];
-
-/// The form body, each parameter at most once (RFC 6749 §3.2).
-fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form_type {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| OAuthError::invalid_request("the body is not a valid form"))?;
-    let mut form = HashMap::new();
-    for (name, value) in pairs {
-        if form.contains_key(&name) {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {name} is given twice"
-            )));
-        }
-        form.insert(name, value);
-    }
-    Ok(form)
-}
-
-/// One part of a Basic credential, form-decoded as RFC 6749 §2.3.1 asks.
-fn form_decode(part: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={part}")).ok()?;
-    pairs.into_iter().next().map(|(_, v)| v)
-}
-
-/// The client, by HTTP Basic or by `client_id`/`client_secret` in the form (not both).
-fn authenticate_client(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-    fixtures: &OidcFixtures,
-) -> Result<OidcClient, OAuthError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "));
-    let (id, secret, is_basic) = match basic {
-        Some(encoded) => {
-            if form.contains_key("client_secret") {
-                return Err(OAuthError::invalid_request(
-                    "the client authenticated in more than one way",
-                ));
-            }
-            let bad = || OAuthError {
-                basic: true,
-                ..OAuthError::invalid_client("malformed Basic credentials")
-            };
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(bad)?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-            let id = form_decode(id).ok_or_else(bad)?;
-            let secret = form_decode(secret).ok_or_else(bad)?;
-            if form.get("client_id").is_some_and(|f| *f != id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id differs from the Basic credentials",
-                ));
-            }
-            (id, secret, true)
-        }
-        None => {
-            let id = form.get("client_id").cloned().unwrap_or_default();
-            let secret = form.get("client_secret").cloned().unwrap_or_default();
-            (id, secret, false)
-        }
-    };
-    fixtures
-        .client(&id)
-        .filter(|c| !secret.is_empty() && c.client_secret == secret)
-        .cloned()
-        .ok_or(OAuthError {
-            basic: is_basic,
-            ..OAuthError::invalid_client("unknown client or wrong secret")
-        })
-}
 
 fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
     form.get(name)
@@ -200,8 +117,7 @@ fn no_store(body: Value) -> Response {
 pub async fn token(State(sim): State<Arc<SimContext>>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = (|| {
         let form = parse_form(&headers, &body)?;
-        let fixtures = sim.with_oidc(|p, _| p.fixtures.clone());
-        let client = authenticate_client(&headers, &form, &fixtures)?;
+        let client = sim.with_oidc(|p, _| authenticate_client(&headers, &form, &p.fixtures))?;
         let issued = grant(&sim, &client, &form)?;
         sign(issued, sim.clock.now() / 1000)
     })();
@@ -219,8 +135,7 @@ pub async fn token(State(sim): State<Arc<SimContext>>, headers: HeaderMap, body:
 pub async fn introspect(State(sim): State<Arc<SimContext>>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = (|| -> Result<Value, OAuthError> {
         let form = parse_form(&headers, &body)?;
-        let fixtures = sim.with_oidc(|p, _| p.fixtures.clone());
-        authenticate_client(&headers, &form, &fixtures)?;
+        sim.with_oidc(|p, _| authenticate_client(&headers, &form, &p.fixtures))?;
         let token = required(&form, "token")?;
         Ok(match bearer::verify(token, sim.clock.now() / 1000) {
             Ok(c) => json!({

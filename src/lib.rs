@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`money`], [`correlation`], [`secrets`] | amounts and currencies; the id that follows one command's calls; secrets that never print |
 //! | [`store`] | the durable sled database: fsync, mark file, installation id |
+//! | [`consent`] | the merchant's OpenID Connect consent (Invoice, Subscriptions): the refresh token kept and kept alive |
 //! | [`engine`] | the payment core in its own words: commands, flows (sans-IO) and their driver, journal, recovery, reconciler, and the [`engine::backend::Backend`] interface |
 //! | [`backends`] | one folder per payment backend behind that interface (PoS V10 today) |
 //! | [`ecr`] | the cash-register protocol: frames, links over serial and TCP, sessions |
@@ -19,6 +20,7 @@
 
 pub mod backends;
 pub mod backoff;
+pub mod consent;
 pub mod correlation;
 pub mod daemon;
 #[cfg(feature = "sim")]

@@ -25,6 +25,8 @@ enum Command {
     Sim(mposd::sim::cli::SimArgs),
     /// A virtual cash register: drive a terminal over a serial line or TCP.
     Ecr(mposd::ecr::cli::EcrArgs),
+    /// The merchant's consent for MobilePay Invoice and Subscriptions: authorize, import, show.
+    Consent(mposd::consent::cli::ConsentArgs),
     /// Customer display tools: list board profiles, render screens, run a display demo.
     Display(mposd::display::cli::DisplayArgs),
 }
@@ -49,6 +51,7 @@ fn main() -> std::process::ExitCode {
         #[cfg(feature = "sim")]
         Command::Sim(args) => mposd::sim::cli::run(args),
         Command::Ecr(args) => mposd::ecr::cli::run(args),
+        Command::Consent(args) => mposd::consent::cli::run(args),
         Command::Display(args) => display_qr(&args.beacon).and_then(|qr| mposd::display::cli::run(args, &qr)),
     };
     match result {

@@ -4,6 +4,8 @@
 
 #[path = "daemon/check_config.rs"]
 mod check_config;
+#[path = "daemon/consent.rs"]
+mod consent;
 #[path = "daemon/damaged_journal.rs"]
 mod damaged_journal;
 #[path = "daemon/demo.rs"]

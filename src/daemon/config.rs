@@ -8,6 +8,7 @@
 //! lane reuse the settings types of the parts they configure (PoS onboarding, cash-register
 //! link, display), so a setting is defined exactly once.
 
+use super::consent_config::ConsentSettings;
 use super::epayment_config::SalesUnitSettings;
 use super::problem::read_pem;
 pub use super::problem::Problem;
@@ -36,6 +37,9 @@ pub struct Config {
     pub sales_units: Vec<SalesUnitSettings>,
     #[serde(rename = "lane", default)]
     pub lanes: Vec<LaneSettings>,
+    /// Merchants whose OpenID Connect consent (Invoice, Subscriptions) the box keeps.
+    #[serde(rename = "consent", default)]
+    pub consents: Vec<ConsentSettings>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -327,6 +331,18 @@ impl Config {
                 add(
                     format!("epayment[{i}].msn"),
                     format!("{:?} is configured twice", unit.msn),
+                );
+            }
+        }
+        let mut consent_vats = HashSet::new();
+        for (i, consent) in self.consents.iter().enumerate() {
+            for problem in consent.problems(i) {
+                add(problem.key, problem.message);
+            }
+            if !consent_vats.insert(consent.vat.clone()) {
+                add(
+                    format!("consent[{i}].vat"),
+                    format!("{:?} is configured twice", consent.vat),
                 );
             }
         }

@@ -12,6 +12,7 @@ use crate::backends::pos_v10::engine::{prompt as v10_prompt, PosV10Backend};
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::display::settings::RunningDisplay;
 use crate::ecr::lane::LineReport;
+use crate::ecr::session::ConsentView;
 use crate::engine::{self, journal::Journal, EngineConfig, EngineHandle};
 use anyhow::Context;
 use std::sync::Arc;
@@ -67,6 +68,10 @@ fn serve_cash_register(
     let shutdown = ctx.shutdown.clone();
     let lane_name = settings.name.clone();
     let troubles = ctx.troubles.clone();
+    let consents = ConsentView::new({
+        let troubles = troubles.clone();
+        move || troubles.consents()
+    });
     let (tried, first_try) = tokio::sync::oneshot::channel();
     let tried = std::sync::Mutex::new(Some(tried));
     let report: LineReport = Arc::new({
@@ -80,7 +85,7 @@ fn serve_cash_register(
     });
     let task = tokio::spawn(async move {
         if let Err(err) =
-            crate::ecr::config::serve_lane(ecr_settings, engine, currency, shutdown, report).await
+            crate::ecr::config::serve_lane(ecr_settings, engine, currency, consents, shutdown, report).await
         {
             tracing::error!(lane = %lane_name, error = %format!("{err:#}"), "the cash register link stopped");
         }

@@ -1,6 +1,7 @@
 //! `mposd run`: the daemon that serves one or more checkout lanes, and `mposd check-config`.
 
 pub mod config;
+pub mod consent_config;
 pub mod epayment_config;
 pub mod lane;
 mod pos_watch;
@@ -9,7 +10,7 @@ mod registration;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim_config;
-mod state_dir;
+pub(crate) mod state_dir;
 pub mod sticker;
 mod troubles;
 pub mod webhooks;

@@ -24,7 +24,11 @@ use crate::backends::epayment::engine::EpaymentBackend;
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::PendingCreations;
 use crate::backends::pos_v10::MobilePayClient;
+use crate::consent::driver::Consent;
+use crate::consent::keeper;
+use crate::consent::store::ConsentFile;
 use crate::display::qr_size;
+use crate::ecr::message::ConsentState;
 use crate::engine::{journal::Journal, CommandId};
 use crate::money::Currency;
 use crate::service::{self, Notifier};
@@ -94,6 +98,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         troubles: troubles.clone(),
     };
     let backends = LaneBackends::open(&config, &ctx)?;
+    start_consents(&config, &dir, &troubles, &shutdown)?;
     let mut starting = tokio::task::JoinSet::new();
     for settings in config.lanes.clone() {
         let backend = backends.for_lane(&ctx, &settings)?;
@@ -245,6 +250,34 @@ impl LaneBackends {
             (None, None) => Err(missing()),
         }
     }
+}
+
+/// Keeps every merchant's consent alive (refreshed now, then twice a day); each one's state
+/// goes into the status line. A consent that is needed holds no lane back.
+fn start_consents(
+    config: &Config,
+    dir: &Path,
+    troubles: &Troubles,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    for settings in &config.consents {
+        let client = settings
+            .client()
+            .with_context(|| format!("consent of merchant {}", settings.vat))?;
+        let consent = Arc::new(Consent::new(client, ConsentFile::new(dir, &settings.vat))?);
+        let (merchant, products) = (settings.vat.clone(), settings.scopes.clone());
+        let troubles = troubles.clone();
+        let report = move |state: &'static str, detail: String| {
+            troubles.consent(ConsentState {
+                merchant: merchant.clone(),
+                products: products.clone(),
+                state: state.into(),
+                detail,
+            })
+        };
+        tokio::spawn(keeper::keep(consent, report, shutdown.clone()));
+    }
+    Ok(())
 }
 
 /// Starts the webhooks of every sales unit that has them, for the engines of its lanes.

@@ -2,7 +2,10 @@
 //! sale still registering at MobilePay, a cash-register line that cannot be opened, or a point
 //! of sale waiting to be re-created or registered again. All are retried without end, so
 //! `systemctl status` is where a shop owner or installer sees what the terminal waits for.
+//! The state of each merchant's consent (Invoice, Subscriptions) is shown there too, also when
+//! it is fine: a consent that is needed stops no lane, but it must be seen.
 
+use crate::ecr::message::ConsentState;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -25,6 +28,8 @@ struct Reasons {
     lines: BTreeMap<String, String>,
     /// Lanes whose point of sale waits to be replaced at MobilePay, with what it waits for.
     points_of_sale: BTreeMap<String, String>,
+    /// Each merchant's consent by VAT number.
+    consents: BTreeMap<String, ConsentState>,
 }
 
 impl Troubles {
@@ -65,6 +70,17 @@ impl Troubles {
         });
     }
 
+    /// The state of a merchant's consent (`detail`: `ok, refreshed …`, `consent needed (…)`,
+    /// `not given`).
+    pub fn consent(&self, state: ConsentState) {
+        self.update(|s| s.consents.insert(state.merchant.clone(), state.clone()) != Some(state));
+    }
+
+    /// Every merchant's consent state, for the cash register's `status`.
+    pub fn consents(&self) -> Vec<ConsentState> {
+        self.read(|s| s.consents.values().cloned().collect())
+    }
+
     /// The lanes waiting for MobilePay with their last failure, e.g. `till-1 (no token for
     /// merchant DK12345678: cannot connect after 3 attempts)`; `None` when no lane is
     /// registering.
@@ -99,6 +115,14 @@ impl Troubles {
             }
             for (lane, note) in &s.points_of_sale {
                 status.push_str(&format!("; {lane}: {note}"));
+            }
+            for c in s.consents.values() {
+                status.push_str(&format!(
+                    "; consent {} ({}): {}",
+                    c.merchant,
+                    c.products.join(", "),
+                    c.detail
+                ));
             }
             status
         })
@@ -152,6 +176,27 @@ mod tests {
         troubles.point_of_sale("till-1", None);
         troubles.point_of_sale("till-2", None);
         assert_eq!(troubles.status("serving"), "serving");
+    }
+
+    #[test]
+    fn names_each_merchants_consent_state() {
+        let troubles = Troubles::default();
+        let state = |state: &str, detail: &str| ConsentState {
+            merchant: "DK12345678".into(),
+            products: vec!["invoice".into()],
+            state: state.into(),
+            detail: detail.into(),
+        };
+        troubles.consent(state("not_given", "not given"));
+        troubles.consent(state("ok", "ok, refreshed 2026-12-05 23:00:00 UTC"));
+        assert_eq!(
+            troubles.consents(),
+            vec![state("ok", "ok, refreshed 2026-12-05 23:00:00 UTC")]
+        );
+        assert_eq!(
+            troubles.status("serving"),
+            "serving; consent DK12345678 (invoice): ok, refreshed 2026-12-05 23:00:00 UTC"
+        );
     }
 
     #[tokio::test]

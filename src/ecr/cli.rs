@@ -419,9 +419,10 @@ pub fn describe(message: &DaemonMessage) -> String {
             backend,
             running,
             alarms,
+            consents,
             ..
         } => format!(
-            "✓ lane {lane}: MobilePay {}; running: {}{}",
+            "✓ lane {lane}: MobilePay {}; running: {}{}{}",
             match backend {
                 super::message::Reachability::Online => "reachable",
                 super::message::Reachability::Offline => "NOT reachable",
@@ -434,6 +435,15 @@ pub fn describe(message: &DaemonMessage) -> String {
             alarms
                 .iter()
                 .map(|a| format!("\n  ! needs a person: {a}"))
+                .collect::<String>(),
+            consents
+                .iter()
+                .map(|c| format!(
+                    "\n  consent {} ({}): {}",
+                    c.merchant,
+                    c.products.join(", "),
+                    c.detail
+                ))
                 .collect::<String>()
         ),
         DaemonMessage::Accepted { id } => format!("✓ accepted {id}"),

@@ -11,7 +11,7 @@
 use super::lane::{LaneConfig, LineReport};
 use super::link::LinkConfig;
 use super::serial::{serve_serial_with, SerialSettings, REOPEN_BACKOFF};
-use super::session::SessionConfig;
+use super::session::{ConsentView, SessionConfig};
 use super::tcp::{serve_tcp, DEFAULT_LISTEN};
 use crate::backoff::Backoff;
 use crate::engine::EngineHandle;
@@ -93,7 +93,10 @@ impl EcrSettings {
                 max_retransmissions: self.max_retransmissions,
                 ..LinkConfig::default()
             },
-            session: SessionConfig { currency },
+            session: SessionConfig {
+                currency,
+                ..SessionConfig::default()
+            },
         }
     }
 }
@@ -107,11 +110,13 @@ pub async fn serve_lane(
     settings: EcrSettings,
     engine: EngineHandle,
     currency: Currency,
+    consents: ConsentView,
     shutdown: CancellationToken,
     report: LineReport,
 ) -> anyhow::Result<()> {
     settings.validate().map_err(anyhow::Error::msg)?;
-    let config = settings.lane_config(currency);
+    let mut config = settings.lane_config(currency);
+    config.session.consents = consents;
     match (settings.serial, settings.tcp) {
         (Some(serial), _) => {
             serve_serial_with(serial, engine, config, shutdown, REOPEN_BACKOFF, &report).await

@@ -249,6 +249,10 @@ pub enum DaemonMessage {
         /// Things a person must look at (e.g. a reservation no command owns), oldest first.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         alarms: Vec<String>,
+        /// The state of each merchant's consent for MobilePay Invoice and Subscriptions the
+        /// terminal keeps (absent when it keeps none).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        consents: Vec<ConsentState>,
     },
     /// A financial command is stored in the daemon's journal (or recognised as a repeat);
     /// progress events and exactly one `outcome` follow. A command refused before it was
@@ -293,6 +297,20 @@ pub enum DaemonMessage {
         code: ErrorCode,
         message: String,
     },
+}
+
+/// One merchant's consent in `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentState {
+    /// The merchant's VAT number.
+    pub merchant: String,
+    /// The products the consent is for (`invoice`, `subscriptions`).
+    pub products: Vec<String>,
+    /// `ok`, `consent_needed`, `not_given`, or `unknown` (the terminal cannot read its own
+    /// record of the consent).
+    pub state: String,
+    /// In words: `ok, refreshed <time>`, `consent needed (<reason>)`, `not given`.
+    pub detail: String,
 }
 
 /// Whether MobilePay is reachable: the `backend` field of a `status` reply.

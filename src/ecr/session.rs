@@ -14,8 +14,8 @@
 //! `Resolved` outcomes and lane-wide news.
 
 use super::message::{
-    encode, parse_ecr_message, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions, QueriedOutcome,
-    QueryState, Reachability, WireOutcome, PROTOCOL_VERSION,
+    encode, parse_ecr_message, ConsentState, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
+    QueriedOutcome, QueryState, Reachability, WireOutcome, PROTOCOL_VERSION,
 };
 use crate::engine::backend::CardRestrictions as Restrictions;
 use crate::engine::{
@@ -33,15 +33,52 @@ use tokio::task::JoinSet;
 pub struct SessionConfig {
     /// Used when a command gives no currency.
     pub currency: Currency,
+    /// Where `status` reads the merchants' consent states from.
+    pub consents: ConsentView,
 }
 
 impl Default for SessionConfig {
     fn default() -> SessionConfig {
         SessionConfig {
             currency: Currency::DKK,
+            consents: ConsentView::default(),
         }
     }
 }
+
+/// The merchants' consent states as the daemon knows them now, for `status`. The session only
+/// passes them on: keeping consents alive is the daemon's job, not the cash register's.
+#[derive(Clone, Default)]
+pub struct ConsentView(Option<Arc<dyn Fn() -> Vec<ConsentState> + Send + Sync>>);
+
+impl ConsentView {
+    pub fn new(read: impl Fn() -> Vec<ConsentState> + Send + Sync + 'static) -> ConsentView {
+        ConsentView(Some(Arc::new(read)))
+    }
+
+    fn read(&self) -> Vec<ConsentState> {
+        self.0.as_ref().map(|read| read()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ConsentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsentView")
+    }
+}
+
+/// Two views are the same when they read the same source.
+impl PartialEq for ConsentView {
+    fn eq(&self, other: &ConsentView) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ConsentView {}
 
 /// What the session has seen of its lane in the events it forwarded, for `status`: the
 /// commands running and whether MobilePay answers.
@@ -293,6 +330,7 @@ impl Session {
         let engine = self.engine.clone();
         let outbox = self.outbox.clone();
         let shared = self.shared.clone();
+        let consents = self.config.consents.read();
         self.tasks.spawn(async move {
             let alarms = match engine.alarms().await {
                 Ok(alarms) => alarms,
@@ -319,6 +357,7 @@ impl Session {
                     },
                     running: shared.running.iter().cloned().collect(),
                     alarms,
+                    consents,
                 }
             };
             send(&outbox, &message);

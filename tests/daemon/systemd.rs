@@ -13,13 +13,13 @@ use tokio::net::UnixDatagram;
 use tokio::process::{Child, Command};
 
 /// The service manager's end of `NOTIFY_SOCKET` for one daemon under test.
-struct NotifySocket {
+pub(super) struct NotifySocket {
     path: PathBuf,
     socket: UnixDatagram,
 }
 
 impl NotifySocket {
-    fn bind(dir: &Path) -> NotifySocket {
+    pub(super) fn bind(dir: &Path) -> NotifySocket {
         let path = dir.join("notify.sock");
         let socket = UnixDatagram::bind(&path).expect("notify socket");
         NotifySocket { path, socket }
@@ -27,7 +27,7 @@ impl NotifySocket {
 
     /// Starts `mposd run` as systemd would: `NOTIFY_SOCKET`, and `WATCHDOG_USEC` when the
     /// unit has `WatchdogSec=`.
-    fn spawn(&self, config: &Path, watchdog: Option<Duration>) -> Child {
+    pub(super) fn spawn(&self, config: &Path, watchdog: Option<Duration>) -> Child {
         let mut command = Command::new(MPOSD);
         command
             .args(["run", "--config"])
@@ -43,7 +43,7 @@ impl NotifySocket {
     }
 
     /// Reads messages until one satisfies `wanted`; returns every message read.
-    async fn until(&self, within: Duration, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+    pub(super) async fn until(&self, within: Duration, wanted: impl Fn(&str) -> bool) -> Vec<String> {
         let mut seen = Vec::new();
         let mut buf = vec![0u8; 4096];
         let found = tokio::time::timeout(within, async {

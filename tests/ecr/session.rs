@@ -58,6 +58,7 @@ async fn hello_status_and_refusals() {
             backend: Reachability::Online,
             running: vec![],
             alarms: vec![],
+            consents: vec![],
         }
     );
 

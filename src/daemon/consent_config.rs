@@ -1,0 +1,212 @@
+//! The `[[consent]]` sections of the configuration file: one per merchant whose consent the
+//! box holds for MobilePay Invoice and Subscriptions (OpenID Connect, see `docs/consent.md`).
+//!
+//! A section only describes the OIDC client and the merchant; the consent itself (the refresh
+//! token) is put on the box with `mposd consent` and kept in the state directory.
+
+use super::problem::Problem;
+use crate::consent::refresh::Rotation;
+use crate::consent::ClientSettings;
+use crate::secrets::{self, SecretSource};
+use serde::Deserialize;
+
+/// The product scopes MobilePay's provider knows.
+const PRODUCTS: [&str; 5] = [
+    "invoice",
+    "subscriptions",
+    "transactionreporting",
+    "merchantpayments",
+    "webhooks",
+];
+
+/// Which MobilePay provider issues the consent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsentEnvironment {
+    Production,
+    Sandbox,
+    /// Another provider (`authority`), e.g. `mposd sim` on the same box.
+    Custom,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentSettings {
+    /// The merchant's VAT number: `DK` or `FI` and 8 digits.
+    pub vat: String,
+    pub environment: ConsentEnvironment,
+    /// With `environment = "custom"`: the base URL of the discovery document
+    /// (`<authority>/.well-known/openid-configuration`).
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// The OpenID Connect client id MobilePay issued (not a secret: it is in the authorize URL).
+    pub client_id: String,
+    pub client_secret: SecretSource,
+    /// The refresh-token rotation MobilePay configured for the client.
+    pub rotation: Rotation,
+    /// The products the consent is for, e.g. `["invoice", "subscriptions"]`.
+    pub scopes: Vec<String>,
+    /// The registered redirect URI the loopback flow (`mposd consent authorize`) listens on,
+    /// e.g. `http://127.0.0.1:7890/`.
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+}
+
+impl ConsentSettings {
+    /// The discovery base URL: MobilePay's portal host of the merchant's country, or the
+    /// configured one.
+    pub fn authority(&self) -> Result<String, String> {
+        let country = if self.vat.starts_with("FI") { "fi" } else { "dk" };
+        match (self.environment, &self.authority) {
+            (ConsentEnvironment::Production, None) => {
+                Ok(format!("https://admin.mobilepay.{country}/account"))
+            }
+            (ConsentEnvironment::Sandbox, None) => {
+                Ok(format!("https://sandprod-admin.mobilepay.{country}/account"))
+            }
+            (ConsentEnvironment::Custom, Some(url)) => Ok(url.trim_end_matches('/').to_string()),
+            (ConsentEnvironment::Custom, None) => Err("\"custom\" needs authority".into()),
+            (_, Some(_)) => Err("authority is only used with environment = \"custom\"".into()),
+        }
+    }
+
+    /// The client settings, with the secret read.
+    pub fn client(&self) -> anyhow::Result<ClientSettings> {
+        Ok(ClientSettings {
+            vat: self.vat.clone(),
+            authority: self.authority().map_err(anyhow::Error::msg)?,
+            client_id: self.client_id.clone(),
+            client_secret: secrets::load_secret(&self.client_secret)?,
+            rotation: self.rotation,
+            scopes: self.scopes.clone(),
+        })
+    }
+
+    /// Every problem of the section `consent[index]`.
+    pub fn problems(&self, index: usize) -> Vec<Problem> {
+        let key = |k: &str| format!("consent[{index}].{k}");
+        let mut out = Vec::new();
+        let mut add = |key: String, message: String| {
+            out.push(Problem {
+                line: None,
+                key,
+                message,
+            })
+        };
+        if !is_vat(&self.vat) {
+            add(
+                key("vat"),
+                "must be DK or FI followed by 8 digits, e.g. DK12345678".into(),
+            );
+        }
+        match self.authority() {
+            Err(e) => add(key("environment"), e),
+            Ok(url) => {
+                if let Err(e) = crate::backends::http::check_url("authority", &url) {
+                    add(key("authority"), e.to_string());
+                }
+            }
+        }
+        if self.client_id.trim().is_empty() {
+            add(key("client_id"), "is empty".into());
+        }
+        let checkable = !matches!(self.client_secret, SecretSource::Credential(_))
+            || std::env::var_os("CREDENTIALS_DIRECTORY").is_some();
+        if checkable {
+            if let Err(e) = secrets::load_secret(&self.client_secret) {
+                add(key("client_secret"), e.to_string());
+            }
+        }
+        if self.scopes.is_empty() {
+            add(
+                key("scopes"),
+                format!("name at least one product: {}", PRODUCTS.join(", ")),
+            );
+        }
+        for scope in &self.scopes {
+            if !PRODUCTS.contains(&scope.as_str()) {
+                add(
+                    key("scopes"),
+                    format!("{scope:?} is not a product; use {}", PRODUCTS.join(", ")),
+                );
+            }
+        }
+        if let Some(uri) = &self.redirect_uri {
+            if let Err(e) = crate::consent::authorize::loopback_address(uri) {
+                add(key("redirect_uri"), e);
+            }
+        }
+        out
+    }
+}
+
+/// `DK` or `FI` and 8 digits.
+pub fn is_vat(vat: &str) -> bool {
+    vat.len() == 10
+        && (vat.starts_with("DK") || vat.starts_with("FI"))
+        && vat[2..].bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::daemon::config::Config;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    const LANE: &str = "[[lane]]\nname = \"till-1\"\nmsn = \"123456\"\n[lane.ecr]\ntcp = { listen = \"127.0.0.1:7410\" }\n[[epayment]]\nmsn = \"123456\"\nenvironment = \"test\"\nclient_id = { credential = \"a\" }\nclient_secret = { credential = \"b\" }\nsubscription_key = { credential = \"c\" }\n";
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(text, Path::new("t.toml")) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.list.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_consent_section_without_lanes_using_it_is_valid_and_mistakes_are_named_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let section = |vat: &str, extra: &str| {
+            format!(
+                "[[consent]]\nvat = \"{vat}\"\nenvironment = \"sandbox\"\nclient_id = \"c\"\n\
+                 client_secret = {{ file = \"{}\" }}\nrotation = \"reuse\"\n\
+                 scopes = [\"invoice\", \"subscriptions\"]\n{extra}",
+                secret.display()
+            )
+        };
+        let good = format!(
+            "{LANE}{}",
+            section("DK12345678", "redirect_uri = \"http://127.0.0.1:7890/\"\n")
+        );
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+
+        let bad = format!(
+            "{LANE}{}{}",
+            section("DK1234", "scopes = [\"payments\"]\n")
+                .replace("scopes = [\"invoice\", \"subscriptions\"]\n", ""),
+            section(
+                "FI12345678",
+                "authority = \"http://mobilepay.example\"\nredirect_uri = \"https://shop.example/cb\"\n"
+            )
+        );
+        let found = problems(&bad);
+        for wanted in [
+            "line 13: consent[0].vat: must be DK or FI",
+            "line 18: consent[0].scopes: \"payments\" is not a product",
+            "line 21: consent[1].environment: authority is only used with environment = \"custom\"",
+            "line 27: consent[1].redirect_uri: \"https://shop.example/cb\": the loopback flow listens on",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let found = problems(&good);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("line 16: consent[0].client_secret: the secret file")),
+            "{found:?}"
+        );
+    }
+}

@@ -836,6 +836,8 @@ mod tests {
         f.epayment.users[0].phone_number = "+4591000001".into();
         f.oidc.users[1].merchants.push("DK00000000".into());
         f.oidc.clients[1].client_id = OIDC_ONETIME_CLIENT_ID.into();
+        f.invoice.issuers[0].merchant_id = uuid::Uuid::new_v4().to_string();
+        f.invoice.users[0].phone = "4557373259".into();
         let err = f.validate().unwrap_err();
         assert!(err.contains("DK-1") && err.contains("appears twice"), "{err}");
         assert!(err.contains("MSN \"123456\" appears twice"), "{err}");
@@ -845,5 +847,10 @@ mod tests {
             err.contains("OIDC client \"sim-oidc-onetime\" appears twice"),
             "{err}"
         );
+        assert!(
+            err.contains(&format!("invoice issuer \"{DK_ISSUER}\": no OIDC merchant")),
+            "{err}"
+        );
+        assert!(err.contains("invoice user phone \"4557373259\""), "{err}");
     }
 }

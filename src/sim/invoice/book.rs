@@ -75,7 +75,8 @@ pub fn day_of(ms: Millis) -> NaiveDate {
         .date_naive()
 }
 
-/// The first millisecond of `day`, in UTC.
+/// The first millisecond of `day`, in UTC: when scheduled payments run and invoices expire
+/// (MobilePay ran them in the Danish morning; UTC midnight keeps tests simple to reason about).
 pub fn start_of(day: NaiveDate) -> Millis {
     day.and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc().timestamp_millis())
@@ -138,6 +139,13 @@ impl Book {
     }
 
     /// Creates an invoice after the rules of §2.4 and §2.11 that need more than its body.
+    ///
+    /// Where the reference gives two codes for one rule, the simulator chooses (and
+    /// docs/simulator.md says so): `10202` for an issuer the merchant does not have, `10303`
+    /// for one not enabled; `10104` for a duplicate InvoiceDirect, `10301` for a duplicate
+    /// InvoiceLink. The duplicate check covers every invoice the merchant has, whatever its
+    /// state, and never names the existing one. The daily limit counts the invoices created
+    /// for the phone on the virtual clock's UTC day, InvoiceLinks with an alias included.
     pub fn create(&mut self, merchant_id: &str, new: NewInvoice, now: Millis) -> Result<&Invoice, InvError> {
         let merchant_id = merchant_id.to_lowercase();
         let issuer = self
@@ -257,8 +265,8 @@ impl Book {
         }
     }
 
-    /// The invoice `id` as the user at `phone` may see it: an InvoiceDirect only its
-    /// recipient, an InvoiceLink anyone who opened it or was named in it.
+    /// Whether the user at `phone` may act on invoice `id`: an InvoiceDirect only its
+    /// recipient, an InvoiceLink anyone (whoever opens a link may pay it).
     pub fn visible_to(&self, id: &str, phone: &str) -> bool {
         self.invoices.iter().any(|i| {
             i.id.eq_ignore_ascii_case(id)

@@ -7,7 +7,7 @@ use super::api::major;
 use super::book::{day_of, Book};
 use super::error::InvError;
 use super::gateway;
-use super::input::{self, Kind};
+use super::input;
 use crate::sim::context::SimContext;
 use crate::sim::oidc::pages::escape;
 use axum::{
@@ -122,7 +122,6 @@ pub async fn landing(State(sim): Sim, Query(query): Query<LandingQuery>) -> Resp
     let token = query.token.unwrap_or_default();
     let page = sim.with_invoices(|book, now| {
         let invoice = book.open_link(&token, now)?;
-        debug_assert_eq!(invoice.new.kind, Kind::Link);
         Some(format!(
             "<!doctype html><title>MobilePay Invoice</title><h1>Invoice {}</h1>\
              <p>Amount: {} {}</p><p>Due: {}</p><p>Status: {}</p><p>Today: {}</p>\

@@ -503,15 +503,15 @@ impl InvoiceFixtures {
             .filter(move |i| i.merchant_id.eq_ignore_ascii_case(merchant_id))
     }
 
-    fn problems(&self, oidc: &OidcFixtures, problems: &mut Vec<String>) {
+    /// An issuer of a merchant the OIDC fixtures do not have is not a problem: nobody can get
+    /// a token for it, so it is never used (and a file that replaces only the OIDC merchants
+    /// keeps working with the built-in issuers).
+    fn problems(&self, problems: &mut Vec<String>) {
         for i in &self.issuers {
-            if !formats::is_guid(&i.id) {
-                problems.push(format!("invoice issuer id {:?} is not a GUID", i.id));
-            }
-            if !oidc.merchants.iter().any(|m| m.merchant_id == i.merchant_id) {
+            if !formats::is_guid(&i.id) || !formats::is_guid(&i.merchant_id) {
                 problems.push(format!(
-                    "invoice issuer {:?}: no OIDC merchant {:?}",
-                    i.id, i.merchant_id
+                    "invoice issuer {:?}: id and merchantId must be GUIDs",
+                    i.id
                 ));
             }
         }
@@ -801,7 +801,7 @@ impl Fixtures {
             }
         }
         self.oidc.problems(&mut problems);
-        self.invoice.problems(&self.oidc, &mut problems);
+        self.invoice.problems(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -836,7 +836,7 @@ mod tests {
         f.epayment.users[0].phone_number = "+4591000001".into();
         f.oidc.users[1].merchants.push("DK00000000".into());
         f.oidc.clients[1].client_id = OIDC_ONETIME_CLIENT_ID.into();
-        f.invoice.issuers[0].merchant_id = uuid::Uuid::new_v4().to_string();
+        f.invoice.issuers[0].merchant_id = "merchant".into();
         f.invoice.users[0].phone = "4557373259".into();
         let err = f.validate().unwrap_err();
         assert!(err.contains("DK-1") && err.contains("appears twice"), "{err}");
@@ -848,7 +848,9 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains(&format!("invoice issuer \"{DK_ISSUER}\": no OIDC merchant")),
+            err.contains(&format!(
+                "invoice issuer \"{DK_ISSUER}\": id and merchantId must be GUIDs"
+            )),
             "{err}"
         );
         assert!(err.contains("invoice user phone \"4557373259\""), "{err}");

@@ -280,9 +280,10 @@ async fn ten_invoices_per_consumer_per_merchant_per_day() {
     inv_err(&eleventh, 409, "DomainError", Some("10314"));
     assert_eq!(inv.pushes(INVOICE_USER_PHONE).await, 10);
     // Another consumer is not limited; the next day the count starts again.
-    let fi_alias = json!({"Alias": mposd::sim::fixtures::INVOICE_EXPIRED_CARD_PHONE, "AliasType": "Phone"});
+    let other_alias =
+        json!({"Alias": mposd::sim::fixtures::INVOICE_EXPIRED_CARD_PHONE, "AliasType": "Phone"});
     id_of(
-        &inv.create(with(inv.body("L-other").await, "ConsumerAlias", fi_alias))
+        &inv.create(with(inv.body("L-other").await, "ConsumerAlias", other_alias))
             .await,
     );
     inv.advance_to_day(1, 0).await;
@@ -339,4 +340,20 @@ async fn unknown_and_foreign_invoices_are_not_found() {
             .ok()["MerchantId"],
         json!(FI_MERCHANT_ID)
     );
+}
+
+#[tokio::test]
+async fn date_rules_follow_the_virtual_clock() {
+    let mut inv = start_inv().await;
+    let issued_tomorrow = with(inv.body("VC-1").await, "IssueDate", json!(inv.day(1).await));
+    let due_today = with(inv.body("VC-2").await, "DueDate", json!(inv.day(0).await));
+    inv_err(
+        &inv.create(issued_tomorrow.clone()).await,
+        409,
+        "DomainError",
+        Some("10312"),
+    );
+    inv.advance_to_day(1, 0).await;
+    id_of(&inv.create(issued_tomorrow).await);
+    inv_err(&inv.create(due_today).await, 409, "DomainError", Some("10311"));
 }

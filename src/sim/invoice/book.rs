@@ -20,6 +20,7 @@ pub const DUE_DATE_HORIZON: u64 = 400;
 const DK_MAX_MINOR: i64 = 300_000 * 100;
 const FI_MAX_MINOR: i64 = 2_000 * 100;
 
+#[derive(Debug)]
 pub struct Invoice {
     pub id: String,
     pub merchant_id: String,
@@ -444,5 +445,142 @@ fn act(invoice: &mut Invoice, fixtures: &InvoiceFixtures, customer: &Customer, a
     };
     if let Err(declined) = outcome {
         tracing::debug!(invoice = %invoice.id, reason = %declined.text, "scripted invoice customer could not act");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::fixtures::{DK_ISSUER, DK_MERCHANT_ID, INVOICE_EXPIRED_CARD_PHONE, INVOICE_USER_PHONE};
+    use crate::sim::invoice::input;
+    use serde_json::json;
+
+    const HOUR: Millis = 3_600_000;
+    const DAY: Millis = 24 * HOUR;
+
+    fn noon() -> Millis {
+        start_of(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()) + 12 * HOUR
+    }
+
+    fn new(number: &str, phone: &str, due: &str) -> NewInvoice {
+        let body = json!({
+            "InvoiceIssuer": DK_ISSUER,
+            "ConsumerAlias": {"Alias": phone, "AliasType": "Phone"},
+            "TotalAmount": 100,
+            "InvoiceNumber": number,
+            "DueDate": due,
+            "InvoiceArticles": [{"ArticleDescription": "Bread"}],
+        });
+        input::parse(body.to_string().as_bytes(), Kind::Direct).unwrap()
+    }
+
+    fn customer(phone: &str, action: Action, delay_ms: u32) -> Customer {
+        Customer {
+            phone: phone.into(),
+            action,
+            payment_date: None,
+            delay_ms,
+            opens_links: false,
+        }
+    }
+
+    #[test]
+    fn timers_fire_in_order_at_their_own_time() {
+        let mut book = Book::new(&Fixtures::default());
+        book.customers
+            .add(customer(INVOICE_USER_PHONE, Action::Schedule, 1_000));
+        let id = book
+            .create(
+                DK_MERCHANT_ID,
+                new("T-1", INVOICE_USER_PHONE, "2026-03-03"),
+                noon(),
+            )
+            .unwrap()
+            .id
+            .clone();
+        // One tick long after everything: scheduled at +1 s, paid on the due day at 00:00.
+        book.tick(noon() + 40 * DAY);
+        let invoice = book.get(DK_MERCHANT_ID, &id).unwrap();
+        let history: Vec<_> = invoice.history.iter().map(|(s, at)| (*s, *at - noon())).collect();
+        assert_eq!(
+            history,
+            [
+                (Status::Created, 0),
+                (Status::Accepted, 1_000),
+                (Status::Paid, 2 * DAY - 12 * HOUR)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_card_keeps_the_invoice_accepted_until_it_expires() {
+        let mut book = Book::new(&Fixtures::default());
+        book.customers
+            .add(customer(INVOICE_EXPIRED_CARD_PHONE, Action::Schedule, 0));
+        let id = book
+            .create(
+                DK_MERCHANT_ID,
+                new("T-2", INVOICE_EXPIRED_CARD_PHONE, "2026-03-02"),
+                noon(),
+            )
+            .unwrap()
+            .id
+            .clone();
+        book.tick(noon() + DAY);
+        assert_eq!(book.get(DK_MERCHANT_ID, &id).unwrap().status, Status::Accepted);
+        assert_eq!(book.get(DK_MERCHANT_ID, &id).unwrap().payment_failures, 1);
+        // DueDate 2 March + 30 days = 1 April is the last day; expired from 2 April.
+        let expiry = start_of(NaiveDate::from_ymd_opt(2026, 4, 2).unwrap());
+        book.tick(expiry - 1);
+        assert_eq!(book.get(DK_MERCHANT_ID, &id).unwrap().status, Status::Accepted);
+        book.tick(expiry);
+        let invoice = book.get(DK_MERCHANT_ID, &id).unwrap();
+        assert_eq!(
+            (invoice.status, invoice.history.last().unwrap().1),
+            (Status::Expired, expiry)
+        );
+    }
+
+    #[test]
+    fn duplicates_and_the_daily_limit_push_nothing() {
+        let mut book = Book::new(&Fixtures::default());
+        book.create(
+            DK_MERCHANT_ID,
+            new("D-0", INVOICE_USER_PHONE, "2026-03-09"),
+            noon(),
+        )
+        .unwrap();
+        let dup = book
+            .create(
+                DK_MERCHANT_ID,
+                new("D-0", INVOICE_USER_PHONE, "2026-03-09"),
+                noon(),
+            )
+            .unwrap_err();
+        assert_eq!(dup.code, Some("10104"));
+        for n in 1..DAILY_LIMIT {
+            book.create(
+                DK_MERCHANT_ID,
+                new(&format!("D-{n}"), INVOICE_USER_PHONE, "2026-03-09"),
+                noon(),
+            )
+            .unwrap();
+        }
+        let limited = book
+            .create(
+                DK_MERCHANT_ID,
+                new("D-x", INVOICE_USER_PHONE, "2026-03-09"),
+                noon(),
+            )
+            .unwrap_err();
+        assert_eq!(limited.code, Some("10314"));
+        assert_eq!(book.pushes()[INVOICE_USER_PHONE], DAILY_LIMIT as u64);
+        // The next day (UTC) counts afresh.
+        book.create(
+            DK_MERCHANT_ID,
+            new("D-x", INVOICE_USER_PHONE, "2026-03-09"),
+            noon() + DAY,
+        )
+        .unwrap();
     }
 }

@@ -1,6 +1,6 @@
 //! Black-box tests of `mposd sim`, the MobilePay PoS V10 and ePayment simulator (the `ep_`
-//! files are ePayment's, the `oidc_` files the Invoice and Subscriptions consent provider's):
-//! every request goes over
+//! files are ePayment's, the `oidc_` files the Invoice and Subscriptions consent provider's,
+//! the `inv_` files the Invoice API's): every request goes over
 //! loopback HTTP(S) to a running simulator and every answer is checked as raw JSON, so exact
 //! field names, camelCase, missing-versus-null and error codes are part of what is tested.
 
@@ -38,6 +38,16 @@ mod faults;
 mod headers;
 #[path = "sim/idempotency.rs"]
 mod idempotency;
+#[path = "sim/inv_create.rs"]
+mod inv_create;
+#[path = "sim/inv_faults.rs"]
+mod inv_faults;
+#[path = "sim/inv_gateway.rs"]
+mod inv_gateway;
+#[path = "sim/inv_lifecycle.rs"]
+mod inv_lifecycle;
+#[path = "sim/inv_support.rs"]
+mod inv_support;
 #[path = "sim/oidc_authorize.rs"]
 mod oidc_authorize;
 #[path = "sim/oidc_support.rs"]

@@ -1,10 +1,11 @@
 //! The simulator's context, which every request handler shares: the simulated world behind its
-//! lock (and the ePayment ledger and the OIDC provider behind their own), the virtual clock, the token issuer, pending
+//! lock (and the ePayment ledger, the OIDC provider and the Invoice book behind their own), the virtual clock, the token issuer, pending
 //! faults and the request log.
 
 use super::clock::{Clock, Millis};
 use super::epayment::delivery::Deliveries;
 use super::epayment::ledger::Ledger;
+use super::invoice::book::Book;
 use super::observe::Observer;
 use super::oidc::provider::Provider;
 use super::tokens::TokenIssuer;
@@ -15,6 +16,7 @@ pub struct SimContext {
     world: Mutex<World>,
     epayment: Mutex<Ledger>,
     oidc: Mutex<Provider>,
+    invoices: Mutex<Book>,
     /// `http` or `https`, for links the simulator hands out.
     pub scheme: &'static str,
     pub clock: Clock,
@@ -28,10 +30,12 @@ impl SimContext {
     pub fn new(world: World, tls: bool) -> Arc<SimContext> {
         let epayment = Ledger::new(world.fixtures.epayment.clone(), key_retention(&world));
         let oidc = new_provider(&world);
+        let invoices = Book::new(&world.fixtures);
         Arc::new(SimContext {
             world: Mutex::new(world),
             epayment: Mutex::new(epayment),
             oidc: Mutex::new(oidc),
+            invoices: Mutex::new(invoices),
             scheme: if tls { "https" } else { "http" },
             clock: Clock::default(),
             tokens: TokenIssuer::new(),
@@ -102,6 +106,26 @@ impl SimContext {
     pub fn reset_oidc(&self) {
         let provider = new_provider(&self.lock());
         *self.oidc.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = provider;
+    }
+
+    /// Runs `f` on the Invoice book after applying its due timers.
+    pub fn with_invoices<T>(&self, f: impl FnOnce(&mut Book, Millis) -> T) -> T {
+        let now = self.clock.now();
+        let mut book = self
+            .invoices
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        book.tick(now);
+        f(&mut book, now)
+    }
+
+    /// Forgets every invoice, push and scripted invoice customer (`/_sim/reset`).
+    pub fn reset_invoices(&self) {
+        let book = Book::new(&self.lock().fixtures);
+        *self
+            .invoices
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = book;
     }
 
     fn spawn_customer(self: &Arc<Self>, action: ScheduledUserAction) {

@@ -344,6 +344,7 @@ async fn reset(AxumState(sim): Sim) -> Response {
     });
     sim.reset_epayment();
     sim.reset_oidc();
+    sim.reset_invoices();
     sim.clock.reset();
     sim.tokens.rotate();
     sim.observer.clear();

@@ -20,6 +20,10 @@ pub struct Fixtures {
     /// fixtures file without them gets the built-in ones.
     #[serde(default)]
     pub oidc: OidcFixtures,
+    /// MobilePay Invoice's API gateway apps, invoice issuers and sandbox test users. A fixtures
+    /// file without them gets the built-in ones.
+    #[serde(default)]
+    pub invoice: InvoiceFixtures,
 }
 
 /// ePayment test data: sales units (each with its own API keys) and the app's test users.
@@ -307,6 +311,231 @@ impl OidcFixtures {
     }
 }
 
+/// MobilePay Invoice test data: the developer portal's apps (the `x-ibm-client-id` and
+/// `x-ibm-client-secret` every API call carries, distinct from the OIDC client), the invoice
+/// issuers of each merchant, and the sandbox's test users.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceFixtures {
+    pub gateway_apps: Vec<GatewayApp>,
+    pub issuers: Vec<InvoiceIssuer>,
+    pub users: Vec<InvoiceUser>,
+}
+
+/// An app of the API gateway (IBM API Connect), subscribed to the Invoice API.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayApp {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// An issuer's approval in the MobilePay portal; only `enabled` issuers may send invoices.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum IssuerStatus {
+    Pending,
+    Enabled,
+    Disabled,
+}
+
+/// The department or brand invoices are sent under, belonging to one merchant (`MerchantId`
+/// of the OIDC merchants).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceIssuer {
+    pub merchant_id: String,
+    pub id: String,
+    pub name: String,
+    pub status: IssuerStatus,
+    pub address: String,
+    pub city: String,
+    pub zip_code: String,
+}
+
+/// A sandbox test user: the `AuthenticatedUser` GUID of the user simulation, the card it pays
+/// with, and its phone number (`+` and country code).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceUser {
+    pub authenticated_user: String,
+    pub consumer_card: String,
+    pub phone: String,
+    /// Payments with this user's card fail.
+    #[serde(default)]
+    pub card_expired: bool,
+    /// A user who cannot receive invoices (`10102` "MobilePay user not available").
+    #[serde(default = "yes")]
+    pub available: bool,
+}
+
+pub const INVOICE_GATEWAY_CLIENT_ID: &str = "e2a1c3d4-5b6f-4a7e-9c8d-1f2e3d4c5b6a";
+pub const INVOICE_GATEWAY_CLIENT_SECRET: &str = "sim-secret-invoice-gateway";
+pub const DK_ISSUER: &str = "0e6c5b4a-3d2f-4e1a-8b9c-7d6e5f4a3b2c";
+pub const DK_ISSUER_PENDING: &str = "1f7d6c5b-4e3a-4f2b-9c0d-8e7f6a5b4c3d";
+pub const DK_ISSUER_DISABLED: &str = "2a8e7d6c-5f4b-4a3c-8d1e-9f8a7b6c5d4e";
+pub const FI_ISSUER: &str = "3b9f8e7d-6a5c-4b4d-9e2f-0a9b8c7d6e5f";
+/// The reference's DK test user who pays.
+pub const INVOICE_USER: &str = "f1a75bb4-c8a6-41f8-8603-4cf9278cd5ba";
+pub const INVOICE_USER_PHONE: &str = "+4557373259";
+/// The reference's DK test user whose card has expired.
+pub const INVOICE_EXPIRED_CARD_USER: &str = "4f474aa2-6161-4094-97fd-62616ff3d21e";
+pub const INVOICE_EXPIRED_CARD_PHONE: &str = "+4599592431";
+/// A DK user who cannot receive invoices.
+pub const INVOICE_UNAVAILABLE_USER: &str = "5c0a9f8e-7b6d-4c5e-8f3a-1b0c9d8e7f6a";
+pub const INVOICE_UNAVAILABLE_PHONE: &str = "+4520202020";
+pub const INVOICE_FI_USER: &str = "6d1b0a9f-8c7e-4d6f-9a4b-2c1d0e9f8a7b";
+pub const INVOICE_FI_PHONE: &str = "+358401234567";
+
+impl Default for InvoiceFixtures {
+    fn default() -> Self {
+        let issuer = |merchant: &str, id: &str, name: &str, status, address: &str, city: &str, zip: &str| {
+            InvoiceIssuer {
+                merchant_id: merchant.into(),
+                id: id.into(),
+                name: name.into(),
+                status,
+                address: address.into(),
+                city: city.into(),
+                zip_code: zip.into(),
+            }
+        };
+        let user = |guid: &str, card: &str, phone: &str| InvoiceUser {
+            authenticated_user: guid.into(),
+            consumer_card: card.into(),
+            phone: phone.into(),
+            card_expired: false,
+            available: true,
+        };
+        InvoiceFixtures {
+            gateway_apps: vec![GatewayApp {
+                client_id: INVOICE_GATEWAY_CLIENT_ID.into(),
+                client_secret: INVOICE_GATEWAY_CLIENT_SECRET.into(),
+            }],
+            issuers: vec![
+                issuer(
+                    DK_MERCHANT_ID,
+                    DK_ISSUER,
+                    "Bageriet",
+                    IssuerStatus::Enabled,
+                    "Nørrebrogade 1",
+                    "København N",
+                    "2200",
+                ),
+                issuer(
+                    DK_MERCHANT_ID,
+                    DK_ISSUER_PENDING,
+                    "Bageriet Catering",
+                    IssuerStatus::Pending,
+                    "Nørrebrogade 1",
+                    "København N",
+                    "2200",
+                ),
+                issuer(
+                    DK_MERCHANT_ID,
+                    DK_ISSUER_DISABLED,
+                    "Bageriet Engros",
+                    IssuerStatus::Disabled,
+                    "Nørrebrogade 1",
+                    "København N",
+                    "2200",
+                ),
+                issuer(
+                    FI_MERCHANT_ID,
+                    FI_ISSUER,
+                    "Leipomo",
+                    IssuerStatus::Enabled,
+                    "Helsinginkatu 4",
+                    "Helsinki",
+                    "00500",
+                ),
+            ],
+            users: vec![
+                user(
+                    INVOICE_USER,
+                    "6956b1ae-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+                    INVOICE_USER_PHONE,
+                ),
+                InvoiceUser {
+                    card_expired: true,
+                    ..user(
+                        INVOICE_EXPIRED_CARD_USER,
+                        "a6d8044d-2d3e-4f4a-9b0c-1d2e3f4a5b6c",
+                        INVOICE_EXPIRED_CARD_PHONE,
+                    )
+                },
+                InvoiceUser {
+                    available: false,
+                    ..user(
+                        INVOICE_UNAVAILABLE_USER,
+                        "b7e9155e-3e4f-4a5b-8c1d-2e3f4a5b6c7d",
+                        INVOICE_UNAVAILABLE_PHONE,
+                    )
+                },
+                user(
+                    INVOICE_FI_USER,
+                    "c8fa266f-4f5a-4b6c-9d2e-3f4a5b6c7d8e",
+                    INVOICE_FI_PHONE,
+                ),
+            ],
+        }
+    }
+}
+
+impl InvoiceFixtures {
+    pub fn app(&self, client_id: &str) -> Option<&GatewayApp> {
+        self.gateway_apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    pub fn user_by_phone(&self, phone: &str) -> Option<&InvoiceUser> {
+        self.users.iter().find(|u| u.phone == phone)
+    }
+
+    pub fn user_by_guid(&self, guid: &str) -> Option<&InvoiceUser> {
+        self.users
+            .iter()
+            .find(|u| u.authenticated_user.eq_ignore_ascii_case(guid))
+    }
+
+    pub fn issuers_of<'a>(&'a self, merchant_id: &'a str) -> impl Iterator<Item = &'a InvoiceIssuer> + 'a {
+        self.issuers
+            .iter()
+            .filter(move |i| i.merchant_id.eq_ignore_ascii_case(merchant_id))
+    }
+
+    /// An issuer of a merchant the OIDC fixtures do not have is not a problem: nobody can get
+    /// a token for it, so it is never used (and a file that replaces only the OIDC merchants
+    /// keeps working with the built-in issuers).
+    fn problems(&self, problems: &mut Vec<String>) {
+        for i in &self.issuers {
+            if !formats::is_guid(&i.id) || !formats::is_guid(&i.merchant_id) {
+                problems.push(format!(
+                    "invoice issuer {:?}: id and merchantId must be GUIDs",
+                    i.id
+                ));
+            }
+        }
+        for u in &self.users {
+            if !formats::is_guid(&u.authenticated_user) {
+                problems.push(format!(
+                    "invoice user {:?}: authenticatedUser is not a GUID",
+                    u.phone
+                ));
+            }
+            let digits = u.phone.strip_prefix('+').unwrap_or_default();
+            let valid = (digits.starts_with("45") || digits.starts_with("358"))
+                && (10..=13).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit());
+            if !valid {
+                problems.push(format!(
+                    "invoice user phone {:?} is not +45 or +358 and digits",
+                    u.phone
+                ));
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Integrator {
     pub client_id: String,
@@ -507,6 +736,7 @@ impl Default for Fixtures {
                 .collect(),
             epayment: EpaymentFixtures::default(),
             oidc: OidcFixtures::default(),
+            invoice: InvoiceFixtures::default(),
         }
     }
 }
@@ -571,6 +801,7 @@ impl Fixtures {
             }
         }
         self.oidc.problems(&mut problems);
+        self.invoice.problems(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -605,6 +836,8 @@ mod tests {
         f.epayment.users[0].phone_number = "+4591000001".into();
         f.oidc.users[1].merchants.push("DK00000000".into());
         f.oidc.clients[1].client_id = OIDC_ONETIME_CLIENT_ID.into();
+        f.invoice.issuers[0].merchant_id = "merchant".into();
+        f.invoice.users[0].phone = "4557373259".into();
         let err = f.validate().unwrap_err();
         assert!(err.contains("DK-1") && err.contains("appears twice"), "{err}");
         assert!(err.contains("MSN \"123456\" appears twice"), "{err}");
@@ -614,5 +847,12 @@ mod tests {
             err.contains("OIDC client \"sim-oidc-onetime\" appears twice"),
             "{err}"
         );
+        assert!(
+            err.contains(&format!(
+                "invoice issuer \"{DK_ISSUER}\": id and merchantId must be GUIDs"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("invoice user phone \"4557373259\""), "{err}");
     }
 }

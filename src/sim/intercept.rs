@@ -5,8 +5,10 @@ use super::clock::format_rfc3339;
 use super::context::SimContext;
 use super::epayment::problem::EpError;
 use super::error::{render, ErrorAnswer, Family};
+use super::invoice::InvError;
 use super::observe::{
-    endpoint_name, is_epayment, is_oidc, FaultMode, FaultSpec, LogEntry, LOGGED_HEADERS, SECRET_HEADERS,
+    endpoint_name, is_epayment, is_invoice, is_oidc, FaultMode, FaultSpec, LogEntry, LOGGED_HEADERS,
+    SECRET_HEADERS,
 };
 use super::oidc::error::OAuthError;
 use super::server::ConnectionKill;
@@ -46,6 +48,9 @@ fn server_error(
     }
     if is_oidc(endpoint) {
         return OAuthError::server_error("simulated").into_response();
+    }
+    if is_invoice(endpoint) {
+        return InvError::server().answer(correlation);
     }
     let code = fault
         .and_then(|f| f.code.clone())

@@ -1,6 +1,6 @@
 //! A faithful MobilePay PoS V10 backend, served over HTTP(S) on loopback, and beside it the
 //! Vipps MobilePay ePayment API that replaced it, and the merchant-consent OpenID Connect
-//! provider of MobilePay Invoice and Subscriptions.
+//! provider of MobilePay Invoice and Subscriptions, and the MobilePay Invoice API.
 //!
 //! MobilePay PoS V10 is switched off; this simulator is the backend for mposd's demo and tests.
 //! Its behaviour follows the API reference; where the reference leaves a choice, the choice is
@@ -15,6 +15,7 @@ mod epayment;
 mod error;
 pub mod fixtures;
 mod intercept;
+mod invoice;
 mod observe;
 mod oidc;
 pub mod server;
@@ -106,6 +107,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
         .merge(control::routes())
         .merge(epayment::routes())
         .merge(oidc::routes())
+        .merge(invoice::routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
             context.clone(),

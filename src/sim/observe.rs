@@ -3,6 +3,7 @@
 //! and fills. It holds data only, so that the shared context can own it without depending on
 //! the middleware that uses the context.
 
+use super::invoice::paths as invoice;
 use super::oidc::paths as oidc;
 use crate::backends::{epayment::model::headers as ep, pos_v10::model::headers as v10};
 use axum::http::Method;
@@ -76,6 +77,16 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", oidc::END_SESSION, "oidcEndSession"),
     ("POST", oidc::TOKEN, "oidcToken"),
     ("POST", oidc::INTROSPECT, "oidcIntrospect"),
+    ("GET", invoice::ME, "invoiceMerchantMe"),
+    ("GET", invoice::ISSUERS, "invoiceListIssuers"),
+    ("POST", invoice::CREATE, "invoiceCreate"),
+    ("POST", invoice::CREATE_LINK, "invoiceCreateLink"),
+    ("GET", invoice::INVOICE, "invoiceGet"),
+    ("GET", invoice::STATUS, "invoiceGetStatus"),
+    ("PUT", invoice::CANCEL, "invoiceCancel"),
+    ("PUT", invoice::USER_ACCEPT, "invoiceUserAccept"),
+    ("PUT", invoice::USER_REJECT, "invoiceUserReject"),
+    ("GET", invoice::LANDING, "invoiceLandingPage"),
 ];
 
 /// ePayment endpoints answer faults in their own error format.
@@ -86,6 +97,11 @@ pub fn is_epayment(endpoint: &str) -> bool {
 /// So do the OIDC provider's (RFC 6749 error JSON).
 pub fn is_oidc(endpoint: &str) -> bool {
     endpoint.starts_with("oidc")
+}
+
+/// And the Invoice API's (snake_case error body, vague 401).
+pub fn is_invoice(endpoint: &str) -> bool {
+    endpoint.starts_with("invoice")
 }
 
 pub fn endpoint_name(method: &Method, route: &str) -> Option<&'static str> {

@@ -14,7 +14,7 @@ mod client_auth;
 mod control;
 pub(super) mod error;
 mod keys;
-mod pages;
+pub(super) mod pages;
 pub mod provider;
 mod token;
 

@@ -6,7 +6,8 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-fn escape(s: &str) -> String {
+/// Also used by the Invoice landing page.
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

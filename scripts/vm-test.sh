@@ -190,7 +190,7 @@ sleep 3; tail -n1 /var/tmp/counter' > "$VM_RUN/counter-before" || fail "cannot s
   grep -q "EXT4-fs (vda): recovery complete" "$VM_CONSOLE" || fail "no journal recovery after the power cut"
   [ "$(head -n1 <<<"$after")" -ge "$(cat "$VM_RUN/counter-before")" ] || fail "synced writes were lost"
   vm_poweroff
-  qemu-img check -q "$VM_RUN/disk.qcow2" || fail "qemu-img check"
+  vm_check_image "$VM_RUN/disk.qcow2" || fail "qemu-img check"
   vm_log "file system power cut: passed"
   timing "total" "$(vm_since "$test_started")"
   printf '%s\n' "${timings[@]}" >&2
@@ -396,7 +396,7 @@ timing "last payment + its trail in the journal" "$(vm_since "$t")"
 
 t=$(vm_now)
 vm_poweroff
-qemu-img check -q "$VM_RUN/disk.qcow2" || fail "qemu-img check of the disk after the cuts"
+vm_check_image "$VM_RUN/disk.qcow2" || fail "qemu-img check of the disk after the cuts"
 timing "clean poweroff + qemu-img check" "$(vm_since "$t")"
 timing "total" "$(vm_since "$test_started")"
 vm_log "passed: $cuts_done power cut(s) mid-payment, every payment captured exactly once ($((captured_total / 100)).$(printf %02d $((captured_total % 100))) DKK in total)"

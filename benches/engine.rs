@@ -44,6 +44,12 @@ struct Timed<B> {
 }
 
 impl<B: Backend> Backend for Timed<B> {
+    type Invoicing = B::Invoicing;
+
+    fn invoicing(&self) -> Option<&Self::Invoicing> {
+        self.inner.invoicing()
+    }
+
     fn capabilities(&self) -> &Capabilities {
         self.inner.capabilities()
     }

@@ -7,6 +7,7 @@
 //! that implements [`Backend`] and declares its [`Capabilities`]; docs/engine.md says what each
 //! method must do.
 
+pub use super::invoicing::{Invoicing, NoInvoicing};
 pub use crate::correlation::CorrelationId;
 use crate::money::{Currency, Minor};
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,21 @@ pub enum Refusal {
     InvalidRefundOrderId,
     /// The label is not one the backend accepts.
     InvalidLabel,
+    /// An identical request was already carried out (a create repeated without an idempotency
+    /// key); the backend does not say what it made.
+    AlreadyExists,
+    /// The phone number belongs to nobody who can receive the request (no MobilePay user).
+    RecipientUnknown,
+    /// The recipient exists but cannot receive the request now.
+    RecipientUnavailable,
+    /// The recipient has had as many requests from the merchant today as the backend allows.
+    DailyLimitReached,
+    /// The due date is not one the backend accepts (in the past, or too far ahead).
+    InvalidDueDate,
+    /// The merchant's product is not set up for this (e.g. no enabled invoice issuer).
+    NotSetUp,
+    /// Already paid, so it cannot be cancelled.
+    AlreadyPaid,
     /// The request conflicts with the payment's state in a way the engine has no rule for.
     StateConflict,
     /// The request was refused as invalid for a reason the engine has no rule for.
@@ -100,6 +116,7 @@ impl Refusal {
                 | Refusal::InvalidRefundOrderId
                 | Refusal::InvalidLabel
                 | Refusal::CurrencyMismatch
+                | Refusal::InvalidDueDate
                 | Refusal::Invalid
         )
     }
@@ -462,8 +479,14 @@ impl CustomerPrompt {
 /// and restarts. Creating calls take the idempotency key the engine made durable before the
 /// call; retries pass the same key. Every other call must be naturally idempotent.
 pub trait Backend: Send + Sync + 'static {
+    /// The invoices this backend issues beside its payments ([`NoInvoicing`] for none).
+    type Invoicing: Invoicing;
+
     /// What this backend can do; constant for its lifetime.
     fn capabilities(&self) -> &Capabilities;
+
+    /// The lane's invoices, when the merchant's invoice product is configured for it.
+    fn invoicing(&self) -> Option<&Self::Invoicing>;
 
     /// Creates a payment; returns its id.
     fn create_payment(

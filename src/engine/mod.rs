@@ -12,6 +12,7 @@ mod core;
 pub mod doubt;
 pub mod driver;
 pub mod flow;
+pub mod invoicing;
 pub mod journal;
 mod keys;
 pub mod pos;

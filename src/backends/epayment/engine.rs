@@ -17,7 +17,8 @@ use super::translate::{error as translate, payment_state};
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CorrelationId, CustomerPrompt, NewCheckIn, NewPayment, NewRefund,
-    PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel, Refusal,
+    NoInvoicing, PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel,
+    Refusal,
 };
 use crate::money::{Currency, Minor};
 use std::collections::BTreeMap;
@@ -173,6 +174,12 @@ fn lacking(what: &str) -> BackendError {
 }
 
 impl Backend for EpaymentBackend {
+    type Invoicing = NoInvoicing;
+
+    fn invoicing(&self) -> Option<&NoInvoicing> {
+        None
+    }
+
     fn capabilities(&self) -> &Capabilities {
         &CAPABILITIES
     }

@@ -12,7 +12,7 @@ use super::translate::{error as translate, payment_state, refund_state};
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CardRestrictions, CorrelationId, CustomerPrompt, NewCheckIn,
-    NewPayment, NewRefund, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, Refusal,
+    NewPayment, NewRefund, NoInvoicing, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, Refusal,
 };
 use crate::money::{MajorAmount, Minor};
 
@@ -81,6 +81,12 @@ fn minor(amount: &Option<MajorAmount>) -> Option<Minor> {
 }
 
 impl Backend for PosV10Backend {
+    type Invoicing = NoInvoicing;
+
+    fn invoicing(&self) -> Option<&NoInvoicing> {
+        None
+    }
+
     fn capabilities(&self) -> &Capabilities {
         &CAPABILITIES
     }

@@ -119,6 +119,17 @@ pub enum RejectCode {
     /// The receipt's order lines are invalid or do not add up to the amount; the message says
     /// which line and why.
     InvalidOrderLines,
+    /// The phone number is not a MobilePay user's (an invoice cannot be sent to it).
+    NotAMobilepayUser,
+    /// The customer's MobilePay cannot receive the invoice now.
+    CustomerUnavailable,
+    /// The customer has had as many invoices from the merchant today as MobilePay allows.
+    DailyLimitReached,
+    /// The due date is in the past or too far ahead.
+    InvalidDueDate,
+    /// The merchant's invoice (or subscription) product is not set up for this lane: no
+    /// consent configured, or no enabled issuer at MobilePay; the message says which.
+    ProductNotSetUp,
 }
 
 impl RejectCode {
@@ -149,6 +160,11 @@ impl RejectCode {
             RejectCode::InvalidPhoneNumber => "invalid_phone_number",
             RejectCode::InvalidPersonalQr => "invalid_personal_qr",
             RejectCode::InvalidOrderLines => "invalid_order_lines",
+            RejectCode::NotAMobilepayUser => "not_a_mobilepay_user",
+            RejectCode::CustomerUnavailable => "customer_unavailable",
+            RejectCode::DailyLimitReached => "daily_limit_reached",
+            RejectCode::InvalidDueDate => "invalid_due_date",
+            RejectCode::ProductNotSetUp => "product_not_set_up",
         }
     }
 }

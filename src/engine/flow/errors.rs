@@ -213,7 +213,13 @@ pub fn reject_code(error: &BackendError) -> (RejectCode, String) {
             Refusal::AmountAboveRefundable => RejectCode::RefundTooHigh,
             Refusal::InsufficientBalance => RejectCode::InsufficientBalance,
             Refusal::AmountAboveReserved => RejectCode::CaptureExceedsReservation,
+            Refusal::RecipientUnknown => RejectCode::NotAMobilepayUser,
+            Refusal::RecipientUnavailable => RejectCode::CustomerUnavailable,
+            Refusal::DailyLimitReached => RejectCode::DailyLimitReached,
+            Refusal::InvalidDueDate => RejectCode::InvalidDueDate,
+            Refusal::NotSetUp => RejectCode::ProductNotSetUp,
             Refusal::NotCheckedIn
+            | Refusal::AlreadyPaid
             | Refusal::NotCapturable
             | Refusal::NotCancellable
             | Refusal::RefundStateChanged => RejectCode::WrongState,
@@ -221,6 +227,7 @@ pub fn reject_code(error: &BackendError) -> (RejectCode, String) {
             | Refusal::PartialCaptureNotAllowed
             | Refusal::CapturedWithOtherAmount
             | Refusal::KeyReused
+            | Refusal::AlreadyExists
             | Refusal::StateConflict
             | Refusal::Invalid => RejectCode::InvalidRequest,
         },

@@ -239,9 +239,16 @@ impl ScreenFollower {
             Outcome::Unknown { .. } => Screen::Offline {
                 hint: StaffHint::MobilePayUnavailable,
             },
-            Outcome::Paired { .. } | Outcome::PartialCaptureRefused { .. } | Outcome::Rejected { .. } => {
-                return None
-            }
+            Outcome::InvoicePaid { amount, currency, .. } => Screen::Approved {
+                amount: *amount,
+                currency: *currency,
+            },
+            Outcome::Paired { .. }
+            | Outcome::PartialCaptureRefused { .. }
+            | Outcome::Rejected { .. }
+            | Outcome::InvoiceScheduled { .. }
+            | Outcome::InvoiceOutstanding { .. }
+            | Outcome::InvoiceEnded { .. } => return None,
         })
     }
 

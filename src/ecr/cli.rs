@@ -128,6 +128,29 @@ pub enum Action {
         #[arg(long)]
         refund_order: String,
     },
+    /// Issue an invoice: the customer takes the goods now and pays by the due date, scanning
+    /// the invoice's QR code on the customer display or, with --phone, in the MobilePay app.
+    Invoice {
+        /// Amount in major units, e.g. 349.00.
+        amount: String,
+        #[arg(long)]
+        order: String,
+        /// Push the invoice to this phone number instead of showing its QR code: the country
+        /// code and the number, e.g. 4512345678 or "+45 12 34 56 78".
+        #[arg(long, value_name = "NUMBER")]
+        phone: Option<String>,
+        /// The due date, YYYY-MM-DD; default: 14 days from today.
+        #[arg(long, value_name = "DATE")]
+        due: Option<chrono::NaiveDate>,
+        /// Seconds the customer stays at the counter (0-600; default 120).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u32>,
+        #[arg(long)]
+        label: Option<String>,
+        /// A line of the invoice, as for pay: "ID;NAME;QUANTITY;TOTAL;VAT".
+        #[arg(long = "line", value_name = "ID;NAME;QUANTITY;TOTAL;VAT", value_parser = receipt_line)]
+        lines: Vec<ReceiptLine>,
+    },
     /// Ask what happened to a command.
     Query {
         /// The command id to ask about.
@@ -336,6 +359,25 @@ fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage
             currency,
             refund_order: refund_order.clone(),
         },
+        Action::Invoice {
+            amount: a,
+            order,
+            phone,
+            due,
+            wait,
+            label,
+            lines,
+        } => EcrMessage::Invoice {
+            id,
+            amount: amount(a)?,
+            currency,
+            order: order.clone(),
+            phone: phone.clone(),
+            due: *due,
+            wait: *wait,
+            label: label.clone(),
+            lines: lines.clone(),
+        },
         Action::Query { command } => EcrMessage::Query {
             id,
             command: command.clone(),
@@ -373,7 +415,11 @@ fn succeeded(outcome: &WireOutcome) -> bool {
     outcome.is_approved()
         || matches!(
             outcome,
-            WireOutcome::Paired { .. } | WireOutcome::Cancelled { .. } | WireOutcome::Refunded { .. }
+            WireOutcome::Paired { .. }
+                | WireOutcome::Cancelled { .. }
+                | WireOutcome::Refunded { .. }
+                | WireOutcome::InvoiceScheduled { .. }
+                | WireOutcome::InvoiceOutstanding { .. }
         )
 }
 
@@ -536,6 +582,26 @@ fn describe_event(event: &Event) -> String {
             "outcome unknown: MobilePay cannot be reached; do not hand over goods yet".into()
         }
         Event::NeedsHuman { detail, .. } => format!("needs a person: {detail}"),
+        Event::InvoiceIssued {
+            amount,
+            currency,
+            due_date,
+            link,
+            phone,
+            ..
+        } => match (link, phone) {
+            (_, Some(phone)) => format!("invoice of {amount} {currency}, due {due_date}, sent to {phone}"),
+            (Some(link), None) => {
+                format!("invoice of {amount} {currency}, due {due_date}, shown as a QR code ({link})")
+            }
+            (None, None) => format!("invoice of {amount} {currency}, due {due_date}, issued"),
+        },
+        Event::InvoiceScheduled { payment_date, .. } => format!(
+            "the customer scheduled the payment{} (not paid yet)",
+            payment_date.map(|d| format!(" for {d}")).unwrap_or_default()
+        ),
+        Event::InvoicePaid { amount, .. } => format!("invoice paid: {amount}"),
+        Event::InvoiceEnded { reason, .. } => format!("invoice ended unpaid: {}", snake(reason)),
         Event::BackendOffline => "MobilePay cannot be reached".into(),
         Event::BackendOnline => "MobilePay reachable again".into(),
     }
@@ -588,6 +654,27 @@ fn describe_outcome(outcome: &WireOutcome) -> String {
         WireOutcome::Unknown { .. } => {
             "outcome unknown for now; do not hand over goods; waiting for the resolution".into()
         }
+        WireOutcome::InvoicePaid {
+            amount,
+            currency,
+            invoice_id,
+        } => format!("paid: invoice {invoice_id} of {amount} {currency}"),
+        WireOutcome::InvoiceScheduled {
+            amount,
+            currency,
+            payment_date,
+            ..
+        } => format!(
+            "invoice of {amount} {currency} scheduled by the customer{}: NOT paid yet",
+            payment_date.map(|d| format!(" for {d}")).unwrap_or_default()
+        ),
+        WireOutcome::InvoiceOutstanding {
+            amount,
+            currency,
+            due_date,
+            ..
+        } => format!("invoice of {amount} {currency} issued, due {due_date}: NOT paid yet"),
+        WireOutcome::InvoiceEnded { reason, .. } => format!("invoice ended unpaid: {}", snake(reason)),
     }
 }
 

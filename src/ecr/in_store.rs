@@ -1,4 +1,4 @@
-//! The in-store flows of a `pay`: how the customer gets the payment (`flow`, `phone`,
+//! The in-store flows of a `pay` (and the same fields of an `invoice`): how the customer gets the payment (`flow`, `phone`,
 //! `personal_qr`) and the receipt (`lines`), from their wire form to the engine's payer and
 //! order lines.
 //!
@@ -52,12 +52,12 @@ pub fn has_sale_fields(options: &PaymentOptions) -> bool {
 /// A phone number as a cashier types it, in the engine's form: spaces and one leading `+` are
 /// dropped (`+45 12 34 56 78` is `4512345678`). Anything else is left for the engine's check
 /// to refuse with its rule.
-fn phone_number(typed: &str) -> String {
+pub fn phone_number(typed: &str) -> String {
     let digits: String = typed.chars().filter(|c| *c != ' ').collect();
     digits.strip_prefix('+').map(str::to_owned).unwrap_or(digits)
 }
 
-fn order_line(line: &ReceiptLine) -> OrderLine {
+pub fn order_line(line: &ReceiptLine) -> OrderLine {
     OrderLine {
         id: line.id.clone(),
         name: line.name.clone(),

@@ -5,7 +5,9 @@
 //! engine's reason and refusal codes are reused as they are: they are its stable codes.
 //! Receivers ignore fields they do not know, so fields can be added without a new version.
 
-use crate::engine::{CommandKind, CustomerInfo, DeclineReason, Outcome, RefundCancelReason, RejectCode};
+use crate::engine::{
+    CommandKind, CustomerInfo, DeclineReason, InvoiceEndReason, Outcome, RefundCancelReason, RejectCode,
+};
 use crate::money::{above_maximum, Currency, Minor, MAX_MINOR};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
@@ -91,7 +93,36 @@ pub enum EcrMessage {
         id: String,
         command: String,
     },
+    /// Issue an invoice: "take the goods now, pay by the due date".
+    Invoice {
+        id: String,
+        #[serde(deserialize_with = "wire_amount")]
+        amount: Minor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
+        order: String,
+        /// Push the invoice to this phone number (country code and number, digits only);
+        /// without it the customer scans the invoice's QR code on the customer display.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        /// The due date, `YYYY-MM-DD`; 14 days after today without it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<chrono::NaiveDate>,
+        /// Seconds the customer stays at the counter (0-600, default 120): the outcome says
+        /// how the invoice stands when the customer pays or this time is up.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait: Option<u32>,
+        /// A text for the customer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        /// The invoice's lines.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        lines: Vec<ReceiptLine>,
+    },
 }
+
+/// Seconds an invoice's customer stays at the counter when the `invoice` message does not say.
+pub const DEFAULT_INVOICE_WAIT_S: u32 = 120;
 
 /// Optional settings of `pay` and `ready`. The in-store flow (`flow`, `phone`,
 /// `personal_qr`) and the receipt (`lines`) are `pay`'s alone: a `ready` finishes a payment
@@ -222,7 +253,8 @@ impl EcrMessage {
             | EcrMessage::Capture { id, .. }
             | EcrMessage::Cancel { id, .. }
             | EcrMessage::Refund { id, .. }
-            | EcrMessage::Query { id, .. } => id,
+            | EcrMessage::Query { id, .. }
+            | EcrMessage::Invoice { id, .. } => id,
         }
     }
 }
@@ -286,6 +318,8 @@ pub enum DaemonMessage {
         payment_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refund_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invoice_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<QueriedOutcome>,
     },
@@ -394,6 +428,33 @@ pub enum Event {
         payment_id: Option<String>,
         detail: String,
     },
+    /// An invoice is issued: the customer scans it on the display (`link` is what the QR code
+    /// holds), or it was pushed to the phone (`phone`, masked but for its last four digits).
+    InvoiceIssued {
+        invoice_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        amount: Minor,
+        currency: Currency,
+        due_date: chrono::NaiveDate,
+    },
+    /// The customer scheduled the invoice's payment for a later day: **not paid**.
+    InvoiceScheduled {
+        invoice_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_date: Option<chrono::NaiveDate>,
+    },
+    InvoicePaid {
+        invoice_id: String,
+        amount: Minor,
+    },
+    InvoiceEnded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invoice_id: Option<String>,
+        reason: InvoiceEndReason,
+    },
     BackendOffline,
     BackendOnline,
     /// A customer checked in at the lane's printed sticker (`location`): a `pay` with
@@ -485,6 +546,31 @@ pub enum WireOutcome {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         payment_id: Option<String>,
     },
+    InvoicePaid {
+        invoice_id: String,
+        amount: Minor,
+        currency: Currency,
+    },
+    /// Scheduled by the customer for `payment_date`: **not paid**.
+    InvoiceScheduled {
+        invoice_id: String,
+        amount: Minor,
+        currency: Currency,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_date: Option<chrono::NaiveDate>,
+    },
+    /// Issued and unpaid; due by `due_date`: **not paid**.
+    InvoiceOutstanding {
+        invoice_id: String,
+        amount: Minor,
+        currency: Currency,
+        due_date: chrono::NaiveDate,
+    },
+    InvoiceEnded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invoice_id: Option<String>,
+        reason: InvoiceEndReason,
+    },
 }
 
 impl From<Outcome> for WireOutcome {
@@ -553,6 +639,38 @@ impl From<Outcome> for WireOutcome {
             Outcome::Rejected { code, message } => WireOutcome::Rejected { code, message },
             Outcome::NeedsHuman { payment_id, detail } => WireOutcome::NeedsHuman { payment_id, detail },
             Outcome::Unknown { payment_id } => WireOutcome::Unknown { payment_id },
+            Outcome::InvoicePaid {
+                invoice_id,
+                amount,
+                currency,
+            } => WireOutcome::InvoicePaid {
+                invoice_id,
+                amount,
+                currency,
+            },
+            Outcome::InvoiceScheduled {
+                invoice_id,
+                amount,
+                currency,
+                payment_date,
+            } => WireOutcome::InvoiceScheduled {
+                invoice_id,
+                amount,
+                currency,
+                payment_date,
+            },
+            Outcome::InvoiceOutstanding {
+                invoice_id,
+                amount,
+                currency,
+                due_date,
+            } => WireOutcome::InvoiceOutstanding {
+                invoice_id,
+                amount,
+                currency,
+                due_date,
+            },
+            Outcome::InvoiceEnded { invoice_id, reason } => WireOutcome::InvoiceEnded { invoice_id, reason },
         }
     }
 }
@@ -562,7 +680,10 @@ impl WireOutcome {
     pub fn is_approved(&self) -> bool {
         matches!(
             self,
-            WireOutcome::Captured { .. } | WireOutcome::CapturePending { .. } | WireOutcome::Reserved { .. }
+            WireOutcome::Captured { .. }
+                | WireOutcome::CapturePending { .. }
+                | WireOutcome::Reserved { .. }
+                | WireOutcome::InvoicePaid { .. }
         )
     }
 }
@@ -610,8 +731,8 @@ pub struct ParseError {
     pub message: String,
 }
 
-const ECR_TYPES: [&str; 9] = [
-    "hello", "status", "pay", "prepare", "ready", "capture", "cancel", "refund", "query",
+const ECR_TYPES: [&str; 10] = [
+    "hello", "status", "pay", "prepare", "ready", "capture", "cancel", "refund", "query", "invoice",
 ];
 
 /// Reads a message from the cash register. Never panics; every failure says what was wrong
@@ -790,6 +911,7 @@ mod tests {
                 kind: Some(CommandKind::Pay),
                 payment_id: Some("p".into()),
                 refund_id: None,
+                invoice_id: None,
                 outcome: Some(QueriedOutcome {
                     approved: false,
                     outcome: WireOutcome::Declined {

@@ -15,9 +15,10 @@
 
 use super::message::{
     encode, parse_ecr_message, ConsentState, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
-    QueriedOutcome, QueryState, Reachability, WireOutcome, PROTOCOL_VERSION,
+    QueriedOutcome, QueryState, Reachability, WireOutcome, DEFAULT_INVOICE_WAIT_S, PROTOCOL_VERSION,
 };
 use crate::engine::backend::CardRestrictions as Restrictions;
+use crate::engine::invoicing::InvoiceDelivery;
 use crate::engine::{
     Command, CommandId, CommandState, EngineError, EngineHandle, EventKind, LaneEvent, PaymentSelector,
     Submitter,
@@ -298,6 +299,34 @@ impl Session {
                     },
                 )
             }
+            EcrMessage::Invoice {
+                id,
+                amount,
+                currency: c,
+                order,
+                phone,
+                due,
+                wait,
+                label,
+                lines,
+            } => Request::Submit(
+                command_id(&id)?,
+                Command::Invoice {
+                    amount,
+                    currency: currency(c),
+                    order_id: order,
+                    delivery: match phone {
+                        Some(typed) => InvoiceDelivery::Phone {
+                            number: super::in_store::phone_number(&typed),
+                        },
+                        None => InvoiceDelivery::Link,
+                    },
+                    due_date: due,
+                    counter_wait_s: wait.unwrap_or(DEFAULT_INVOICE_WAIT_S),
+                    order_lines: lines.iter().map(super::in_store::order_line).collect(),
+                    label,
+                },
+            ),
         })
     }
 
@@ -474,6 +503,7 @@ fn query_result(
             kind: None,
             payment_id: None,
             refund_id: None,
+            invoice_id: None,
             outcome: None,
         };
     };
@@ -497,6 +527,7 @@ fn query_result(
         kind: Some(view.command.kind()),
         payment_id: view.payment_id,
         refund_id: view.refund_id,
+        invoice_id: view.invoice_id,
         outcome,
     }
 }
@@ -550,6 +581,30 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
         EventKind::BackendOffline => Event::BackendOffline,
         EventKind::BackendOnline => Event::BackendOnline,
         EventKind::StickerCheckIn { location } => Event::StickerCheckIn { location },
+        EventKind::InvoiceIssued {
+            invoice_id,
+            link,
+            phone,
+            amount,
+            currency,
+            due_date,
+        } => Event::InvoiceIssued {
+            invoice_id,
+            link,
+            phone,
+            amount,
+            currency,
+            due_date,
+        },
+        EventKind::InvoiceScheduled {
+            invoice_id,
+            payment_date,
+        } => Event::InvoiceScheduled {
+            invoice_id,
+            payment_date,
+        },
+        EventKind::InvoicePaid { invoice_id, amount } => Event::InvoicePaid { invoice_id, amount },
+        EventKind::InvoiceEnded { invoice_id, reason } => Event::InvoiceEnded { invoice_id, reason },
         // The display's business; the cash register's protocol has no such event.
         EventKind::PromptChanged { .. } => return None,
     };

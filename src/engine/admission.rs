@@ -9,6 +9,7 @@
 
 use super::api::{Command, CommandId, CommandKind, Outcome, PaymentSelector, RejectCode};
 use super::backend::Capabilities;
+use super::invoicing::InvoiceRules;
 use super::record::{Decision, OrderCheck, Phase, Record};
 use std::collections::HashMap;
 
@@ -26,6 +27,8 @@ pub(crate) struct Ledger<'a> {
     /// The journal was rebuilt after damage: look the order up before creating.
     pub in_doubt: bool,
     pub capabilities: &'a Capabilities,
+    /// The rules of the lane's invoices; `None` when it issues none.
+    pub invoices: Option<InvoiceRules>,
 }
 
 impl Ledger<'_> {
@@ -219,6 +222,7 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
             }
             cancel_victim = Some(victim.id.clone());
             record.payment_id = victim.payment_id.clone();
+            record.invoice_id = victim.invoice_id.clone();
         }
         Command::Refund {
             payment,
@@ -252,6 +256,25 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
             }
             PaymentSelector::OrderId(_) => record.phase = Phase::FindRefundPayment,
         },
+        Command::Invoice { .. } => {
+            let Some(rules) = ledger.invoices else {
+                return refuse(
+                    RejectCode::ProductNotSetUp,
+                    "this lane issues no invoices: its merchant's invoice product is not configured",
+                );
+            };
+            let issued = record.invoice_issue_date();
+            let days = record.invoice_due_date().map(|due| (due - issued).num_days());
+            if !days.is_some_and(|d| (0..=i64::from(rules.max_due_days)).contains(&d)) {
+                return refuse(
+                    RejectCode::InvalidDueDate,
+                    format!(
+                        "the due date must be from today ({issued}) to {} days ahead",
+                        rules.max_due_days
+                    ),
+                );
+            }
+        }
     }
     Admission::Start {
         record: Box::new(record),

@@ -110,6 +110,7 @@ struct Books {
     records: HashMap<CommandId, Record>,
     from_disk: HashMap<CommandId, Record>,
     capabilities: Capabilities,
+    invoices: Option<crate::engine::invoicing::InvoiceRules>,
     retiring: Option<String>,
     in_doubt: bool,
 }
@@ -120,6 +121,7 @@ impl Books {
             records: records.into_iter().map(|r| (r.id.clone(), r)).collect(),
             from_disk: HashMap::new(),
             capabilities: Capabilities::ALL,
+            invoices: None,
             retiring: None,
             in_doubt: false,
         }
@@ -133,6 +135,7 @@ impl Books {
             retiring: self.retiring.clone(),
             in_doubt: self.in_doubt,
             capabilities: &self.capabilities,
+            invoices: self.invoices,
         };
         admit(&ledger, &cid(id), &command, fresh(id, &command))
     }
@@ -222,6 +225,7 @@ fn an_unreadable_record_is_never_replaced() {
         retiring: None,
         in_doubt: false,
         capabilities: &books.capabilities,
+        invoices: books.invoices,
     };
     let command = pay("o-1", false);
     assert!(matches!(
@@ -479,4 +483,63 @@ fn a_refund_by_order_id_looks_the_payment_up_first() {
     };
     let (record, _, _) = Books::with(vec![]).started("f-1", command);
     assert_eq!(record.phase, Phase::FindRefundPayment);
+}
+
+fn invoice(due: Option<&str>) -> Command {
+    Command::Invoice {
+        amount: Minor(34900),
+        currency: Currency::DKK,
+        order_id: "order-inv".into(),
+        delivery: crate::engine::invoicing::InvoiceDelivery::Link,
+        due_date: due.map(|d| d.parse().unwrap()),
+        counter_wait_s: 120,
+        order_lines: Vec::new(),
+        label: None,
+    }
+}
+
+fn with_invoices(books: &mut Books) {
+    books.invoices = Some(crate::engine::invoicing::InvoiceRules {
+        create_replay: crate::engine::invoicing::CreateReplay::RefusedAsDuplicate,
+        max_due_days: 399,
+        polls_per_minute: 30,
+    });
+}
+
+#[test]
+fn invoices_need_the_merchants_invoice_product() {
+    let books = Books::with(vec![]);
+    assert_eq!(books.refused("inv-1", invoice(None)), RejectCode::ProductNotSetUp);
+}
+
+#[test]
+fn an_invoice_is_due_from_today_to_the_backends_limit() {
+    // Records here are accepted at the Unix epoch: "today" is 1970-01-01.
+    let mut books = Books::with(vec![]);
+    with_invoices(&mut books);
+    books.started("inv-1", invoice(None));
+    books.started("inv-2", invoice(Some("1970-01-01")));
+    books.started("inv-3", invoice(Some("1971-02-04")));
+    assert_eq!(
+        books.refused("inv-4", invoice(Some("1971-02-05"))),
+        RejectCode::InvalidDueDate
+    );
+    assert_eq!(
+        books.refused("inv-5", invoice(Some("1969-12-31"))),
+        RejectCode::InvalidDueDate
+    );
+}
+
+#[test]
+fn an_invoice_does_not_hold_the_lane_and_can_be_cancelled() {
+    let mut books = Books::with(vec![]);
+    with_invoices(&mut books);
+    let (mut issued, _, _) = books.started("inv-1", invoice(None));
+    issued.invoice_id = Some("invoice-1".into());
+    issued.phase = Phase::PollInvoice;
+    books.records.insert(issued.id.clone(), issued);
+    books.started("sale-1", pay("o-1", false));
+    let (cancel, _, victim) = books.started("cancel-1", Command::Cancel { target: cid("inv-1") });
+    assert_eq!(victim, Some(cid("inv-1")));
+    assert_eq!(cancel.invoice_id.as_deref(), Some("invoice-1"));
 }

@@ -32,6 +32,10 @@ pub(crate) fn step(record: &Record, kind: &EventKind) {
         EventKind::Cancelled { .. } => ("cancelled", None),
         EventKind::RefundInProgress { amount, .. } => ("refund in progress", Some(amount.0)),
         EventKind::Refunded { amount, .. } => ("refunded", Some(amount.0)),
+        EventKind::InvoiceIssued { amount, .. } => ("invoice issued", Some(amount.0)),
+        EventKind::InvoiceScheduled { .. } => ("invoice payment scheduled by the customer", None),
+        EventKind::InvoicePaid { amount, .. } => ("invoice paid", Some(amount.0)),
+        EventKind::InvoiceEnded { .. } => ("invoice ended unpaid", None),
         EventKind::OutcomeUnknown { .. } => ("outcome unknown: MobilePay cannot be reached", None),
         EventKind::Resolved { outcome } => return answered(record, outcome, "resolved"),
         EventKind::NeedsHuman { .. } => ("needs a person", None),
@@ -46,6 +50,7 @@ pub(crate) fn step(record: &Record, kind: &EventKind) {
         order_id = record.command.order_id(),
         payment_id = record.payment_id.as_deref(),
         refund_id = record.refund_id.as_deref(),
+        invoice_id = record.invoice_id.as_deref(),
         correlation_id = %record.correlation_id,
         amount_minor = amount,
         "{what}"
@@ -67,6 +72,13 @@ pub(crate) fn answered(record: &Record, outcome: &Outcome, how: &str) {
         Outcome::RefundCancelled { reason, .. } => format!("refund cancelled ({reason:?})"),
         Outcome::Rejected { code, .. } => format!("rejected ({code})"),
         Outcome::NeedsHuman { detail, .. } => format!("needs a person: {detail}"),
+        Outcome::InvoicePaid { .. } => "invoice paid".to_string(),
+        Outcome::InvoiceScheduled { payment_date, .. } => match payment_date {
+            Some(day) => format!("invoice scheduled for {day} (not paid)"),
+            None => "invoice scheduled (not paid)".to_string(),
+        },
+        Outcome::InvoiceOutstanding { due_date, .. } => format!("invoice issued, due {due_date} (not paid)"),
+        Outcome::InvoiceEnded { reason, .. } => format!("invoice ended unpaid ({reason:?})"),
         Outcome::Unknown { .. } => "unknown".to_string(),
     };
     tracing::info!(
@@ -74,6 +86,7 @@ pub(crate) fn answered(record: &Record, outcome: &Outcome, how: &str) {
         order_id = record.command.order_id(),
         payment_id = record.payment_id.as_deref(),
         refund_id = record.refund_id.as_deref(),
+        invoice_id = record.invoice_id.as_deref(),
         correlation_id = %record.correlation_id,
         approved = outcome.is_approved(),
         "{how}: {result}"

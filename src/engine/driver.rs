@@ -7,7 +7,7 @@ use super::api::{
     Command, CommandId, CommandView, EngineError, EngineHandle, EventKind, LaneEvent, Outcome,
     PaymentSelector, RejectCode, Request, Submission, Submitter,
 };
-use super::backend::Backend;
+use super::backend::{Backend, Invoicing};
 use super::clock::now_ms;
 use super::config::EngineConfig;
 use super::core::{Binding, Engine, Registry, Waiter};
@@ -178,6 +178,7 @@ async fn accept<B: Backend>(
             retiring: shared.retiring(),
             in_doubt: shared.in_doubt(),
             capabilities: shared.backend.capabilities(),
+            invoices: shared.backend.invoicing().map(Invoicing::rules),
         };
         admit(&ledger, &id, &command, record)
     };

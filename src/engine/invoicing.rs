@@ -39,8 +39,9 @@ pub struct NewInvoice {
     /// so a repeat after midnight is still the same request.
     pub issue_date: NaiveDate,
     pub due_date: NaiveDate,
-    /// The invoice's lines; never empty (the engine makes one line of the whole amount when the
-    /// cash register sent none).
+    /// The invoice's lines, adding up to `amount`; empty when the cash register sent none (a
+    /// backend that needs a line makes one of the whole amount, without VAT details it does
+    /// not know).
     pub lines: Vec<OrderLine>,
     /// A text for the customer.
     pub description: Option<String>,

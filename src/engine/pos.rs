@@ -44,6 +44,7 @@ impl<B: Backend> Engine<B> {
         Policy {
             capabilities: self.backend.capabilities().clone(),
             prompt: self.binding().prompt.clone(),
+            invoices: self.backend.invoicing().map(super::backend::Invoicing::rules),
             ..self.config.policy.clone()
         }
     }

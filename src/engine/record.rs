@@ -1,7 +1,8 @@
 //! One journal record per command id: everything needed to finish the command after a crash.
 
-use super::api::{Command, CommandId, CommandKind, CommandState, CommandView, Outcome};
+use super::api::{Command, CommandId, CommandKind, CommandState, CommandView, Outcome, DEFAULT_DUE_DAYS};
 use crate::money::{Currency, Minor};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Version of the record layout; stored in every record so a later release can migrate.
@@ -53,6 +54,12 @@ pub enum Phase {
     ConfirmRefund,
     /// Cancel the refund.
     CancelRefund,
+    /// Issue the invoice (reference: the create key, with the round after the first).
+    CreateInvoice,
+    /// Read the invoice's state.
+    PollInvoice,
+    /// Cancel the invoice.
+    CancelInvoice,
     /// Nothing left to do.
     Done,
 }
@@ -129,6 +136,17 @@ pub struct Record {
     #[serde(default)]
     pub last_poll_at_ms: u64,
     pub announced: Announced,
+    /// The invoice this command issues or cancels, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    /// What the customer scans to open the invoice (an invoice link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_link: Option<String>,
+    /// Invoice links created afresh because an earlier create of this command may have
+    /// made one whose answer was lost (see [`crate::engine::invoicing::CreateReplay`]); part
+    /// of the invoice's reference, so each create is a new request.
+    #[serde(default)]
+    pub invoice_round: u32,
     pub accepted_at_ms: u64,
     pub updated_at_ms: u64,
     /// MobilePay `CorrelationId` of every request made for this command.
@@ -145,11 +163,13 @@ impl Record {
             Command::Capture { .. } => Phase::Capture,
             Command::Cancel { .. } => Phase::AwaitTarget,
             Command::Refund { .. } => Phase::CreateRefund,
+            Command::Invoice { .. } => Phase::CreateInvoice,
         };
         let currency = match &command {
             Command::Pay { currency, .. }
             | Command::Ready { currency, .. }
-            | Command::Refund { currency, .. } => Some(*currency),
+            | Command::Refund { currency, .. }
+            | Command::Invoice { currency, .. } => Some(*currency),
             _ => None,
         };
         Record {
@@ -178,6 +198,9 @@ impl Record {
             refused_changes: 0,
             last_poll_at_ms: 0,
             announced: Announced::default(),
+            invoice_id: None,
+            invoice_link: None,
+            invoice_round: 0,
             accepted_at_ms: now_ms,
             updated_at_ms: now_ms,
             correlation_id: super::backend::CorrelationId::new(),
@@ -227,8 +250,34 @@ impl Record {
     /// The amount of the payment this record creates (Pay, Ready).
     pub fn payment_amount(&self) -> Option<Minor> {
         match &self.command {
-            Command::Pay { amount, .. } | Command::Ready { amount, .. } => Some(*amount),
+            Command::Pay { amount, .. } | Command::Ready { amount, .. } | Command::Invoice { amount, .. } => {
+                Some(*amount)
+            }
             _ => self.reserved,
+        }
+    }
+
+    /// The day an invoice is issued: the day (UTC) its command was accepted, so every repeat
+    /// of the create, also after midnight, is the same request.
+    pub fn invoice_issue_date(&self) -> NaiveDate {
+        i64::try_from(self.accepted_at_ms)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.date_naive())
+            .unwrap_or_default()
+    }
+
+    /// The due date of the invoice this command issues: the one it names, or
+    /// [`DEFAULT_DUE_DAYS`] after the issue date.
+    pub fn invoice_due_date(&self) -> Option<NaiveDate> {
+        match &self.command {
+            Command::Invoice {
+                due_date: Some(day), ..
+            } => Some(*day),
+            Command::Invoice { due_date: None, .. } => self
+                .invoice_issue_date()
+                .checked_add_days(chrono::Days::new(u64::from(DEFAULT_DUE_DAYS))),
+            _ => None,
         }
     }
 
@@ -255,6 +304,7 @@ impl Record {
             },
             payment_id: self.payment_id.clone(),
             refund_id: self.refund_id.clone(),
+            invoice_id: self.invoice_id.clone(),
             accepted_at_ms: self.accepted_at_ms,
         }
     }

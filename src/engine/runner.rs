@@ -3,7 +3,7 @@
 //! command to the command it cancels.
 
 use super::api::{CommandId, EngineError, EventKind, Outcome};
-use super::backend::{Backend, BackendError, CorrelationId};
+use super::backend::{Backend, BackendError, CorrelationId, Invoicing};
 use super::clock::now_ms;
 use super::core::{Engine, Running, Waiter};
 use super::flow::{self, Action, ApiCall, Input, Reply};
@@ -204,5 +204,26 @@ pub(crate) async fn execute<B: Backend>(
         ApiCall::CancelRefund { refund_id } => {
             backend.cancel_refund(c, &refund_id).await.map(|()| Reply::Done)
         }
+        ApiCall::CreateInvoice { invoice } => invoicing(backend)?
+            .create_invoice(c, &invoice)
+            .await
+            .map(Reply::CreatedInvoice),
+        ApiCall::GetInvoice { invoice_id } => invoicing(backend)?
+            .invoice(c, &invoice_id)
+            .await
+            .map(Reply::Invoice),
+        ApiCall::CancelInvoice { invoice_id } => invoicing(backend)?
+            .cancel_invoice(c, &invoice_id)
+            .await
+            .map(|()| Reply::Done),
     }
+}
+
+/// The lane's invoices. A lane whose invoice product was removed from the configuration
+/// while one of its invoices was still followed cannot go on with it: a person looks at it.
+fn invoicing<B: Backend>(backend: &B) -> Result<&B::Invoicing, BackendError> {
+    backend.invoicing().ok_or_else(|| BackendError::Refused {
+        reason: crate::engine::backend::Refusal::NotSetUp,
+        detail: "this lane no longer issues invoices (its invoice settings were removed)".into(),
+    })
 }

@@ -232,6 +232,7 @@ impl ScriptedEngine {
                             state: entry.state.clone(),
                             payment_id: None,
                             refund_id: None,
+                            invoice_id: None,
                             accepted_at_ms: 0,
                         });
                         let _ = reply.send(Ok(view));

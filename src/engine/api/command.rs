@@ -2,7 +2,9 @@
 
 use crate::engine::backend::CardRestrictions as Restrictions;
 use crate::engine::backend::{OrderLine, Payer};
+use crate::engine::invoicing::InvoiceDelivery;
 use crate::money::{Currency, Minor};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -148,7 +150,35 @@ pub enum Command {
         currency: Currency,
         refund_order_id: String,
     },
+    /// Issue an invoice: the customer takes the goods now and pays by `due_date` (default:
+    /// [`DEFAULT_DUE_DAYS`] after the day the command is accepted). The customer scans the
+    /// invoice's link on the customer display, or gets it pushed to the phone number typed at
+    /// the till.
+    ///
+    /// The engine follows the invoice while the customer is at the counter (`counter_wait_s`)
+    /// and answers how it stands then: paid, scheduled for a later day (**not** paid), issued
+    /// (the customer pays later), or ended. It goes on following an unpaid invoice in the
+    /// background until it is paid or ends, and announces that as the resolution.
+    Invoice {
+        amount: Minor,
+        currency: Currency,
+        order_id: String,
+        delivery: InvoiceDelivery,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_date: Option<NaiveDate>,
+        counter_wait_s: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        order_lines: Vec<OrderLine>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
 }
+
+/// Days from the issue date to the due date of an invoice that names none.
+pub const DEFAULT_DUE_DAYS: u32 = 14;
+
+/// Longest `counter_wait_s` of an invoice: ten minutes at the counter.
+pub const MAX_COUNTER_WAIT_S: u32 = 600;
 
 /// The kind of a command, for listings and journal records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -160,6 +190,7 @@ pub enum CommandKind {
     Capture,
     Cancel,
     Refund,
+    Invoice,
 }
 
 impl Command {
@@ -171,13 +202,16 @@ impl Command {
             Command::Capture { .. } => CommandKind::Capture,
             Command::Cancel { .. } => CommandKind::Cancel,
             Command::Refund { .. } => CommandKind::Refund,
+            Command::Invoice { .. } => CommandKind::Invoice,
         }
     }
 
     /// The cash register's order id, for the commands that create a payment.
     pub fn order_id(&self) -> Option<&str> {
         match self {
-            Command::Pay { order_id, .. } | Command::Prepare { order_id } => Some(order_id),
+            Command::Pay { order_id, .. }
+            | Command::Prepare { order_id }
+            | Command::Invoice { order_id, .. } => Some(order_id),
             _ => None,
         }
     }

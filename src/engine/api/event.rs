@@ -1,9 +1,10 @@
 //! What happens on a lane while commands run, and who already hears it through a submission.
 
 use super::command::CommandId;
-use super::outcome::{CustomerInfo, DeclineReason, Outcome};
+use super::outcome::{CustomerInfo, DeclineReason, InvoiceEndReason, Outcome};
 use crate::engine::backend::CustomerPrompt;
 use crate::money::{Currency, Minor};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -48,6 +49,29 @@ pub enum EventKind {
     },
     /// The refund is paid out.
     Refunded { refund_id: String, amount: Minor },
+    /// An invoice is issued: show `link` as a QR code to scan, or, when it was pushed to a
+    /// phone, ask the customer to open MobilePay (`phone` is the number with all but its last
+    /// digits masked).
+    InvoiceIssued {
+        invoice_id: String,
+        link: Option<String>,
+        phone: Option<String>,
+        amount: Minor,
+        currency: Currency,
+        due_date: NaiveDate,
+    },
+    /// The customer scheduled the invoice's payment for a later day (not paid yet).
+    InvoiceScheduled {
+        invoice_id: String,
+        payment_date: Option<NaiveDate>,
+    },
+    /// The invoice is paid.
+    InvoicePaid { invoice_id: String, amount: Minor },
+    /// The invoice ended unpaid.
+    InvoiceEnded {
+        invoice_id: Option<String>,
+        reason: InvoiceEndReason,
+    },
     /// MobilePay cannot be reached; the engine keeps retrying and will resolve the command.
     OutcomeUnknown { payment_id: Option<String> },
     /// A command answered with [`Outcome::Unknown`] (or left unfinished by a crash) now has its

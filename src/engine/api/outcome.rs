@@ -3,6 +3,7 @@
 
 use super::command::{Command, CommandId};
 use crate::money::{Currency, Minor};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -55,6 +56,25 @@ pub enum RefundCancelReason {
     CancelledElsewhere,
     /// MobilePay was unreachable, the refund was answered [`Outcome::Unknown`], and the engine
     /// then cancelled it (a cashier told "unknown" settles the refund another way).
+    Abandoned,
+}
+
+/// Why an invoice ended unpaid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceEndReason {
+    /// The customer rejected it in the app.
+    RejectedByCustomer,
+    /// Nobody paid it in time (MobilePay lets an unpaid invoice expire 30 days after its due
+    /// date), or a scheduled payment kept failing.
+    Expired,
+    /// The cashier cancelled it (a [`Command::Cancel`]).
+    CancelledByCashier,
+    /// Cancelled at MobilePay without our asking (another system of the merchant).
+    CancelledElsewhere,
+    /// MobilePay was unreachable, so the command was answered [`Outcome::Unknown`]; the
+    /// invoice that turned up afterwards was cancelled, because a cashier told "unknown"
+    /// settles the sale another way.
     Abandoned,
 }
 
@@ -243,6 +263,35 @@ pub enum Outcome {
         payment_id: Option<String>,
         detail: String,
     },
+    /// The invoice is paid.
+    InvoicePaid {
+        invoice_id: String,
+        amount: Minor,
+        currency: Currency,
+    },
+    /// The customer scheduled the invoice's payment for `payment_date`. **Not paid**: the
+    /// goods are on credit, and a scheduled payment can still fail. The engine follows the
+    /// invoice and announces how it ends as the resolution.
+    InvoiceScheduled {
+        invoice_id: String,
+        amount: Minor,
+        currency: Currency,
+        payment_date: Option<NaiveDate>,
+    },
+    /// The invoice is issued and the customer has it (on the display or in the app), but has
+    /// not paid while at the counter. **Not paid**: payment is due by `due_date`. The engine
+    /// follows the invoice and announces how it ends as the resolution.
+    InvoiceOutstanding {
+        invoice_id: String,
+        amount: Minor,
+        currency: Currency,
+        due_date: NaiveDate,
+    },
+    /// The invoice ended unpaid.
+    InvoiceEnded {
+        invoice_id: Option<String>,
+        reason: InvoiceEndReason,
+    },
     /// MobilePay could not be reached long enough to know how the command ended. Do not hand
     /// over goods. The engine keeps reconciling and emits [`EventKind::Resolved`]; a query
     /// then returns the resolved outcome.
@@ -250,11 +299,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether the customer has paid (the goods may be handed over).
+    /// Whether the customer has paid (the goods may be handed over). An invoice that is only
+    /// issued or scheduled is not paid.
     pub fn is_approved(&self) -> bool {
         matches!(
             self,
-            Outcome::Captured { .. } | Outcome::CapturePending { .. } | Outcome::Reserved { .. }
+            Outcome::Captured { .. }
+                | Outcome::CapturePending { .. }
+                | Outcome::Reserved { .. }
+                | Outcome::InvoicePaid { .. }
         )
     }
 }
@@ -280,6 +333,9 @@ pub struct CommandView {
     pub payment_id: Option<String>,
     /// MobilePay's refund id once known.
     pub refund_id: Option<String>,
+    /// MobilePay's invoice id once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
     /// When the command was first accepted (milliseconds since the Unix epoch).
     pub accepted_at_ms: u64,
 }

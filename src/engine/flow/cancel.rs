@@ -14,6 +14,7 @@ impl Flow<'_> {
         self.push(Action::Persist { durable: true });
         match self.rec.phase.clone() {
             Phase::SetTerms | Phase::Poll => self.goto(Phase::CancelPayment),
+            Phase::PollInvoice => self.goto(Phase::CancelInvoice),
             Phase::PollRefund => self.goto(Phase::CancelRefund),
             Phase::ClearStale { .. } | Phase::CheckOrder(_) => {
                 self.declined(DeclineReason::CancelledByCashier)
@@ -54,6 +55,16 @@ impl Flow<'_> {
             Outcome::Refunded { .. } => self.finish(Outcome::Rejected {
                 code: RejectCode::WrongState,
                 message: "the refund was paid out before the cancel took effect".into(),
+            }),
+            Outcome::InvoiceOutstanding { invoice_id, .. } | Outcome::InvoiceScheduled { invoice_id, .. } => {
+                self.rec.invoice_id = Some(invoice_id);
+                self.push(Action::Persist { durable: true });
+                self.goto(Phase::CancelInvoice)
+            }
+            Outcome::InvoiceEnded { .. } => self.cancelled(),
+            Outcome::InvoicePaid { .. } => self.finish(Outcome::Rejected {
+                code: RejectCode::WrongState,
+                message: "the invoice was paid before the cancel took effect".into(),
             }),
             Outcome::Unknown { payment_id } => self.finish(Outcome::Unknown { payment_id }),
             Outcome::NeedsHuman { payment_id, detail } => {

@@ -20,7 +20,10 @@ impl Flow<'_> {
         let phase = self.rec.phase.clone();
         let refusal = error.refusal();
         let is_capture_command = self.rec.kind() == CommandKind::Capture;
-        if matches!(phase, Phase::Capture | Phase::CancelPayment) {
+        if matches!(
+            phase,
+            Phase::Capture | Phase::CancelPayment | Phase::CancelInvoice
+        ) {
             self.rec.refused_changes = self.rec.refused_changes.saturating_add(1);
         }
         match phase {
@@ -98,6 +101,14 @@ impl Flow<'_> {
                 self.goto(Phase::PollRefund)
             }
             Phase::FindRefundPayment => self.reject_from(&error),
+            Phase::CreateInvoice => match refusal {
+                Some(Refusal::AlreadyExists) => self.invoice_exists(&error),
+                _ => self.reject_from(&error),
+            },
+            Phase::CancelInvoice => self.invoice_cancel_refused(&error),
+            Phase::PollInvoice if matches!(error, BackendError::NotFound) => {
+                self.needs_human("the invoice is unknown to MobilePay")
+            }
             Phase::Poll if matches!(error, BackendError::NotFound) => {
                 self.needs_human("the payment is unknown to MobilePay")
             }
@@ -116,8 +127,10 @@ impl Flow<'_> {
     /// A request failed in a way that may pass: retry with back-off, and answer the caller once
     /// it has waited long enough.
     pub(super) fn on_transient(&mut self, error: &BackendError) {
-        if matches!(self.rec.phase, Phase::Create | Phase::CreateRefund)
-            && matches!(error, BackendError::NoAnswer | BackendError::Server { .. })
+        if matches!(
+            self.rec.phase,
+            Phase::Create | Phase::CreateRefund | Phase::CreateInvoice
+        ) && matches!(error, BackendError::NoAnswer | BackendError::Server { .. })
         {
             self.rec.create_unanswered = true;
         }
@@ -136,7 +149,10 @@ impl Flow<'_> {
         )
         .delay(self.rec.attempts);
         let backoff = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
-        let delay = if matches!(self.rec.phase, Phase::Poll | Phase::PollRefund) {
+        let delay = if matches!(
+            self.rec.phase,
+            Phase::Poll | Phase::PollRefund | Phase::PollInvoice
+        ) {
             backoff.max(u64::from(self.rec.last_poll_delay_ms))
         } else {
             backoff
@@ -170,7 +186,11 @@ impl Flow<'_> {
                 // refund another way), so whatever turns up later is cancelled, never charged.
                 if matches!(
                     self.rec.kind(),
-                    CommandKind::Pay | CommandKind::Prepare | CommandKind::Ready | CommandKind::Refund
+                    CommandKind::Pay
+                        | CommandKind::Prepare
+                        | CommandKind::Ready
+                        | CommandKind::Refund
+                        | CommandKind::Invoice
                 ) {
                     self.rec.decision = Some(Decision::Cancel);
                 }

@@ -18,6 +18,7 @@
 
 mod cancel;
 mod errors;
+pub(crate) mod invoice;
 mod payment;
 mod refund;
 mod reply;
@@ -32,6 +33,7 @@ use super::backend::{
     BackendError, Capabilities, CustomerPrompt, NewCheckIn, NewPayment, NewRefund, PaymentInfo, PaymentQuery,
     PaymentTerms, RefundInfo,
 };
+use super::invoicing::{CreatedInvoice, InvoiceInfo, InvoiceRules, NewInvoice};
 use super::record::{Decision, Phase, Record};
 use crate::money::Minor;
 
@@ -53,6 +55,9 @@ pub struct Policy {
     pub capabilities: Capabilities,
     /// What the customer of the point of sale served now is shown to start paying.
     pub prompt: Option<CustomerPrompt>,
+    /// The rules of the lane's invoices; `None` when the lane issues none (the driver fills
+    /// it in from the backend).
+    pub invoices: Option<InvoiceRules>,
 }
 
 impl Default for Policy {
@@ -64,6 +69,7 @@ impl Default for Policy {
             create_key_max_age_ms: 20 * 3600 * 1000,
             capabilities: Capabilities::ALL,
             prompt: None,
+            invoices: None,
         }
     }
 }
@@ -111,6 +117,15 @@ pub enum ApiCall {
     CancelRefund {
         refund_id: String,
     },
+    CreateInvoice {
+        invoice: NewInvoice,
+    },
+    GetInvoice {
+        invoice_id: String,
+    },
+    CancelInvoice {
+        invoice_id: String,
+    },
 }
 
 /// A successful backend answer.
@@ -123,6 +138,8 @@ pub enum Reply {
     Payment(PaymentInfo),
     Ids(Vec<String>),
     Refund(RefundInfo),
+    CreatedInvoice(CreatedInvoice),
+    Invoice(InvoiceInfo),
 }
 
 /// What drives a flow forward.
@@ -238,7 +255,10 @@ impl Flow<'_> {
     /// wait is never longer than one delay, so a clock that went backwards (a board without a
     /// real-time clock that booted with an old time) cannot hold the flow up.
     fn resume(&mut self) {
-        if matches!(self.rec.phase, Phase::Poll | Phase::PollRefund) {
+        if matches!(
+            self.rec.phase,
+            Phase::Poll | Phase::PollRefund | Phase::PollInvoice
+        ) {
             let delay = u64::from(self.rec.last_poll_delay_ms);
             let wait = self
                 .rec
@@ -279,7 +299,10 @@ impl Flow<'_> {
     /// Polls now instead of at the next scheduled poll. Only a poll is brought forward: a
     /// retry after a failure keeps its back-off, and a request is never repeated early.
     fn on_nudge(&mut self) {
-        let polling = matches!(self.rec.phase, Phase::Poll | Phase::PollRefund);
+        let polling = matches!(
+            self.rec.phase,
+            Phase::Poll | Phase::PollRefund | Phase::PollInvoice
+        );
         if polling && self.rec.failing_since_ms.is_none() {
             self.issue()
         }
@@ -335,6 +358,16 @@ fn progress_event(outcome: &Outcome, payment_id: Option<String>) -> Option<Event
         } => EventKind::Refunded {
             refund_id: refund_id.clone(),
             amount: *amount,
+        },
+        Outcome::InvoicePaid {
+            invoice_id, amount, ..
+        } => EventKind::InvoicePaid {
+            invoice_id: invoice_id.clone(),
+            amount: *amount,
+        },
+        Outcome::InvoiceEnded { invoice_id, reason } => EventKind::InvoiceEnded {
+            invoice_id: invoice_id.clone(),
+            reason: *reason,
         },
         Outcome::NeedsHuman { payment_id, detail } => EventKind::NeedsHuman {
             payment_id: payment_id.clone(),

@@ -124,6 +124,9 @@ impl Flow<'_> {
                     reason,
                 });
             }
+            (Phase::CreateInvoice, Reply::CreatedInvoice(created)) => self.invoice_created(created),
+            (Phase::PollInvoice, Reply::Invoice(invoice)) => self.on_invoice(invoice),
+            (Phase::CancelInvoice, Reply::Done) => self.invoice_cancelled(),
             (phase, reply) => {
                 self.needs_human(&format!("unexpected backend answer {reply:?} in phase {phase:?}"))
             }

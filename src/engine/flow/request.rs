@@ -154,6 +154,16 @@ impl Flow<'_> {
             Phase::CancelRefund => ApiCall::CancelRefund {
                 refund_id: rec.refund_id.clone().unwrap_or_default(),
             },
+            Phase::CreateInvoice => match self.new_invoice() {
+                Some(invoice) => ApiCall::CreateInvoice { invoice },
+                None => return self.needs_human("an invoice phase on a command that is not an invoice"),
+            },
+            Phase::PollInvoice => ApiCall::GetInvoice {
+                invoice_id: self.invoice_id(),
+            },
+            Phase::CancelInvoice => ApiCall::CancelInvoice {
+                invoice_id: self.invoice_id(),
+            },
             Phase::Done => return self.push(Action::Stop),
         };
         self.push(Action::Call(call));

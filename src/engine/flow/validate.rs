@@ -1,8 +1,9 @@
 //! The checks of a command's own fields, made before anything is stored or sent, so a bad
 //! amount or text is refused with a clear code and never reaches the backend.
 
-use crate::engine::api::{Command, PaymentSelector, RejectCode};
+use crate::engine::api::{Command, PaymentSelector, RejectCode, MAX_COUNTER_WAIT_S};
 use crate::engine::backend::{OrderLine, Payer};
+use crate::engine::invoicing::InvoiceDelivery;
 use crate::engine::text;
 use crate::money::{above_maximum, Minor, MAX_MINOR};
 
@@ -68,6 +69,41 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             }
         }
         Command::Cancel { .. } => {}
+        Command::Invoice {
+            amount,
+            order_id,
+            delivery,
+            counter_wait_s,
+            order_lines,
+            label,
+            ..
+        } => {
+            check_amount(*amount, "the amount")?;
+            if !text_ok(order_id) {
+                return bad(
+                    RejectCode::InvalidOrderId,
+                    "the order id must be 1-36 valid characters",
+                );
+            }
+            if !label_ok(label) {
+                return bad(
+                    RejectCode::InvalidLabel,
+                    "the label must be 1-36 valid characters",
+                );
+            }
+            if let InvoiceDelivery::Phone { number } = delivery {
+                check_payer(&Payer::Phone {
+                    number: number.clone(),
+                })?;
+            }
+            if *counter_wait_s > MAX_COUNTER_WAIT_S {
+                return Err((
+                    RejectCode::InvalidRequest,
+                    format!("the time at the counter must be 0-{MAX_COUNTER_WAIT_S} seconds"),
+                ));
+            }
+            check_order_lines(order_lines, *amount)?;
+        }
         Command::Refund {
             amount,
             refund_order_id,

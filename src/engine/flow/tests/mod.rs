@@ -9,6 +9,7 @@ mod capture_cancel;
 mod crash_points;
 mod doubt;
 mod errors;
+mod invoices;
 mod nudge;
 mod payments;
 mod prepared;

@@ -45,9 +45,14 @@ struct Timed<B> {
 
 impl<B: Backend> Backend for Timed<B> {
     type Invoicing = B::Invoicing;
+    type Agreements = B::Agreements;
 
     fn invoicing(&self) -> Option<&Self::Invoicing> {
         self.inner.invoicing()
+    }
+
+    fn agreements(&self) -> Option<&Self::Agreements> {
+        self.inner.agreements()
     }
 
     fn capabilities(&self) -> &Capabilities {

@@ -248,7 +248,9 @@ impl ScreenFollower {
             | Outcome::Rejected { .. }
             | Outcome::InvoiceScheduled { .. }
             | Outcome::InvoiceOutstanding { .. }
-            | Outcome::InvoiceEnded { .. } => return None,
+            | Outcome::InvoiceEnded { .. }
+            | Outcome::SignedUp { .. }
+            | Outcome::AgreementEnded { .. } => return None,
         })
     }
 

@@ -151,6 +151,32 @@ pub enum Action {
         #[arg(long = "line", value_name = "ID;NAME;QUANTITY;TOTAL;VAT", value_parser = receipt_line)]
         lines: Vec<ReceiptLine>,
     },
+    /// Sign a customer up to a membership or subscription: the customer scans its QR code and
+    /// accepts in the MobilePay app, paying the first amount (--first-payment) at once.
+    Signup {
+        /// The plan's name shown to the customer, e.g. "Brødklubben".
+        plan: String,
+        /// The register's reference for the sign-up, e.g. the member number.
+        #[arg(long)]
+        order: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// The recurring price shown to the customer, in major units, e.g. 99.00.
+        #[arg(long, value_name = "AMOUNT")]
+        price: Option<String>,
+        /// Payments a year: 1, 2, 4, 12, 26, 52 or 365 (default: flexible).
+        #[arg(long, value_name = "N")]
+        per_year: Option<u32>,
+        /// A first payment taken when the customer accepts, in major units.
+        #[arg(long, value_name = "AMOUNT")]
+        first_payment: Option<String>,
+        /// The customer's phone number, to fill in MobilePay's page on another device.
+        #[arg(long, value_name = "NUMBER")]
+        phone: Option<String>,
+        /// Seconds the customer has to accept (60-600; default 300).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u32>,
+    },
     /// Ask what happened to a command.
     Query {
         /// The command id to ask about.
@@ -378,6 +404,27 @@ fn build_message(args: &EcrArgs, id: String) -> anyhow::Result<Option<EcrMessage
             label: label.clone(),
             lines: lines.clone(),
         },
+        Action::Signup {
+            plan,
+            order,
+            description,
+            price,
+            per_year,
+            first_payment,
+            phone,
+            wait,
+        } => EcrMessage::Signup {
+            id,
+            order: order.clone(),
+            plan: plan.clone(),
+            description: description.clone(),
+            price: price.as_deref().map(amount).transpose()?,
+            currency,
+            per_year: *per_year,
+            phone: phone.clone(),
+            first_payment: first_payment.as_deref().map(amount).transpose()?,
+            wait: *wait,
+        },
         Action::Query { command } => EcrMessage::Query {
             id,
             command: command.clone(),
@@ -602,6 +649,30 @@ fn describe_event(event: &Event) -> String {
         ),
         Event::InvoicePaid { amount, .. } => format!("invoice paid: {amount}"),
         Event::InvoiceEnded { reason, .. } => format!("invoice ended unpaid: {}", snake(reason)),
+        Event::AgreementPending {
+            plan,
+            price,
+            first_payment,
+            currency,
+            link,
+            ..
+        } => format!(
+            "agreement {plan}{}{} shown as a QR code ({link}); waiting for the customer to accept",
+            price
+                .map(|p| format!(", {p} {currency} a time"))
+                .unwrap_or_default(),
+            first_payment
+                .map(|p| format!(", first payment {p} {currency}"))
+                .unwrap_or_default()
+        ),
+        Event::AgreementAccepted { .. } => "the customer accepted the agreement".into(),
+        Event::SignedUp { first_payment, .. } => format!(
+            "signed up{}",
+            first_payment
+                .map(|p| format!(", first payment {p} captured"))
+                .unwrap_or_default()
+        ),
+        Event::AgreementEnded { reason, .. } => format!("no agreement: {}", snake(reason)),
         Event::BackendOffline => "MobilePay cannot be reached".into(),
         Event::BackendOnline => "MobilePay reachable again".into(),
     }
@@ -675,6 +746,18 @@ fn describe_outcome(outcome: &WireOutcome) -> String {
             ..
         } => format!("invoice of {amount} {currency} issued, due {due_date}: NOT paid yet"),
         WireOutcome::InvoiceEnded { reason, .. } => format!("invoice ended unpaid: {}", snake(reason)),
+        WireOutcome::SignedUp {
+            agreement_id,
+            first_payment,
+            currency,
+            ..
+        } => format!(
+            "signed up: agreement {agreement_id}{}",
+            first_payment
+                .map(|p| format!(", first payment {p} {currency} captured"))
+                .unwrap_or_default()
+        ),
+        WireOutcome::AgreementEnded { reason, .. } => format!("no agreement: {}", snake(reason)),
     }
 }
 

@@ -6,7 +6,8 @@
 //! Receivers ignore fields they do not know, so fields can be added without a new version.
 
 use crate::engine::{
-    CommandKind, CustomerInfo, DeclineReason, InvoiceEndReason, Outcome, RefundCancelReason, RejectCode,
+    AgreementEndReason, CommandKind, CustomerInfo, DeclineReason, InvoiceEndReason, Outcome,
+    RefundCancelReason, RejectCode,
 };
 use crate::money::{above_maximum, Currency, Minor, MAX_MINOR};
 use serde::de::{self, Deserializer, Visitor};
@@ -119,7 +120,47 @@ pub enum EcrMessage {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         lines: Vec<ReceiptLine>,
     },
+    /// Sign a customer up to an agreement (a membership or subscription).
+    Signup {
+        id: String,
+        /// The cash register's reference for the sign-up (e.g. its member number).
+        order: String,
+        /// The plan's name, shown to the customer (1-30 characters).
+        plan: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// The recurring price shown to the customer, in minor units; absent for a variable
+        /// amount.
+        #[serde(
+            default,
+            deserialize_with = "optional_wire_amount",
+            skip_serializing_if = "Option::is_none"
+        )]
+        price: Option<Minor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
+        /// Payments a year (1, 2, 4, 12, 26, 52, 365); absent for a flexible schedule.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_year: Option<u32>,
+        /// The customer's phone number, to fill in MobilePay's page when the link is opened on
+        /// another device.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        /// A first payment in minor units, taken when the customer accepts.
+        #[serde(
+            default,
+            deserialize_with = "optional_wire_amount",
+            skip_serializing_if = "Option::is_none"
+        )]
+        first_payment: Option<Minor>,
+        /// Seconds the customer has to accept (60-600, default 300).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait: Option<u32>,
+    },
 }
+
+/// Seconds a sign-up's customer has to accept when the `signup` message does not say.
+pub const DEFAULT_SIGNUP_WAIT_S: u32 = 300;
 
 /// Seconds an invoice's customer stays at the counter when the `invoice` message does not say.
 pub const DEFAULT_INVOICE_WAIT_S: u32 = 120;
@@ -254,7 +295,8 @@ impl EcrMessage {
             | EcrMessage::Cancel { id, .. }
             | EcrMessage::Refund { id, .. }
             | EcrMessage::Query { id, .. }
-            | EcrMessage::Invoice { id, .. } => id,
+            | EcrMessage::Invoice { id, .. }
+            | EcrMessage::Signup { id, .. } => id,
         }
     }
 }
@@ -320,6 +362,8 @@ pub enum DaemonMessage {
         refund_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         invoice_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agreement_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<QueriedOutcome>,
     },
@@ -455,6 +499,33 @@ pub enum Event {
         invoice_id: Option<String>,
         reason: InvoiceEndReason,
     },
+    /// An agreement waits for the customer to scan its QR code (`link`) and accept it, until
+    /// `expires_at` (milliseconds since the Unix epoch).
+    AgreementPending {
+        agreement_id: String,
+        link: String,
+        plan: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<Minor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_payment: Option<Minor>,
+        currency: Currency,
+        expires_at: u64,
+    },
+    /// The customer accepted; a first payment is being captured.
+    AgreementAccepted {
+        agreement_id: String,
+    },
+    SignedUp {
+        agreement_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_payment: Option<Minor>,
+    },
+    AgreementEnded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agreement_id: Option<String>,
+        reason: AgreementEndReason,
+    },
     BackendOffline,
     BackendOnline,
     /// A customer checked in at the lane's printed sticker (`location`): a `pay` with
@@ -571,6 +642,20 @@ pub enum WireOutcome {
         invoice_id: Option<String>,
         reason: InvoiceEndReason,
     },
+    /// The customer accepted the agreement; a first payment is captured.
+    SignedUp {
+        agreement_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_payment_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_payment: Option<Minor>,
+        currency: Currency,
+    },
+    AgreementEnded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agreement_id: Option<String>,
+        reason: AgreementEndReason,
+    },
 }
 
 impl From<Outcome> for WireOutcome {
@@ -671,6 +756,20 @@ impl From<Outcome> for WireOutcome {
                 due_date,
             },
             Outcome::InvoiceEnded { invoice_id, reason } => WireOutcome::InvoiceEnded { invoice_id, reason },
+            Outcome::SignedUp {
+                agreement_id,
+                first_payment_id,
+                first_payment,
+                currency,
+            } => WireOutcome::SignedUp {
+                agreement_id,
+                first_payment_id,
+                first_payment,
+                currency,
+            },
+            Outcome::AgreementEnded { agreement_id, reason } => {
+                WireOutcome::AgreementEnded { agreement_id, reason }
+            }
         }
     }
 }
@@ -684,6 +783,7 @@ impl WireOutcome {
                 | WireOutcome::CapturePending { .. }
                 | WireOutcome::Reserved { .. }
                 | WireOutcome::InvoicePaid { .. }
+                | WireOutcome::SignedUp { .. }
         )
     }
 }
@@ -731,8 +831,8 @@ pub struct ParseError {
     pub message: String,
 }
 
-const ECR_TYPES: [&str; 10] = [
-    "hello", "status", "pay", "prepare", "ready", "capture", "cancel", "refund", "query", "invoice",
+const ECR_TYPES: [&str; 11] = [
+    "hello", "status", "pay", "prepare", "ready", "capture", "cancel", "refund", "query", "invoice", "signup",
 ];
 
 /// Reads a message from the cash register. Never panics; every failure says what was wrong
@@ -912,6 +1012,7 @@ mod tests {
                 payment_id: Some("p".into()),
                 refund_id: None,
                 invoice_id: None,
+                agreement_id: None,
                 outcome: Some(QueriedOutcome {
                     approved: false,
                     outcome: WireOutcome::Declined {

@@ -15,7 +15,8 @@
 
 use super::message::{
     encode, parse_ecr_message, ConsentState, DaemonMessage, EcrMessage, ErrorCode, Event, PaymentOptions,
-    QueriedOutcome, QueryState, Reachability, WireOutcome, DEFAULT_INVOICE_WAIT_S, PROTOCOL_VERSION,
+    QueriedOutcome, QueryState, Reachability, WireOutcome, DEFAULT_INVOICE_WAIT_S, DEFAULT_SIGNUP_WAIT_S,
+    PROTOCOL_VERSION,
 };
 use crate::engine::backend::CardRestrictions as Restrictions;
 use crate::engine::invoicing::InvoiceDelivery;
@@ -327,6 +328,31 @@ impl Session {
                     label,
                 },
             ),
+            EcrMessage::Signup {
+                id,
+                order,
+                plan,
+                description,
+                price,
+                currency: c,
+                per_year,
+                phone,
+                first_payment,
+                wait,
+            } => Request::Submit(
+                command_id(&id)?,
+                Command::SignUp {
+                    order_id: order,
+                    plan,
+                    description,
+                    price,
+                    currency: currency(c),
+                    payments_per_year: per_year,
+                    phone: phone.as_deref().map(super::in_store::phone_number),
+                    first_payment,
+                    counter_wait_s: wait.unwrap_or(DEFAULT_SIGNUP_WAIT_S),
+                },
+            ),
         })
     }
 
@@ -504,6 +530,7 @@ fn query_result(
             payment_id: None,
             refund_id: None,
             invoice_id: None,
+            agreement_id: None,
             outcome: None,
         };
     };
@@ -528,6 +555,7 @@ fn query_result(
         payment_id: view.payment_id,
         refund_id: view.refund_id,
         invoice_id: view.invoice_id,
+        agreement_id: view.agreement_id,
         outcome,
     }
 }
@@ -605,6 +633,32 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
         },
         EventKind::InvoicePaid { invoice_id, amount } => Event::InvoicePaid { invoice_id, amount },
         EventKind::InvoiceEnded { invoice_id, reason } => Event::InvoiceEnded { invoice_id, reason },
+        EventKind::AgreementPending {
+            agreement_id,
+            link,
+            plan,
+            price,
+            first_payment,
+            currency,
+            expires_at_ms,
+        } => Event::AgreementPending {
+            agreement_id,
+            link,
+            plan,
+            price,
+            first_payment,
+            currency,
+            expires_at: expires_at_ms,
+        },
+        EventKind::AgreementAccepted { agreement_id } => Event::AgreementAccepted { agreement_id },
+        EventKind::SignedUp {
+            agreement_id,
+            first_payment,
+        } => Event::SignedUp {
+            agreement_id,
+            first_payment,
+        },
+        EventKind::AgreementEnded { agreement_id, reason } => Event::AgreementEnded { agreement_id, reason },
         // The display's business; the cash register's protocol has no such event.
         EventKind::PromptChanged { .. } => return None,
     };

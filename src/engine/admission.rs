@@ -7,6 +7,7 @@
 //! the refund's currency the payment's, and only features the backend has. The driver carries
 //! the decision out: it stores the records, makes them durable and starts the flow.
 
+use super::agreements::AgreementRules;
 use super::api::{Command, CommandId, CommandKind, Outcome, PaymentSelector, RejectCode};
 use super::backend::Capabilities;
 use super::invoicing::InvoiceRules;
@@ -29,6 +30,8 @@ pub(crate) struct Ledger<'a> {
     pub capabilities: &'a Capabilities,
     /// The rules of the lane's invoices; `None` when it issues none.
     pub invoices: Option<InvoiceRules>,
+    /// The rules of the lane's agreements; `None` when it makes none.
+    pub agreements: Option<AgreementRules>,
 }
 
 impl Ledger<'_> {
@@ -223,6 +226,7 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
             cancel_victim = Some(victim.id.clone());
             record.payment_id = victim.payment_id.clone();
             record.invoice_id = victim.invoice_id.clone();
+            record.agreement_id = victim.agreement_id.clone();
         }
         Command::Refund {
             payment,
@@ -247,6 +251,23 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
                     return refuse(code, message);
                 }
                 record.payment_id = Some(payment_id);
+                // A sign-up's first payment is refunded through the lane's agreements.
+                if sale.kind() == CommandKind::SignUp {
+                    if ledger.agreements.is_none() {
+                        return refuse(
+                            RejectCode::ProductNotSetUp,
+                            "this lane makes no agreements any more: refund the first payment in the MobilePay portal",
+                        );
+                    }
+                    if !matches!(sale.outcome, Some(Outcome::SignedUp { .. })) {
+                        return refuse(
+                            RejectCode::PaymentNotCaptured,
+                            format!("{target} has no captured first payment"),
+                        );
+                    }
+                    record.agreement_id = sale.agreement_id.clone();
+                    record.phase = Phase::CreateAgreementRefund;
+                }
             }
             PaymentSelector::OrderId(_) if !ledger.capabilities.lists_open_payments => {
                 return refuse(
@@ -256,6 +277,14 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
             }
             PaymentSelector::OrderId(_) => record.phase = Phase::FindRefundPayment,
         },
+        Command::SignUp { .. } => {
+            if ledger.agreements.is_none() {
+                return refuse(
+                    RejectCode::ProductNotSetUp,
+                    "this lane makes no agreements: its merchant's subscription product is not configured",
+                );
+            }
+        }
         Command::Invoice { .. } => {
             let Some(rules) = ledger.invoices else {
                 return refuse(

@@ -111,6 +111,7 @@ struct Books {
     from_disk: HashMap<CommandId, Record>,
     capabilities: Capabilities,
     invoices: Option<crate::engine::invoicing::InvoiceRules>,
+    agreements: Option<crate::engine::agreements::AgreementRules>,
     retiring: Option<String>,
     in_doubt: bool,
 }
@@ -122,6 +123,7 @@ impl Books {
             from_disk: HashMap::new(),
             capabilities: Capabilities::ALL,
             invoices: None,
+            agreements: None,
             retiring: None,
             in_doubt: false,
         }
@@ -136,6 +138,7 @@ impl Books {
             in_doubt: self.in_doubt,
             capabilities: &self.capabilities,
             invoices: self.invoices,
+            agreements: self.agreements,
         };
         admit(&ledger, &cid(id), &command, fresh(id, &command))
     }
@@ -226,6 +229,7 @@ fn an_unreadable_record_is_never_replaced() {
         in_doubt: false,
         capabilities: &books.capabilities,
         invoices: books.invoices,
+        agreements: books.agreements,
     };
     let command = pay("o-1", false);
     assert!(matches!(

@@ -36,6 +36,12 @@ pub(crate) fn step(record: &Record, kind: &EventKind) {
         EventKind::InvoiceScheduled { .. } => ("invoice payment scheduled by the customer", None),
         EventKind::InvoicePaid { amount, .. } => ("invoice paid", Some(amount.0)),
         EventKind::InvoiceEnded { .. } => ("invoice ended unpaid", None),
+        EventKind::AgreementPending { first_payment, .. } => {
+            ("agreement waiting for the customer", first_payment.map(|a| a.0))
+        }
+        EventKind::AgreementAccepted { .. } => ("agreement accepted by the customer", None),
+        EventKind::SignedUp { first_payment, .. } => ("signed up", first_payment.map(|a| a.0)),
+        EventKind::AgreementEnded { .. } => ("agreement ended", None),
         EventKind::OutcomeUnknown { .. } => ("outcome unknown: MobilePay cannot be reached", None),
         EventKind::Resolved { outcome } => return answered(record, outcome, "resolved"),
         EventKind::NeedsHuman { .. } => ("needs a person", None),
@@ -51,6 +57,7 @@ pub(crate) fn step(record: &Record, kind: &EventKind) {
         payment_id = record.payment_id.as_deref(),
         refund_id = record.refund_id.as_deref(),
         invoice_id = record.invoice_id.as_deref(),
+        agreement_id = record.agreement_id.as_deref(),
         correlation_id = %record.correlation_id,
         amount_minor = amount,
         "{what}"
@@ -79,6 +86,8 @@ pub(crate) fn answered(record: &Record, outcome: &Outcome, how: &str) {
         },
         Outcome::InvoiceOutstanding { due_date, .. } => format!("invoice issued, due {due_date} (not paid)"),
         Outcome::InvoiceEnded { reason, .. } => format!("invoice ended unpaid ({reason:?})"),
+        Outcome::SignedUp { .. } => "signed up".to_string(),
+        Outcome::AgreementEnded { reason, .. } => format!("agreement ended ({reason:?})"),
         Outcome::Unknown { .. } => "unknown".to_string(),
     };
     tracing::info!(

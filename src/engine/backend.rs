@@ -7,6 +7,7 @@
 //! that implements [`Backend`] and declares its [`Capabilities`]; docs/engine.md says what each
 //! method must do.
 
+pub use super::agreements::{Agreements, NoAgreements};
 pub use super::invoicing::{Invoicing, NoInvoicing};
 pub use crate::correlation::CorrelationId;
 use crate::money::{Currency, Minor};
@@ -482,11 +483,17 @@ pub trait Backend: Send + Sync + 'static {
     /// The invoices this backend issues beside its payments ([`NoInvoicing`] for none).
     type Invoicing: Invoicing;
 
+    /// The agreements this backend makes beside its payments ([`NoAgreements`] for none).
+    type Agreements: Agreements;
+
     /// What this backend can do; constant for its lifetime.
     fn capabilities(&self) -> &Capabilities;
 
     /// The lane's invoices, when the merchant's invoice product is configured for it.
     fn invoicing(&self) -> Option<&Self::Invoicing>;
+
+    /// The lane's agreements, when the merchant's subscription product is configured for it.
+    fn agreements(&self) -> Option<&Self::Agreements>;
 
     /// Creates a payment; returns its id.
     fn create_payment(

@@ -7,7 +7,7 @@ use super::api::{
     Command, CommandId, CommandView, EngineError, EngineHandle, EventKind, LaneEvent, Outcome,
     PaymentSelector, RejectCode, Request, Submission, Submitter,
 };
-use super::backend::{Backend, Invoicing};
+use super::backend::{Agreements, Backend, Invoicing};
 use super::clock::now_ms;
 use super::config::EngineConfig;
 use super::core::{Binding, Engine, Registry, Waiter};
@@ -179,6 +179,7 @@ async fn accept<B: Backend>(
             in_doubt: shared.in_doubt(),
             capabilities: shared.backend.capabilities(),
             invoices: shared.backend.invoicing().map(Invoicing::rules),
+            agreements: shared.backend.agreements().map(Agreements::rules),
         };
         admit(&ledger, &id, &command, record)
     };

@@ -3,6 +3,7 @@
 //! starts it with [`driver::start`] over a [`backend::Backend`] (one of `crate::backends`).
 
 mod admission;
+pub mod agreements;
 pub mod api;
 mod audit;
 pub mod backend;

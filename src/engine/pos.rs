@@ -45,6 +45,7 @@ impl<B: Backend> Engine<B> {
             capabilities: self.backend.capabilities().clone(),
             prompt: self.binding().prompt.clone(),
             invoices: self.backend.invoicing().map(super::backend::Invoicing::rules),
+            agreements: self.backend.agreements().map(super::backend::Agreements::rules),
             ..self.config.policy.clone()
         }
     }

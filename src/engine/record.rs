@@ -60,6 +60,22 @@ pub enum Phase {
     PollInvoice,
     /// Cancel the invoice.
     CancelInvoice,
+    /// Create the agreement (reference: the create key).
+    CreateAgreement,
+    /// Before creating again after a create whose answer was lost: look for the agreement it
+    /// may have made, by its reference.
+    FindAgreement,
+    /// Read the agreement (and its first payment).
+    PollAgreement,
+    /// Capture the agreement's reserved first payment.
+    CaptureFirstPayment,
+    /// Cancel the agreement.
+    CancelAgreement,
+    /// Refund (part of) an agreement's first payment (reference: the create key).
+    CreateAgreementRefund,
+    /// Before refunding again after a refund whose answer was lost: look for the refund it
+    /// may have made, by its reference.
+    FindAgreementRefund,
     /// Nothing left to do.
     Done,
 }
@@ -139,9 +155,13 @@ pub struct Record {
     /// The invoice this command issues or cancels, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
-    /// What the customer scans to open the invoice (an invoice link).
+    /// What the customer scans: the invoice's link, or the agreement's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_link: Option<String>,
+    pub customer_link: Option<String>,
+    /// The agreement this command makes, or whose first payment it refunds or cancels, once
+    /// known. (The first payment itself is the record's `payment_id`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_id: Option<String>,
     /// Invoice links created afresh because an earlier create of this command may have
     /// made one whose answer was lost (see [`crate::engine::invoicing::CreateReplay`]); part
     /// of the invoice's reference, so each create is a new request.
@@ -164,12 +184,14 @@ impl Record {
             Command::Cancel { .. } => Phase::AwaitTarget,
             Command::Refund { .. } => Phase::CreateRefund,
             Command::Invoice { .. } => Phase::CreateInvoice,
+            Command::SignUp { .. } => Phase::CreateAgreement,
         };
         let currency = match &command {
             Command::Pay { currency, .. }
             | Command::Ready { currency, .. }
             | Command::Refund { currency, .. }
-            | Command::Invoice { currency, .. } => Some(*currency),
+            | Command::Invoice { currency, .. }
+            | Command::SignUp { currency, .. } => Some(*currency),
             _ => None,
         };
         Record {
@@ -199,7 +221,8 @@ impl Record {
             last_poll_at_ms: 0,
             announced: Announced::default(),
             invoice_id: None,
-            invoice_link: None,
+            customer_link: None,
+            agreement_id: None,
             invoice_round: 0,
             accepted_at_ms: now_ms,
             updated_at_ms: now_ms,
@@ -281,6 +304,18 @@ impl Record {
         }
     }
 
+    /// When the customer's time at the counter is over, for an invoice or a sign-up (their
+    /// `counter_wait_s` after the command was accepted).
+    pub fn counter_until_ms(&self) -> u64 {
+        let wait_s = match &self.command {
+            Command::Invoice { counter_wait_s, .. } | Command::SignUp { counter_wait_s, .. } => {
+                *counter_wait_s
+            }
+            _ => 0,
+        };
+        self.accepted_at_ms.saturating_add(u64::from(wait_s) * 1000)
+    }
+
     pub fn keep_reservation(&self) -> bool {
         matches!(
             &self.command,
@@ -305,6 +340,7 @@ impl Record {
             payment_id: self.payment_id.clone(),
             refund_id: self.refund_id.clone(),
             invoice_id: self.invoice_id.clone(),
+            agreement_id: self.agreement_id.clone(),
             accepted_at_ms: self.accepted_at_ms,
         }
     }

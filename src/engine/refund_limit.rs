@@ -28,6 +28,14 @@ pub fn left_to_refund<'a>(payment_id: &str, records: impl IntoIterator<Item = &'
                 _,
                 Some(Outcome::Captured { amount, .. } | Outcome::CapturePending { amount, .. }),
             ) => captured = Some(captured.unwrap_or(0).saturating_add(amount.0)),
+            (
+                CommandKind::SignUp,
+                _,
+                Some(Outcome::SignedUp {
+                    first_payment: Some(amount),
+                    ..
+                }),
+            ) => captured = Some(captured.unwrap_or(0).saturating_add(amount.0)),
             (CommandKind::Refund, Command::Refund { amount, .. }, outcome) => {
                 let counts = !record.is_finished() || matches!(outcome, Some(Outcome::Refunded { .. }));
                 if counts {

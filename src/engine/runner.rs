@@ -3,7 +3,7 @@
 //! command to the command it cancels.
 
 use super::api::{CommandId, EngineError, EventKind, Outcome};
-use super::backend::{Backend, BackendError, CorrelationId, Invoicing};
+use super::backend::{Agreements, Backend, BackendError, CorrelationId, Invoicing};
 use super::clock::now_ms;
 use super::core::{Engine, Running, Waiter};
 use super::flow::{self, Action, ApiCall, Input, Reply};
@@ -216,7 +216,49 @@ pub(crate) async fn execute<B: Backend>(
             .cancel_invoice(c, &invoice_id)
             .await
             .map(|()| Reply::Done),
+        ApiCall::CreateAgreement { agreement } => agreements(backend)?
+            .create_agreement(c, &agreement)
+            .await
+            .map(Reply::CreatedAgreement),
+        ApiCall::FindAgreement { reference } => agreements(backend)?
+            .find_agreement(c, &reference)
+            .await
+            .map(Reply::FoundAgreement),
+        ApiCall::GetAgreement { agreement_id } => agreements(backend)?
+            .agreement(c, &agreement_id)
+            .await
+            .map(Reply::Agreement),
+        ApiCall::CaptureFirstPayment {
+            agreement_id,
+            payment_id,
+        } => agreements(backend)?
+            .capture_first_payment(c, &agreement_id, &payment_id)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::CancelAgreement { agreement_id } => agreements(backend)?
+            .cancel_agreement(c, &agreement_id)
+            .await
+            .map(|()| Reply::Done),
+        ApiCall::RefundAgreementPayment { refund } => {
+            agreements(backend)?.refund(c, &refund).await.map(Reply::Id)
+        }
+        ApiCall::FindAgreementRefund {
+            agreement_id,
+            payment_id,
+            reference,
+        } => agreements(backend)?
+            .find_refund(c, &agreement_id, &payment_id, &reference)
+            .await
+            .map(Reply::FoundRefund),
     }
+}
+
+/// The lane's agreements; as for [`invoicing`], a lane whose settings lost them cannot go on.
+fn agreements<B: Backend>(backend: &B) -> Result<&B::Agreements, BackendError> {
+    backend.agreements().ok_or_else(|| BackendError::Refused {
+        reason: crate::engine::backend::Refusal::NotSetUp,
+        detail: "this lane no longer makes agreements (its subscription settings were removed)".into(),
+    })
 }
 
 /// The lane's invoices. A lane whose invoice product was removed from the configuration

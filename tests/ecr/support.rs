@@ -233,6 +233,7 @@ impl ScriptedEngine {
                             payment_id: None,
                             refund_id: None,
                             invoice_id: None,
+                            agreement_id: None,
                             accepted_at_ms: 0,
                         });
                         let _ = reply.send(Ok(view));

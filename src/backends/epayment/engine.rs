@@ -17,8 +17,8 @@ use super::translate::{error as translate, payment_state};
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CorrelationId, CustomerPrompt, NewCheckIn, NewPayment, NewRefund,
-    NoInvoicing, PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel,
-    Refusal,
+    NoAgreements, NoInvoicing, PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo,
+    RefundModel, Refusal,
 };
 use crate::money::{Currency, Minor};
 use std::collections::BTreeMap;
@@ -175,8 +175,13 @@ fn lacking(what: &str) -> BackendError {
 
 impl Backend for EpaymentBackend {
     type Invoicing = NoInvoicing;
+    type Agreements = NoAgreements;
 
     fn invoicing(&self) -> Option<&NoInvoicing> {
+        None
+    }
+
+    fn agreements(&self) -> Option<&NoAgreements> {
         None
     }
 

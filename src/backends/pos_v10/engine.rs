@@ -12,7 +12,8 @@ use super::translate::{error as translate, payment_state, refund_state};
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CardRestrictions, CorrelationId, CustomerPrompt, NewCheckIn,
-    NewPayment, NewRefund, NoInvoicing, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, Refusal,
+    NewPayment, NewRefund, NoAgreements, NoInvoicing, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo,
+    Refusal,
 };
 use crate::money::{MajorAmount, Minor};
 
@@ -82,8 +83,13 @@ fn minor(amount: &Option<MajorAmount>) -> Option<Minor> {
 
 impl Backend for PosV10Backend {
     type Invoicing = NoInvoicing;
+    type Agreements = NoAgreements;
 
     fn invoicing(&self) -> Option<&NoInvoicing> {
+        None
+    }
+
+    fn agreements(&self) -> Option<&NoAgreements> {
         None
     }
 

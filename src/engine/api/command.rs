@@ -172,12 +172,41 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
     },
+    /// Sign a customer up to an agreement (a membership or subscription to `plan`): the
+    /// customer scans its QR code and accepts in the app. With `first_payment`, that amount is
+    /// reserved when the customer accepts, and the engine captures it at once.
+    ///
+    /// Answered when the customer accepted (and the first payment is captured), rejected, or did
+    /// not accept within `counter_wait_s`: the engine then cancels the agreement, so that it
+    /// cannot be accepted after the cashier has given up.
+    SignUp {
+        /// The cash register's reference for this sign-up (e.g. its member number), for the log
+        /// and queries.
+        order_id: String,
+        plan: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// The recurring price shown to the customer; `None` for a variable amount.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<Minor>,
+        currency: Currency,
+        /// Payments a year: 1, 2, 4, 12, 26, 52 or 365; `None` for a flexible schedule.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payments_per_year: Option<u32>,
+        /// The customer's phone number (country code and number, digits only), to fill in the
+        /// landing page when the customer opens the link on another device.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_payment: Option<Minor>,
+        counter_wait_s: u32,
+    },
 }
 
 /// Days from the issue date to the due date of an invoice that names none.
 pub const DEFAULT_DUE_DAYS: u32 = 14;
 
-/// Longest `counter_wait_s` of an invoice: ten minutes at the counter.
+/// Longest `counter_wait_s` of an invoice or a sign-up: ten minutes at the counter.
 pub const MAX_COUNTER_WAIT_S: u32 = 600;
 
 /// The kind of a command, for listings and journal records.
@@ -191,6 +220,7 @@ pub enum CommandKind {
     Cancel,
     Refund,
     Invoice,
+    SignUp,
 }
 
 impl Command {
@@ -203,6 +233,7 @@ impl Command {
             Command::Cancel { .. } => CommandKind::Cancel,
             Command::Refund { .. } => CommandKind::Refund,
             Command::Invoice { .. } => CommandKind::Invoice,
+            Command::SignUp { .. } => CommandKind::SignUp,
         }
     }
 
@@ -211,7 +242,8 @@ impl Command {
         match self {
             Command::Pay { order_id, .. }
             | Command::Prepare { order_id }
-            | Command::Invoice { order_id, .. } => Some(order_id),
+            | Command::Invoice { order_id, .. }
+            | Command::SignUp { order_id, .. } => Some(order_id),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! What happens on a lane while commands run, and who already hears it through a submission.
 
 use super::command::CommandId;
-use super::outcome::{CustomerInfo, DeclineReason, InvoiceEndReason, Outcome};
+use super::outcome::{AgreementEndReason, CustomerInfo, DeclineReason, InvoiceEndReason, Outcome};
 use crate::engine::backend::CustomerPrompt;
 use crate::money::{Currency, Minor};
 use chrono::NaiveDate;
@@ -71,6 +71,29 @@ pub enum EventKind {
     InvoiceEnded {
         invoice_id: Option<String>,
         reason: InvoiceEndReason,
+    },
+    /// An agreement waits for the customer: show `link` as a QR code to scan, with the plan,
+    /// its price and the first payment, until `expires_at_ms`.
+    AgreementPending {
+        agreement_id: String,
+        link: String,
+        plan: String,
+        price: Option<Minor>,
+        first_payment: Option<Minor>,
+        currency: Currency,
+        expires_at_ms: u64,
+    },
+    /// The customer accepted the agreement; its first payment is being captured.
+    AgreementAccepted { agreement_id: String },
+    /// The customer signed up.
+    SignedUp {
+        agreement_id: String,
+        first_payment: Option<Minor>,
+    },
+    /// The agreement did not come about, or was cancelled.
+    AgreementEnded {
+        agreement_id: Option<String>,
+        reason: AgreementEndReason,
     },
     /// MobilePay cannot be reached; the engine keeps retrying and will resolve the command.
     OutcomeUnknown { payment_id: Option<String> },

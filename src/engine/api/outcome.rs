@@ -78,6 +78,26 @@ pub enum InvoiceEndReason {
     Abandoned,
 }
 
+/// Why an agreement did not come about, or ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementEndReason {
+    /// The customer rejected it in the app.
+    RejectedByCustomer,
+    /// The customer did not accept it in time.
+    Expired,
+    /// The cashier cancelled it (a [`Command::Cancel`]).
+    CancelledByCashier,
+    /// Cancelled without our asking: by the customer in the app, or by another system of the
+    /// merchant.
+    CancelledElsewhere,
+    /// The first payment was refused (reserving failed, or the customer rejected it).
+    FirstPaymentFailed,
+    /// MobilePay was unreachable, so the command was answered [`Outcome::Unknown`]; the
+    /// agreement that turned up afterwards was cancelled.
+    Abandoned,
+}
+
 /// Stable codes for commands refused before anything happened at MobilePay, or refused by
 /// MobilePay as invalid. A rejected command changed nothing: the caller may fix the input and
 /// send it again under a new command id.
@@ -292,6 +312,19 @@ pub enum Outcome {
         invoice_id: Option<String>,
         reason: InvoiceEndReason,
     },
+    /// The customer accepted the agreement; its first payment, if it has one, is captured
+    /// (`first_payment_id`, `first_payment`).
+    SignedUp {
+        agreement_id: String,
+        first_payment_id: Option<String>,
+        first_payment: Option<Minor>,
+        currency: Currency,
+    },
+    /// The agreement did not come about, or was cancelled.
+    AgreementEnded {
+        agreement_id: Option<String>,
+        reason: AgreementEndReason,
+    },
     /// MobilePay could not be reached long enough to know how the command ended. Do not hand
     /// over goods. The engine keeps reconciling and emits [`EventKind::Resolved`]; a query
     /// then returns the resolved outcome.
@@ -308,6 +341,7 @@ impl Outcome {
                 | Outcome::CapturePending { .. }
                 | Outcome::Reserved { .. }
                 | Outcome::InvoicePaid { .. }
+                | Outcome::SignedUp { .. }
         )
     }
 }
@@ -336,6 +370,9 @@ pub struct CommandView {
     /// MobilePay's invoice id once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
+    /// MobilePay's agreement id once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_id: Option<String>,
     /// When the command was first accepted (milliseconds since the Unix epoch).
     pub accepted_at_ms: u64,
 }

@@ -15,6 +15,7 @@ impl Flow<'_> {
         match self.rec.phase.clone() {
             Phase::SetTerms | Phase::Poll => self.goto(Phase::CancelPayment),
             Phase::PollInvoice => self.goto(Phase::CancelInvoice),
+            Phase::PollAgreement => self.goto(Phase::CancelAgreement),
             Phase::PollRefund => self.goto(Phase::CancelRefund),
             Phase::ClearStale { .. } | Phase::CheckOrder(_) => {
                 self.declined(DeclineReason::CancelledByCashier)
@@ -61,7 +62,14 @@ impl Flow<'_> {
                 self.push(Action::Persist { durable: true });
                 self.goto(Phase::CancelInvoice)
             }
-            Outcome::InvoiceEnded { .. } => self.cancelled(),
+            Outcome::InvoiceEnded { .. } | Outcome::AgreementEnded { .. } => self.cancelled(),
+            // Cancelling a signed-up agreement ends the subscription; a captured first payment
+            // stays taken (refund it on its own).
+            Outcome::SignedUp { agreement_id, .. } => {
+                self.rec.agreement_id = Some(agreement_id);
+                self.push(Action::Persist { durable: true });
+                self.goto(Phase::CancelAgreement)
+            }
             Outcome::InvoicePaid { .. } => self.finish(Outcome::Rejected {
                 code: RejectCode::WrongState,
                 message: "the invoice was paid before the cancel took effect".into(),

@@ -4,7 +4,7 @@
 
 use super::{Action, Flow};
 use crate::backoff::Backoff;
-use crate::engine::api::{CommandKind, DeclineReason, EventKind, Outcome, RejectCode};
+use crate::engine::api::{Command, CommandKind, DeclineReason, EventKind, Outcome, RejectCode};
 use crate::engine::backend::{BackendError, Refusal};
 use crate::engine::record::{Decision, Phase};
 use crate::money::Minor;
@@ -22,7 +22,11 @@ impl Flow<'_> {
         let is_capture_command = self.rec.kind() == CommandKind::Capture;
         if matches!(
             phase,
-            Phase::Capture | Phase::CancelPayment | Phase::CancelInvoice
+            Phase::Capture
+                | Phase::CancelPayment
+                | Phase::CancelInvoice
+                | Phase::CaptureFirstPayment
+                | Phase::CancelAgreement
         ) {
             self.rec.refused_changes = self.rec.refused_changes.saturating_add(1);
         }
@@ -106,6 +110,12 @@ impl Flow<'_> {
                 _ => self.reject_from(&error),
             },
             Phase::CancelInvoice => self.invoice_cancel_refused(&error),
+            Phase::CreateAgreement | Phase::CreateAgreementRefund => self.reject_from(&error),
+            Phase::FindAgreement | Phase::FindAgreementRefund => self.lookup_failed(&error),
+            Phase::CaptureFirstPayment | Phase::CancelAgreement => self.agreement_change_refused(&error),
+            Phase::PollAgreement if matches!(error, BackendError::NotFound) => {
+                self.needs_human("the agreement is unknown to MobilePay")
+            }
             Phase::PollInvoice if matches!(error, BackendError::NotFound) => {
                 self.needs_human("the invoice is unknown to MobilePay")
             }
@@ -151,7 +161,7 @@ impl Flow<'_> {
         let backoff = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
         let delay = if matches!(
             self.rec.phase,
-            Phase::Poll | Phase::PollRefund | Phase::PollInvoice
+            Phase::Poll | Phase::PollRefund | Phase::PollInvoice | Phase::PollAgreement
         ) {
             backoff.max(u64::from(self.rec.last_poll_delay_ms))
         } else {
@@ -174,6 +184,23 @@ impl Flow<'_> {
                 },
                 currency: self.rec.currency.unwrap_or(crate::money::Currency::DKK),
             },
+            // The customer accepted and the decision to capture the first payment is stored:
+            // the sign-up stands.
+            Phase::CaptureFirstPayment => match &self.rec.command {
+                Command::SignUp {
+                    first_payment,
+                    currency,
+                    ..
+                } => Outcome::SignedUp {
+                    agreement_id: self.rec.agreement_id.clone().unwrap_or_default(),
+                    first_payment_id: self.rec.payment_id.clone(),
+                    first_payment: *first_payment,
+                    currency: *currency,
+                },
+                _ => Outcome::Unknown {
+                    payment_id: self.rec.payment_id.clone(),
+                },
+            },
             // A reserved refund is paid out by MobilePay after 24 h even without our capture.
             Phase::ConfirmRefund => Outcome::Refunded {
                 refund_id: self.rec.refund_id.clone().unwrap_or_default(),
@@ -191,6 +218,7 @@ impl Flow<'_> {
                         | CommandKind::Ready
                         | CommandKind::Refund
                         | CommandKind::Invoice
+                        | CommandKind::SignUp
                 ) {
                     self.rec.decision = Some(Decision::Cancel);
                 }

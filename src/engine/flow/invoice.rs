@@ -72,7 +72,7 @@ impl Flow<'_> {
     /// may pay what the display shows, so the journal must never forget it.
     pub(super) fn invoice_created(&mut self, created: CreatedInvoice) {
         self.rec.invoice_id = Some(created.invoice_id);
-        self.rec.invoice_link = created.link;
+        self.rec.customer_link = created.link;
         self.push(Action::Persist { durable: true });
         if self.wants_cancel() {
             return self.goto(Phase::CancelInvoice);
@@ -131,7 +131,7 @@ impl Flow<'_> {
                 if self.wants_cancel() {
                     return self.goto(Phase::CancelInvoice);
                 }
-                if !self.rec.answered && self.now >= self.counter_until() {
+                if !self.rec.answered && self.now >= self.rec.counter_until_ms() {
                     let outcome = Outcome::InvoiceOutstanding {
                         invoice_id: invoice.invoice_id,
                         amount: self.rec.payment_amount().unwrap_or_default(),
@@ -245,7 +245,7 @@ impl Flow<'_> {
         };
         self.push(Action::Emit(EventKind::InvoiceIssued {
             invoice_id: self.invoice_id(),
-            link: self.rec.invoice_link.clone(),
+            link: self.rec.customer_link.clone(),
             phone,
             amount: self.rec.payment_amount().unwrap_or_default(),
             currency: self.currency(),
@@ -277,15 +277,6 @@ impl Flow<'_> {
         } else {
             InvoiceEndReason::CancelledElsewhere
         }
-    }
-
-    /// The end of the customer's time at the counter.
-    fn counter_until(&self) -> u64 {
-        let wait_s = match &self.rec.command {
-            Command::Invoice { counter_wait_s, .. } => *counter_wait_s,
-            _ => 0,
-        };
-        self.rec.accepted_at_ms.saturating_add(u64::from(wait_s) * 1000)
     }
 
     /// The pace of reads: as fast as the backend allows while the cashier waits for the

@@ -16,6 +16,7 @@
 //! what a successful answer means, a payment's and a refund's states, failures and time-outs,
 //! cancels, and the checks of a command's own fields.
 
+pub(crate) mod agreement;
 mod cancel;
 mod errors;
 pub(crate) mod invoice;
@@ -28,6 +29,7 @@ mod validate;
 pub use errors::reject_code;
 pub use validate::validate;
 
+use super::agreements::{AgreementInfo, AgreementRules, CreatedAgreement, NewAgreement, NewAgreementRefund};
 use super::api::{EventKind, Outcome};
 use super::backend::{
     BackendError, Capabilities, CustomerPrompt, NewCheckIn, NewPayment, NewRefund, PaymentInfo, PaymentQuery,
@@ -58,6 +60,8 @@ pub struct Policy {
     /// The rules of the lane's invoices; `None` when the lane issues none (the driver fills
     /// it in from the backend).
     pub invoices: Option<InvoiceRules>,
+    /// The rules of the lane's agreements; `None` when it makes none.
+    pub agreements: Option<AgreementRules>,
 }
 
 impl Default for Policy {
@@ -70,6 +74,7 @@ impl Default for Policy {
             capabilities: Capabilities::ALL,
             prompt: None,
             invoices: None,
+            agreements: None,
         }
     }
 }
@@ -126,6 +131,30 @@ pub enum ApiCall {
     CancelInvoice {
         invoice_id: String,
     },
+    CreateAgreement {
+        agreement: NewAgreement,
+    },
+    FindAgreement {
+        reference: String,
+    },
+    GetAgreement {
+        agreement_id: String,
+    },
+    CaptureFirstPayment {
+        agreement_id: String,
+        payment_id: String,
+    },
+    CancelAgreement {
+        agreement_id: String,
+    },
+    RefundAgreementPayment {
+        refund: NewAgreementRefund,
+    },
+    FindAgreementRefund {
+        agreement_id: String,
+        payment_id: String,
+        reference: String,
+    },
 }
 
 /// A successful backend answer.
@@ -140,6 +169,12 @@ pub enum Reply {
     Refund(RefundInfo),
     CreatedInvoice(CreatedInvoice),
     Invoice(InvoiceInfo),
+    CreatedAgreement(CreatedAgreement),
+    /// What a look-up by reference found (`None`: nothing).
+    FoundAgreement(Option<CreatedAgreement>),
+    Agreement(AgreementInfo),
+    /// The refund a look-up by reference found, by id (`None`: nothing).
+    FoundRefund(Option<String>),
 }
 
 /// What drives a flow forward.
@@ -257,7 +292,7 @@ impl Flow<'_> {
     fn resume(&mut self) {
         if matches!(
             self.rec.phase,
-            Phase::Poll | Phase::PollRefund | Phase::PollInvoice
+            Phase::Poll | Phase::PollRefund | Phase::PollInvoice | Phase::PollAgreement
         ) {
             let delay = u64::from(self.rec.last_poll_delay_ms);
             let wait = self
@@ -301,7 +336,7 @@ impl Flow<'_> {
     fn on_nudge(&mut self) {
         let polling = matches!(
             self.rec.phase,
-            Phase::Poll | Phase::PollRefund | Phase::PollInvoice
+            Phase::Poll | Phase::PollRefund | Phase::PollInvoice | Phase::PollAgreement
         );
         if polling && self.rec.failing_since_ms.is_none() {
             self.issue()
@@ -367,6 +402,18 @@ fn progress_event(outcome: &Outcome, payment_id: Option<String>) -> Option<Event
         },
         Outcome::InvoiceEnded { invoice_id, reason } => EventKind::InvoiceEnded {
             invoice_id: invoice_id.clone(),
+            reason: *reason,
+        },
+        Outcome::SignedUp {
+            agreement_id,
+            first_payment,
+            ..
+        } => EventKind::SignedUp {
+            agreement_id: agreement_id.clone(),
+            first_payment: *first_payment,
+        },
+        Outcome::AgreementEnded { agreement_id, reason } => EventKind::AgreementEnded {
+            agreement_id: agreement_id.clone(),
             reason: *reason,
         },
         Outcome::NeedsHuman { payment_id, detail } => EventKind::NeedsHuman {

@@ -127,6 +127,15 @@ impl Flow<'_> {
             (Phase::CreateInvoice, Reply::CreatedInvoice(created)) => self.invoice_created(created),
             (Phase::PollInvoice, Reply::Invoice(invoice)) => self.on_invoice(invoice),
             (Phase::CancelInvoice, Reply::Done) => self.invoice_cancelled(),
+            (Phase::CreateAgreement, Reply::CreatedAgreement(created))
+            | (Phase::FindAgreement, Reply::FoundAgreement(Some(created))) => self.agreement_created(created),
+            (Phase::FindAgreement, Reply::FoundAgreement(None))
+            | (Phase::FindAgreementRefund, Reply::FoundRefund(None)) => self.agreement_not_found(),
+            (Phase::PollAgreement, Reply::Agreement(info)) => self.on_agreement(info),
+            (Phase::CaptureFirstPayment, Reply::Done) => self.signed_up(),
+            (Phase::CancelAgreement, Reply::Done) => self.agreement_cancelled(),
+            (Phase::CreateAgreementRefund, Reply::Id(id))
+            | (Phase::FindAgreementRefund, Reply::FoundRefund(Some(id))) => self.agreement_refunded(id),
             (phase, reply) => {
                 self.needs_human(&format!("unexpected backend answer {reply:?} in phase {phase:?}"))
             }

@@ -164,6 +164,16 @@ impl Flow<'_> {
             Phase::CancelInvoice => ApiCall::CancelInvoice {
                 invoice_id: self.invoice_id(),
             },
+            Phase::CreateAgreement
+            | Phase::FindAgreement
+            | Phase::PollAgreement
+            | Phase::CaptureFirstPayment
+            | Phase::CancelAgreement
+            | Phase::CreateAgreementRefund
+            | Phase::FindAgreementRefund => match self.agreement_call() {
+                Some(call) => call,
+                None => return,
+            },
             Phase::Done => return self.push(Action::Stop),
         };
         self.push(Action::Call(call));

@@ -69,6 +69,68 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             }
         }
         Command::Cancel { .. } => {}
+        Command::SignUp {
+            order_id,
+            plan,
+            description,
+            price,
+            payments_per_year,
+            phone,
+            first_payment,
+            counter_wait_s,
+            ..
+        } => {
+            if !text_ok(order_id) {
+                return bad(
+                    RejectCode::InvalidOrderId,
+                    "the order id must be 1-36 valid characters",
+                );
+            }
+            let shown = |s: &str, max: usize| {
+                let count = s.chars().count();
+                count > 0 && count <= max && !s.chars().any(char::is_control)
+            };
+            if !shown(plan, MAX_PLAN_CHARS) {
+                return Err((
+                    RejectCode::InvalidLabel,
+                    format!("the plan must be 1-{MAX_PLAN_CHARS} characters without control characters"),
+                ));
+            }
+            if description
+                .as_deref()
+                .is_some_and(|d| !shown(d, MAX_AGREEMENT_DESCRIPTION_CHARS))
+            {
+                return Err((
+                    RejectCode::InvalidLabel,
+                    format!(
+                        "the description must be 1-{MAX_AGREEMENT_DESCRIPTION_CHARS} characters without control characters"
+                    ),
+                ));
+            }
+            if let Some(price) = price {
+                check_amount(*price, "the price")?;
+            }
+            if let Some(amount) = first_payment {
+                check_amount(*amount, "the first payment")?;
+            }
+            if payments_per_year.is_some_and(|n| !PAYMENTS_PER_YEAR.contains(&n)) {
+                return Err((
+                    RejectCode::InvalidRequest,
+                    "payments a year must be one of 1, 2, 4, 12, 26, 52 or 365 (or none, for a flexible schedule)".into(),
+                ));
+            }
+            if let Some(number) = phone {
+                check_payer(&Payer::Phone {
+                    number: number.clone(),
+                })?;
+            }
+            if !(60..=MAX_COUNTER_WAIT_S).contains(counter_wait_s) {
+                return Err((
+                    RejectCode::InvalidRequest,
+                    format!("the time at the counter of a sign-up must be 60-{MAX_COUNTER_WAIT_S} seconds"),
+                ));
+            }
+        }
         Command::Invoice {
             amount,
             order_id,
@@ -129,6 +191,13 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
     }
     Ok(())
 }
+
+/// Longest plan name and agreement description the customer is shown (MobilePay
+/// Subscriptions' limits).
+const MAX_PLAN_CHARS: usize = 30;
+const MAX_AGREEMENT_DESCRIPTION_CHARS: usize = 60;
+/// The schedules an agreement may have: payments a year.
+const PAYMENTS_PER_YEAR: [u32; 7] = [1, 2, 4, 12, 26, 52, 365];
 
 /// Shortest and longest phone number: E.164 numbers have at most 15 digits, and with the
 /// country code no number a backend pushes to has fewer than 10 (ePayment's own rule). The

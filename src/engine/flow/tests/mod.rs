@@ -4,6 +4,7 @@
 //! This module holds the harness that drives one record and checks the ordering rules after
 //! every step, and the records and answers the tests share; the tests are in files by subject.
 
+mod agreements;
 mod capabilities;
 mod capture_cancel;
 mod crash_points;

@@ -578,7 +578,14 @@ pub const FI_PROVIDER: &str = "7a3f4e5d-6c7b-48a9-9c3d-4e5f6a7b8c9d";
 
 impl Default for SubscriptionsFixtures {
     fn default() -> Self {
-        let provider = |merchant: &str, id: &str, name: &str, status, site: &str, address: &str, zip: &str, city: &str| {
+        let provider = |merchant: &str,
+                        id: &str,
+                        name: &str,
+                        status,
+                        site: &str,
+                        address: &str,
+                        zip: &str,
+                        city: &str| {
             SubscriptionProvider {
                 merchant_id: merchant.into(),
                 id: id.into(),
@@ -633,7 +640,10 @@ impl Default for SubscriptionsFixtures {
 }
 
 impl SubscriptionsFixtures {
-    pub fn providers_of<'a>(&'a self, merchant_id: &'a str) -> impl Iterator<Item = &'a SubscriptionProvider> + 'a {
+    pub fn providers_of<'a>(
+        &'a self,
+        merchant_id: &'a str,
+    ) -> impl Iterator<Item = &'a SubscriptionProvider> + 'a {
         self.providers
             .iter()
             .filter(move |p| p.merchant_id.eq_ignore_ascii_case(merchant_id))

@@ -58,7 +58,12 @@ pub fn check_app(apps: &[GatewayApp], headers: &HeaderMap) -> Result<(), Refused
 
 /// The app pair and a bearer token with `scope`; the merchant (`MerchantId`) the token was
 /// issued for.
-pub fn merchant(apps: &[GatewayApp], headers: &HeaderMap, now_secs: i64, scope: &str) -> Result<String, Refused> {
+pub fn merchant(
+    apps: &[GatewayApp],
+    headers: &HeaderMap,
+    now_secs: i64,
+    scope: &str,
+) -> Result<String, Refused> {
     check_app(apps, headers)?;
     let claims = bearer::authenticate(headers.get(AUTHORIZATION), now_secs).map_err(Refused::Token)?;
     if !claims.scope.iter().any(|s| s == scope) {

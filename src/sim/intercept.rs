@@ -7,8 +7,8 @@ use super::epayment::problem::EpError;
 use super::error::{render, ErrorAnswer, Family};
 use super::invoice::InvError;
 use super::observe::{
-    endpoint_name, is_epayment, is_invoice, is_oidc, is_subscriptions, FaultMode, FaultSpec, LogEntry, LOGGED_HEADERS,
-    SECRET_HEADERS,
+    endpoint_name, is_epayment, is_invoice, is_oidc, is_subscriptions, FaultMode, FaultSpec, LogEntry,
+    LOGGED_HEADERS, SECRET_HEADERS,
 };
 use super::oidc::error::OAuthError;
 use super::server::ConnectionKill;

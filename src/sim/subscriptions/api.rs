@@ -116,7 +116,12 @@ pub async fn patch_provider(
 
 /// `POST …/agreements`: `201 {id, links:[{rel:"mobile-pay", href}], one_off_payment_id?}`.
 /// No duplicate check: the same body twice makes two agreements.
-pub async fn create(State(sim): Sim, headers: HeaderMap, Path(provider_id): Path<String>, bytes: Bytes) -> Response {
+pub async fn create(
+    State(sim): Sim,
+    headers: HeaderMap,
+    Path(provider_id): Path<String>,
+    bytes: Bytes,
+) -> Response {
     let merchant = merchant_or_return!(sim, headers);
     let new = match input::agreement(&bytes) {
         Ok(n) => n,
@@ -159,11 +164,15 @@ fn page(query: &HashMap<String, String>) -> Result<(Option<AgreementStatus>, usi
     }
     let page_size = number("pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(SubsError::input(format!("pageSize must be between 1 and {MAX_PAGE_SIZE}.")));
+        return Err(SubsError::input(format!(
+            "pageSize must be between 1 and {MAX_PAGE_SIZE}."
+        )));
     }
     let status = match query.get("status").filter(|s| !s.trim().is_empty()) {
         None => None,
-        Some(s) => Some(AgreementStatus::parse(s).ok_or_else(|| SubsError::input(format!("Unknown status {s:?}.")))?),
+        Some(s) => Some(
+            AgreementStatus::parse(s).ok_or_else(|| SubsError::input(format!("Unknown status {s:?}.")))?,
+        ),
     };
     Ok((status, page_size, page_number))
 }
@@ -198,7 +207,11 @@ pub async fn list(
     }
 }
 
-pub async fn get(State(sim): Sim, headers: HeaderMap, Path((provider_id, id)): Path<(String, String)>) -> Response {
+pub async fn get(
+    State(sim): Sim,
+    headers: HeaderMap,
+    Path((provider_id, id)): Path<(String, String)>,
+) -> Response {
     let merchant = merchant_or_return!(sim, headers);
     let base = sim.base_url(&headers);
     let found = sim.with_subscriptions(|book, _| {
@@ -212,7 +225,11 @@ pub async fn get(State(sim): Sim, headers: HeaderMap, Path((provider_id, id)): P
 }
 
 /// `DELETE …/agreements/{id}`: `204`; 412 unless `Pending` or `Accepted`.
-pub async fn cancel(State(sim): Sim, headers: HeaderMap, Path((provider_id, id)): Path<(String, String)>) -> Response {
+pub async fn cancel(
+    State(sim): Sim,
+    headers: HeaderMap,
+    Path((provider_id, id)): Path<(String, String)>,
+) -> Response {
     let merchant = merchant_or_return!(sim, headers);
     match sim.with_subscriptions(|book, now| book.cancel_agreement(&merchant, &provider_id, &id, now)) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

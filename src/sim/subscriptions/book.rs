@@ -13,7 +13,9 @@ use super::error::{RefundError, SubsError};
 use super::input::{NewAgreement, NewOneOff, NewRefund};
 use super::lifecycle::{AgreementStatus, OneOffStatus, MINUTE, REFUND_WINDOW, RESERVATION_LIFETIME};
 use crate::sim::clock::Millis;
-use crate::sim::fixtures::{Fixtures, InvoiceUser, ProviderStatus, SubscriptionProvider, SubscriptionsFixtures};
+use crate::sim::fixtures::{
+    Fixtures, InvoiceUser, ProviderStatus, SubscriptionProvider, SubscriptionsFixtures,
+};
 use std::collections::HashMap;
 
 #[derive(Debug)]
@@ -96,7 +98,9 @@ impl OneOff {
             OneOffStatus::Requested if !self.with_agreement => {
                 Some(self.created_at() + self.new.expiration_timeout_minutes * MINUTE)
             }
-            OneOffStatus::Reserved => self.at(OneOffStatus::Reserved).map(|at| at + RESERVATION_LIFETIME),
+            OneOffStatus::Reserved => self
+                .at(OneOffStatus::Reserved)
+                .map(|at| at + RESERVATION_LIFETIME),
             _ => None,
         }
     }
@@ -184,7 +188,11 @@ impl Book {
     }
 
     fn card_expired(&self, phone: Option<&str>) -> bool {
-        phone.is_some_and(|p| self.users.iter().any(|u| u.card_expired && digits_only(&u.phone) == p))
+        phone.is_some_and(|p| {
+            self.users
+                .iter()
+                .any(|u| u.card_expired && digits_only(&u.phone) == p)
+        })
     }
 
     pub fn provider(&self, merchant_id: &str, provider_id: &str) -> Option<&SubscriptionProvider> {
@@ -192,11 +200,22 @@ impl Book {
     }
 
     pub fn callback_url(&self, provider_id: &str) -> Option<&str> {
-        self.callback_urls.get(&provider_id.to_lowercase()).map(String::as_str)
+        self.callback_urls
+            .get(&provider_id.to_lowercase())
+            .map(String::as_str)
     }
 
-    pub fn set_callback_url(&mut self, merchant_id: &str, provider_id: &str, url: String) -> Result<(), SubsError> {
-        let id = self.provider(merchant_id, provider_id).ok_or(SubsError::NotFound)?.id.to_lowercase();
+    pub fn set_callback_url(
+        &mut self,
+        merchant_id: &str,
+        provider_id: &str,
+        url: String,
+    ) -> Result<(), SubsError> {
+        let id = self
+            .provider(merchant_id, provider_id)
+            .ok_or(SubsError::NotFound)?
+            .id
+            .to_lowercase();
         self.callback_urls.insert(id, url);
         Ok(())
     }
@@ -211,7 +230,8 @@ impl Book {
 
     /// The merchant's agreement `id` under `provider_id`; another provider's is not found.
     pub fn agreement(&self, merchant_id: &str, provider_id: &str, id: &str) -> Option<&Agreement> {
-        self.agreement_index(merchant_id, provider_id, id).map(|i| &self.agreements[i])
+        self.agreement_index(merchant_id, provider_id, id)
+            .map(|i| &self.agreements[i])
     }
 
     /// One page of the provider's agreements, oldest first so that pages stay put while new
@@ -226,7 +246,10 @@ impl Book {
     ) -> Vec<&Agreement> {
         self.agreements
             .iter()
-            .filter(|a| a.merchant_id.eq_ignore_ascii_case(merchant_id) && a.provider_id.eq_ignore_ascii_case(provider_id))
+            .filter(|a| {
+                a.merchant_id.eq_ignore_ascii_case(merchant_id)
+                    && a.provider_id.eq_ignore_ascii_case(provider_id)
+            })
             .filter(|a| status.is_none_or(|s| a.status == s))
             .skip(page_size.saturating_mul(page_number.saturating_sub(1)))
             .take(page_size)
@@ -241,9 +264,13 @@ impl Book {
         new: NewAgreement,
         now: Millis,
     ) -> Result<&Agreement, SubsError> {
-        let provider = self.provider(merchant_id, provider_id).ok_or(SubsError::NotFound)?;
+        let provider = self
+            .provider(merchant_id, provider_id)
+            .ok_or(SubsError::NotFound)?;
         if provider.status != ProviderStatus::Enabled {
-            return Err(SubsError::precondition("The subscription provider is not enabled."));
+            return Err(SubsError::precondition(
+                "The subscription provider is not enabled.",
+            ));
         }
         let provider_id = provider.id.to_lowercase();
         let id = uuid::Uuid::new_v4().to_string();
@@ -289,8 +316,16 @@ impl Book {
 
     /// The merchant cancels a `Pending` or `Accepted` agreement (§3.6); every one-off on it
     /// that is requested or reserved is cancelled with it.
-    pub fn cancel_agreement(&mut self, merchant_id: &str, provider_id: &str, id: &str, now: Millis) -> Result<(), SubsError> {
-        let i = self.agreement_index(merchant_id, provider_id, id).ok_or(SubsError::NotFound)?;
+    pub fn cancel_agreement(
+        &mut self,
+        merchant_id: &str,
+        provider_id: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<(), SubsError> {
+        let i = self
+            .agreement_index(merchant_id, provider_id, id)
+            .ok_or(SubsError::NotFound)?;
         let status = self.agreements[i].status;
         if !status.cancelable() {
             return Err(SubsError::precondition(format!(
@@ -312,22 +347,44 @@ impl Book {
         }
     }
 
-    fn one_off_index(&self, merchant_id: &str, provider_id: &str, agreement_id: &str, id: &str) -> Option<usize> {
+    fn one_off_index(
+        &self,
+        merchant_id: &str,
+        provider_id: &str,
+        agreement_id: &str,
+        id: &str,
+    ) -> Option<usize> {
         let agreement = self.agreement(merchant_id, provider_id, agreement_id)?;
         self.one_offs
             .iter()
             .position(|o| o.id.eq_ignore_ascii_case(id) && o.agreement_id == agreement.id)
     }
 
-    pub fn one_off(&self, merchant_id: &str, provider_id: &str, agreement_id: &str, id: &str) -> Option<&OneOff> {
+    pub fn one_off(
+        &self,
+        merchant_id: &str,
+        provider_id: &str,
+        agreement_id: &str,
+        id: &str,
+    ) -> Option<&OneOff> {
         self.one_off_index(merchant_id, provider_id, agreement_id, id)
             .map(|j| &self.one_offs[j])
     }
 
     /// The agreement's one-offs, oldest first; `None` when the agreement is not found.
-    pub fn one_offs_of(&self, merchant_id: &str, provider_id: &str, agreement_id: &str) -> Option<Vec<&OneOff>> {
+    pub fn one_offs_of(
+        &self,
+        merchant_id: &str,
+        provider_id: &str,
+        agreement_id: &str,
+    ) -> Option<Vec<&OneOff>> {
         let agreement = self.agreement(merchant_id, provider_id, agreement_id)?;
-        Some(self.one_offs.iter().filter(|o| o.agreement_id == agreement.id).collect())
+        Some(
+            self.one_offs
+                .iter()
+                .filter(|o| o.agreement_id == agreement.id)
+                .collect(),
+        )
     }
 
     /// A one-off on an `Accepted` agreement (§3.7 flows 2 and 3). With `auto_reserve` it is
@@ -383,7 +440,14 @@ impl Book {
     }
 
     /// The merchant cancels a requested or reserved one-off.
-    pub fn cancel_one_off(&mut self, merchant_id: &str, provider_id: &str, agreement_id: &str, id: &str, now: Millis) -> Result<(), SubsError> {
+    pub fn cancel_one_off(
+        &mut self,
+        merchant_id: &str,
+        provider_id: &str,
+        agreement_id: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<(), SubsError> {
         let j = self
             .one_off_index(merchant_id, provider_id, agreement_id, id)
             .ok_or(SubsError::NotFound)?;
@@ -401,7 +465,14 @@ impl Book {
     /// Captures a reserved one-off, all of it, once. A second capture and a capture of a
     /// one-off that is not reserved are refused with 412 (the reference records no answer for
     /// either, §6); a client that lost a capture's answer reads the one-off instead.
-    pub fn capture(&mut self, merchant_id: &str, provider_id: &str, agreement_id: &str, id: &str, now: Millis) -> Result<(), SubsError> {
+    pub fn capture(
+        &mut self,
+        merchant_id: &str,
+        provider_id: &str,
+        agreement_id: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<(), SubsError> {
         let j = self
             .one_off_index(merchant_id, provider_id, agreement_id, id)
             .ok_or(SubsError::NotFound)?;
@@ -412,7 +483,9 @@ impl Book {
                 one_off.set(OneOffStatus::Captured, now);
                 Ok(())
             }
-            OneOffStatus::Captured => Err(SubsError::precondition("The one-off payment is already captured.")),
+            OneOffStatus::Captured => Err(SubsError::precondition(
+                "The one-off payment is already captured.",
+            )),
             other => Err(SubsError::precondition(format!(
                 "The one-off payment is {other}, not Reserved, and cannot be captured."
             ))),
@@ -420,9 +493,20 @@ impl Book {
     }
 
     /// The refunds of one payment, oldest first; `None` when the payment is not found.
-    pub fn refunds_of(&self, merchant_id: &str, provider_id: &str, agreement_id: &str, payment_id: &str) -> Option<Vec<&Refund>> {
+    pub fn refunds_of(
+        &self,
+        merchant_id: &str,
+        provider_id: &str,
+        agreement_id: &str,
+        payment_id: &str,
+    ) -> Option<Vec<&Refund>> {
         let one_off = self.one_off(merchant_id, provider_id, agreement_id, payment_id)?;
-        Some(self.refunds.iter().filter(|r| r.payment_id == one_off.id).collect())
+        Some(
+            self.refunds
+                .iter()
+                .filter(|r| r.payment_id == one_off.id)
+                .collect(),
+        )
     }
 
     /// Refunds a captured one-off (§3.9): everything not yet refunded when no amount is given,
@@ -448,7 +532,10 @@ impl Book {
             ));
         };
         if now > captured_at + REFUND_WINDOW {
-            return Err(RefundError::declined("60006", "The payment is older than 90 days."));
+            return Err(RefundError::declined(
+                "60006",
+                "The payment is older than 90 days.",
+            ));
         }
         let refunded: i64 = self
             .refunds
@@ -458,7 +545,10 @@ impl Book {
             .sum();
         let left = one_off.captured_minor - refunded;
         if left <= 0 {
-            return Err(RefundError::declined("60001", "The payment is already fully refunded."));
+            return Err(RefundError::declined(
+                "60001",
+                "The payment is already fully refunded.",
+            ));
         }
         let amount = new.amount_minor.unwrap_or(left);
         if amount > left {
@@ -486,7 +576,13 @@ impl Book {
     /// The user swipes to accept a pending agreement. With a one-off in its body, the
     /// agreement is accepted only together with the one-off's reservation; a declined card
     /// leaves both as they were (the user may try another card, or let it expire).
-    fn accept_agreement(&mut self, i: usize, phone: Option<String>, card_fails: bool, now: Millis) -> Result<(), SubsError> {
+    fn accept_agreement(
+        &mut self,
+        i: usize,
+        phone: Option<String>,
+        card_fails: bool,
+        now: Millis,
+    ) -> Result<(), SubsError> {
         let agreement = &self.agreements[i];
         if agreement.status != AgreementStatus::Pending {
             return Err(SubsError::precondition(format!(
@@ -519,7 +615,9 @@ impl Book {
     fn reject_agreement(&mut self, i: usize, now: Millis) -> Result<(), SubsError> {
         let status = self.agreements[i].status;
         if status != AgreementStatus::Pending {
-            return Err(SubsError::precondition(format!("The agreement is {status}, not Pending.")));
+            return Err(SubsError::precondition(format!(
+                "The agreement is {status}, not Pending."
+            )));
         }
         self.agreements[i].set(AgreementStatus::Rejected, now);
         self.end_one_offs(i, now);
@@ -528,7 +626,13 @@ impl Book {
 
     /// The sandbox user simulation's `PATCH /api/agreements/v1/{id}` as the test user at
     /// `phone`: `Accepted` or `Rejected`.
-    pub fn user_answer_agreement(&mut self, id: &str, phone: &str, accept: bool, now: Millis) -> Result<(), SubsError> {
+    pub fn user_answer_agreement(
+        &mut self,
+        id: &str,
+        phone: &str,
+        accept: bool,
+        now: Millis,
+    ) -> Result<(), SubsError> {
         let i = self.any_agreement(id).ok_or(SubsError::NotFound)?;
         if accept {
             self.accept_agreement(i, Some(phone.to_string()), false, now)
@@ -613,7 +717,12 @@ impl Book {
     /// The landing page of an agreement's link, or of a one-off's, is opened (its QR code
     /// scanned): what it shows, or `None` once there is nothing left to confirm. The bound
     /// scripted customer, if any, acts `delayMs` later.
-    pub fn open_link(&mut self, agreement_id: &str, one_off_id: Option<&str>, now: Millis) -> Option<Landing> {
+    pub fn open_link(
+        &mut self,
+        agreement_id: &str,
+        one_off_id: Option<&str>,
+        now: Millis,
+    ) -> Option<Landing> {
         let i = self.any_agreement(agreement_id)?;
         let agreement = &mut self.agreements[i];
         let delay = agreement.customer.as_ref().map(|c| Millis::from(c.delay_ms));
@@ -662,7 +771,9 @@ impl Book {
         let agreements = self.agreements.iter().enumerate().flat_map(|(i, a)| {
             let pending = a.status == AgreementStatus::Pending;
             [
-                a.customer_due.filter(|_| pending).map(|at| (at, Event::AgreementCustomer(i))),
+                a.customer_due
+                    .filter(|_| pending)
+                    .map(|at| (at, Event::AgreementCustomer(i))),
                 pending.then(|| (a.expires_at(), Event::AgreementExpiry(i))),
             ]
         });
@@ -689,8 +800,13 @@ impl Book {
             Event::AgreementCustomer(i) => {
                 let agreement = &mut self.agreements[i];
                 agreement.customer_due = None;
-                let Some(customer) = agreement.customer.clone() else { return };
-                let phone = customer.phone.clone().or(agreement.new.mobile_phone_number.clone());
+                let Some(customer) = agreement.customer.clone() else {
+                    return;
+                };
+                let phone = customer
+                    .phone
+                    .clone()
+                    .or(agreement.new.mobile_phone_number.clone());
                 let outcome = match customer.action {
                     Action::Accept => self.accept_agreement(i, phone, false, at),
                     Action::CardFails => self.accept_agreement(i, phone, true, at),
@@ -705,13 +821,23 @@ impl Book {
                 self.one_offs[j].customer_due = None;
                 let agreement_id = self.one_offs[j].agreement_id.clone();
                 let id = self.one_offs[j].id.clone();
-                let Some(i) = self.any_agreement(&agreement_id) else { return };
-                let Some(customer) = self.agreements[i].customer.clone() else { return };
+                let Some(i) = self.any_agreement(&agreement_id) else {
+                    return;
+                };
+                let Some(customer) = self.agreements[i].customer.clone() else {
+                    return;
+                };
                 let phone = self.agreements[i].user.clone();
                 let outcome = match customer.action {
-                    Action::Accept => self.user_answer_one_off(&agreement_id, &id, phone.as_deref(), true, false, at),
-                    Action::CardFails => self.user_answer_one_off(&agreement_id, &id, phone.as_deref(), true, true, at),
-                    Action::Reject => self.user_answer_one_off(&agreement_id, &id, phone.as_deref(), false, false, at),
+                    Action::Accept => {
+                        self.user_answer_one_off(&agreement_id, &id, phone.as_deref(), true, false, at)
+                    }
+                    Action::CardFails => {
+                        self.user_answer_one_off(&agreement_id, &id, phone.as_deref(), true, true, at)
+                    }
+                    Action::Reject => {
+                        self.user_answer_one_off(&agreement_id, &id, phone.as_deref(), false, false, at)
+                    }
                     Action::Ignore => Ok(()),
                 };
                 if let Err(e) = outcome {
@@ -724,5 +850,141 @@ impl Book {
             }
             Event::OneOffExpiry(j) => self.one_offs[j].set(OneOffStatus::Expired, at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::fixtures::{DK_MERCHANT_ID, DK_PROVIDER, INVOICE_EXPIRED_CARD_PHONE};
+    use crate::sim::subscriptions::input;
+    use serde_json::json;
+
+    const T0: Millis = 1_800_000_000_000;
+
+    fn new(timeout: i64, one_off: bool) -> NewAgreement {
+        let mut body = json!({
+            "currency": "DKK", "country_code": "DK", "plan": "Brødklub", "amount": "49",
+            "expiration_timeout_minutes": timeout, "external_id": "C-1",
+            "links": [
+                {"rel": "user-redirect", "href": "https://shop.example/done"},
+                {"rel": "success-callback", "href": "https://shop.example/ok"},
+                {"rel": "cancel-callback", "href": "https://shop.example/cancel"}
+            ],
+        });
+        if one_off {
+            body["one_off_payment"] = json!({"amount": "100", "external_id": "O-1", "description": "Start"});
+        }
+        input::agreement(body.to_string().as_bytes()).unwrap()
+    }
+
+    fn customer(action: Action, delay_ms: u32) -> Customer {
+        Customer {
+            phone: None,
+            action,
+            delay_ms,
+            without_link: true,
+        }
+    }
+
+    fn statuses<S: Copy>(h: &[(S, Millis)]) -> Vec<(S, Millis)> {
+        h.iter().map(|(s, at)| (*s, at - T0)).collect()
+    }
+
+    #[test]
+    fn acceptance_reserves_the_one_off_and_an_uncaptured_reservation_expires() {
+        let mut book = Book::new(&Fixtures::default());
+        book.customers.add(customer(Action::Accept, 2_000));
+        let id = book
+            .create_agreement(DK_MERCHANT_ID, DK_PROVIDER, new(5, true), T0)
+            .unwrap()
+            .id
+            .clone();
+        book.tick(T0 + RESERVATION_LIFETIME + 10 * MINUTE);
+        let a = &book.agreements()[0];
+        assert_eq!(a.id, id);
+        assert_eq!(
+            statuses(&a.history),
+            [(AgreementStatus::Pending, 0), (AgreementStatus::Accepted, 2_000)]
+        );
+        let o = &book.one_offs()[0];
+        assert_eq!(
+            statuses(&o.history),
+            [
+                (OneOffStatus::Requested, 0),
+                (OneOffStatus::Reserved, 2_000),
+                (OneOffStatus::Expired, 2_000 + RESERVATION_LIFETIME)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_declined_card_keeps_the_agreement_pending_until_it_expires_and_cancels_the_one_off() {
+        let mut book = Book::new(&Fixtures::default());
+        book.create_agreement(DK_MERCHANT_ID, DK_PROVIDER, new(5, true), T0)
+            .unwrap();
+        let id = book.agreements()[0].id.clone();
+        let phone = digits_only(INVOICE_EXPIRED_CARD_PHONE);
+        let refused = book
+            .user_answer_agreement(&id, &phone, true, T0 + 1_000)
+            .unwrap_err();
+        assert!(matches!(refused, SubsError::Precondition(_)));
+        book.tick(T0 + 5 * MINUTE - 1);
+        assert_eq!(book.agreements()[0].status, AgreementStatus::Pending);
+        book.tick(T0 + 5 * MINUTE);
+        assert_eq!(
+            statuses(&book.agreements()[0].history).last(),
+            Some(&(AgreementStatus::Expired, 5 * MINUTE))
+        );
+        assert_eq!(
+            statuses(&book.one_offs()[0].history).last(),
+            Some(&(OneOffStatus::Cancelled, 5 * MINUTE))
+        );
+        assert_eq!(book.agreements()[0].reservation_failures, 1);
+    }
+
+    #[test]
+    fn refunds_add_up_to_the_captured_amount_within_ninety_days() {
+        let mut book = Book::new(&Fixtures::default());
+        book.customers.add(customer(Action::Accept, 0));
+        book.create_agreement(DK_MERCHANT_ID, DK_PROVIDER, new(5, true), T0)
+            .unwrap();
+        book.tick(T0);
+        let (a, o) = (book.agreements()[0].id.clone(), book.one_offs()[0].id.clone());
+        book.capture(DK_MERCHANT_ID, DK_PROVIDER, &a, &o, T0).unwrap();
+        let refund = |amount: Option<i64>| NewRefund {
+            amount_minor: amount,
+            status_callback_url: "https://shop.example/r".into(),
+            external_id: None,
+        };
+        let code = |e: RefundError| match e {
+            RefundError::Declined { code, .. } => code,
+            other => panic!("{other:?}"),
+        };
+        book.refund(DK_MERCHANT_ID, DK_PROVIDER, &a, &o, refund(Some(4_000)), T0)
+            .unwrap();
+        let over = book
+            .refund(DK_MERCHANT_ID, DK_PROVIDER, &a, &o, refund(Some(6_001)), T0)
+            .unwrap_err();
+        assert_eq!(code(over), "60002");
+        let rest = book
+            .refund(DK_MERCHANT_ID, DK_PROVIDER, &a, &o, refund(None), T0)
+            .unwrap();
+        assert_eq!(rest.amount_minor, 6_000);
+        let full = book
+            .refund(DK_MERCHANT_ID, DK_PROVIDER, &a, &o, refund(None), T0)
+            .unwrap_err();
+        assert_eq!(code(full), "60001");
+        let late = book
+            .refund(
+                DK_MERCHANT_ID,
+                DK_PROVIDER,
+                &a,
+                &o,
+                refund(Some(10)),
+                T0 + REFUND_WINDOW + 1,
+            )
+            .unwrap_err();
+        assert_eq!(code(late), "60006");
     }
 }

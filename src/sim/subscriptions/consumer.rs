@@ -51,19 +51,30 @@ fn done(outcome: Result<(), SubsError>, headers: &HeaderMap) -> Response {
 }
 
 /// `PATCH /api/agreements/v1/{id}` `{"status":"Accepted"|"Rejected"}`: `204`.
-pub async fn answer_agreement(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>, bytes: Bytes) -> Response {
+pub async fn answer_agreement(
+    State(sim): Sim,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
     sim.with_subscriptions(|book, now| {
         let phone = match user(book, &headers) {
             Ok(p) => p,
             Err(r) => return *r,
         };
-        let outcome = decision(&bytes).and_then(|accept| book.user_answer_agreement(&id, &phone, accept, now));
+        let outcome =
+            decision(&bytes).and_then(|accept| book.user_answer_agreement(&id, &phone, accept, now));
         done(outcome, &headers)
     })
 }
 
 /// `PATCH /api/users/v1/me/agreements/{id}` `{"status":"Canceled"}`: `204`.
-pub async fn cancel_agreement(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>, bytes: Bytes) -> Response {
+pub async fn cancel_agreement(
+    State(sim): Sim,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
     sim.with_subscriptions(|book, now| {
         let phone = match user(book, &headers) {
             Ok(p) => p,
@@ -90,8 +101,9 @@ pub async fn answer_one_off(
             Ok(p) => p,
             Err(r) => return *r,
         };
-        let outcome = decision(&bytes)
-            .and_then(|accept| book.user_answer_one_off(&agreement_id, &id, Some(&phone), accept, false, now));
+        let outcome = decision(&bytes).and_then(|accept| {
+            book.user_answer_one_off(&agreement_id, &id, Some(&phone), accept, false, now)
+        });
         done(outcome, &headers)
     })
 }

@@ -77,7 +77,10 @@ pub enum RefundError {
     Input(String),
     /// 412: MobilePay declines the refund; `code` is the refund callback's `status_code`
     /// (§3.9) that said so asynchronously before 2024.
-    Declined { code: &'static str, message: String },
+    Declined {
+        code: &'static str,
+        message: String,
+    },
     /// 404, no body.
     NotFound,
     Server,

@@ -22,5 +22,6 @@ pub fn merchant(sim: &SimContext, headers: &HeaderMap) -> Result<String, Box<Res
 
 /// The app pair alone, for the sandbox's user simulation.
 pub fn check_app(book: &Book, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    gateway::check_app(&book.fixtures().gateway_apps, headers).map_err(|refused| Box::new(refused.into_response()))
+    gateway::check_app(&book.fixtures().gateway_apps, headers)
+        .map_err(|refused| Box::new(refused.into_response()))
 }

@@ -131,7 +131,10 @@ impl Fields<'_> {
         match self.present(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(SubsError::input(format!("{} must be true or false.", self.name(key)))),
+            Some(_) => Err(SubsError::input(format!(
+                "{} must be true or false.",
+                self.name(key)
+            ))),
         }
     }
 
@@ -158,14 +161,20 @@ fn links(value: Option<&Value>, allowed: &[&str], field: &str) -> Result<Vec<Lin
     let list = match value {
         None => return Ok(Vec::new()),
         Some(Value::Array(list)) => list,
-        Some(_) => return Err(SubsError::input(format!("{field} must be a list of {{rel, href}}."))),
+        Some(_) => {
+            return Err(SubsError::input(format!(
+                "{field} must be a list of {{rel, href}}."
+            )))
+        }
     };
     let mut out: Vec<Link> = Vec::new();
     for item in list {
         let rel = item.get("rel").and_then(Value::as_str);
         let href = item.get("href").and_then(Value::as_str);
         let (Some(rel), Some(href)) = (rel, href) else {
-            return Err(SubsError::input(format!("Every {field} entry needs rel and href.")));
+            return Err(SubsError::input(format!(
+                "Every {field} entry needs rel and href."
+            )));
         };
         if !allowed.contains(&rel) {
             return Err(SubsError::input(format!("{field}: unknown rel {rel:?}.")));
@@ -208,7 +217,11 @@ pub fn agreement(bytes: &[u8]) -> Result<NewAgreement, SubsError> {
     let country_code = match f.required_string("country_code", 2)?.as_str() {
         "DK" => "DK",
         "FI" => "FI",
-        other => return Err(SubsError::input(format!("country_code {other:?} is not DK or FI."))),
+        other => {
+            return Err(SubsError::input(format!(
+                "country_code {other:?} is not DK or FI."
+            )))
+        }
     };
     if (currency, country_code) != ("DKK", "DK") && (currency, country_code) != ("EUR", "FI") {
         return Err(SubsError::input(format!(
@@ -231,13 +244,18 @@ pub fn agreement(bytes: &[u8]) -> Result<NewAgreement, SubsError> {
     let mobile = match f.string("mobile_phone_number", 20)? {
         None => None,
         Some(raw) => Some(mobile_phone_number(&raw).ok_or_else(|| {
-            SubsError::input("mobile_phone_number must be 45 and 8 digits (or 358 and digits), without + or spaces.")
+            SubsError::input(
+                "mobile_phone_number must be 45 and 8 digits (or 358 and digits), without + or spaces.",
+            )
         })?),
     };
     let mut allowed = REQUIRED_LINKS.to_vec();
     allowed.push(OPTIONAL_LINK);
     let links = links(map.get("links").filter(|v| !v.is_null()), &allowed, "links")?;
-    if let Some(missing) = REQUIRED_LINKS.iter().find(|rel| !links.iter().any(|l| l.rel == **rel)) {
+    if let Some(missing) = REQUIRED_LINKS
+        .iter()
+        .find(|rel| !links.iter().any(|l| l.rel == **rel))
+    {
         return Err(SubsError::input(format!("links must contain {missing}.")));
     }
     f.boolean("disable_notification_management")?;
@@ -257,7 +275,9 @@ pub fn agreement(bytes: &[u8]) -> Result<NewAgreement, SubsError> {
         external_id: f.string("external_id", EXTERNAL_ID_MAX)?,
         expiration_timeout_minutes,
         mobile_phone_number: mobile,
-        retention_period_hours: f.in_range("retention_period_hours", RETENTION_HOURS)?.unwrap_or(0),
+        retention_period_hours: f
+            .in_range("retention_period_hours", RETENTION_HOURS)?
+            .unwrap_or(0),
         links,
         one_off,
     })
@@ -268,7 +288,10 @@ fn one_off_fields(f: &Fields<'_>, on_existing: bool) -> Result<NewOneOff, SubsEr
         .amount("amount")?
         .ok_or_else(|| SubsError::input(format!("{} is required.", f.name("amount"))))?;
     if amount_minor <= 0 {
-        return Err(SubsError::input(format!("{} must be greater than 0.", f.name("amount"))));
+        return Err(SubsError::input(format!(
+            "{} must be greater than 0.",
+            f.name("amount")
+        )));
     }
     let links = if on_existing {
         links(f.present("links"), &["user-redirect"], "links")?
@@ -318,7 +341,9 @@ pub fn refund(bytes: &[u8]) -> Result<NewRefund, SubsError> {
 /// `/payment_status_callback_url`, the only change the API allowed; the new URL.
 pub fn callback_patch(bytes: &[u8]) -> Result<String, SubsError> {
     let Ok(Value::Array(ops)) = serde_json::from_slice::<Value>(bytes) else {
-        return Err(SubsError::input("The request body must be a JSON Patch document (a list of operations)."));
+        return Err(SubsError::input(
+            "The request body must be a JSON Patch document (a list of operations).",
+        ));
     };
     let mut url = None;
     for op in &ops {
@@ -327,7 +352,9 @@ pub fn callback_patch(bytes: &[u8]) -> Result<String, SubsError> {
             return Err(SubsError::input("Only the replace operation is supported."));
         }
         if field("path") != Some("/payment_status_callback_url") {
-            return Err(SubsError::input("Only /payment_status_callback_url can be replaced."));
+            return Err(SubsError::input(
+                "Only /payment_status_callback_url can be replaced.",
+            ));
         }
         let value = field("value").ok_or_else(|| SubsError::input("value must be a URL."))?;
         if !is_https(value) {
@@ -385,7 +412,10 @@ mod tests {
         assert_eq!((a.amount_minor, a.currency, a.frequency), (Some(4_900), "DKK", 0));
         assert_eq!(a.mobile_phone_number.as_deref(), Some("4512345678"));
         let one_off = a.one_off.unwrap();
-        assert_eq!((one_off.amount_minor, one_off.expiration_timeout_minutes), (1_050, 1_440));
+        assert_eq!(
+            (one_off.amount_minor, one_off.expiration_timeout_minutes),
+            (1_050, 1_440)
+        );
     }
 
     #[test]
@@ -394,15 +424,35 @@ mod tests {
             ("countryCode", json!(null), "country_code is required"),
             ("currency", json!("EUR"), "does not go with"),
             ("plan", json!("x".repeat(31)), "plan must be at most 30"),
-            ("description", json!("x".repeat(61)), "description must be at most 60"),
-            ("external_id", json!("x".repeat(65)), "external_id must be at most 64"),
-            ("expiration_timeout_minutes", json!(181_441), "between 1 and 181440"),
+            (
+                "description",
+                json!("x".repeat(61)),
+                "description must be at most 60",
+            ),
+            (
+                "external_id",
+                json!("x".repeat(65)),
+                "external_id must be at most 64",
+            ),
+            (
+                "expiration_timeout_minutes",
+                json!(181_441),
+                "between 1 and 181440",
+            ),
             ("retention_period_hours", json!(25), "between 0 and 24"),
             ("frequency", json!(3), "frequency must be one of"),
             ("mobile_phone_number", json!("+4512345678"), "without +"),
             ("amount", json!("10,50"), "at most two decimals"),
-            ("links", json!([{"rel": "user-redirect", "href": "https://a.example"}]), "links must contain success-callback"),
-            ("one_off_payment", json!({"amount": 0, "external_id": "x"}), "one_off_payment.amount must be greater than 0"),
+            (
+                "links",
+                json!([{"rel": "user-redirect", "href": "https://a.example"}]),
+                "links must contain success-callback",
+            ),
+            (
+                "one_off_payment",
+                json!({"amount": 0, "external_id": "x"}),
+                "one_off_payment.amount must be greater than 0",
+            ),
         ];
         for (field, value, expected) in cases {
             let mut v = valid();
@@ -413,7 +463,9 @@ mod tests {
                 v[field] = value;
             }
             let err = agreement(&body(&v)).unwrap_err();
-            let SubsError::Input(message) = err else { panic!("{field}: {err:?}") };
+            let SubsError::Input(message) = err else {
+                panic!("{field}: {err:?}")
+            };
             assert!(message.contains(expected), "{field}: {message}");
         }
     }
@@ -424,9 +476,15 @@ mod tests {
         v["links"][0]["href"] = json!("http://shop.example/done");
         assert!(agreement(&body(&v)).is_err());
         let mut v = valid();
-        v["links"].as_array_mut().unwrap().push(json!({"rel": "cancel-redirect", "href": "https://shop.example/me"}));
+        v["links"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"rel": "cancel-redirect", "href": "https://shop.example/me"}));
         assert_eq!(agreement(&body(&v)).unwrap().links.len(), 4);
-        v["links"].as_array_mut().unwrap().push(json!({"rel": "mobile-pay", "href": "https://x.example"}));
+        v["links"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"rel": "mobile-pay", "href": "https://x.example"}));
         assert!(agreement(&body(&v)).is_err());
     }
 
@@ -437,12 +495,27 @@ mod tests {
         assert!(refund(br#"{"amount":0.09,"status_callback_url":"https://a.example/r"}"#).is_err());
         assert!(refund(br#"{"amount":"1.00","status_callback_url":"http://a.example/r"}"#).is_err());
         assert_eq!(
-            callback_patch(br#"[{"op":"replace","path":"/payment_status_callback_url","value":"https://a.example/cb"}]"#).unwrap(),
+            callback_patch(
+                br#"[{"op":"replace","path":"/payment_status_callback_url","value":"https://a.example/cb"}]"#
+            )
+            .unwrap(),
             "https://a.example/cb"
         );
-        assert!(callback_patch(br#"[{"op":"replace","path":"/payment_status_callback_url","value":"http://a.example/cb"}]"#).is_err());
-        assert!(callback_patch(br#"[{"op":"add","path":"/payment_status_callback_url","value":"https://a.example"}]"#).is_err());
-        assert_eq!(user_status(br#"{"status":"Accepted"}"#).as_deref(), Some("Accepted"));
-        assert_eq!(user_status(br#"[{"op":"replace","path":"/status","value":"Rejected"}]"#).as_deref(), Some("Rejected"));
+        assert!(callback_patch(
+            br#"[{"op":"replace","path":"/payment_status_callback_url","value":"http://a.example/cb"}]"#
+        )
+        .is_err());
+        assert!(callback_patch(
+            br#"[{"op":"add","path":"/payment_status_callback_url","value":"https://a.example"}]"#
+        )
+        .is_err());
+        assert_eq!(
+            user_status(br#"{"status":"Accepted"}"#).as_deref(),
+            Some("Accepted")
+        );
+        assert_eq!(
+            user_status(br#"[{"op":"replace","path":"/status","value":"Rejected"}]"#).as_deref(),
+            Some("Rejected")
+        );
     }
 }

@@ -49,7 +49,9 @@ impl AgreementStatus {
         if text.eq_ignore_ascii_case("Cancelled") {
             return Some(AgreementStatus::Canceled);
         }
-        Self::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(text))
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(text))
     }
 
     /// The merchant cancels a `Pending` or `Accepted` agreement; nothing else.
@@ -116,13 +118,19 @@ mod tests {
     fn list_filter_reads_state_names_and_old_spellings() {
         assert_eq!(AgreementStatus::parse("pending"), Some(AgreementStatus::Pending));
         assert_eq!(AgreementStatus::parse("Active"), Some(AgreementStatus::Accepted));
-        assert_eq!(AgreementStatus::parse("CANCELLED"), Some(AgreementStatus::Canceled));
+        assert_eq!(
+            AgreementStatus::parse("CANCELLED"),
+            Some(AgreementStatus::Canceled)
+        );
         assert_eq!(AgreementStatus::parse("Paused"), None);
     }
 
     #[test]
     fn only_pending_and_accepted_agreements_can_be_cancelled() {
-        let allowed: Vec<_> = AgreementStatus::ALL.into_iter().filter(|s| s.cancelable()).collect();
+        let allowed: Vec<_> = AgreementStatus::ALL
+            .into_iter()
+            .filter(|s| s.cancelable())
+            .collect();
         assert_eq!(allowed, [AgreementStatus::Pending, AgreementStatus::Accepted]);
         assert!(!OneOffStatus::Captured.cancelable() && OneOffStatus::Reserved.cancelable());
     }

@@ -39,7 +39,8 @@ pub mod paths {
     pub const PROVIDER: &str = "/subscriptions/api/providers/{provider_id}";
     pub const AGREEMENTS: &str = "/subscriptions/api/providers/{provider_id}/agreements";
     pub const AGREEMENT: &str = "/subscriptions/api/providers/{provider_id}/agreements/{agreement_id}";
-    pub const ONE_OFFS: &str = "/subscriptions/api/providers/{provider_id}/agreements/{agreement_id}/oneoffpayments";
+    pub const ONE_OFFS: &str =
+        "/subscriptions/api/providers/{provider_id}/agreements/{agreement_id}/oneoffpayments";
     pub const ONE_OFF: &str =
         "/subscriptions/api/providers/{provider_id}/agreements/{agreement_id}/oneoffpayments/{payment_id}";
     pub const CAPTURE: &str =

@@ -56,7 +56,16 @@ mod tests {
 
     #[test]
     fn refuses_commas_exponents_and_fractions_of_a_cent() {
-        for bad in [json!("10,99"), json!("1e3"), json!(1.001), json!("abc"), json!(""), json!(".5"), json!(null), json!(true)] {
+        for bad in [
+            json!("10,99"),
+            json!("1e3"),
+            json!(1.001),
+            json!("abc"),
+            json!(""),
+            json!(".5"),
+            json!(null),
+            json!(true),
+        ] {
             assert_eq!(minor_units(&bad), None, "{bad}");
         }
     }

@@ -21,7 +21,11 @@ use std::sync::Arc;
 
 type Sim = State<Arc<SimContext>>;
 
-pub async fn list(State(sim): Sim, headers: HeaderMap, Path((provider_id, agreement_id)): Path<(String, String)>) -> Response {
+pub async fn list(
+    State(sim): Sim,
+    headers: HeaderMap,
+    Path((provider_id, agreement_id)): Path<(String, String)>,
+) -> Response {
     let merchant = merchant_or_return!(sim, headers);
     let found = sim.with_subscriptions(|book, _| {
         book.one_offs_of(&merchant, &provider_id, &agreement_id)
@@ -92,7 +96,9 @@ pub async fn cancel(
     Path((provider_id, agreement_id, id)): Path<(String, String, String)>,
 ) -> Response {
     let merchant = merchant_or_return!(sim, headers);
-    match sim.with_subscriptions(|book, now| book.cancel_one_off(&merchant, &provider_id, &agreement_id, &id, now)) {
+    match sim
+        .with_subscriptions(|book, now| book.cancel_one_off(&merchant, &provider_id, &agreement_id, &id, now))
+    {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.render(&headers),
     }

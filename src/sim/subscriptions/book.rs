@@ -575,7 +575,8 @@ impl Book {
 
     /// The user swipes to accept a pending agreement. With a one-off in its body, the
     /// agreement is accepted only together with the one-off's reservation; a declined card
-    /// leaves both as they were (the user may try another card, or let it expire).
+    /// leaves both as they were (the user may try another card, or let it expire), and so
+    /// does a one-off the merchant cancelled meanwhile.
     fn accept_agreement(
         &mut self,
         i: usize,
@@ -597,6 +598,14 @@ impl Book {
                 .iter_mut()
                 .find(|o| o.id == one_off_id)
                 .expect("an agreement's one-off is kept with it");
+            // The merchant cancelled it meanwhile: nothing can be reserved, the agreement
+            // waits for its expiry.
+            if one_off.status != OneOffStatus::Requested {
+                return Err(SubsError::precondition(format!(
+                    "The agreement's one-off payment is {}; the agreement cannot be accepted.",
+                    one_off.status
+                )));
+            }
             if card_fails {
                 one_off.reservation_failures += 1;
                 self.agreements[i].reservation_failures += 1;
@@ -941,6 +950,22 @@ mod tests {
             Some(&(OneOffStatus::Cancelled, 5 * MINUTE))
         );
         assert_eq!(book.agreements()[0].reservation_failures, 1);
+    }
+
+    #[test]
+    fn an_agreement_whose_one_off_the_merchant_cancelled_cannot_be_accepted() {
+        let mut book = Book::new(&Fixtures::default());
+        book.create_agreement(DK_MERCHANT_ID, DK_PROVIDER, new(5, true), T0)
+            .unwrap();
+        let (a, o) = (book.agreements()[0].id.clone(), book.one_offs()[0].id.clone());
+        book.cancel_one_off(DK_MERCHANT_ID, DK_PROVIDER, &a, &o, T0)
+            .unwrap();
+        let refused = book
+            .user_answer_agreement(&a, "4557373259", true, T0 + 1)
+            .unwrap_err();
+        assert!(matches!(refused, SubsError::Precondition(m) if m.contains("Cancelled")));
+        assert_eq!(book.agreements()[0].status, AgreementStatus::Pending);
+        assert_eq!(book.one_offs()[0].status, OneOffStatus::Cancelled);
     }
 
     #[test]

@@ -260,3 +260,78 @@ async fn ground_truth_shows_every_resource_and_reset_forgets_them() {
     let customers = subs.oidc.sim.get("/_sim/subscriptions/customers").await;
     assert_eq!(customers.ok()["customers"], json!([]));
 }
+
+#[tokio::test]
+async fn the_other_lost_answers_of_create_one_off_and_capture_took_effect_too() {
+    let subs = start_subs().await;
+    subs.oidc
+        .sim
+        .fault(
+            "subscriptionsCreateAgreement",
+            "commitThenServerError",
+            1,
+            json!({}),
+        )
+        .await;
+    subs_err(
+        &subs.create(with_one_off("LS-1")).await,
+        500,
+        "InternalServerError",
+        "simulated",
+    );
+    let ground = subs.ground().await;
+    assert_eq!(ground["counters"]["agreementsPerExternalId"], json!({"LS-1": 1}));
+    let id = ground["agreements"][0]["agreementId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(subs.user_answer(INVOICE_USER, &id, "Accepted").await.status, 204);
+    subs.oidc
+        .sim
+        .fault("subscriptionsCreateOneOff", "commitThenDrop", 1, json!({}))
+        .await;
+    let body = json!({"amount": "5.00", "external_id": "journal-11", "auto_reserve": true});
+    dropped(
+        &subs,
+        Method::POST,
+        &subs.agreement_path(&id, "/oneoffpayments"),
+        Some(body),
+    )
+    .await;
+    let list = subs
+        .call(Method::GET, &subs.agreement_path(&id, "/oneoffpayments"), None)
+        .await;
+    let lost = list
+        .ok()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["external_id"] == json!("journal-11"))
+        .cloned();
+    let lost = lost.expect("the one-off whose answer was lost is listed");
+    assert_eq!(lost["status"], json!("Reserved"));
+    subs.oidc
+        .sim
+        .fault(
+            "subscriptionsCaptureOneOff",
+            "commitThenServerError",
+            1,
+            json!({}),
+        )
+        .await;
+    let payment = lost["id"].as_str().unwrap();
+    subs_err(
+        &subs.capture(&id, payment).await,
+        500,
+        "InternalServerError",
+        "simulated",
+    );
+    assert_eq!(subs.one_off_status(&id, payment).await, "Captured");
+    let counters = subs.ground().await["counters"].clone();
+    assert_eq!(
+        counters["reservationsPerAgreement"],
+        json!({ id.clone(): 2 }),
+        "the first one-off and journal-11"
+    );
+    assert_eq!(counters["capturesPerAgreement"], json!({ id.clone(): 1 }));
+}

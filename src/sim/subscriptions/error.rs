@@ -128,11 +128,13 @@ impl RefundError {
     }
 }
 
+/// The refund endpoints' words for an error of the shared request rules; a business rule
+/// without a refund code of its own gets the catch-all `60005`.
 impl From<SubsError> for RefundError {
     fn from(e: SubsError) -> Self {
         match e {
             SubsError::Input(m) => RefundError::Input(m),
-            SubsError::Precondition(m) => RefundError::declined("60004", m),
+            SubsError::Precondition(m) => RefundError::declined("60005", m),
             SubsError::NotFound => RefundError::NotFound,
             SubsError::Server => RefundError::Server,
         }

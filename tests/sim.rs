@@ -1,6 +1,6 @@
 //! Black-box tests of `mposd sim`, the MobilePay PoS V10 and ePayment simulator (the `ep_`
 //! files are ePayment's, the `oidc_` files the Invoice and Subscriptions consent provider's,
-//! the `inv_` files the Invoice API's): every request goes over
+//! the `inv_` files the Invoice API's, the `subs_` files the Subscriptions API's): every request goes over
 //! loopback HTTP(S) to a running simulator and every answer is checked as raw JSON, so exact
 //! field names, camelCase, missing-versus-null and error codes are part of what is tested.
 
@@ -66,6 +66,18 @@ mod refunds;
 mod robustness;
 #[path = "sim/stores.rs"]
 mod stores;
+#[path = "sim/subs_agreements.rs"]
+mod subs_agreements;
+#[path = "sim/subs_faults.rs"]
+mod subs_faults;
+#[path = "sim/subs_gateway.rs"]
+mod subs_gateway;
+#[path = "sim/subs_lifecycle.rs"]
+mod subs_lifecycle;
+#[path = "sim/subs_oneoffs.rs"]
+mod subs_oneoffs;
+#[path = "sim/subs_support.rs"]
+mod subs_support;
 #[path = "sim/timers.rs"]
 mod timers;
 #[path = "sim/users.rs"]

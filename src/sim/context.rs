@@ -1,5 +1,5 @@
 //! The simulator's context, which every request handler shares: the simulated world behind its
-//! lock (and the ePayment ledger, the OIDC provider and the Invoice book behind their own), the virtual clock, the token issuer, pending
+//! lock (and the ePayment ledger, the OIDC provider, the Invoice book and the Subscriptions book behind their own), the virtual clock, the token issuer, pending
 //! faults and the request log.
 
 use super::clock::{Clock, Millis};
@@ -8,6 +8,7 @@ use super::epayment::ledger::Ledger;
 use super::invoice::book::Book;
 use super::observe::Observer;
 use super::oidc::provider::Provider;
+use super::subscriptions::book::Book as SubscriptionsBook;
 use super::tokens::TokenIssuer;
 use super::world::{ScheduledUserAction, UserStep, World};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +18,7 @@ pub struct SimContext {
     epayment: Mutex<Ledger>,
     oidc: Mutex<Provider>,
     invoices: Mutex<Book>,
+    subscriptions: Mutex<SubscriptionsBook>,
     /// `http` or `https`, for links the simulator hands out.
     pub scheme: &'static str,
     pub clock: Clock,
@@ -31,11 +33,13 @@ impl SimContext {
         let epayment = Ledger::new(world.fixtures.epayment.clone(), key_retention(&world));
         let oidc = new_provider(&world);
         let invoices = Book::new(&world.fixtures);
+        let subscriptions = SubscriptionsBook::new(&world.fixtures);
         Arc::new(SimContext {
             world: Mutex::new(world),
             epayment: Mutex::new(epayment),
             oidc: Mutex::new(oidc),
             invoices: Mutex::new(invoices),
+            subscriptions: Mutex::new(subscriptions),
             scheme: if tls { "https" } else { "http" },
             clock: Clock::default(),
             tokens: TokenIssuer::new(),
@@ -126,6 +130,36 @@ impl SimContext {
             .invoices
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = book;
+    }
+
+    /// Runs `f` on the Subscriptions book after applying its due timers.
+    pub fn with_subscriptions<T>(&self, f: impl FnOnce(&mut SubscriptionsBook, Millis) -> T) -> T {
+        let now = self.clock.now();
+        let mut book = self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        book.tick(now);
+        f(&mut book, now)
+    }
+
+    /// Forgets every agreement, one-off, refund, callback URL and scripted subscriptions
+    /// customer (`/_sim/reset`).
+    pub fn reset_subscriptions(&self) {
+        let book = SubscriptionsBook::new(&self.lock().fixtures);
+        *self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = book;
+    }
+
+    /// The simulator's own address as the caller sees it (its `Host`), for links it hands out.
+    pub fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        format!("{}://{host}", self.scheme)
     }
 
     fn spawn_customer(self: &Arc<Self>, action: ScheduledUserAction) {

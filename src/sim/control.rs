@@ -345,6 +345,7 @@ async fn reset(AxumState(sim): Sim) -> Response {
     sim.reset_epayment();
     sim.reset_oidc();
     sim.reset_invoices();
+    sim.reset_subscriptions();
     sim.clock.reset();
     sim.tokens.rotate();
     sim.observer.clear();

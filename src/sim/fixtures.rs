@@ -24,6 +24,10 @@ pub struct Fixtures {
     /// file without them gets the built-in ones.
     #[serde(default)]
     pub invoice: InvoiceFixtures,
+    /// MobilePay Subscriptions' API gateway apps and subscription providers (its sandbox test
+    /// users are Invoice's). A fixtures file without them gets the built-in ones.
+    #[serde(default)]
+    pub subscriptions: SubscriptionsFixtures,
 }
 
 /// ePayment test data: sales units (each with its own API keys) and the app's test users.
@@ -322,7 +326,8 @@ pub struct InvoiceFixtures {
     pub users: Vec<InvoiceUser>,
 }
 
-/// An app of the API gateway (IBM API Connect), subscribed to the Invoice API.
+/// An app of the API gateway (IBM API Connect), subscribed to the Invoice or Subscriptions
+/// API.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayApp {
@@ -483,10 +488,6 @@ impl Default for InvoiceFixtures {
 }
 
 impl InvoiceFixtures {
-    pub fn app(&self, client_id: &str) -> Option<&GatewayApp> {
-        self.gateway_apps.iter().find(|a| a.client_id == client_id)
-    }
-
     pub fn user_by_phone(&self, phone: &str) -> Option<&InvoiceUser> {
         self.users.iter().find(|u| u.phone == phone)
     }
@@ -531,6 +532,141 @@ impl InvoiceFixtures {
                     "invoice user phone {:?} is not +45 or +358 and digits",
                     u.phone
                 ));
+            }
+        }
+    }
+}
+
+/// MobilePay Subscriptions test data: the developer portal's apps subscribed to the
+/// Subscriptions API and each merchant's subscription providers (one per brand, §3.3).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsFixtures {
+    pub gateway_apps: Vec<GatewayApp>,
+    pub providers: Vec<SubscriptionProvider>,
+}
+
+/// A provider's approval by MobilePay; only `enabled` providers may create agreements.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ProviderStatus {
+    Pending,
+    Enabled,
+}
+
+/// The brand agreements are made under, belonging to one merchant (`MerchantId` of the OIDC
+/// merchants).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionProvider {
+    pub merchant_id: String,
+    pub id: String,
+    pub name: String,
+    pub status: ProviderStatus,
+    pub homepage_url: String,
+    pub customer_service_email: String,
+    pub self_service_portal_url: String,
+    pub faq_url: String,
+    pub address: String,
+    pub zip_code: String,
+    pub city: String,
+}
+
+pub const DK_PROVIDER: &str = "5e1d2c3b-4a59-4687-9a1b-2c3d4e5f6a7b";
+pub const DK_PROVIDER_PENDING: &str = "6f2e3d4c-5b6a-4798-8b2c-3d4e5f6a7b8c";
+pub const FI_PROVIDER: &str = "7a3f4e5d-6c7b-48a9-9c3d-4e5f6a7b8c9d";
+
+impl Default for SubscriptionsFixtures {
+    fn default() -> Self {
+        let provider = |merchant: &str,
+                        id: &str,
+                        name: &str,
+                        status,
+                        site: &str,
+                        address: &str,
+                        zip: &str,
+                        city: &str| {
+            SubscriptionProvider {
+                merchant_id: merchant.into(),
+                id: id.into(),
+                name: name.into(),
+                status,
+                homepage_url: format!("https://{site}"),
+                customer_service_email: format!("service@{site}"),
+                self_service_portal_url: format!("https://{site}/account"),
+                faq_url: format!("https://{site}/faq"),
+                address: address.into(),
+                zip_code: zip.into(),
+                city: city.into(),
+            }
+        };
+        SubscriptionsFixtures {
+            // One developer-portal app subscribed to both APIs, as an integrator of both had.
+            gateway_apps: InvoiceFixtures::default().gateway_apps,
+            providers: vec![
+                provider(
+                    DK_MERCHANT_ID,
+                    DK_PROVIDER,
+                    "Bageriet Brødklub",
+                    ProviderStatus::Enabled,
+                    "bageriet.example",
+                    "Nørrebrogade 1",
+                    "2200",
+                    "København N",
+                ),
+                provider(
+                    DK_MERCHANT_ID,
+                    DK_PROVIDER_PENDING,
+                    "Bageriet Kaffeklub",
+                    ProviderStatus::Pending,
+                    "kaffe.bageriet.example",
+                    "Nørrebrogade 1",
+                    "2200",
+                    "København N",
+                ),
+                provider(
+                    FI_MERCHANT_ID,
+                    FI_PROVIDER,
+                    "Leipomo Leipäklubi",
+                    ProviderStatus::Enabled,
+                    "leipomo.example",
+                    "Helsinginkatu 4",
+                    "00500",
+                    "Helsinki",
+                ),
+            ],
+        }
+    }
+}
+
+impl SubscriptionsFixtures {
+    pub fn providers_of<'a>(
+        &'a self,
+        merchant_id: &'a str,
+    ) -> impl Iterator<Item = &'a SubscriptionProvider> + 'a {
+        self.providers
+            .iter()
+            .filter(move |p| p.merchant_id.eq_ignore_ascii_case(merchant_id))
+    }
+
+    /// The merchant's provider `id`; another merchant's is not found.
+    pub fn provider(&self, merchant_id: &str, id: &str) -> Option<&SubscriptionProvider> {
+        self.providers
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(id) && p.merchant_id.eq_ignore_ascii_case(merchant_id))
+    }
+
+    fn problems(&self, problems: &mut Vec<String>) {
+        let mut ids = std::collections::HashSet::new();
+        for p in &self.providers {
+            if !formats::is_guid(&p.id) || !formats::is_guid(&p.merchant_id) {
+                problems.push(format!(
+                    "subscription provider {:?}: id and merchantId must be GUIDs",
+                    p.id
+                ));
+            }
+            if !ids.insert(p.id.to_lowercase()) {
+                problems.push(format!("subscription provider {:?} appears twice", p.id));
             }
         }
     }
@@ -737,6 +873,7 @@ impl Default for Fixtures {
             epayment: EpaymentFixtures::default(),
             oidc: OidcFixtures::default(),
             invoice: InvoiceFixtures::default(),
+            subscriptions: SubscriptionsFixtures::default(),
         }
     }
 }
@@ -802,6 +939,7 @@ impl Fixtures {
         }
         self.oidc.problems(&mut problems);
         self.invoice.problems(&mut problems);
+        self.subscriptions.problems(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -838,6 +976,7 @@ mod tests {
         f.oidc.clients[1].client_id = OIDC_ONETIME_CLIENT_ID.into();
         f.invoice.issuers[0].merchant_id = "merchant".into();
         f.invoice.users[0].phone = "4557373259".into();
+        f.subscriptions.providers[1].id = DK_PROVIDER.into();
         let err = f.validate().unwrap_err();
         assert!(err.contains("DK-1") && err.contains("appears twice"), "{err}");
         assert!(err.contains("MSN \"123456\" appears twice"), "{err}");
@@ -854,5 +993,9 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("invoice user phone \"4557373259\""), "{err}");
+        assert!(
+            err.contains(&format!("subscription provider \"{DK_PROVIDER}\" appears twice")),
+            "{err}"
+        );
     }
 }

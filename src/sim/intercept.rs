@@ -7,11 +7,12 @@ use super::epayment::problem::EpError;
 use super::error::{render, ErrorAnswer, Family};
 use super::invoice::InvError;
 use super::observe::{
-    endpoint_name, is_epayment, is_invoice, is_oidc, FaultMode, FaultSpec, LogEntry, LOGGED_HEADERS,
-    SECRET_HEADERS,
+    endpoint_name, is_epayment, is_invoice, is_oidc, is_subscriptions, FaultMode, FaultSpec, LogEntry,
+    LOGGED_HEADERS, SECRET_HEADERS,
 };
 use super::oidc::error::OAuthError;
 use super::server::ConnectionKill;
+use super::subscriptions::{RefundError, SubsError};
 use crate::backends::epayment::model::headers as epayment_headers;
 use crate::backends::pos_v10::model::headers;
 use axum::{
@@ -51,6 +52,12 @@ fn server_error(
     }
     if is_invoice(endpoint) {
         return InvError::server().answer(correlation);
+    }
+    if is_subscriptions(endpoint) && endpoint.contains("Refund") {
+        return RefundError::Server.answer(correlation);
+    }
+    if is_subscriptions(endpoint) {
+        return SubsError::Server.answer(correlation);
     }
     let code = fault
         .and_then(|f| f.code.clone())

@@ -1,6 +1,7 @@
 //! A faithful MobilePay PoS V10 backend, served over HTTP(S) on loopback, and beside it the
 //! Vipps MobilePay ePayment API that replaced it, and the merchant-consent OpenID Connect
-//! provider of MobilePay Invoice and Subscriptions, and the MobilePay Invoice API.
+//! provider of MobilePay Invoice and Subscriptions, and the MobilePay Invoice and Subscriptions
+//! APIs.
 //!
 //! MobilePay PoS V10 is switched off; this simulator is the backend for mposd's demo and tests.
 //! Its behaviour follows the API reference; where the reference leaves a choice, the choice is
@@ -14,12 +15,14 @@ mod control;
 mod epayment;
 mod error;
 pub mod fixtures;
+mod gateway;
 mod intercept;
 mod invoice;
 mod observe;
 mod oidc;
 pub mod server;
 pub mod settings;
+mod subscriptions;
 mod tokens;
 mod world;
 use anyhow::Context;
@@ -108,6 +111,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
         .merge(epayment::routes())
         .merge(oidc::routes())
         .merge(invoice::routes())
+        .merge(subscriptions::routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
             context.clone(),

@@ -5,6 +5,7 @@
 
 use super::invoice::paths as invoice;
 use super::oidc::paths as oidc;
+use super::subscriptions::paths as subs;
 use crate::backends::{epayment::model::headers as ep, pos_v10::model::headers as v10};
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,24 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("PUT", invoice::USER_ACCEPT, "invoiceUserAccept"),
     ("PUT", invoice::USER_REJECT, "invoiceUserReject"),
     ("GET", invoice::LANDING, "invoiceLandingPage"),
+    ("GET", subs::ME, "subscriptionsMerchantMe"),
+    ("GET", subs::PROVIDER, "subscriptionsGetProvider"),
+    ("PATCH", subs::PROVIDER, "subscriptionsPatchProvider"),
+    ("POST", subs::AGREEMENTS, "subscriptionsCreateAgreement"),
+    ("GET", subs::AGREEMENTS, "subscriptionsListAgreements"),
+    ("GET", subs::AGREEMENT, "subscriptionsGetAgreement"),
+    ("DELETE", subs::AGREEMENT, "subscriptionsCancelAgreement"),
+    ("GET", subs::ONE_OFFS, "subscriptionsListOneOffs"),
+    ("POST", subs::ONE_OFFS, "subscriptionsCreateOneOff"),
+    ("GET", subs::ONE_OFF, "subscriptionsGetOneOff"),
+    ("DELETE", subs::ONE_OFF, "subscriptionsCancelOneOff"),
+    ("POST", subs::CAPTURE, "subscriptionsCaptureOneOff"),
+    ("GET", subs::REFUNDS, "subscriptionsListRefunds"),
+    ("POST", subs::REFUNDS, "subscriptionsCreateRefund"),
+    ("PATCH", subs::USER_AGREEMENT, "subscriptionsUserAnswerAgreement"),
+    ("PATCH", subs::USER_CANCEL, "subscriptionsUserCancelAgreement"),
+    ("PATCH", subs::USER_ONE_OFF, "subscriptionsUserAnswerOneOff"),
+    ("GET", subs::LANDING, "subscriptionsLandingPage"),
 ];
 
 /// ePayment endpoints answer faults in their own error format.
@@ -102,6 +121,11 @@ pub fn is_oidc(endpoint: &str) -> bool {
 /// And the Invoice API's (snake_case error body, vague 401).
 pub fn is_invoice(endpoint: &str) -> bool {
     endpoint.starts_with("invoice")
+}
+
+/// And the Subscriptions API's (its error body, its refund endpoints' own one, vague 401).
+pub fn is_subscriptions(endpoint: &str) -> bool {
+    endpoint.starts_with("subscriptions")
 }
 
 pub fn endpoint_name(method: &Method, route: &str) -> Option<&'static str> {

@@ -1,68 +1,18 @@
-//! The API gateway in front of every Invoice call: first the developer-portal app's
-//! `x-ibm-client-id` / `x-ibm-client-secret` (§0.1, §1.1), then the merchant's bearer token
-//! with scope `invoice`. The reference does not record the gateway's body for a bad app pair
-//! (§6); the simulator answers as IBM API Connect does, `401 {httpCode, httpMessage,
-//! moreInformation}`. A bad token gets the deliberately vague bare 401 of §1.8, whatever the
-//! reason (missing, forged, expired, or without the `invoice` scope).
+//! The Invoice API behind the shared [gateway](crate::sim::gateway): the Invoice fixtures'
+//! apps, and scope `invoice` on the merchant's token.
 
-use crate::backends::pos_v10::model::headers::{CLIENT_ID, CLIENT_SECRET};
 use crate::sim::fixtures::InvoiceFixtures;
-use crate::sim::oidc::bearer::{self, Denied};
-use axum::{
-    http::{header::AUTHORIZATION, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-    Json,
-};
-use serde_json::json;
+use crate::sim::gateway::{self, Refused};
+use axum::http::HeaderMap;
 
 const SCOPE: &str = "invoice";
 
-/// Why the gateway refused a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// No `x-ibm-client-id`, or one no app has.
-    UnknownApp,
-    /// The app's secret is missing or wrong.
-    WrongSecret,
-    Token(Denied),
-    /// A valid token of a consent without the `invoice` scope.
-    Scope,
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let more = match self {
-            Refused::UnknownApp => "Client id not registered.",
-            Refused::WrongSecret => "Invalid client id or secret.",
-            Refused::Token(denied) => return denied.into_response(),
-            Refused::Scope => return Denied::Invalid.into_response(),
-        };
-        let body = json!({"httpCode": "401", "httpMessage": "Unauthorized", "moreInformation": more});
-        (StatusCode::UNAUTHORIZED, Json(body)).into_response()
-    }
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
 /// The app pair alone: what the sandbox's user simulation API needs.
 pub fn check_app(fixtures: &InvoiceFixtures, headers: &HeaderMap) -> Result<(), Refused> {
-    let app = header(headers, CLIENT_ID)
-        .and_then(|id| fixtures.app(id))
-        .ok_or(Refused::UnknownApp)?;
-    if header(headers, CLIENT_SECRET) != Some(app.client_secret.as_str()) {
-        return Err(Refused::WrongSecret);
-    }
-    Ok(())
+    gateway::check_app(&fixtures.gateway_apps, headers)
 }
 
 /// The app pair and the bearer token; the merchant (`MerchantId`) the token was issued for.
 pub fn merchant(fixtures: &InvoiceFixtures, headers: &HeaderMap, now_secs: i64) -> Result<String, Refused> {
-    check_app(fixtures, headers)?;
-    let claims = bearer::authenticate(headers.get(AUTHORIZATION), now_secs).map_err(Refused::Token)?;
-    if !claims.scope.iter().any(|s| s == SCOPE) {
-        return Err(Refused::Scope);
-    }
-    Ok(claims.merchant_id)
+    gateway::merchant(&fixtures.gateway_apps, headers, now_secs, SCOPE)
 }

@@ -24,7 +24,7 @@ use axum::{
 };
 use std::sync::Arc;
 
-pub use error::InvError;
+pub use error::{correlation_id, InvError};
 
 /// Where each endpoint is served, under the real base path `/invoice-restapi`.
 pub mod paths {

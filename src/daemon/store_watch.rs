@@ -81,11 +81,14 @@ fn check(writes: &InFlight, limit: Duration, reported: Option<&Oldest>) -> Optio
     match (oldest, verdict) {
         (Some(write), Writes::Stuck(age)) => {
             if reported != Some(&write) {
+                // Named in the message too: the journal shows messages, not fields, by default.
                 tracing::error!(
                     write = %write.what,
                     in_flight_s = age.as_secs(),
-                    "ALARM: a write into the store has not returned; the systemd watchdog is no \
-                     longer pinged, so that systemd restarts mposd and the payment resumes"
+                    "ALARM: the store is stuck: {} has not returned for {} s; the systemd watchdog \
+                     is no longer pinged, so that systemd restarts mposd and the payment resumes",
+                    write.what,
+                    age.as_secs()
                 );
             }
             let note = format!(
@@ -99,7 +102,8 @@ fn check(writes: &InFlight, limit: Duration, reported: Option<&Oldest>) -> Optio
             if let Some(write) = reported {
                 tracing::warn!(
                     write = %write.what,
-                    "the stuck write into the store has returned; the watchdog is pinged again"
+                    "the store is no longer stuck: {} has returned; the watchdog is pinged again",
+                    write.what
                 );
             }
             None

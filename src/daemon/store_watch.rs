@@ -15,6 +15,8 @@ use std::time::Duration;
 
 /// Checks per limit: a stuck write is seen at most a third of the limit late.
 const CHECKS_PER_LIMIT: u32 = 3;
+/// However short the limit, the watch does not check more often than this.
+const MIN_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// What the watch found, shared with the watchdog loop.
 #[derive(Clone, Default)]
@@ -39,7 +41,7 @@ impl StoreWatch {
             .spawn(move || {
                 let mut reported: Option<Oldest> = None;
                 loop {
-                    std::thread::sleep(limit / CHECKS_PER_LIMIT);
+                    std::thread::sleep((limit / CHECKS_PER_LIMIT).max(MIN_CHECK_EVERY));
                     let found = check(db.in_flight(), limit, reported.as_ref());
                     if found.is_none() && reported.is_none() {
                         continue;
@@ -74,39 +76,69 @@ impl StoreWatch {
 }
 
 /// The stuck write, if any, with its note for the status line. Logs a write when it is first
-/// found stuck, and that a stuck write (`reported`) has returned.
+/// found stuck, and that a stuck write (`reported`) has returned. Allocates only then.
 fn check(writes: &InFlight, limit: Duration, reported: Option<&Oldest>) -> Option<(Oldest, String)> {
     let oldest = writes.oldest();
-    let verdict = in_flight::judge(oldest.as_ref().map(|o| o.since), writes.now(), limit);
-    match (oldest, verdict) {
+    match (
+        oldest,
+        in_flight::judge(oldest.map(|o| o.since), writes.now(), limit),
+    ) {
         (Some(write), Writes::Stuck(age)) => {
+            let what = writes.name(write.writer);
+            let age = age.as_secs();
             if reported != Some(&write) {
                 // Named in the message too: the journal shows messages, not fields, by default.
                 tracing::error!(
-                    write = %write.what,
-                    in_flight_s = age.as_secs(),
-                    "ALARM: the store is stuck: {} has not returned for {} s; the systemd watchdog \
-                     is no longer pinged, so that systemd restarts mposd and the payment resumes",
-                    write.what,
-                    age.as_secs()
+                    write = %what,
+                    in_flight_s = age,
+                    "ALARM: the store is stuck: {what} has not returned for {age} s; the systemd \
+                     watchdog is no longer pinged, so that systemd restarts mposd and the payment \
+                     resumes"
                 );
             }
-            let note = format!(
-                "store stuck: {} has not returned for {} s",
-                write.what,
-                age.as_secs()
-            );
-            Some((write, note))
+            Some((write, format!("store stuck: {what} has not returned for {age} s")))
         }
         _ => {
             if let Some(write) = reported {
+                let what = writes.name(write.writer);
                 tracing::warn!(
-                    write = %write.what,
-                    "the store is no longer stuck: {} has returned; the watchdog is pinged again",
-                    write.what
+                    write = %what,
+                    "the store is no longer stuck: {what} has returned; the watchdog is pinged again"
                 );
             }
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_in_flight_past_the_limit_is_noted_until_it_returns() {
+        let writes = InFlight::default();
+        let writer = writes.writer("a write of lane till-1's journal");
+        let limit = Duration::from_millis(20);
+        assert_eq!(check(&writes, limit, None), None);
+
+        let writing = writes.begin(writer);
+        assert_eq!(
+            check(&writes, Duration::from_secs(15), None),
+            None,
+            "a write younger than the limit completes"
+        );
+        // The write's age must pass the limit: time, not another thread, is awaited here.
+        std::thread::sleep(limit);
+        let (write, note) = check(&writes, limit, None).expect("stuck");
+        assert_eq!(write.writer, writer);
+        assert!(
+            note.starts_with("store stuck: a write of lane till-1's journal has not returned for "),
+            "{note}"
+        );
+        assert_eq!(check(&writes, limit, Some(&write)).map(|(w, _)| w), Some(write));
+
+        drop(writing);
+        assert_eq!(check(&writes, limit, Some(&write)), None);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! sled 0.34 can deadlock inside a write: a writer holding its segment lock waits for an
 //! earlier segment's write, while the I/O threads that would finish that write wait for the
-//! same lock (the open upstream issue spacejam/sled#1412). The lane whose write never returns
+//! same lock (a lock-order deadlock still open upstream). The lane whose write never returns
 //! freezes with a payment in flight, yet the rest of the daemon looks alive: queries are
 //! answered from memory on the runtime's other thread. So the watchdog loop also asks how long
 //! the oldest write into the store has been in flight, and stops pinging systemd's watchdog
@@ -55,10 +55,9 @@ impl Drop for Writing<'_> {
 }
 
 /// The write that has been in flight longest.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Oldest {
-    /// What it is, e.g. `a journal write of lane till-1`.
-    pub what: String,
+    pub writer: Writer,
     /// When it began, on the clock of [`InFlight::now`].
     pub since: Duration,
 }
@@ -107,7 +106,7 @@ impl InFlight {
         self.epoch.elapsed()
     }
 
-    /// The write that has been in flight longest, if any is.
+    /// The write that has been in flight longest, if any is. Neither locks nor allocates.
     pub fn oldest(&self) -> Option<Oldest> {
         let value = self
             .slots
@@ -115,12 +114,19 @@ impl InFlight {
             .map(|slot| slot.load(Ordering::Acquire))
             .filter(|&value| value != 0)
             .min_by_key(|value| value & SINCE_MASK)?;
-        let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        let writer = usize::try_from(value >> WRITER_SHIFT).unwrap_or(usize::MAX);
         Some(Oldest {
-            what: names.get(writer).cloned().unwrap_or_else(|| "a write".into()),
+            writer: Writer(u16::try_from(value >> WRITER_SHIFT).unwrap_or(u16::MAX)),
             since: Duration::from_millis((value & SINCE_MASK) - 1),
         })
+    }
+
+    /// The name `writer` was made with, e.g. `a write of lane till-1's journal`.
+    pub fn name(&self, writer: Writer) -> String {
+        let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        names
+            .get(usize::from(writer.0))
+            .cloned()
+            .unwrap_or_else(|| "a write".into())
     }
 }
 
@@ -194,12 +200,12 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         let second = writes.begin(flush);
         let oldest = writes.oldest().expect("a write in flight");
-        assert_eq!(oldest.what, "a journal write of lane till-1");
+        assert_eq!(writes.name(oldest.writer), "a journal write of lane till-1");
         assert!(oldest.since <= writes.now());
 
         drop(first);
         let oldest = writes.oldest().expect("a write in flight");
-        assert_eq!(oldest.what, "a flush + fsync of lane till-2");
+        assert_eq!(writes.name(oldest.writer), "a flush + fsync of lane till-2");
         drop(second);
         assert_eq!(writes.oldest(), None);
     }

@@ -165,7 +165,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
     let store = {
         let (notifier, troubles, serving) = (notifier.clone(), troubles.clone(), serving.clone());
-        StoreWatch::start(db.clone(), interval, move |stuck| {
+        StoreWatch::start(db.in_flight().clone(), interval, move |stuck| {
             notifier.status(&status_line(&troubles, &serving, stuck))
         })?
     };
@@ -376,7 +376,7 @@ fn status_line(troubles: &Troubles, serving: &str, stuck: Option<&str>) -> Strin
 /// engines may still answer queries (see [`super::store_watch`]). One ping interval (15 s under
 /// the shipped unit's `WatchdogSec=30s`) is many times what a slow SD card takes to fsync, even
 /// when the file system must write back other files' data first, and short enough that systemd
-/// restarts a stuck daemon within about 45 s.
+/// restarts a stuck daemon within a minute of the write.
 async fn watchdog_loop(
     notifier: &Notifier,
     watched: &Watched<'_>,

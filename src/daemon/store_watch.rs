@@ -9,7 +9,6 @@
 //! the log and the status line, and tells the watchdog loop not to ping.
 
 use crate::store::in_flight::{self, InFlight, Oldest, Writes};
-use crate::store::Db;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,11 +25,11 @@ pub struct StoreWatch {
 }
 
 impl StoreWatch {
-    /// Starts the watch of `db`'s writes: one taking `limit` or longer is stuck. `report` gets
+    /// Starts the watch of a store's `writes`: one taking `limit` or longer is stuck. `report` gets
     /// the stuck write at every check while there is one, and `None` once when it has
     /// returned, for the status line.
     pub fn start(
-        db: Arc<Db>,
+        writes: Arc<InFlight>,
         limit: Duration,
         report: impl Fn(Option<&str>) + Send + 'static,
     ) -> anyhow::Result<StoreWatch> {
@@ -42,7 +41,7 @@ impl StoreWatch {
                 let mut reported: Option<Oldest> = None;
                 loop {
                     std::thread::sleep((limit / CHECKS_PER_LIMIT).max(MIN_CHECK_EVERY));
-                    let found = check(db.in_flight(), limit, reported.as_ref());
+                    let found = check(&writes, limit, reported.as_ref());
                     if found.is_none() && reported.is_none() {
                         continue;
                     }

@@ -15,7 +15,7 @@ use std::{
     io::ErrorKind,
     path::{Path, PathBuf},
     sync::atomic::{AtomicU64, Ordering},
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -31,7 +31,7 @@ pub struct Db {
     installation: [u8; 16],
     opened: Opened,
     /// Writes into the store that have not returned yet, for the watchdog.
-    in_flight: InFlight,
+    in_flight: Arc<InFlight>,
     /// Durability points asked for by others than a lane's journal.
     durable_writer: Writer,
 }
@@ -130,7 +130,7 @@ impl Db {
             })?;
             sync_dir(dir)?;
         }
-        let in_flight = InFlight::default();
+        let in_flight = Arc::new(InFlight::default());
         let durable_writer = in_flight.writer("a flush + fsync of the store");
         Ok(Db {
             sled,
@@ -166,7 +166,7 @@ impl Db {
     }
 
     /// The writes into the store that have not returned yet (see [`super::in_flight`]).
-    pub fn in_flight(&self) -> &InFlight {
+    pub fn in_flight(&self) -> &Arc<InFlight> {
         &self.in_flight
     }
 

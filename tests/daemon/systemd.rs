@@ -204,6 +204,7 @@ async fn a_write_into_the_store_that_does_not_return_stops_the_watchdog_pings() 
     );
     let payments = setup.payments().await;
     assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["status"], json!("Captured"), "{payments:?}");
     stops_with_exit_0(daemon).await;
 }
 

@@ -1,17 +1,18 @@
 //! The store's writes that have not returned yet, and since when.
 //!
-//! sled 0.34 can deadlock inside a write: a writer holding its segment lock waits for an
-//! earlier segment's write, while the I/O threads that would finish that write wait for the
-//! same lock (a lock-order deadlock still open upstream). The lane whose write never returns
-//! freezes with a payment in flight, yet the rest of the daemon looks alive: queries are
-//! answered from memory on the runtime's other thread. So the watchdog loop also asks how long
-//! the oldest write into the store has been in flight, and stops pinging systemd's watchdog
-//! when that is too long (see [`judge`]); systemd then restarts the daemon and recovery
-//! resumes the payment.
+//! sled 0.34 can deadlock inside a write: a writer holding its segment accountant's lock waits
+//! for a file truncation queued on sled's I/O threads, while those threads wait for the same
+//! lock to finish earlier writes (a lock-order deadlock the 0.34 releases still have). The lane
+//! whose write never returns freezes with a payment in flight, while the daemon can still look
+//! alive: a durability point stuck on the blocking pool leaves the async runtime free, and the
+//! engines answer queries. So the daemon watches how long the oldest write into the store has
+//! been in flight (see [`judge`]) and stops pinging systemd's watchdog when that is too long;
+//! systemd then restarts the daemon and recovery resumes the payment.
 //!
 //! Every journal write and every durability point goes through [`InFlight::begin`], so the
-//! cost must not show: one clock read and two atomic operations per write, no allocation, no
-//! I/O. A write takes a free slot holding who writes and since when, and frees it when done.
+//! cost must not show: one clock read and two atomic operations per write (about 65 ns on an
+//! x86-64 host, against microseconds for the write itself), no allocation, no I/O. A write
+//! takes a free slot holding who writes and since when, and frees it when done.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -18,6 +18,7 @@ use super::config::{Config, LaneSettings};
 use super::lane::{self, RunningLane};
 use super::registration::{LaneContext, PosV10Context};
 use super::state_dir;
+use super::store_watch::StoreWatch;
 use super::troubles::Troubles;
 use super::webhooks::{self, stickers::StickerLane, SalesUnitHooks};
 use crate::backends::epayment::engine::EpaymentBackend;
@@ -161,7 +162,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     notifier.ready(&troubles.status(&serving));
     tracing::info!(lanes = ?names, "mposd is ready");
 
-    let signal = watchdog_loop(&notifier, &lanes, &troubles, &serving, &mut stop).await;
+    let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
+    let store = {
+        let (notifier, troubles, serving) = (notifier.clone(), troubles.clone(), serving.clone());
+        StoreWatch::start(db.in_flight().clone(), interval, move |stuck| {
+            notifier.status(&status_line(&troubles, &serving, stuck))
+        })?
+    };
+    let watched = Watched {
+        lanes: &lanes,
+        store,
+        troubles: &troubles,
+        serving: &serving,
+        interval,
+    };
+    let signal = watchdog_loop(&notifier, &watched, &mut stop).await;
     tracing::info!(%signal, "stopping");
     notifier.stopping("stopping: no new commands; finishing durable writes");
     // New commands are refused from here on (the cash register is told to send them again
@@ -330,33 +345,64 @@ fn start_webhooks(config: &Config, backends: &LaneBackends, lanes: &[RunningLane
     }
 }
 
-/// Pings the systemd watchdog while every lane's engine answers, and keeps the status line
-/// (`serving` and any broken cash-register line) up to date; returns when a stop is requested.
-/// A hung engine stops the pings, and systemd restarts the daemon.
+/// What the watchdog loop looks after.
+struct Watched<'a> {
+    lanes: &'a [RunningLane],
+    store: StoreWatch,
+    troubles: &'a Troubles,
+    serving: &'a str,
+    /// How often the watchdog is pinged; also how long a write into the store may take.
+    interval: Duration,
+}
+
+/// The status line: `serving`, what troubles the lanes, and a write into the store that is
+/// stuck.
+fn status_line(troubles: &Troubles, serving: &str, stuck: Option<&str>) -> String {
+    let mut status = troubles.status(serving);
+    if let Some(stuck) = stuck {
+        status.push_str("; ");
+        status.push_str(stuck);
+    }
+    status
+}
+
+/// Pings the systemd watchdog while every lane's engine answers and the store's writes
+/// complete, and keeps the status line (`serving`, any broken cash-register line, a stuck
+/// write) up to date; returns when a stop is requested. A hung engine, or a write into the
+/// store that has not returned within one ping interval, stops the pings, and systemd
+/// restarts the daemon.
+///
+/// The writes are watched because a write stuck inside sled holds its lane's payment while the
+/// engines may still answer queries (see [`super::store_watch`]). One ping interval (15 s under
+/// the shipped unit's `WatchdogSec=30s`) is many times what a slow SD card takes to fsync, even
+/// when the file system must write back other files' data first, and short enough that systemd
+/// restarts a stuck daemon within a minute of the write.
 async fn watchdog_loop(
     notifier: &Notifier,
-    lanes: &[RunningLane],
-    troubles: &Troubles,
-    serving: &str,
+    watched: &Watched<'_>,
     stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
 ) -> &'static str {
-    let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
+    let interval = watched.interval;
     let probe = CommandId::new("mposd-watchdog-probe").expect("a valid command id");
     let mut tick = tokio::time::interval(interval);
     loop {
         tokio::select! {
             signal = stop.as_mut() => return signal,
-            () = troubles.changed() => notifier.status(&troubles.status(serving)),
+            () = watched.troubles.changed() => notifier.status(&status_line(
+                watched.troubles,
+                watched.serving,
+                watched.store.stuck().as_deref(),
+            )),
             _ = tick.tick() => {
                 let mut healthy = true;
-                for lane in lanes {
+                for lane in watched.lanes {
                     let answered = tokio::time::timeout(interval / 2, lane.engine.query(&probe)).await;
                     if !matches!(answered, Ok(Ok(_))) {
                         healthy = false;
                         tracing::error!(lane = %lane.name, "the lane's engine does not answer");
                     }
                 }
-                if healthy {
+                if healthy && watched.store.writes_complete() {
                     notifier.alive();
                 }
             }

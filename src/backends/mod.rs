@@ -5,4 +5,5 @@
 
 pub mod epayment;
 pub mod http;
+pub mod invoice_v1;
 pub mod pos_v10;

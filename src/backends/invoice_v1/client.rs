@@ -253,12 +253,14 @@ impl InvoiceClient {
                         problem,
                     });
                 }
-                Attempt::Unauthorized(Some(gateway)) => return Err(InvoiceError::Unauthorized {
-                    endpoint: call.endpoint,
-                    what: format!(
+                Attempt::Unauthorized(Some(gateway)) => {
+                    return Err(InvoiceError::Unauthorized {
+                        endpoint: call.endpoint,
+                        what: format!(
                         "the API gateway's app pair (gateway_client_id, gateway_client_secret): {gateway}"
                     ),
-                }),
+                    })
+                }
                 Attempt::Unauthorized(None) if !renewed => {
                     tracing::warn!("access token refused (401); renewing it and trying once more");
                     renewed = true;

@@ -322,4 +322,101 @@ mod tests {
             "{found:?}"
         );
     }
+
+    /// An ePayment lane that takes invoices with `invoice`, and its sales unit.
+    fn invoice_lane(currency: &str, invoice: &str) -> String {
+        format!(
+            "[[lane]]\nname = \"till-1\"\ncurrency = \"{currency}\"\nmsn = \"123456\"\ninvoice = {invoice}\n\
+             [lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n[[epayment]]\nmsn = \"123456\"\n\
+             environment = \"test\"\nclient_id = {{ credential = \"a\" }}\n\
+             client_secret = {{ credential = \"b\" }}\nsubscription_key = {{ credential = \"c\" }}\n"
+        )
+    }
+
+    #[test]
+    fn a_lane_takes_invoices_through_a_consent_with_the_invoice_scope_and_the_gateway_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let consent = |extra: &str| {
+            format!(
+                "[[consent]]\nvat = \"DK12345678\"\nenvironment = \"custom\"\n\
+                 authority = \"http://127.0.0.1:18080/merchant-authentication-openidconnect\"\n\
+                 client_id = \"c\"\nclient_secret = {{ file = \"{0}\" }}\nrotation = \"reuse\"\n{extra}",
+                secret.display()
+            )
+        };
+        let gateway = format!(
+            "gateway_client_id = \"app\"\ngateway_client_secret = {{ file = \"{}\" }}\n",
+            secret.display()
+        );
+        let merchant = r#"{ merchant = "DK12345678" }"#;
+        let good = format!(
+            "{}{}",
+            invoice_lane("DKK", merchant),
+            consent(&format!(
+                "scopes = [\"invoice\"]\napi = \"http://127.0.0.1:18080\"\n{gateway}"
+            ))
+        );
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+        let config = Config::parse(&good, Path::new("t.toml")).unwrap();
+        let (client, app) = config.consents[0].invoice_client().unwrap();
+        assert_eq!(client.api, "http://127.0.0.1:18080");
+        assert_eq!(app.client_id, "app");
+        let with_issuer = good.replace(
+            merchant,
+            r#"{ merchant = "DK12345678", issuer = "0e6c5b4a-3d2f-4e1a-8b9c-7d6e5f4a3b2c" }"#,
+        );
+        assert!(problems(&with_issuer).is_empty(), "{:?}", problems(&with_issuer));
+
+        // No consent for the merchant at all, and an issuer that is no id.
+        let found = problems(&invoice_lane(
+            "DKK",
+            r#"{ merchant = "DK87654321", issuer = "Bageriet" }"#,
+        ));
+        for wanted in [
+            "line 5: lane[0].invoice.issuer: \"Bageriet\" is not an invoice issuer id",
+            "line 5: lane[0].invoice.merchant: no [[consent]] section has vat = \"DK87654321\"",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        // A consent for Subscriptions only, without the gateway pair or the API base; a lane in
+        // another currency than the merchant's.
+        let lacking = format!(
+            "{}{}",
+            invoice_lane("EUR", merchant),
+            consent("scopes = [\"subscriptions\"]\n")
+        );
+        let found = problems(&lacking);
+        for wanted in [
+            "line 5: lane[0].invoice.merchant: MobilePay invoices DK12345678 in DKK, but the lane's currency is EUR",
+            "line 21: consent[0].scopes: lane \"till-1\" takes invoices for DK12345678: the consent needs the scope \"invoice\"",
+            "line 14: consent[0]: lane \"till-1\" takes invoices for DK12345678: set gateway_client_id and gateway_client_secret",
+            "line 16: consent[0].environment: \"custom\" needs api (lane \"till-1\" takes invoices)",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        // The API base only with "custom"; a gateway secret others may read.
+        let sandbox = good
+            .replace("environment = \"custom\"", "environment = \"sandbox\"")
+            .replace(
+                "authority = \"http://127.0.0.1:18080/merchant-authentication-openidconnect\"\n",
+                "",
+            );
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let found = problems(&sandbox);
+        for wanted in [
+            "line 21: consent[0].api: api is only used with environment = \"custom\"",
+            "line 23: consent[0].gateway_client_secret: the secret file",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        let unknown = good.replace(merchant, r#"{ merchant = "DK12345678", isuer = "x" }"#);
+        assert!(
+            problems(&unknown)[0].contains("unknown field `isuer`"),
+            "{:?}",
+            problems(&unknown)
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The daemon's configuration file (`/etc/mposd/mposd.toml`): one TOML file with the state
 //! directory, the backends (`[mobilepay]` for PoS V10, one `[[epayment]]` per Vipps MobilePay
 //! sales unit) and one `[[lane]]` per checkout. A lane takes payments through PoS V10 when it
-//! has a `[lane.pos]`, through ePayment when it names a sales unit with `msn`.
+//! has a `[lane.pos]`, through ePayment when it names a sales unit with `msn`, and issues
+//! MobilePay invoices as well when it names a merchant's `[[consent]]` with `invoice`.
 //!
 //! Loading never stops at the first mistake: every problem found is reported with the line it
 //! is on, so an integrator fixes a file in one round (`mposd check-config`). The sections of a

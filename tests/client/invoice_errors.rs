@@ -11,7 +11,10 @@ use mposd::{
         invoicing::{InvoiceDelivery, Invoicing, NewInvoice},
     },
     money::Currency,
-    sim::fixtures::{DK_ISSUER_DISABLED, DK_ISSUER_PENDING, INVOICE_USER_PHONE, OTHER_DK_VAT, PORTAL_KIOSK},
+    sim::fixtures::{
+        InvoiceIssuer, IssuerStatus, DK_ISSUER, DK_ISSUER_DISABLED, DK_ISSUER_PENDING, DK_MERCHANT_ID,
+        INVOICE_USER_PHONE, OTHER_DK_VAT, PORTAL_KIOSK,
+    },
 };
 
 fn to(number: &str) -> InvoiceDelivery {
@@ -172,4 +175,36 @@ async fn an_invoice_in_another_currency_than_the_merchants_is_refused_before_sen
         .filter(|e| e["endpoint"].as_str().unwrap_or_default().starts_with("invoice"))
         .collect();
     assert!(sent.is_empty(), "{sent:?}");
+}
+
+#[tokio::test]
+async fn several_enabled_issuers_and_none_configured_is_not_set_up_with_the_list() {
+    let mut config = mposd::sim::SimConfig::default();
+    let cafe = "4c0a1b2c-3d4e-4f5a-8b6c-7d8e9f0a1b2c";
+    config.fixtures.invoice.issuers.push(InvoiceIssuer {
+        merchant_id: DK_MERCHANT_ID.into(),
+        id: cafe.into(),
+        name: "Bageriet Café".into(),
+        status: IssuerStatus::Enabled,
+        address: "Torvet 1".into(),
+        city: "Aarhus".into(),
+        zip_code: "8000".into(),
+    });
+    let m = Merchant::with(config).await;
+    let invoice = m.invoice(1000, InvoiceDelivery::Link).await;
+    match m.backend().create_invoice(correlation(), &invoice).await {
+        Err(BackendError::Refused {
+            reason: Refusal::NotSetUp,
+            detail,
+        }) => {
+            assert!(detail.contains("several enabled invoice issuers"), "{detail}");
+            assert!(detail.contains(DK_ISSUER) && detail.contains(cafe), "{detail}");
+            assert!(!detail.contains(DK_ISSUER_PENDING), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.h.control.count("invoiceCreateLink").await, 0);
+    let chosen = InvoiceBackend::new(m.client(), Some(cafe.into()));
+    chosen.create_invoice(correlation(), &invoice).await.unwrap();
+    assert_eq!(m.ground(&invoice.reference).await[0]["issuerId"], cafe);
 }

@@ -42,7 +42,12 @@ pub struct Merchant {
 impl Merchant {
     /// The owner of `DK12345678` consents to `invoice`.
     pub async fn start() -> Merchant {
-        let h = Harness::start().await;
+        Merchant::with(mposd::sim::SimConfig::default()).await
+    }
+
+    /// [`Merchant::start`] on a simulator started with `config`.
+    pub async fn with(config: mposd::sim::SimConfig) -> Merchant {
+        let h = Harness::with(config).await;
         let (consent, refresh_token) = consent(&h, DK_VAT, PORTAL_OWNER, &["invoice"]).await;
         Merchant {
             h,

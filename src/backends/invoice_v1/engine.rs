@@ -119,8 +119,8 @@ impl Invoicing for InvoiceBackend {
             .await
             .map_err(translate::error)?;
         Ok(InvoiceInfo {
+            invoice_id: invoice_id.to_string(),
             state: translate::state(&details),
-            invoice_id: details.invoice_id,
         })
     }
 

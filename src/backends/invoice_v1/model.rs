@@ -107,8 +107,6 @@ pub struct Link {
 /// `GET …/invoices/{invoiceId}`: the details, of which a counter needs the state.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Details {
-    #[serde(rename = "InvoiceId", alias = "invoiceId")]
-    pub invoice_id: String,
     #[serde(rename = "Status", alias = "status")]
     pub status: String,
     /// The day a scheduled (`accepted`) invoice will be paid; a date or a timestamp.

@@ -332,7 +332,6 @@ mod tests {
 
     fn details(status: &str, payment_date: Option<&str>) -> Details {
         Details {
-            invoice_id: "i".into(),
             status: status.into(),
             payment_date: payment_date.map(str::to_string),
         }

@@ -271,7 +271,9 @@ impl LaneBackends {
                     .ok_or_else(missing)?;
                 Ok(LaneBackend::Epayment(match invoicing {
                     // The lane's own backend over the sales unit's client and check-ins.
-                    Some(invoicing) => Arc::new(shared.with_invoicing(Some(invoicing))),
+                    Some(invoicing) => {
+                        Arc::new(EpaymentBackend::clone(shared).with_invoicing(Some(invoicing)))
+                    }
                     None => shared.clone(),
                 }))
             }

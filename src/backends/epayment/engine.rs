@@ -99,11 +99,8 @@ impl EpaymentBackend {
 
     /// The same backend (the same client and sticker check-ins), issuing invoices through
     /// `invoicing` as well.
-    pub fn with_invoicing(&self, invoicing: Option<InvoiceBackend>) -> EpaymentBackend {
-        EpaymentBackend {
-            invoicing,
-            ..self.clone()
-        }
+    pub fn with_invoicing(self, invoicing: Option<InvoiceBackend>) -> EpaymentBackend {
+        EpaymentBackend { invoicing, ..self }
     }
 
     pub fn client(&self) -> &EpaymentClient {

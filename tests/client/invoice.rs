@@ -186,3 +186,32 @@ async fn reads_are_repeated_after_a_server_error_and_creates_are_not() {
     );
     assert_eq!(m.h.control.count("invoiceCreateLink").await, 2);
 }
+
+#[tokio::test]
+async fn a_repeated_create_sends_the_very_same_bytes() {
+    let m = Merchant::start().await;
+    let recorder = Recorder::start(&m.h.sim.base_url()).await;
+    let client = m.client_at(
+        &recorder.url,
+        mposd::sim::fixtures::INVOICE_GATEWAY_CLIENT_SECRET,
+        m.consent.clone(),
+    );
+    let invoices = mposd::backends::invoice_v1::InvoiceBackend::new(client, Some(DK_ISSUER.into()));
+    let invoice = m.invoice(1099, phone()).await;
+    invoices.create_invoice(correlation(), &invoice).await.unwrap();
+    let repeat = invoices.create_invoice(correlation(), &invoice).await;
+    assert_eq!(refusal(repeat), Refusal::AlreadyExists);
+    let bodies = recorder.posted_bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0], bodies[1], "byte for byte");
+    let sent: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
+    assert_eq!(sent["InvoiceNumber"], invoice.reference.as_str());
+    assert_eq!(sent["PaymentReference"], invoice.order_id.as_str());
+    assert_eq!(sent["TotalAmount"].to_string(), "10.99");
+    assert_eq!(
+        sent["ConsumerAlias"],
+        json!({"Alias": "+4557373259", "AliasType": "Phone"})
+    );
+    assert_eq!(sent["DueDate"], invoice.due_date.to_string());
+    assert_eq!(m.pushes(INVOICE_USER_PHONE).await, 1);
+}

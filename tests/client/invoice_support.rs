@@ -62,7 +62,12 @@ impl Merchant {
 
     /// A client with the gateway secret `secret`, over `consent`.
     pub fn client_with(&self, secret: &str, consent: Arc<Consent>) -> InvoiceClient {
-        let mut config = InvoiceConfig::new(&self.h.sim.base_url(), DK_VAT);
+        self.client_at(&self.h.sim.base_url(), secret, consent)
+    }
+
+    /// A client of the API at `api`.
+    pub fn client_at(&self, api: &str, secret: &str, consent: Arc<Consent>) -> InvoiceClient {
+        let mut config = InvoiceConfig::new(api, DK_VAT);
         config.timeouts.read = Duration::from_secs(10);
         config.timeouts.write = Duration::from_secs(10);
         config.retry.base_delay = Duration::from_millis(50);
@@ -253,4 +258,84 @@ pub fn refusal<T: std::fmt::Debug>(result: Result<T, BackendError>) -> mposd::en
         Err(BackendError::Refused { reason, .. }) => reason,
         other => panic!("expected a refusal: {other:?}"),
     }
+}
+
+/// A loopback relay in front of the simulator that keeps every byte the client sent, one
+/// buffer per connection, so a test can read the requests exactly as they went over the wire.
+pub struct Recorder {
+    pub url: String,
+    sent: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Vec<u8>>>>>>,
+}
+
+impl Recorder {
+    pub async fn start(target: &str) -> Recorder {
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let sent: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Vec<u8>>>>>> = Arc::default();
+        let connections = sent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+                connections.lock().unwrap().push(buffer.clone());
+                tokio::spawn(relay(client, server, buffer));
+            }
+        });
+        Recorder { url, sent }
+    }
+
+    /// The bodies of the `POST` requests sent so far, in order.
+    pub fn posted_bodies(&self) -> Vec<Vec<u8>> {
+        let mut bodies = Vec::new();
+        for connection in self.sent.lock().unwrap().iter() {
+            let bytes = connection.lock().unwrap().clone();
+            let mut rest = &bytes[..];
+            while let Some(end) = find(rest, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&rest[..end]).to_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                let body = &rest[end + 4..(end + 4 + length).min(rest.len())];
+                if head.starts_with("post ") {
+                    bodies.push(body.to_vec());
+                }
+                rest = &rest[(end + 4 + length).min(rest.len())..];
+            }
+        }
+        bodies
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn relay(
+    client: tokio::net::TcpStream,
+    server: tokio::net::TcpStream,
+    sent: Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let upstream = async move {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = client_read.read(&mut chunk).await {
+            if n == 0 || server_write.write_all(&chunk[..n]).await.is_err() {
+                break;
+            }
+            sent.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+        let _ = server_write.shutdown().await;
+    };
+    let downstream = async move {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    tokio::join!(upstream, downstream);
 }

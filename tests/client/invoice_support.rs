@@ -264,15 +264,18 @@ pub fn refusal<T: std::fmt::Debug>(result: Result<T, BackendError>) -> mposd::en
 /// buffer per connection, so a test can read the requests exactly as they went over the wire.
 pub struct Recorder {
     pub url: String,
-    sent: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Vec<u8>>>>>>,
+    sent: Arc<std::sync::Mutex<Vec<Sent>>>,
 }
+
+/// What the client sent on one connection.
+type Sent = Arc<std::sync::Mutex<Vec<u8>>>;
 
 impl Recorder {
     pub async fn start(target: &str) -> Recorder {
         let target = target.trim_start_matches("http://").to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let sent: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Vec<u8>>>>>> = Arc::default();
+        let sent: Arc<std::sync::Mutex<Vec<Sent>>> = Arc::default();
         let connections = sent.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {

@@ -202,9 +202,10 @@ async fn no_secret_or_token_reaches_a_log_line_or_an_error() {
     errors.push(client_error.to_string());
     errors.push(format!("{:?}", m.client()));
     let token = m.consent.access_token().await.unwrap();
-    let text = format!("{}\n{}", log.text(), errors.join("\n"));
-    assert!(text.contains("renewing it"), "the 401 was logged: {text}");
-    assert!(text.contains("Invalid client id or secret"), "{text}");
+    let logged = log.text();
+    assert!(logged.contains("renewing it"), "the 401 was logged: {logged}");
+    assert!(logged.contains("Invalid client id or secret"), "{logged}");
+    let text = format!("{logged}\n{}", errors.join("\n"));
     for secret in [
         INVOICE_GATEWAY_CLIENT_SECRET,
         "not-the-secret",

@@ -35,10 +35,6 @@ impl InvoiceBackend {
         InvoiceBackend { client, issuer }
     }
 
-    pub fn client(&self) -> &InvoiceClient {
-        &self.client
-    }
-
     async fn issuer(&self, correlation: &Correlation) -> Result<String, BackendError> {
         match &self.issuer {
             Some(id) => Ok(id.clone()),

@@ -28,8 +28,9 @@ pub struct InvoiceRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_alias: Option<ConsumerAlias>,
     pub total_amount: MajorAmount,
-    #[serde(rename = "TotalVATAmount")]
-    pub total_vat_amount: MajorAmount,
+    /// Left out when the cash register sent no lines, and so no VAT rates.
+    #[serde(rename = "TotalVATAmount", skip_serializing_if = "Option::is_none")]
+    pub total_vat_amount: Option<MajorAmount>,
     pub invoice_number: String,
     pub payment_reference: String,
     pub issue_date: String,
@@ -51,14 +52,16 @@ pub struct ConsumerAlias {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Article {
-    pub article_number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article_number: Option<String>,
     pub article_description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u32>,
     pub total_price_including_vat: MajorAmount,
-    /// In percent (`25`, `12.5`).
-    #[serde(rename = "VATRate")]
-    pub vat_rate: MajorAmount,
+    /// In percent (`25`, `12.5`); left out for the one line made of a whole invoice sent
+    /// without lines.
+    #[serde(rename = "VATRate", skip_serializing_if = "Option::is_none")]
+    pub vat_rate: Option<MajorAmount>,
 }
 
 /// `GET /api/v1/merchants/me`.

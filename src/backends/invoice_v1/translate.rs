@@ -44,6 +44,19 @@ const RATE_SCALE: i64 = 10_000;
 /// request, which MobilePay's duplicate check refuses instead of pushing a second invoice.
 pub fn request(invoice: &NewInvoice, issuer: &str) -> InvoiceRequest {
     let vat: i64 = invoice.lines.iter().map(line_vat).sum();
+    // MobilePay wants at least one article. Without the cash register's lines the whole
+    // invoice is one, named by its text or order, without the VAT details nobody gave.
+    let articles = if invoice.lines.is_empty() {
+        vec![Article {
+            article_number: None,
+            article_description: invoice.description.clone().unwrap_or_else(|| invoice.order_id.clone()),
+            quantity: None,
+            total_price_including_vat: MajorAmount::from_minor(invoice.amount),
+            vat_rate: None,
+        }]
+    } else {
+        invoice.lines.iter().map(article).collect()
+    };
     InvoiceRequest {
         invoice_issuer: issuer.to_string(),
         consumer_alias: match &invoice.delivery {
@@ -54,14 +67,14 @@ pub fn request(invoice: &NewInvoice, issuer: &str) -> InvoiceRequest {
             }),
         },
         total_amount: MajorAmount::from_minor(invoice.amount),
-        total_vat_amount: MajorAmount::from_minor(Minor(vat)),
+        total_vat_amount: (!invoice.lines.is_empty()).then(|| MajorAmount::from_minor(Minor(vat))),
         // The engine finds a create whose answer was lost by this number: sent as it is.
         invoice_number: invoice.reference.clone(),
         payment_reference: invoice.order_id.clone(),
         issue_date: day(invoice.issue_date),
         due_date: day(invoice.due_date),
         comment: invoice.description.clone(),
-        invoice_articles: invoice.lines.iter().map(article).collect(),
+        invoice_articles: articles,
     }
 }
 
@@ -76,13 +89,13 @@ fn day(date: NaiveDate) -> String {
 
 fn article(line: &OrderLine) -> Article {
     Article {
-        article_number: line.id.clone(),
+        article_number: Some(line.id.clone()),
         article_description: line.name.clone(),
         quantity: line.quantity,
         total_price_including_vat: MajorAmount::from_minor(line.total),
         // Hundredths of a percent read as a percent exactly as minor units read as major
         // units: 2500 is 25, 1250 is 12.5.
-        vat_rate: MajorAmount::from_minor(Minor(i64::from(line.vat_rate))),
+        vat_rate: Some(MajorAmount::from_minor(Minor(i64::from(line.vat_rate)))),
     }
 }
 
@@ -324,10 +337,28 @@ mod tests {
             ..invoice(7224, InvoiceDelivery::Link)
         };
         let request = request(&mixed, ISSUER);
-        assert_eq!(request.total_vat_amount.to_minor(), Ok(Minor(1318)));
-        assert_eq!(request.invoice_articles[2].vat_rate.to_minor(), Ok(Minor(1250)));
+        assert_eq!(request.total_vat_amount.as_ref().map(|v| v.to_minor()), Some(Ok(Minor(1318))));
+        assert_eq!(
+            request.invoice_articles[2].vat_rate.as_ref().map(|v| v.to_minor()),
+            Some(Ok(Minor(1250)))
+        );
         let sent = String::from_utf8(body(&request)).unwrap();
         assert!(sent.contains(r#""VATRate":12.5"#), "{sent}");
+    }
+
+    #[test]
+    fn an_invoice_without_lines_is_one_article_without_vat_details() {
+        let bare = NewInvoice {
+            lines: Vec::new(),
+            description: Some("Kage til 12".into()),
+            ..invoice(34900, InvoiceDelivery::Link)
+        };
+        let sent: serde_json::Value = serde_json::from_slice(&body(&request(&bare, ISSUER))).unwrap();
+        assert_eq!(
+            sent["InvoiceArticles"],
+            serde_json::json!([{"ArticleDescription": "Kage til 12", "TotalPriceIncludingVat": 349.0}])
+        );
+        assert!(sent.get("TotalVATAmount").is_none(), "no VAT anybody gave: {sent}");
     }
 
     fn details(status: &str, payment_date: Option<&str>) -> Details {

@@ -28,6 +28,8 @@ mod cli;
 mod end_to_end;
 #[path = "display/golden.rs"]
 mod golden;
+#[path = "display/invoices.rs"]
+mod invoices;
 #[path = "display/outputs.rs"]
 mod outputs;
 #[path = "display/renderer.rs"]

@@ -44,7 +44,8 @@ pub enum DisplayCommand {
         #[arg(long, default_value = "320x240", value_parser = parse_size)]
         size: Size,
         /// closed, idle, scan-to-pay, code-loading, code-unavailable, checked-in, approved,
-        /// declined, cancelled, refund, refund-done or offline.
+        /// declined, cancelled, refund, refund-done, offline, invoice-link, invoice-pushed,
+        /// invoice-scheduled or invoice-outstanding (invoices due in 14 days).
         #[arg(long, default_value = "scan-to-pay")]
         screen: String,
         /// Amount in major units, e.g. 149.95.
@@ -78,7 +79,13 @@ fn parse_size(text: &str) -> Result<Size, String> {
     Ok(Size::new(w, h))
 }
 
+/// An invoice link of the form MobilePay Invoice hands out, for the invoice screens.
+const DEMO_INVOICE_LINK: &str = "https://sandprod-open.mobilepay.dk/usersettings-landing-website/\
+     ?token=0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e&countryCode=DK&product=Invoice";
+
 fn screen_named(name: &str, amount: Minor, currency: Currency, qr: &str) -> anyhow::Result<Screen> {
+    let due_date =
+        chrono::Utc::now().date_naive() + chrono::Days::new(u64::from(crate::engine::DEFAULT_DUE_DAYS));
     Ok(match name {
         "closed" => Screen::Closed,
         "idle" => Screen::Idle {
@@ -122,11 +129,32 @@ fn screen_named(name: &str, amount: Minor, currency: Currency, qr: &str) -> anyh
         "offline" => Screen::Offline {
             hint: StaffHint::CheckNetwork,
         },
+        "invoice-link" => Screen::InvoiceLink {
+            amount,
+            currency,
+            due_date,
+            link: DEMO_INVOICE_LINK.to_string(),
+        },
+        "invoice-pushed" => Screen::InvoicePushed {
+            amount,
+            currency,
+            phone: "+••••••5678".to_string(),
+        },
+        "invoice-scheduled" => Screen::InvoiceScheduled {
+            amount,
+            currency,
+            payment_date: Some(due_date),
+        },
+        "invoice-outstanding" => Screen::InvoiceOutstanding {
+            amount,
+            currency,
+            due_date,
+        },
         other => bail!("unknown screen {other:?}"),
     })
 }
 
-const DEMO_SCREENS: [&str; 12] = [
+const DEMO_SCREENS: [&str; 16] = [
     "closed",
     "idle",
     "scan-to-pay",
@@ -139,6 +167,10 @@ const DEMO_SCREENS: [&str; 12] = [
     "refund",
     "refund-done",
     "offline",
+    "invoice-link",
+    "invoice-pushed",
+    "invoice-scheduled",
+    "invoice-outstanding",
 ];
 
 /// Runs the command with `qr` as the content of the QR code: the caller makes it from

@@ -2,7 +2,7 @@
 //! text with their role. Layout and drawing never look at the screen itself, so every screen
 //! gets the same treatment on every panel size.
 
-use super::language::{format_amount, phrase, Language, Phrase};
+use super::language::{format_amount, format_date, phrase, phrase_with, Language, Phrase};
 use super::qr::{QrError, QrSymbol};
 use super::screen::{BackendCode, Screen};
 use std::borrow::Cow;
@@ -15,6 +15,10 @@ pub enum Icon {
     Wait,
     Warning,
     Closed,
+    /// Not paid yet, due later (an invoice the customer leaves with).
+    Later,
+    /// Done, paid on a later day (a scheduled invoice): a success, but no tick.
+    Scheduled,
 }
 
 /// How prominent a line is; the layout gives each role its own box.
@@ -65,6 +69,7 @@ impl Content {
         let title = |p| line(Role::Title, say(p));
         let detail = |p| line(Role::Detail, say(p));
         let amount = |a, c| line(Role::Amount, format_amount(a, c, language));
+        let dated = |p, d| line(Role::Detail, phrase_with(language, p, &format_date(d, language)));
         let (qr, icon, lines) = match screen {
             Screen::Closed => (
                 None,
@@ -165,9 +170,83 @@ impl Content {
                 Some(Icon::Warning),
                 vec![title(Phrase::PayAnotherWay), detail(Phrase::Staff(*hint))],
             ),
+            // The title asks for the scan (a square panel drops it for the amount); the due
+            // date goes below the code. The same roles as scan-to-pay, so the code gets the
+            // same size and the start-up size check holds for invoice links too.
+            Screen::InvoiceLink {
+                amount: a,
+                currency,
+                due_date,
+                link,
+            } => (
+                Some(QrSource::Content(link.clone())),
+                None,
+                vec![
+                    title(Phrase::ScanInvoice),
+                    amount(*a, *currency),
+                    dated(Phrase::PayBy, *due_date),
+                ],
+            ),
+            Screen::InvoicePushed {
+                amount: a,
+                currency,
+                phone,
+            } => (
+                None,
+                Some(Icon::Wait),
+                vec![
+                    title(Phrase::ApproveInvoiceInApp),
+                    amount(*a, *currency),
+                    line(
+                        Role::Detail,
+                        phrase_with(language, Phrase::SentTo, &drawable_phone(phone)),
+                    ),
+                ],
+            ),
+            Screen::InvoiceScheduled {
+                amount: a,
+                currency,
+                payment_date,
+            } => (
+                None,
+                Some(Icon::Scheduled),
+                vec![
+                    title(Phrase::PaymentScheduled),
+                    amount(*a, *currency),
+                    match payment_date {
+                        Some(date) => dated(Phrase::PaidOn, *date),
+                        None => detail(Phrase::ThankYou),
+                    },
+                ],
+            ),
+            Screen::InvoiceOutstanding {
+                amount: a,
+                currency,
+                due_date,
+            } => (
+                None,
+                Some(Icon::Later),
+                vec![
+                    title(Phrase::InvoiceSent),
+                    amount(*a, *currency),
+                    dated(Phrase::PayBy, *due_date),
+                ],
+            ),
         };
         Content { qr, icon, lines }
     }
+}
+
+/// A masked phone number in characters the fonts have: the engine hides digits behind `•`,
+/// which ISO 8859-15 lacks (it would be drawn as `?`), so every mask character becomes `*`.
+fn drawable_phone(phone: &str) -> String {
+    phone
+        .chars()
+        .map(|c| match c {
+            '0'..='9' | '+' | ' ' => c,
+            _ => '*',
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -221,6 +300,144 @@ mod tests {
                         phrase(language, hint),
                     ]
                 );
+            }
+        }
+    }
+
+    fn texts(content: &Content) -> Vec<&str> {
+        content.lines.iter().map(|l| l.text.as_str()).collect()
+    }
+
+    fn due() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+    }
+
+    #[test]
+    fn an_invoice_link_shows_its_code_amount_and_due_date() {
+        let link = "https://open.mobilepay.dk/usersettings-landing-website/?token=AbC&product=Invoice";
+        let screen = Screen::InvoiceLink {
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            due_date: due(),
+            link: link.into(),
+        };
+        let da = Content::of(&screen, Language::Da);
+        assert_eq!(da.qr, Some(QrSource::Content(link.into())));
+        assert_eq!(
+            texts(&da),
+            [
+                "Scan fakturaen med MobilePay",
+                "349,00 kr.",
+                "Betal senest 31.12.2026"
+            ]
+        );
+        let en = Content::of(&screen, Language::En);
+        assert_eq!(en.lines[2].text, "Please pay by 31 Dec 2026");
+        // The roles of scan-to-pay: the code is laid out, and sized, exactly like a sale's.
+        let sale = Screen::ScanToPay {
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            qr: link.into(),
+        };
+        let roles = |c: &Content| c.lines.iter().map(|l| l.role).collect::<Vec<_>>();
+        assert_eq!(roles(&da), roles(&Content::of(&sale, Language::Da)));
+    }
+
+    #[test]
+    fn a_pushed_invoice_names_the_masked_phone_in_drawable_characters() {
+        let screen = Screen::InvoicePushed {
+            amount: Minor(15_000),
+            currency: Currency::EUR,
+            phone: "+••••••••4567".into(),
+        };
+        let fi = Content::of(&screen, Language::Fi);
+        assert_eq!(fi.qr, None);
+        assert_eq!(fi.icon, Some(Icon::Wait));
+        assert_eq!(
+            texts(&fi),
+            [
+                "Hyväksy lasku MobilePay-sovelluksessasi",
+                "150,00 €",
+                "Lähetetty numeroon +********4567"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_scheduled_invoice_is_not_shown_as_paid() {
+        let scheduled = |payment_date| Screen::InvoiceScheduled {
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            payment_date,
+        };
+        let approved = Content::of(
+            &Screen::Approved {
+                amount: Minor(34_900),
+                currency: Currency::DKK,
+            },
+            Language::Da,
+        );
+        let dated = Content::of(&scheduled(Some(due())), Language::Da);
+        assert_eq!(dated.icon, Some(Icon::Scheduled));
+        assert_ne!(dated.icon, approved.icon);
+        assert_eq!(
+            texts(&dated),
+            ["Betaling planlagt", "349,00 kr.", "Betales den 31.12.2026"]
+        );
+        assert_ne!(dated.lines[0], approved.lines[0]);
+        let undated = Content::of(&scheduled(None), Language::En);
+        assert_eq!(texts(&undated), ["Payment scheduled", "DKK 349.00", "Thank you!"]);
+    }
+
+    #[test]
+    fn an_outstanding_invoice_says_when_it_is_due() {
+        let screen = Screen::InvoiceOutstanding {
+            amount: Minor(34_900),
+            currency: Currency::EUR,
+            due_date: due(),
+        };
+        let content = Content::of(&screen, Language::Fi);
+        assert_eq!(content.qr, None);
+        assert_eq!(content.icon, Some(Icon::Later));
+        assert_eq!(
+            texts(&content),
+            ["Lasku on lähetetty", "349,00 €", "Maksa viimeistään 31.12.2026"]
+        );
+    }
+
+    #[test]
+    fn invoice_texts_with_dates_and_phones_are_drawable_with_the_fonts() {
+        use embedded_graphics::mono_font::iso_8859_15::FONT_6X10;
+        let replacement = FONT_6X10.glyph_mapping.index('?');
+        let screens = [
+            Screen::InvoicePushed {
+                amount: Minor(1),
+                currency: Currency::DKK,
+                phone: "+••••••5678".into(),
+            },
+            Screen::InvoiceScheduled {
+                amount: Minor(1),
+                currency: Currency::EUR,
+                payment_date: Some(due()),
+            },
+            Screen::InvoiceOutstanding {
+                amount: Minor(1),
+                currency: Currency::EUR,
+                due_date: due(),
+            },
+        ];
+        for language in Language::ALL {
+            for screen in &screens {
+                for line in Content::of(screen, language).lines {
+                    for c in line.text.chars() {
+                        assert_ne!(
+                            FONT_6X10.glyph_mapping.index(c),
+                            replacement,
+                            "{c:?} in {:?} has no glyph",
+                            line.text
+                        );
+                    }
+                }
             }
         }
     }

@@ -8,6 +8,12 @@
 //! (a late capture of an old reservation, a query, a rejected command) are ignored, so a
 //! cashier's back-office work never flashes over the current customer's payment.
 //!
+//! An invoice is shown like a sale while the customer is at the counter: its link as a QR code
+//! (never for an invoice pushed to a phone), then how it stands when the cash register is
+//! answered. An invoice answered early (scheduled, or outstanding: the customer left with the
+//! goods) ends much later, while other customers pay; that late end is the cash register's
+//! news, never the display's.
+//!
 //! A QR code the payment backend drew as an image is fetched by the driver, never by the
 //! follower: an update asks for it ([`QrImageFetch`]) and the symbol read from it comes back
 //! through [`ScreenFollower::on_qr_image`], which drops it when the payment has moved on.
@@ -17,7 +23,9 @@ use super::qr_fetch::{self, QrFetcher};
 use super::renderer::DisplayHandle;
 use super::screen::{BackendCode, Reason, Screen, StaffHint};
 use crate::engine::backend::CustomerPrompt;
-use crate::engine::{CommandId, DeclineReason, EventKind, LaneEvent, Outcome, RefundCancelReason};
+use crate::engine::{
+    CommandId, DeclineReason, EventKind, InvoiceEndReason, LaneEvent, Outcome, RefundCancelReason,
+};
 use crate::money::{Currency, Minor};
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,6 +162,54 @@ fn refund_cancel_screen(reason: RefundCancelReason) -> Screen {
     }
 }
 
+/// The screen of an invoice just issued: its link as a QR code, or "approve it in the app" for
+/// one pushed to a phone (which may have a link too: a code on the display would invite
+/// someone else to pay it). An invoice to scan that came without a link cannot be shown: the
+/// customer is asked to turn to the cashier.
+fn invoice_screen(
+    link: Option<&str>,
+    phone: Option<&str>,
+    amount: Minor,
+    currency: Currency,
+    due_date: chrono::NaiveDate,
+) -> Screen {
+    match (phone, link) {
+        (Some(phone), _) => Screen::InvoicePushed {
+            amount,
+            currency,
+            phone: phone.to_string(),
+        },
+        (None, Some(link)) => Screen::InvoiceLink {
+            amount,
+            currency,
+            due_date,
+            link: link.to_string(),
+        },
+        (None, None) => Screen::ScanBackendCode {
+            amount,
+            currency,
+            code: BackendCode::Unavailable,
+        },
+    }
+}
+
+fn invoice_end_screen(reason: InvoiceEndReason) -> Screen {
+    match reason {
+        InvoiceEndReason::RejectedByCustomer => Screen::Declined {
+            reason: Reason::RejectedByCustomer,
+        },
+        InvoiceEndReason::Expired => Screen::Declined {
+            reason: Reason::InvoiceExpired,
+        },
+        InvoiceEndReason::CancelledByCashier => Screen::Cancelled {
+            reason: Reason::CancelledByStaff,
+        },
+        InvoiceEndReason::CancelledElsewhere | InvoiceEndReason::Abandoned => Screen::Cancelled {
+            reason: Reason::Other,
+        },
+    }
+}
+
 impl ScreenFollower {
     pub fn new(settings: FollowSettings) -> ScreenFollower {
         ScreenFollower {
@@ -243,12 +299,30 @@ impl ScreenFollower {
                 amount: *amount,
                 currency: *currency,
             },
+            Outcome::InvoiceScheduled {
+                amount,
+                currency,
+                payment_date,
+                ..
+            } => Screen::InvoiceScheduled {
+                amount: *amount,
+                currency: *currency,
+                payment_date: *payment_date,
+            },
+            Outcome::InvoiceOutstanding {
+                amount,
+                currency,
+                due_date,
+                ..
+            } => Screen::InvoiceOutstanding {
+                amount: *amount,
+                currency: *currency,
+                due_date: *due_date,
+            },
+            Outcome::InvoiceEnded { reason, .. } => invoice_end_screen(*reason),
             Outcome::Paired { .. }
             | Outcome::PartialCaptureRefused { .. }
             | Outcome::Rejected { .. }
-            | Outcome::InvoiceScheduled { .. }
-            | Outcome::InvoiceOutstanding { .. }
-            | Outcome::InvoiceEnded { .. }
             | Outcome::SignedUp { .. }
             | Outcome::AgreementEnded { .. } => return None,
         })
@@ -288,6 +362,26 @@ impl ScreenFollower {
                     hold: false,
                     fetch,
                 })
+            }
+            // Like a sale waiting for its customer: the newest thing the cashier asked the
+            // customer to do takes the screen.
+            EventKind::InvoiceIssued {
+                link,
+                phone,
+                amount,
+                currency,
+                due_date,
+                ..
+            } => {
+                let screen = invoice_screen(link.as_deref(), phone.as_deref(), *amount, *currency, *due_date);
+                self.active = Some(Active {
+                    command: command.clone(),
+                    amount: Some((*amount, *currency)),
+                    screen: screen.clone(),
+                    fetching: None,
+                });
+                self.offline = false;
+                Some(Update::show(screen))
             }
             EventKind::RefundInProgress { amount, .. }
                 if self.active.is_none() || self.is_active(command) =>
@@ -332,6 +426,11 @@ impl ScreenFollower {
             }
             EventKind::Resolved { outcome } if self.unknown.as_ref() == Some(command) => {
                 self.unknown = None;
+                // Whatever started meanwhile (a sale, an invoice, a refund) keeps the screen:
+                // its customer is another one. Invoices do not hold the lane, so this happens.
+                if self.active.is_some() {
+                    return None;
+                }
                 let screen = self.outcome_screen(outcome)?;
                 self.result(screen)
             }
@@ -351,6 +450,19 @@ impl ScreenFollower {
                 self.progress(Screen::Approved { amount, currency })
             }
             EventKind::Declined { reason, .. } => self.progress(decline_screen(*reason)),
+            EventKind::InvoiceScheduled { payment_date, .. } => {
+                let (amount, currency) = self.active.as_ref().and_then(|a| a.amount)?;
+                self.progress(Screen::InvoiceScheduled {
+                    amount,
+                    currency,
+                    payment_date: *payment_date,
+                })
+            }
+            EventKind::InvoicePaid { amount, .. } => {
+                let (amount, currency) = self.amount_or_lane_currency(*amount);
+                self.progress(Screen::Approved { amount, currency })
+            }
+            EventKind::InvoiceEnded { reason, .. } => self.progress(invoice_end_screen(*reason)),
             EventKind::Refunded { amount, .. } => {
                 let (amount, currency) = self.amount_or_lane_currency(*amount);
                 self.progress(Screen::Refund {
@@ -458,6 +570,7 @@ async fn fetch_qr_image(
 mod tests {
     use super::*;
     use crate::engine::CustomerInfo;
+    use chrono::NaiveDate;
 
     fn settings() -> FollowSettings {
         FollowSettings {
@@ -808,6 +921,307 @@ mod tests {
             screen(f.on_event(&ev(None, EventKind::BackendOnline))),
             Some(backend_code(BackendCode::Ready(symbol)))
         );
+    }
+
+    const LINK: &str = "https://sandprod-open.mobilepay.dk/usersettings-landing-website/\
+                        ?token=0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e&countryCode=DK&product=Invoice";
+
+    fn due() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+    }
+
+    fn issued(link: Option<&str>, phone: Option<&str>) -> EventKind {
+        EventKind::InvoiceIssued {
+            invoice_id: "i1".into(),
+            link: link.map(str::to_string),
+            phone: phone.map(str::to_string),
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            due_date: due(),
+        }
+    }
+
+    fn link_screen() -> Screen {
+        Screen::InvoiceLink {
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            due_date: due(),
+            link: LINK.into(),
+        }
+    }
+
+    fn finished(outcome: Outcome) -> EventKind {
+        EventKind::Finished { outcome }
+    }
+
+    fn invoice_paid() -> Outcome {
+        Outcome::InvoicePaid {
+            invoice_id: "i1".into(),
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+        }
+    }
+
+    fn outstanding() -> Outcome {
+        Outcome::InvoiceOutstanding {
+            invoice_id: "i1".into(),
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            due_date: due(),
+        }
+    }
+
+    #[test]
+    fn an_invoice_link_is_shown_as_its_code_until_paid() {
+        let mut f = ScreenFollower::new(settings());
+        let shown = f.on_event(&ev(Some("inv"), issued(Some(LINK), None)));
+        assert_eq!(shown, Some(Update::show(link_screen())));
+        assert_eq!(shown.unwrap().screen.qr(), Some(LINK));
+        let approved = Screen::Approved {
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+        };
+        let paid = EventKind::InvoicePaid {
+            invoice_id: "i1".into(),
+            amount: Minor(34_900),
+        };
+        assert_eq!(
+            f.on_event(&ev(Some("inv"), paid)),
+            Some(Update::show(approved.clone()))
+        );
+        assert_eq!(
+            f.on_event(&ev(Some("inv"), finished(invoice_paid()))),
+            Some(Update::result(approved))
+        );
+    }
+
+    #[test]
+    fn an_invoice_pushed_to_a_phone_shows_no_code() {
+        // The engine may know the link of a pushed invoice too: it is not for the display.
+        for link in [None, Some(LINK)] {
+            let mut f = ScreenFollower::new(settings());
+            let shown = screen(f.on_event(&ev(Some("inv"), issued(link, Some("+••••••5678")))));
+            assert_eq!(
+                shown,
+                Some(Screen::InvoicePushed {
+                    amount: Minor(34_900),
+                    currency: Currency::DKK,
+                    phone: "+••••••5678".into()
+                }),
+                "{link:?}"
+            );
+            assert_eq!(shown.unwrap().qr(), None);
+        }
+        // A link invoice whose link is missing cannot be scanned: ask the cashier.
+        let mut f = ScreenFollower::new(settings());
+        assert_eq!(
+            screen(f.on_event(&ev(Some("inv"), issued(None, None)))),
+            Some(Screen::ScanBackendCode {
+                amount: Minor(34_900),
+                currency: Currency::DKK,
+                code: BackendCode::Unavailable
+            })
+        );
+    }
+
+    #[test]
+    fn a_scheduled_invoice_is_a_success_but_never_shown_as_paid() {
+        let mut f = ScreenFollower::new(settings());
+        f.on_event(&ev(Some("inv"), issued(Some(LINK), None)));
+        let day = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let scheduled = Screen::InvoiceScheduled {
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            payment_date: Some(day),
+        };
+        let event = EventKind::InvoiceScheduled {
+            invoice_id: "i1".into(),
+            payment_date: Some(day),
+        };
+        assert_eq!(
+            f.on_event(&ev(Some("inv"), event)),
+            Some(Update::show(scheduled.clone()))
+        );
+        let answered = finished(Outcome::InvoiceScheduled {
+            invoice_id: "i1".into(),
+            amount: Minor(34_900),
+            currency: Currency::DKK,
+            payment_date: Some(day),
+        });
+        assert_eq!(
+            f.on_event(&ev(Some("inv"), answered)),
+            Some(Update::result(scheduled))
+        );
+    }
+
+    #[test]
+    fn an_invoice_answered_unpaid_tells_the_customer_when_it_is_due() {
+        let mut f = ScreenFollower::new(settings());
+        f.on_event(&ev(Some("inv"), issued(None, Some("+••••••5678"))));
+        assert_eq!(
+            f.on_event(&ev(Some("inv"), finished(outstanding()))),
+            Some(Update::result(Screen::InvoiceOutstanding {
+                amount: Minor(34_900),
+                currency: Currency::DKK,
+                due_date: due()
+            }))
+        );
+    }
+
+    #[test]
+    fn an_invoice_ended_unpaid_says_why() {
+        let cases = [
+            (
+                InvoiceEndReason::RejectedByCustomer,
+                Screen::Declined {
+                    reason: Reason::RejectedByCustomer,
+                },
+            ),
+            (
+                InvoiceEndReason::Expired,
+                Screen::Declined {
+                    reason: Reason::InvoiceExpired,
+                },
+            ),
+            (
+                InvoiceEndReason::CancelledByCashier,
+                Screen::Cancelled {
+                    reason: Reason::CancelledByStaff,
+                },
+            ),
+            (
+                InvoiceEndReason::CancelledElsewhere,
+                Screen::Cancelled {
+                    reason: Reason::Other,
+                },
+            ),
+            (
+                InvoiceEndReason::Abandoned,
+                Screen::Cancelled {
+                    reason: Reason::Other,
+                },
+            ),
+        ];
+        for (reason, expected) in cases {
+            let mut f = ScreenFollower::new(settings());
+            f.on_event(&ev(Some("inv"), issued(Some(LINK), None)));
+            let ended = EventKind::InvoiceEnded {
+                invoice_id: Some("i1".into()),
+                reason,
+            };
+            assert_eq!(
+                f.on_event(&ev(Some("inv"), ended)),
+                Some(Update::show(expected.clone())),
+                "{reason:?}"
+            );
+            let answered = finished(Outcome::InvoiceEnded {
+                invoice_id: Some("i1".into()),
+                reason,
+            });
+            assert_eq!(
+                f.on_event(&ev(Some("inv"), answered)),
+                Some(Update::result(expected)),
+                "{reason:?}"
+            );
+        }
+    }
+
+    /// What the engine tells the lane when an invoice answered earlier ends at last.
+    fn late_end(f: &mut ScreenFollower, outcome: Outcome) -> Vec<Option<Update>> {
+        let progress = match &outcome {
+            Outcome::InvoicePaid { amount, .. } => EventKind::InvoicePaid {
+                invoice_id: "i1".into(),
+                amount: *amount,
+            },
+            Outcome::InvoiceEnded { reason, .. } => EventKind::InvoiceEnded {
+                invoice_id: Some("i1".into()),
+                reason: *reason,
+            },
+            other => panic!("not an end: {other:?}"),
+        };
+        vec![
+            f.on_event(&ev(Some("inv"), progress)),
+            f.on_event(&ev(Some("inv"), EventKind::Resolved { outcome })),
+        ]
+    }
+
+    #[test]
+    fn a_late_invoice_resolution_never_replaces_a_sale_in_progress() {
+        let ended = Outcome::InvoiceEnded {
+            invoice_id: Some("i1".into()),
+            reason: InvoiceEndReason::Expired,
+        };
+        for end in [invoice_paid(), ended] {
+            let mut f = ScreenFollower::new(settings());
+            f.on_event(&ev(Some("inv"), issued(Some(LINK), None)));
+            f.on_event(&ev(Some("inv"), finished(outstanding())));
+            let sale = screen(f.on_event(&ev(Some("s2"), waiting(Some(4995)))));
+            assert_eq!(late_end(&mut f, end.clone()), vec![None, None], "{end:?}");
+            // The sale goes on as if nothing happened.
+            let checked_in = EventKind::CustomerCheckedIn {
+                payment_id: "p1".into(),
+                customer: CustomerInfo::default(),
+            };
+            assert!(sale.is_some());
+            assert_eq!(
+                screen(f.on_event(&ev(Some("s2"), checked_in))),
+                Some(Screen::CheckedIn {
+                    amount: Some((Minor(4995), Currency::EUR))
+                })
+            );
+            // Between sales too: the customer left with the goods long ago.
+            let mut idle = ScreenFollower::new(settings());
+            idle.on_event(&ev(Some("inv"), issued(Some(LINK), None)));
+            idle.on_event(&ev(Some("inv"), finished(outstanding())));
+            assert_eq!(late_end(&mut idle, end.clone()), vec![None, None], "{end:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_invoice_resolved_during_a_sale_leaves_the_sale_on_screen() {
+        let mut f = ScreenFollower::new(settings());
+        f.on_event(&ev(Some("inv"), issued(Some(LINK), None)));
+        let unknown = finished(Outcome::Unknown { payment_id: None });
+        assert_eq!(
+            screen(f.on_event(&ev(Some("inv"), unknown))),
+            Some(Screen::Offline {
+                hint: StaffHint::MobilePayUnavailable
+            })
+        );
+        // Invoices do not hold the lane: the next sale starts before the invoice is resolved.
+        f.on_event(&ev(Some("s2"), waiting(Some(4995))));
+        let abandoned = Outcome::InvoiceEnded {
+            invoice_id: Some("i1".into()),
+            reason: InvoiceEndReason::Abandoned,
+        };
+        assert_eq!(late_end(&mut f, abandoned), vec![None, None]);
+        let captured = finished(Outcome::Captured {
+            payment_id: "p1".into(),
+            amount: Minor(4995),
+            currency: Currency::EUR,
+        });
+        assert_eq!(
+            screen(f.on_event(&ev(Some("s2"), captured))),
+            Some(Screen::Approved {
+                amount: Minor(4995),
+                currency: Currency::EUR
+            })
+        );
+    }
+
+    #[test]
+    fn offline_and_back_keeps_the_invoice_code() {
+        let mut f = ScreenFollower::new(settings());
+        f.on_event(&ev(Some("inv"), issued(Some(LINK), None)));
+        assert_eq!(
+            screen(f.on_event(&ev(None, EventKind::BackendOffline))),
+            Some(Screen::Offline {
+                hint: StaffHint::CheckNetwork
+            })
+        );
+        let back = screen(f.on_event(&ev(None, EventKind::BackendOnline)));
+        assert_eq!(back, Some(link_screen()));
+        assert_eq!(back.unwrap().qr(), Some(LINK));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use super::screen::{Reason, StaffHint};
 use crate::money::{Currency, Minor};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -75,6 +76,16 @@ pub enum Phrase {
     RefundDone,
     RefundGoesToApp,
     PayAnotherWay,
+    ScanInvoice,
+    /// Followed by the due date.
+    PayBy,
+    ApproveInvoiceInApp,
+    /// Followed by the masked phone number.
+    SentTo,
+    PaymentScheduled,
+    /// Followed by the scheduled payment's date.
+    PaidOn,
+    InvoiceSent,
     Because(Reason),
     Staff(StaffHint),
 }
@@ -102,6 +113,13 @@ impl Phrase {
             Phrase::RefundDone,
             Phrase::RefundGoesToApp,
             Phrase::PayAnotherWay,
+            Phrase::ScanInvoice,
+            Phrase::PayBy,
+            Phrase::ApproveInvoiceInApp,
+            Phrase::SentTo,
+            Phrase::PaymentScheduled,
+            Phrase::PaidOn,
+            Phrase::InvoiceSent,
         ];
         all.extend(REASONS.iter().map(|r| Phrase::Because(*r)));
         all.extend(HINTS.iter().map(|h| Phrase::Staff(*h)));
@@ -109,11 +127,12 @@ impl Phrase {
     }
 }
 
-pub const REASONS: [Reason; 5] = [
+pub const REASONS: [Reason; 6] = [
     Reason::RejectedByCustomer,
     Reason::TimedOut,
     Reason::CancelledByStaff,
     Reason::RefusedByMobilePay,
+    Reason::InvoiceExpired,
     Reason::Other,
 ];
 
@@ -182,6 +201,21 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
             "Maksa toisella tavalla",
             "Please pay another way",
         ],
+        ScanInvoice => [
+            "Scan fakturaen med MobilePay",
+            "Skannaa lasku MobilePaylla",
+            "Scan the invoice with MobilePay",
+        ],
+        PayBy => ["Betal senest", "Maksa viimeistään", "Please pay by"],
+        ApproveInvoiceInApp => [
+            "Godkend fakturaen i din MobilePay-app",
+            "Hyväksy lasku MobilePay-sovelluksessasi",
+            "Approve the invoice in your MobilePay app",
+        ],
+        SentTo => ["Sendt til", "Lähetetty numeroon", "Sent to"],
+        PaymentScheduled => ["Betaling planlagt", "Maksu ajastettu", "Payment scheduled"],
+        PaidOn => ["Betales den", "Maksetaan", "To be paid on"],
+        InvoiceSent => ["Fakturaen er sendt", "Lasku on lähetetty", "Invoice sent"],
         Because(Reason::RejectedByCustomer) => [
             "Afvist i MobilePay-appen",
             "Hylätty MobilePay-sovelluksessa",
@@ -201,6 +235,11 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
             "Afvist af MobilePay. Betal på anden måde",
             "MobilePay hylkäsi maksun. Maksa toisella tavalla",
             "Refused by MobilePay. Please pay another way",
+        ],
+        Because(Reason::InvoiceExpired) => [
+            "Fakturaen er udløbet",
+            "Lasku on vanhentunut",
+            "The invoice has expired",
         ],
         Because(Reason::Other) => [
             "Prøv igen eller betal på anden måde",
@@ -273,6 +312,22 @@ pub fn format_amount(amount: Minor, currency: Currency, language: Language) -> S
     }
 }
 
+/// Formats a date the way a customer in `language`'s country reads it: `31.12.2026` (Danish
+/// and Finnish, day and month without leading zeros: `1.2.2026`), `31 Dec 2026` (English, the
+/// month named so that neither day-first nor month-first readers can mistake it).
+pub fn format_date(date: NaiveDate, language: Language) -> String {
+    let pattern = match language {
+        Language::Da | Language::Fi => "%-d.%-m.%Y",
+        Language::En => "%-d %b %Y",
+    };
+    date.format(pattern).to_string()
+}
+
+/// A phrase followed by a value (a date, a phone number): `Betal senest 31.12.2026`.
+pub fn phrase_with(language: Language, p: Phrase, value: &str) -> String {
+    format!("{} {value}", phrase(language, p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +357,22 @@ mod tests {
     }
 
     #[test]
+    fn dates_read_as_customers_expect() {
+        let new_year = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        let early = NaiveDate::from_ymd_opt(2027, 2, 1).unwrap();
+        assert_eq!(format_date(new_year, Language::Da), "31.12.2026");
+        assert_eq!(format_date(new_year, Language::Fi), "31.12.2026");
+        assert_eq!(format_date(new_year, Language::En), "31 Dec 2026");
+        assert_eq!(format_date(early, Language::Da), "1.2.2027");
+        assert_eq!(format_date(early, Language::Fi), "1.2.2027");
+        assert_eq!(format_date(early, Language::En), "1 Feb 2027");
+        assert_eq!(
+            phrase_with(Language::Fi, Phrase::PayBy, &format_date(early, Language::Fi)),
+            "Maksa viimeistään 1.2.2027"
+        );
+    }
+
+    #[test]
     fn every_phrase_is_drawable_with_the_fonts() {
         let replacement = FONT_6X10.glyph_mapping.index('?');
         for language in Language::ALL {
@@ -326,6 +397,8 @@ mod tests {
         assert!(phrase(Language::Da, Phrase::PleaseWait).contains('ø'));
         assert!(phrase(Language::Fi, Phrase::Approved).contains('ä'));
         assert!(phrase(Language::Fi, Phrase::Staff(StaffHint::CheckNetwork)).contains('ö'));
+        assert!(phrase(Language::Da, Phrase::Because(Reason::InvoiceExpired)).contains('ø'));
+        assert!(phrase(Language::Fi, Phrase::PayBy).contains('ä'));
     }
 
     #[test]

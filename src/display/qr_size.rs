@@ -88,4 +88,41 @@ mod tests {
         let oled = BoardProfile::load("pi-ssd1306-status", None).unwrap();
         assert_eq!(side_mm(&oled, guid, &look()), None);
     }
+
+    #[test]
+    fn an_invoice_link_is_sized_like_a_sale_code_and_fits_the_smallest_panel() {
+        // The longer of the two link forms MobilePay Invoice documents (138 characters): a
+        // version 8 code, 49 modules across.
+        let link = "https://sandprod-open.mobilepay.dk/usersettings-landing-website/\
+                    ?token=0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e&countryCode=DK&product=Invoice";
+        let invoice = Screen::InvoiceLink {
+            amount: Minor(9_999_999),
+            currency: Currency::DKK,
+            due_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+            link: link.into(),
+        };
+        let sale = Screen::ScanToPay {
+            amount: Minor(9_999_999),
+            currency: Currency::DKK,
+            qr: link.into(),
+        };
+        // The invoice screen places its code exactly where the size check measures it, on
+        // every shipped panel, so the check's warning holds for invoice links.
+        for name in BoardProfile::names(None).unwrap() {
+            let profile = BoardProfile::load(&name, None).unwrap();
+            let Some(size) = profile.logical_size().filter(|_| profile.shows_qr()) else {
+                continue;
+            };
+            let placed = |screen| render_picture(size, screen, &look()).unwrap().1.qr;
+            let code = placed(&invoice).expect("the code fits");
+            assert_eq!(Some(code), placed(&sale), "{name}");
+            assert!(code.module_px >= 2, "{name}: {code:?}");
+        }
+        // The smallest panel draws it, too small to scan comfortably, as a sale's code; the
+        // 2.8" panel that is large enough for a sale is large enough for an invoice.
+        let small = BoardProfile::load("pi-zero2w-st7789-1.3", None).unwrap();
+        assert!(warning(&small, link, &look()).is_some());
+        let ili = BoardProfile::load("pi-ili9341-2.8", None).unwrap();
+        assert_eq!(warning(&ili, link, &look()), None);
+    }
 }

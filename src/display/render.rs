@@ -184,9 +184,10 @@ where
     let color = match icon {
         Icon::Check => palette::OK,
         Icon::Cross => palette::FAIL,
-        Icon::Wait => palette::ACCENT,
+        Icon::Wait | Icon::Later => palette::ACCENT,
         Icon::Warning => palette::WARN,
         Icon::Closed => palette::MUTED,
+        Icon::Scheduled => palette::OK,
     };
     let tl = area.top_left + Point::new(((area.size.width - side) / 2) as i32, 0);
     Circle::new(tl, side)
@@ -225,5 +226,15 @@ where
         Icon::Closed => Rectangle::with_corners(at(24, 43), at(76, 57))
             .into_styled(white)
             .draw(target),
+        // A clock at ten past twelve: blue for an invoice still to be paid, green for one
+        // whose payment is scheduled. No tick: neither is paid.
+        Icon::Later | Icon::Scheduled => {
+            Polyline::new(&[at(50, 22), at(50, 50), at(70, 62)])
+                .into_styled(stroke)
+                .draw(target)?;
+            Circle::with_center(at(50, 50), (side / 8).max(2))
+                .into_styled(white)
+                .draw(target)
+        }
     }
 }

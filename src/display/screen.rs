@@ -6,6 +6,7 @@
 
 use super::qr::QrSymbol;
 use crate::money::{Currency, Minor};
+use chrono::NaiveDate;
 
 /// One state of the customer display.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +49,37 @@ pub enum Screen {
     /// Payments are impossible right now; the customer is asked to pay another way and the
     /// staff get a hint about what to check.
     Offline { hint: StaffHint },
+    /// An invoice waits for the customer to scan its link: the amount, the day it is due and
+    /// the QR code of `link` (exactly what the payment backend gave).
+    InvoiceLink {
+        amount: Minor,
+        currency: Currency,
+        due_date: NaiveDate,
+        link: String,
+    },
+    /// An invoice was pushed to the customer's phone: they approve it in their MobilePay app.
+    /// `phone` is the number as the engine masks it (all but the last digits hidden); there is
+    /// no QR code, as scanning would not reach this invoice.
+    InvoicePushed {
+        amount: Minor,
+        currency: Currency,
+        phone: String,
+    },
+    /// The customer chose to pay the invoice on a later day (`payment_date` when MobilePay
+    /// says which). **Not paid**: a success for the sale at the counter, never shown as a
+    /// payment approved.
+    InvoiceScheduled {
+        amount: Minor,
+        currency: Currency,
+        payment_date: Option<NaiveDate>,
+    },
+    /// The invoice is issued and unpaid while the customer leaves with the goods: they pay by
+    /// `due_date`.
+    InvoiceOutstanding {
+        amount: Minor,
+        currency: Currency,
+        due_date: NaiveDate,
+    },
 }
 
 /// Where the display is with the QR code a payment backend drew.
@@ -73,6 +105,8 @@ pub enum Reason {
     CancelledByStaff,
     /// MobilePay refused the payment (limits, card problems, blocked user...).
     RefusedByMobilePay,
+    /// The invoice was not paid before MobilePay let it expire.
+    InvoiceExpired,
     /// Anything else; the customer is asked to try again or pay another way.
     Other,
 }
@@ -101,6 +135,7 @@ impl Screen {
         match self {
             Screen::Idle { qr } => qr.as_deref(),
             Screen::ScanToPay { qr, .. } => Some(qr),
+            Screen::InvoiceLink { link, .. } => Some(link),
             _ => None,
         }
     }
@@ -123,6 +158,10 @@ impl Screen {
             Screen::Refund { done: false, .. } => "refund-in-progress",
             Screen::Refund { done: true, .. } => "refund-done",
             Screen::Offline { .. } => "offline",
+            Screen::InvoiceLink { .. } => "invoice-link",
+            Screen::InvoicePushed { .. } => "invoice-pushed",
+            Screen::InvoiceScheduled { .. } => "invoice-scheduled",
+            Screen::InvoiceOutstanding { .. } => "invoice-outstanding",
         }
     }
 }

@@ -2,7 +2,8 @@
 //! tests/golden/. After an intended change of the look, regenerate them with
 //! `UPDATE_GOLDEN=1 cargo test --test display golden` and review the new PNGs in the diff.
 
-use crate::support::{look, DIGITS, GUID};
+use crate::support::{due_date, look, DIGITS, GUID, INVOICE_LINK};
+use chrono::NaiveDate;
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::{render_picture, Language, Picture, Reason, Screen, StaffHint};
@@ -54,6 +55,47 @@ fn references() -> Vec<(&'static str, Size, Language, Screen)> {
             Language::Fi,
             Screen::Offline {
                 hint: StaffHint::CheckNetwork,
+            },
+        ),
+        (
+            "invoice-link-da-320x240",
+            Size::new(320, 240),
+            Language::Da,
+            Screen::InvoiceLink {
+                amount: Minor(34_900),
+                currency: Currency::DKK,
+                due_date: due_date(),
+                link: INVOICE_LINK.into(),
+            },
+        ),
+        (
+            "invoice-pushed-en-480x320",
+            Size::new(480, 320),
+            Language::En,
+            Screen::InvoicePushed {
+                amount: Minor(15_000),
+                currency: Currency::DKK,
+                phone: "+••••••5678".into(),
+            },
+        ),
+        (
+            "invoice-scheduled-fi-240x240",
+            Size::new(240, 240),
+            Language::Fi,
+            Screen::InvoiceScheduled {
+                amount: Minor(34_900),
+                currency: Currency::EUR,
+                payment_date: Some(NaiveDate::from_ymd_opt(2027, 1, 5).unwrap()),
+            },
+        ),
+        (
+            "invoice-outstanding-da-240x320",
+            Size::new(240, 320),
+            Language::Da,
+            Screen::InvoiceOutstanding {
+                amount: Minor(34_900),
+                currency: Currency::DKK,
+                due_date: due_date(),
             },
         ),
     ]

@@ -1,11 +1,21 @@
 //! Screens, languages and panel sizes every test iterates over.
 
+use chrono::NaiveDate;
 use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::{BackendCode, Language, Look, Reason, Screen, StaffHint};
 use mposd::money::{Currency, Minor};
 
 pub const GUID: &str = "CD851CD7-8398-4A03-83C1-391A2F5CB71C";
 pub const DIGITS: &str = "123456789012345";
+/// The longer of the two forms MobilePay Invoice documents for an invoice link (138
+/// characters).
+pub const INVOICE_LINK: &str = "https://sandprod-open.mobilepay.dk/usersettings-landing-website/\
+     ?token=0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e&countryCode=DK&product=Invoice";
+
+/// A due date whose day and month take two digits each.
+pub fn due_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+}
 
 /// Panel sizes in both orientations.
 pub const SIZES: [(u32, u32); 7] = [
@@ -72,12 +82,40 @@ pub fn all_screens() -> Vec<Screen> {
             currency: Currency::EUR,
             code: BackendCode::Unavailable,
         },
+        Screen::InvoiceLink {
+            amount: big,
+            currency: Currency::DKK,
+            due_date: due_date(),
+            link: INVOICE_LINK.into(),
+        },
+        // The longest phone number a push can go to: 15 digits.
+        Screen::InvoicePushed {
+            amount: big,
+            currency: Currency::EUR,
+            phone: "+•••••••••••4567".into(),
+        },
+        Screen::InvoiceScheduled {
+            amount: big,
+            currency: Currency::DKK,
+            payment_date: Some(due_date()),
+        },
+        Screen::InvoiceScheduled {
+            amount: big,
+            currency: Currency::EUR,
+            payment_date: None,
+        },
+        Screen::InvoiceOutstanding {
+            amount: big,
+            currency: Currency::EUR,
+            due_date: due_date(),
+        },
     ];
     for reason in [
         Reason::RejectedByCustomer,
         Reason::TimedOut,
         Reason::CancelledByStaff,
         Reason::RefusedByMobilePay,
+        Reason::InvoiceExpired,
         Reason::Other,
     ] {
         screens.push(Screen::Declined { reason });

@@ -49,7 +49,10 @@ pub fn request(invoice: &NewInvoice, issuer: &str) -> InvoiceRequest {
     let articles = if invoice.lines.is_empty() {
         vec![Article {
             article_number: None,
-            article_description: invoice.description.clone().unwrap_or_else(|| invoice.order_id.clone()),
+            article_description: invoice
+                .description
+                .clone()
+                .unwrap_or_else(|| invoice.order_id.clone()),
             quantity: None,
             total_price_including_vat: MajorAmount::from_minor(invoice.amount),
             vat_rate: None,
@@ -337,9 +340,15 @@ mod tests {
             ..invoice(7224, InvoiceDelivery::Link)
         };
         let request = request(&mixed, ISSUER);
-        assert_eq!(request.total_vat_amount.as_ref().map(|v| v.to_minor()), Some(Ok(Minor(1318))));
         assert_eq!(
-            request.invoice_articles[2].vat_rate.as_ref().map(|v| v.to_minor()),
+            request.total_vat_amount.as_ref().map(|v| v.to_minor()),
+            Some(Ok(Minor(1318)))
+        );
+        assert_eq!(
+            request.invoice_articles[2]
+                .vat_rate
+                .as_ref()
+                .map(|v| v.to_minor()),
             Some(Ok(Minor(1250)))
         );
         let sent = String::from_utf8(body(&request)).unwrap();
@@ -358,7 +367,10 @@ mod tests {
             sent["InvoiceArticles"],
             serde_json::json!([{"ArticleDescription": "Kage til 12", "TotalPriceIncludingVat": 349.0}])
         );
-        assert!(sent.get("TotalVATAmount").is_none(), "no VAT anybody gave: {sent}");
+        assert!(
+            sent.get("TotalVATAmount").is_none(),
+            "no VAT anybody gave: {sent}"
+        );
     }
 
     fn details(status: &str, payment_date: Option<&str>) -> Details {

@@ -8,7 +8,6 @@ use super::consent::with_invoices;
 use super::support::{final_outcome, stops_with_exit_0, Setup, MPOSD};
 use mposd::sim::fixtures::INVOICE_USER_PHONE;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 async fn post(setup: &Setup, path: &str, body: Value) {
     let response = reqwest::Client::new()

@@ -99,6 +99,22 @@ impl Consent {
         self.refresh().await.map(|(_, token)| token)
     }
 
+    /// A new access token after an API refused `rejected` (401: expired early, or the consent
+    /// was revoked). If another call already replaced it, that newer token is answered without
+    /// a second refresh, so that calls refused together spend one refresh between them.
+    pub async fn renew_access_token(&self, rejected: &AccessToken) -> Result<AccessToken, RefreshError> {
+        {
+            let mut cache = self.state.lock().await;
+            match &cache.access {
+                Some((token, until)) if token != rejected && Instant::now() < *until => {
+                    return Ok(token.clone())
+                }
+                _ => cache.access = None,
+            }
+        }
+        self.refresh().await.map(|(_, token)| token)
+    }
+
     /// Refreshes the consent once, durably (see the module's order). Returns the stored record
     /// and the new access token.
     pub async fn refresh(&self) -> Result<(Record, AccessToken), RefreshError> {

@@ -6,3 +6,4 @@
 pub mod epayment;
 pub mod http;
 pub mod pos_v10;
+pub mod subscriptions_v1;

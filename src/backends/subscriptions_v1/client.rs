@@ -177,7 +177,7 @@ impl SubscriptionsClient {
         correlation: &Correlation,
         status: &str,
         page_number: u32,
-    ) -> Result<Vec<Agreement>, SubscriptionsError> {
+    ) -> Result<AgreementPage, SubscriptionsError> {
         let provider = self.provider_id(correlation).await?;
         let mut call = Call::get(
             endpoints::LIST_AGREEMENTS,
@@ -188,8 +188,7 @@ impl SubscriptionsClient {
             ("pageSize", self.inner.config.page_size.to_string()),
             ("pageNumber", page_number.to_string()),
         ];
-        let page: AgreementPage = self.json(correlation, &call).await?;
-        Ok(page.agreements)
+        self.json(correlation, &call).await
     }
 
     /// `GET …/agreements/{agreementId}`.

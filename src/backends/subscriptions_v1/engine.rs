@@ -62,21 +62,25 @@ impl SubscriptionsBackend {
         )
     }
 
-    /// The pending agreement whose `external_id` is `reference`, page by page (oldest first).
+    /// The pending agreement whose `external_id` is `reference`, page by page (oldest first),
+    /// up to the first page that is not full.
     async fn find_pending(
         &self,
         correlation: &Correlation,
         reference: &str,
     ) -> Result<Option<Agreement>, BackendError> {
-        let page_size = self.client.config().page_size as usize;
+        let asked = self.client.config().page_size;
         for page_number in 1.. {
             let page = self
                 .client
                 .agreements(correlation, PENDING, page_number)
                 .await
                 .map_err(translate::error)?;
-            let last = page.len() < page_size;
+            // A page shorter than its size is the last one.
+            let size = page.page_size.filter(|s| *s > 0).unwrap_or(asked) as usize;
+            let last = page.agreements.len() < size;
             if let Some(found) = page
+                .agreements
                 .into_iter()
                 .find(|a| a.external_id.as_deref() == Some(reference))
             {

@@ -112,6 +112,9 @@ pub struct CreatedAgreement {
 /// `GET …/agreements?…`: one page.
 #[derive(Clone, Debug, Deserialize)]
 pub struct AgreementPage {
+    /// The page size the answer was cut to (the one asked for, unless MobilePay caps it).
+    #[serde(default)]
+    pub page_size: Option<u32>,
     #[serde(default)]
     pub agreements: Vec<Agreement>,
 }

@@ -1,6 +1,6 @@
-//! The MobilePay PoS V10 client, token manager and PoS onboarding, the ePayment client and the
-//! MobilePay Subscriptions client against the simulator, over real HTTP on loopback (and one
-//! suite over HTTPS with the simulator's CA).
+//! The MobilePay PoS V10 client, token manager and PoS onboarding, the ePayment client, and
+//! the MobilePay Invoice and Subscriptions clients against the simulator, over real HTTP on
+//! loopback (and one suite over HTTPS with the simulator's CA).
 
 mod client {
     pub mod support;
@@ -10,6 +10,10 @@ mod client {
     mod epayment;
     mod epayment_retries;
     mod epayment_support;
+    mod invoice;
+    mod invoice_auth;
+    mod invoice_errors;
+    mod invoice_support;
     mod onboarding;
     mod polling;
     mod retries;

@@ -1,7 +1,8 @@
 //! The daemon's configuration file (`/etc/mposd/mposd.toml`): one TOML file with the state
 //! directory, the backends (`[mobilepay]` for PoS V10, one `[[epayment]]` per Vipps MobilePay
 //! sales unit) and one `[[lane]]` per checkout. A lane takes payments through PoS V10 when it
-//! has a `[lane.pos]`, through ePayment when it names a sales unit with `msn`.
+//! has a `[lane.pos]`, through ePayment when it names a sales unit with `msn`, and issues
+//! MobilePay invoices as well when it names a merchant's `[[consent]]` with `invoice`.
 //!
 //! Loading never stops at the first mistake: every problem found is reported with the line it
 //! is on, so an integrator fixes a file in one round (`mposd check-config`). The sections of a
@@ -12,6 +13,7 @@ use super::consent_config::ConsentSettings;
 use super::epayment_config::SalesUnitSettings;
 use super::problem::read_pem;
 pub use super::problem::Problem;
+use crate::backends::invoice_v1::config::merchant_currency;
 use crate::backends::pos_v10::config::{ClientConfig, Endpoints};
 use crate::backends::pos_v10::onboarding::PosSettings;
 use crate::backends::pos_v10::tokens::Credentials;
@@ -147,6 +149,21 @@ pub struct LaneSettings {
     pub ecr: EcrSettings,
     #[serde(default)]
     pub display: Option<DisplaySettings>,
+    /// MobilePay Invoice at this lane, through the merchant's `[[consent]]`.
+    #[serde(default)]
+    pub invoice: Option<LaneInvoiceSettings>,
+}
+
+/// `invoice = { merchant = "DK12345678", issuer = "…" }` in a `[[lane]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaneInvoiceSettings {
+    /// The merchant's VAT number, as in its `[[consent]]` section.
+    pub merchant: String,
+    /// The invoice issuer (a GUID from the MobilePay portal) the lane sends invoices under;
+    /// left out, the merchant's only enabled issuer.
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 fn default_currency() -> Currency {
@@ -353,6 +370,7 @@ impl Config {
         let mut pos_ids = HashSet::new();
         let mut ports = HashSet::new();
         let mut stickers = HashSet::new();
+        let mut invoice_consents = HashSet::new();
         for (i, lane) in self.lanes.iter().enumerate() {
             let key = |k: &str| format!("lane[{i}].{k}");
             if lane.name.is_empty()
@@ -452,6 +470,66 @@ impl Config {
                     add(key(&format!("display.{}", e.key())), e.to_string());
                 }
             }
+            if let Some(invoice) = &lane.invoice {
+                for problem in self.invoice_problems(i, lane, invoice, &mut invoice_consents) {
+                    add(problem.key, problem.message);
+                }
+            }
+        }
+        out
+    }
+
+    /// What keeps lane `index` from taking invoices with `invoice`. A consent's own problems
+    /// are told once, for the first lane that uses it (`told` holds the consents told).
+    fn invoice_problems(
+        &self,
+        index: usize,
+        lane: &LaneSettings,
+        invoice: &LaneInvoiceSettings,
+        told: &mut HashSet<usize>,
+    ) -> Vec<Problem> {
+        let key = |k: &str| format!("lane[{index}].invoice.{k}");
+        let problem = |key: String, message: String| Problem {
+            line: None,
+            key,
+            message,
+        };
+        let mut out = Vec::new();
+        if let Some(issuer) = &invoice.issuer {
+            if uuid::Uuid::try_parse(issuer).is_err() {
+                out.push(problem(
+                    key("issuer"),
+                    format!("{issuer:?} is not an invoice issuer id (a GUID from the MobilePay portal)"),
+                ));
+            }
+        }
+        let Some((at, consent)) = self
+            .consents
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.vat == invoice.merchant)
+        else {
+            out.push(problem(
+                key("merchant"),
+                format!(
+                    "no [[consent]] section has vat = {:?}: invoices are sent with the merchant's consent",
+                    invoice.merchant
+                ),
+            ));
+            return out;
+        };
+        let currency = merchant_currency(&consent.vat);
+        if lane.currency != currency {
+            out.push(problem(
+                key("merchant"),
+                format!(
+                    "MobilePay invoices {} in {currency}, but the lane's currency is {}",
+                    consent.vat, lane.currency
+                ),
+            ));
+        }
+        if told.insert(at) {
+            out.extend(consent.invoice_problems(at, &lane.name));
         }
         out
     }

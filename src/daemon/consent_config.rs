@@ -5,6 +5,7 @@
 //! token) is put on the box with `mposd consent` and kept in the state directory.
 
 use super::problem::Problem;
+use crate::backends::invoice_v1::{self, GatewayApp, InvoiceConfig};
 use crate::consent::refresh::Rotation;
 use crate::consent::ClientSettings;
 use crate::secrets::{self, SecretSource};
@@ -25,7 +26,7 @@ const PRODUCTS: [&str; 5] = [
 pub enum ConsentEnvironment {
     Production,
     Sandbox,
-    /// Another provider (`authority`), e.g. `mposd sim` on the same box.
+    /// Another provider (`authority`) and API host (`api`), e.g. `mposd sim` on the same box.
     Custom,
 }
 
@@ -50,6 +51,17 @@ pub struct ConsentSettings {
     /// e.g. `http://127.0.0.1:7890/`.
     #[serde(default)]
     pub redirect_uri: Option<String>,
+    /// With `environment = "custom"`: the base URL of the products' APIs (the Invoice API is
+    /// below it at `invoice-restapi`).
+    #[serde(default)]
+    pub api: Option<String>,
+    /// The API gateway app's `x-ibm-client-id` (the developer portal's "My Apps"); needed
+    /// when a lane takes invoices for the merchant.
+    #[serde(default)]
+    pub gateway_client_id: Option<String>,
+    /// The API gateway app's `x-ibm-client-secret`.
+    #[serde(default)]
+    pub gateway_client_secret: Option<SecretSource>,
 }
 
 impl ConsentSettings {
@@ -57,17 +69,90 @@ impl ConsentSettings {
     /// configured one.
     pub fn authority(&self) -> Result<String, String> {
         let country = if self.vat.starts_with("FI") { "fi" } else { "dk" };
-        match (self.environment, &self.authority) {
-            (ConsentEnvironment::Production, None) => {
-                Ok(format!("https://admin.mobilepay.{country}/account"))
-            }
-            (ConsentEnvironment::Sandbox, None) => {
-                Ok(format!("https://sandprod-admin.mobilepay.{country}/account"))
-            }
+        self.by_environment(
+            "authority",
+            &self.authority,
+            format!("https://admin.mobilepay.{country}/account"),
+            format!("https://sandprod-admin.mobilepay.{country}/account"),
+        )
+    }
+
+    /// The base URL of the products' APIs: MobilePay's API host, or the configured one.
+    pub fn api(&self) -> Result<String, String> {
+        self.by_environment(
+            "api",
+            &self.api,
+            invoice_v1::config::PRODUCTION.into(),
+            invoice_v1::config::SANDBOX.into(),
+        )
+    }
+
+    /// The URL `environment` selects: MobilePay's `production` or `sandbox` one, or the
+    /// setting `name` (`configured`) with `custom`, which only `custom` takes.
+    fn by_environment(
+        &self,
+        name: &str,
+        configured: &Option<String>,
+        production: String,
+        sandbox: String,
+    ) -> Result<String, String> {
+        match (self.environment, configured) {
+            (ConsentEnvironment::Production, None) => Ok(production),
+            (ConsentEnvironment::Sandbox, None) => Ok(sandbox),
             (ConsentEnvironment::Custom, Some(url)) => Ok(url.trim_end_matches('/').to_string()),
-            (ConsentEnvironment::Custom, None) => Err("\"custom\" needs authority".into()),
-            (_, Some(_)) => Err("authority is only used with environment = \"custom\"".into()),
+            (ConsentEnvironment::Custom, None) => Err(format!("\"custom\" needs {name}")),
+            (_, Some(_)) => Err(format!("{name} is only used with environment = \"custom\"")),
         }
+    }
+
+    /// The Invoice client's settings and the gateway's app pair, with its secret read.
+    pub fn invoice_client(&self) -> anyhow::Result<(InvoiceConfig, GatewayApp)> {
+        let (Some(client_id), Some(secret)) = (&self.gateway_client_id, &self.gateway_client_secret) else {
+            anyhow::bail!("invoices need gateway_client_id and gateway_client_secret");
+        };
+        let config = InvoiceConfig::new(&self.api().map_err(anyhow::Error::msg)?, &self.vat);
+        let app = GatewayApp {
+            client_id: client_id.clone(),
+            client_secret: secrets::load_secret(secret)?,
+        };
+        Ok((config, app))
+    }
+
+    /// What the section `consent[index]` lacks for a lane that takes invoices (`lane`).
+    pub fn invoice_problems(&self, index: usize, lane: &str) -> Vec<Problem> {
+        let key = |k: &str| format!("consent[{index}]{k}");
+        let mut out = Vec::new();
+        let mut add = |key: String, message: String| {
+            out.push(Problem {
+                line: None,
+                key,
+                message,
+            })
+        };
+        if !self.scopes.iter().any(|s| s == "invoice") {
+            add(
+                key(".scopes"),
+                format!(
+                    "lane {lane:?} takes invoices for {}: the consent needs the scope \"invoice\"",
+                    self.vat
+                ),
+            );
+        }
+        if self.gateway_client_id.is_none() || self.gateway_client_secret.is_none() {
+            add(
+                key(""),
+                format!(
+                    "lane {lane:?} takes invoices for {}: set gateway_client_id and gateway_client_secret (the API gateway's app pair)",
+                    self.vat
+                ),
+            );
+        }
+        if self.api.is_none() {
+            if let Err(e) = self.api() {
+                add(key(".environment"), format!("{e} (lane {lane:?} takes invoices)"));
+            }
+        }
+        out
     }
 
     /// The client settings, with the secret read.
@@ -110,12 +195,8 @@ impl ConsentSettings {
         if self.client_id.trim().is_empty() {
             add(key("client_id"), "is empty".into());
         }
-        let checkable = !matches!(self.client_secret, SecretSource::Credential(_))
-            || std::env::var_os("CREDENTIALS_DIRECTORY").is_some();
-        if checkable {
-            if let Err(e) = secrets::load_secret(&self.client_secret) {
-                add(key("client_secret"), e.to_string());
-            }
+        if let Some(e) = unreadable(&self.client_secret) {
+            add(key("client_secret"), e);
         }
         if self.scopes.is_empty() {
             add(
@@ -131,6 +212,26 @@ impl ConsentSettings {
                 );
             }
         }
+        if self.api.is_some() {
+            match self.api() {
+                Err(e) => add(key("api"), e),
+                Ok(url) => {
+                    if let Err(e) = crate::backends::http::check_url("api", &url) {
+                        add(key("api"), e.to_string());
+                    }
+                }
+            }
+        }
+        if self
+            .gateway_client_id
+            .as_ref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            add(key("gateway_client_id"), "is empty".into());
+        }
+        if let Some(e) = self.gateway_client_secret.as_ref().and_then(unreadable) {
+            add(key("gateway_client_secret"), e);
+        }
         if let Some(uri) = &self.redirect_uri {
             if let Err(e) = crate::consent::authorize::loopback_address(uri) {
                 add(key("redirect_uri"), e);
@@ -138,6 +239,18 @@ impl ConsentSettings {
         }
         out
     }
+}
+
+/// Why the secret `source` cannot be used (a file others may read, a file missing). A systemd
+/// credential is only checked where systemd passes credentials: `check-config` run by hand
+/// cannot see them.
+fn unreadable(source: &SecretSource) -> Option<String> {
+    let checkable =
+        !matches!(source, SecretSource::Credential(_)) || std::env::var_os("CREDENTIALS_DIRECTORY").is_some();
+    if !checkable {
+        return None;
+    }
+    secrets::load_secret(source).err().map(|e| e.to_string())
 }
 
 /// `DK` or `FI` and 8 digits.
@@ -207,6 +320,103 @@ mod tests {
                 .iter()
                 .any(|p| p.starts_with("line 16: consent[0].client_secret: the secret file")),
             "{found:?}"
+        );
+    }
+
+    /// An ePayment lane that takes invoices with `invoice`, and its sales unit.
+    fn invoice_lane(currency: &str, invoice: &str) -> String {
+        format!(
+            "[[lane]]\nname = \"till-1\"\ncurrency = \"{currency}\"\nmsn = \"123456\"\ninvoice = {invoice}\n\
+             [lane.ecr]\ntcp = {{ listen = \"127.0.0.1:7410\" }}\n[[epayment]]\nmsn = \"123456\"\n\
+             environment = \"test\"\nclient_id = {{ credential = \"a\" }}\n\
+             client_secret = {{ credential = \"b\" }}\nsubscription_key = {{ credential = \"c\" }}\n"
+        )
+    }
+
+    #[test]
+    fn a_lane_takes_invoices_through_a_consent_with_the_invoice_scope_and_the_gateway_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let consent = |extra: &str| {
+            format!(
+                "[[consent]]\nvat = \"DK12345678\"\nenvironment = \"custom\"\n\
+                 authority = \"http://127.0.0.1:18080/merchant-authentication-openidconnect\"\n\
+                 client_id = \"c\"\nclient_secret = {{ file = \"{0}\" }}\nrotation = \"reuse\"\n{extra}",
+                secret.display()
+            )
+        };
+        let gateway = format!(
+            "gateway_client_id = \"app\"\ngateway_client_secret = {{ file = \"{}\" }}\n",
+            secret.display()
+        );
+        let merchant = r#"{ merchant = "DK12345678" }"#;
+        let good = format!(
+            "{}{}",
+            invoice_lane("DKK", merchant),
+            consent(&format!(
+                "scopes = [\"invoice\"]\napi = \"http://127.0.0.1:18080\"\n{gateway}"
+            ))
+        );
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+        let config = Config::parse(&good, Path::new("t.toml")).unwrap();
+        let (client, app) = config.consents[0].invoice_client().unwrap();
+        assert_eq!(client.api, "http://127.0.0.1:18080");
+        assert_eq!(app.client_id, "app");
+        let with_issuer = good.replace(
+            merchant,
+            r#"{ merchant = "DK12345678", issuer = "0e6c5b4a-3d2f-4e1a-8b9c-7d6e5f4a3b2c" }"#,
+        );
+        assert!(problems(&with_issuer).is_empty(), "{:?}", problems(&with_issuer));
+
+        // No consent for the merchant at all, and an issuer that is no id.
+        let found = problems(&invoice_lane(
+            "DKK",
+            r#"{ merchant = "DK87654321", issuer = "Bageriet" }"#,
+        ));
+        for wanted in [
+            "line 5: lane[0].invoice.issuer: \"Bageriet\" is not an invoice issuer id",
+            "line 5: lane[0].invoice.merchant: no [[consent]] section has vat = \"DK87654321\"",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        // A consent for Subscriptions only, without the gateway pair or the API base; a lane in
+        // another currency than the merchant's.
+        let lacking = format!(
+            "{}{}",
+            invoice_lane("EUR", merchant),
+            consent("scopes = [\"subscriptions\"]\n")
+        );
+        let found = problems(&lacking);
+        for wanted in [
+            "line 5: lane[0].invoice.merchant: MobilePay invoices DK12345678 in DKK, but the lane's currency is EUR",
+            "line 21: consent[0].scopes: lane \"till-1\" takes invoices for DK12345678: the consent needs the scope \"invoice\"",
+            "line 14: consent[0]: lane \"till-1\" takes invoices for DK12345678: set gateway_client_id and gateway_client_secret",
+            "line 16: consent[0].environment: \"custom\" needs api (lane \"till-1\" takes invoices)",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        // The API base only with "custom"; a gateway secret others may read.
+        let sandbox = good
+            .replace("environment = \"custom\"", "environment = \"sandbox\"")
+            .replace(
+                "authority = \"http://127.0.0.1:18080/merchant-authentication-openidconnect\"\n",
+                "",
+            );
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let found = problems(&sandbox);
+        for wanted in [
+            "line 21: consent[0].api: api is only used with environment = \"custom\"",
+            "line 23: consent[0].gateway_client_secret: the secret file",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(wanted)), "{wanted}: {found:?}");
+        }
+        let unknown = good.replace(merchant, r#"{ merchant = "DK12345678", isuer = "x" }"#);
+        assert!(
+            problems(&unknown)[0].contains("unknown field `isuer`"),
+            "{:?}",
+            problems(&unknown)
         );
     }
 }

@@ -12,6 +12,7 @@ pub mod run;
 pub mod sim_config;
 pub(crate) mod state_dir;
 pub mod sticker;
+mod store_watch;
 mod troubles;
 pub mod webhooks;
 

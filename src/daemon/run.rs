@@ -18,9 +18,11 @@ use super::config::{Config, LaneSettings};
 use super::lane::{self, RunningLane};
 use super::registration::{LaneContext, PosV10Context};
 use super::state_dir;
+use super::store_watch::StoreWatch;
 use super::troubles::Troubles;
 use super::webhooks::{self, stickers::StickerLane, SalesUnitHooks};
 use crate::backends::epayment::engine::EpaymentBackend;
+use crate::backends::invoice_v1::{InvoiceBackend, InvoiceClient};
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::PendingCreations;
 use crate::backends::pos_v10::MobilePayClient;
@@ -97,8 +99,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
         troubles: troubles.clone(),
     };
-    let backends = LaneBackends::open(&config, &ctx)?;
-    start_consents(&config, &dir, &troubles, &shutdown)?;
+    let consents = start_consents(&config, &dir, &troubles, &shutdown)?;
+    let backends = LaneBackends::open(&config, &ctx, &consents)?;
     let mut starting = tokio::task::JoinSet::new();
     for settings in config.lanes.clone() {
         let backend = backends.for_lane(&ctx, &settings)?;
@@ -161,7 +163,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     notifier.ready(&troubles.status(&serving));
     tracing::info!(lanes = ?names, "mposd is ready");
 
-    let signal = watchdog_loop(&notifier, &lanes, &troubles, &serving, &mut stop).await;
+    let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
+    let store = {
+        let (notifier, troubles, serving) = (notifier.clone(), troubles.clone(), serving.clone());
+        StoreWatch::start(db.in_flight().clone(), interval, move |stuck| {
+            notifier.status(&status_line(&troubles, &serving, stuck))
+        })?
+    };
+    let watched = Watched {
+        lanes: &lanes,
+        store,
+        troubles: &troubles,
+        serving: &serving,
+        interval,
+    };
+    let signal = watchdog_loop(&notifier, &watched, &mut stop).await;
     tracing::info!(%signal, "stopping");
     notifier.stopping("stopping: no new commands; finishing durable writes");
     // New commands are refused from here on (the cash register is told to send them again
@@ -185,6 +201,8 @@ struct LaneBackends {
     pos_v10: HashMap<String, MobilePayClient>,
     pending: Option<PendingCreations>,
     epayment: HashMap<(String, Currency), Arc<EpaymentBackend>>,
+    /// MobilePay Invoice per merchant (VAT), over the consent its keeper refreshes.
+    invoice: HashMap<String, InvoiceClient>,
 }
 
 /// How one lane takes payments.
@@ -194,13 +212,25 @@ enum LaneBackend {
 }
 
 impl LaneBackends {
-    fn open(config: &Config, ctx: &LaneContext) -> anyhow::Result<LaneBackends> {
+    fn open(
+        config: &Config,
+        ctx: &LaneContext,
+        consents: &HashMap<String, Arc<Consent>>,
+    ) -> anyhow::Result<LaneBackends> {
         let mut backends = LaneBackends {
             pos_v10: HashMap::new(),
             pending: None,
             epayment: HashMap::new(),
+            invoice: HashMap::new(),
         };
         for lane in &config.lanes {
+            if let Some(invoice) = &lane.invoice {
+                if !backends.invoice.contains_key(&invoice.merchant) {
+                    let client = invoice_client(config, consents, &invoice.merchant)
+                        .with_context(|| format!("lane {}: MobilePay Invoice", lane.name))?;
+                    backends.invoice.insert(invoice.merchant.clone(), client);
+                }
+            }
             if let Some(pos) = &lane.pos {
                 if backends.pos_v10.contains_key(&pos.vat) {
                     continue;
@@ -234,32 +264,69 @@ impl LaneBackends {
 
     fn for_lane(&self, ctx: &LaneContext, settings: &LaneSettings) -> anyhow::Result<LaneBackend> {
         let missing = || anyhow::anyhow!("lane {}: its backend is not configured", settings.name);
+        let invoicing = match &settings.invoice {
+            Some(invoice) => Some(InvoiceBackend::new(
+                self.invoice.get(&invoice.merchant).ok_or_else(missing)?.clone(),
+                invoice.issuer.clone(),
+            )),
+            None => None,
+        };
         match (&settings.pos, &settings.msn) {
             (Some(pos), _) => Ok(LaneBackend::PosV10(Box::new(PosV10Context {
                 lane: ctx.clone(),
                 client: self.pos_v10.get(&pos.vat).ok_or_else(missing)?.clone(),
                 pending: self.pending.clone().ok_or_else(missing)?,
                 pos: pos.clone(),
+                invoicing,
             }))),
-            (None, Some(msn)) => Ok(LaneBackend::Epayment(
-                self.epayment
+            (None, Some(msn)) => {
+                let shared = self
+                    .epayment
                     .get(&(msn.clone(), settings.currency))
-                    .ok_or_else(missing)?
-                    .clone(),
-            )),
+                    .ok_or_else(missing)?;
+                Ok(LaneBackend::Epayment(match invoicing {
+                    // The lane's own backend over the sales unit's client and check-ins.
+                    Some(invoicing) => {
+                        Arc::new(EpaymentBackend::clone(shared).with_invoicing(Some(invoicing)))
+                    }
+                    None => shared.clone(),
+                }))
+            }
             (None, None) => Err(missing()),
         }
     }
 }
 
+/// The Invoice client of merchant `vat`, over the consent `start_consents` keeps alive.
+fn invoice_client(
+    config: &Config,
+    consents: &HashMap<String, Arc<Consent>>,
+    vat: &str,
+) -> anyhow::Result<InvoiceClient> {
+    let settings = config
+        .consents
+        .iter()
+        .find(|c| c.vat == vat)
+        .with_context(|| format!("no [[consent]] section has vat = {vat:?}"))?;
+    let consent = consents
+        .get(vat)
+        .with_context(|| format!("no consent of merchant {vat}"))?;
+    let (client_config, app) = settings.invoice_client()?;
+    InvoiceClient::new(client_config, app, consent.clone())
+        .with_context(|| format!("MobilePay Invoice client for merchant {vat}"))
+}
+
 /// Keeps every merchant's consent alive (refreshed now, then twice a day); each one's state
-/// goes into the status line. A consent that is needed holds no lane back.
+/// goes into the status line. A consent that is needed holds no lane back. Returns each
+/// merchant's consent, for the clients of its products: they share it with the keeper, so that
+/// there is one refresh state per merchant.
 fn start_consents(
     config: &Config,
     dir: &Path,
     troubles: &Troubles,
     shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<HashMap<String, Arc<Consent>>> {
+    let mut consents = HashMap::new();
     for settings in &config.consents {
         let client = settings
             .client()
@@ -275,9 +342,10 @@ fn start_consents(
                 detail,
             })
         };
+        consents.insert(settings.vat.clone(), consent.clone());
         tokio::spawn(keeper::keep(consent, report, shutdown.clone()));
     }
-    Ok(())
+    Ok(consents)
 }
 
 /// Starts the webhooks of every sales unit that has them, for the engines of its lanes.
@@ -330,33 +398,64 @@ fn start_webhooks(config: &Config, backends: &LaneBackends, lanes: &[RunningLane
     }
 }
 
-/// Pings the systemd watchdog while every lane's engine answers, and keeps the status line
-/// (`serving` and any broken cash-register line) up to date; returns when a stop is requested.
-/// A hung engine stops the pings, and systemd restarts the daemon.
+/// What the watchdog loop looks after.
+struct Watched<'a> {
+    lanes: &'a [RunningLane],
+    store: StoreWatch,
+    troubles: &'a Troubles,
+    serving: &'a str,
+    /// How often the watchdog is pinged; also how long a write into the store may take.
+    interval: Duration,
+}
+
+/// The status line: `serving`, what troubles the lanes, and a write into the store that is
+/// stuck.
+fn status_line(troubles: &Troubles, serving: &str, stuck: Option<&str>) -> String {
+    let mut status = troubles.status(serving);
+    if let Some(stuck) = stuck {
+        status.push_str("; ");
+        status.push_str(stuck);
+    }
+    status
+}
+
+/// Pings the systemd watchdog while every lane's engine answers and the store's writes
+/// complete, and keeps the status line (`serving`, any broken cash-register line, a stuck
+/// write) up to date; returns when a stop is requested. A hung engine, or a write into the
+/// store that has not returned within one ping interval, stops the pings, and systemd
+/// restarts the daemon.
+///
+/// The writes are watched because a write stuck inside sled holds its lane's payment while the
+/// engines may still answer queries (see [`super::store_watch`]). One ping interval (15 s under
+/// the shipped unit's `WatchdogSec=30s`) is many times what a slow SD card takes to fsync, even
+/// when the file system must write back other files' data first, and short enough that systemd
+/// restarts a stuck daemon within a minute of the write.
 async fn watchdog_loop(
     notifier: &Notifier,
-    lanes: &[RunningLane],
-    troubles: &Troubles,
-    serving: &str,
+    watched: &Watched<'_>,
     stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
 ) -> &'static str {
-    let interval = notifier.watchdog_interval().unwrap_or(Duration::from_secs(10));
+    let interval = watched.interval;
     let probe = CommandId::new("mposd-watchdog-probe").expect("a valid command id");
     let mut tick = tokio::time::interval(interval);
     loop {
         tokio::select! {
             signal = stop.as_mut() => return signal,
-            () = troubles.changed() => notifier.status(&troubles.status(serving)),
+            () = watched.troubles.changed() => notifier.status(&status_line(
+                watched.troubles,
+                watched.serving,
+                watched.store.stuck().as_deref(),
+            )),
             _ = tick.tick() => {
                 let mut healthy = true;
-                for lane in lanes {
+                for lane in watched.lanes {
                     let answered = tokio::time::timeout(interval / 2, lane.engine.query(&probe)).await;
                     if !matches!(answered, Ok(Ok(_))) {
                         healthy = false;
                         tracing::error!(lane = %lane.name, "the lane's engine does not answer");
                     }
                 }
-                if healthy {
+                if healthy && watched.store.writes_complete() {
                     notifier.alive();
                 }
             }

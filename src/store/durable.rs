@@ -7,6 +7,7 @@
 //! per inode, so any open handle to the file will do). The new files and their directory are
 //! fsynced once at creation so that the files themselves survive.
 
+use super::in_flight::{InFlight, Writer};
 use super::{installation, mark};
 use anyhow::Context;
 use std::{
@@ -14,7 +15,7 @@ use std::{
     io::ErrorKind,
     path::{Path, PathBuf},
     sync::atomic::{AtomicU64, Ordering},
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -29,6 +30,10 @@ pub struct Db {
     mark: Mutex<mark::Writer>,
     installation: [u8; 16],
     opened: Opened,
+    /// Writes into the store that have not returned yet, for the watchdog.
+    in_flight: Arc<InFlight>,
+    /// Durability points asked for by others than a lane's journal.
+    durable_writer: Writer,
 }
 
 /// What [`Db::open`] found besides sled's own files, for the journal's check at start.
@@ -125,6 +130,8 @@ impl Db {
             })?;
             sync_dir(dir)?;
         }
+        let in_flight = Arc::new(InFlight::default());
+        let durable_writer = in_flight.writer("a flush + fsync of the store");
         Ok(Db {
             sled,
             data_file: Mutex::new(data_file),
@@ -133,6 +140,8 @@ impl Db {
             mark: Mutex::new(writer),
             installation: id,
             opened: Opened { created, mark: found },
+            in_flight,
+            durable_writer,
         })
     }
 
@@ -156,6 +165,11 @@ impl Db {
         self.seq.fetch_max(seq, Ordering::SeqCst);
     }
 
+    /// The writes into the store that have not returned yet (see [`super::in_flight`]).
+    pub fn in_flight(&self) -> &Arc<InFlight> {
+        &self.in_flight
+    }
+
     pub fn sled(&self) -> &sled::Db {
         &self.sled
     }
@@ -175,6 +189,12 @@ impl Db {
     /// The mark is written after sled's files are synced and names only sequence numbers
     /// handed out before the flush began, so it never claims more than the disk holds.
     pub fn durable(&self) -> anyhow::Result<()> {
+        self.durable_by(self.durable_writer)
+    }
+
+    /// [`Db::durable`] on behalf of `writer`, who is named if it does not return.
+    pub fn durable_by(&self, writer: Writer) -> anyhow::Result<()> {
+        let _writing = self.in_flight.begin(writer);
         let upto = self.seq.load(Ordering::SeqCst);
         self.sled.flush().context("cannot flush the database")?;
         {

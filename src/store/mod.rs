@@ -2,6 +2,7 @@
 //! the disk.
 
 mod durable;
+pub mod in_flight;
 pub mod installation;
 pub mod mark;
 pub mod sidecar;

@@ -1,33 +1,25 @@
 //! The MobilePay Subscriptions client against the simulator: a merchant's consent got through
-//! the simulator's OpenID Connect provider (the portal user played through its control API),
-//! the client and a lane's agreements over it, the sandbox's user simulation and scripted
-//! customers, and the simulator's ground truth.
+//! the simulator's OpenID Connect provider as the Invoice tests get it, the client and a lane's
+//! agreements over it, the sandbox's user simulation and scripted customers, and the
+//! simulator's ground truth.
 
+pub use super::invoice_support::{consent, correlation, refusal};
 use super::support::*;
 use mposd::{
     backends::subscriptions_v1::{
         AgreementLinks, GatewayApp, SubscriptionsBackend, SubscriptionsClient, SubscriptionsConfig,
     },
-    consent::{
-        driver::Consent,
-        refresh::Rotation,
-        store::{ConsentFile, Record, RefreshToken},
-        ClientSettings,
-    },
-    engine::{
-        agreements::{Agreements, CreatedAgreement, FirstPayment, NewAgreement},
-        backend::{BackendError, CorrelationId, Refusal},
-    },
+    consent::driver::Consent,
+    engine::agreements::{Agreements, CreatedAgreement, FirstPayment, NewAgreement},
     money::{Currency, Minor},
     secrets::Secret,
     sim::fixtures::{
-        DK_VAT, INVOICE_GATEWAY_CLIENT_ID, INVOICE_GATEWAY_CLIENT_SECRET, OIDC_REUSE_CLIENT_ID,
-        OIDC_REUSE_CLIENT_SECRET, OIDC_WEB_REDIRECT, PORTAL_OWNER,
+        DK_VAT, INVOICE_GATEWAY_CLIENT_ID, INVOICE_GATEWAY_CLIENT_SECRET, OIDC_REUSE_CLIENT_ID, PORTAL_OWNER,
     },
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The merchant's web page the customer lands on, and the integrator's notification sink.
 pub const USER_REDIRECT: &str = "https://bageriet.example/welcome";
@@ -210,107 +202,4 @@ pub async fn create(backend: &SubscriptionsBackend, agreement: &NewAgreement) ->
         .create_agreement(correlation(), agreement)
         .await
         .expect("agreement created")
-}
-
-/// The consent of `user` for merchant `vat` with the product `scopes`, obtained the way the
-/// integrator's web service obtains it (hybrid flow, its own redirect URI), then stored and
-/// validated with one refresh as `mposd consent import` does.
-pub async fn consent(h: &Harness, vat: &str, user: &str, scopes: &[&str]) -> (Arc<Consent>, String) {
-    let base = h.sim.base_url();
-    h.control
-        .post(
-            "/_sim/oidc/login",
-            json!({"clientId": OIDC_REUSE_CLIENT_ID, "user": user, "decision": "approve"}),
-        )
-        .await;
-    let scope = format!("openid offline_access {}", scopes.join(" "));
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser");
-    let authorize = reqwest::Url::parse_with_params(
-        &format!("{base}/account/connect/authorize"),
-        [
-            ("client_id", OIDC_REUSE_CLIENT_ID),
-            ("redirect_uri", OIDC_WEB_REDIRECT),
-            ("response_type", "code id_token"),
-            ("response_mode", "fragment"),
-            ("scope", &scope),
-            ("state", "web-state"),
-            ("nonce", &uuid::Uuid::new_v4().to_string()),
-            // RFC 7636's example pair.
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
-            ("code_challenge_method", "S256"),
-            ("merchant_vat", vat),
-        ],
-    )
-    .expect("url");
-    let answer = browser.get(authorize).send().await.expect("authorize");
-    let location = answer.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
-    let fragment = location.split_once('#').expect("fragment").1;
-    let code = form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .into_owned();
-    let tokens: Value = browser
-        .post(format!(
-            "{base}/merchant-authentication-openidconnect/connect/token"
-        ))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", OIDC_WEB_REDIRECT),
-            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            ("client_id", OIDC_REUSE_CLIENT_ID),
-            ("client_secret", OIDC_REUSE_CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let refresh_token = tokens["refresh_token"]
-        .as_str()
-        .expect("refresh token")
-        .to_string();
-    let settings = ClientSettings {
-        vat: vat.into(),
-        authority: format!("{base}/merchant-authentication-openidconnect"),
-        client_id: OIDC_REUSE_CLIENT_ID.into(),
-        client_secret: Secret::new(OIDC_REUSE_CLIENT_SECRET),
-        rotation: Rotation::Reuse,
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-    };
-    let state = h.dir.path().join(format!("state-{vat}-{}", scopes.join("-")));
-    std::fs::create_dir_all(&state).expect("state dir");
-    let consent = Consent::new(settings, ConsentFile::new(&state, vat)).expect("consent");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("time")
-        .as_secs();
-    let granted = scope.split(' ').map(str::to_string).collect();
-    consent
-        .store(Record::new(RefreshToken::new(&refresh_token), granted, now))
-        .await
-        .expect("store");
-    consent.refresh().await.expect("the consent works");
-    (Arc::new(consent), refresh_token)
-}
-
-pub fn correlation() -> CorrelationId {
-    CorrelationId::new()
-}
-
-/// The refusal's reason, or the whole error when it is none.
-#[track_caller]
-pub fn refusal<T: std::fmt::Debug>(result: Result<T, BackendError>) -> Refusal {
-    match result {
-        Err(BackendError::Refused { reason, .. }) => reason,
-        other => panic!("expected a refusal: {other:?}"),
-    }
 }

@@ -259,3 +259,80 @@ async fn webhook_problems_are_reported_with_their_lines() {
         );
     }
 }
+
+#[test]
+fn a_lane_that_takes_invoices_needs_a_consent_with_the_invoice_scope_and_the_gateway_pair() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let private = dir.path().join("secret");
+    write_private(&private, "s");
+    let open = dir.path().join("open-secret");
+    std::fs::write(&open, "s").expect("write");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let path = dir.path().join("invoice.toml");
+    let write = |lanes: &str, consents: &str| {
+        std::fs::write(&path, format!("{lanes}{consents}")).expect("write config");
+    };
+    let lanes = r#"[[epayment]]
+msn = "123456"
+environment = "test"
+client_id = { credential = "a" }
+client_secret = { credential = "b" }
+subscription_key = { credential = "c" }
+
+[[lane]]
+name = "till-1"
+msn = "123456"
+invoice = { merchant = "DK12345678" }
+[lane.ecr]
+tcp = { listen = "127.0.0.1:7410" }
+
+[[lane]]
+name = "till-2"
+msn = "123456"
+invoice = { merchant = "DK87654321", issuer = "0e6c5b4a-3d2f-4e1a-8b9c-7d6e5f4a3b2c" }
+[lane.ecr]
+tcp = { listen = "127.0.0.1:7411" }
+"#;
+    let consent = |extra: &str| {
+        format!(
+            "\n[[consent]]\nvat = \"DK12345678\"\nenvironment = \"sandbox\"\nclient_id = \"c\"\n\
+             client_secret = {{ file = \"{}\" }}\nrotation = \"reuse\"\n{extra}",
+            private.display()
+        )
+    };
+    write(lanes, &consent("scopes = [\"subscriptions\"]\n"));
+    let (ok, text) = check(&path);
+    assert!(!ok, "{text}");
+    for (line, what) in [
+        (18, "lane[1].invoice.merchant: no [[consent]] section has vat = \"DK87654321\""),
+        (22, "consent[0]: lane \"till-1\" takes invoices for DK12345678: set gateway_client_id and gateway_client_secret"),
+        (28, "consent[0].scopes: lane \"till-1\" takes invoices for DK12345678: the consent needs the scope \"invoice\""),
+    ] {
+        let wanted = format!("line {line}:");
+        assert!(
+            text.lines().any(|l| l.contains(&wanted) && l.contains(what)),
+            "expected {what:?} on line {line}:\n{text}"
+        );
+    }
+    assert!(text.contains("3 problems"), "{text}");
+
+    let gateway = |secret: &std::path::Path| {
+        format!(
+            "scopes = [\"invoice\"]\ngateway_client_id = \"app\"\ngateway_client_secret = {{ file = \"{}\" }}\n",
+            secret.display()
+        )
+    };
+    let one_lane = &lanes[..lanes.find("\n[[lane]]\nname = \"till-2\"").expect("second lane") + 1];
+    write(one_lane, &consent(&gateway(&open)));
+    let (ok, text) = check(&path);
+    assert!(!ok, "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("line 24:")
+            && l.contains("consent[0].gateway_client_secret")
+            && l.contains("chmod 600")),
+        "{text}"
+    );
+    write(one_lane, &consent(&gateway(&private)));
+    let (ok, text) = check(&path);
+    assert!(ok, "{text}");
+}

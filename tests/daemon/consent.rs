@@ -630,3 +630,42 @@ async fn authorize_gives_up_cleanly_when_no_answer_comes() {
     // The listener is gone with the tool.
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
 }
+
+#[tokio::test]
+async fn a_lane_that_takes_invoices_starts_with_its_merchants_consent_refreshed_once() {
+    let setup = setup(ONE_TIME, "one-time").await;
+    let gateway = setup.dir.path().join("gateway-secret");
+    write_private(&gateway, mposd::sim::fixtures::INVOICE_GATEWAY_CLIENT_SECRET);
+    let config = std::fs::read_to_string(&setup.config)
+        .expect("config")
+        .replacen(
+            "currency = \"DKK\"\n",
+            &format!("currency = \"DKK\"\ninvoice = {{ merchant = \"{MERCHANT}\" }}\n"),
+            1,
+        )
+        .replace(
+            "rotation = \"one-time\"\n",
+            &format!(
+                "rotation = \"one-time\"\napi = \"{}\"\ngateway_client_id = \"{}\"\n\
+                 gateway_client_secret = {{ file = \"{}\" }}\n",
+                setup.sim.base_url(),
+                mposd::sim::fixtures::INVOICE_GATEWAY_CLIENT_ID,
+                gateway.display()
+            ),
+        );
+    std::fs::write(&setup.config, &config).expect("config");
+    assert!(config.contains("invoice = {"), "{config}");
+    let token = consent_by_web_service(&setup, ONE_TIME).await;
+    assert!(import(&setup, &token).await.0);
+    let (daemon, log) = setup.start_daemon_logged().await;
+    log.wait_for(Duration::from_secs(60), |l| l.contains("consent refreshed"))
+        .await
+        .unwrap_or_else(|| panic!("no refresh at start: {:?}", log.lines()));
+    // One refresh state per merchant: the keeper's refresh left one live token, the stored one.
+    let consent = &consents(&setup, ONE_TIME.0).await[0];
+    assert_eq!(consent["refreshes"], 2);
+    assert_eq!(consent["refreshTokens"].as_array().unwrap().len(), 1);
+    super::support::stops_with_exit_0(daemon).await;
+    let secret = mposd::sim::fixtures::INVOICE_GATEWAY_CLIENT_SECRET;
+    assert!(log.lines().iter().all(|l| !l.contains(secret)));
+}

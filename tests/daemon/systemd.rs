@@ -1,5 +1,6 @@
 //! `mposd run` as systemd sees it, through a real notify socket: status lines, READY once the
-//! lanes serve, watchdog pings from the main loop, STOPPING on SIGTERM, and a boot while
+//! lanes serve, watchdog pings from the main loop that stop while a write into the store does
+//! not return, STOPPING on SIGTERM, and a boot while
 //! MobilePay is unreachable that asks for more start-up time instead of being killed, a
 //! cash-register port taken by another program, named in the status until it is free, and a
 //! settings change that waits for a kept reservation, named in the status until it is applied.
@@ -7,7 +8,9 @@
 use super::support::{final_outcome, free_port, sigterm, stops_with_exit_0, Setup, MPOSD};
 use mposd::daemon::sim_config::{SimBackend, SimulatorLane};
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 use tokio::net::UnixDatagram;
 use tokio::process::{Child, Command};
@@ -40,6 +43,15 @@ impl NotifySocket {
             command.env("WATCHDOG_USEC", limit.as_micros().to_string());
         }
         command.spawn().expect("start mposd run")
+    }
+
+    /// The environment systemd gives a unit with `WatchdogSec=watchdog`, as `env` arguments.
+    fn env_args(&self, watchdog: Duration) -> Vec<String> {
+        vec![
+            "env".into(),
+            format!("NOTIFY_SOCKET={}", self.path.display()),
+            format!("WATCHDOG_USEC={}", watchdog.as_micros()),
+        ]
     }
 
     /// Reads messages until one satisfies `wanted`; returns every message read.
@@ -95,6 +107,187 @@ async fn tells_systemd_its_state_pings_the_watchdog_once_ready_and_says_when_it_
         .until(Duration::from_secs(20), |m| m.contains("STOPPING=1"))
         .await;
     stops_with_exit_0(daemon).await;
+}
+
+/// sled's write deadlock (its segment lock held by a writer that waits for an I/O thread that
+/// waits for that lock) is held here for real: once a sale is accepted, sled's I/O threads are
+/// stopped, so the sale's next write waits inside sled for one that never completes. The
+/// watchdog pings stop, the status line and the log name the lane's journal, and killed and
+/// restarted as systemd would, the daemon finishes the sale.
+#[tokio::test]
+async fn a_write_into_the_store_that_does_not_return_stops_the_watchdog_pings() {
+    let setup = Setup::new().await;
+    // Time enough to stop sled's I/O threads between the sale's acceptance and its reservation.
+    setup.customers_accept(2000).await;
+    let notify = NotifySocket::bind(setup.dir.path());
+    let watchdog = Duration::from_secs(4);
+    let env = notify.env_args(watchdog);
+    let env: Vec<&str> = env.iter().map(String::as_str).collect();
+    let (daemon, log) = setup.spawn_daemon(&env);
+    notify
+        .until(Duration::from_secs(60), |m| m.contains("READY=1"))
+        .await;
+    notify
+        .until(Duration::from_secs(20), |m| m.contains("WATCHDOG=1"))
+        .await;
+
+    let sale = {
+        let ecr_addr = setup.ecr_addr.clone();
+        tokio::spawn(async move {
+            Command::new(MPOSD)
+                .args(["ecr", "--tcp", &ecr_addr, "--json", "--timeout", "60"])
+                .args(["--id", "sale-1", "pay", "12.50", "--order", "R1-0001"])
+                .kill_on_drop(true)
+                .output()
+                .await
+        })
+    };
+
+    log.wait_for(Duration::from_secs(30), |l| l.contains("command accepted"))
+        .await
+        .unwrap_or_else(|| panic!("the sale was not accepted: {:?}", log.lines()));
+    let frozen = SledIoStopped::start(daemon.id().expect("running"));
+
+    // Within a ping interval (2 s here) of the write, the pings stop and the status names the
+    // lane's journal; it is sent again at every interval, and no ping comes for longer than
+    // WatchdogSec.
+    let is_stuck = |m: &str| {
+        m.contains("STATUS=serving 1 lane(s): till-1; store stuck: a ")
+            && m.contains(" of lane till-1's journal has not returned for ")
+    };
+    let seen = notify.until(Duration::from_secs(60), is_stuck).await;
+    let first = seconds_stuck(seen.last().expect("a status"));
+    let later = notify
+        .until(Duration::from_secs(30), |m| {
+            is_stuck(m) && seconds_stuck(m) > first + watchdog.as_secs()
+        })
+        .await;
+    assert!(
+        !later.iter().any(|m| m.contains("WATCHDOG=1")),
+        "pinged while a write was stuck: {later:?}"
+    );
+    assert!(
+        !sale.is_finished(),
+        "the cash register is still waiting for its answer"
+    );
+    let lines = log.lines();
+    let alarms: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("ALARM: the store is stuck: "))
+        .collect();
+    assert_eq!(alarms.len(), 1, "logged once: {lines:?}");
+    assert!(
+        alarms[0].contains(" of lane till-1's journal has not returned for "),
+        "{}",
+        alarms[0]
+    );
+
+    // systemd kills the daemon and starts it again: the sale is resumed, and the cash
+    // register sending it again gets its answer; it was paid once.
+    let mut daemon = daemon;
+    daemon.start_kill().expect("SIGKILL");
+    drop(frozen);
+    tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("killed")
+        .expect("exit status");
+    sale.abort();
+    let daemon = setup.start_daemon().await;
+    let (ok, messages) = setup
+        .ecr(&["--id", "sale-1", "pay", "12.50", "--order", "R1-0001"])
+        .await;
+    assert!(ok, "{messages:?}");
+    assert_eq!(
+        final_outcome(&messages)["result"],
+        json!("captured"),
+        "{messages:?}"
+    );
+    let payments = setup.payments().await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["status"], json!("Captured"), "{payments:?}");
+    stops_with_exit_0(daemon).await;
+}
+
+/// The number of seconds in a `store stuck: ... has not returned for N s` status.
+fn seconds_stuck(message: &str) -> u64 {
+    let words = "has not returned for ";
+    let after = &message[message.find(words).expect("a stuck status") + words.len()..];
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("seconds")
+}
+
+/// Keeps every I/O thread of sled in a running daemon stopped (ptrace), so that a write waiting
+/// for them does not return: what sled's write deadlock does to them. Threads sled starts later
+/// are stopped as they appear. Dropping this ends the tracing; a daemon killed meanwhile then
+/// exits whole.
+struct SledIoStopped {
+    stop: mpsc::Sender<()>,
+    tracer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SledIoStopped {
+    /// Returns once the I/O threads running now are stopped.
+    fn start(pid: u32) -> SledIoStopped {
+        let (stop, stopped) = mpsc::channel();
+        let (first, first_done) = mpsc::channel();
+        // Every ptrace request must come from the thread that attached.
+        let tracer = std::thread::spawn(move || {
+            let mut held = BTreeSet::new();
+            let _ = first.send(stop_new_sled_io_threads(pid, &mut held));
+            while stopped.recv_timeout(Duration::from_millis(20)) == Err(mpsc::RecvTimeoutError::Timeout) {
+                if let Err(error) = stop_new_sled_io_threads(pid, &mut held) {
+                    eprintln!("{error}");
+                }
+            }
+        });
+        let count = first_done
+            .recv()
+            .expect("the tracer answers")
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(count > 0, "the daemon runs sled I/O threads");
+        SledIoStopped {
+            stop,
+            tracer: Some(tracer),
+        }
+    }
+}
+
+impl Drop for SledIoStopped {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(tracer) = self.tracer.take() {
+            let _ = tracer.join();
+        }
+    }
+}
+
+/// Stops the threads of `pid` named `sled-io-*` that are not in `held` yet; returns how many
+/// are held.
+fn stop_new_sled_io_threads(pid: u32, held: &mut BTreeSet<i32>) -> Result<usize, String> {
+    use nix::sys::ptrace;
+    use nix::sys::wait::{waitpid, WaitPidFlag};
+    use nix::unistd::Pid;
+    let tasks =
+        std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| format!("threads of {pid}: {e}"))?;
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else {
+            continue;
+        };
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !name.starts_with("sled-io") || held.contains(&tid) {
+            continue;
+        }
+        let thread = Pid::from_raw(tid);
+        match ptrace::seize(thread, ptrace::Options::empty()) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::ESRCH) => continue,
+            Err(e) => return Err(format!("cannot trace sled's I/O thread {tid} (ptrace): {e}")),
+        }
+        ptrace::interrupt(thread).map_err(|e| format!("cannot stop thread {tid}: {e}"))?;
+        waitpid(thread, Some(WaitPidFlag::__WALL)).map_err(|e| format!("thread {tid} did not stop: {e}"))?;
+        held.insert(tid);
+    }
+    Ok(held.len())
 }
 
 #[tokio::test]

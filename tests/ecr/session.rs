@@ -759,3 +759,96 @@ async fn in_store_flows_and_receipt_lines_map_to_the_engine() {
         "a refused message reached the engine"
     );
 }
+
+/// `invoice` and `signup` arrive as the engine's commands, with the defaults the protocol
+/// documents (14 days, 120 s at the counter; 300 s to accept a sign-up), a typed phone number in
+/// the engine's form; their outcomes and a resolution reach the cash register with `approved`
+/// true only for money taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_and_sign_ups_map_to_the_engine() {
+    use mposd::engine::invoicing::InvoiceDelivery;
+    let mut engine = ScriptedEngine::start();
+    let line = PtyLine::new();
+    let _daemon = serve(&line, &engine);
+    let mut ecr = line.register();
+
+    let body = r#"{"type":"invoice","id":"inv-1","amount":34900,"order":"R1-0020","phone":"+45 12 34 56 78","due":"2026-12-31"}"#;
+    ecr.send_raw(body.as_bytes().to_vec());
+    expect(&mut ecr, "accepted", |m| {
+        (reply_id(m) == Some("inv-1")).then_some(())
+    })
+    .await;
+    let (_, command) = engine.next_started().await;
+    assert_eq!(
+        command,
+        Command::Invoice {
+            amount: Minor(34900),
+            currency: Currency::DKK,
+            order_id: "R1-0020".into(),
+            delivery: InvoiceDelivery::Phone {
+                number: "4512345678".into()
+            },
+            due_date: Some("2026-12-31".parse().unwrap()),
+            counter_wait_s: 120,
+            order_lines: Vec::new(),
+            label: None,
+        }
+    );
+    let outstanding = Outcome::InvoiceOutstanding {
+        invoice_id: "invoice-1".into(),
+        amount: Minor(34900),
+        currency: Currency::DKK,
+        due_date: "2026-12-31".parse().unwrap(),
+    };
+    engine.emit("inv-1", EventKind::Finished { outcome: outstanding });
+    let first = expect(&mut ecr, "the invoice's outcome", outcome_of("inv-1")).await;
+    assert!(
+        matches!(&first, (false, false, WireOutcome::InvoiceOutstanding { .. })),
+        "{first:?}"
+    );
+    engine.emit(
+        "inv-1",
+        EventKind::Resolved {
+            outcome: Outcome::InvoicePaid {
+                invoice_id: "invoice-1".into(),
+                amount: Minor(34900),
+                currency: Currency::DKK,
+            },
+        },
+    );
+    let resolved = expect(&mut ecr, "the invoice's resolution", outcome_of("inv-1")).await;
+    assert!(
+        matches!(&resolved, (true, true, WireOutcome::InvoicePaid { .. })),
+        "{resolved:?}"
+    );
+
+    let body = r#"{"type":"signup","id":"join-1","order":"M-1042","plan":"Brødklubben","price":9900,"per_year":12,"first_payment":4900}"#;
+    ecr.send_raw(body.as_bytes().to_vec());
+    expect(&mut ecr, "accepted", |m| {
+        (reply_id(m) == Some("join-1")).then_some(())
+    })
+    .await;
+    let (_, command) = engine.next_started().await;
+    assert_eq!(
+        command,
+        Command::SignUp {
+            order_id: "M-1042".into(),
+            plan: "Brødklubben".into(),
+            description: None,
+            price: Some(Minor(9900)),
+            currency: Currency::DKK,
+            payments_per_year: Some(12),
+            phone: None,
+            first_payment: Some(Minor(4900)),
+            counter_wait_s: 300,
+        }
+    );
+    // A decimal amount is refused before the engine sees it.
+    ecr.send_raw(br#"{"type":"invoice","id":"inv-2","amount":349.00,"order":"R"}"#.to_vec());
+    let code = expect(&mut ecr, "an error", |m| match m {
+        DaemonMessage::Error { code, .. } => Some(*code),
+        _ => None,
+    })
+    .await;
+    assert_eq!(code, ErrorCode::InvalidMessage);
+}

@@ -14,11 +14,12 @@ use super::model::{
 };
 use super::receipt::receipt;
 use super::translate::{error as translate, payment_state};
+use crate::backends::invoice_v1::InvoiceBackend;
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CorrelationId, CustomerPrompt, NewCheckIn, NewPayment, NewRefund,
-    NoAgreements, NoInvoicing, PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo,
-    RefundModel, Refusal,
+    NoAgreements, PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel,
+    Refusal,
 };
 use crate::money::{Currency, Minor};
 use std::collections::BTreeMap;
@@ -82,6 +83,8 @@ pub struct EpaymentBackend {
     currency: Currency,
     /// The check-ins at the printed stickers of the sales unit's lanes.
     check_ins: Arc<CheckIns>,
+    /// The lane's MobilePay Invoice, when it takes invoices.
+    invoicing: Option<InvoiceBackend>,
 }
 
 impl EpaymentBackend {
@@ -91,7 +94,14 @@ impl EpaymentBackend {
             qr,
             currency,
             check_ins: Arc::default(),
+            invoicing: None,
         }
+    }
+
+    /// The same backend (the same client and sticker check-ins), issuing invoices through
+    /// `invoicing` as well.
+    pub fn with_invoicing(self, invoicing: Option<InvoiceBackend>) -> EpaymentBackend {
+        EpaymentBackend { invoicing, ..self }
     }
 
     pub fn client(&self) -> &EpaymentClient {
@@ -174,11 +184,11 @@ fn lacking(what: &str) -> BackendError {
 }
 
 impl Backend for EpaymentBackend {
-    type Invoicing = NoInvoicing;
+    type Invoicing = InvoiceBackend;
     type Agreements = NoAgreements;
 
-    fn invoicing(&self) -> Option<&NoInvoicing> {
-        None
+    fn invoicing(&self) -> Option<&InvoiceBackend> {
+        self.invoicing.as_ref()
     }
 
     fn agreements(&self) -> Option<&NoAgreements> {

@@ -9,11 +9,11 @@ use super::model::{
     PreparePaymentRequest, Restrictions,
 };
 use super::translate::{error as translate, payment_state, refund_state};
+use crate::backends::invoice_v1::InvoiceBackend;
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CardRestrictions, CorrelationId, CustomerPrompt, NewCheckIn,
-    NewPayment, NewRefund, NoAgreements, NoInvoicing, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo,
-    Refusal,
+    NewPayment, NewRefund, NoAgreements, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, Refusal,
 };
 use crate::money::{MajorAmount, Minor};
 
@@ -32,11 +32,21 @@ const CAPABILITIES: Capabilities = Capabilities {
 #[derive(Clone, Debug)]
 pub struct PosV10Backend {
     client: MobilePayClient,
+    /// The lane's MobilePay Invoice, when it takes invoices.
+    invoicing: Option<InvoiceBackend>,
 }
 
 impl PosV10Backend {
     pub fn new(client: MobilePayClient) -> PosV10Backend {
-        PosV10Backend { client }
+        PosV10Backend {
+            client,
+            invoicing: None,
+        }
+    }
+
+    /// The same backend, issuing invoices through `invoicing` as well.
+    pub fn with_invoicing(self, invoicing: Option<InvoiceBackend>) -> PosV10Backend {
+        PosV10Backend { invoicing, ..self }
     }
 
     pub fn client(&self) -> &MobilePayClient {
@@ -82,11 +92,11 @@ fn minor(amount: &Option<MajorAmount>) -> Option<Minor> {
 }
 
 impl Backend for PosV10Backend {
-    type Invoicing = NoInvoicing;
+    type Invoicing = InvoiceBackend;
     type Agreements = NoAgreements;
 
-    fn invoicing(&self) -> Option<&NoInvoicing> {
-        None
+    fn invoicing(&self) -> Option<&InvoiceBackend> {
+        self.invoicing.as_ref()
     }
 
     fn agreements(&self) -> Option<&NoAgreements> {

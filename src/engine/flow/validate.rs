@@ -9,15 +9,6 @@ use crate::money::{above_maximum, Minor, MAX_MINOR};
 
 /// Checks a command's own fields before anything is stored or sent.
 pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
-    let check_amount = |a: Minor, what: &str| {
-        if !a.is_positive() {
-            Err((RejectCode::InvalidAmount, format!("{what} must be positive")))
-        } else if a.0 > MAX_MINOR {
-            Err((RejectCode::InvalidAmount, above_maximum(what)))
-        } else {
-            Ok(())
-        }
-    };
     let text_ok = |s: &str| text::is_valid(s);
     let label_ok = |l: &Option<String>| l.as_deref().is_none_or(text_ok);
     let bad = |code: RejectCode, what: &str| Err((code, what.to_string()));
@@ -30,19 +21,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             order_lines,
             ..
         } => {
-            check_amount(*amount, "the amount")?;
-            if !text_ok(order_id) {
-                return bad(
-                    RejectCode::InvalidOrderId,
-                    "the order id must be 1-36 valid characters",
-                );
-            }
-            if !label_ok(label) {
-                return bad(
-                    RejectCode::InvalidLabel,
-                    "the label must be 1-36 valid characters",
-                );
-            }
+            check_sale(*amount, order_id, label)?;
             check_payer(payer)?;
             check_order_lines(order_lines, *amount)?;
         }
@@ -140,19 +119,7 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
             label,
             ..
         } => {
-            check_amount(*amount, "the amount")?;
-            if !text_ok(order_id) {
-                return bad(
-                    RejectCode::InvalidOrderId,
-                    "the order id must be 1-36 valid characters",
-                );
-            }
-            if !label_ok(label) {
-                return bad(
-                    RejectCode::InvalidLabel,
-                    "the label must be 1-36 valid characters",
-                );
-            }
+            check_sale(*amount, order_id, label)?;
             if let InvoiceDelivery::Phone { number } = delivery {
                 check_payer(&Payer::Phone {
                     number: number.clone(),
@@ -188,6 +155,36 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// A positive amount within the maximum; `what` names it in the message.
+fn check_amount(amount: Minor, what: &str) -> Result<(), (RejectCode, String)> {
+    if !amount.is_positive() {
+        Err((RejectCode::InvalidAmount, format!("{what} must be positive")))
+    } else if amount.0 > MAX_MINOR {
+        Err((RejectCode::InvalidAmount, above_maximum(what)))
+    } else {
+        Ok(())
+    }
+}
+
+/// The fields a sale and an invoice share: a positive amount, an order id and an optional
+/// label of MobilePay's characters.
+fn check_sale(amount: Minor, order_id: &str, label: &Option<String>) -> Result<(), (RejectCode, String)> {
+    check_amount(amount, "the amount")?;
+    if !text::is_valid(order_id) {
+        return Err((
+            RejectCode::InvalidOrderId,
+            "the order id must be 1-36 valid characters".into(),
+        ));
+    }
+    if !label.as_deref().is_none_or(text::is_valid) {
+        return Err((
+            RejectCode::InvalidLabel,
+            "the label must be 1-36 valid characters".into(),
+        ));
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ pub use verify::Audit;
 
 use super::api::CommandId;
 use super::record::Record;
+use crate::store::in_flight::Writer;
 use crate::store::Db;
 use anyhow::Context;
 use layout::{INDEX_MARK_KEY, SUMMARY_KEY};
@@ -99,6 +100,9 @@ pub struct Journal {
     lane: String,
     /// Serialises writes, so each record and the summary change together.
     summary: Arc<Mutex<Summary>>,
+    /// Who this journal's writes and durability points are, should one not return.
+    writer: Writer,
+    flusher: Writer,
 }
 
 impl Journal {
@@ -114,11 +118,18 @@ impl Journal {
 
     fn open_table(db: Arc<Db>, name: String, lane: String) -> anyhow::Result<Journal> {
         let tree = db.tree(&name)?;
+        let whose = match lane.as_str() {
+            "" => "the payment journal".to_string(),
+            lane => format!("lane {lane}'s journal"),
+        };
+        let writer = db.in_flight().writer(&format!("a write of {whose}"));
+        let flusher = db.in_flight().writer(&format!("a flush + fsync of {whose}"));
         let summary = match tree.get(SUMMARY_KEY).context("cannot read the payment journal")? {
             Some(value) => Summary::decode(&value).context("the journal's summary is unreadable")?,
             None => {
                 // A new table, or one written before summaries: summarise it as it is.
                 let (found, _) = Summary::of_table(&tree)?;
+                let _writing = db.in_flight().begin(writer);
                 tree.insert(SUMMARY_KEY, found.encode())
                     .context("cannot write the payment journal")?;
                 found
@@ -130,6 +141,7 @@ impl Journal {
             .context("cannot read the payment journal")?
             .is_none()
         {
+            let _writing = db.in_flight().begin(writer);
             build_index(&tree)?;
         }
         Ok(Journal {
@@ -137,6 +149,8 @@ impl Journal {
             tree,
             lane,
             summary: Arc::new(Mutex::new(summary)),
+            writer,
+            flusher,
         })
     }
 
@@ -163,6 +177,7 @@ impl Journal {
     pub fn put(&self, record: &Record) -> anyhow::Result<()> {
         let key = record.id.as_str().as_bytes();
         let mut summary = self.lock();
+        let _writing = self.db.in_flight().begin(self.writer);
         let old = self.tree.get(key).context("cannot read the payment journal")?;
         let seq = self.db.next_seq();
         let value = encode(record, seq);
@@ -311,6 +326,7 @@ impl Journal {
                     batch.remove(&key);
                     layout::unindex(&mut batch, &key, &record);
                     batch.insert(SUMMARY_KEY, next.encode());
+                    let _writing = self.db.in_flight().begin(self.writer);
                     self.tree
                         .apply_batch(batch)
                         .context("cannot prune the payment journal")?;
@@ -324,7 +340,7 @@ impl Journal {
 
     /// Flush + fsync now (blocking).
     pub fn durable_now(&self) -> anyhow::Result<()> {
-        self.db.durable()
+        self.db.durable_by(self.flusher)
     }
 }
 

@@ -139,6 +139,7 @@ impl Journal {
             let Ok(record) = decode(&value) else { continue };
             let mut batch = sled::Batch::default();
             layout::index(&mut batch, key, &record);
+            let _writing = self.db.in_flight().begin(self.writer);
             self.tree.apply_batch(batch).map_err(write_error)?;
             audit.repaired += 1;
             if record.is_open_work() && !pass.open.contains(key) {
@@ -153,6 +154,7 @@ impl Journal {
                 None => false,
             };
             if !still_open {
+                let _writing = self.db.in_flight().begin(self.writer);
                 self.tree.remove(layout::open_key(id)).map_err(write_error)?;
                 audit.repaired += 1;
             }

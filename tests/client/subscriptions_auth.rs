@@ -115,6 +115,8 @@ async fn an_expired_access_token_is_renewed_once_and_the_call_repeated() {
 #[tokio::test]
 async fn a_token_refused_again_after_renewal_is_unauthorized() {
     let m = Merchant::start().await;
+    let log = LogCapture::default();
+    let _guard = tracing::subscriber::set_default(log.subscriber());
     // A consent for Invoice only: the gateway refuses its tokens for Subscriptions, fresh or not.
     let (invoice_only, _) = consent(&m.h, DK_VAT, PORTAL_OWNER, &["invoice"]).await;
     let agreements =
@@ -126,6 +128,11 @@ async fn a_token_refused_again_after_renewal_is_unauthorized() {
         vec![Some(401), Some(401)]
     );
     assert_eq!(m.h.control.count("subscriptionsCreateAgreement").await, 0);
+    assert!(
+        log.text().contains("refused again after renewing it"),
+        "the final 401 is logged with its reason: {}",
+        log.text()
+    );
 }
 
 #[tokio::test]
@@ -179,6 +186,7 @@ async fn no_secret_or_token_reaches_a_log_line_or_an_error() {
     let logged = log.text();
     assert!(logged.contains("renewing it"), "the 401 was logged: {logged}");
     assert!(logged.contains("plan must be at most 30"), "{logged}");
+    assert!(logged.contains("Invalid client id or secret"), "{logged}");
     assert!(client_error.to_string().contains("app pair"), "{client_error}");
     let text = format!("{logged}\n{}", errors.join("\n"));
     for secret in [

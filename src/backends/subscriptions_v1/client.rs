@@ -348,12 +348,14 @@ impl SubscriptionsClient {
                     });
                 }
                 Attempt::Unauthorized(Some(gateway)) => {
+                    // The engine's "unauthorized" carries no detail: the reason is told here.
+                    tracing::warn!(reason = %gateway, "the API gateway refused the app pair (gateway_client_id, gateway_client_secret)");
                     return Err(SubscriptionsError::Unauthorized {
                         endpoint: call.endpoint,
                         what: format!(
                             "the API gateway's app pair (gateway_client_id, gateway_client_secret): {gateway}"
                         ),
-                    })
+                    });
                 }
                 Attempt::Unauthorized(None) if !renewed => {
                     tracing::warn!("access token refused (401); renewing it and trying once more");
@@ -362,10 +364,11 @@ impl SubscriptionsClient {
                     continue;
                 }
                 Attempt::Unauthorized(None) => {
+                    tracing::warn!("the access token was refused again after renewing it; see the merchant's consent (mposd consent show)");
                     return Err(SubscriptionsError::Unauthorized {
                         endpoint: call.endpoint,
                         what: "the merchant's access token, also after renewing it,".into(),
-                    })
+                    });
                 }
                 Attempt::Server(status, problem) => {
                     if !call.repeatable() || failures >= retry.retries {

@@ -38,10 +38,6 @@ impl SubscriptionsBackend {
         SubscriptionsBackend { client }
     }
 
-    pub fn client(&self) -> &SubscriptionsClient {
-        &self.client
-    }
-
     /// The one-off of `agreement` made with it, if it has one.
     async fn first_payment(
         &self,

@@ -305,6 +305,17 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
             }
         }
     }
+    // A journal rebuilt after damage may have lost the record of this very command, and with
+    // it the mark that its create was sent: an agreement or refund (no idempotency key) is
+    // looked for by its reference before it is made.
+    if ledger.in_doubt
+        && matches!(
+            record.phase,
+            Phase::CreateAgreement | Phase::CreateAgreementRefund
+        )
+    {
+        record.create_unanswered = true;
+    }
     Admission::Start {
         record: Box::new(record),
         updates,

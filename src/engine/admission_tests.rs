@@ -547,3 +547,28 @@ fn an_invoice_does_not_hold_the_lane_and_can_be_cancelled() {
     assert_eq!(victim, Some(cid("inv-1")));
     assert_eq!(cancel.invoice_id.as_deref(), Some("invoice-1"));
 }
+
+#[test]
+fn a_sign_up_accepted_while_the_journal_is_in_doubt_looks_for_its_agreement_first() {
+    let signup = Command::SignUp {
+        order_id: "member-1".into(),
+        plan: "Basis".into(),
+        description: None,
+        price: None,
+        currency: Currency::DKK,
+        payments_per_year: None,
+        phone: None,
+        first_payment: None,
+        counter_wait_s: 300,
+    };
+    let mut books = Books::with(vec![]);
+    books.agreements = Some(crate::engine::agreements::AgreementRules {
+        create_replay: crate::engine::agreements::AgreementReplay::FindByReference,
+        polls_per_minute: 10,
+    });
+    let (trusted, _, _) = books.started("join-1", signup.clone());
+    assert!(!trusted.create_unanswered);
+    books.in_doubt = true;
+    let (doubted, _, _) = books.started("join-2", signup);
+    assert!(doubted.create_unanswered, "looked up before anything is made");
+}

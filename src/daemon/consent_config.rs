@@ -5,7 +5,8 @@
 //! token) is put on the box with `mposd consent` and kept in the state directory.
 
 use super::problem::Problem;
-use crate::backends::invoice_v1::{self, GatewayApp, InvoiceConfig};
+use crate::backends::consent_api::{self, GatewayApp};
+use crate::backends::invoice_v1::InvoiceConfig;
 use crate::consent::refresh::Rotation;
 use crate::consent::ClientSettings;
 use crate::secrets::{self, SecretSource};
@@ -82,8 +83,8 @@ impl ConsentSettings {
         self.by_environment(
             "api",
             &self.api,
-            invoice_v1::config::PRODUCTION.into(),
-            invoice_v1::config::SANDBOX.into(),
+            consent_api::PRODUCTION.into(),
+            consent_api::SANDBOX.into(),
         )
     }
 

@@ -6,6 +6,7 @@
 //! shown only by its code, kind and description, a gateway refusal by its own short reason.
 
 use super::model::ErrorBody;
+use crate::backends::consent_api::{self, Failure};
 use crate::consent::driver::RefreshError;
 use std::fmt;
 
@@ -29,6 +30,12 @@ impl Problem {
     /// The numbered `error_code`, if there is one.
     pub fn code(&self) -> Option<String> {
         self.body.as_ref()?.code()
+    }
+}
+
+impl consent_api::Problem for Problem {
+    fn read(body: &[u8]) -> Self {
+        Problem::from_body(body)
     }
 }
 
@@ -87,4 +94,43 @@ pub enum InvoiceError {
     /// The merchant's invoice issuers do not say which one to use.
     #[error("{0}")]
     Issuer(String),
+}
+
+impl From<Failure<Problem>> for InvoiceError {
+    fn from(failure: Failure<Problem>) -> Self {
+        match failure {
+            Failure::Refused {
+                endpoint,
+                status,
+                problem,
+            } => InvoiceError::Refused {
+                endpoint,
+                status,
+                problem,
+            },
+            Failure::Unauthorized { endpoint, what } => InvoiceError::Unauthorized { endpoint, what },
+            Failure::Server {
+                endpoint,
+                status,
+                attempts,
+                problem,
+            } => InvoiceError::Server {
+                endpoint,
+                status,
+                attempts,
+                problem,
+            },
+            Failure::NoAnswer {
+                endpoint,
+                attempts,
+                reason,
+            } => InvoiceError::NoAnswer {
+                endpoint,
+                attempts,
+                reason,
+            },
+            Failure::InvalidAnswer { endpoint, reason } => InvoiceError::InvalidAnswer { endpoint, reason },
+            Failure::Token(err) => InvoiceError::Token(err),
+        }
+    }
 }

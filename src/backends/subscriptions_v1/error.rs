@@ -8,6 +8,7 @@
 //! by its own short reason.
 
 use super::model::{code_of, ErrorBody, RefundErrorBody};
+use crate::backends::consent_api::{self, Failure};
 use crate::consent::driver::RefreshError;
 use serde_json::Value;
 use std::fmt;
@@ -65,6 +66,12 @@ impl Problem {
                 ..Problem::default()
             },
         }
+    }
+}
+
+impl consent_api::Problem for Problem {
+    fn read(body: &[u8]) -> Self {
+        Problem::from_body(body)
     }
 }
 
@@ -127,6 +134,47 @@ pub enum SubscriptionsError {
     /// The merchant's subscription providers do not say which one to use.
     #[error("{0}")]
     Provider(String),
+}
+
+impl From<Failure<Problem>> for SubscriptionsError {
+    fn from(failure: Failure<Problem>) -> Self {
+        match failure {
+            Failure::Refused {
+                endpoint,
+                status,
+                problem,
+            } => SubscriptionsError::Refused {
+                endpoint,
+                status,
+                problem,
+            },
+            Failure::Unauthorized { endpoint, what } => SubscriptionsError::Unauthorized { endpoint, what },
+            Failure::Server {
+                endpoint,
+                status,
+                attempts,
+                problem,
+            } => SubscriptionsError::Server {
+                endpoint,
+                status,
+                attempts,
+                problem,
+            },
+            Failure::NoAnswer {
+                endpoint,
+                attempts,
+                reason,
+            } => SubscriptionsError::NoAnswer {
+                endpoint,
+                attempts,
+                reason,
+            },
+            Failure::InvalidAnswer { endpoint, reason } => {
+                SubscriptionsError::InvalidAnswer { endpoint, reason }
+            }
+            Failure::Token(err) => SubscriptionsError::Token(err),
+        }
+    }
 }
 
 #[cfg(test)]

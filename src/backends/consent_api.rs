@@ -120,6 +120,54 @@ pub enum Failure<P> {
     Token(RefreshError),
 }
 
+/// Writes `From<Failure<$problem>> for $error`, for an API's own error type that has the
+/// variants of [`Failure`] by the same names. Each API keeps its own error type (its messages
+/// name the API, and it has variants of its own), and the conversion is written once.
+macro_rules! from_failure {
+    ($error:ident, $problem:ty) => {
+        impl From<$crate::backends::consent_api::Failure<$problem>> for $error {
+            fn from(failure: $crate::backends::consent_api::Failure<$problem>) -> Self {
+                use $crate::backends::consent_api::Failure;
+                match failure {
+                    Failure::Refused {
+                        endpoint,
+                        status,
+                        problem,
+                    } => $error::Refused {
+                        endpoint,
+                        status,
+                        problem,
+                    },
+                    Failure::Unauthorized { endpoint, what } => $error::Unauthorized { endpoint, what },
+                    Failure::Server {
+                        endpoint,
+                        status,
+                        attempts,
+                        problem,
+                    } => $error::Server {
+                        endpoint,
+                        status,
+                        attempts,
+                        problem,
+                    },
+                    Failure::NoAnswer {
+                        endpoint,
+                        attempts,
+                        reason,
+                    } => $error::NoAnswer {
+                        endpoint,
+                        attempts,
+                        reason,
+                    },
+                    Failure::InvalidAnswer { endpoint, reason } => $error::InvalidAnswer { endpoint, reason },
+                    Failure::Token(err) => $error::Token(err),
+                }
+            }
+        }
+    };
+}
+pub(crate) use from_failure;
+
 impl<P> From<RefreshError> for Failure<P> {
     fn from(err: RefreshError) -> Self {
         Failure::Token(err)

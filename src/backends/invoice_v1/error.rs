@@ -6,7 +6,7 @@
 //! shown only by its code, kind and description, a gateway refusal by its own short reason.
 
 use super::model::ErrorBody;
-use crate::backends::consent_api::{self, Failure};
+use crate::backends::consent_api;
 use crate::consent::driver::RefreshError;
 use std::fmt;
 
@@ -96,41 +96,4 @@ pub enum InvoiceError {
     Issuer(String),
 }
 
-impl From<Failure<Problem>> for InvoiceError {
-    fn from(failure: Failure<Problem>) -> Self {
-        match failure {
-            Failure::Refused {
-                endpoint,
-                status,
-                problem,
-            } => InvoiceError::Refused {
-                endpoint,
-                status,
-                problem,
-            },
-            Failure::Unauthorized { endpoint, what } => InvoiceError::Unauthorized { endpoint, what },
-            Failure::Server {
-                endpoint,
-                status,
-                attempts,
-                problem,
-            } => InvoiceError::Server {
-                endpoint,
-                status,
-                attempts,
-                problem,
-            },
-            Failure::NoAnswer {
-                endpoint,
-                attempts,
-                reason,
-            } => InvoiceError::NoAnswer {
-                endpoint,
-                attempts,
-                reason,
-            },
-            Failure::InvalidAnswer { endpoint, reason } => InvoiceError::InvalidAnswer { endpoint, reason },
-            Failure::Token(err) => InvoiceError::Token(err),
-        }
-    }
-}
+consent_api::from_failure!(InvoiceError, Problem);

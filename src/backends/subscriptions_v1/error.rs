@@ -8,7 +8,7 @@
 //! by its own short reason.
 
 use super::model::{code_of, ErrorBody, RefundErrorBody};
-use crate::backends::consent_api::{self, Failure};
+use crate::backends::consent_api;
 use crate::consent::driver::RefreshError;
 use serde_json::Value;
 use std::fmt;
@@ -136,46 +136,7 @@ pub enum SubscriptionsError {
     Provider(String),
 }
 
-impl From<Failure<Problem>> for SubscriptionsError {
-    fn from(failure: Failure<Problem>) -> Self {
-        match failure {
-            Failure::Refused {
-                endpoint,
-                status,
-                problem,
-            } => SubscriptionsError::Refused {
-                endpoint,
-                status,
-                problem,
-            },
-            Failure::Unauthorized { endpoint, what } => SubscriptionsError::Unauthorized { endpoint, what },
-            Failure::Server {
-                endpoint,
-                status,
-                attempts,
-                problem,
-            } => SubscriptionsError::Server {
-                endpoint,
-                status,
-                attempts,
-                problem,
-            },
-            Failure::NoAnswer {
-                endpoint,
-                attempts,
-                reason,
-            } => SubscriptionsError::NoAnswer {
-                endpoint,
-                attempts,
-                reason,
-            },
-            Failure::InvalidAnswer { endpoint, reason } => {
-                SubscriptionsError::InvalidAnswer { endpoint, reason }
-            }
-            Failure::Token(err) => SubscriptionsError::Token(err),
-        }
-    }
-}
+consent_api::from_failure!(SubscriptionsError, Problem);
 
 #[cfg(test)]
 mod tests {

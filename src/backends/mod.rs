@@ -3,9 +3,11 @@
 //! which a lane's payment backend offers beside its payments
 //! ([`crate::engine::invoicing::Invoicing`], [`crate::engine::agreements::Agreements`]). Each
 //! folder holds everything of its API: wire model, client, credentials and the adapter that
-//! speaks the engine's vocabulary. What they all need of HTTP lives beside them in [`http`], so
-//! that no API's folder depends on another's internals.
+//! speaks the engine's vocabulary. What they all need of HTTP lives beside them in [`http`],
+//! and what the APIs called with the merchant's consent share (Invoice, Subscriptions) in
+//! [`consent_api`], so that no API's folder depends on another's internals.
 
+pub mod consent_api;
 pub mod epayment;
 pub mod http;
 pub mod invoice_v1;

@@ -6,8 +6,9 @@
 
 use super::config::LaneSignupSettings;
 use super::problem::Problem;
-use crate::backends::invoice_v1::{self, GatewayApp, InvoiceConfig};
-use crate::backends::subscriptions_v1::{self, SubscriptionsConfig};
+use crate::backends::consent_api::{self, GatewayApp};
+use crate::backends::invoice_v1::InvoiceConfig;
+use crate::backends::subscriptions_v1::SubscriptionsConfig;
 use crate::consent::refresh::Rotation;
 use crate::consent::ClientSettings;
 use crate::secrets::{self, SecretSource};
@@ -109,8 +110,8 @@ impl ConsentSettings {
         self.by_environment(
             "api",
             &self.api,
-            invoice_v1::config::PRODUCTION.into(),
-            invoice_v1::config::SANDBOX.into(),
+            consent_api::PRODUCTION.into(),
+            consent_api::SANDBOX.into(),
         )
     }
 
@@ -150,11 +151,11 @@ impl ConsentSettings {
     pub fn subscriptions_client(
         &self,
         signup: &LaneSignupSettings,
-    ) -> anyhow::Result<(SubscriptionsConfig, subscriptions_v1::GatewayApp)> {
+    ) -> anyhow::Result<(SubscriptionsConfig, GatewayApp)> {
         let (client_id, client_secret) = self.gateway_pair(Product::Subscriptions)?;
         let mut config = SubscriptionsConfig::new(&self.api().map_err(anyhow::Error::msg)?, signup.links());
         config.provider = signup.provider.clone();
-        let app = subscriptions_v1::GatewayApp {
+        let app = GatewayApp {
             client_id,
             client_secret,
         };

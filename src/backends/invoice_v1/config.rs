@@ -1,16 +1,11 @@
-//! What the Invoice client of one merchant needs besides the consent: where the API is, the
-//! API gateway's app pair, and how long to wait.
+//! What the Invoice client of one merchant needs besides the consent and the API gateway's
+//! app pair: where the API is, the merchant's VAT number, and how long to wait.
 
 use crate::backends::http::{check_url, HttpConfigError, RetryPolicy, Timeouts};
 use crate::money::Currency;
-use crate::secrets::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// MobilePay's API host in production.
-pub const PRODUCTION: &str = "https://api.mobilepay.dk";
-/// MobilePay's API host in the sandbox.
-pub const SANDBOX: &str = "https://api.sandbox.mobilepay.dk";
 /// The Invoice API's path below the API host.
 pub const BASE_PATH: &str = "invoice-restapi";
 
@@ -24,7 +19,8 @@ pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
 /// One merchant's Invoice API settings.
 #[derive(Clone, Debug)]
 pub struct InvoiceConfig {
-    /// The API host's base URL ([`PRODUCTION`], [`SANDBOX`], or e.g. `mposd sim`); the
+    /// The API host's base URL ([`PRODUCTION`](crate::backends::consent_api::PRODUCTION),
+    /// [`SANDBOX`](crate::backends::consent_api::SANDBOX), or e.g. `mposd sim`); the
     /// Invoice API is below it at [`BASE_PATH`].
     pub api: String,
     /// The merchant's VAT number (`DK12345678`): MobilePay invoices in its country's currency.
@@ -66,12 +62,4 @@ pub fn merchant_currency(vat: &str) -> Currency {
     } else {
         Currency::DKK
     }
-}
-
-/// The API gateway's app pair (the developer portal's "My Apps"), sent as `x-ibm-client-id`
-/// and `x-ibm-client-secret` on every call. Not the OpenID Connect client of the consent.
-#[derive(Clone, Debug)]
-pub struct GatewayApp {
-    pub client_id: String,
-    pub client_secret: Secret,
 }

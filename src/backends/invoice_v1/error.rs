@@ -6,6 +6,7 @@
 //! shown only by its code, kind and description, a gateway refusal by its own short reason.
 
 use super::model::ErrorBody;
+use crate::backends::consent_api;
 use crate::consent::driver::RefreshError;
 use std::fmt;
 
@@ -29,6 +30,12 @@ impl Problem {
     /// The numbered `error_code`, if there is one.
     pub fn code(&self) -> Option<String> {
         self.body.as_ref()?.code()
+    }
+}
+
+impl consent_api::Problem for Problem {
+    fn read(body: &[u8]) -> Self {
+        Problem::from_body(body)
     }
 }
 
@@ -88,3 +95,5 @@ pub enum InvoiceError {
     #[error("{0}")]
     Issuer(String),
 }
+
+consent_api::from_failure!(InvoiceError, Problem);

@@ -23,6 +23,7 @@ pub use client::InvoiceClient;
 /// path are MobilePay's and may be longer than the example in its specification.
 pub const LONGEST_LINK: &str = "https://sandprod-open.mobilepay.dk/usersettings-landing-website/\
      ?token=00000000-0000-4000-8000-000000000000&countryCode=DK&product=Invoice&redirect=00000";
-pub use config::{GatewayApp, InvoiceConfig};
+pub use crate::backends::consent_api::GatewayApp;
+pub use config::InvoiceConfig;
 pub use engine::InvoiceBackend;
 pub use error::InvoiceError;

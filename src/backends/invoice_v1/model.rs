@@ -9,14 +9,6 @@ use crate::money::MajorAmount;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Request headers of every call.
-pub mod headers {
-    pub const CLIENT_ID: &str = "x-ibm-client-id";
-    pub const CLIENT_SECRET: &str = "x-ibm-client-secret";
-    /// Optional, for logs on both sides; echoed as the error body's `correlation_id`.
-    pub const CORRELATION_ID: &str = "CorrelationId";
-}
-
 /// The body of `POST …/invoices` (InvoiceDirect) and `POST …/invoices/link` (InvoiceLink).
 ///
 /// A struct, not a map: its fields are written in one fixed order, so the same invoice is

@@ -1,34 +1,27 @@
 //! The Subscriptions client of one merchant: its calls and the rules every call follows.
 //!
-//! - Every call carries the gateway's app pair (`x-ibm-client-id`, `x-ibm-client-secret`),
-//!   `Authorization: Bearer` with an access token of the merchant's consent, and the command's
-//!   `CorrelationId`.
-//! - 401 gets a fresh access token once and the call is repeated; a second 401 is final. A 401
-//!   that names the app pair (the gateway's own body) is final at once: a new token cannot
-//!   help.
-//! - Reads are repeated (bounded, jittered back-off) after no answer or a 5xx. Creates,
-//!   captures, cancels and refunds are sent once: the API has no idempotency key and no
-//!   duplicate check, so a repeat would make a second agreement or refund; what a lost answer
-//!   means is the engine's decision (it looks for what the request made first).
+//! - Every call follows the rules of [`crate::backends::consent_api`]: the gateway's app pair
+//!   and an access token of the merchant's consent, one token renewal after a 401, bounded
+//!   repeats of reads.
+//! - Creates, captures, cancels and refunds are sent once: the API has no idempotency key and
+//!   no duplicate check, so a repeat would make a second agreement or refund; what a lost
+//!   answer means is the engine's decision (it looks for what the request made first).
 //! - The subscription provider, when none is configured, is the merchant's only enabled one,
 //!   looked up once and kept.
 
-use super::config::{GatewayApp, SubscriptionsConfig, BASE_PATH};
+use super::config::{SubscriptionsConfig, BASE_PATH};
 use super::error::{Problem, SubscriptionsError};
-use super::model::{
-    headers, Agreement, AgreementPage, CreatedAgreement, MerchantAnswer, OneOff, Provider, Refund,
-};
+use super::model::{Agreement, AgreementPage, CreatedAgreement, MerchantAnswer, OneOff, Provider, Refund};
 use super::translate::only_enabled_provider;
-use crate::backends::http::{build_http, exchange, HttpConfigError};
+use crate::backends::consent_api::{Call, ConsentApi, GatewayApp, Settings};
+use crate::backends::http::HttpConfigError;
 use crate::consent::driver::Consent;
 use crate::correlation::Correlation;
-use crate::secrets::AccessToken;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::Mutex;
-use tracing::Instrument;
 
 /// Endpoint names used in logs and errors.
 pub mod endpoints {
@@ -50,11 +43,8 @@ pub struct SubscriptionsClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    api: ConsentApi,
     config: SubscriptionsConfig,
-    app: GatewayApp,
-    /// The consent the daemon's keeper refreshes too: one refresh state per merchant.
-    consent: Arc<Consent>,
     provider: Mutex<Option<String>>,
 }
 
@@ -67,49 +57,6 @@ impl fmt::Debug for SubscriptionsClient {
     }
 }
 
-/// One call, described once and sent as often as the rules allow.
-struct Call<'a> {
-    endpoint: &'static str,
-    method: Method,
-    /// Path segments below `subscriptions/api`; each is escaped on its own.
-    segments: Vec<&'a str>,
-    query: Vec<(&'static str, String)>,
-    /// Serialised once by the caller, so that a repeat sends the very same bytes.
-    body: Option<Vec<u8>>,
-}
-
-impl<'a> Call<'a> {
-    fn new(endpoint: &'static str, method: Method, segments: Vec<&'a str>) -> Call<'a> {
-        Call {
-            endpoint,
-            method,
-            segments,
-            query: Vec::new(),
-            body: None,
-        }
-    }
-
-    fn get(endpoint: &'static str, segments: Vec<&'a str>) -> Call<'a> {
-        Call::new(endpoint, Method::GET, segments)
-    }
-
-    /// Reads change nothing, so they may be repeated after a lost answer or a 5xx.
-    fn repeatable(&self) -> bool {
-        self.method == Method::GET
-    }
-}
-
-/// What one attempt came to.
-#[derive(Debug)]
-enum Attempt {
-    Done(Vec<u8>),
-    Answer(u16, Problem),
-    /// 401; `Some` with the gateway's reason when it refused the app pair.
-    Unauthorized(Option<String>),
-    Server(u16, Problem),
-    Lost(String),
-}
-
 impl SubscriptionsClient {
     pub fn new(
         config: SubscriptionsConfig,
@@ -117,14 +64,19 @@ impl SubscriptionsClient {
         consent: Arc<Consent>,
     ) -> Result<SubscriptionsClient, HttpConfigError> {
         config.validate()?;
-        let http = build_http(config.timeouts.write, config.extra_ca_file.as_deref())?;
+        let settings = Settings {
+            name: "MobilePay Subscriptions",
+            base: format!("{}/{BASE_PATH}/api", config.api),
+            timeouts: config.timeouts,
+            retry: config.retry,
+            extra_ca_file: config.extra_ca_file.as_deref(),
+        };
+        let api = ConsentApi::new(settings, app, consent)?;
         let provider = config.provider.clone();
         Ok(SubscriptionsClient {
             inner: Arc::new(Inner {
-                http,
+                api,
                 config,
-                app,
-                consent,
                 provider: Mutex::new(provider),
             }),
         })
@@ -304,146 +256,24 @@ impl SubscriptionsClient {
         correlation: &Correlation,
         call: &Call<'_>,
     ) -> Result<T, SubscriptionsError> {
-        let body = self.send(correlation, call).await?;
-        serde_json::from_slice(&body).map_err(|err| SubscriptionsError::InvalidAnswer {
-            endpoint: call.endpoint,
-            reason: err.to_string(),
-        })
+        let span = span(correlation, call);
+        Ok(self.inner.api.json::<_, Problem>(span, correlation, call).await?)
     }
 
     async fn send(&self, correlation: &Correlation, call: &Call<'_>) -> Result<Vec<u8>, SubscriptionsError> {
-        let span = tracing::info_span!(
-            "subscriptions",
-            endpoint = call.endpoint,
-            correlation_id = %correlation.id(),
-            flow = correlation.kind(),
-        );
-        self.send_in_span(correlation, call).instrument(span).await
+        let span = span(correlation, call);
+        Ok(self.inner.api.send::<Problem>(span, correlation, call).await?)
     }
+}
 
-    async fn send_in_span(
-        &self,
-        correlation: &Correlation,
-        call: &Call<'_>,
-    ) -> Result<Vec<u8>, SubscriptionsError> {
-        let retry = self.inner.config.retry;
-        let consent = &self.inner.consent;
-        let mut token = consent.access_token().await?;
-        let (mut failures, mut renewed) = (0u32, false);
-        loop {
-            let attempts = 1 + failures + u32::from(renewed);
-            let reason = match self.attempt(correlation, call, &token).await {
-                Attempt::Done(body) => {
-                    if attempts > 1 {
-                        tracing::info!(attempts, "succeeded after repeating");
-                    }
-                    return Ok(body);
-                }
-                Attempt::Answer(status, problem) => {
-                    tracing::info!(status, %problem, "MobilePay Subscriptions refused the call");
-                    return Err(SubscriptionsError::Refused {
-                        endpoint: call.endpoint,
-                        status,
-                        problem,
-                    });
-                }
-                Attempt::Unauthorized(Some(gateway)) => {
-                    // The engine's "unauthorized" carries no detail: the reason is told here.
-                    tracing::warn!(reason = %gateway, "the API gateway refused the app pair (gateway_client_id, gateway_client_secret)");
-                    return Err(SubscriptionsError::Unauthorized {
-                        endpoint: call.endpoint,
-                        what: format!(
-                            "the API gateway's app pair (gateway_client_id, gateway_client_secret): {gateway}"
-                        ),
-                    });
-                }
-                Attempt::Unauthorized(None) if !renewed => {
-                    tracing::warn!("access token refused (401); renewing it and trying once more");
-                    renewed = true;
-                    token = consent.renew_access_token(&token).await?;
-                    continue;
-                }
-                Attempt::Unauthorized(None) => {
-                    tracing::warn!("the access token was refused again after renewing it; see the merchant's consent (mposd consent show)");
-                    return Err(SubscriptionsError::Unauthorized {
-                        endpoint: call.endpoint,
-                        what: "the merchant's access token, also after renewing it,".into(),
-                    });
-                }
-                Attempt::Server(status, problem) => {
-                    if !call.repeatable() || failures >= retry.retries {
-                        return Err(SubscriptionsError::Server {
-                            endpoint: call.endpoint,
-                            status,
-                            attempts,
-                            problem,
-                        });
-                    }
-                    format!("HTTP {status}, {problem}")
-                }
-                Attempt::Lost(reason) => {
-                    if !call.repeatable() || failures >= retry.retries {
-                        return Err(SubscriptionsError::NoAnswer {
-                            endpoint: call.endpoint,
-                            attempts,
-                            reason,
-                        });
-                    }
-                    reason
-                }
-            };
-            failures += 1;
-            let wait = retry.backoff().delay(failures);
-            tracing::warn!(problem = %reason, retry_in_ms = wait.as_millis() as u64, "the read failed; repeating it");
-            tokio::time::sleep(wait).await;
-            // A repeat uses the newest token (the keeper may have refreshed it meanwhile).
-            token = consent.access_token().await?;
-        }
-    }
-
-    async fn attempt(&self, correlation: &Correlation, call: &Call<'_>, token: &AccessToken) -> Attempt {
-        let inner = &self.inner;
-        let base = format!("{}/{BASE_PATH}/api", inner.config.api);
-        let mut url = match reqwest::Url::parse(&base) {
-            Ok(url) => url,
-            Err(err) => return Attempt::Lost(format!("bad URL: {err}")),
-        };
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.extend(&call.segments);
-        }
-        if !call.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(&call.query);
-        }
-        let timeout = if call.repeatable() {
-            inner.config.timeouts.read
-        } else {
-            inner.config.timeouts.write
-        };
-        let mut request = inner
-            .http
-            .request(call.method.clone(), url)
-            .timeout(timeout)
-            .bearer_auth(token.expose())
-            .header(headers::CLIENT_ID, &inner.app.client_id)
-            .header(headers::CLIENT_SECRET, inner.app.client_secret.expose())
-            .header(headers::CORRELATION_ID, correlation.id().to_string())
-            .header(reqwest::header::ACCEPT, "application/json");
-        request = match &call.body {
-            Some(body) => request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone()),
-            // A POST without a body (capture) still says its length, as the API expects.
-            None if call.method == Method::POST => request.header(reqwest::header::CONTENT_LENGTH, "0"),
-            None => request,
-        };
-        match exchange(request).await {
-            Ok((status, _, body)) => {
-                tracing::debug!(status = status.as_u16(), "answer");
-                classify(status, &body)
-            }
-            Err(reason) => Attempt::Lost(reason),
-        }
-    }
+/// The span a call is logged in.
+fn span(correlation: &Correlation, call: &Call<'_>) -> tracing::Span {
+    tracing::info_span!(
+        "subscriptions",
+        endpoint = call.endpoint,
+        correlation_id = %correlation.id(),
+        flow = correlation.kind(),
+    )
 }
 
 fn refunds_path<'a>(provider: &'a str, agreement_id: &'a str, payment_id: &'a str) -> Vec<&'a str> {
@@ -458,48 +288,18 @@ fn refunds_path<'a>(provider: &'a str, agreement_id: &'a str, payment_id: &'a st
     ]
 }
 
-fn classify(status: StatusCode, body: &[u8]) -> Attempt {
-    if status.is_success() {
-        return Attempt::Done(body.to_vec());
-    }
-    match status.as_u16() {
-        401 => Attempt::Unauthorized(gateway_refusal(body)),
-        s if status.is_server_error() => Attempt::Server(s, Problem::from_body(body)),
-        s => Attempt::Answer(s, Problem::from_body(body)),
-    }
-}
-
-/// The reason the API gateway (IBM API Connect) gives when it refuses the app pair:
-/// `{"httpCode":"401","httpMessage":"Unauthorized","moreInformation":"…"}`. A refused token
-/// gets a bare 401 instead.
-fn gateway_refusal(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value
-        .get("moreInformation")?
-        .as_str()
-        .map(|s| s.chars().take(200).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backends::consent_api::{classify, Attempt};
+    use reqwest::StatusCode;
 
-    fn classify_status(status: u16, body: &str) -> Attempt {
+    fn classify_status(status: u16, body: &str) -> Attempt<Problem> {
         classify(StatusCode::from_u16(status).unwrap(), body.as_bytes())
     }
 
     #[test]
-    fn statuses_map_to_the_rules() {
-        assert!(matches!(classify_status(201, "{}"), Attempt::Done(_)));
-        assert!(matches!(classify_status(204, ""), Attempt::Done(_)));
-        assert!(matches!(classify_status(401, ""), Attempt::Unauthorized(None)));
-        match classify_status(
-            401,
-            r#"{"httpCode":"401","httpMessage":"Unauthorized","moreInformation":"Client id not registered."}"#,
-        ) {
-            Attempt::Unauthorized(Some(reason)) => assert_eq!(reason, "Client id not registered."),
-            other => panic!("the gateway's refusal of the app pair: {other:?}"),
-        }
+    fn error_answers_carry_the_subscriptions_error_body() {
         assert!(matches!(classify_status(500, "<html>"), Attempt::Server(500, _)));
         match classify_status(
             412,

@@ -1,16 +1,11 @@
-//! What the Subscriptions client of one merchant needs besides the consent: where the API is,
-//! the API gateway's app pair, which subscription provider to sign customers up to, where
-//! MobilePay sends the customer and its notifications, and how long to wait.
+//! What the Subscriptions client of one merchant needs besides the consent and the API
+//! gateway's app pair: where the API is, which subscription provider to sign customers up to,
+//! where MobilePay sends the customer and its notifications, and how long to wait.
 
 use crate::backends::http::{check_url, HttpConfigError, RetryPolicy, Timeouts};
-use crate::secrets::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// MobilePay's API host in production.
-pub const PRODUCTION: &str = "https://api.mobilepay.dk";
-/// MobilePay's API host in the sandbox.
-pub const SANDBOX: &str = "https://api.sandbox.mobilepay.dk";
 /// The Subscriptions API's path below the API host.
 pub const BASE_PATH: &str = "subscriptions";
 
@@ -60,7 +55,8 @@ impl AgreementLinks {
 /// One merchant's Subscriptions API settings.
 #[derive(Clone, Debug)]
 pub struct SubscriptionsConfig {
-    /// The API host's base URL ([`PRODUCTION`], [`SANDBOX`], or e.g. `mposd sim`); the
+    /// The API host's base URL ([`PRODUCTION`](crate::backends::consent_api::PRODUCTION),
+    /// [`SANDBOX`](crate::backends::consent_api::SANDBOX), or e.g. `mposd sim`); the
     /// Subscriptions API is below it at [`BASE_PATH`].
     pub api: String,
     /// The subscription provider (MobilePay's word for a brand of the merchant) agreements are
@@ -114,17 +110,10 @@ fn check_https(what: &'static str, url: &str) -> Result<(), HttpConfigError> {
     Ok(())
 }
 
-/// The API gateway's app pair (the developer portal's "My Apps"), sent as `x-ibm-client-id`
-/// and `x-ibm-client-secret` on every call. Not the OpenID Connect client of the consent.
-#[derive(Clone, Debug)]
-pub struct GatewayApp {
-    pub client_id: String,
-    pub client_secret: Secret,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backends::consent_api::SANDBOX;
 
     fn links() -> AgreementLinks {
         AgreementLinks {

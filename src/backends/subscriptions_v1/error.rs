@@ -8,6 +8,7 @@
 //! by its own short reason.
 
 use super::model::{code_of, ErrorBody, RefundErrorBody};
+use crate::backends::consent_api;
 use crate::consent::driver::RefreshError;
 use serde_json::Value;
 use std::fmt;
@@ -65,6 +66,12 @@ impl Problem {
                 ..Problem::default()
             },
         }
+    }
+}
+
+impl consent_api::Problem for Problem {
+    fn read(body: &[u8]) -> Self {
+        Problem::from_body(body)
     }
 }
 
@@ -128,6 +135,8 @@ pub enum SubscriptionsError {
     #[error("{0}")]
     Provider(String),
 }
+
+consent_api::from_failure!(SubscriptionsError, Problem);
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,8 @@ pub mod error;
 pub mod model;
 pub mod translate;
 
+pub use crate::backends::consent_api::GatewayApp;
 pub use client::SubscriptionsClient;
-pub use config::{AgreementLinks, GatewayApp, SubscriptionsConfig};
+pub use config::{AgreementLinks, SubscriptionsConfig};
 pub use engine::SubscriptionsBackend;
 pub use error::SubscriptionsError;

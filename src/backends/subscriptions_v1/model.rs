@@ -9,14 +9,6 @@ use crate::money::{MajorAmount, Minor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-/// Request headers of every call.
-pub mod headers {
-    pub const CLIENT_ID: &str = "x-ibm-client-id";
-    pub const CLIENT_SECRET: &str = "x-ibm-client-secret";
-    /// Optional, for logs on both sides; echoed in error bodies as their correlation id.
-    pub const CORRELATION_ID: &str = "CorrelationId";
-}
-
 /// A link of an agreement: `{rel, href}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {

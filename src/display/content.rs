@@ -580,11 +580,7 @@ mod tests {
         assert_eq!(accepted.icon, Some(Icon::Wait));
         assert_eq!(
             texts(&accepted),
-            [
-                "Sopimus on hyväksytty",
-                "49,00 €",
-                "Ensimmäistä maksua veloitetaan..."
-            ]
+            ["Sopimus on hyväksytty", "49,00 €", "Aloitusmaksua veloitetaan..."]
         );
         let welcome = Content::of(
             &Screen::SignedUp {

@@ -236,7 +236,7 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
         PaymentScheduled => ["Betaling planlagt", "Maksu ajastettu", "Payment scheduled"],
         PaidOn => ["Betales den", "Maksetaan", "To be paid on"],
         InvoiceSent => ["Fakturaen er sendt", "Lasku on lähetetty", "Invoice sent"],
-        FirstPayment => ["Første betaling", "Ensimmäinen maksu", "First payment"],
+        FirstPayment => ["Første betaling", "Aloitusmaksu", "First payment"],
         ScanAndAccept => [
             "Scan og godkend i MobilePay",
             "Skannaa ja hyväksy MobilePaylla",
@@ -254,7 +254,7 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
         ],
         TakingFirstPayment => [
             "Den første betaling trækkes...",
-            "Ensimmäistä maksua veloitetaan...",
+            "Aloitusmaksua veloitetaan...",
             "Taking the first payment...",
         ],
         WelcomeAboard => ["Velkommen!", "Tervetuloa!", "Welcome!"],
@@ -291,7 +291,7 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
         ],
         Because(Reason::FirstPaymentFailed) => [
             "Den første betaling blev afvist",
-            "Ensimmäinen maksu hylättiin",
+            "Aloitusmaksu hylättiin",
             "The first payment was declined",
         ],
         Because(Reason::AskTheCashier) => ["Spørg ved kassen", "Kysy kassalta", "Please ask the cashier"],

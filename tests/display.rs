@@ -36,3 +36,5 @@ mod outputs;
 mod renderer;
 #[path = "display/screens.rs"]
 mod screens;
+#[path = "display/signups.rs"]
+mod signups;

@@ -45,7 +45,9 @@ pub enum DisplayCommand {
         size: Size,
         /// closed, idle, scan-to-pay, code-loading, code-unavailable, checked-in, approved,
         /// declined, cancelled, refund, refund-done, offline, invoice-link, invoice-pushed,
-        /// invoice-scheduled or invoice-outstanding (invoices due in 14 days).
+        /// invoice-scheduled, invoice-outstanding (invoices due in 14 days), signup-link (the
+        /// amount a month and as the first payment, to accept within 5 minutes),
+        /// signup-accepted, signed-up or signup-ended.
         #[arg(long, default_value = "scan-to-pay")]
         screen: String,
         /// Amount in major units, e.g. 149.95.
@@ -82,6 +84,10 @@ fn parse_size(text: &str) -> Result<Size, String> {
 /// An invoice link of the form MobilePay Invoice hands out, for the invoice screens.
 const DEMO_INVOICE_LINK: &str = "https://sandprod-open.mobilepay.dk/usersettings-landing-website/\
      ?token=0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e&countryCode=DK&product=Invoice";
+
+/// An agreement link of the form MobilePay Subscriptions hands out, for the sign-up screens.
+const DEMO_AGREEMENT_LINK: &str = "https://sandprod-open.mobilepay.dk/subscriptions-landing-website/\
+     ?flow=agreement&id=5d3c2b1a-0f9e-4d8c-b7a6-958473625140&countryCode=DK";
 
 fn screen_named(name: &str, amount: Minor, currency: Currency, qr: &str) -> anyhow::Result<Screen> {
     let due_date =
@@ -150,11 +156,30 @@ fn screen_named(name: &str, amount: Minor, currency: Currency, qr: &str) -> anyh
             currency,
             due_date,
         },
+        "signup-link" => Screen::SignUpLink {
+            plan: "Brødklubben".to_string(),
+            price: Some(amount),
+            payments_per_year: Some(12),
+            first_payment: Some(amount),
+            currency,
+            accept_by: Some((chrono::Local::now() + chrono::TimeDelta::minutes(5)).time()),
+            link: DEMO_AGREEMENT_LINK.to_string(),
+        },
+        "signup-accepted" => Screen::SignUpAccepted {
+            first_payment: Some((amount, currency)),
+        },
+        "signed-up" => Screen::SignedUp {
+            plan: Some("Brødklubben".to_string()),
+            first_payment: Some((amount, currency)),
+        },
+        "signup-ended" => Screen::SignUpEnded {
+            reason: Reason::RejectedByCustomer,
+        },
         other => bail!("unknown screen {other:?}"),
     })
 }
 
-const DEMO_SCREENS: [&str; 16] = [
+const DEMO_SCREENS: [&str; 20] = [
     "closed",
     "idle",
     "scan-to-pay",
@@ -171,6 +196,10 @@ const DEMO_SCREENS: [&str; 16] = [
     "invoice-pushed",
     "invoice-scheduled",
     "invoice-outstanding",
+    "signup-link",
+    "signup-accepted",
+    "signed-up",
+    "signup-ended",
 ];
 
 /// Runs the command with `qr` as the content of the QR code: the caller makes it from

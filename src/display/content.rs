@@ -2,7 +2,10 @@
 //! text with their role. Layout and drawing never look at the screen itself, so every screen
 //! gets the same treatment on every panel size.
 
-use super::language::{format_amount, format_date, phrase, phrase_with, Language, Phrase};
+use super::language::{
+    format_amount, format_date, format_price, format_time, phrase, phrase_with, signed_up_to, Language,
+    Phrase,
+};
 use super::qr::{QrError, QrSymbol};
 use super::screen::{BackendCode, Screen};
 use std::borrow::Cow;
@@ -232,6 +235,79 @@ impl Content {
                     dated(Phrase::PayBy, *due_date),
                 ],
             ),
+            // The roles of scan-to-pay again, so the agreement's code is sized like a sale's:
+            // the plan names what the customer joins (a square panel drops it for the price,
+            // as the app shows it before they accept); the first payment and the time to
+            // accept by go below the code.
+            Screen::SignUpLink {
+                plan,
+                price,
+                payments_per_year,
+                first_payment,
+                currency,
+                accept_by,
+                link,
+            } => {
+                let accept = match accept_by {
+                    Some(time) => {
+                        phrase_with(language, Phrase::ScanAndAcceptBy, &format_time(*time, language))
+                    }
+                    None => say(Phrase::ScanAndAccept),
+                };
+                let hint = match first_payment {
+                    Some(a) => {
+                        let first = phrase_with(
+                            language,
+                            Phrase::FirstPayment,
+                            &format_amount(*a, *currency, language),
+                        );
+                        // "49,00 kr." ends its sentence already.
+                        let stop = if first.ends_with('.') { "" } else { "." };
+                        format!("{first}{stop} {accept}")
+                    }
+                    None => accept,
+                };
+                let mut lines = vec![line(Role::Title, plan.clone())];
+                if let Some(price) = price {
+                    lines.push(line(
+                        Role::Amount,
+                        format_price(*price, *currency, *payments_per_year, language),
+                    ));
+                }
+                lines.push(line(Role::Detail, hint));
+                (Some(QrSource::Content(link.clone())), None, lines)
+            }
+            Screen::SignUpAccepted { first_payment } => (
+                None,
+                Some(Icon::Wait),
+                match first_payment {
+                    Some((a, c)) => vec![
+                        title(Phrase::AgreementAccepted),
+                        amount(*a, *c),
+                        detail(Phrase::TakingFirstPayment),
+                    ],
+                    None => vec![title(Phrase::AgreementAccepted), detail(Phrase::PleaseWait)],
+                },
+            ),
+            Screen::SignedUp { plan, first_payment } => {
+                let mut lines = vec![title(Phrase::WelcomeAboard)];
+                if let Some((a, c)) = first_payment {
+                    lines.push(amount(*a, *c));
+                }
+                lines.push(match plan {
+                    Some(plan) => line(Role::Detail, signed_up_to(language, plan)),
+                    None => detail(Phrase::SignedUp),
+                });
+                (None, Some(Icon::Check), lines)
+            }
+            Screen::SignUpEnded { reason } => (
+                None,
+                Some(Icon::Cross),
+                vec![
+                    title(Phrase::SignUpNotCompleted),
+                    detail(Phrase::Because(*reason)),
+                ],
+            ),
         };
         Content { qr, icon, lines }
     }
@@ -252,6 +328,7 @@ fn drawable_phone(phone: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::display::screen::Reason;
     use crate::money::{Currency, Minor};
 
     #[test]
@@ -426,6 +503,152 @@ mod tests {
                 due_date: due(),
             },
         ];
+        for language in Language::ALL {
+            for screen in &screens {
+                for line in Content::of(screen, language).lines {
+                    for c in line.text.chars() {
+                        assert_ne!(
+                            FONT_6X10.glyph_mapping.index(c),
+                            replacement,
+                            "{c:?} in {:?} has no glyph",
+                            line.text
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn signup(price: Option<Minor>, first_payment: Option<Minor>) -> Screen {
+        Screen::SignUpLink {
+            plan: "Brødklubben".into(),
+            price,
+            payments_per_year: Some(12),
+            first_payment,
+            currency: Currency::DKK,
+            accept_by: chrono::NaiveTime::from_hms_opt(14, 35, 0),
+            link: "https://landing.example/?flow=agreement&id=agr-1".into(),
+        }
+    }
+
+    #[test]
+    fn a_sign_up_shows_its_code_plan_price_first_payment_and_the_time_to_accept_by() {
+        let screen = signup(Some(Minor(9_900)), Some(Minor(4_900)));
+        let da = Content::of(&screen, Language::Da);
+        assert_eq!(
+            da.qr,
+            Some(QrSource::Content(
+                "https://landing.example/?flow=agreement&id=agr-1".into()
+            ))
+        );
+        assert_eq!(
+            texts(&da),
+            [
+                "Brødklubben",
+                "99,00 kr./md.",
+                "Første betaling 49,00 kr. Scan og godkend inden kl. 14.35"
+            ]
+        );
+        assert_eq!(
+            texts(&Content::of(&screen, Language::En))[2],
+            "First payment DKK 49.00. Scan and accept by 14:35"
+        );
+        // The roles of scan-to-pay: the code is laid out, and sized, exactly like a sale's.
+        let sale = Screen::ScanToPay {
+            amount: Minor(9_900),
+            currency: Currency::DKK,
+            qr: "x".into(),
+        };
+        let roles = |c: &Content| c.lines.iter().map(|l| l.role).collect::<Vec<_>>();
+        assert_eq!(roles(&da), roles(&Content::of(&sale, Language::Da)));
+        // A variable price and no first payment: the plan and what to do.
+        let bare = Content::of(&signup(None, None), Language::Fi);
+        assert_eq!(
+            texts(&bare),
+            ["Brødklubben", "Skannaa ja hyväksy viimeistään klo 14.35"]
+        );
+    }
+
+    #[test]
+    fn a_sign_up_is_welcomed_with_its_first_payment_or_ends_with_a_reason() {
+        let accepted = Content::of(
+            &Screen::SignUpAccepted {
+                first_payment: Some((Minor(4_900), Currency::EUR)),
+            },
+            Language::Fi,
+        );
+        assert_eq!(accepted.icon, Some(Icon::Wait));
+        assert_eq!(
+            texts(&accepted),
+            ["Sopimus on hyväksytty", "49,00 €", "Aloitusmaksua veloitetaan..."]
+        );
+        let welcome = Content::of(
+            &Screen::SignedUp {
+                plan: Some("Brødklubben".into()),
+                first_payment: Some((Minor(4_900), Currency::DKK)),
+            },
+            Language::Da,
+        );
+        assert_eq!(welcome.icon, Some(Icon::Check));
+        assert_eq!(
+            texts(&welcome),
+            ["Velkommen!", "49,00 kr.", "Du er nu tilmeldt Brødklubben"]
+        );
+        let unnamed = Content::of(
+            &Screen::SignedUp {
+                plan: None,
+                first_payment: None,
+            },
+            Language::En,
+        );
+        assert_eq!(texts(&unnamed), ["Welcome!", "You are signed up"]);
+        let ended = Content::of(
+            &Screen::SignUpEnded {
+                reason: Reason::FirstPaymentFailed,
+            },
+            Language::En,
+        );
+        assert_eq!(ended.icon, Some(Icon::Cross));
+        assert_eq!(
+            texts(&ended),
+            ["Sign-up not completed", "The first payment was declined"]
+        );
+    }
+
+    #[test]
+    fn sign_up_texts_with_plans_prices_and_times_are_drawable_with_the_fonts() {
+        use embedded_graphics::mono_font::iso_8859_15::FONT_6X10;
+        let replacement = FONT_6X10.glyph_mapping.index('?');
+        let mut screens = vec![
+            signup(Some(Minor(9_900)), Some(Minor(4_900))),
+            Screen::SignUpAccepted {
+                first_payment: Some((Minor(1), Currency::EUR)),
+            },
+            Screen::SignedUp {
+                plan: Some("Kaffeklub Æblegården".into()),
+                first_payment: Some((Minor(1), Currency::EUR)),
+            },
+        ];
+        for per in [
+            None,
+            Some(1),
+            Some(2),
+            Some(4),
+            Some(12),
+            Some(26),
+            Some(52),
+            Some(365),
+        ] {
+            screens.push(Screen::SignUpLink {
+                plan: "Brødklubben".into(),
+                price: Some(Minor(1)),
+                payments_per_year: per,
+                first_payment: Some(Minor(1)),
+                currency: Currency::EUR,
+                accept_by: None,
+                link: "x".into(),
+            });
+        }
         for language in Language::ALL {
             for screen in &screens {
                 for line in Content::of(screen, language).lines {

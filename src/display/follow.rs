@@ -14,6 +14,11 @@
 //! goods) ends much later, while other customers pay; that late end is the cash register's
 //! news, never the display's.
 //!
+//! A sign-up to a membership or subscription is shown the same way: the agreement's link as a
+//! QR code with the plan, its price, the first payment and the time to accept by, then the
+//! welcome or why it did not come about. Sign-ups do not hold the lane either: a sale that
+//! starts meanwhile takes the screen, and the sign-up's late end stays off it.
+//!
 //! A QR code the payment backend drew as an image is fetched by the driver, never by the
 //! follower: an update asks for it ([`QrImageFetch`]) and the symbol read from it comes back
 //! through [`ScreenFollower::on_qr_image`], which drops it when the payment has moved on.
@@ -24,9 +29,11 @@ use super::renderer::DisplayHandle;
 use super::screen::{BackendCode, Reason, Screen, StaffHint};
 use crate::engine::backend::CustomerPrompt;
 use crate::engine::{
-    CommandId, DeclineReason, EventKind, InvoiceEndReason, LaneEvent, Outcome, RefundCancelReason,
+    AgreementEndReason, CommandId, DeclineReason, EventKind, InvoiceEndReason, LaneEvent, Outcome,
+    RefundCancelReason,
 };
 use crate::money::{Currency, Minor};
+use chrono::{NaiveTime, TimeZone, Timelike};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
@@ -88,6 +95,8 @@ struct Active {
     screen: Screen,
     /// The ticket of the QR image this screen still waits for.
     fetching: Option<u64>,
+    /// The plan a sign-up joins, for the welcome once it is done.
+    plan: Option<String>,
 }
 
 pub struct ScreenFollower {
@@ -210,6 +219,25 @@ fn invoice_end_screen(reason: InvoiceEndReason) -> Screen {
     }
 }
 
+fn agreement_end_screen(reason: AgreementEndReason) -> Screen {
+    let reason = match reason {
+        AgreementEndReason::RejectedByCustomer => Reason::RejectedByCustomer,
+        AgreementEndReason::Expired => Reason::TimedOut,
+        AgreementEndReason::CancelledByCashier => Reason::CancelledByStaff,
+        AgreementEndReason::FirstPaymentFailed => Reason::FirstPaymentFailed,
+        AgreementEndReason::CancelledElsewhere | AgreementEndReason::Abandoned => Reason::AskTheCashier,
+    };
+    Screen::SignUpEnded { reason }
+}
+
+/// The time of day in `zone` by which an agreement expiring at `at_ms` must be accepted, to
+/// the minute and rounded down: a customer told 14.35 has until then at least. Shown once,
+/// instead of a countdown that would need a redraw every second.
+fn accept_by<Tz: TimeZone>(at_ms: u64, zone: &Tz) -> Option<NaiveTime> {
+    let at = zone.timestamp_millis_opt(i64::try_from(at_ms).ok()?).single()?;
+    at.time().with_second(0)?.with_nanosecond(0)
+}
+
 impl ScreenFollower {
     pub fn new(settings: FollowSettings) -> ScreenFollower {
         ScreenFollower {
@@ -320,11 +348,18 @@ impl ScreenFollower {
                 due_date: *due_date,
             },
             Outcome::InvoiceEnded { reason, .. } => invoice_end_screen(*reason),
-            Outcome::Paired { .. }
-            | Outcome::PartialCaptureRefused { .. }
-            | Outcome::Rejected { .. }
-            | Outcome::SignedUp { .. }
-            | Outcome::AgreementEnded { .. } => return None,
+            Outcome::SignedUp {
+                first_payment,
+                currency,
+                ..
+            } => Screen::SignedUp {
+                plan: self.active.as_ref().and_then(|a| a.plan.clone()),
+                first_payment: first_payment.map(|a| (a, *currency)),
+            },
+            Outcome::AgreementEnded { reason, .. } => agreement_end_screen(*reason),
+            Outcome::Paired { .. } | Outcome::PartialCaptureRefused { .. } | Outcome::Rejected { .. } => {
+                return None
+            }
         })
     }
 
@@ -355,6 +390,7 @@ impl ScreenFollower {
                     amount,
                     screen: screen.clone(),
                     fetching: fetch.as_ref().map(|f| f.ticket),
+                    plan: None,
                 });
                 self.offline = false;
                 Some(Update {
@@ -379,6 +415,37 @@ impl ScreenFollower {
                     amount: Some((*amount, *currency)),
                     screen: screen.clone(),
                     fetching: None,
+                    plan: None,
+                });
+                self.offline = false;
+                Some(Update::show(screen))
+            }
+            // Like an invoice: the sign-up the cashier just started takes the screen.
+            EventKind::AgreementPending {
+                link,
+                plan,
+                price,
+                payments_per_year,
+                first_payment,
+                currency,
+                expires_at_ms,
+                ..
+            } => {
+                let screen = Screen::SignUpLink {
+                    plan: plan.clone(),
+                    price: *price,
+                    payments_per_year: *payments_per_year,
+                    first_payment: *first_payment,
+                    currency: *currency,
+                    accept_by: accept_by(*expires_at_ms, &chrono::Local),
+                    link: link.clone(),
+                };
+                self.active = Some(Active {
+                    command: command.clone(),
+                    amount: first_payment.map(|a| (a, *currency)),
+                    screen: screen.clone(),
+                    fetching: None,
+                    plan: Some(plan.clone()),
                 });
                 self.offline = false;
                 Some(Update::show(screen))
@@ -397,6 +464,7 @@ impl ScreenFollower {
                     amount: Some((amount, currency)),
                     screen: screen.clone(),
                     fetching: None,
+                    plan: None,
                 });
                 Some(Update::show(screen))
             }
@@ -463,6 +531,16 @@ impl ScreenFollower {
                 self.progress(Screen::Approved { amount, currency })
             }
             EventKind::InvoiceEnded { reason, .. } => self.progress(invoice_end_screen(*reason)),
+            EventKind::AgreementAccepted { .. } => {
+                let first_payment = self.active.as_ref().and_then(|a| a.amount);
+                self.progress(Screen::SignUpAccepted { first_payment })
+            }
+            EventKind::SignedUp { first_payment, .. } => {
+                let plan = self.active.as_ref().and_then(|a| a.plan.clone());
+                let first_payment = first_payment.map(|a| self.amount_or_lane_currency(a));
+                self.progress(Screen::SignedUp { plan, first_payment })
+            }
+            EventKind::AgreementEnded { reason, .. } => self.progress(agreement_end_screen(*reason)),
             EventKind::Refunded { amount, .. } => {
                 let (amount, currency) = self.amount_or_lane_currency(*amount);
                 self.progress(Screen::Refund {
@@ -1222,6 +1300,199 @@ mod tests {
         let back = screen(f.on_event(&ev(None, EventKind::BackendOnline)));
         assert_eq!(back, Some(link_screen()));
         assert_eq!(back.unwrap().qr(), Some(LINK));
+    }
+
+    const AGREEMENT_LINK: &str = "https://sandprod-open.mobilepay.dk/subscriptions-landing-website/\
+                                  ?flow=agreement&id=5d3c2b1a-0f9e-4d8c-b7a6-958473625140&countryCode=DK";
+
+    /// 2026-12-06 13:35:40 UTC.
+    const EXPIRES_AT_MS: u64 = 1_796_564_140_000;
+
+    fn pending(first_payment: Option<i64>) -> EventKind {
+        EventKind::AgreementPending {
+            agreement_id: "agr-1".into(),
+            link: AGREEMENT_LINK.into(),
+            plan: "Brødklubben".into(),
+            price: Some(Minor(9_900)),
+            payments_per_year: Some(12),
+            first_payment: first_payment.map(Minor),
+            currency: Currency::DKK,
+            expires_at_ms: EXPIRES_AT_MS,
+        }
+    }
+
+    fn signup_screen(first_payment: Option<i64>) -> Screen {
+        Screen::SignUpLink {
+            plan: "Brødklubben".into(),
+            price: Some(Minor(9_900)),
+            payments_per_year: Some(12),
+            first_payment: first_payment.map(Minor),
+            currency: Currency::DKK,
+            accept_by: accept_by(EXPIRES_AT_MS, &chrono::Local),
+            link: AGREEMENT_LINK.into(),
+        }
+    }
+
+    fn welcome(first_payment: Option<i64>) -> Screen {
+        Screen::SignedUp {
+            plan: Some("Brødklubben".into()),
+            first_payment: first_payment.map(|a| (Minor(a), Currency::DKK)),
+        }
+    }
+
+    fn signed_up(first_payment: Option<i64>) -> Outcome {
+        Outcome::SignedUp {
+            agreement_id: "agr-1".into(),
+            first_payment_id: first_payment.map(|_| "oo-1".to_string()),
+            first_payment: first_payment.map(Minor),
+            currency: Currency::DKK,
+        }
+    }
+
+    #[test]
+    fn the_time_to_accept_by_is_the_local_time_to_the_minute_rounded_down() {
+        let copenhagen = chrono::FixedOffset::east_opt(3600).unwrap();
+        assert_eq!(
+            accept_by(EXPIRES_AT_MS, &copenhagen),
+            NaiveTime::from_hms_opt(14, 35, 0)
+        );
+        let helsinki = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
+        assert_eq!(
+            accept_by(EXPIRES_AT_MS + 19_999, &helsinki),
+            NaiveTime::from_hms_opt(15, 35, 0)
+        );
+        // A time no clock can show is left out, never a panic.
+        assert_eq!(accept_by(u64::MAX, &copenhagen), None);
+    }
+
+    #[test]
+    fn a_sign_up_is_shown_as_its_code_then_welcomed_with_its_first_payment() {
+        let mut f = ScreenFollower::new(settings());
+        let shown = f.on_event(&ev(Some("join"), pending(Some(4_900))));
+        assert_eq!(shown, Some(Update::show(signup_screen(Some(4_900)))));
+        assert_eq!(shown.unwrap().screen.qr(), Some(AGREEMENT_LINK));
+        let accepted = EventKind::AgreementAccepted {
+            agreement_id: "agr-1".into(),
+        };
+        assert_eq!(
+            screen(f.on_event(&ev(Some("join"), accepted))),
+            Some(Screen::SignUpAccepted {
+                first_payment: Some((Minor(4_900), Currency::DKK))
+            })
+        );
+        let done = EventKind::SignedUp {
+            agreement_id: "agr-1".into(),
+            first_payment: Some(Minor(4_900)),
+        };
+        assert_eq!(
+            f.on_event(&ev(Some("join"), done)),
+            Some(Update::show(welcome(Some(4_900))))
+        );
+        assert_eq!(
+            f.on_event(&ev(Some("join"), finished(signed_up(Some(4_900))))),
+            Some(Update::result(welcome(Some(4_900))))
+        );
+    }
+
+    #[test]
+    fn a_sign_up_without_a_first_payment_is_welcomed_without_an_amount() {
+        let mut f = ScreenFollower::new(settings());
+        f.on_event(&ev(Some("join"), pending(None)));
+        assert_eq!(
+            f.on_event(&ev(Some("join"), finished(signed_up(None)))),
+            Some(Update::result(welcome(None)))
+        );
+    }
+
+    #[test]
+    fn a_sign_up_that_did_not_come_about_says_why() {
+        let cases = [
+            (AgreementEndReason::RejectedByCustomer, Reason::RejectedByCustomer),
+            (AgreementEndReason::Expired, Reason::TimedOut),
+            (AgreementEndReason::CancelledByCashier, Reason::CancelledByStaff),
+            (AgreementEndReason::FirstPaymentFailed, Reason::FirstPaymentFailed),
+            (AgreementEndReason::CancelledElsewhere, Reason::AskTheCashier),
+            (AgreementEndReason::Abandoned, Reason::AskTheCashier),
+        ];
+        for (reason, shown) in cases {
+            let expected = Screen::SignUpEnded { reason: shown };
+            let mut f = ScreenFollower::new(settings());
+            f.on_event(&ev(Some("join"), pending(Some(4_900))));
+            let ended = EventKind::AgreementEnded {
+                agreement_id: Some("agr-1".into()),
+                reason,
+            };
+            assert_eq!(
+                f.on_event(&ev(Some("join"), ended)),
+                Some(Update::show(expected.clone())),
+                "{reason:?}"
+            );
+            let answered = finished(Outcome::AgreementEnded {
+                agreement_id: Some("agr-1".into()),
+                reason,
+            });
+            assert_eq!(
+                f.on_event(&ev(Some("join"), answered)),
+                Some(Update::result(expected)),
+                "{reason:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sale_started_during_a_sign_up_keeps_the_screen_when_the_sign_up_ends() {
+        let mut f = ScreenFollower::new(settings());
+        f.on_event(&ev(Some("join"), pending(Some(4_900))));
+        assert!(screen(f.on_event(&ev(Some("s2"), waiting(Some(4995))))).is_some());
+        // The pending agreement is cancelled once its time is over, while the sale runs.
+        let ended = EventKind::AgreementEnded {
+            agreement_id: Some("agr-1".into()),
+            reason: AgreementEndReason::Expired,
+        };
+        let answered = finished(Outcome::AgreementEnded {
+            agreement_id: Some("agr-1".into()),
+            reason: AgreementEndReason::Expired,
+        });
+        assert_eq!(f.on_event(&ev(Some("join"), ended)), None);
+        assert_eq!(f.on_event(&ev(Some("join"), answered)), None);
+        let checked_in = EventKind::CustomerCheckedIn {
+            payment_id: "p1".into(),
+            customer: CustomerInfo::default(),
+        };
+        assert_eq!(
+            screen(f.on_event(&ev(Some("s2"), checked_in))),
+            Some(Screen::CheckedIn {
+                amount: Some((Minor(4995), Currency::EUR))
+            })
+        );
+    }
+
+    #[test]
+    fn offline_and_back_keeps_the_sign_up_code_and_an_unknown_sign_up_resolves_to_its_welcome() {
+        let mut f = ScreenFollower::new(settings());
+        f.on_event(&ev(Some("join"), pending(Some(4_900))));
+        f.on_event(&ev(None, EventKind::BackendOffline));
+        let back = screen(f.on_event(&ev(None, EventKind::BackendOnline)));
+        assert_eq!(back, Some(signup_screen(Some(4_900))));
+        let unknown = finished(Outcome::Unknown { payment_id: None });
+        assert_eq!(
+            screen(f.on_event(&ev(Some("join"), unknown))),
+            Some(Screen::Offline {
+                hint: StaffHint::MobilePayUnavailable
+            })
+        );
+        // Resolved while nothing else is on the screen: the welcome, without the plan the
+        // display no longer holds.
+        let resolved = EventKind::Resolved {
+            outcome: signed_up(Some(4_900)),
+        };
+        assert_eq!(
+            f.on_event(&ev(Some("join"), resolved)),
+            Some(Update::result(Screen::SignedUp {
+                plan: None,
+                first_payment: Some((Minor(4_900), Currency::DKK))
+            }))
+        );
     }
 
     #[test]

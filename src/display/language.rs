@@ -7,7 +7,7 @@
 
 use super::screen::{Reason, StaffHint};
 use crate::money::{Currency, Minor};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -86,6 +86,16 @@ pub enum Phrase {
     /// Followed by the scheduled payment's date.
     PaidOn,
     InvoiceSent,
+    /// Followed by the amount of a sign-up's first payment.
+    FirstPayment,
+    ScanAndAccept,
+    /// Followed by the time the agreement must be accepted by.
+    ScanAndAcceptBy,
+    AgreementAccepted,
+    TakingFirstPayment,
+    WelcomeAboard,
+    SignedUp,
+    SignUpNotCompleted,
     Because(Reason),
     Staff(StaffHint),
 }
@@ -120,6 +130,14 @@ impl Phrase {
             Phrase::PaymentScheduled,
             Phrase::PaidOn,
             Phrase::InvoiceSent,
+            Phrase::FirstPayment,
+            Phrase::ScanAndAccept,
+            Phrase::ScanAndAcceptBy,
+            Phrase::AgreementAccepted,
+            Phrase::TakingFirstPayment,
+            Phrase::WelcomeAboard,
+            Phrase::SignedUp,
+            Phrase::SignUpNotCompleted,
         ];
         all.extend(REASONS.iter().map(|r| Phrase::Because(*r)));
         all.extend(HINTS.iter().map(|h| Phrase::Staff(*h)));
@@ -127,12 +145,14 @@ impl Phrase {
     }
 }
 
-pub const REASONS: [Reason; 6] = [
+pub const REASONS: [Reason; 8] = [
     Reason::RejectedByCustomer,
     Reason::TimedOut,
     Reason::CancelledByStaff,
     Reason::RefusedByMobilePay,
     Reason::InvoiceExpired,
+    Reason::FirstPaymentFailed,
+    Reason::AskTheCashier,
     Reason::Other,
 ];
 
@@ -216,6 +236,34 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
         PaymentScheduled => ["Betaling planlagt", "Maksu ajastettu", "Payment scheduled"],
         PaidOn => ["Betales den", "Maksetaan", "To be paid on"],
         InvoiceSent => ["Fakturaen er sendt", "Lasku on lähetetty", "Invoice sent"],
+        FirstPayment => ["Første betaling", "Aloitusmaksu", "First payment"],
+        ScanAndAccept => [
+            "Scan og godkend i MobilePay",
+            "Skannaa ja hyväksy MobilePaylla",
+            "Scan and accept in MobilePay",
+        ],
+        ScanAndAcceptBy => [
+            "Scan og godkend inden kl.",
+            "Skannaa ja hyväksy viimeistään klo",
+            "Scan and accept by",
+        ],
+        AgreementAccepted => [
+            "Aftalen er godkendt",
+            "Sopimus on hyväksytty",
+            "Agreement accepted",
+        ],
+        TakingFirstPayment => [
+            "Den første betaling trækkes...",
+            "Aloitusmaksua veloitetaan...",
+            "Taking the first payment...",
+        ],
+        WelcomeAboard => ["Velkommen!", "Tervetuloa!", "Welcome!"],
+        SignedUp => ["Du er nu tilmeldt", "Liittyminen onnistui", "You are signed up"],
+        SignUpNotCompleted => [
+            "Tilmelding ikke gennemført",
+            "Liittyminen ei onnistunut",
+            "Sign-up not completed",
+        ],
         Because(Reason::RejectedByCustomer) => [
             "Afvist i MobilePay-appen",
             "Hylätty MobilePay-sovelluksessa",
@@ -241,6 +289,12 @@ pub fn phrase(language: Language, phrase: Phrase) -> &'static str {
             "Lasku on vanhentunut",
             "The invoice has expired",
         ],
+        Because(Reason::FirstPaymentFailed) => [
+            "Den første betaling blev afvist",
+            "Aloitusmaksu hylättiin",
+            "The first payment was declined",
+        ],
+        Because(Reason::AskTheCashier) => ["Spørg ved kassen", "Kysy kassalta", "Please ask the cashier"],
         Because(Reason::Other) => [
             "Prøv igen eller betal på anden måde",
             "Yritä uudelleen tai maksa toisella tavalla",
@@ -323,6 +377,56 @@ pub fn format_date(date: NaiveDate, language: Language) -> String {
     date.format(pattern).to_string()
 }
 
+/// Formats a wall-clock time as customers in `language`'s country write it: `14.35` (Danish
+/// and Finnish, the hour without a leading zero: `9.05`), `14:35` (English, 24 hours: no
+/// "am" or "pm" to misread).
+pub fn format_time(time: NaiveTime, language: Language) -> String {
+    let pattern = match language {
+        Language::Da | Language::Fi => "%-H.%M",
+        Language::En => "%H:%M",
+    };
+    time.format(pattern).to_string()
+}
+
+/// A recurring price with how often it is due, written as prices are on a shop's sign:
+/// `99,00 kr./md.`, `9,90 €/kk`, `€9.90/month`. The period is short, so the price keeps its
+/// size on the amount line. A flexible schedule (`None`, or a count MobilePay does not
+/// know) gives the price alone: each payment's amount is that price, the day is open.
+pub fn format_price(
+    price: Minor,
+    currency: Currency,
+    payments_per_year: Option<u32>,
+    language: Language,
+) -> String {
+    let amount = format_amount(price, currency, language);
+    let [da, fi, en] = match payments_per_year {
+        Some(1) => ["år", "v", "year"],
+        Some(2) => ["halvår", "6 kk", "6 months"],
+        Some(4) => ["kvt.", "3 kk", "quarter"],
+        Some(12) => ["md.", "kk", "month"],
+        Some(26) => ["2 uger", "2 vk", "2 weeks"],
+        Some(52) => ["uge", "vk", "week"],
+        Some(365) => ["dag", "pv", "day"],
+        _ => return amount,
+    };
+    let per = match language {
+        Language::Da => da,
+        Language::Fi => fi,
+        Language::En => en,
+    };
+    format!("{amount}/{per}")
+}
+
+/// "Signed up for the plan", the plan's name as the cash register gave it (Finnish names it
+/// after a colon, so that no case ending is needed).
+pub fn signed_up_to(language: Language, plan: &str) -> String {
+    match language {
+        Language::Da => format!("Du er nu tilmeldt {plan}"),
+        Language::Fi => format!("Liittyminen onnistui: {plan}"),
+        Language::En => format!("You are signed up for {plan}"),
+    }
+}
+
 /// A phrase followed by a value (a date, a phone number): `Betal senest 31.12.2026`.
 pub fn phrase_with(language: Language, p: Phrase, value: &str) -> String {
     format!("{} {value}", phrase(language, p))
@@ -373,6 +477,43 @@ mod tests {
     }
 
     #[test]
+    fn times_and_recurring_prices_read_as_customers_expect() {
+        let morning = NaiveTime::from_hms_opt(9, 5, 59).unwrap();
+        let afternoon = NaiveTime::from_hms_opt(14, 35, 0).unwrap();
+        assert_eq!(format_time(morning, Language::Da), "9.05");
+        assert_eq!(format_time(afternoon, Language::Fi), "14.35");
+        assert_eq!(format_time(morning, Language::En), "09:05");
+        assert_eq!(
+            phrase_with(
+                Language::Da,
+                Phrase::ScanAndAcceptBy,
+                &format_time(afternoon, Language::Da)
+            ),
+            "Scan og godkend inden kl. 14.35"
+        );
+        let price = |per, currency, language| format_price(Minor(9_900), currency, per, language);
+        assert_eq!(price(Some(12), Currency::DKK, Language::Da), "99,00 kr./md.");
+        assert_eq!(price(Some(12), Currency::EUR, Language::Fi), "99,00 €/kk");
+        assert_eq!(price(Some(4), Currency::EUR, Language::Fi), "99,00 €/3 kk");
+        assert_eq!(price(Some(1), Currency::EUR, Language::En), "€99.00/year");
+        assert_eq!(price(Some(26), Currency::DKK, Language::En), "DKK 99.00/2 weeks");
+        // A flexible schedule, or a count MobilePay does not offer: the price alone.
+        assert_eq!(price(None, Currency::DKK, Language::Da), "99,00 kr.");
+        assert_eq!(price(Some(3), Currency::DKK, Language::Da), "99,00 kr.");
+        // Every period MobilePay offers has a word in every language.
+        for per in [1, 2, 4, 12, 26, 52, 365] {
+            for language in Language::ALL {
+                let text = price(Some(per), Currency::DKK, language);
+                assert!(text.contains('/'), "{per} {language}: {text}");
+            }
+        }
+        assert_eq!(
+            signed_up_to(Language::Fi, "Brødklubben"),
+            "Liittyminen onnistui: Brødklubben"
+        );
+    }
+
+    #[test]
     fn every_phrase_is_drawable_with_the_fonts() {
         let replacement = FONT_6X10.glyph_mapping.index('?');
         for language in Language::ALL {
@@ -399,6 +540,8 @@ mod tests {
         assert!(phrase(Language::Fi, Phrase::Staff(StaffHint::CheckNetwork)).contains('ö'));
         assert!(phrase(Language::Da, Phrase::Because(Reason::InvoiceExpired)).contains('ø'));
         assert!(phrase(Language::Fi, Phrase::PayBy).contains('ä'));
+        assert!(phrase(Language::Da, Phrase::SignUpNotCompleted).contains('ø'));
+        assert!(phrase(Language::Fi, Phrase::ScanAndAcceptBy).contains('ä'));
     }
 
     #[test]

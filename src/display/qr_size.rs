@@ -125,4 +125,58 @@ mod tests {
         let ili = BoardProfile::load("pi-ili9341-2.8", None).unwrap();
         assert_eq!(warning(&ili, link, &look()), None);
     }
+
+    #[test]
+    fn an_agreement_link_is_sized_like_a_sale_code_and_fits_the_smallest_panel() {
+        // The longest agreement link MobilePay Subscriptions gives a counter: with the phone
+        // number that fills in its page and a first payment (206 characters, a version 10
+        // code, 57 modules across).
+        let link = "https://sandprod-open.mobilepay.dk/subscriptions-landing-website/\
+                    ?flow=agreement&id=5d3c2b1a-0f9e-4d8c-b7a6-958473625140&countryCode=DK\
+                    &mobile=4512345678&oneOffPaymentId=7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918";
+        assert_eq!(link.len(), 206);
+        let signup = |price| Screen::SignUpLink {
+            plan: "Brødklubben".into(),
+            price,
+            payments_per_year: Some(12),
+            first_payment: Some(Minor(4_900)),
+            currency: Currency::DKK,
+            accept_by: chrono::NaiveTime::from_hms_opt(14, 35, 0),
+            link: link.into(),
+        };
+        let sale = Screen::ScanToPay {
+            amount: Minor(9_999_999),
+            currency: Currency::DKK,
+            qr: link.into(),
+        };
+        // With a price or without, the sign-up's code is where the size check measures a
+        // sale's, on every shipped panel, with whole modules of at least 2 pixels.
+        for name in BoardProfile::names(None).unwrap() {
+            let profile = BoardProfile::load(&name, None).unwrap();
+            let Some(size) = profile.logical_size().filter(|_| profile.shows_qr()) else {
+                continue;
+            };
+            let placed = |screen: &Screen| render_picture(size, screen, &look()).unwrap().1.qr;
+            let sale_code = placed(&sale);
+            for price in [Some(Minor(9_900)), None] {
+                let code = placed(&signup(price)).expect("the code fits");
+                assert_eq!(Some(code), sale_code, "{name} {price:?}");
+                assert!(code.module_px >= 2, "{name}: {code:?}");
+            }
+        }
+        let small = BoardProfile::load("pi-zero2w-st7789-1.3", None).unwrap();
+        assert!(warning(&small, link, &look()).is_some());
+        // The 2.8" panel draws the link of a sign-up without a first payment (135
+        // characters, version 8) as large as an invoice's; the longer link of one with a first
+        // payment needs version 10, whose modules get 2 pixels there instead of 3: about
+        // 20 mm, under the 25 mm rule. The 3.5" panel gives it about 35 mm.
+        let ili = BoardProfile::load("pi-ili9341-2.8", None).unwrap();
+        let plain = &link[..135];
+        assert!(plain.ends_with("countryCode=DK"));
+        assert_eq!(warning(&ili, plain, &look()), None);
+        let long = warning(&ili, link, &look()).expect("version 10 on 2.8\"");
+        assert!((20.0..21.0).contains(&long.side_mm), "{long:?}");
+        let large = BoardProfile::load("pi-ili9486-3.5", None).unwrap();
+        assert!(side_mm(&large, link, &look()).unwrap() > 34.0);
+    }
 }

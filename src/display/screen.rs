@@ -6,7 +6,7 @@
 
 use super::qr::QrSymbol;
 use crate::money::{Currency, Minor};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 
 /// One state of the customer display.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +80,34 @@ pub enum Screen {
         currency: Currency,
         due_date: NaiveDate,
     },
+    /// A sign-up to a membership or subscription waits for the customer to scan the
+    /// agreement's `link` (exactly what the payment backend gave) and accept it: the plan's
+    /// name, its recurring price with how often it is due (`payments_per_year`; `None`: a
+    /// flexible schedule), the first payment taken on accepting, and the time of day (the
+    /// terminal's clock) by which to accept. A time, not a countdown: the display redraws
+    /// when something happens, never on a clock.
+    SignUpLink {
+        plan: String,
+        price: Option<Minor>,
+        payments_per_year: Option<u32>,
+        first_payment: Option<Minor>,
+        currency: Currency,
+        accept_by: Option<NaiveTime>,
+        link: String,
+    },
+    /// The customer accepted the agreement; its first payment is being taken.
+    SignUpAccepted {
+        first_payment: Option<(Minor, Currency)>,
+    },
+    /// The customer is signed up to `plan` (when the display still knows it), its first
+    /// payment taken.
+    SignedUp {
+        plan: Option<String>,
+        first_payment: Option<(Minor, Currency)>,
+    },
+    /// The sign-up did not come about (rejected, not accepted in time, cancelled, the first
+    /// payment refused).
+    SignUpEnded { reason: Reason },
 }
 
 /// Where the display is with the QR code a payment backend drew.
@@ -107,6 +135,10 @@ pub enum Reason {
     RefusedByMobilePay,
     /// The invoice was not paid before MobilePay let it expire.
     InvoiceExpired,
+    /// The first payment of a sign-up was refused.
+    FirstPaymentFailed,
+    /// Nothing the customer can do about it: the cashier knows more.
+    AskTheCashier,
     /// Anything else; the customer is asked to try again or pay another way.
     Other,
 }
@@ -135,7 +167,7 @@ impl Screen {
         match self {
             Screen::Idle { qr } => qr.as_deref(),
             Screen::ScanToPay { qr, .. } => Some(qr),
-            Screen::InvoiceLink { link, .. } => Some(link),
+            Screen::InvoiceLink { link, .. } | Screen::SignUpLink { link, .. } => Some(link),
             _ => None,
         }
     }
@@ -162,6 +194,10 @@ impl Screen {
             Screen::InvoicePushed { .. } => "invoice-pushed",
             Screen::InvoiceScheduled { .. } => "invoice-scheduled",
             Screen::InvoiceOutstanding { .. } => "invoice-outstanding",
+            Screen::SignUpLink { .. } => "signup-link",
+            Screen::SignUpAccepted { .. } => "signup-accepted",
+            Screen::SignedUp { .. } => "signed-up",
+            Screen::SignUpEnded { .. } => "signup-ended",
         }
     }
 }

@@ -641,6 +641,7 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
             first_payment,
             currency,
             expires_at_ms,
+            ..
         } => Event::AgreementPending {
             agreement_id,
             link,

@@ -2,8 +2,8 @@
 //! tests/golden/. After an intended change of the look, regenerate them with
 //! `UPDATE_GOLDEN=1 cargo test --test display golden` and review the new PNGs in the diff.
 
-use crate::support::{due_date, look, DIGITS, GUID, INVOICE_LINK};
-use chrono::NaiveDate;
+use crate::support::{due_date, look, AGREEMENT_LINK, DIGITS, GUID, INVOICE_LINK};
+use chrono::{NaiveDate, NaiveTime};
 use embedded_graphics::prelude::*;
 use mposd::backends::pos_v10::formats::qr_payload;
 use mposd::display::{render_picture, Language, Picture, Reason, Screen, StaffHint};
@@ -96,6 +96,51 @@ fn references() -> Vec<(&'static str, Size, Language, Screen)> {
                 amount: Minor(34_900),
                 currency: Currency::DKK,
                 due_date: due_date(),
+            },
+        ),
+        (
+            "signup-link-da-320x240",
+            Size::new(320, 240),
+            Language::Da,
+            Screen::SignUpLink {
+                plan: "Brødklubben".into(),
+                price: Some(Minor(9_900)),
+                payments_per_year: Some(12),
+                first_payment: Some(Minor(4_900)),
+                currency: Currency::DKK,
+                accept_by: NaiveTime::from_hms_opt(14, 35, 0),
+                link: AGREEMENT_LINK.into(),
+            },
+        ),
+        (
+            "signup-link-fi-240x320",
+            Size::new(240, 320),
+            Language::Fi,
+            Screen::SignUpLink {
+                plan: "Kahvikerho".into(),
+                price: Some(Minor(1_990)),
+                payments_per_year: Some(4),
+                first_payment: None,
+                currency: Currency::EUR,
+                accept_by: NaiveTime::from_hms_opt(9, 5, 0),
+                link: AGREEMENT_LINK[..135].into(),
+            },
+        ),
+        (
+            "signed-up-en-480x320",
+            Size::new(480, 320),
+            Language::En,
+            Screen::SignedUp {
+                plan: Some("Brødklubben".into()),
+                first_payment: Some((Minor(4_900), Currency::DKK)),
+            },
+        ),
+        (
+            "signup-ended-fi-240x240",
+            Size::new(240, 240),
+            Language::Fi,
+            Screen::SignUpEnded {
+                reason: Reason::RejectedByCustomer,
             },
         ),
     ]

@@ -15,15 +15,15 @@ use tokio::sync::broadcast;
 
 /// A lane's display on a 240×240 PNG panel (the 1.3" board's size), following `events`.
 /// Results stay on screen for the whole test (a minute).
-struct Bench {
+pub struct Bench {
     _dir: tempfile::TempDir,
     png: PathBuf,
     events: broadcast::Sender<LaneEvent>,
     _engine: EngineHandle,
-    display: RunningDisplay,
+    pub display: RunningDisplay,
 }
 
-fn bench(language: &str) -> Bench {
+pub fn bench(language: &str) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("display.png");
     std::fs::write(
@@ -54,7 +54,7 @@ fn bench(language: &str) -> Bench {
 }
 
 impl Bench {
-    fn send(&self, command: Option<&str>, kind: EventKind) {
+    pub fn send(&self, command: Option<&str>, kind: EventKind) {
         self.events
             .send(LaneEvent {
                 point_of_sale: "pos-1".into(),
@@ -66,11 +66,11 @@ impl Bench {
             .unwrap();
     }
 
-    async fn shows(&self, kind: &'static str) {
+    pub async fn shows(&self, kind: &'static str) {
         wait_for(&self.display.handle, kind, |s| s.showing == Some(kind)).await;
     }
 
-    fn codes(&self) -> Vec<String> {
+    pub fn codes(&self) -> Vec<String> {
         read(&self.png).decode_qr_codes()
     }
 }

@@ -42,8 +42,9 @@ fn every_screen_language_and_size_renders_scannable_and_within_bounds() {
             }
         }
     }
-    // The idle and sale codes of PoS V10 beacons (three) and an invoice link.
-    assert_eq!(checked_qr, SIZES.len() * 3 * 4);
+    // The idle and sale codes of PoS V10 beacons (three), an invoice link and two agreement
+    // links.
+    assert_eq!(checked_qr, SIZES.len() * 3 * 6);
 }
 
 #[test]

@@ -73,12 +73,14 @@ pub enum EventKind {
         reason: InvoiceEndReason,
     },
     /// An agreement waits for the customer: show `link` as a QR code to scan, with the plan,
-    /// its price and the first payment, until `expires_at_ms`.
+    /// its price (due `payments_per_year` times a year; `None`: a flexible schedule) and the
+    /// first payment, until `expires_at_ms`.
     AgreementPending {
         agreement_id: String,
         link: String,
         plan: String,
         price: Option<Minor>,
+        payments_per_year: Option<u32>,
         first_payment: Option<Minor>,
         currency: Currency,
         expires_at_ms: u64,

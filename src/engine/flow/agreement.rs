@@ -167,6 +167,7 @@ impl Flow<'_> {
                 plan,
                 price,
                 currency,
+                payments_per_year,
                 first_payment,
                 ..
             } = &self.rec.command
@@ -176,6 +177,7 @@ impl Flow<'_> {
                     link: created.link,
                     plan: plan.clone(),
                     price: *price,
+                    payments_per_year: *payments_per_year,
                     first_payment: *first_payment,
                     currency: *currency,
                     expires_at_ms: self.rec.counter_until_ms(),

@@ -77,6 +77,17 @@ fn a_sign_up_with_a_first_payment_is_shown_accepted_and_captured() {
         .iter()
         .position(|a| matches!(a, Action::Emit(EventKind::AgreementPending { .. })));
     assert!(stored.is_some() && stored < emitted, "{shown:?}");
+    // What the customer display shows beside the code: the price, how often, the first payment.
+    let pending = shown.iter().find_map(|a| match a {
+        Action::Emit(EventKind::AgreementPending {
+            price,
+            payments_per_year,
+            first_payment,
+            ..
+        }) => Some((*price, *payments_per_year, *first_payment)),
+        _ => None,
+    });
+    assert_eq!(pending, Some((Some(Minor(9900)), Some(12), Some(Minor(4900)))));
     assert_eq!(h.durable.as_ref().unwrap().agreement_id.as_deref(), Some("agr-1"));
     assert_eq!(sleeps(&shown), 6000, "10 reads a minute");
     h.input(Input::Timer);

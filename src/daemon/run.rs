@@ -519,11 +519,21 @@ pub fn check(config_path: &Path) -> anyhow::Result<()> {
         let Some(display) = &lane.display else { continue };
         let Ok(profile) = display.validate() else { continue };
         // The beacon id is not known before MobilePay generates it (a GUID, the longest kind):
-        // size the code for the PoS V10 payload of a GUID. An invoice link is longer still.
-        let worst_case = match (&lane.invoice, &lane.pos) {
-            (Some(_), _) => crate::backends::invoice_v1::LONGEST_LINK.to_string(),
-            (None, Some(_)) => qr_payload("00000000-0000-4000-8000-000000000000"),
-            (None, None) => continue,
+        // size the code for the PoS V10 payload of a GUID. Invoice and agreement links are
+        // longer still: the longest code the lane may show counts.
+        let codes = [
+            lane.pos
+                .as_ref()
+                .map(|_| qr_payload("00000000-0000-4000-8000-000000000000")),
+            lane.invoice
+                .as_ref()
+                .map(|_| crate::backends::invoice_v1::LONGEST_LINK.to_string()),
+            lane.signup
+                .as_ref()
+                .map(|_| crate::backends::subscriptions_v1::LONGEST_LINK.to_string()),
+        ];
+        let Some(worst_case) = codes.into_iter().flatten().max_by_key(String::len) else {
+            continue;
         };
         if let Some(warning) = qr_size::warning(&profile, &worst_case, &display.look()) {
             println!("  lane {}: warning: {warning}", lane.name);

@@ -196,6 +196,49 @@ currency = "DKK"
     Ok(path)
 }
 
+/// Lets the first lane of the configuration at `path` (written by [`write_lanes`] into `dir`)
+/// issue invoices and sign customers up for the simulator's Danish merchant: a `[[consent]]`
+/// section for the simulator's `reUse` OIDC client with the API gateway's app pair, and the
+/// lane's `invoice` and `signup` settings. The consent itself still has to be put on the box
+/// (`mposd consent import`).
+pub fn add_merchant_products(path: &Path, dir: &Path, sim_url: &str) -> anyhow::Result<()> {
+    let oidc = private_file(dir, "oidc-client-secret", fixtures::OIDC_REUSE_CLIENT_SECRET)?;
+    let gateway = private_file(dir, "gateway-secret", fixtures::INVOICE_GATEWAY_CLIENT_SECRET)?;
+    let config = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let lane_settings = format!(
+        "currency = \"DKK\"\ninvoice = {{ merchant = \"{vat}\" }}\n\
+         signup = {{ merchant = \"{vat}\", user_redirect = \"https://bageriet.example/velkommen\", \
+         success_callback = \"https://bageriet.example/mobilepay/ok\", \
+         cancel_callback = \"https://bageriet.example/mobilepay/cancel\" }}\n",
+        vat = fixtures::DK_VAT
+    );
+    let mut config = config.replacen("currency = \"DKK\"\n", &lane_settings, 1);
+    write!(
+        config,
+        r#"
+[[consent]]
+vat = "{vat}"
+environment = "custom"
+authority = "{sim}/merchant-authentication-openidconnect"
+api = "{sim}"
+client_id = "{client_id}"
+client_secret = {{ file = "{oidc}" }}
+rotation = "reuse"
+scopes = ["invoice", "subscriptions"]
+gateway_client_id = "{gateway_id}"
+gateway_client_secret = {{ file = "{gateway}" }}
+"#,
+        vat = fixtures::DK_VAT,
+        sim = sim_url,
+        client_id = fixtures::OIDC_REUSE_CLIENT_ID,
+        oidc = oidc.display(),
+        gateway_id = fixtures::INVOICE_GATEWAY_CLIENT_ID,
+        gateway = gateway.display(),
+    )?;
+    std::fs::write(path, config).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
 /// Writes `content` to `dir/name`, readable by its owner only (the daemon refuses secret
 /// files others can read).
 fn private_file(dir: &Path, name: &str, content: &str) -> anyhow::Result<PathBuf> {

@@ -102,7 +102,7 @@ pub(super) async fn pos_v10_day(stage: &mut Stage, register: &mut Register) -> a
         Ok(Some(Heard::Message(message))) => println!("  terminal: {}", crate::ecr::cli::describe(&message)),
         other => bail!("no answer to the query: {other:?}"),
     }
-    Ok(())
+    invoice_and_signup(stage, register, 7).await
 }
 
 /// The day against ePayment: a sale scanned from the display's code (read back from its
@@ -160,7 +160,75 @@ pub(super) async fn epayment_day(stage: &mut Stage, register: &mut Register) -> 
 
     reservation(stage, register, "3", CUSTOMER).await?;
     declined(stage, register, "4", CUSTOMER).await?;
-    refund(stage, register, "5").await
+    refund(stage, register, "5").await?;
+    invoice_and_signup(stage, register, 6).await
+}
+
+/// The bakery's other MobilePay products at the counter: a cake taken now and paid by invoice
+/// (its code scanned from the display), and a customer joining the bread club with a first
+/// payment.
+async fn invoice_and_signup(stage: &mut Stage, register: &mut Register, first: usize) -> anyhow::Result<()> {
+    stage.product_customers().await?;
+    scene(
+        &format!("{first}. An invoice"),
+        "A customer takes a birthday cake for 349.00 kr. now and pays by invoice: she scans its code and pays at once in the app.",
+    );
+    let invoice = EcrMessage::Invoice {
+        id: "invoice-1".into(),
+        amount: Minor(34900),
+        currency: None,
+        order: "R1-0007".into(),
+        phone: None,
+        due: None,
+        wait: Some(60),
+        label: Some("Fødselsdagskage".into()),
+        lines: Vec::new(),
+    };
+    println!("  cash register → {}", serde_json::to_string(&invoice)?);
+    register.send(&invoice);
+    let link = stage.scan("invoice-to-scan").await?;
+    println!("  the customer's phone reads {link}");
+    stage.open_scanned(&link).await?;
+    let paid = command_answer(stage, register).await?;
+    expect(
+        matches!(paid, WireOutcome::InvoicePaid { .. }),
+        "the invoice is paid",
+    )?;
+    stage.screen("invoice-paid").await?;
+
+    scene(
+        &format!("{}. Joining the bread club", first + 1),
+        "A regular joins the bread club (99.00 kr. a month): she scans the agreement's code, accepts, and pays the first month, 49.00 kr. at the introductory price, at once.",
+    );
+    let signup = EcrMessage::Signup {
+        id: "join-1".into(),
+        order: "M-1042".into(),
+        plan: "Brødklubben".into(),
+        description: None,
+        price: Some(Minor(9900)),
+        currency: None,
+        per_year: Some(12),
+        phone: None,
+        first_payment: Some(Minor(4900)),
+        wait: None,
+    };
+    println!("  cash register → {}", serde_json::to_string(&signup)?);
+    register.send(&signup);
+    let link = stage.scan("agreement-to-scan").await?;
+    println!("  the customer's phone reads {link}");
+    stage.open_scanned(&link).await?;
+    let joined = command_answer(stage, register).await?;
+    expect(
+        matches!(
+            joined,
+            WireOutcome::SignedUp {
+                first_payment: Some(Minor(4900)),
+                ..
+            }
+        ),
+        "the customer is signed up and the first payment captured",
+    )?;
+    stage.screen("signed-up").await
 }
 
 /// A cake order reserved, then captured in part.

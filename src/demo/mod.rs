@@ -8,7 +8,7 @@
 
 mod days;
 
-use crate::daemon::sim_config::{spawn_simulator, SimBackend, SimulatorLane};
+use crate::daemon::sim_config::{add_merchant_products, spawn_simulator, SimBackend, SimulatorLane};
 use crate::display::output::terminal::TerminalSink;
 use crate::display::picture::Picture;
 use crate::ecr::link::LinkConfig;
@@ -104,6 +104,9 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         args.backend,
         if args.interactive { None } else { Some(&tty) },
     )?;
+    add_merchant_products(&config, &out, &sim_url)?;
+    merchant_consent(&exe, &config, &sim_url).await?;
+    println!("  the bakery's consent for MobilePay Invoice and Subscriptions: on the box");
     let mut daemon = start_daemon(&exe, &config, &out).await?;
     println!(
         "  mposd daemon: ready (cash register line {})",
@@ -180,6 +183,84 @@ fn write_config(
         )),
     }
     .write(out)
+}
+
+/// What the integrator's web service does once for a merchant (docs/consent.md): the bakery's
+/// owner logs in to the simulated MobilePay portal and consents, the web service exchanges the
+/// code for a refresh token over its own redirect address, and hands the token to the box with
+/// `mposd consent import`.
+async fn merchant_consent(exe: &Path, config: &Path, sim_url: &str) -> anyhow::Result<()> {
+    use crate::sim::fixtures;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let client_id = fixtures::OIDC_REUSE_CLIENT_ID;
+    let login = json!({"clientId": client_id, "user": fixtures::PORTAL_OWNER, "decision": "approve"});
+    http.post(format!("{sim_url}/_sim/oidc/login"))
+        .json(&login)
+        .send()
+        .await?
+        .error_for_status()?;
+    let pkce = crate::consent::authorize::Pkce::new();
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let authorize = reqwest::Url::parse_with_params(
+        &format!("{sim_url}/account/connect/authorize"),
+        [
+            ("client_id", client_id),
+            ("redirect_uri", fixtures::OIDC_WEB_REDIRECT),
+            ("response_type", "code id_token"),
+            ("response_mode", "fragment"),
+            ("scope", "openid offline_access invoice subscriptions"),
+            ("state", "demo"),
+            ("nonce", &nonce),
+            ("code_challenge", &pkce.challenge),
+            ("code_challenge_method", "S256"),
+            ("merchant_vat", fixtures::DK_VAT),
+        ],
+    )?;
+    let answer = http.get(authorize).send().await?;
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .context("the portal did not redirect back")?;
+    let fragment = location.split_once('#').map(|(_, f)| f).unwrap_or_default();
+    let code = form_urlencoded::parse(fragment.as_bytes())
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .context("the portal gave no code")?;
+    let tokens: serde_json::Value = http
+        .post(format!(
+            "{sim_url}/merchant-authentication-openidconnect/connect/token"
+        ))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", fixtures::OIDC_WEB_REDIRECT),
+            ("code_verifier", &pkce.verifier),
+            ("client_id", client_id),
+            ("client_secret", fixtures::OIDC_REUSE_CLIENT_SECRET),
+        ])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let refresh_token = tokens["refresh_token"].as_str().context("no refresh token")?;
+    let mut import = Command::new(exe)
+        .args(["consent", "import", "--vat", fixtures::DK_VAT, "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot run mposd consent import")?;
+    let mut stdin = import.stdin.take().context("stdin")?;
+    stdin.write_all(refresh_token.as_bytes()).await?;
+    drop(stdin);
+    if !import.wait().await?.success() {
+        bail!("mposd consent import refused the bakery's consent");
+    }
+    Ok(())
 }
 
 async fn start_daemon(exe: &Path, config: &Path, out: &Path) -> anyhow::Result<Child> {
@@ -296,13 +377,18 @@ impl Stage {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
+        self.keep(name, picture)
+    }
+
+    /// Saves `picture`, the display's current screen, as the next screen `name`, and shows it.
+    fn keep(&mut self, name: &str, picture: Vec<u8>) -> anyhow::Result<()> {
         self.last_png = Some(picture.clone());
         self.screens += 1;
         let target = self
             .out
             .join("screens")
             .join(format!("{:02}-{name}.png", self.screens));
-        std::fs::copy(&png, &target)?;
+        std::fs::write(&target, &picture)?;
         if self.draw {
             let picture = Picture::read_png(std::fs::File::open(&target)?)?;
             let sink = TerminalSink::new(Vec::new(), Size::new(PANEL, PANEL), 3);
@@ -333,6 +419,60 @@ impl Stage {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Saves the display's next screen (as [`Stage::screen`]) and returns the QR code on it:
+    /// what the customer's phone reads from the display.
+    async fn scan(&mut self, name: &str) -> anyhow::Result<String> {
+        let png = self.out.join("display.png");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(bytes) = std::fs::read(&png) {
+                let new = self.last_png.as_ref() != Some(&bytes);
+                let code = Picture::read_png(&bytes[..])
+                    .ok()
+                    .and_then(|picture| picture.decode_qr_codes().into_iter().next());
+                if let (true, Some(code)) = (new, code) {
+                    self.keep(name, bytes)?;
+                    return Ok(code);
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("the display showed no new QR code for the {name} screen within 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The customer's phone opens what it scanned: MobilePay's landing page of an invoice or
+    /// agreement, where the simulated customer takes over.
+    async fn open_scanned(&self, link: &str) -> anyhow::Result<()> {
+        self.http.get(link).send().await?.error_for_status()?;
+        Ok(())
+    }
+
+    /// Tells the simulator what the next MobilePay Invoice and Subscriptions customers do
+    /// once they open the link they scanned.
+    async fn product_customers(&self) -> anyhow::Result<()> {
+        let invoice = json!({
+            "phone": crate::sim::fixtures::INVOICE_USER_PHONE,
+            "action": "payNow",
+            "delayMs": CUSTOMER_MS,
+            "opensLinks": true,
+        });
+        let agreement = json!({"action": "accept", "delayMs": CUSTOMER_MS});
+        for (path, body) in [
+            ("/_sim/invoice/customers", invoice),
+            ("/_sim/subscriptions/customers", agreement),
+        ] {
+            self.http
+                .post(format!("{}{path}", self.sim_url))
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+        Ok(())
     }
 
     /// What the simulator's ePayment payments of `reference` hold as the QR content a phone

@@ -659,7 +659,7 @@ fn describe_event(event: &Event) -> String {
         } => format!(
             "agreement {plan}{}{} shown as a QR code ({link}); waiting for the customer to accept",
             price
-                .map(|p| format!(", {p} {currency} a time"))
+                .map(|p| format!(", {p} {currency} per payment"))
                 .unwrap_or_default(),
             first_payment
                 .map(|p| format!(", first payment {p} {currency}"))

@@ -26,6 +26,8 @@ async fn the_demo_day_completes_and_its_screens_show_a_scannable_code() {
         "3. A reservation",
         "4. A customer who declines",
         "5. A refund",
+        "7. An invoice",
+        "8. Joining the bread club",
     ] {
         assert!(stdout.contains(scene), "missing scene {scene}:\n{stdout}");
     }
@@ -56,6 +58,29 @@ async fn the_demo_day_completes_and_its_screens_show_a_scannable_code() {
     assert!(screens
         .iter()
         .any(|p| p.to_string_lossy().ends_with("declined.png")));
+    // The invoice's and the agreement's codes read back from their screens are MobilePay's
+    // landing pages of an invoice and of an agreement.
+    for (screen, landing) in [
+        ("invoice-to-scan.png", "/usersettings-landing-website/?token="),
+        (
+            "agreement-to-scan.png",
+            "/subscriptions-landing-website/?flow=agreement&id=",
+        ),
+    ] {
+        let path = screens
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(screen))
+            .unwrap_or_else(|| panic!("no {screen} in {screens:?}"));
+        let picture = Picture::read_png(std::fs::File::open(path).expect("open png")).expect("read png");
+        let codes = picture.decode_qr_codes();
+        assert!(
+            codes.len() == 1 && codes[0].contains(landing),
+            "{screen}: {codes:?}"
+        );
+    }
+    for outcome in ["paid: invoice", "signed up: agreement"] {
+        assert!(stdout.contains(outcome), "{outcome}:\n{stdout}");
+    }
     assert!(out.join("mposd.log").exists() && out.join("sim.log").exists());
 
     // The daemon and simulator it started are gone: its state store can be opened again.

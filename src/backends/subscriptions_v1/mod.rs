@@ -19,6 +19,15 @@ pub mod translate;
 
 pub use crate::backends::consent_api::GatewayApp;
 pub use client::SubscriptionsClient;
+
+/// The longest agreement link to expect on the customer display, for sizing its QR code: the
+/// shape of MobilePay's `mobile-pay` link (a landing page with the agreement's id, the
+/// merchant's redirect address encoded, the country and a phone number to fill in), with a
+/// first payment's id and a redirect address of a usual length.
+pub const LONGEST_LINK: &str =
+    "https://sandprod-open.mobilepay.dk/subscriptions-landing-website/?flow=agreement\
+     &id=00000000-0000-4000-8000-000000000000&redirectUrl=https%3A%2F%2Fbageriet.example%2Fvelkommen\
+     &countryCode=DK&mobile=4512345678&oneOffPaymentId=00000000-0000-4000-8000-000000000000";
 pub use config::{AgreementLinks, SubscriptionsConfig};
 pub use engine::SubscriptionsBackend;
 pub use error::SubscriptionsError;

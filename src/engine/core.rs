@@ -151,11 +151,19 @@ impl<B: Backend> Engine<B> {
         Ok(())
     }
 
+    /// Something a person must look at about one command, which its own `NeedsHuman` event
+    /// announces: logged and kept for [`crate::engine::EngineHandle::alarms`], so the
+    /// `status` of every cash register shows it, not only the answer of the register that sent
+    /// the command.
+    pub fn keep_alarm(&self, detail: String) {
+        tracing::error!(alarm = %detail, "payment engine alarm");
+        self.lock().alarms.push(detail);
+    }
+
     /// Something a person must look at: logged, kept for [`crate::engine::EngineHandle::alarms`],
     /// and announced on the lane.
     pub fn raise_alarm(&self, detail: String) {
-        tracing::error!(alarm = %detail, "payment engine alarm");
-        self.lock().alarms.push(detail.clone());
+        self.keep_alarm(detail.clone());
         self.emit(
             None,
             EventKind::NeedsHuman {

@@ -108,6 +108,9 @@ async fn run_flow<B: Backend>(
                 }
                 Action::Emit(kind) => {
                     super::audit::step(&record, &kind);
+                    if let EventKind::NeedsHuman { detail, .. } = &kind {
+                        shared.keep_alarm(format!("command {}: {detail}", record.id));
+                    }
                     shared.emit(Some(&record.id), kind)
                 }
                 Action::Answer(outcome) => {

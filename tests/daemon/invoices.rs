@@ -185,6 +185,11 @@ async fn a_lost_create_answer_and_a_sigkill_never_push_a_second_invoice() {
         "the warm-up's and this one's"
     );
 
+    // The cash register's status shows the alarm too.
+    let (_, status) = setup.ecr(&["status"]).await;
+    let alarms = status.iter().find(|m| m["type"] == "status").expect("status")["alarms"].clone();
+    assert!(alarms.to_string().contains("inv-lost"), "{status:?}");
+
     // SIGKILL and restart: the repeated command gets the same answer, and nothing is sent.
     daemon.kill().await.expect("SIGKILL");
     let (daemon, _log) = setup.start_daemon_logged().await;

@@ -9,9 +9,27 @@
 //! - at the end, every reserved payment of a sale that was to be captured is captured (its
 //!   persisted decision carried out); kept reservations stay reserved.
 //!
+//!
+//! With `MPOSD_TORTURE_BACKEND=products` the lane is an ePayment lane that also issues MobilePay
+//! invoices, by link and pushed to a phone, beside its sales. Neither Invoice v1 nor its
+//! recovery has an idempotency key to lean on, so after every kill also:
+//! - no command has two invoices pushed to a phone (the invoice's payment reference is the
+//!   command's order id, unique per command), and every phone got exactly one push per invoice
+//!   it holds; of the invoices a command made by link (a lost answer makes a new one), at most
+//!   one was paid or scheduled;
+//! - every invoice answer names the command's invoice in the state it was answered in (an
+//!   invoice answered outstanding or scheduled may since have been paid or have ended);
+//! - the simulator drops the answer of some creates after committing them (`commitThenDrop`),
+//!   so lost answers happen without a kill too.
+//!
+//! The simulator's customers act by themselves: each phone's scripted customer pays at once,
+//! schedules, rejects or ignores, after a random delay; the fixtures get enough extra test
+//! users that no phone reaches Invoice's limit of ten invoices per merchant and day.
+//!
 //! It runs against PoS V10 and ePayment, one after the other (`MPOSD_TORTURE_BACKEND=pos-v10`,
-//! `epayment` or `both`, the default). Quick mode (the default, run by `cargo test`): 200 kills
-//! for each. Long mode: `MPOSD_TORTURE_KILLS=5000 cargo test --release --test engine_torture`.
+//! `epayment`, `products` or `both`, the default). Quick mode (the default, run by `cargo
+//! test`): 200 kills for each. Long mode: `MPOSD_TORTURE_KILLS=5000 cargo test --release --test
+//! engine_torture`.
 //!
 //! The binary is its own child: with `MPOSD_TORTURE_CHILD=<backend>` it runs one engine and
 //! speaks JSON lines on stdin/stdout.
@@ -19,6 +37,8 @@
 #[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
 #[path = "shared/sim_ep.rs"]
 mod sim_ep;
+#[path = "shared/sim_invoice.rs"]
+mod sim_invoice;
 #[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
 #[path = "shared/sim_pos.rs"]
 mod sim_pos;
@@ -27,8 +47,9 @@ mod sim_pos;
 mod truth;
 
 use mposd::backends::pos_v10::engine::PosV10Backend;
-use mposd::engine::api::{Command, CommandId, CommandState, Outcome};
+use mposd::engine::api::{Command, CommandId, CommandState, EventKind, InvoiceEndReason, Outcome};
 use mposd::engine::flow::Policy;
+use mposd::engine::invoicing::InvoiceDelivery;
 use mposd::engine::journal::Journal;
 use mposd::engine::{start, EngineConfig};
 use mposd::money::{Currency, Minor};
@@ -47,9 +68,51 @@ use truth::{Api, Money, Paid};
 /// Answers from earlier engine lives queried again after each kill (all of them at the end).
 const OLD_ANSWERS_SAMPLED: usize = 25;
 
+/// What the engine's lane runs: the sales of a backend, and with `products` its invoices too.
+#[derive(Clone, Copy, Debug)]
+struct Lane {
+    api: Api,
+    products: bool,
+}
+
+impl Lane {
+    /// The lane of ePayment sales and invoices.
+    const PRODUCTS: Lane = Lane {
+        api: Api::Epayment,
+        products: true,
+    };
+
+    fn name(self) -> &'static str {
+        if self.products {
+            "products"
+        } else {
+            self.api.name()
+        }
+    }
+
+    fn named(name: &str) -> Option<Lane> {
+        if name == Lane::PRODUCTS.name() {
+            return Some(Lane::PRODUCTS);
+        }
+        Api::named(name).map(|api| Lane { api, products: false })
+    }
+
+    /// The lanes chosen by `MPOSD_TORTURE_BACKEND`: `products`, or the backends of
+    /// [`Api::chosen`].
+    fn chosen() -> Vec<Lane> {
+        match std::env::var("MPOSD_TORTURE_BACKEND").as_deref() {
+            Ok("products") => vec![Lane::PRODUCTS],
+            _ => Api::chosen()
+                .into_iter()
+                .map(|api| Lane { api, products: false })
+                .collect(),
+        }
+    }
+}
+
 fn main() {
-    if let Ok(api) = std::env::var("MPOSD_TORTURE_CHILD") {
-        child(Api::named(&api).expect("a backend name"));
+    if let Ok(lane) = std::env::var("MPOSD_TORTURE_CHILD") {
+        child(Lane::named(&lane).expect("a lane name"));
         return;
     }
     let kills: usize = std::env::var("MPOSD_TORTURE_KILLS")
@@ -57,14 +120,14 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    for api in Api::chosen() {
-        let report = runtime.block_on(torture(api, kills));
+    for lane in Lane::chosen() {
+        let report = runtime.block_on(torture(lane, kills));
         println!("{report}");
     }
 }
 
 /// The child: one engine on the journal in `MPOSD_TORTURE_DIR`; commands in, answers out.
-fn child(api: Api) {
+fn child(lane: Lane) {
     let var = |name: &str| std::env::var(name).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -77,7 +140,7 @@ fn child(api: Api) {
             retry_max_ms: 500,
             ..Policy::default()
         };
-        let engine = match api {
+        let engine = match lane.api {
             Api::PosV10 => {
                 let client = sim_pos::client(&sim, &dir.join(format!("tokens-{}", std::process::id())));
                 let mut config = EngineConfig::new(
@@ -92,7 +155,12 @@ fn child(api: Api) {
             Api::Epayment => {
                 let mut config = EngineConfig::new(var("MPOSD_TORTURE_POS"), None);
                 config.policy = policy;
-                start(Arc::new(sim_ep::backend(&sim)), journal, config, None).await
+                let backend = sim_ep::backend(&sim);
+                let backend = match lane.products {
+                    true => backend.with_invoicing(Some(sim_invoice::backend(&sim, &dir.join("consent")))),
+                    false => backend,
+                };
+                start(Arc::new(backend), journal, config, None).await
             }
         }
         .unwrap();
@@ -123,8 +191,20 @@ fn child(api: Api) {
             let engine = engine.clone();
             let say = say.clone();
             tokio::spawn(async move {
-                let outcome = engine.run(id.clone(), command).await.unwrap();
-                say(json!({"id": id, "outcome": outcome}));
+                let mut submission = engine.submit(id.clone(), command).await.unwrap();
+                while let Some(event) = submission.next_event().await {
+                    match event.kind {
+                        // The link the customer display shows, for the parent's customer to scan.
+                        EventKind::InvoiceIssued { link: Some(link), .. } => {
+                            say(json!({"id": id, "link": link}))
+                        }
+                        EventKind::Finished { outcome } => {
+                            say(json!({"id": id, "outcome": outcome}));
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
             });
         }
     });
@@ -150,9 +230,9 @@ impl Running {
     }
 }
 
-fn spawn_child(api: Api, base: &str, dir: &Path, pos: &str, beacon: &str) -> Running {
+fn spawn_child(lane: Lane, base: &str, dir: &Path, pos: &str, beacon: &str) -> Running {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("MPOSD_TORTURE_CHILD", api.name())
+        .env("MPOSD_TORTURE_CHILD", lane.name())
         .env("MPOSD_TORTURE_SIM", base)
         .env("MPOSD_TORTURE_DIR", dir)
         .env("MPOSD_TORTURE_POS", pos)
@@ -192,11 +272,20 @@ struct Known {
     answered_in_run: usize,
 }
 
-/// The simulator with a sales point of `api` and customers who pay at once: the simulator (kept
-/// running for the whole torture), the point of sale's id (the lane's name for ePayment) and
-/// its beacon.
-async fn sales_point(api: Api, dir: &Path) -> (mposd::sim::Simulator, String, String) {
-    match api {
+/// The simulator with a sales point of `lane` and customers who pay at once: the simulator
+/// (kept running for the whole torture), the point of sale's id (the lane's name for ePayment)
+/// and its beacon. A products lane gets the merchant's consent in `dir` and `phones` extra
+/// invoice test users.
+async fn sales_point(lane: Lane, dir: &Path, phones: usize) -> (mposd::sim::Simulator, String, String) {
+    if lane.products {
+        let mut config = sim_pos::polling_every(50);
+        sim_invoice::add_users(&mut config, phones);
+        let sim = mposd::sim::start(config).await.unwrap();
+        sim_ep::customers(&sim.base_url(), "approve", 0).await;
+        sim_invoice::give_consent(&sim.base_url(), &dir.join("consent")).await;
+        return (sim, "torture".into(), String::new());
+    }
+    match lane.api {
         Api::PosV10 => {
             let tokens = dir.join("tokens-onboarding");
             let sim_pos::SimPos { sim, pos } =
@@ -212,10 +301,22 @@ async fn sales_point(api: Api, dir: &Path) -> (mposd::sim::Simulator, String, St
     }
 }
 
-async fn torture(api: Api, kills: usize) -> String {
+/// Invoices pushed to one phone: Invoice refuses the eleventh of a merchant on one UTC day.
+const INVOICES_PER_PHONE: usize = 10;
+
+async fn torture(lane: Lane, kills: usize) -> String {
+    let api = lane.api;
     let dir = tempfile::tempdir().unwrap();
-    let (sim, pos, beacon) = sales_point(api, dir.path()).await;
+    // A life of the engine starts a few commands at most (it lives up to 0.7 s and runs two at
+    // a time); phones for twenty times as many invoices as kills are more than enough.
+    let phones = if lane.products { 2 * kills + 10 } else { 0 };
+    let (sim, pos, beacon) = sales_point(lane, dir.path(), phones + 1).await;
     let base = sim.base_url();
+    let mut pushed = 0usize;
+    // The customer who scans the links the display shows: the extra test user after the phones.
+    let scanner = sim_invoice::phone(phones);
+    // Invoices do not hold the lane: a products lane runs a second command beside the first.
+    let in_flight = if lane.products { 2 } else { 1 };
 
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
     let mut next_id = 0usize;
@@ -229,7 +330,7 @@ async fn torture(api: Api, kills: usize) -> String {
     for run in 0..=kills {
         let last = run == kills;
         let (b, d, p, bc) = (base2.clone(), dir2.clone(), pos2.clone(), beacon2.clone());
-        let mut child = tokio::task::spawn_blocking(move || spawn_child(api, &b, &d, &p, &bc))
+        let mut child = tokio::task::spawn_blocking(move || spawn_child(lane, &b, &d, &p, &bc))
             .await
             .unwrap();
         // Every answer given before the last kill is given again; older answers (checked after
@@ -254,10 +355,9 @@ async fn torture(api: Api, kills: usize) -> String {
                     serde_json::from_value(reply["view"].clone()).unwrap();
                 let state = view.map(|v| v.state);
                 let same = match (&state, answer) {
-                    // Refusals are not journaled; an interim "unknown" may since be resolved.
+                    // Refusals are not journaled.
                     (_, Outcome::Rejected { .. }) => true,
-                    (Some(CommandState::Finished(_)), Outcome::Unknown { .. }) => true,
-                    (Some(CommandState::Finished(now)), given) => now == given,
+                    (Some(CommandState::Finished(now)), given) => still_answers(given, now),
                     _ => false,
                 };
                 assert!(same, "run {run}: {id} was answered {answer:?}, now {state:?}");
@@ -285,23 +385,17 @@ async fn torture(api: Api, kills: usize) -> String {
             child.send(json!({"id": id, "command": known[id].command}));
         }
         loop {
-            if waiting.is_empty() {
-                if last {
-                    break;
-                }
+            if waiting.is_empty() && last {
+                break;
+            }
+            if waiting.len() < in_flight && !last {
                 next_id += 1;
                 let id = format!("t{next_id}");
-                let keep = rand::thread_rng().gen_bool(0.2);
-                let command = Command::Pay {
-                    amount: Minor(rand::thread_rng().gen_range(100..10_000)),
-                    currency: Currency::DKK,
-                    order_id: id.clone(),
-                    keep_reservation: keep,
-                    restrictions: None,
-                    label: None,
-                    payer: Default::default(),
-                    order_lines: Vec::new(),
+                let (command, keep) = match lane.products && rand::thread_rng().gen_bool(0.6) {
+                    true => (invoice(&base, &id, &mut pushed).await, false),
+                    false => sale(&id),
                 };
+                assert!(pushed <= phones * INVOICES_PER_PHONE, "more phones needed");
                 child.send(json!({"id": id, "command": command}));
                 touched.insert(id.clone());
                 known.insert(
@@ -316,14 +410,21 @@ async fn torture(api: Api, kills: usize) -> String {
                 waiting.push(id);
             }
             let Some(reply) = child.next(deadline) else { break };
+            if let Some(link) = reply["link"].as_str() {
+                scan(&base, link, &scanner).await;
+                continue;
+            }
             if let (Some(id), Some(outcome)) = (reply["id"].as_str(), reply.get("outcome")) {
                 let outcome: Outcome = serde_json::from_value(outcome.clone()).unwrap();
                 waiting.retain(|w| w != id);
                 if let Some(k) = known.get_mut(id) {
                     // A repeated command id must get the answer it got before.
                     if let Some(before) = &k.answer {
-                        if !matches!(before, Outcome::Unknown { .. } | Outcome::Rejected { .. }) {
-                            assert_eq!(&outcome, before, "{id} answered differently");
+                        if !matches!(before, Outcome::Rejected { .. }) {
+                            assert!(
+                                still_answers(before, &outcome),
+                                "{id} answered {before:?}, then {outcome:?}"
+                            );
                         }
                     }
                     k.answer = Some(outcome);
@@ -340,10 +441,13 @@ async fn torture(api: Api, kills: usize) -> String {
         // the commands this engine life could touch, so a long run stays linear.
         let scope = (!last && run % 100 != 99).then_some(&touched);
         check_ground_truth(&base, api, &known, scope, last).await;
+        if lane.products {
+            check_invoices(&base, &known, scope).await;
+        }
         if run % 100 == 99 {
             println!(
-                "{}: {} kills checked, {} sales, {:.0} s",
-                api.name(),
+                "{}: {} kills checked, {} commands, {:.0} s",
+                lane.name(),
                 run + 1,
                 known.len(),
                 started.elapsed().as_secs_f64()
@@ -362,10 +466,14 @@ async fn torture(api: Api, kills: usize) -> String {
         };
         *tally.entry(kind).or_default() += 1;
     }
+    let invoices = match lane.products {
+        true => ", no invoice pushed twice, no lost invoice paid",
+        false => "",
+    };
     format!(
-        "engine torture ({}): {kills} SIGKILLs, {} sales ({tally:?}), {:.0} s: no double payment, \
-         no double capture, every answer repeated, every decision carried out",
-        api.name(),
+        "engine torture ({}): {kills} SIGKILLs, {} commands ({tally:?}), {:.0} s: no double \
+         payment, no double capture{invoices}, every answer repeated, every decision carried out",
+        lane.name(),
         known.len(),
         started.elapsed().as_secs_f64()
     )
@@ -423,5 +531,189 @@ async fn check_ground_truth(
                 }
             }
         }
+    }
+}
+
+/// A sale under order id `id`; kept as a reservation one time in five. Returns the command and
+/// whether it keeps its reservation.
+fn sale(id: &str) -> (Command, bool) {
+    let mut rng = rand::thread_rng();
+    let keep = rng.gen_bool(0.2);
+    let command = Command::Pay {
+        amount: Minor(rng.gen_range(100..10_000)),
+        currency: Currency::DKK,
+        order_id: id.into(),
+        keep_reservation: keep,
+        restrictions: None,
+        label: None,
+        payer: Default::default(),
+        order_lines: Vec::new(),
+    };
+    (command, keep)
+}
+
+/// An invoice under order id `id` (its payment reference), by link or pushed to a phone, the
+/// customer at the counter for 1–3 s. A phone's scripted customer is set before the push: pay
+/// at once, schedule for the due date, reject or ignore, after up to 4 s. Sometimes the
+/// simulator is told to drop the answer of the next create after making the invoice.
+/// `pushed` counts the invoices sent to phones, ten to each phone in turn.
+async fn invoice(base: &str, id: &str, pushed: &mut usize) -> Command {
+    let (link, amount, wait, action, delay, lost) = {
+        let mut rng = rand::thread_rng();
+        (
+            rng.gen_bool(0.5),
+            rng.gen_range(100..10_000),
+            rng.gen_range(1..=3),
+            ["payNow", "schedule", "reject", "ignore"][rng.gen_range(0..4)],
+            rng.gen_range(0..4_000),
+            rng.gen_bool(0.15),
+        )
+    };
+    let delivery = if link {
+        InvoiceDelivery::Link
+    } else {
+        let number = sim_invoice::phone(*pushed / INVOICES_PER_PHONE);
+        *pushed += 1;
+        sim_invoice::customer(base, &number, action, delay, false).await;
+        InvoiceDelivery::Phone { number }
+    };
+    if lost {
+        let endpoint = if link {
+            "invoiceCreateLink"
+        } else {
+            "invoiceCreate"
+        };
+        fault(base, endpoint, "commitThenDrop").await;
+    }
+    Command::Invoice {
+        amount: Minor(amount),
+        currency: Currency::DKK,
+        order_id: id.into(),
+        delivery,
+        due_date: None,
+        counter_wait_s: wait,
+        order_lines: Vec::new(),
+        label: None,
+    }
+}
+
+/// Most links shown are scanned by the customer at `scanner`, who then pays at once,
+/// schedules or rejects, after up to 4 s.
+async fn scan(base: &str, link: &str, scanner: &str) {
+    let (scans, action, delay) = {
+        let mut rng = rand::thread_rng();
+        (
+            rng.gen_bool(0.7),
+            ["payNow", "schedule", "reject"][rng.gen_range(0..3)],
+            rng.gen_range(0..4_000),
+        )
+    };
+    if !scans {
+        return;
+    }
+    sim_invoice::customer(base, scanner, action, delay, true).await;
+    let page = reqwest::get(link).await.expect("the landing page answers");
+    assert!(page.status().is_success(), "{link}: {}", page.status());
+}
+
+/// The next call of the simulator's `endpoint` meets the fault `mode`.
+async fn fault(base: &str, endpoint: &str, mode: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/_sim/faults"))
+        .json(&json!({"endpoint": endpoint, "mode": mode, "count": 1}))
+        .send()
+        .await
+        .expect("the simulator's control API answers");
+    assert!(response.status().is_success(), "fault: {}", response.status());
+}
+
+/// Whether `now` still gives the answer `given`: the same outcome, except that an interim
+/// "unknown" may since be resolved, and an invoice answered outstanding or scheduled may since
+/// have been scheduled, paid or have ended (the same invoice).
+fn still_answers(given: &Outcome, now: &Outcome) -> bool {
+    match given {
+        Outcome::Unknown { .. } => true,
+        Outcome::InvoiceOutstanding { invoice_id, .. } | Outcome::InvoiceScheduled { invoice_id, .. } => {
+            invoice_of(now) == Some(invoice_id.as_str())
+        }
+        _ => now == given,
+    }
+}
+
+/// The invoice an invoice outcome names.
+fn invoice_of(outcome: &Outcome) -> Option<&str> {
+    match outcome {
+        Outcome::InvoicePaid { invoice_id, .. }
+        | Outcome::InvoiceScheduled { invoice_id, .. }
+        | Outcome::InvoiceOutstanding { invoice_id, .. } => Some(invoice_id),
+        Outcome::InvoiceEnded { invoice_id, .. } => invoice_id.as_deref(),
+        _ => None,
+    }
+}
+
+/// The simulator's invoices judged against what the engine answered: see the module's rules.
+/// Only the commands in `scope` when given; the pushes to every phone always.
+async fn check_invoices(base: &str, known: &BTreeMap<String, Known>, scope: Option<&BTreeSet<String>>) {
+    let truth = sim_invoice::ground_truth(base).await;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut per_command: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    let mut direct_per_phone: BTreeMap<String, u64> = BTreeMap::new();
+    for i in truth["invoices"].as_array().expect("invoices") {
+        per_command
+            .entry(text(&i["paymentReference"]))
+            .or_default()
+            .push(i);
+        if i["kind"] == "Direct" {
+            *direct_per_phone.entry(text(&i["alias"])).or_default() += 1;
+        }
+    }
+    let pushes = truth["pushes"].as_object().expect("pushes");
+    for (phone, count) in pushes {
+        let held = direct_per_phone.get(phone).copied().unwrap_or(0);
+        assert_eq!(count.as_u64(), Some(held), "{phone}: pushes and invoices differ");
+    }
+    for (id, k) in known {
+        if scope.is_some_and(|ids| !ids.contains(id)) || !matches!(k.command, Command::Invoice { .. }) {
+            continue;
+        }
+        let made = per_command.get(id).cloned().unwrap_or_default();
+        let status = |i: &Value| text(&i["status"]).to_lowercase();
+        let direct = made.iter().filter(|i| i["kind"] == "Direct").count();
+        assert!(
+            direct <= 1,
+            "{id}: {direct} invoices pushed to the phone: {made:?}"
+        );
+        let taken = made
+            .iter()
+            .filter(|i| ["paid", "accepted"].contains(&status(i).as_str()))
+            .count();
+        assert!(taken <= 1, "{id}: {taken} invoices paid or scheduled: {made:?}");
+        let Some(answer) = &k.answer else { continue };
+        let Some(answered) = invoice_of(answer) else {
+            continue;
+        };
+        let found: Vec<&&Value> = made.iter().filter(|i| i["invoiceId"] == answered).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{id}: answered {answer:?}, the simulator has {made:?}"
+        );
+        let now = status(found[0]);
+        let fits = match answer {
+            Outcome::InvoicePaid { .. } => now == "paid",
+            Outcome::InvoiceScheduled { .. } => ["accepted", "paid"].contains(&now.as_str()),
+            Outcome::InvoiceEnded {
+                reason: InvoiceEndReason::RejectedByCustomer,
+                ..
+            } => now == "rejected",
+            Outcome::InvoiceEnded { .. } => ["canceled", "expired"].contains(&now.as_str()),
+            // Outstanding: whatever the customer did since.
+            _ => true,
+        };
+        assert!(
+            fits,
+            "{id}: answered {answer:?}, the invoice is {now}: {}",
+            found[0]
+        );
     }
 }

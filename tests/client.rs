@@ -1,6 +1,6 @@
-//! The MobilePay PoS V10 client, token manager and PoS onboarding, the ePayment client and the
-//! MobilePay Invoice client against the simulator, over real HTTP on loopback (and one suite
-//! over HTTPS with the simulator's CA).
+//! The MobilePay PoS V10 client, token manager and PoS onboarding, the ePayment client, and
+//! the MobilePay Invoice and Subscriptions clients against the simulator, over real HTTP on
+//! loopback (and one suite over HTTPS with the simulator's CA).
 
 mod client {
     pub mod support;
@@ -18,6 +18,10 @@ mod client {
     mod polling;
     mod retries;
     mod secrets;
+    mod subscriptions;
+    mod subscriptions_auth;
+    mod subscriptions_faults;
+    mod subscriptions_support;
     mod tls;
     mod tokens;
 }

@@ -18,6 +18,8 @@ mod epayment_sticker;
 mod epayment_webhooks;
 #[path = "daemon/in_store.rs"]
 mod in_store;
+#[path = "daemon/invoices.rs"]
+mod invoices;
 #[path = "daemon/kept_journal.rs"]
 mod kept_journal;
 #[path = "daemon/lanes.rs"]

@@ -477,16 +477,18 @@ pub fn check(config_path: &Path) -> anyhow::Result<()> {
     for warning in config.warnings(&text) {
         println!("  warning: {warning}");
     }
-    for lane in config.lanes.iter().filter(|l| l.pos.is_some()) {
-        if let Some(display) = &lane.display {
-            if let Ok(profile) = display.validate() {
-                // The beacon id is not known before MobilePay generates it (a GUID, the longest
-                // kind): size the code for the PoS V10 payload of a GUID.
-                let worst_case = qr_payload("00000000-0000-4000-8000-000000000000");
-                if let Some(warning) = qr_size::warning(&profile, &worst_case, &display.look()) {
-                    println!("  lane {}: warning: {warning}", lane.name);
-                }
-            }
+    for lane in &config.lanes {
+        let Some(display) = &lane.display else { continue };
+        let Ok(profile) = display.validate() else { continue };
+        // The beacon id is not known before MobilePay generates it (a GUID, the longest kind):
+        // size the code for the PoS V10 payload of a GUID. An invoice link is longer still.
+        let worst_case = match (&lane.invoice, &lane.pos) {
+            (Some(_), _) => crate::backends::invoice_v1::LONGEST_LINK.to_string(),
+            (None, Some(_)) => qr_payload("00000000-0000-4000-8000-000000000000"),
+            (None, None) => continue,
+        };
+        if let Some(warning) = qr_size::warning(&profile, &worst_case, &display.look()) {
+            println!("  lane {}: warning: {warning}", lane.name);
         }
     }
     Ok(())

@@ -142,7 +142,7 @@ pub enum Action {
         /// The due date, YYYY-MM-DD; default: 14 days from today.
         #[arg(long, value_name = "DATE")]
         due: Option<chrono::NaiveDate>,
-        /// Seconds the customer stays at the counter (0-600; default 120).
+        /// Seconds the customer stays at the counter (30-600 for a QR invoice, 0-600 for one pushed to a phone; default 120).
         #[arg(long, value_name = "SECONDS")]
         wait: Option<u32>,
         #[arg(long)]

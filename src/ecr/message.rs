@@ -109,8 +109,9 @@ pub enum EcrMessage {
         /// The due date, `YYYY-MM-DD`; 14 days after today without it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         due: Option<chrono::NaiveDate>,
-        /// Seconds the customer stays at the counter (0-600, default 120): the outcome says
-        /// how the invoice stands when the customer pays or this time is up.
+        /// Seconds the customer stays at the counter (30-600 for an invoice to scan, 0-600 for
+        /// one pushed to a phone; default 120): the outcome says how the invoice stands when the
+        /// customer pays or this time is up.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait: Option<u32>,
         /// A text for the customer.

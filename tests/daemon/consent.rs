@@ -631,8 +631,9 @@ async fn authorize_gives_up_cleanly_when_no_answer_comes() {
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
 }
 
-#[tokio::test]
-async fn a_lane_that_takes_invoices_starts_with_its_merchants_consent_refreshed_once() {
+/// A setup whose lane takes invoices for the merchant (a `OneTime` client), with the merchant's
+/// consent handed to the box as an integrator's web service would.
+pub(super) async fn with_invoices() -> Setup {
     let setup = setup(ONE_TIME, "one-time").await;
     let gateway = setup.dir.path().join("gateway-secret");
     write_private(&gateway, mposd::sim::fixtures::INVOICE_GATEWAY_CLIENT_SECRET);
@@ -657,6 +658,12 @@ async fn a_lane_that_takes_invoices_starts_with_its_merchants_consent_refreshed_
     assert!(config.contains("invoice = {"), "{config}");
     let token = consent_by_web_service(&setup, ONE_TIME).await;
     assert!(import(&setup, &token).await.0);
+    setup
+}
+
+#[tokio::test]
+async fn a_lane_that_takes_invoices_starts_with_its_merchants_consent_refreshed_once() {
+    let setup = with_invoices().await;
     let (daemon, log) = setup.start_daemon_logged().await;
     log.wait_for(Duration::from_secs(60), |l| l.contains("consent refreshed"))
         .await

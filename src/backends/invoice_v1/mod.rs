@@ -17,6 +17,12 @@ pub mod model;
 pub mod translate;
 
 pub use client::InvoiceClient;
+
+/// The longest invoice link to expect on the customer display, for sizing its QR code: the
+/// shape of MobilePay's InvoiceLink `Href` (a landing page with a GUID token), whose host and
+/// path are MobilePay's and may be longer than the example in its specification.
+pub const LONGEST_LINK: &str = "https://sandprod-open.mobilepay.dk/usersettings-landing-website/\
+     ?token=00000000-0000-4000-8000-000000000000&countryCode=DK&product=Invoice&redirect=00000";
 pub use config::{GatewayApp, InvoiceConfig};
 pub use engine::InvoiceBackend;
 pub use error::InvoiceError;

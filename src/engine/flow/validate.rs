@@ -125,10 +125,19 @@ pub fn validate(command: &Command) -> Result<(), (RejectCode, String)> {
                     number: number.clone(),
                 })?;
             }
-            if *counter_wait_s > MAX_COUNTER_WAIT_S {
+            // A code on the display is scanned while the customer is there: answered sooner,
+            // the display would move on before anybody could scan it.
+            let least = match delivery {
+                InvoiceDelivery::Link => MIN_LINK_WAIT_S,
+                InvoiceDelivery::Phone { .. } => 0,
+            };
+            if !(least..=MAX_COUNTER_WAIT_S).contains(counter_wait_s) {
                 return Err((
                     RejectCode::InvalidRequest,
-                    format!("the time at the counter must be 0-{MAX_COUNTER_WAIT_S} seconds"),
+                    format!(
+                        "the time at the counter must be {least}-{MAX_COUNTER_WAIT_S} seconds for this invoice \
+                         (at least {MIN_LINK_WAIT_S} for one the customer scans)"
+                    ),
                 ));
             }
             check_order_lines(order_lines, *amount)?;
@@ -188,6 +197,9 @@ fn check_sale(amount: Minor, order_id: &str, label: &Option<String>) -> Result<(
     }
     Ok(())
 }
+
+/// Shortest time at the counter for an invoice the customer scans on the display.
+const MIN_LINK_WAIT_S: u32 = 30;
 
 /// Longest plan name and agreement description the customer is shown (MobilePay
 /// Subscriptions' limits).

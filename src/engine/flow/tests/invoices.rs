@@ -349,7 +349,7 @@ fn an_invoice_created_after_the_cashier_heard_unknown_is_cancelled() {
 
 #[test]
 fn a_restart_resumes_the_read_at_the_stored_pace() {
-    let mut h = harness(InvoiceDelivery::Link, 0);
+    let mut h = harness(phone(), 0);
     h.start();
     h.ok(created());
     h.input(Input::Timer);
@@ -364,4 +364,16 @@ fn a_restart_resumes_the_read_at_the_stored_pace() {
     restarted.policy.invoices = Some(RULES);
     restarted.now = h.now + 60_000;
     assert_eq!(sleeps(&restarted.start()), BACKGROUND_POLL_MS - 60_000);
+}
+
+#[test]
+fn an_invoice_to_scan_stays_on_the_display_long_enough_to_scan() {
+    let refused = crate::engine::flow::validate(&invoice_command(InvoiceDelivery::Link, 10));
+    assert!(
+        matches!(refused, Err((RejectCode::InvalidRequest, _))),
+        "{refused:?}"
+    );
+    assert!(crate::engine::flow::validate(&invoice_command(InvoiceDelivery::Link, 30)).is_ok());
+    assert!(crate::engine::flow::validate(&invoice_command(phone(), 0)).is_ok());
+    assert!(crate::engine::flow::validate(&invoice_command(phone(), 601)).is_err());
 }

@@ -318,11 +318,13 @@ async fn torture(lane: Lane, kills: usize) -> String {
     let phones = if lane.products { 2 * kills + 10 } else { 0 };
     let (sim, pos, beacon) = sales_point(lane, dir.path(), phones + 1).await;
     let base = sim.base_url();
-    let mut pushed = 0usize;
-    // The customer who scans the links the display shows: the extra test user after the phones.
-    let scanner = sim_invoice::phone(phones);
-    // Invoices do not hold the lane: a products lane runs a second command beside the first.
-    let in_flight = if lane.products { 2 } else { 1 };
+    let mut products = Products {
+        base: base.clone(),
+        phones,
+        pushed: 0,
+    };
+    // Invoices do not hold the lane: a products lane runs them beside a sale.
+    let in_flight = if lane.products { 3 } else { 1 };
 
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
     let mut next_id = 0usize;
@@ -397,11 +399,14 @@ async fn torture(lane: Lane, kills: usize) -> String {
             if waiting.len() < in_flight && !last {
                 next_id += 1;
                 let id = format!("t{next_id}");
-                let (command, keep) = match lane.products && rand::thread_rng().gen_bool(0.6) {
-                    true => (invoice(&base, &id, &mut pushed).await, false),
+                // One sale at a time: the lane takes one payment.
+                let selling = waiting
+                    .iter()
+                    .any(|w| matches!(known[w].command, Command::Pay { .. }));
+                let (command, keep) = match lane.products && (selling || rand::thread_rng().gen_bool(0.5)) {
+                    true => (products.next(&id).await, false),
                     false => sale(&id),
                 };
-                assert!(pushed <= phones * INVOICES_PER_PHONE, "more phones needed");
                 child.send(json!({"id": id, "command": command}));
                 touched.insert(id.clone());
                 known.insert(
@@ -417,7 +422,7 @@ async fn torture(lane: Lane, kills: usize) -> String {
             }
             let Some(reply) = child.next(deadline) else { break };
             if let Some(link) = reply["link"].as_str() {
-                scan(&base, link, &scanner).await;
+                products.scan(link).await;
                 continue;
             }
             if let (Some(id), Some(outcome)) = (reply["id"].as_str(), reply.get("outcome")) {
@@ -558,68 +563,95 @@ fn sale(id: &str) -> (Command, bool) {
     (command, keep)
 }
 
-/// An invoice under order id `id` (its payment reference), by link or pushed to a phone, the
-/// customer at the counter for 1–3 s. A phone's scripted customer is set before the push: pay
-/// at once, schedule for the due date, reject or ignore, after up to 4 s. Sometimes the
-/// simulator is told to drop the answer of the next create after making the invoice.
-/// `pushed` counts the invoices sent to phones, ten to each phone in turn.
-async fn invoice(base: &str, id: &str, pushed: &mut usize) -> Command {
-    let (link, amount, wait, action, delay, lost) = {
-        let mut rng = rand::thread_rng();
-        (
-            rng.gen_bool(0.5),
-            rng.gen_range(100..10_000),
-            rng.gen_range(1..=3),
-            ["payNow", "schedule", "reject", "ignore"][rng.gen_range(0..4)],
-            rng.gen_range(0..4_000),
-            rng.gen_bool(0.15),
-        )
-    };
-    let delivery = if link {
-        InvoiceDelivery::Link
-    } else {
-        let number = sim_invoice::phone(*pushed / INVOICES_PER_PHONE);
-        *pushed += 1;
-        sim_invoice::customer(base, &number, action, delay, false).await;
-        InvoiceDelivery::Phone { number }
-    };
-    if lost {
-        let endpoint = if link {
-            "invoiceCreateLink"
-        } else {
-            "invoiceCreate"
-        };
-        fault(base, endpoint, "commitThenDrop").await;
-    }
-    Command::Invoice {
-        amount: Minor(amount),
-        currency: Currency::DKK,
-        order_id: id.into(),
-        delivery,
-        due_date: None,
-        counter_wait_s: wait,
-        order_lines: Vec::new(),
-        label: None,
-    }
+/// What the parent keeps for the products lane's commands.
+struct Products {
+    base: String,
+    /// Test users for pushed invoices, [`sim_invoice::phone`] `0..phones`; the next is the
+    /// customer who scans links.
+    phones: usize,
+    /// Invoices pushed to phones so far, ten to each phone in turn.
+    pushed: usize,
 }
 
-/// Most links shown are scanned by the customer at `scanner`, who then pays at once,
-/// schedules or rejects, after up to 4 s.
-async fn scan(base: &str, link: &str, scanner: &str) {
-    let (scans, action, delay) = {
-        let mut rng = rand::thread_rng();
-        (
-            rng.gen_bool(0.7),
-            ["payNow", "schedule", "reject"][rng.gen_range(0..3)],
-            rng.gen_range(0..4_000),
-        )
-    };
-    if !scans {
-        return;
+impl Products {
+    /// The next product command under order id `id`: an invoice.
+    async fn next(&mut self, id: &str) -> Command {
+        self.invoice(id).await
     }
-    sim_invoice::customer(base, scanner, action, delay, true).await;
-    let page = reqwest::get(link).await.expect("the landing page answers");
-    assert!(page.status().is_success(), "{link}: {}", page.status());
+
+    /// An invoice under order id `id` (its payment reference), by link (the customer at the
+    /// counter for the 30 s a code to scan needs at least) or pushed to a phone (1–3 s). A
+    /// phone's scripted customer is set before the push: pay at once, schedule for the due
+    /// date, reject or ignore, after up to 4 s. Sometimes the simulator is told to drop the
+    /// answer of the next create after making the invoice.
+    async fn invoice(&mut self, id: &str) -> Command {
+        let (link, amount, wait, action, delay, lost) = {
+            let mut rng = rand::thread_rng();
+            let link = rng.gen_bool(0.5);
+            (
+                link,
+                rng.gen_range(100..10_000),
+                if link {
+                    rng.gen_range(30..=35)
+                } else {
+                    rng.gen_range(1..=3)
+                },
+                ["payNow", "schedule", "reject", "ignore"][rng.gen_range(0..4)],
+                rng.gen_range(0..4_000),
+                rng.gen_bool(0.15),
+            )
+        };
+        let delivery = if link {
+            InvoiceDelivery::Link
+        } else {
+            let number = sim_invoice::phone(self.pushed / INVOICES_PER_PHONE);
+            self.pushed += 1;
+            assert!(
+                self.pushed <= self.phones * INVOICES_PER_PHONE,
+                "more phones needed"
+            );
+            sim_invoice::customer(&self.base, &number, action, delay, false).await;
+            InvoiceDelivery::Phone { number }
+        };
+        if lost {
+            let endpoint = if link {
+                "invoiceCreateLink"
+            } else {
+                "invoiceCreate"
+            };
+            fault(&self.base, endpoint, "commitThenDrop").await;
+        }
+        Command::Invoice {
+            amount: Minor(amount),
+            currency: Currency::DKK,
+            order_id: id.into(),
+            delivery,
+            due_date: None,
+            counter_wait_s: wait,
+            order_lines: Vec::new(),
+            label: None,
+        }
+    }
+
+    /// Most links shown are scanned by the customer after the phones, who then pays at once,
+    /// schedules or rejects, after up to 4 s.
+    async fn scan(&self, link: &str) {
+        let (scans, action, delay) = {
+            let mut rng = rand::thread_rng();
+            (
+                rng.gen_bool(0.85),
+                ["payNow", "schedule", "reject"][rng.gen_range(0..3)],
+                rng.gen_range(0..4_000),
+            )
+        };
+        if !scans {
+            return;
+        }
+        let scanner = sim_invoice::phone(self.phones);
+        sim_invoice::customer(&self.base, &scanner, action, delay, true).await;
+        let page = reqwest::get(link).await.expect("the landing page answers");
+        assert!(page.status().is_success(), "{link}: {}", page.status());
+    }
 }
 
 /// The next call of the simulator's `endpoint` meets the fault `mode`.

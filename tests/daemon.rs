@@ -30,6 +30,8 @@ mod offline_start;
 mod point_of_sale;
 #[path = "daemon/run.rs"]
 mod run;
+#[path = "daemon/signups.rs"]
+mod signups;
 #[allow(dead_code)] // shared with the engine tests; these tests use part of it
 #[path = "shared/sim_ep.rs"]
 mod sim_ep;

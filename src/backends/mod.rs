@@ -10,4 +10,5 @@ pub mod epayment;
 pub mod http;
 pub mod invoice_v1;
 pub mod pos_v10;
+pub mod products;
 pub mod subscriptions_v1;

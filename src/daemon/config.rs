@@ -9,7 +9,7 @@
 //! lane reuse the settings types of the parts they configure (PoS onboarding, cash-register
 //! link, display), so a setting is defined exactly once.
 
-use super::consent_config::ConsentSettings;
+use super::consent_config::{ConsentSettings, Product};
 use super::epayment_config::SalesUnitSettings;
 use super::problem::read_pem;
 pub use super::problem::Problem;
@@ -17,6 +17,7 @@ use crate::backends::invoice_v1::config::merchant_currency;
 use crate::backends::pos_v10::config::{ClientConfig, Endpoints};
 use crate::backends::pos_v10::onboarding::PosSettings;
 use crate::backends::pos_v10::tokens::Credentials;
+use crate::backends::subscriptions_v1::AgreementLinks;
 use crate::display::settings::DisplaySettings;
 use crate::ecr::config::EcrSettings;
 use crate::money::Currency;
@@ -152,6 +153,9 @@ pub struct LaneSettings {
     /// MobilePay Invoice at this lane, through the merchant's `[[consent]]`.
     #[serde(default)]
     pub invoice: Option<LaneInvoiceSettings>,
+    /// The merchant's agreements the lane signs customers up to.
+    #[serde(default)]
+    pub signup: Option<LaneSignupSettings>,
 }
 
 /// `invoice = { merchant = "DK12345678", issuer = "…" }` in a `[[lane]]`.
@@ -164,6 +168,41 @@ pub struct LaneInvoiceSettings {
     /// left out, the merchant's only enabled issuer.
     #[serde(default)]
     pub issuer: Option<String>,
+}
+
+/// `signup = { merchant = "DK12345678", user_redirect = "https://…", success_callback =
+/// "https://…", cancel_callback = "https://…" }` in a `[[lane]]`: the lane signs customers up to
+/// the merchant's agreements (MobilePay Subscriptions). The box has no public address, so the
+/// addresses MobilePay wants for an agreement are the merchant's or the integrator's web pages.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaneSignupSettings {
+    /// The merchant's VAT number, as in its `[[consent]]` section.
+    pub merchant: String,
+    /// The subscription provider (a GUID from the MobilePay portal); left out, the merchant's
+    /// only enabled one.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Where the customer's browser goes after accepting or rejecting (https).
+    pub user_redirect: String,
+    /// Where MobilePay reports an accepted agreement (https; the box does not read it).
+    pub success_callback: String,
+    /// Where MobilePay reports a rejected, expired or cancelled agreement (https).
+    pub cancel_callback: String,
+    /// Where MobilePay reports a refund's result (https); left out, `success_callback`.
+    #[serde(default)]
+    pub refund_callback: Option<String>,
+}
+
+impl LaneSignupSettings {
+    pub fn links(&self) -> AgreementLinks {
+        AgreementLinks {
+            user_redirect: self.user_redirect.clone(),
+            success_callback: self.success_callback.clone(),
+            cancel_callback: self.cancel_callback.clone(),
+            refund_callback: self.refund_callback.clone(),
+        }
+    }
 }
 
 fn default_currency() -> Currency {
@@ -371,6 +410,7 @@ impl Config {
         let mut ports = HashSet::new();
         let mut stickers = HashSet::new();
         let mut invoice_consents = HashSet::new();
+        let mut signup_consents = HashSet::new();
         for (i, lane) in self.lanes.iter().enumerate() {
             let key = |k: &str| format!("lane[{i}].{k}");
             if lane.name.is_empty()
@@ -475,6 +515,11 @@ impl Config {
                     add(problem.key, problem.message);
                 }
             }
+            if let Some(signup) = &lane.signup {
+                for problem in self.signup_problems(i, lane, signup, &mut signup_consents) {
+                    add(problem.key, problem.message);
+                }
+            }
         }
         out
     }
@@ -529,7 +574,67 @@ impl Config {
             ));
         }
         if told.insert(at) {
-            out.extend(consent.invoice_problems(at, &lane.name));
+            out.extend(consent.product_problems(at, &lane.name, Product::Invoice));
+        }
+        out
+    }
+
+    /// What keeps lane `index` from signing customers up with `signup`. A consent's own
+    /// problems are told once, for the first lane that uses it (`told`).
+    fn signup_problems(
+        &self,
+        index: usize,
+        lane: &LaneSettings,
+        signup: &LaneSignupSettings,
+        told: &mut HashSet<usize>,
+    ) -> Vec<Problem> {
+        let key = |k: &str| format!("lane[{index}].signup.{k}");
+        let problem = |key: String, message: String| Problem {
+            line: None,
+            key,
+            message,
+        };
+        let mut out = Vec::new();
+        if let Some(provider) = &signup.provider {
+            if uuid::Uuid::try_parse(provider).is_err() {
+                out.push(problem(
+                    key("provider"),
+                    format!(
+                        "{provider:?} is not a subscription provider id (a GUID from the MobilePay portal)"
+                    ),
+                ));
+            }
+        }
+        if let Err(e) = signup.links().validate() {
+            out.push(problem(key("links"), e.to_string()));
+        }
+        let Some((at, consent)) = self
+            .consents
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.vat == signup.merchant)
+        else {
+            out.push(problem(
+                key("merchant"),
+                format!(
+                    "no [[consent]] section has vat = {:?}: sign-ups are made with the merchant's consent",
+                    signup.merchant
+                ),
+            ));
+            return out;
+        };
+        let currency = merchant_currency(&consent.vat);
+        if lane.currency != currency {
+            out.push(problem(
+                key("merchant"),
+                format!(
+                    "MobilePay agreements of {} are in {currency}, but the lane's currency is {}",
+                    consent.vat, lane.currency
+                ),
+            ));
+        }
+        if told.insert(at) {
+            out.extend(consent.product_problems(at, &lane.name, Product::Subscriptions));
         }
         out
     }

@@ -4,8 +4,10 @@
 //! A section only describes the OIDC client and the merchant; the consent itself (the refresh
 //! token) is put on the box with `mposd consent` and kept in the state directory.
 
+use super::config::LaneSignupSettings;
 use super::problem::Problem;
 use crate::backends::invoice_v1::{self, GatewayApp, InvoiceConfig};
+use crate::backends::subscriptions_v1::{self, SubscriptionsConfig};
 use crate::consent::refresh::Rotation;
 use crate::consent::ClientSettings;
 use crate::secrets::{self, SecretSource};
@@ -19,6 +21,31 @@ const PRODUCTS: [&str; 5] = [
     "merchantpayments",
     "webhooks",
 ];
+
+/// A product of the merchant's consent that a lane offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Product {
+    Invoice,
+    Subscriptions,
+}
+
+impl Product {
+    /// The consent's scope for it.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Product::Invoice => "invoice",
+            Product::Subscriptions => "subscriptions",
+        }
+    }
+
+    /// What a lane takes with it, in words.
+    pub fn uses(self) -> &'static str {
+        match self {
+            Product::Invoice => "invoices",
+            Product::Subscriptions => "sign-ups",
+        }
+    }
+}
 
 /// Which MobilePay provider issues the consent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -107,19 +134,47 @@ impl ConsentSettings {
 
     /// The Invoice client's settings and the gateway's app pair, with its secret read.
     pub fn invoice_client(&self) -> anyhow::Result<(InvoiceConfig, GatewayApp)> {
-        let (Some(client_id), Some(secret)) = (&self.gateway_client_id, &self.gateway_client_secret) else {
-            anyhow::bail!("invoices need gateway_client_id and gateway_client_secret");
-        };
+        let (client_id, client_secret) = self.gateway_pair(Product::Invoice)?;
         let config = InvoiceConfig::new(&self.api().map_err(anyhow::Error::msg)?, &self.vat);
-        let app = GatewayApp {
-            client_id: client_id.clone(),
-            client_secret: secrets::load_secret(secret)?,
+        Ok((
+            config,
+            GatewayApp {
+                client_id,
+                client_secret,
+            },
+        ))
+    }
+
+    /// The Subscriptions client's settings for a lane's sign-ups and the gateway's app pair,
+    /// with its secret read.
+    pub fn subscriptions_client(
+        &self,
+        signup: &LaneSignupSettings,
+    ) -> anyhow::Result<(SubscriptionsConfig, subscriptions_v1::GatewayApp)> {
+        let (client_id, client_secret) = self.gateway_pair(Product::Subscriptions)?;
+        let mut config = SubscriptionsConfig::new(&self.api().map_err(anyhow::Error::msg)?, signup.links());
+        config.provider = signup.provider.clone();
+        let app = subscriptions_v1::GatewayApp {
+            client_id,
+            client_secret,
         };
         Ok((config, app))
     }
 
-    /// What the section `consent[index]` lacks for a lane that takes invoices (`lane`).
-    pub fn invoice_problems(&self, index: usize, lane: &str) -> Vec<Problem> {
+    /// The gateway's app pair, with its secret read.
+    fn gateway_pair(&self, product: Product) -> anyhow::Result<(String, crate::secrets::Secret)> {
+        let (Some(client_id), Some(secret)) = (&self.gateway_client_id, &self.gateway_client_secret) else {
+            anyhow::bail!(
+                "{} need gateway_client_id and gateway_client_secret",
+                product.uses()
+            );
+        };
+        Ok((client_id.clone(), secrets::load_secret(secret)?))
+    }
+
+    /// What the section `consent[index]` lacks for a lane (`lane`) that offers `product`.
+    pub fn product_problems(&self, index: usize, lane: &str, product: Product) -> Vec<Problem> {
+        let (scope, uses) = (product.scope(), product.uses());
         let key = |k: &str| format!("consent[{index}]{k}");
         let mut out = Vec::new();
         let mut add = |key: String, message: String| {
@@ -129,11 +184,11 @@ impl ConsentSettings {
                 message,
             })
         };
-        if !self.scopes.iter().any(|s| s == "invoice") {
+        if !self.scopes.iter().any(|s| s == scope) {
             add(
                 key(".scopes"),
                 format!(
-                    "lane {lane:?} takes invoices for {}: the consent needs the scope \"invoice\"",
+                    "lane {lane:?} takes {uses} for {}: the consent needs the scope \"{scope}\"",
                     self.vat
                 ),
             );
@@ -142,14 +197,14 @@ impl ConsentSettings {
             add(
                 key(""),
                 format!(
-                    "lane {lane:?} takes invoices for {}: set gateway_client_id and gateway_client_secret (the API gateway's app pair)",
+                    "lane {lane:?} takes {uses} for {}: set gateway_client_id and gateway_client_secret (the API gateway's app pair)",
                     self.vat
                 ),
             );
         }
         if self.api.is_none() {
             if let Err(e) = self.api() {
-                add(key(".environment"), format!("{e} (lane {lane:?} takes invoices)"));
+                add(key(".environment"), format!("{e} (lane {lane:?} takes {uses})"));
             }
         }
         out

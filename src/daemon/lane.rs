@@ -36,7 +36,7 @@ async fn start_engine(
     pos: &KnownPos,
 ) -> anyhow::Result<EngineHandle> {
     let config = EngineConfig::new(pos.pos_id.clone(), Some(v10_prompt(&pos.beacon_id)));
-    let backend = Arc::new(PosV10Backend::new(ctx.client.clone()).with_invoicing(ctx.invoicing.clone()));
+    let backend = Arc::new(PosV10Backend::new(ctx.client.clone()).with_products(ctx.products.clone()));
     start_engine_with(&ctx.lane, settings, backend, config).await
 }
 

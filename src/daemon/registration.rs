@@ -5,9 +5,9 @@
 
 use super::config::LaneSettings;
 use super::troubles::Troubles;
-use crate::backends::invoice_v1::InvoiceBackend;
 use crate::backends::pos_v10::onboarding::{self, OnboardedPos, PendingCreations, PosSettings, SyncOutcome};
 use crate::backends::pos_v10::{Correlation, MobilePayClient};
+use crate::backends::products::CounterProducts;
 use crate::backoff::Backoff;
 use crate::engine;
 use crate::store::Db;
@@ -56,8 +56,8 @@ pub struct PosV10Context {
     pub pending: PendingCreations,
     /// The point of sale the lane registers.
     pub pos: PosSettings,
-    /// The lane's MobilePay Invoice, when it takes invoices.
-    pub invoicing: Option<InvoiceBackend>,
+    /// The lane's invoices and sign-ups, when it offers them.
+    pub products: CounterProducts,
 }
 
 /// Onboards the lane's point of sale, retrying while MobilePay cannot be reached. `ours_open`

@@ -14,7 +14,7 @@
 //! the lane's engine still finishes and reconciles its payments meanwhile. It is retried until
 //! it opens, and named in the status line for as long as it is broken.
 
-use super::config::{Config, LaneSettings};
+use super::config::{Config, LaneSettings, LaneSignupSettings};
 use super::lane::{self, RunningLane};
 use super::registration::{LaneContext, PosV10Context};
 use super::state_dir;
@@ -26,6 +26,8 @@ use crate::backends::invoice_v1::{InvoiceBackend, InvoiceClient};
 use crate::backends::pos_v10::formats::qr_payload;
 use crate::backends::pos_v10::onboarding::PendingCreations;
 use crate::backends::pos_v10::MobilePayClient;
+use crate::backends::products::CounterProducts;
+use crate::backends::subscriptions_v1::{SubscriptionsBackend, SubscriptionsClient};
 use crate::consent::driver::Consent;
 use crate::consent::keeper;
 use crate::consent::store::ConsentFile;
@@ -203,6 +205,9 @@ struct LaneBackends {
     epayment: HashMap<(String, Currency), Arc<EpaymentBackend>>,
     /// MobilePay Invoice per merchant (VAT), over the consent its keeper refreshes.
     invoice: HashMap<String, InvoiceClient>,
+    /// MobilePay Subscriptions per lane (its own links and provider), over its merchant's
+    /// consent.
+    signup: HashMap<String, SubscriptionsBackend>,
 }
 
 /// How one lane takes payments.
@@ -222,8 +227,16 @@ impl LaneBackends {
             pending: None,
             epayment: HashMap::new(),
             invoice: HashMap::new(),
+            signup: HashMap::new(),
         };
         for lane in &config.lanes {
+            if let Some(signup) = &lane.signup {
+                let client = subscriptions_client(config, consents, signup)
+                    .with_context(|| format!("lane {}: MobilePay Subscriptions", lane.name))?;
+                backends
+                    .signup
+                    .insert(lane.name.clone(), SubscriptionsBackend::new(client));
+            }
             if let Some(invoice) = &lane.invoice {
                 if !backends.invoice.contains_key(&invoice.merchant) {
                     let client = invoice_client(config, consents, &invoice.merchant)
@@ -271,25 +284,29 @@ impl LaneBackends {
             )),
             None => None,
         };
+        let products = CounterProducts {
+            invoicing,
+            agreements: self.signup.get(&settings.name).cloned(),
+        };
         match (&settings.pos, &settings.msn) {
             (Some(pos), _) => Ok(LaneBackend::PosV10(Box::new(PosV10Context {
                 lane: ctx.clone(),
                 client: self.pos_v10.get(&pos.vat).ok_or_else(missing)?.clone(),
                 pending: self.pending.clone().ok_or_else(missing)?,
                 pos: pos.clone(),
-                invoicing,
+                products,
             }))),
             (None, Some(msn)) => {
                 let shared = self
                     .epayment
                     .get(&(msn.clone(), settings.currency))
                     .ok_or_else(missing)?;
-                Ok(LaneBackend::Epayment(match invoicing {
+                let offers = products.invoicing.is_some() || products.agreements.is_some();
+                Ok(LaneBackend::Epayment(if offers {
                     // The lane's own backend over the sales unit's client and check-ins.
-                    Some(invoicing) => {
-                        Arc::new(EpaymentBackend::clone(shared).with_invoicing(Some(invoicing)))
-                    }
-                    None => shared.clone(),
+                    Arc::new(EpaymentBackend::clone(shared).with_products(products))
+                } else {
+                    shared.clone()
                 }))
             }
             (None, None) => Err(missing()),
@@ -314,6 +331,27 @@ fn invoice_client(
     let (client_config, app) = settings.invoice_client()?;
     InvoiceClient::new(client_config, app, consent.clone())
         .with_context(|| format!("MobilePay Invoice client for merchant {vat}"))
+}
+
+/// A lane's Subscriptions client, over its merchant's consent that `start_consents` keeps
+/// alive.
+fn subscriptions_client(
+    config: &Config,
+    consents: &HashMap<String, Arc<Consent>>,
+    signup: &LaneSignupSettings,
+) -> anyhow::Result<SubscriptionsClient> {
+    let vat = &signup.merchant;
+    let settings = config
+        .consents
+        .iter()
+        .find(|c| &c.vat == vat)
+        .with_context(|| format!("no [[consent]] section has vat = {vat:?}"))?;
+    let consent = consents
+        .get(vat)
+        .with_context(|| format!("no consent of merchant {vat}"))?;
+    let (client_config, app) = settings.subscriptions_client(signup)?;
+    SubscriptionsClient::new(client_config, app, consent.clone())
+        .with_context(|| format!("MobilePay Subscriptions client for merchant {vat}"))
 }
 
 /// Keeps every merchant's consent alive (refreshed now, then twice a day); each one's state

@@ -336,3 +336,66 @@ tcp = { listen = "127.0.0.1:7411" }
     let (ok, text) = check(&path);
     assert!(ok, "{text}");
 }
+
+#[test]
+fn a_lane_that_signs_customers_up_needs_https_pages_and_a_consent_with_the_subscriptions_scope() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let private = dir.path().join("secret");
+    write_private(&private, "s");
+    let path = dir.path().join("signup.toml");
+    let config = |pages: &str, scopes: &str| {
+        format!(
+            r#"[[epayment]]
+msn = "123456"
+environment = "test"
+client_id = {{ credential = "a" }}
+client_secret = {{ credential = "b" }}
+subscription_key = {{ credential = "c" }}
+
+[[lane]]
+name = "till-1"
+msn = "123456"
+signup = {{ merchant = "DK12345678", {pages} }}
+[lane.ecr]
+tcp = {{ listen = "127.0.0.1:7410" }}
+
+[[consent]]
+vat = "DK12345678"
+environment = "sandbox"
+client_id = "c"
+client_secret = {{ file = "{secret}" }}
+rotation = "reuse"
+scopes = [{scopes}]
+gateway_client_id = "app"
+gateway_client_secret = {{ file = "{secret}" }}
+"#,
+            secret = private.display()
+        )
+    };
+    let pages = r#"user_redirect = "https://bageriet.example/velkommen", success_callback = "https://integrator.example/ok", cancel_callback = "https://integrator.example/cancel""#;
+    std::fs::write(
+        &path,
+        config(
+            &pages.replace("https://bageriet", "http://bageriet"),
+            "\"invoice\"",
+        ),
+    )
+    .expect("write");
+    let (ok, text) = check(&path);
+    assert!(!ok, "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("line 11:")
+            && l.contains("lane[0].signup.links")
+            && l.contains("user_redirect")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("consent[0].scopes")
+            && l.contains("takes sign-ups for DK12345678")
+            && l.contains("\"subscriptions\"")),
+        "{text}"
+    );
+    std::fs::write(&path, config(pages, "\"subscriptions\"")).expect("write");
+    let (ok, text) = check(&path);
+    assert!(ok, "{text}");
+}

@@ -661,6 +661,21 @@ pub(super) async fn with_invoices() -> Setup {
     setup
 }
 
+/// A setup whose lane takes invoices and signs customers up for the merchant, with the
+/// merchant's consent on the box.
+pub(super) async fn with_invoices_and_signups() -> Setup {
+    let setup = with_invoices().await;
+    let config = std::fs::read_to_string(&setup.config).expect("config").replacen(
+        "invoice = {",
+        "signup = { merchant = \"DK12345678\", user_redirect = \"https://bageriet.example/velkommen\", \
+         success_callback = \"https://integrator.example/mobilepay/ok\", \
+         cancel_callback = \"https://integrator.example/mobilepay/cancel\" }\ninvoice = {",
+        1,
+    );
+    std::fs::write(&setup.config, config).expect("config");
+    setup
+}
+
 #[tokio::test]
 async fn a_lane_that_takes_invoices_starts_with_its_merchants_consent_refreshed_once() {
     let setup = with_invoices().await;

@@ -9,7 +9,7 @@ use super::support::{final_outcome, stops_with_exit_0, Setup, MPOSD};
 use mposd::sim::fixtures::INVOICE_USER_PHONE;
 use serde_json::{json, Value};
 
-async fn post(setup: &Setup, path: &str, body: Value) {
+pub(super) async fn post(setup: &Setup, path: &str, body: Value) {
     let response = reqwest::Client::new()
         .post(format!("{}{path}", setup.sim.base_url()))
         .json(&body)
@@ -29,10 +29,10 @@ async fn invoices(setup: &Setup) -> Value {
         .expect("json")
 }
 
-/// Runs `mposd ecr --json <args>` and, when the terminal says an invoice is issued with a link,
-/// opens that link as the customer's phone does after scanning the code on the display;
-/// returns the exit success and every message.
-async fn ecr_scanning(setup: &Setup, args: &[&str]) -> (bool, Vec<Value>) {
+/// Runs `mposd ecr --json <args>` and, when the terminal says an invoice or an agreement waits
+/// with a link, opens that link as the customer's phone does after scanning the code on the
+/// display; returns the exit success and every message.
+pub(super) async fn ecr_scanning(setup: &Setup, args: &[&str]) -> (bool, Vec<Value>) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(MPOSD)
         .args(["ecr", "--tcp", &setup.ecr_addrs[0], "--json", "--timeout", "60"])
@@ -46,8 +46,8 @@ async fn ecr_scanning(setup: &Setup, args: &[&str]) -> (bool, Vec<Value>) {
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        if message["event"] == "invoice_issued" {
-            let link = message["link"].as_str().expect("a link to scan");
+        let shown = message["event"] == "invoice_issued" || message["event"] == "agreement_pending";
+        if let (true, Some(link)) = (shown, message["link"].as_str()) {
             let page = reqwest::get(link).await.expect("the landing page");
             assert!(page.status().is_success(), "{link}: {}", page.status());
         }

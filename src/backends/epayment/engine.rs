@@ -15,11 +15,12 @@ use super::model::{
 use super::receipt::receipt;
 use super::translate::{error as translate, payment_state};
 use crate::backends::invoice_v1::InvoiceBackend;
+use crate::backends::products::CounterProducts;
+use crate::backends::subscriptions_v1::SubscriptionsBackend;
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CorrelationId, CustomerPrompt, NewCheckIn, NewPayment, NewRefund,
-    NoAgreements, PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel,
-    Refusal,
+    PartialCapture, Payer, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, RefundModel, Refusal,
 };
 use crate::money::{Currency, Minor};
 use std::collections::BTreeMap;
@@ -83,8 +84,8 @@ pub struct EpaymentBackend {
     currency: Currency,
     /// The check-ins at the printed stickers of the sales unit's lanes.
     check_ins: Arc<CheckIns>,
-    /// The lane's MobilePay Invoice, when it takes invoices.
-    invoicing: Option<InvoiceBackend>,
+    /// The lane's invoices and sign-ups, when it offers them.
+    products: CounterProducts,
 }
 
 impl EpaymentBackend {
@@ -94,14 +95,14 @@ impl EpaymentBackend {
             qr,
             currency,
             check_ins: Arc::default(),
-            invoicing: None,
+            products: CounterProducts::default(),
         }
     }
 
-    /// The same backend (the same client and sticker check-ins), issuing invoices through
-    /// `invoicing` as well.
-    pub fn with_invoicing(self, invoicing: Option<InvoiceBackend>) -> EpaymentBackend {
-        EpaymentBackend { invoicing, ..self }
+    /// The same backend (the same client and sticker check-ins), offering the lane's invoices
+    /// and sign-ups as well.
+    pub fn with_products(self, products: CounterProducts) -> EpaymentBackend {
+        EpaymentBackend { products, ..self }
     }
 
     pub fn client(&self) -> &EpaymentClient {
@@ -185,14 +186,14 @@ fn lacking(what: &str) -> BackendError {
 
 impl Backend for EpaymentBackend {
     type Invoicing = InvoiceBackend;
-    type Agreements = NoAgreements;
+    type Agreements = SubscriptionsBackend;
 
     fn invoicing(&self) -> Option<&InvoiceBackend> {
-        self.invoicing.as_ref()
+        self.products.invoicing.as_ref()
     }
 
-    fn agreements(&self) -> Option<&NoAgreements> {
-        None
+    fn agreements(&self) -> Option<&SubscriptionsBackend> {
+        self.products.agreements.as_ref()
     }
 
     fn capabilities(&self) -> &Capabilities {

@@ -10,10 +10,12 @@ use super::model::{
 };
 use super::translate::{error as translate, payment_state, refund_state};
 use crate::backends::invoice_v1::InvoiceBackend;
+use crate::backends::products::CounterProducts;
+use crate::backends::subscriptions_v1::SubscriptionsBackend;
 use crate::correlation::Correlation;
 use crate::engine::backend::{
     Backend, BackendError, Capabilities, CardRestrictions, CorrelationId, CustomerPrompt, NewCheckIn,
-    NewPayment, NewRefund, NoAgreements, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, Refusal,
+    NewPayment, NewRefund, PaymentInfo, PaymentQuery, PaymentTerms, RefundInfo, Refusal,
 };
 use crate::money::{MajorAmount, Minor};
 
@@ -32,21 +34,21 @@ const CAPABILITIES: Capabilities = Capabilities {
 #[derive(Clone, Debug)]
 pub struct PosV10Backend {
     client: MobilePayClient,
-    /// The lane's MobilePay Invoice, when it takes invoices.
-    invoicing: Option<InvoiceBackend>,
+    /// The lane's invoices and sign-ups, when it offers them.
+    products: CounterProducts,
 }
 
 impl PosV10Backend {
     pub fn new(client: MobilePayClient) -> PosV10Backend {
         PosV10Backend {
             client,
-            invoicing: None,
+            products: CounterProducts::default(),
         }
     }
 
-    /// The same backend, issuing invoices through `invoicing` as well.
-    pub fn with_invoicing(self, invoicing: Option<InvoiceBackend>) -> PosV10Backend {
-        PosV10Backend { invoicing, ..self }
+    /// The same backend, offering the lane's invoices and sign-ups as well.
+    pub fn with_products(self, products: CounterProducts) -> PosV10Backend {
+        PosV10Backend { products, ..self }
     }
 
     pub fn client(&self) -> &MobilePayClient {
@@ -93,14 +95,14 @@ fn minor(amount: &Option<MajorAmount>) -> Option<Minor> {
 
 impl Backend for PosV10Backend {
     type Invoicing = InvoiceBackend;
-    type Agreements = NoAgreements;
+    type Agreements = SubscriptionsBackend;
 
     fn invoicing(&self) -> Option<&InvoiceBackend> {
-        self.invoicing.as_ref()
+        self.products.invoicing.as_ref()
     }
 
-    fn agreements(&self) -> Option<&NoAgreements> {
-        None
+    fn agreements(&self) -> Option<&SubscriptionsBackend> {
+        self.products.agreements.as_ref()
     }
 
     fn capabilities(&self) -> &Capabilities {

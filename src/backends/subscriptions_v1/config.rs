@@ -49,7 +49,7 @@ impl AgreementLinks {
         self.refund_callback.as_deref().unwrap_or(&self.success_callback)
     }
 
-    fn validate(&self) -> Result<(), HttpConfigError> {
+    pub fn validate(&self) -> Result<(), HttpConfigError> {
         check_https("the agreements' user_redirect", &self.user_redirect)?;
         check_https("the agreements' success_callback", &self.success_callback)?;
         check_https("the agreements' cancel_callback", &self.cancel_callback)?;

@@ -10,9 +10,11 @@
 //!   persisted decision carried out); kept reservations stay reserved.
 //!
 //! The products lane (`MPOSD_TORTURE_BACKEND=products`) is an ePayment lane that also issues
-//! MobilePay invoices, by link and pushed to a phone, beside its sales, two commands at a time.
-//! Invoice v1 has no idempotency key, so a lost create answer is where an invoice could be
-//! doubled. After every kill also:
+//! MobilePay invoices (by link and pushed to a phone), signs customers up to agreements (most
+//! with a first payment) and refunds first payments, beside its sales, up to four commands at a
+//! time. Neither Invoice v1 nor Subscriptions v1 has an idempotency key, so a lost answer is
+//! where an invoice, an agreement, a reservation, a capture or a refund could be doubled. After
+//! every kill also:
 //! - no command has two invoices pushed to a phone (the invoice's payment reference is the
 //!   command's order id, unique per command), and every phone's pushes are the invoices it
 //!   holds;
@@ -20,13 +22,24 @@
 //!   or scheduled, and it is the one the command was answered with: the customer pays only
 //!   what was shown or pushed;
 //! - every invoice answer names the command's invoice in a state that fits it (an invoice
-//!   answered outstanding or scheduled may since have been paid or have ended).
+//!   answered outstanding or scheduled may since have been paid or have ended);
+//! - no sign-up has two agreements (its plan names the command in the ground truth), no
+//!   engine reference (`external_id`) two agreements or two refunds, no agreement two
+//!   reservations or captures of its first payment, and no payment more refunded than
+//!   captured;
+//! - a sign-up answered signed up has its agreement accepted and its first payment captured in
+//!   full; one answered ended has its agreement ended and nothing captured; a refund answered
+//!   refunded is made for its amount; at the end no first payment is left reserved.
 //!
-//! The simulator's customers act by themselves: each phone's scripted customer pays at once,
-//! schedules, rejects or ignores, after a random delay, and a customer scans most links the
-//! display shows; the fixtures get enough extra test users that no phone reaches Invoice's
-//! limit of ten invoices per merchant and day. The simulator also drops the answer of some
-//! creates after committing them (`commitThenDrop`), so lost answers happen without a kill too.
+//! The simulator's customers act by themselves: each phone's scripted customer pays an
+//! invoice at once, schedules, rejects or ignores it; a customer scans most invoice links the
+//! display shows and pays, schedules or rejects; a customer who signs up scans most agreement
+//! codes and accepts, rejects, lets it expire or has the first payment declined. The fixtures
+//! get enough extra test users that no phone reaches Invoice's limit of ten invoices per
+//! merchant and day. The simulator drops the answer of some invoice and agreement creates,
+//! first-payment captures and refunds after carrying them out (`commitThenDrop`), so lost
+//! answers happen without a kill too. Before the last engine life the simulator's clock moves a
+//! minute on, so sign-ups nobody accepted expire rather than wait out their time.
 //!
 //! It runs against PoS V10, ePayment and the products lane, one after the other
 //! (`MPOSD_TORTURE_BACKEND=pos-v10`, `epayment` or `products` for one; `both` for the two sales
@@ -39,17 +52,19 @@
 #[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
 #[path = "shared/sim_ep.rs"]
 mod sim_ep;
-#[path = "shared/sim_invoice.rs"]
-mod sim_invoice;
 #[allow(dead_code)] // shared with the engine tests and benchmarks; this test uses part of it
 #[path = "shared/sim_pos.rs"]
 mod sim_pos;
+#[path = "shared/sim_products.rs"]
+mod sim_products;
 #[allow(dead_code)] // shared with the rot torture and the chaos; this test uses part of it
 #[path = "shared/truth.rs"]
 mod truth;
 
 use mposd::backends::pos_v10::engine::PosV10Backend;
-use mposd::engine::api::{Command, CommandId, CommandState, EventKind, InvoiceEndReason, Outcome};
+use mposd::engine::api::{
+    Command, CommandId, CommandState, EventKind, InvoiceEndReason, Outcome, PaymentSelector,
+};
 use mposd::engine::flow::Policy;
 use mposd::engine::invoicing::InvoiceDelivery;
 use mposd::engine::journal::Journal;
@@ -163,7 +178,7 @@ fn child(lane: Lane) {
                 config.policy = policy;
                 let backend = sim_ep::backend(&sim);
                 let backend = match lane.products {
-                    true => backend.with_invoicing(Some(sim_invoice::backend(&sim, &dir.join("consent")))),
+                    true => backend.with_products(sim_products::products(&sim, &dir.join("consent"))),
                     false => backend,
                 };
                 start(Arc::new(backend), journal, config, None).await
@@ -201,9 +216,8 @@ fn child(lane: Lane) {
                 while let Some(event) = submission.next_event().await {
                     match event.kind {
                         // The link the customer display shows, for the parent's customer to scan.
-                        EventKind::InvoiceIssued { link: Some(link), .. } => {
-                            say(json!({"id": id, "link": link}))
-                        }
+                        EventKind::InvoiceIssued { link: Some(link), .. }
+                        | EventKind::AgreementPending { link, .. } => say(json!({"id": id, "link": link})),
                         EventKind::Finished { outcome } => {
                             say(json!({"id": id, "outcome": outcome}));
                             break;
@@ -285,10 +299,10 @@ struct Known {
 async fn sales_point(lane: Lane, dir: &Path, phones: usize) -> (mposd::sim::Simulator, String, String) {
     if lane.products {
         let mut config = sim_pos::polling_every(50);
-        sim_invoice::add_users(&mut config, phones);
+        sim_products::add_users(&mut config, phones);
         let sim = mposd::sim::start(config).await.unwrap();
         sim_ep::customers(&sim.base_url(), "approve", 0).await;
-        sim_invoice::give_consent(&sim.base_url(), &dir.join("consent")).await;
+        sim_products::give_consent(&sim.base_url(), &dir.join("consent")).await;
         return (sim, "torture".into(), String::new());
     }
     match lane.api {
@@ -310,21 +324,26 @@ async fn sales_point(lane: Lane, dir: &Path, phones: usize) -> (mposd::sim::Simu
 /// Invoices pushed to one phone: Invoice refuses the eleventh of a merchant on one UTC day.
 const INVOICES_PER_PHONE: usize = 10;
 
+/// Phones of the customers who sign up, in turn, after those of invoices and the scanner.
+const SIGNUP_PHONES: usize = 50;
+
 async fn torture(lane: Lane, kills: usize) -> String {
     let api = lane.api;
     let dir = tempfile::tempdir().unwrap();
     // A life of the engine starts a few commands at most (it lives up to 0.7 s and runs two at
     // a time); phones for twenty times as many invoices as kills are more than enough.
     let phones = if lane.products { 2 * kills + 10 } else { 0 };
-    let (sim, pos, beacon) = sales_point(lane, dir.path(), phones + 1).await;
+    let (sim, pos, beacon) = sales_point(lane, dir.path(), phones + 1 + SIGNUP_PHONES).await;
     let base = sim.base_url();
     let mut products = Products {
         base: base.clone(),
         phones,
         pushed: 0,
+        signups: 0,
+        refundable: Vec::new(),
     };
     // Invoices do not hold the lane: a products lane runs them beside a sale.
-    let in_flight = if lane.products { 3 } else { 1 };
+    let in_flight = if lane.products { 4 } else { 1 };
 
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
     let mut next_id = 0usize;
@@ -370,6 +389,11 @@ async fn torture(lane: Lane, kills: usize) -> String {
                 };
                 assert!(same, "run {run}: {id} was answered {answer:?}, now {state:?}");
             }
+        }
+        if last && lane.products {
+            // Sign-ups nobody scanned would wait out their minute: let it pass on the
+            // simulator's clock, so they expire at MobilePay now and the engine sees them end.
+            advance_clock(&base, 61_000).await;
         }
         let deadline = if last {
             Instant::now() + Duration::from_secs(120)
@@ -421,8 +445,8 @@ async fn torture(lane: Lane, kills: usize) -> String {
                 waiting.push(id);
             }
             let Some(reply) = child.next(deadline) else { break };
-            if let Some(link) = reply["link"].as_str() {
-                products.scan(link).await;
+            if let (Some(id), Some(link)) = (reply["id"].as_str(), reply["link"].as_str()) {
+                products.scan(link, &known[id].command).await;
                 continue;
             }
             if let (Some(id), Some(outcome)) = (reply["id"].as_str(), reply.get("outcome")) {
@@ -437,6 +461,13 @@ async fn torture(lane: Lane, kills: usize) -> String {
                                 "{id} answered {before:?}, then {outcome:?}"
                             );
                         }
+                    }
+                    if let Outcome::SignedUp {
+                        first_payment: Some(amount),
+                        ..
+                    } = &outcome
+                    {
+                        products.refundable.push((id.to_string(), amount.0));
                     }
                     k.answer = Some(outcome);
                     k.answered_in_run = run;
@@ -454,6 +485,7 @@ async fn torture(lane: Lane, kills: usize) -> String {
         check_ground_truth(&base, api, &known, scope, last).await;
         if lane.products {
             check_invoices(&base, &known, scope).await;
+            check_agreements(&base, &known, scope, last).await;
         }
         if run % 100 == 99 {
             println!(
@@ -469,6 +501,8 @@ async fn torture(lane: Lane, kills: usize) -> String {
     for k in known.values() {
         let kind = match &k.answer {
             Some(Outcome::Rejected { code, .. }) => format!("rejected {code}"),
+            Some(Outcome::InvoiceEnded { reason, .. }) => format!("invoice_ended {reason:?}"),
+            Some(Outcome::AgreementEnded { reason, .. }) => format!("agreement_ended {reason:?}"),
             Some(outcome) => serde_json::to_value(outcome)
                 .ok()
                 .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
@@ -477,13 +511,16 @@ async fn torture(lane: Lane, kills: usize) -> String {
         };
         *tally.entry(kind).or_default() += 1;
     }
-    let invoices = match lane.products {
-        true => ", no invoice pushed twice, no lost invoice paid",
+    let products = match lane.products {
+        true => {
+            ", no invoice pushed twice, no lost invoice paid, no second agreement, reservation, \
+                 capture or refund, nothing refunded beyond its capture"
+        }
         false => "",
     };
     format!(
         "engine torture ({}): {kills} SIGKILLs, {} commands ({tally:?}), {:.0} s: no double \
-         payment, no double capture{invoices}, every answer repeated, every decision carried out",
+         payment, no double capture{products}, every answer repeated, every decision carried out",
         lane.name(),
         known.len(),
         started.elapsed().as_secs_f64()
@@ -566,17 +603,98 @@ fn sale(id: &str) -> (Command, bool) {
 /// What the parent keeps for the products lane's commands.
 struct Products {
     base: String,
-    /// Test users for pushed invoices, [`sim_invoice::phone`] `0..phones`; the next is the
+    /// Test users for pushed invoices, [`sim_products::phone`] `0..phones`; the next is the
     /// customer who scans links.
     phones: usize,
     /// Invoices pushed to phones so far, ten to each phone in turn.
     pushed: usize,
+    /// Sign-ups so far.
+    signups: usize,
+    /// The sign-ups answered with a captured first payment, and its amount.
+    refundable: Vec<(String, i64)>,
 }
 
 impl Products {
-    /// The next product command under order id `id`: an invoice.
+    /// The next product command under order id `id`: an invoice or a sign-up, sometimes a
+    /// refund of a sign-up's first payment.
     async fn next(&mut self, id: &str) -> Command {
-        self.invoice(id).await
+        let (refund, invoice) = {
+            let mut rng = rand::thread_rng();
+            (rng.gen_bool(0.2), rng.gen_bool(0.65))
+        };
+        match (refund && !self.refundable.is_empty(), invoice) {
+            (true, _) => self.refund(id).await,
+            (false, true) => self.invoice(id).await,
+            (false, false) => self.signup(id).await,
+        }
+    }
+
+    /// A sign-up under order id `id` to the plan `Club <id>` (the simulator's ground truth
+    /// keeps the plan, so it names the command), with a first payment four times in five. The
+    /// customer's phone is given, and its scripted customer set first: after scanning the
+    /// code, accept, reject, let it expire or accept with a card that is declined. Sometimes
+    /// the simulator is told to drop the answer of the next create, or of the next capture of
+    /// a first payment, after carrying it out.
+    async fn signup(&mut self, id: &str) -> Command {
+        let (price, first, action, delay, lost_create, lost_capture) = {
+            let mut rng = rand::thread_rng();
+            (
+                rng.gen_range(1_000..10_000),
+                rng.gen_bool(0.8).then(|| Minor(rng.gen_range(100..10_000))),
+                [
+                    "accept",
+                    "accept",
+                    "accept",
+                    "accept",
+                    "reject",
+                    "ignore",
+                    "cardFails",
+                ][rng.gen_range(0..7)],
+                rng.gen_range(0..3_000),
+                rng.gen_bool(0.15),
+                rng.gen_bool(0.1),
+            )
+        };
+        let phone = sim_products::phone(self.phones + 1 + self.signups % SIGNUP_PHONES);
+        self.signups += 1;
+        sim_products::signup_customer(&self.base, &phone, action, delay).await;
+        if lost_create {
+            fault(&self.base, "subscriptionsCreateAgreement", "commitThenDrop").await;
+        }
+        if lost_capture {
+            fault(&self.base, "subscriptionsCaptureOneOff", "commitThenDrop").await;
+        }
+        Command::SignUp {
+            order_id: id.into(),
+            plan: plan(id),
+            description: None,
+            price: Some(Minor(price)),
+            currency: Currency::DKK,
+            payments_per_year: Some(12),
+            phone: Some(phone),
+            first_payment: first,
+            counter_wait_s: 60,
+        }
+    }
+
+    /// A refund of part or all of a sign-up's first payment; a second refund of the same
+    /// payment may ask for more than is left, which the engine refuses. Sometimes the
+    /// simulator drops the answer of the next refund after making it.
+    async fn refund(&mut self, id: &str) -> Command {
+        let (signup, amount, lost) = {
+            let mut rng = rand::thread_rng();
+            let (signup, paid) = self.refundable[rng.gen_range(0..self.refundable.len())].clone();
+            (signup, rng.gen_range(1..=paid), rng.gen_bool(0.15))
+        };
+        if lost {
+            fault(&self.base, "subscriptionsCreateRefund", "commitThenDrop").await;
+        }
+        Command::Refund {
+            payment: PaymentSelector::Command(CommandId::new(signup).expect("a command id")),
+            amount: Minor(amount),
+            currency: Currency::DKK,
+            refund_order_id: id.into(),
+        }
     }
 
     /// An invoice under order id `id` (its payment reference), by link (the customer at the
@@ -604,13 +722,13 @@ impl Products {
         let delivery = if link {
             InvoiceDelivery::Link
         } else {
-            let number = sim_invoice::phone(self.pushed / INVOICES_PER_PHONE);
+            let number = sim_products::phone(self.pushed / INVOICES_PER_PHONE);
             self.pushed += 1;
             assert!(
                 self.pushed <= self.phones * INVOICES_PER_PHONE,
                 "more phones needed"
             );
-            sim_invoice::customer(&self.base, &number, action, delay, false).await;
+            sim_products::invoice_customer(&self.base, &number, action, delay, false).await;
             InvoiceDelivery::Phone { number }
         };
         if lost {
@@ -633,9 +751,18 @@ impl Products {
         }
     }
 
-    /// Most links shown are scanned by the customer after the phones, who then pays at once,
-    /// schedules or rejects, after up to 4 s.
-    async fn scan(&self, link: &str) {
+    /// Most links shown are scanned: an invoice's by the customer after the phones, who then
+    /// pays at once, schedules or rejects, after up to 4 s; an agreement's by the customer of
+    /// the phone it was made for, who does as set.
+    async fn scan(&self, link: &str, command: &Command) {
+        if let Command::SignUp { .. } = command {
+            if rand::thread_rng().gen_bool(0.9) {
+                // The page answers 404 once nothing is left to confirm (shown again after a
+                // restart): the scan is then a customer looking at an old code.
+                reqwest::get(link).await.expect("the landing page answers");
+            }
+            return;
+        }
         let (scans, action, delay) = {
             let mut rng = rand::thread_rng();
             (
@@ -647,11 +774,22 @@ impl Products {
         if !scans {
             return;
         }
-        let scanner = sim_invoice::phone(self.phones);
-        sim_invoice::customer(&self.base, &scanner, action, delay, true).await;
+        let scanner = sim_products::phone(self.phones);
+        sim_products::invoice_customer(&self.base, &scanner, action, delay, true).await;
         let page = reqwest::get(link).await.expect("the landing page answers");
         assert!(page.status().is_success(), "{link}: {}", page.status());
     }
+}
+
+/// Moves the simulator's virtual clock `ms` ahead; its timers that fall due run at once.
+async fn advance_clock(base: &str, ms: u64) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/_sim/clock/advance"))
+        .json(&json!({ "ms": ms }))
+        .send()
+        .await
+        .expect("the simulator's control API answers");
+    assert!(response.status().is_success(), "clock: {}", response.status());
 }
 
 /// The next call of the simulator's `endpoint` meets the fault `mode`.
@@ -692,7 +830,7 @@ fn invoice_of(outcome: &Outcome) -> Option<&str> {
 /// The simulator's invoices judged against what the engine answered: see the module's rules.
 /// Only the commands in `scope` when given; the pushes to every phone always.
 async fn check_invoices(base: &str, known: &BTreeMap<String, Known>, scope: Option<&BTreeSet<String>>) {
-    let truth = sim_invoice::ground_truth(base).await;
+    let truth = sim_products::invoices(base).await;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let mut per_command: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     let mut direct_per_phone: BTreeMap<String, u64> = BTreeMap::new();
@@ -761,5 +899,119 @@ async fn check_invoices(base: &str, known: &BTreeMap<String, Known>, scope: Opti
             "{id}: answered {answer:?}, the invoice is {now}: {}",
             found[0]
         );
+    }
+}
+
+/// The plan of the sign-up `id`: it names the command in the simulator's ground truth.
+fn plan(id: &str) -> String {
+    format!("Club {id}")
+}
+
+/// The simulator's agreements judged against what the engine answered: see the module's
+/// rules. Only the commands in `scope` when given; the counters and refunds always.
+async fn check_agreements(
+    base: &str,
+    known: &BTreeMap<String, Known>,
+    scope: Option<&BTreeSet<String>>,
+    last: bool,
+) {
+    let truth = sim_products::agreements(base).await;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_lowercase();
+    let list = |name: &str| truth[name].as_array().cloned().unwrap_or_default();
+    let counters = &truth["counters"];
+    for (counter, most) in [
+        ("agreementsPerExternalId", "agreements"),
+        ("reservationsPerAgreement", "reservations"),
+        ("capturesPerAgreement", "captures"),
+    ] {
+        for (key, count) in counters[counter].as_object().expect("counters") {
+            assert!(count.as_u64() <= Some(1), "{key}: {count} {most}: {truth}");
+        }
+    }
+    let (agreements, one_offs, refunds) = (list("agreements"), list("oneOffs"), list("refunds"));
+    let mut refunded: BTreeMap<String, i64> = BTreeMap::new();
+    let mut per_reference: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &refunds {
+        *refunded.entry(text(&r["paymentId"])).or_default() += r["amountMinor"].as_i64().unwrap_or(0);
+        *per_reference.entry(text(&r["externalId"])).or_default() += 1;
+    }
+    for (reference, count) in per_reference {
+        assert_eq!(count, 1, "refund {reference} made {count} times: {refunds:?}");
+    }
+    for o in &one_offs {
+        let captured = o["capturedAmountMinor"].as_i64().unwrap_or(0);
+        let back = refunded.get(&text(&o["paymentId"])).copied().unwrap_or(0);
+        assert!(back <= captured, "refunded {back} of {captured}: {o}");
+    }
+    let one_off = |id: &str| {
+        one_offs
+            .iter()
+            .find(|o| text(&o["paymentId"]) == id.to_lowercase())
+    };
+    for (id, k) in known {
+        if scope.is_some_and(|ids| !ids.contains(id)) {
+            continue;
+        }
+        match (&k.command, &k.answer) {
+            (
+                Command::Refund { .. },
+                Some(Outcome::Refunded {
+                    refund_id, amount, ..
+                }),
+            ) => {
+                let made = refunds
+                    .iter()
+                    .find(|r| text(&r["refundId"]) == refund_id.to_lowercase());
+                let made = made.unwrap_or_else(|| panic!("{id}: refund {refund_id} is not made"));
+                assert_eq!(made["amountMinor"].as_i64(), Some(amount.0), "{id}: {made}");
+            }
+            (Command::SignUp { .. }, answer) => {
+                let made: Vec<&Value> = agreements.iter().filter(|a| a["plan"] == plan(id)).collect();
+                assert!(made.len() <= 1, "{id}: {} agreements: {made:?}", made.len());
+                let agreement = made.first();
+                let first = agreement.and_then(|a| one_off(&text(&a["oneOffPaymentId"])));
+                let status = |v: Option<&Value>| v.map(|v| text(&v["status"])).unwrap_or_default();
+                match answer {
+                    Some(Outcome::SignedUp {
+                        agreement_id,
+                        first_payment,
+                        ..
+                    }) => {
+                        let a = agreement.unwrap_or_else(|| panic!("{id}: signed up without an agreement"));
+                        assert_eq!(&text(&a["agreementId"]), &agreement_id.to_lowercase(), "{id}");
+                        assert_eq!(status(Some(a)), "accepted", "{id}: {a}");
+                        if let Some(amount) = first_payment {
+                            let o = first.unwrap_or_else(|| panic!("{id}: no first payment: {a}"));
+                            assert_eq!(status(Some(o)), "captured", "{id}: {o}");
+                            assert_eq!(o["capturedAmountMinor"].as_i64(), Some(amount.0), "{id}: {o}");
+                        }
+                    }
+                    Some(Outcome::AgreementEnded {
+                        agreement_id: Some(agreement_id),
+                        ..
+                    }) => {
+                        let a = agreement.unwrap_or_else(|| panic!("{id}: ended without an agreement"));
+                        assert_eq!(&text(&a["agreementId"]), &agreement_id.to_lowercase(), "{id}");
+                        let ended = ["rejected", "expired", "canceled"].contains(&status(Some(a)).as_str());
+                        assert!(ended, "{id}: answered ended, the agreement is {a}");
+                        assert_ne!(
+                            status(first),
+                            "captured",
+                            "{id}: ended, but its first payment was captured"
+                        );
+                    }
+                    _ => {}
+                }
+                // Every stored decision carried out: no first payment is left reserved.
+                if last && !matches!(answer, Some(Outcome::NeedsHuman { .. })) {
+                    assert_ne!(
+                        status(first),
+                        "reserved",
+                        "{id}: first payment left reserved: {first:?}"
+                    );
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -1,10 +1,15 @@
-//! MobilePay Invoice on the simulator as the heavy suites need it: the fixture merchant's
-//! consent got through the simulator's OpenID Connect provider (the portal user played through
-//! its control API) and kept on disk, so that every engine life opens it as a box does; a
-//! lane's invoices over it; many test users, so long runs stay below Invoice's daily limit of
-//! ten invoices per phone; their scripted behaviour and the simulator's ground truth.
+//! MobilePay Invoice and Subscriptions on the simulator as the heavy suites need them: the
+//! fixture merchant's consent got through the simulator's OpenID Connect provider (the portal
+//! user played through its control API) and kept on disk, so that every engine life opens it
+//! as a box does; a lane's invoices and sign-ups over it; many test users, so long runs stay
+//! below Invoice's daily limit of ten invoices per phone; the customers' scripted behaviour
+//! and the simulator's ground truth.
 
 use mposd::backends::invoice_v1::{GatewayApp, InvoiceBackend, InvoiceClient, InvoiceConfig};
+use mposd::backends::products::CounterProducts;
+use mposd::backends::subscriptions_v1::{
+    AgreementLinks, SubscriptionsBackend, SubscriptionsClient, SubscriptionsConfig,
+};
 use mposd::consent::driver::Consent;
 use mposd::consent::refresh::Rotation;
 use mposd::consent::store::{ConsentFile, Record, RefreshToken};
@@ -29,7 +34,8 @@ pub fn phone(n: usize) -> String {
     format!("4561{n:06}")
 }
 
-/// Adds `count` invoice test users who pay, at [`phone`] `0..count`, to `config`'s fixtures.
+/// Adds `count` test users who pay, at [`phone`] `0..count`, to `config`'s fixtures (Invoice's
+/// users are also Subscriptions').
 pub fn add_users(config: &mut SimConfig, count: usize) {
     for n in 0..count {
         config.fixtures.invoice.users.push(InvoiceUser {
@@ -139,25 +145,46 @@ pub async fn give_consent(base_url: &str, state: &Path) {
     consent.refresh().await.expect("the consent works");
 }
 
-/// A lane's invoices at the simulator at `base_url`, over the consent kept in `state`, under
-/// the merchant's only enabled issuer; timeouts generous enough for a loaded machine.
-pub fn backend(base_url: &str, state: &Path) -> InvoiceBackend {
-    let mut config = InvoiceConfig::new(base_url, DK_VAT);
-    config.timeouts.read = Duration::from_secs(10);
-    config.timeouts.write = Duration::from_secs(10);
-    config.retry.base_delay = Duration::from_millis(50);
+/// A lane's invoices and sign-ups at the simulator at `base_url`, over the consent kept in
+/// `state`, under the merchant's only enabled issuer and provider; timeouts generous enough
+/// for a loaded machine.
+pub fn products(base_url: &str, state: &Path) -> CounterProducts {
+    let consent = open_consent(base_url, state);
+    let timeout = Duration::from_secs(10);
+    let mut invoices = InvoiceConfig::new(base_url, DK_VAT);
+    invoices.timeouts.read = timeout;
+    invoices.timeouts.write = timeout;
+    invoices.retry.base_delay = Duration::from_millis(50);
     let app = GatewayApp {
         client_id: INVOICE_GATEWAY_CLIENT_ID.into(),
         client_secret: Secret::new(INVOICE_GATEWAY_CLIENT_SECRET),
     };
-    let client = InvoiceClient::new(config, app, open_consent(base_url, state)).expect("client");
-    InvoiceBackend::new(client, None)
+    let invoicing = InvoiceClient::new(invoices, app.clone(), consent.clone()).expect("client");
+    let links = AgreementLinks {
+        user_redirect: "https://bageriet.example/welcome".into(),
+        success_callback: "https://integrator.example/mobilepay/agreement-ok".into(),
+        cancel_callback: "https://integrator.example/mobilepay/agreement-cancel".into(),
+        refund_callback: None,
+    };
+    let mut agreements = SubscriptionsConfig::new(base_url, links);
+    agreements.timeouts.read = timeout;
+    agreements.timeouts.write = timeout;
+    agreements.retry.base_delay = Duration::from_millis(50);
+    let app = mposd::backends::subscriptions_v1::GatewayApp {
+        client_id: app.client_id,
+        client_secret: app.client_secret,
+    };
+    let agreements = SubscriptionsClient::new(agreements, app, consent).expect("client");
+    CounterProducts {
+        invoicing: Some(InvoiceBackend::new(invoicing, None)),
+        agreements: Some(SubscriptionsBackend::new(agreements)),
+    }
 }
 
 /// The scripted customer at `phone` (as the till types it) does `action` (`payNow`,
 /// `schedule`, `reject`, `ignore`, …) `delay_ms` of the simulator's clock after each invoice
 /// pushed to the phone from now on, and with `opens_links` after opening an invoice link.
-pub async fn customer(base_url: &str, phone: &str, action: &str, delay_ms: u64, opens_links: bool) {
+pub async fn invoice_customer(base_url: &str, phone: &str, action: &str, delay_ms: u64, opens_links: bool) {
     let r = reqwest::Client::new()
         .post(format!("{base_url}/_sim/invoice/customers"))
         .json(&json!({
@@ -172,11 +199,34 @@ pub async fn customer(base_url: &str, phone: &str, action: &str, delay_ms: u64, 
     assert!(r.status().is_success(), "invoice customer: {}", r.status());
 }
 
-/// The simulator's invoices and the pushes per phone: `{"invoices":[…],"pushes":{…}}`.
-pub async fn ground_truth(base_url: &str) -> Value {
-    let r = reqwest::get(format!("{base_url}/_sim/invoice/invoices"))
+/// The customer at `phone` (as the till types it) does `action` (`accept`, `reject`,
+/// `ignore`, `cardFails`) with the agreements made for the phone from now on, `delay_ms` of the
+/// simulator's clock after opening the agreement's link.
+pub async fn signup_customer(base_url: &str, phone: &str, action: &str, delay_ms: u64) {
+    let r = reqwest::Client::new()
+        .post(format!("{base_url}/_sim/subscriptions/customers"))
+        .json(&json!({"phone": phone, "action": action, "delayMs": delay_ms}))
+        .send()
         .await
         .expect("the simulator answers");
-    assert!(r.status().is_success(), "invoices: {}", r.status());
+    assert!(r.status().is_success(), "sign-up customer: {}", r.status());
+}
+
+/// The simulator's invoices and the pushes per phone: `{"invoices":[…],"pushes":{…}}`.
+pub async fn invoices(base_url: &str) -> Value {
+    truth(base_url, "/_sim/invoice/invoices").await
+}
+
+/// The simulator's agreements, one-offs, refunds and counters:
+/// `{"agreements":[…],"oneOffs":[…],"refunds":[…],"counters":{…}}`.
+pub async fn agreements(base_url: &str) -> Value {
+    truth(base_url, "/_sim/subscriptions/agreements").await
+}
+
+async fn truth(base_url: &str, path: &str) -> Value {
+    let r = reqwest::get(format!("{base_url}{path}"))
+        .await
+        .expect("the simulator answers");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
     r.json().await.expect("ground truth as JSON")
 }

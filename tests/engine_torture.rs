@@ -85,7 +85,8 @@ use truth::{Api, Money, Paid};
 /// Answers from earlier engine lives queried again after each kill (all of them at the end).
 const OLD_ANSWERS_SAMPLED: usize = 25;
 
-/// What the engine's lane runs: the sales of a backend, and with `products` its invoices too.
+/// What the engine's lane runs: the sales of a backend, and with `products` its invoices,
+/// sign-ups and refunds of first payments too.
 #[derive(Clone, Copy, Debug)]
 struct Lane {
     api: Api,
@@ -93,7 +94,7 @@ struct Lane {
 }
 
 impl Lane {
-    /// The lane of ePayment sales and invoices.
+    /// The lane of ePayment sales, invoices and sign-ups.
     const PRODUCTS: Lane = Lane {
         api: Api::Epayment,
         products: true,
@@ -295,7 +296,7 @@ struct Known {
 /// The simulator with a sales point of `lane` and customers who pay at once: the simulator
 /// (kept running for the whole torture), the point of sale's id (the lane's name for ePayment)
 /// and its beacon. A products lane gets the merchant's consent in `dir` and `phones` extra
-/// invoice test users.
+/// test users.
 async fn sales_point(lane: Lane, dir: &Path, phones: usize) -> (mposd::sim::Simulator, String, String) {
     if lane.products {
         let mut config = sim_pos::polling_every(50);
@@ -330,7 +331,7 @@ const SIGNUP_PHONES: usize = 50;
 async fn torture(lane: Lane, kills: usize) -> String {
     let api = lane.api;
     let dir = tempfile::tempdir().unwrap();
-    // A life of the engine starts a few commands at most (it lives up to 0.7 s and runs two at
+    // A life of the engine starts a few commands at most (it lives up to 0.7 s and runs four at
     // a time); phones for twenty times as many invoices as kills are more than enough.
     let phones = if lane.products { 2 * kills + 10 } else { 0 };
     let (sim, pos, beacon) = sales_point(lane, dir.path(), phones + 1 + SIGNUP_PHONES).await;
@@ -342,7 +343,7 @@ async fn torture(lane: Lane, kills: usize) -> String {
         signups: 0,
         refundable: Vec::new(),
     };
-    // Invoices do not hold the lane: a products lane runs them beside a sale.
+    // Invoices and sign-ups do not hold the lane: a products lane runs them beside a sale.
     let in_flight = if lane.products { 4 } else { 1 };
 
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
@@ -503,6 +504,7 @@ async fn torture(lane: Lane, kills: usize) -> String {
             Some(Outcome::Rejected { code, .. }) => format!("rejected {code}"),
             Some(Outcome::InvoiceEnded { reason, .. }) => format!("invoice_ended {reason:?}"),
             Some(Outcome::AgreementEnded { reason, .. }) => format!("agreement_ended {reason:?}"),
+            Some(Outcome::NeedsHuman { .. }) => format!("needs_human {:?}", k.command.kind()),
             Some(outcome) => serde_json::to_value(outcome)
                 .ok()
                 .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
@@ -869,6 +871,17 @@ async fn check_invoices(base: &str, known: &BTreeMap<String, Known>, scope: Opti
             taken.len()
         );
         let Some(answer) = &k.answer else { continue };
+        // A person is called for a pushed invoice only when a lost create did push it.
+        if let (
+            Outcome::NeedsHuman { .. },
+            Command::Invoice {
+                delivery: InvoiceDelivery::Phone { .. },
+                ..
+            },
+        ) = (answer, &k.command)
+        {
+            assert_eq!(direct, 1, "{id}: answered {answer:?}, the simulator has {made:?}");
+        }
         let Some(answered) = invoice_of(answer) else {
             continue;
         };

@@ -13,7 +13,12 @@
 # shared C library stays (as in scripts/cross-test.sh --build). The README's "production build"
 # paragraph says more.
 #
-# The flag is given for the target triple, with --target, so that it reaches the binary but
+# The executable's own pointers are relocated at start (it is position-independent, so its
+# code sits at a random address). `-z pack-relative-relocs` stores those relocations as a
+# compact bitmap (DT_RELR, read by glibc 2.36 and later) instead of a 24-byte entry each: the
+# table shrinks from about 310 KiB to 5 KiB of the file and of the daemon's resident memory.
+#
+# The flags are given for the target triple, with --target, so that it reaches the binary but
 # not the build scripts and procedural macros cargo runs on the build machine. The output goes
 # to PRODUCTION_TARGET_DIR (default target/production), so that the everyday debug and test
 # builds are not relinked back and forth.
@@ -24,7 +29,7 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 host_env=$(echo "$host" | tr 'a-z-' 'A-Z_')
 target_dir=${PRODUCTION_TARGET_DIR:-target/production}
 case "$host" in
-  x86_64-*) export "CARGO_TARGET_${host_env}_RUSTFLAGS=-C target-feature=+crt-static" ;;
+  x86_64-*) export "CARGO_TARGET_${host_env}_RUSTFLAGS=-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs" ;;
 esac
 cargo build --release --locked --no-default-features --target "$host" --target-dir "$target_dir" "$@" >&2
 echo "$target_dir/$host/release/mposd"

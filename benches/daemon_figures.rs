@@ -1,5 +1,6 @@
-//! Figures of the daemon as a whole: binary size, memory when idle and while taking payments,
-//! and the time from start to READY with an empty store and with a large journal.
+//! Figures of the daemon as a whole: binary size, memory when idle (split into the code and
+//! constants mapped from files and the private memory) and while taking payments, and the time
+//! from start to READY with an empty store and with a large journal.
 //!
 //! `cargo bench --bench daemon_figures` measures the host build: the production binary named by
 //! `MPOSD_HOST_BIN` (built without the `sim` feature; scripts/figures.sh builds it), else the
@@ -38,6 +39,7 @@ struct Figures {
     label: String,
     ready_empty: Duration,
     rss_idle_kib: u64,
+    idle_parts: ResidentParts,
     rss_paying_kib: u64,
     payments: usize,
     ready_full: Duration,
@@ -53,6 +55,50 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// Where resident memory lies, in KiB: pages of files mapped unchanged (the program's code and
+/// constants; under qemu-user the emulator's too), split into executable and not, and private
+/// memory (heap, stacks, relocated pointers). The split says whether a change of the code's
+/// size or of its allocations moved the total.
+#[derive(Default)]
+struct ResidentParts {
+    code_kib: u64,
+    constants_kib: u64,
+    private_kib: u64,
+}
+
+fn resident_parts(pid: u32) -> ResidentParts {
+    let mut parts = ResidentParts::default();
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return parts;
+    };
+    // Each mapping is a header "start-end perms offset dev inode [path]" and then "Key: n kB"
+    // lines, Rss before Anonymous.
+    let mut executable = false;
+    let mut rss_kib: u64 = 0;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(first), Some(second)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        match first {
+            "Rss:" => rss_kib = second.parse().unwrap_or(0),
+            "Anonymous:" => {
+                let anonymous_kib: u64 = second.parse().unwrap_or(0);
+                let file_kib = rss_kib.saturating_sub(anonymous_kib);
+                if executable {
+                    parts.code_kib += file_kib;
+                } else {
+                    parts.constants_kib += file_kib;
+                }
+                parts.private_kib += anonymous_kib;
+            }
+            _ if !first.ends_with(':') => executable = second.contains('x'),
+            _ => {}
+        }
+    }
+    parts
 }
 
 fn write_config(dir: &Path, base: &str, ecr: &str) -> PathBuf {
@@ -161,6 +207,7 @@ async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usi
     let (daemon, ready_empty) = start(&runner, &config).await;
     let pid = daemon.id().expect("pid");
     let rss_idle_kib = rss_kib(pid);
+    let idle_parts = resident_parts(pid);
     sim_pos::customers_everywhere(&sim.base_url(), "+4520031805", "accept", 0).await;
     let sampling = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = {
@@ -202,6 +249,7 @@ async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usi
         label: label.to_string(),
         ready_empty,
         rss_idle_kib,
+        idle_parts,
         rss_paying_kib,
         payments,
         ready_full,
@@ -268,12 +316,16 @@ fn main() {
     }
     for f in rows {
         println!(
-            "  {}: READY after {:.2} s with an empty store, {:.2} s with {} journal records; RSS {:.1} MiB idle, {:.1} MiB peak over {} payments",
+            "  {}: READY after {:.2} s with an empty store, {:.2} s with {} journal records; RSS {:.1} MiB idle ({} KiB: code {}, constants {}, private {}), {:.1} MiB peak over {} payments",
             f.label,
             f.ready_empty.as_secs_f64(),
             f.ready_full.as_secs_f64(),
             f.records,
             f.rss_idle_kib as f64 / 1024.0,
+            f.rss_idle_kib,
+            f.idle_parts.code_kib,
+            f.idle_parts.constants_kib,
+            f.idle_parts.private_kib,
             f.rss_paying_kib as f64 / 1024.0,
             f.payments
         );

@@ -652,6 +652,7 @@ fn describe_event(event: &Event) -> String {
         Event::AgreementPending {
             plan,
             price,
+            per_year,
             first_payment,
             currency,
             link,
@@ -659,7 +660,10 @@ fn describe_event(event: &Event) -> String {
         } => format!(
             "agreement {plan}{}{} shown as a QR code ({link}); waiting for the customer to accept",
             price
-                .map(|p| format!(", {p} {currency} per payment"))
+                .map(|p| match per_year {
+                    Some(n) => format!(", {p} {currency} {n} times a year"),
+                    None => format!(", {p} {currency} per payment"),
+                })
                 .unwrap_or_default(),
             first_payment
                 .map(|p| format!(", first payment {p} {currency}"))

@@ -501,13 +501,16 @@ pub enum Event {
         reason: InvoiceEndReason,
     },
     /// An agreement waits for the customer to scan its QR code (`link`) and accept it, until
-    /// `expires_at` (milliseconds since the Unix epoch).
+    /// `expires_at` (milliseconds since the Unix epoch). `price` is due `per_year` times a year,
+    /// as the `signup` command asked; without it the merchant charges on a flexible schedule.
     AgreementPending {
         agreement_id: String,
         link: String,
         plan: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         price: Option<Minor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_year: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         first_payment: Option<Minor>,
         currency: Currency,

@@ -638,15 +638,16 @@ pub fn to_message(event: LaneEvent) -> Option<DaemonMessage> {
             link,
             plan,
             price,
+            payments_per_year,
             first_payment,
             currency,
             expires_at_ms,
-            ..
         } => Event::AgreementPending {
             agreement_id,
             link,
             plan,
             price,
+            per_year: payments_per_year,
             first_payment,
             currency,
             expires_at: expires_at_ms,

@@ -68,6 +68,7 @@ async fn a_customer_scans_signs_up_pays_the_first_amount_and_gets_part_of_it_bac
         .expect("the agreement's code was shown");
     assert_eq!(pending["plan"], json!("Brødklubben"));
     assert_eq!(pending["first_payment"], json!(4900));
+    assert_eq!(pending["per_year"], json!(12), "{pending}");
     let outcome = final_outcome(&messages);
     assert_eq!(outcome["result"], json!("signed_up"), "{messages:?}");
     assert_eq!(outcome["approved"], json!(true));

@@ -511,12 +511,21 @@ impl Config {
                 }
             }
             if let Some(invoice) = &lane.invoice {
-                for problem in self.invoice_problems(i, lane, invoice, &mut invoice_consents) {
+                let merchant = (invoice.merchant.as_str(), invoice.issuer.as_deref());
+                for problem in
+                    self.product_problems(i, lane, Product::Invoice, merchant, &mut invoice_consents)
+                {
                     add(problem.key, problem.message);
                 }
             }
             if let Some(signup) = &lane.signup {
-                for problem in self.signup_problems(i, lane, signup, &mut signup_consents) {
+                if let Err(e) = signup.links().validate() {
+                    add(key("signup.links"), e.to_string());
+                }
+                let merchant = (signup.merchant.as_str(), signup.provider.as_deref());
+                for problem in
+                    self.product_problems(i, lane, Product::Subscriptions, merchant, &mut signup_consents)
+                {
                     add(problem.key, problem.message);
                 }
             }
@@ -524,41 +533,45 @@ impl Config {
         out
     }
 
-    /// What keeps lane `index` from taking invoices with `invoice`. A consent's own problems
-    /// are told once, for the first lane that uses it (`told` holds the consents told).
-    fn invoice_problems(
+    /// What keeps lane `index` from offering `product` of the merchant `vat`, with the id
+    /// (`id_key` = `id`: invoice issuer, subscription provider) it names, if any. A consent's
+    /// own problems are told once, for the first lane that uses it (`told` holds those told).
+    fn product_problems(
         &self,
         index: usize,
         lane: &LaneSettings,
-        invoice: &LaneInvoiceSettings,
+        product: Product,
+        (vat, id): (&str, Option<&str>),
         told: &mut HashSet<usize>,
     ) -> Vec<Problem> {
-        let key = |k: &str| format!("lane[{index}].invoice.{k}");
-        let problem = |key: String, message: String| Problem {
+        let section = match product {
+            Product::Invoice => "invoice",
+            Product::Subscriptions => "signup",
+        };
+        let problem = |key: &str, message: String| Problem {
             line: None,
-            key,
+            key: format!("lane[{index}].{section}.{key}"),
             message,
         };
         let mut out = Vec::new();
-        if let Some(issuer) = &invoice.issuer {
-            if uuid::Uuid::try_parse(issuer).is_err() {
+        if let Some(id) = id {
+            if uuid::Uuid::try_parse(id).is_err() {
+                let (key, what) = match product {
+                    Product::Invoice => ("issuer", "an invoice issuer"),
+                    Product::Subscriptions => ("provider", "a subscription provider"),
+                };
                 out.push(problem(
-                    key("issuer"),
-                    format!("{issuer:?} is not an invoice issuer id (a GUID from the MobilePay portal)"),
+                    key,
+                    format!("{id:?} is not {what} id (a GUID from the MobilePay portal)"),
                 ));
             }
         }
-        let Some((at, consent)) = self
-            .consents
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.vat == invoice.merchant)
-        else {
+        let Some((at, consent)) = self.consents.iter().enumerate().find(|(_, c)| c.vat == vat) else {
             out.push(problem(
-                key("merchant"),
+                "merchant",
                 format!(
-                    "no [[consent]] section has vat = {:?}: invoices are sent with the merchant's consent",
-                    invoice.merchant
+                    "no [[consent]] section has vat = {vat:?}: {} are made with the merchant's consent",
+                    product.uses()
                 ),
             ));
             return out;
@@ -566,75 +579,17 @@ impl Config {
         let currency = merchant_currency(&consent.vat);
         if lane.currency != currency {
             out.push(problem(
-                key("merchant"),
+                "merchant",
                 format!(
-                    "MobilePay invoices {} in {currency}, but the lane's currency is {}",
-                    consent.vat, lane.currency
+                    "MobilePay {} of {} are in {currency}, but the lane's currency is {}",
+                    product.uses(),
+                    consent.vat,
+                    lane.currency
                 ),
             ));
         }
         if told.insert(at) {
-            out.extend(consent.product_problems(at, &lane.name, Product::Invoice));
-        }
-        out
-    }
-
-    /// What keeps lane `index` from signing customers up with `signup`. A consent's own
-    /// problems are told once, for the first lane that uses it (`told`).
-    fn signup_problems(
-        &self,
-        index: usize,
-        lane: &LaneSettings,
-        signup: &LaneSignupSettings,
-        told: &mut HashSet<usize>,
-    ) -> Vec<Problem> {
-        let key = |k: &str| format!("lane[{index}].signup.{k}");
-        let problem = |key: String, message: String| Problem {
-            line: None,
-            key,
-            message,
-        };
-        let mut out = Vec::new();
-        if let Some(provider) = &signup.provider {
-            if uuid::Uuid::try_parse(provider).is_err() {
-                out.push(problem(
-                    key("provider"),
-                    format!(
-                        "{provider:?} is not a subscription provider id (a GUID from the MobilePay portal)"
-                    ),
-                ));
-            }
-        }
-        if let Err(e) = signup.links().validate() {
-            out.push(problem(key("links"), e.to_string()));
-        }
-        let Some((at, consent)) = self
-            .consents
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.vat == signup.merchant)
-        else {
-            out.push(problem(
-                key("merchant"),
-                format!(
-                    "no [[consent]] section has vat = {:?}: sign-ups are made with the merchant's consent",
-                    signup.merchant
-                ),
-            ));
-            return out;
-        };
-        let currency = merchant_currency(&consent.vat);
-        if lane.currency != currency {
-            out.push(problem(
-                key("merchant"),
-                format!(
-                    "MobilePay agreements of {} are in {currency}, but the lane's currency is {}",
-                    consent.vat, lane.currency
-                ),
-            ));
-        }
-        if told.insert(at) {
-            out.extend(consent.product_problems(at, &lane.name, Product::Subscriptions));
+            out.extend(consent.product_problems(at, &lane.name, product));
         }
         out
     }

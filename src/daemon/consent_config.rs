@@ -446,7 +446,7 @@ mod tests {
         );
         let found = problems(&lacking);
         for wanted in [
-            "line 5: lane[0].invoice.merchant: MobilePay invoices DK12345678 in DKK, but the lane's currency is EUR",
+            "line 5: lane[0].invoice.merchant: MobilePay invoices of DK12345678 are in DKK, but the lane's currency is EUR",
             "line 21: consent[0].scopes: lane \"till-1\" takes invoices for DK12345678: the consent needs the scope \"invoice\"",
             "line 14: consent[0]: lane \"till-1\" takes invoices for DK12345678: set gateway_client_id and gateway_client_secret",
             "line 16: consent[0].environment: \"custom\" needs api (lane \"till-1\" takes invoices)",

@@ -191,62 +191,15 @@ fn write_config(
 /// `mposd consent import`.
 async fn merchant_consent(exe: &Path, config: &Path, sim_url: &str) -> anyhow::Result<()> {
     use crate::sim::fixtures;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let client_id = fixtures::OIDC_REUSE_CLIENT_ID;
-    let login = json!({"clientId": client_id, "user": fixtures::PORTAL_OWNER, "decision": "approve"});
-    http.post(format!("{sim_url}/_sim/oidc/login"))
-        .json(&login)
-        .send()
-        .await?
-        .error_for_status()?;
-    let pkce = crate::consent::authorize::Pkce::new();
-    let nonce = uuid::Uuid::new_v4().to_string();
-    let authorize = reqwest::Url::parse_with_params(
-        &format!("{sim_url}/account/connect/authorize"),
-        [
-            ("client_id", client_id),
-            ("redirect_uri", fixtures::OIDC_WEB_REDIRECT),
-            ("response_type", "code id_token"),
-            ("response_mode", "fragment"),
-            ("scope", "openid offline_access invoice subscriptions"),
-            ("state", "demo"),
-            ("nonce", &nonce),
-            ("code_challenge", &pkce.challenge),
-            ("code_challenge_method", "S256"),
-            ("merchant_vat", fixtures::DK_VAT),
-        ],
-    )?;
-    let answer = http.get(authorize).send().await?;
-    let location = answer
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .context("the portal did not redirect back")?;
-    let fragment = location.split_once('#').map(|(_, f)| f).unwrap_or_default();
-    let code = form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .context("the portal gave no code")?;
-    let tokens: serde_json::Value = http
-        .post(format!(
-            "{sim_url}/merchant-authentication-openidconnect/connect/token"
-        ))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", fixtures::OIDC_WEB_REDIRECT),
-            ("code_verifier", &pkce.verifier),
-            ("client_id", client_id),
-            ("client_secret", fixtures::OIDC_REUSE_CLIENT_SECRET),
-        ])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let refresh_token = tokens["refresh_token"].as_str().context("no refresh token")?;
+    let refresh_token = crate::sim::WebServiceConsent {
+        client_id: fixtures::OIDC_REUSE_CLIENT_ID,
+        client_secret: fixtures::OIDC_REUSE_CLIENT_SECRET,
+        vat: fixtures::DK_VAT,
+        user: fixtures::PORTAL_OWNER,
+        scopes: &["invoice", "subscriptions"],
+    }
+    .obtain(sim_url)
+    .await?;
     let mut import = Command::new(exe)
         .args(["consent", "import", "--vat", fixtures::DK_VAT, "--config"])
         .arg(config)

@@ -25,12 +25,14 @@ pub mod settings;
 mod subscriptions;
 mod tokens;
 mod world;
+
 use anyhow::Context;
 use axum::{http::StatusCode, Router};
 use std::{net::SocketAddr, sync::Arc};
 use tokio_util::sync::CancellationToken;
 
 pub use fixtures::Fixtures;
+pub use oidc::web_service::WebServiceConsent;
 pub use settings::Settings;
 
 /// Everything the simulator needs to start.

@@ -21,8 +21,9 @@ use mposd::{
     secrets::Secret,
     sim::fixtures::{
         DK_VAT, INVOICE_GATEWAY_CLIENT_ID, INVOICE_GATEWAY_CLIENT_SECRET, OIDC_REUSE_CLIENT_ID,
-        OIDC_REUSE_CLIENT_SECRET, OIDC_WEB_REDIRECT, PORTAL_OWNER,
+        OIDC_REUSE_CLIENT_SECRET, PORTAL_OWNER,
     },
+    sim::WebServiceConsent,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -162,67 +163,16 @@ impl Merchant {
 /// validated with one refresh as `mposd consent import` does.
 pub async fn consent(h: &Harness, vat: &str, user: &str, scopes: &[&str]) -> (Arc<Consent>, String) {
     let base = h.sim.base_url();
-    h.control
-        .post(
-            "/_sim/oidc/login",
-            json!({"clientId": OIDC_REUSE_CLIENT_ID, "user": user, "decision": "approve"}),
-        )
-        .await;
-    let scope = format!("openid offline_access {}", scopes.join(" "));
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser");
-    let authorize = reqwest::Url::parse_with_params(
-        &format!("{base}/account/connect/authorize"),
-        [
-            ("client_id", OIDC_REUSE_CLIENT_ID),
-            ("redirect_uri", OIDC_WEB_REDIRECT),
-            ("response_type", "code id_token"),
-            ("response_mode", "fragment"),
-            ("scope", &scope),
-            ("state", "web-state"),
-            ("nonce", &uuid::Uuid::new_v4().to_string()),
-            // RFC 7636's example pair.
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
-            ("code_challenge_method", "S256"),
-            ("merchant_vat", vat),
-        ],
-    )
-    .expect("url");
-    let answer = browser.get(authorize).send().await.expect("authorize");
-    let location = answer.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
-    let fragment = location.split_once('#').expect("fragment").1;
-    let code = form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .into_owned();
-    let tokens: Value = browser
-        .post(format!(
-            "{base}/merchant-authentication-openidconnect/connect/token"
-        ))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", OIDC_WEB_REDIRECT),
-            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            ("client_id", OIDC_REUSE_CLIENT_ID),
-            ("client_secret", OIDC_REUSE_CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let refresh_token = tokens["refresh_token"]
-        .as_str()
-        .expect("refresh token")
-        .to_string();
+    let refresh_token = WebServiceConsent {
+        client_id: OIDC_REUSE_CLIENT_ID,
+        client_secret: OIDC_REUSE_CLIENT_SECRET,
+        vat,
+        user,
+        scopes,
+    }
+    .obtain(&base)
+    .await
+    .expect("the merchant's consent");
     let settings = ClientSettings {
         vat: vat.into(),
         authority: format!("{base}/merchant-authentication-openidconnect"),
@@ -238,6 +188,7 @@ pub async fn consent(h: &Harness, vat: &str, user: &str, scopes: &[&str]) -> (Ar
         .duration_since(UNIX_EPOCH)
         .expect("time")
         .as_secs();
+    let scope = format!("openid offline_access {}", scopes.join(" "));
     let granted = scope.split(' ').map(str::to_string).collect();
     consent
         .store(Record::new(RefreshToken::new(&refresh_token), granted, now))

@@ -6,6 +6,7 @@
 
 use super::support::{write_private, DaemonLog, Setup, MPOSD};
 use super::systemd::NotifySocket;
+use mposd::sim::WebServiceConsent;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -76,63 +77,16 @@ async fn consents(setup: &Setup, client: &str) -> Vec<Value> {
 /// What the integrator's web service does with its own redirect URI: the portal user
 /// approves, the code is exchanged; returns the refresh token it hands over to the box.
 async fn consent_by_web_service(setup: &Setup, client: (&str, &str)) -> String {
-    let base = setup.sim.base_url();
-    let login = json!({"clientId": client.0, "user": "owner@bageriet.example", "decision": "approve"});
-    assert!(control(setup, "/_sim/oidc/login", login)
-        .await
-        .status()
-        .is_success());
-    let redirect = "https://integrator.example/mobilepay/consent";
-    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    let authorize = reqwest::Url::parse_with_params(
-        &format!("{base}/account/connect/authorize"),
-        [
-            ("client_id", client.0),
-            ("redirect_uri", redirect),
-            ("response_type", "code id_token"),
-            ("response_mode", "fragment"),
-            ("scope", "openid offline_access invoice subscriptions"),
-            ("state", "web-state"),
-            ("nonce", &format!("web-nonce-{}", uuid::Uuid::new_v4())),
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
-            ("code_challenge_method", "S256"),
-            ("merchant_vat", MERCHANT),
-        ],
-    )
-    .expect("url");
-    let answer = http().get(authorize).send().await.expect("authorize");
-    let location = answer.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
-    let fragment = location.split_once('#').expect("fragment").1;
-    let code = form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .into_owned();
-    let tokens: Value = http()
-        .post(format!(
-            "{base}/merchant-authentication-openidconnect/connect/token"
-        ))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", verifier),
-            ("client_id", client.0),
-            ("client_secret", client.1),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    tokens["refresh_token"]
-        .as_str()
-        .expect("refresh token")
-        .to_string()
+    WebServiceConsent {
+        client_id: client.0,
+        client_secret: client.1,
+        vat: MERCHANT,
+        user: "owner@bageriet.example",
+        scopes: &["invoice", "subscriptions"],
+    }
+    .obtain(&setup.sim.base_url())
+    .await
+    .expect("the merchant's consent")
 }
 
 /// Runs `mposd consent <args>` with `stdin`; returns success and stdout + stderr.

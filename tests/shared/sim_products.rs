@@ -17,9 +17,10 @@ use mposd::consent::ClientSettings;
 use mposd::secrets::Secret;
 use mposd::sim::fixtures::{
     InvoiceUser, DK_VAT, INVOICE_GATEWAY_CLIENT_ID, INVOICE_GATEWAY_CLIENT_SECRET, OIDC_REUSE_CLIENT_ID,
-    OIDC_REUSE_CLIENT_SECRET, OIDC_WEB_REDIRECT, PORTAL_OWNER,
+    OIDC_REUSE_CLIENT_SECRET, PORTAL_OWNER,
 };
 use mposd::sim::SimConfig;
+use mposd::sim::WebServiceConsent;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -71,72 +72,23 @@ pub fn open_consent(base_url: &str, state: &Path) -> Arc<Consent> {
 /// it (hybrid flow, PKCE); the refresh token is stored in `state` and validated with one
 /// refresh.
 pub async fn give_consent(base_url: &str, state: &Path) {
-    let http = reqwest::Client::new();
-    let login = http
-        .post(format!("{base_url}/_sim/oidc/login"))
-        .json(&json!({"clientId": OIDC_REUSE_CLIENT_ID, "user": PORTAL_OWNER, "decision": "approve"}))
-        .send()
-        .await
-        .expect("the simulator answers");
-    assert!(login.status().is_success(), "login: {}", login.status());
-    let scope = format!("openid offline_access {}", SCOPES.join(" "));
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser");
-    let authorize = reqwest::Url::parse_with_params(
-        &format!("{base_url}/account/connect/authorize"),
-        [
-            ("client_id", OIDC_REUSE_CLIENT_ID),
-            ("redirect_uri", OIDC_WEB_REDIRECT),
-            ("response_type", "code id_token"),
-            ("response_mode", "fragment"),
-            ("scope", &scope),
-            ("state", "torture"),
-            ("nonce", &uuid::Uuid::new_v4().to_string()),
-            // RFC 7636's example pair.
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
-            ("code_challenge_method", "S256"),
-            ("merchant_vat", DK_VAT),
-        ],
-    )
-    .expect("url");
-    let answer = browser.get(authorize).send().await.expect("authorize");
-    let location = answer.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
-    let fragment = location.split_once('#').expect("fragment").1;
-    let code = form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .into_owned();
-    let tokens: Value = browser
-        .post(format!(
-            "{base_url}/merchant-authentication-openidconnect/connect/token"
-        ))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", OIDC_WEB_REDIRECT),
-            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            ("client_id", OIDC_REUSE_CLIENT_ID),
-            ("client_secret", OIDC_REUSE_CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+    let refresh_token = WebServiceConsent {
+        client_id: OIDC_REUSE_CLIENT_ID,
+        client_secret: OIDC_REUSE_CLIENT_SECRET,
+        vat: DK_VAT,
+        user: PORTAL_OWNER,
+        scopes: &SCOPES,
+    }
+    .obtain(base_url)
+    .await
+    .expect("the merchant's consent");
     std::fs::create_dir_all(state).expect("state dir");
     let consent = open_consent(base_url, state);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("time")
         .as_secs();
+    let scope = format!("openid offline_access {}", SCOPES.join(" "));
     let granted = scope.split(' ').map(str::to_string).collect();
     consent
         .store(Record::new(RefreshToken::new(refresh_token), granted, now))

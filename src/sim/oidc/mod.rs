@@ -17,6 +17,7 @@ mod keys;
 pub(super) mod pages;
 pub mod provider;
 mod token;
+pub mod web_service;
 
 use super::context::SimContext;
 use axum::{

@@ -13,6 +13,8 @@
 #[allow(dead_code)] // shared with the tests; this benchmark uses part of it
 #[path = "../tests/shared/sim_pos.rs"]
 mod sim_pos;
+#[path = "../tests/shared/store_copy.rs"]
+mod store_copy;
 
 use mposd::daemon::sim_config::{SimBackend, SimulatorLane};
 use mposd::engine::journal::Journal;
@@ -157,6 +159,40 @@ async fn stop(mut child: Child) {
     let _ = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
 }
 
+/// Set in the child process that fills a journal: `<state dir>:<records>`.
+const FILL_VARIABLE: &str = "MPOSD_FIGURES_FILL";
+/// Time a child gets to fill the journal before it is taken as stuck.
+const FILL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Fills the journal in `state` with `n` finished payments in a child process. Filling it in
+/// one go now and then hangs inside sled 0.34 (its write deadlock, spacejam/sled#1412; the
+/// daemon is restarted by the watchdog when it hits it). A stuck child is killed, the state as
+/// the daemon left it is put back from a copy, and the fill is tried again.
+async fn fill_journal_in_child(state: &Path, n: usize) {
+    let before = state.with_extension("before-fill");
+    store_copy::copy_dir(state, &before);
+    for attempt in 1..=3 {
+        let mut child = Process::new(std::env::current_exe().expect("this benchmark"))
+            .env(FILL_VARIABLE, format!("{}:{n}", state.display()))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the filling process");
+        match tokio::time::timeout(FILL_TIMEOUT, child.wait()).await {
+            Ok(status) => {
+                assert!(status.expect("wait").success(), "filling the journal failed");
+                return;
+            }
+            Err(_) => {
+                eprintln!("filling the journal hung inside sled (attempt {attempt}); again");
+                let _ = child.kill().await;
+                std::fs::remove_dir_all(state).expect("remove the stuck state");
+                store_copy::copy_dir(&before, state);
+            }
+        }
+    }
+    panic!("filling the journal hung three times");
+}
+
 /// Fills the lane's journal with `n` finished payments, as months of trading leave it.
 fn fill_journal(state: &Path, n: usize) {
     let db = Arc::new(Db::open(&state.join("store"), 8 << 20).expect("store"));
@@ -241,7 +277,7 @@ async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usi
     let rss_paying_kib = sampling.load(std::sync::atomic::Ordering::Relaxed);
     stop(daemon).await;
 
-    fill_journal(&dir.path().join("state"), records);
+    fill_journal_in_child(&dir.path().join("state"), records).await;
     let (daemon, ready_full) = start(&runner, &config).await;
     stop(daemon).await;
     sim.shutdown().await;
@@ -258,6 +294,11 @@ async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usi
 }
 
 fn main() {
+    if let Ok(fill) = std::env::var(FILL_VARIABLE) {
+        let (state, n) = fill.rsplit_once(':').expect("<state dir>:<records>");
+        fill_journal(Path::new(state), n.parse().expect("a number of records"));
+        return;
+    }
     let benching = std::env::args().any(|a| a == "--bench");
     let records = match std::env::var("MPOSD_FIGURES_RECORDS") {
         Ok(v) => v.parse().expect("MPOSD_FIGURES_RECORDS is a number"),

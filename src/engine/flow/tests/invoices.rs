@@ -214,11 +214,17 @@ fn a_link_accepted_while_the_journal_is_in_doubt_that_exists_already_goes_to_a_p
     let actions = h.err(refused(Refusal::AlreadyExists));
     match answered(&actions) {
         Outcome::NeedsHuman { detail, .. } => {
-            assert!(detail.contains("order-7") && detail.contains("rebuilt"), "{detail}")
+            assert!(
+                detail.contains("order-7") && detail.contains("rebuilt"),
+                "{detail}"
+            )
         }
         other => panic!("expected a person to look, got {other:?}"),
     }
-    assert!(!actions.iter().any(|a| matches!(a, Action::Call(_))), "no second invoice");
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Call(_))),
+        "no second invoice"
+    );
     assert_eq!(h.rec.invoice_round, 0);
 }
 

@@ -50,18 +50,20 @@
 //! Not claimed after damage, and counted rather than failed: commands sent before the
 //! installation id was lost with every copy of it (new keys make a new invoice number and
 //! agreement reference, so a repeat may push a second invoice or make a second agreement, as
-//! on ePayment). Not claimed either, and not met by these seeds: a repeat, after midnight UTC,
-//! of an invoice the journal forgot is a new request (its issue date is the day it is
-//! accepted), which MobilePay does not refuse.
+//! on ePayment). Not claimed either, and out of the torture's reach (a round lasts seconds): a
+//! repeat, after midnight UTC, of an invoice the journal forgot is a new request (its issue
+//! date is the day it is accepted), which MobilePay does not refuse.
 //!
 //! One claim of docs/engine.md does not hold, and the checks fail on it: "a repeat of a lost
 //! command finds what it made" holds for agreements still pending only. The Subscriptions
 //! backend looks an agreement up among the pending ones, so a sign-up repeated after its
 //! journal was set aside, whose agreement was since accepted, rejected or has expired, is made
 //! again: a second agreement for the same reference, and for an accepted one a second first
-//! payment captured and the register told `signed_up` with another agreement. The same
-//! happens, without doubt, when the journal's data and mark are damaged together. The products
-//! lane therefore runs only when chosen.
+//! payment captured and the register told `signed_up` with another agreement (a refund of it
+//! repeated then refunds the second payment). Without doubt, when the journal's data and mark
+//! were damaged together and it forgot a command unnoticed, the same goes for a sign-up, and a
+//! repeated link invoice is taken for a lost answer and issued anew; the checks fail on these
+//! too. The products lane therefore runs only when chosen.
 //!
 //! A plain `cargo test` runs the PoS V10 lane and the ePayment lane, one after the other
 //! (`MPOSD_TORTURE_BACKEND=pos-v10`, `epayment` or `both`, the default; `products` for the

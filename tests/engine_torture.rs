@@ -659,7 +659,7 @@ impl Products {
         };
         let phone = sim_products::phone(self.phones + 1 + self.signups % SIGNUP_PHONES);
         self.signups += 1;
-        sim_products::signup_customer(&self.base, &phone, action, delay).await;
+        sim_products::signup_customer(&self.base, &phone, action, delay, false).await;
         if lost_create {
             fault(&self.base, "subscriptionsCreateAgreement", "commitThenDrop").await;
         }

@@ -316,6 +316,11 @@ pub(crate) fn admit(ledger: &Ledger<'_>, id: &CommandId, command: &Command, mut 
     {
         record.create_unanswered = true;
     }
+    // An invoice has no look-up: what it may have made is recognised only by the create being
+    // refused as a duplicate, which must then not be taken for a link nobody saw.
+    if ledger.in_doubt && record.phase == Phase::CreateInvoice {
+        record.accepted_in_doubt = true;
+    }
     Admission::Start {
         record: Box::new(record),
         updates,

@@ -549,6 +549,31 @@ fn an_invoice_does_not_hold_the_lane_and_can_be_cancelled() {
 }
 
 #[test]
+fn an_invoice_accepted_while_the_journal_is_in_doubt_is_marked_so() {
+    let invoice = Command::Invoice {
+        amount: Minor(34900),
+        currency: Currency::DKK,
+        order_id: "order-7".into(),
+        delivery: crate::engine::invoicing::InvoiceDelivery::Link,
+        due_date: None,
+        counter_wait_s: 120,
+        order_lines: Vec::new(),
+        label: None,
+    };
+    let mut books = Books::with(vec![]);
+    books.invoices = Some(crate::engine::invoicing::InvoiceRules {
+        create_replay: crate::engine::invoicing::CreateReplay::RefusedAsDuplicate,
+        max_due_days: 399,
+        polls_per_minute: 30,
+    });
+    let (trusted, _, _) = books.started("inv-1", invoice.clone());
+    assert!(!trusted.accepted_in_doubt);
+    books.in_doubt = true;
+    let (doubted, _, _) = books.started("inv-2", invoice);
+    assert!(doubted.accepted_in_doubt);
+}
+
+#[test]
 fn a_sign_up_accepted_while_the_journal_is_in_doubt_looks_for_its_agreement_first() {
     let signup = Command::SignUp {
         order_id: "member-1".into(),

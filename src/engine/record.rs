@@ -167,6 +167,11 @@ pub struct Record {
     /// of the invoice's reference, so each create is a new request.
     #[serde(default)]
     pub invoice_round: u32,
+    /// Accepted while the journal was in doubt (rebuilt after damage): the lost journal may
+    /// have issued this very invoice, shown its link and seen it paid, so an invoice its first
+    /// create finds existing is never replaced by a new one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepted_in_doubt: bool,
     pub accepted_at_ms: u64,
     pub updated_at_ms: u64,
     /// MobilePay `CorrelationId` of every request made for this command.
@@ -224,6 +229,7 @@ impl Record {
             customer_link: None,
             agreement_id: None,
             invoice_round: 0,
+            accepted_in_doubt: false,
             accepted_at_ms: now_ms,
             updated_at_ms: now_ms,
             correlation_id: super::backend::CorrelationId::new(),

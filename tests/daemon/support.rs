@@ -55,9 +55,12 @@ impl Setup {
     /// One lane that takes payments through the simulator's ePayment API (its fixture sales
     /// unit), with a cash register on TCP and a PNG display.
     pub async fn epayment() -> Setup {
-        let sim = mposd::sim::start(sim_pos::polling_every(100))
-            .await
-            .expect("simulator");
+        Setup::epayment_on(sim_pos::polling_every(100)).await
+    }
+
+    /// [`Setup::epayment`] against a simulator started with `config`.
+    pub async fn epayment_on(config: mposd::sim::SimConfig) -> Setup {
+        let sim = mposd::sim::start(config).await.expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
         let sim_url = sim.base_url();
         let ecr_addr = format!("127.0.0.1:{}", free_port());

@@ -1,15 +1,18 @@
-//! The cash register's memory of the rot torture: every sale, what it was told, and its
-//! judgement of every answer.
+//! The cash register's memory of the rot torture: every sale (and, in the products lane, every
+//! invoice, sign-up and refund), what it was told, and its judgement of every answer.
 
 use mposd::ecr::message::{EcrMessage, PaymentOptions, WireOutcome};
 use mposd::money::Minor;
 use std::collections::BTreeMap;
 
-/// One sale as the cash register knows it.
+/// One sale as the cash register knows it (or one command of the products lane).
 pub struct Sale {
+    /// The order id (a refund's refund order id).
     pub order: String,
     pub amount: Minor,
     pub reserve: bool,
+    /// What the command is when it is not a sale.
+    pub product: Option<Product>,
     /// The approved outcome the register was told first.
     pub approved: Option<WireOutcome>,
     /// The last final answer the register received.
@@ -26,15 +29,67 @@ pub struct Sale {
     pub old_keys: bool,
 }
 
+/// A command of the products lane.
+#[derive(Clone)]
+pub enum Product {
+    /// An invoice of `amount`: by link when `phone` is `None`, else pushed to the phone.
+    Invoice { phone: Option<String>, wait: u32 },
+    /// A sign-up of the customer at `phone` to the plan `Club <command id>` (the simulator's
+    /// ground truth keeps the plan, so it names the command), with `amount` as first payment
+    /// unless `first_payment` is false.
+    Signup { phone: String, first_payment: bool },
+    /// A refund of `amount` of the first payment of the sign-up command `of`.
+    Refund { of: String },
+}
+
+/// The plan of the sign-up command `id`.
+pub fn plan(id: &str) -> String {
+    format!("Club {id}")
+}
+
 impl Sale {
     pub fn message(&self, id: &str) -> EcrMessage {
-        EcrMessage::Pay {
-            id: id.to_string(),
-            amount: self.amount,
-            currency: None,
-            order: self.order.clone(),
-            reserve: self.reserve,
-            options: PaymentOptions::default(),
+        let id = id.to_string();
+        match &self.product {
+            None => EcrMessage::Pay {
+                id,
+                amount: self.amount,
+                currency: None,
+                order: self.order.clone(),
+                reserve: self.reserve,
+                options: PaymentOptions::default(),
+            },
+            Some(Product::Invoice { phone, wait }) => EcrMessage::Invoice {
+                id,
+                amount: self.amount,
+                currency: None,
+                order: self.order.clone(),
+                phone: phone.clone(),
+                due: None,
+                wait: Some(*wait),
+                label: None,
+                lines: Vec::new(),
+            },
+            Some(Product::Signup { phone, first_payment }) => EcrMessage::Signup {
+                plan: plan(&id),
+                id,
+                order: self.order.clone(),
+                description: None,
+                price: Some(Minor(4_900)),
+                currency: None,
+                per_year: Some(12),
+                phone: Some(phone.clone()),
+                first_payment: first_payment.then_some(self.amount),
+                wait: Some(60),
+            },
+            Some(Product::Refund { of }) => EcrMessage::Refund {
+                id,
+                payment: Some(of.clone()),
+                order: None,
+                amount: self.amount,
+                currency: None,
+                refund_order: self.order.clone(),
+            },
         }
     }
 }
@@ -130,7 +185,7 @@ impl Ledger {
         }
         match &sale.approved {
             Some(before) if self.keys_lost && sale.old_keys && !same_payment(before, &outcome) => {
-                if outcome.is_approved() && !sale.flagged {
+                if binding(&outcome) && !sale.flagged {
                     self.tally.paid_again_under_new_keys += 1;
                 }
                 sale.flagged = true;
@@ -142,18 +197,60 @@ impl Ledger {
                     sale.order
                 );
             }
-            None if outcome.is_approved() => sale.approved = Some(outcome.clone()),
+            None if binding(&outcome) => sale.approved = Some(outcome.clone()),
             None => {}
         }
         sale.last = Some(outcome);
     }
 }
 
+/// Whether the register may act on `outcome` as done for good: a payment approved, an invoice
+/// paid, a customer signed up, a refund made. Such an answer must never be contradicted later.
+pub fn binding(outcome: &WireOutcome) -> bool {
+    outcome.is_approved() || matches!(outcome, WireOutcome::Refunded { .. })
+}
+
 /// Whether `now` tells the same approved payment as `before` (a pending capture may since have
-/// been completed).
+/// been completed), the same paid invoice, the same agreement or the same refund.
 fn same_payment(before: &WireOutcome, now: &WireOutcome) -> bool {
-    use WireOutcome::{CapturePending, Captured, Reserved};
+    use WireOutcome::{CapturePending, Captured, InvoicePaid, Refunded, Reserved, SignedUp};
     match (before, now) {
+        (
+            InvoicePaid {
+                invoice_id: a,
+                amount: x,
+                ..
+            },
+            InvoicePaid {
+                invoice_id: b,
+                amount: y,
+                ..
+            },
+        )
+        | (
+            Refunded {
+                refund_id: a,
+                amount: x,
+                ..
+            },
+            Refunded {
+                refund_id: b,
+                amount: y,
+                ..
+            },
+        ) => a == b && x == y,
+        (
+            SignedUp {
+                agreement_id: a,
+                first_payment: x,
+                ..
+            },
+            SignedUp {
+                agreement_id: b,
+                first_payment: y,
+                ..
+            },
+        ) => a == b && x == y,
         (
             Captured {
                 payment_id: a,

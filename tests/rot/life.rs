@@ -4,7 +4,7 @@
 use crate::ledger::Ledger;
 use crate::support::{DaemonLog, Setup};
 use mposd::ecr::link::LinkConfig;
-use mposd::ecr::message::{DaemonMessage, EcrMessage, QueryState, WireOutcome};
+use mposd::ecr::message::{DaemonMessage, EcrMessage, Event, QueryState, WireOutcome};
 use mposd::ecr::register::{Heard, Register};
 use rand::rngs::StdRng;
 use rand::seq::IteratorRandom;
@@ -114,6 +114,10 @@ impl Life {
                 } if of == id => return Reply::Query(state, outcome.map(|o| o.outcome)),
                 DaemonMessage::Hello { id: of, .. } if of == id => return Reply::Hello,
                 DaemonMessage::Accepted { id: of } => ledger.held(&of),
+                DaemonMessage::Event {
+                    event: Event::InvoiceIssued { link: Some(link), .. },
+                    ..
+                } => scan(link),
                 DaemonMessage::Error {
                     id: Some(of),
                     code,
@@ -223,6 +227,15 @@ impl Life {
             }
         }
     }
+}
+
+/// The customer scans the invoice's code shown on the display: opens its link on the phone,
+/// whose scripted customer then does as set. Not awaited, as a phone is not; a link of an
+/// invoice that has since ended is a customer looking at an old code.
+fn scan(link: String) {
+    tokio::spawn(async move {
+        let _ = reqwest::get(link).await;
+    });
 }
 
 /// A short name for why the daemon set its journal aside.

@@ -153,11 +153,13 @@ pub async fn invoice_customer(base_url: &str, phone: &str, action: &str, delay_m
 
 /// The customer at `phone` (as the till types it) does `action` (`accept`, `reject`,
 /// `ignore`, `cardFails`) with the agreements made for the phone from now on, `delay_ms` of the
-/// simulator's clock after opening the agreement's link.
-pub async fn signup_customer(base_url: &str, phone: &str, action: &str, delay_ms: u64) {
+/// simulator's clock after opening the agreement's link, or `without_link` after the agreement
+/// is made (a customer who never needs the code shown, so a register that missed it does not
+/// keep them waiting).
+pub async fn signup_customer(base_url: &str, phone: &str, action: &str, delay_ms: u64, without_link: bool) {
     let r = reqwest::Client::new()
         .post(format!("{base_url}/_sim/subscriptions/customers"))
-        .json(&json!({"phone": phone, "action": action, "delayMs": delay_ms}))
+        .json(&json!({"phone": phone, "action": action, "delayMs": delay_ms, "withoutLink": without_link}))
         .send()
         .await
         .expect("the simulator answers");

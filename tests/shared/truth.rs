@@ -29,8 +29,8 @@ impl Api {
     }
 
     /// The APIs chosen by `MPOSD_TORTURE_BACKEND`: `pos-v10`, `epayment` or `both` (the
-    /// default, so a plain `cargo test` covers every backend). `products` chooses the crash
-    /// torture's lane of invoices alone, and none of the sales backends here.
+    /// default, so a plain `cargo test` covers every backend). `products` chooses the tortures'
+    /// lane of invoices and sign-ups alone, and none of the sales backends here.
     pub fn chosen() -> Vec<Api> {
         match std::env::var("MPOSD_TORTURE_BACKEND").as_deref() {
             Err(_) | Ok("both") => vec![Api::PosV10, Api::Epayment],

@@ -6,7 +6,9 @@
 //! Its reference is the command's key, so a repeat is the same request. Where the backend
 //! answers a repeat with "already exists" and no id ([`CreateReplay::RefusedAsDuplicate`]):
 //! - a link that was never shown is harmless: a new one is created under the next round's
-//!   reference, and the lost one expires unseen;
+//!   reference, and the lost one expires unseen; but a command accepted while the journal is in
+//!   doubt may be the repeat of one a lost journal issued, whose link was shown and perhaps
+//!   paid: that goes to a person too;
 //! - an invoice pushed to a phone is on the customer's phone already, and cannot be found
 //!   without its id: the cashier is told so and a person checks it. A second push never
 //!   happens.
@@ -87,6 +89,22 @@ impl Flow<'_> {
     pub(super) fn invoice_exists(&mut self, error: &BackendError) {
         let replay = self.policy.invoices.map(|r| r.create_replay);
         match (&self.rec.command, replay) {
+            (
+                Command::Invoice {
+                    delivery: InvoiceDelivery::Link,
+                    order_id,
+                    ..
+                },
+                Some(CreateReplay::RefusedAsDuplicate),
+            ) if self.rec.accepted_in_doubt && self.rec.invoice_round == 0 => {
+                let detail = format!(
+                    "the invoice for order {order_id} exists already and mposd's journal was \
+                     rebuilt after damage: it may have been shown and paid before, and MobilePay \
+                     does not say its id, so mposd makes no second one: check the invoice in the \
+                     MobilePay portal before issuing it again"
+                );
+                self.needs_human(&detail)
+            }
             (
                 Command::Invoice {
                     delivery: InvoiceDelivery::Link,

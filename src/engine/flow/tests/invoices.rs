@@ -207,6 +207,28 @@ fn a_link_whose_create_answer_was_lost_is_made_anew_under_the_next_reference() {
 }
 
 #[test]
+fn a_link_accepted_while_the_journal_is_in_doubt_that_exists_already_goes_to_a_person() {
+    let mut h = harness(InvoiceDelivery::Link, 120);
+    h.rec.accepted_in_doubt = true;
+    h.start();
+    let actions = h.err(refused(Refusal::AlreadyExists));
+    match answered(&actions) {
+        Outcome::NeedsHuman { detail, .. } => {
+            assert!(
+                detail.contains("order-7") && detail.contains("rebuilt"),
+                "{detail}"
+            )
+        }
+        other => panic!("expected a person to look, got {other:?}"),
+    }
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Call(_))),
+        "no second invoice"
+    );
+    assert_eq!(h.rec.invoice_round, 0);
+}
+
+#[test]
 fn an_invoice_pushed_by_a_lost_request_is_never_pushed_again_and_a_person_is_told() {
     let mut h = harness(phone(), 120);
     let first = call(&h.start());

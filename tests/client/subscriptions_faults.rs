@@ -8,7 +8,7 @@ use super::subscriptions_support::*;
 use super::support::statuses;
 use mposd::{
     engine::{
-        agreements::{Agreements, NewAgreementRefund},
+        agreements::{AgreementState, Agreements, NewAgreementRefund},
         backend::{BackendError, Refusal},
     },
     money::{Currency, Minor},
@@ -79,7 +79,7 @@ async fn a_create_whose_answer_was_lost_is_found_by_its_reference_and_not_made_t
 }
 
 #[tokio::test]
-async fn the_look_up_reads_every_page_of_pending_agreements() {
+async fn the_look_up_reads_every_page_of_every_state() {
     let m = Merchant::start().await;
     let mut config = m.config();
     config.page_size = 2;
@@ -113,7 +113,8 @@ async fn the_look_up_reads_every_page_of_pending_agreements() {
         "pages 1, 2 and 3 of two pending agreements each"
     );
 
-    // Nothing there: every page is read, up to the first short one (the fourth, empty).
+    // Nothing there: every page is read, up to the first short one (the fourth, empty), and
+    // then the (empty) lists of every other state, one page each.
     assert_eq!(
         agreements
             .find_agreement(correlation(), "su-never-sent")
@@ -121,7 +122,41 @@ async fn the_look_up_reads_every_page_of_pending_agreements() {
             .unwrap(),
         None
     );
-    assert_eq!(m.h.control.count("subscriptionsListAgreements").await, 3 + 4);
+    assert_eq!(m.h.control.count("subscriptionsListAgreements").await, 3 + 4 + 4);
+}
+
+/// A repeat accepted after the journal was rebuilt may be of a sign-up the customer accepted
+/// and paid long ago: it is found among the accepted agreements, with its first payment, so
+/// that no second agreement (and second first payment) is made.
+#[tokio::test]
+async fn an_accepted_agreement_is_found_by_its_reference_with_its_captured_first_payment() {
+    let m = Merchant::start().await;
+    let agreements = m.backend();
+    m.next_customer("accept").await;
+    let signed = sign_up(Some(4_900));
+    let created = create(&agreements, &signed).await;
+    let payment_id = created.first_payment_id.clone().unwrap();
+    agreements
+        .capture_first_payment(correlation(), &created.agreement_id, &payment_id)
+        .await
+        .unwrap();
+    let found = agreements
+        .find_agreement(correlation(), &signed.reference)
+        .await
+        .unwrap()
+        .expect("found among the accepted ones");
+    assert_eq!(found.agreement_id, created.agreement_id);
+    assert_eq!(found.first_payment_id.as_deref(), Some(payment_id.as_str()));
+    let info = agreements
+        .agreement(correlation(), &found.agreement_id)
+        .await
+        .unwrap();
+    assert_eq!(info.state, AgreementState::Active, "{info:?}");
+    assert_eq!(
+        m.the_agreement(&signed.reference).await["status"],
+        "Accepted",
+        "still the one agreement"
+    );
 }
 
 #[tokio::test]

@@ -24,8 +24,14 @@ pub const RULES: AgreementRules = AgreementRules {
     polls_per_minute: 10,
 };
 
-/// The status a look-up by reference lists.
-const PENDING: &str = "Pending";
+/// The lists a look-up by reference searches, in this order. A lost create's agreement is
+/// normally still `Pending`: its link was never shown, so nobody can have accepted or rejected
+/// it. But a repeat accepted after the journal was rebuilt from damage may be of a sign-up whose
+/// link was shown, accepted and its first payment captured, or that ended long ago: only every
+/// state tells "never made" from "made", and a second agreement would charge the customer a
+/// second first payment. Searching costs one read per page and list, only after a lost answer or
+/// while the journal is in doubt.
+const LOOKED_IN: [&str; 5] = ["Pending", "Accepted", "Rejected", "Expired", "Canceled"];
 
 /// The agreements of one lane: its merchant's client.
 #[derive(Clone, Debug)]
@@ -58,18 +64,33 @@ impl SubscriptionsBackend {
         )
     }
 
-    /// The pending agreement whose `external_id` is `reference`, page by page (oldest first),
-    /// up to the first page that is not full.
-    async fn find_pending(
+    /// The agreement whose `external_id` is `reference`, in any state.
+    async fn find(
         &self,
         correlation: &Correlation,
+        reference: &str,
+    ) -> Result<Option<Agreement>, BackendError> {
+        for status in LOOKED_IN {
+            if let Some(found) = self.find_in(correlation, status, reference).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The agreement of `reference` among those in `status`, page by page (oldest first), up
+    /// to the first page that is not full.
+    async fn find_in(
+        &self,
+        correlation: &Correlation,
+        status: &str,
         reference: &str,
     ) -> Result<Option<Agreement>, BackendError> {
         let asked = self.client.config().page_size;
         for page_number in 1.. {
             let page = self
                 .client
-                .agreements(correlation, PENDING, page_number)
+                .agreements(correlation, status, page_number)
                 .await
                 .map_err(translate::error)?;
             // A page shorter than its size is the last one.
@@ -141,17 +162,16 @@ impl Agreements for SubscriptionsBackend {
         })
     }
 
-    /// Lists the provider's *pending* agreements only. A lost create's agreement cannot have
-    /// left `Pending` through the customer: its link was never shown, so nobody can have
-    /// accepted or rejected it. It may have expired or been cancelled meanwhile (a box that was
-    /// off for longer than the expiry); then it is harmless, and the sign-up is created anew.
+    /// Searches every state's list ([`LOOKED_IN`]): whatever the agreement became, the flow
+    /// goes on from it (an accepted one to its first payment, read before any capture; an
+    /// ended one to the same end), and never makes a second one.
     async fn find_agreement(
         &self,
         correlation: CorrelationId,
         reference: &str,
     ) -> Result<Option<CreatedAgreement>, BackendError> {
         let correlation = flow(correlation);
-        let Some(found) = self.find_pending(&correlation, reference).await? else {
+        let Some(found) = self.find(&correlation, reference).await? else {
             return Ok(None);
         };
         let link = translate::mobile_pay_link(&found.links).ok_or_else(|| {

@@ -136,6 +136,8 @@ async fn start(runner: &[String], config: &Path) -> (Child, Duration) {
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let ready = tokio::time::timeout(Duration::from_secs(600), async {
         while let Ok(Some(line)) = lines.next_line().await {
+            // A journal set aside or any other alarm would make the start a different one.
+            assert!(!line.contains("ALARM"), "the daemon raised an alarm at start: {line}");
             if line.contains("mposd is ready") {
                 return true;
             }
@@ -159,49 +161,60 @@ async fn stop(mut child: Child) {
     let _ = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
 }
 
-/// Set in the child process that fills a journal: `<state dir>:<records>`.
+/// Set in the child process that fills part of a journal: `<state dir>:<first>:<end>`.
 const FILL_VARIABLE: &str = "MPOSD_FIGURES_FILL";
-/// Time a child gets to fill the journal before it is taken as stuck.
-const FILL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Records one child process writes.
+const FILL_CHUNK: usize = 10_000;
+/// Time a child gets for its records (it takes about a second) before it is taken as stuck.
+const FILL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Times a chunk is tried.
+const FILL_ATTEMPTS: usize = 5;
 
-/// Fills the journal in `state` with `n` finished payments in a child process. Filling it in
-/// one go now and then hangs inside sled 0.34 (its write deadlock, spacejam/sled#1412; the
-/// daemon is restarted by the watchdog when it hits it). A stuck child is killed, the state as
-/// the daemon left it is put back from a copy, and the fill is tried again.
+/// Fills the journal in `state` with `n` finished payments, [`FILL_CHUNK`] at a time, each in a
+/// child process. A stream of writes this long now and then hangs inside sled 0.34 (its write
+/// deadlock, spacejam/sled#1412; the daemon is restarted by the watchdog when it hits it). A
+/// stuck child is killed, the state as it was before that chunk is put back from a copy, and
+/// the chunk is written again.
 async fn fill_journal_in_child(state: &Path, n: usize) {
-    let before = state.with_extension("before-fill");
-    store_copy::copy_dir(state, &before);
-    for attempt in 1..=3 {
-        let mut child = Process::new(std::env::current_exe().expect("this benchmark"))
-            .env(FILL_VARIABLE, format!("{}:{n}", state.display()))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the filling process");
-        match tokio::time::timeout(FILL_TIMEOUT, child.wait()).await {
-            Ok(status) => {
+    let before = state.with_extension("before-chunk");
+    for first in (0..n).step_by(FILL_CHUNK) {
+        let end = (first + FILL_CHUNK).min(n);
+        let _ = std::fs::remove_dir_all(&before);
+        store_copy::copy_dir(state, &before);
+        let mut written = false;
+        for attempt in 1..=FILL_ATTEMPTS {
+            let mut child = Process::new(std::env::current_exe().expect("this benchmark"))
+                .env(FILL_VARIABLE, format!("{}:{first}:{end}", state.display()))
+                .kill_on_drop(true)
+                .spawn()
+                .expect("start the filling process");
+            if let Ok(status) = tokio::time::timeout(FILL_TIMEOUT, child.wait()).await {
                 assert!(status.expect("wait").success(), "filling the journal failed");
-                return;
+                written = true;
+                break;
             }
-            Err(_) => {
-                eprintln!("filling the journal hung inside sled (attempt {attempt}); again");
-                let _ = child.kill().await;
-                std::fs::remove_dir_all(state).expect("remove the stuck state");
-                store_copy::copy_dir(&before, state);
-            }
+            eprintln!("writing records {first}..{end} hung inside sled (attempt {attempt}); again");
+            let _ = child.kill().await;
+            std::fs::remove_dir_all(state).expect("remove the stuck state");
+            store_copy::copy_dir(&before, state);
         }
+        assert!(
+            written,
+            "writing records {first}..{end} hung {FILL_ATTEMPTS} times"
+        );
     }
-    panic!("filling the journal hung three times");
+    let _ = std::fs::remove_dir_all(&before);
 }
 
-/// Fills the lane's journal with `n` finished payments, as months of trading leave it.
-fn fill_journal(state: &Path, n: usize) {
+/// Adds finished payments `first..end` to the lane's journal, as months of trading leave it.
+fn fill_journal(state: &Path, first: usize, end: usize) {
     let db = Arc::new(Db::open(&state.join("store"), 8 << 20).expect("store"));
     let journal = Journal::for_lane(db.clone(), "till-1").expect("journal");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    for i in 0..n {
+    for i in first..end {
         let id = CommandId::new(format!("old-sale-{i}")).expect("id");
         let command = Command::Pay {
             amount: Minor(1000 + i as i64 % 5000),
@@ -295,8 +308,12 @@ async fn measure(label: &str, runner: Vec<String>, payments: usize, records: usi
 
 fn main() {
     if let Ok(fill) = std::env::var(FILL_VARIABLE) {
-        let (state, n) = fill.rsplit_once(':').expect("<state dir>:<records>");
-        fill_journal(Path::new(state), n.parse().expect("a number of records"));
+        let mut parts = fill.rsplitn(3, ':');
+        let (Some(end), Some(first), Some(state)) = (parts.next(), parts.next(), parts.next()) else {
+            panic!("{FILL_VARIABLE}={fill}: expected <state dir>:<first>:<end>");
+        };
+        let record = |v: &str| v.parse().expect("a record number");
+        fill_journal(Path::new(state), record(first), record(end));
         return;
     }
     let benching = std::env::args().any(|a| a == "--bench");

@@ -137,7 +137,10 @@ async fn start(runner: &[String], config: &Path) -> (Child, Duration) {
     let ready = tokio::time::timeout(Duration::from_secs(600), async {
         while let Ok(Some(line)) = lines.next_line().await {
             // A journal set aside or any other alarm would make the start a different one.
-            assert!(!line.contains("ALARM"), "the daemon raised an alarm at start: {line}");
+            assert!(
+                !line.contains("ALARM"),
+                "the daemon raised an alarm at start: {line}"
+            );
             if line.contains("mposd is ready") {
                 return true;
             }
